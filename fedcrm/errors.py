@@ -1,0 +1,77 @@
+"""The fedcrm exception hierarchy.
+
+Every error a user can cause derives from :class:`FedcrmError`, so a notebook can catch one
+type and the CLI can turn any of them into a one-line message instead of a traceback.
+Messages name the file, object, field or participant involved and say how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FedcrmError(Exception):
+    """Base class of every error fedcrm raises on purpose."""
+
+
+class ConfigError(FedcrmError, ValueError):
+    """A parameter or configuration value is invalid."""
+
+
+class SchemaError(FedcrmError):
+    """Org metadata could not be read or is invalid.
+
+    ``path``, ``sobject`` and ``field`` say where the problem is, as far as known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        sobject: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.sobject = sobject
+        self.field = field
+        self.reason = message
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        where = []
+        if self.path:
+            where.append(f"file {self.path}")
+        if self.sobject:
+            where.append(f"object {self.sobject}")
+        if self.field:
+            where.append(f"field {self.field}")
+        return f"{'; '.join(where)}: {self.reason}" if where else self.reason
+
+
+class OntologyError(FedcrmError):
+    """The canonical vocabulary in ``ontology/`` is missing or invalid."""
+
+
+class MappingError(FedcrmError):
+    """A mapping (proposal, decision or approved mapping) is invalid or inconsistent."""
+
+
+class NotFittedError(FedcrmError, AttributeError):
+    """An estimator was used before ``fit`` (or ``load``)."""
+
+
+class FeatureError(FedcrmError):
+    """Records could not be turned into a feature matrix."""
+
+
+class PrivacyBudgetExceeded(FedcrmError):
+    """A participant's next step would spend more privacy budget than it has left."""
+
+
+class AggregationError(FedcrmError):
+    """A federated round could not be aggregated."""
+
+
+class CryptoError(FedcrmError):
+    """Encryption, decryption, signature or key material failed verification."""

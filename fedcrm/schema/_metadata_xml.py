@@ -1,0 +1,265 @@
+"""Parse Metadata API XML (``CustomField`` / ``CustomObject``), shared by the sfdx and mdapi
+loaders: both formats use the same elements, only the file layout differs.
+
+Element names follow the Metadata API Developer Guide ("CustomField", "CustomObject").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeElementTree
+from defusedxml import DefusedXmlException
+
+from fedcrm.errors import SchemaError
+from fedcrm.schema._problems import ProblemLog
+from fedcrm.schema.models import DataKind, FieldMeta, PicklistValue
+from fedcrm.schema.types import kind_from_metadata_type
+
+#: Salesforce caps metadata files far below this; anything larger is not metadata.
+MAX_XML_BYTES = 20 * 1024 * 1024
+
+
+def local_name(element: Element) -> str:
+    """Tag without its XML namespace."""
+    tag = element.tag
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def children(element: Element, name: str) -> list[Element]:
+    """Direct children called ``name`` (namespace-agnostic)."""
+    return [child for child in element if local_name(child) == name]
+
+
+def child_text(element: Element, name: str) -> str | None:
+    """Stripped text of the first direct child called ``name``; ``None`` if absent or empty."""
+    for child in element:
+        if local_name(child) == name:
+            text = (child.text or "").strip()
+            return text or None
+    return None
+
+
+def parse_xml_file(path: Path, expected_root: str) -> Element:
+    """Parse ``path`` safely (no entity expansion, no external entities) and check its root.
+
+    Raises :class:`SchemaError` naming the file for unreadable, malformed or wrong-kind XML.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_XML_BYTES:
+            raise SchemaError(
+                f"file is {size} bytes, larger than any metadata file "
+                f"({MAX_XML_BYTES} bytes); is it really Salesforce metadata?",
+                path=path,
+            )
+        root = SafeElementTree.parse(str(path)).getroot()
+    except ParseError as exc:
+        raise SchemaError(f"malformed XML ({exc}); fix or remove the file", path=path) from exc
+    except DefusedXmlException as exc:
+        raise SchemaError(
+            f"XML uses entities or DTDs, which metadata never needs ({type(exc).__name__})",
+            path=path,
+        ) from exc
+    except OSError as exc:
+        raise SchemaError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
+    if local_name(root) != expected_root:
+        raise SchemaError(
+            f"expected a <{expected_root}> document, found <{local_name(root)}>",
+            path=path,
+        )
+    return root
+
+
+def _parse_bool(text: str | None) -> bool:
+    return (text or "").strip().lower() == "true"
+
+
+def _parse_int(
+    element: Element, name: str, *, path: Path, sobject: str, field: str
+) -> int | None:
+    text = child_text(element, name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise SchemaError(
+            f"<{name}> must be a whole number, found {text!r}",
+            path=path,
+            sobject=sobject,
+            field=field,
+        ) from None
+    if value < 0:
+        raise SchemaError(
+            f"<{name}> must not be negative, found {value}", path=path, sobject=sobject, field=field
+        )
+    return value
+
+
+def _picklist_values(element: Element) -> tuple[tuple[PicklistValue, ...], str | None]:
+    """Values of a picklist in either the current (``valueSet``) or the legacy
+    (``picklist/picklistValues``) layout, plus the global value set name if used."""
+    values: list[PicklistValue] = []
+    value_set_name: str | None = None
+    for value_set in children(element, "valueSet"):
+        value_set_name = child_text(value_set, "valueSetName") or value_set_name
+        for definition in children(value_set, "valueSetDefinition"):
+            for value in children(definition, "value"):
+                api_value = child_text(value, "fullName")
+                if api_value is None:
+                    continue
+                values.append(
+                    PicklistValue(
+                        value=api_value,
+                        label=child_text(value, "label"),
+                        default=_parse_bool(child_text(value, "default")),
+                        active=child_text(value, "isActive") != "false",
+                    )
+                )
+    for legacy in children(element, "picklist"):
+        for value in children(legacy, "picklistValues"):
+            api_value = child_text(value, "fullName")
+            if api_value is None:
+                continue
+            values.append(
+                PicklistValue(
+                    value=api_value,
+                    label=api_value,
+                    default=_parse_bool(child_text(value, "default")),
+                )
+            )
+    return tuple(values), value_set_name
+
+
+def parse_custom_field(
+    element: Element,
+    *,
+    path: Path,
+    sobject: str,
+    log: ProblemLog,
+    expected_name: str | None = None,
+) -> FieldMeta | None:
+    """Turn one ``<CustomField>`` (sfdx) or ``<fields>`` (mdapi) element into a
+    :class:`FieldMeta`; ``None`` when lenient mode skipped it (the log says why)."""
+    name = child_text(element, "fullName") or expected_name
+    if name is None:
+        log.problem(
+            "field has no <fullName>; every field needs its API name", path=path, sobject=sobject
+        )
+        return None
+    if expected_name is not None and name != expected_name:
+        log.problem(
+            f"<fullName> {name!r} does not match the file name {expected_name!r}; rename the "
+            "file or fix the tag",
+            path=path,
+            sobject=sobject,
+            field=name,
+        )
+        return None
+    is_custom = name.endswith("__c")
+    type_name = child_text(element, "type")
+    if type_name is None:
+        if is_custom:
+            log.problem(
+                "custom field has no <type>; add the field type (e.g. <type>Text</type>)",
+                path=path,
+                sobject=sobject,
+                field=name,
+            )
+            return None
+        kind = DataKind.UNKNOWN
+        log.note(
+            "standard field declares no <type>; kept with kind 'unknown'",
+            path=path,
+            sobject=sobject,
+            field=name,
+        )
+    else:
+        found = kind_from_metadata_type(type_name)
+        if found is None:
+            log.problem(
+                f"unknown field type {type_name!r}; expected a Metadata API FieldType such as "
+                "Text, Number, Currency, Picklist, Checkbox, Date or Lookup",
+                path=path,
+                sobject=sobject,
+                field=name,
+            )
+            return None
+        kind = found
+    label = child_text(element, "label")
+    if label is None and is_custom:
+        log.problem(
+            "custom field has no <label>; Salesforce requires one",
+            path=path,
+            sobject=sobject,
+            field=name,
+        )
+        return None
+    try:
+        picklist_values, value_set_name = _picklist_values(element)
+        formula = child_text(element, "formula")
+        type_lower = (type_name or "").lower()
+        attributes: dict[str, Any] = {
+            "api_name": name,
+            "label": label,
+            "kind": kind,
+            "source_type": type_name,
+            "length": _parse_int(element, "length", path=path, sobject=sobject, field=name),
+            "precision": _parse_int(element, "precision", path=path, sobject=sobject, field=name),
+            "scale": _parse_int(element, "scale", path=path, sobject=sobject, field=name),
+            "description": child_text(element, "description"),
+            "help_text": child_text(element, "inlineHelpText"),
+            "picklist_values": picklist_values,
+            "value_set_name": value_set_name,
+            "reference_to": tuple(
+                (ref.text or "").strip()
+                for ref in children(element, "referenceTo")
+                if (ref.text or "").strip()
+            ),
+            "relationship_name": child_text(element, "relationshipName"),
+            "formula": formula,
+            "default_value": child_text(element, "defaultValue"),
+            "required": _parse_bool(child_text(element, "required")),
+            "unique": _parse_bool(child_text(element, "unique")),
+            "external_id": _parse_bool(child_text(element, "externalId")),
+            "is_formula": formula is not None,
+            "is_rollup_summary": type_lower == "summary",
+            "is_master_detail": type_lower == "masterdetail",
+            "summary_operation": child_text(element, "summaryOperation"),
+            "summarized_field": child_text(element, "summarizedField"),
+            "source": str(path),
+        }
+    except SchemaError as exc:
+        log.problem(exc.reason, path=path, sobject=sobject, field=name)
+        return None
+    return FieldMeta(**attributes)
+
+
+def parse_name_field(element: Element, *, path: Path, sobject: str) -> FieldMeta | None:
+    """The ``Name`` field a custom object declares in ``<nameField>``, if any."""
+    for name_field in children(element, "nameField"):
+        type_name = child_text(name_field, "type") or "Text"
+        kind = DataKind.AUTO_NUMBER if type_name.lower() == "autonumber" else DataKind.TEXT
+        return FieldMeta(
+            api_name="Name",
+            label=child_text(name_field, "label"),
+            kind=kind,
+            source_type=type_name,
+            description=child_text(name_field, "description"),
+            is_name_field=True,
+            required=True,
+            source=str(path),
+        )
+    return None
+
+
+def object_attributes(root: Element) -> dict[str, str | None]:
+    """Object-level label, plural label and description of a ``<CustomObject>``."""
+    return {
+        "label": child_text(root, "label"),
+        "plural_label": child_text(root, "pluralLabel"),
+        "description": child_text(root, "description"),
+    }

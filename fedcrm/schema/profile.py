@@ -1,0 +1,117 @@
+"""Privacy-safe value profiles of one field, computed inside the org.
+
+The profile is what may leave an org to help the matcher (value ranges, category vocabularies,
+formats). Two rules keep single records out of it:
+
+* a category appears only if it was seen at least ``k`` times (k-anonymity threshold,
+  Sweeney 2002, "k-anonymity: a model for protecting privacy");
+* a quantile is the mean of the ``k`` order statistics around its rank, so every reported number
+  aggregates ``k`` records; min and max (one record each) are never reported.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from fedcrm.errors import ConfigError
+from fedcrm.schema.models import CategoryCount, FieldProfile
+
+QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
+    "phone": re.compile(r"^\+?[\d\s().\-/]{7,20}$"),
+    "url": re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE),
+    "date": re.compile(
+        r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
+        r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})$"
+    ),
+    # 15- or 18-character record ids; the 18-character form ends in a 3-character checksum
+    # drawn from A-Z0-5 (Salesforce "What is a Salesforce ID" knowledge article).
+    "salesforce_id": re.compile(r"^(?=.*\d)[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$"),
+}
+
+
+def k_aggregated_quantiles(values: np.ndarray, k: int) -> dict[str, float]:
+    """Quantiles where each value is the mean of the ``k`` order statistics nearest its rank.
+
+    Returns an empty dict when fewer than ``k`` values exist.
+    """
+    count = len(values)
+    if count < k:
+        return {}
+    ordered = np.sort(values.astype(float))
+    result: dict[str, float] = {}
+    for level in QUANTILE_LEVELS:
+        centre = level * (count - 1)
+        start = int(round(centre - (k - 1) / 2))
+        start = min(max(start, 0), count - k)
+        result[f"{level:g}"] = float(ordered[start : start + k].mean())
+    return result
+
+
+def profile_series(series: pd.Series, *, k: int = 5, max_categories: int = 50) -> FieldProfile:
+    """Profile one column of records without letting any rare value out.
+
+    ``k`` is the minimum number of records a reported category must have (default 5).
+    """
+    if not isinstance(k, int) or k < 2:
+        raise ConfigError(f"k must be an integer >= 2, got {k!r}")
+    if max_categories < 0:
+        raise ConfigError(f"max_categories must be >= 0, got {max_categories}")
+    n_rows = len(series)
+    non_null = series.dropna()
+    if pd.api.types.is_string_dtype(non_null) or non_null.dtype == object:
+        non_null = non_null[non_null.astype(str).str.strip() != ""]
+    n_values = len(non_null)
+    null_rate = 1.0 - n_values / n_rows if n_rows else 0.0
+    n_distinct = int(non_null.nunique()) if n_values else 0
+    profile: dict[str, object] = {
+        "k": k,
+        "n_rows": n_rows,
+        "null_rate": null_rate,
+        "distinct_ratio": n_distinct / n_values if n_values else 0.0,
+    }
+    is_bool = pd.api.types.is_bool_dtype(non_null)
+    is_numeric = pd.api.types.is_numeric_dtype(non_null) and not is_bool
+    if is_bool and n_values:
+        profile["true_rate"] = float(non_null.astype(bool).mean())
+    if is_numeric and n_values >= k:
+        numbers = non_null.to_numpy(dtype=float)
+        profile["numeric_quantiles"] = k_aggregated_quantiles(numbers, k)
+        profile["numeric_mean"] = float(numbers.mean())
+        profile["numeric_std"] = float(numbers.std())
+    if pd.api.types.is_datetime64_any_dtype(non_null):
+        texts = non_null.dt.strftime("%Y-%m-%d")
+    else:
+        texts = non_null.astype(str).str.strip()
+    if (not is_numeric or n_distinct <= max_categories) and n_values:
+        counts = texts.value_counts()
+        frequent = counts[counts >= k]
+        profile["categories"] = tuple(
+            CategoryCount(value=str(value), count=int(count))
+            for value, count in frequent.head(max_categories).items()
+        )
+        profile["n_suppressed_categories"] = int((counts < k).sum())
+    if not is_numeric and not is_bool and n_values:
+        lengths = texts.str.len().to_numpy(dtype=float)
+        if n_values >= k:
+            profile["length_mean"] = float(lengths.mean())
+            profile["length_quantiles"] = k_aggregated_quantiles(lengths, k)
+        profile["pattern_shares"] = {
+            name: float(texts.str.match(pattern).mean()) for name, pattern in PATTERNS.items()
+        }
+    return FieldProfile.model_validate(profile)
+
+
+def profile_frame(
+    frame: pd.DataFrame, *, k: int = 5, max_categories: int = 50
+) -> dict[str, FieldProfile]:
+    """Profile every column of ``frame`` (column name → profile)."""
+    return {
+        str(column): profile_series(frame[column], k=k, max_categories=max_categories)
+        for column in frame.columns
+    }

@@ -1,0 +1,133 @@
+"""Load Salesforce DX source format: ``objects/<Object>/fields/<Field>.field-meta.xml`` and
+``objects/<Object>/<Object>.object-meta.xml``, anywhere under a project folder."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from fedcrm.errors import SchemaError
+from fedcrm.schema._metadata_xml import (
+    object_attributes,
+    parse_custom_field,
+    parse_name_field,
+    parse_xml_file,
+)
+from fedcrm.schema._files import walk_files
+from fedcrm.schema._problems import ProblemLog
+from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
+
+FIELD_SUFFIX = ".field-meta.xml"
+OBJECT_SUFFIX = ".object-meta.xml"
+
+
+def is_sfdx_source(path: Path) -> bool:
+    """True if ``path`` is a folder holding sfdx-format object metadata."""
+    if not path.is_dir():
+        return False
+    return any(
+        f.name.endswith((FIELD_SUFFIX, OBJECT_SUFFIX)) for f in walk_files(path)
+    )
+
+
+def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = True) -> OrgSchema:
+    """Load every object and field under an sfdx project or ``objects/`` folder.
+
+    Objects that appear in several package directories are merged; a field defined twice
+    is an error (strict) or kept once with a warning (lenient).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise SchemaError("not a folder; give an sfdx project or its objects/ folder", path=root)
+    log = ProblemLog(strict=strict)
+    field_files: dict[str, list[Path]] = defaultdict(list)
+    object_files: dict[str, list[Path]] = defaultdict(list)
+    for file in walk_files(root):
+        if file.name.endswith(FIELD_SUFFIX):
+            if file.parent.name != "fields":
+                log.problem(
+                    "field file is not inside an <Object>/fields/ folder; move it there so its "
+                    "object is known",
+                    path=file,
+                )
+                continue
+            field_files[file.parent.parent.name].append(file)
+        elif file.name.endswith(OBJECT_SUFFIX):
+            object_name = file.name[: -len(OBJECT_SUFFIX)]
+            if file.parent.name != object_name:
+                log.problem(
+                    f"object file for {object_name!r} sits in folder {file.parent.name!r}; "
+                    "sfdx expects objects/<Object>/<Object>.object-meta.xml",
+                    path=file,
+                    sobject=object_name,
+                )
+                continue
+            object_files[object_name].append(file)
+    if not field_files and not object_files and not log.warnings:
+        raise SchemaError(
+            "no sfdx object metadata found (expected objects/<Object>/fields/"
+            "<Field>.field-meta.xml files)",
+            path=root,
+        )
+    objects: list[SObjectSchema] = []
+    for object_name in sorted(set(field_files) | set(object_files), key=str.lower):
+        sobject = _load_object(
+            object_name, object_files.get(object_name, []), field_files.get(object_name, []), log
+        )
+        if sobject is not None:
+            objects.append(sobject)
+    return OrgSchema(
+        org_id=org_id or root.name,
+        source_format=SourceFormat.SFDX,
+        source=str(root),
+        objects=tuple(objects),
+        warnings=tuple(log.warnings),
+    )
+
+
+def _load_object(
+    name: str, object_files: list[Path], field_files: list[Path], log: ProblemLog
+) -> SObjectSchema | None:
+    attributes: dict[str, str | None] = {"label": None, "plural_label": None, "description": None}
+    fields: dict[str, FieldMeta] = {}
+    source: str | None = None
+    for object_file in object_files:
+        try:
+            root = parse_xml_file(object_file, "CustomObject")
+        except SchemaError as exc:
+            log.problem(exc.reason, path=object_file, sobject=name)
+            continue
+        source = source or str(object_file)
+        for key, value in object_attributes(root).items():
+            attributes[key] = attributes[key] or value
+        name_field = parse_name_field(root, path=object_file, sobject=name)
+        if name_field is not None:
+            fields.setdefault("name", name_field)
+    for field_file in field_files:
+        expected = field_file.name[: -len(FIELD_SUFFIX)]
+        try:
+            root = parse_xml_file(field_file, "CustomField")
+        except SchemaError as exc:
+            log.problem(exc.reason, path=field_file, sobject=name, field=expected)
+            continue
+        field = parse_custom_field(
+            root, path=field_file, sobject=name, log=log, expected_name=expected
+        )
+        if field is None:
+            continue
+        key = field.api_name.lower()
+        if key in fields and not fields[key].is_name_field:
+            log.problem(
+                f"field defined twice (also in {fields[key].source}); keep one definition",
+                path=field_file,
+                sobject=name,
+                field=field.api_name,
+            )
+            continue
+        fields[key] = field
+    return SObjectSchema(
+        api_name=name,
+        fields=tuple(sorted(fields.values(), key=lambda f: f.api_name.lower())),
+        source=source or (str(field_files[0].parent.parent) if field_files else None),
+        **attributes,
+    )
