@@ -12,6 +12,7 @@ from fedcrm.errors import (
     PrivacyBudgetExceeded,
     SchemaError,
 )
+from fedcrm.ontology import Concept, Ontology, load_ontology
 from fedcrm.schema import (
     DataKind,
     FieldMeta,
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AggregationError",
+    "Concept",
     "ConfigError",
     "CryptoError",
     "DataKind",
@@ -35,12 +37,14 @@ __all__ = [
     "FieldProfile",
     "MappingError",
     "NotFittedError",
+    "Ontology",
     "OntologyError",
     "OrgSchema",
     "PrivacyBudgetExceeded",
     "SObjectSchema",
     "SchemaError",
     "__version__",
+    "load_ontology",
     "load_schema",
     "profile_series",
 ]

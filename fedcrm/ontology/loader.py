@@ -60,6 +60,16 @@ def _describe_errors(exc: ValidationError, concepts_by_index: dict[int, tuple[Pa
             where = f"{path}: concept {concept_id or '#' + str(loc[1])}: " + ".".join(
                 str(p) for p in loc[2:]
             )
+        elif not loc:
+            # whole-ontology checks (cross references, duplicates) name concept ids: add files
+            files = sorted(
+                {
+                    str(path)
+                    for path, raw in concepts_by_index.values()
+                    if isinstance(raw, dict) and str(raw.get("id")) in error["msg"]
+                }
+            )
+            where = ", ".join(files) or "ontology"
         lines.append(f"{where}: {error['msg']}")
     return "; ".join(lines)
 
@@ -96,7 +106,8 @@ def _load_cached(folder: Path) -> Ontology:
     try:
         ontology = Ontology.model_validate({**header, "concepts": concepts})
     except ValidationError as exc:
-        raise OntologyError(f"invalid ontology in {folder}: {_describe_errors(exc, origin)}") from exc
+        details = _describe_errors(exc, origin)
+        raise OntologyError(f"invalid ontology in {folder}: {details}") from exc
     return ontology
 
 

@@ -172,7 +172,8 @@ class Ontology(_Frozen):
     def _consistent(self) -> Ontology:
         problems: list[str] = []
         ids = [c.id for c in self.concepts]
-        problems.extend(f"duplicate concept id {i}" for i in sorted({i for i in ids if ids.count(i) > 1}))
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        problems.extend(f"duplicate concept id {i}" for i in duplicates)
         unit_ids = {u.id for u in self.units}
         set_ids = {s.id for s in self.value_sets}
         standard: dict[tuple[str, str], str] = {}

@@ -17,6 +17,7 @@ from fedcrm.schema.models import (
 )
 from fedcrm.schema.profile import profile_frame, profile_series
 from fedcrm.schema.sfdx import load_sfdx
+from fedcrm.schema.summary import ObjectSummary, SchemaSummary, summarize_schema
 from fedcrm.schema.types import kind_from_describe, kind_from_metadata_type
 
 __all__ = [
@@ -25,9 +26,11 @@ __all__ = [
     "FieldMeta",
     "FieldProfile",
     "LoadWarning",
+    "ObjectSummary",
     "OrgSchema",
     "PicklistValue",
     "SObjectSchema",
+    "SchemaSummary",
     "SourceFormat",
     "detect_format",
     "kind_from_describe",
@@ -39,4 +42,5 @@ __all__ = [
     "load_sfdx",
     "profile_frame",
     "profile_series",
+    "summarize_schema",
 ]

@@ -43,8 +43,8 @@ class _DescribeField(BaseModel):
     precision: int | None = None
     scale: int | None = None
     inlineHelpText: str | None = None  # noqa: N815
-    picklistValues: list[_DescribePicklistValue] = []  # noqa: N815, RUF012
-    referenceTo: list[str] = []  # noqa: N815, RUF012
+    picklistValues: list[_DescribePicklistValue] = []  # noqa: N815
+    referenceTo: list[str] = []  # noqa: N815
     relationshipName: str | None = None  # noqa: N815
     calculated: bool = False
     calculatedFormula: str | None = None  # noqa: N815
@@ -67,6 +67,14 @@ def _is_object_describe(value: Any) -> bool:
     return isinstance(value, Mapping) and "name" in value and "fields" in value
 
 
+def _is_global_describe(data: Any) -> bool:
+    """True for a global describe (``sf.describe()``): object names, no fields."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("sobjects"), list):
+        return False
+    sobjects = data["sobjects"]
+    return bool(sobjects) and not any(_is_object_describe(s) for s in sobjects)
+
+
 def _describes_in(data: Any, *, path: str) -> list[Mapping[str, Any]]:
     """Object describes contained in one JSON document, whatever its shape."""
     if _is_object_describe(data):
@@ -78,16 +86,13 @@ def _describes_in(data: Any, *, path: str) -> list[Mapping[str, Any]]:
         return found
     if isinstance(data, Mapping):
         if "sobjects" in data:
-            sobjects = data["sobjects"]
-            if isinstance(sobjects, list) and sobjects and not any(
-                _is_object_describe(s) for s in sobjects
-            ):
+            if _is_global_describe(data):
                 raise SchemaError(
                     "this is a global describe (object names only, no fields); describe each "
                     "object (sf.<Object>.describe()) or load the live org with load_live()",
                     path=path,
                 )
-            return _describes_in(sobjects, path=path)
+            return _describes_in(data["sobjects"], path=path)
         values = list(data.values())
         if values and all(_is_object_describe(v) for v in values):
             return list(values)
@@ -259,7 +264,12 @@ def load_describe(
         raise SchemaError("no such file or folder", path=path)
     for file in files:
         try:
-            describes = _describes_in(_read_json(file), path=str(file))
+            document = _read_json(file)
+            if len(files) > 1 and _is_global_describe(document):
+                log.note("global describe (object list only) next to the object describes; "
+                         "nothing to load from it", path=file)
+                continue
+            describes = _describes_in(document, path=str(file))
         except SchemaError as exc:
             log.problem(exc.reason, path=file)
             continue

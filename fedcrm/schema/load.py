@@ -48,7 +48,7 @@ def load_schema(
     *,
     org_id: str | None = None,
     strict: bool = True,
-    format: Format = "auto",  # noqa: A002 (the natural name for users)
+    format: Format = "auto",
 ) -> OrgSchema:
     """Load one org's metadata into an :class:`OrgSchema`.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedcrm.errors import SchemaError
+from fedcrm.schema._files import walk_files
 from fedcrm.schema._metadata_xml import (
     children,
     object_attributes,
@@ -13,7 +14,6 @@ from fedcrm.schema._metadata_xml import (
     parse_name_field,
     parse_xml_file,
 )
-from fedcrm.schema._files import walk_files
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
 

@@ -268,7 +268,8 @@ class LoadWarning(_Frozen):
     skipped: bool = True
 
     def __str__(self) -> str:
-        return str(SchemaError(self.message, path=self.path, sobject=self.sobject, field=self.field))
+        error = SchemaError(self.message, path=self.path, sobject=self.sobject, field=self.field)
+        return str(error)
 
 
 class OrgSchema(_Frozen):

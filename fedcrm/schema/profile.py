@@ -23,7 +23,8 @@ QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
-    "phone": re.compile(r"^\+?[\d\s().\-/]{7,20}$"),
+    # at least 7 digits, and not an ISO date (which is also digits and dashes)
+    "phone": re.compile(r"^(?!\d{4}-\d{2}-\d{2}$)(?=(?:\D*\d){7})\+?[\d\s().\-/]{7,20}$"),
     "url": re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE),
     "date": re.compile(
         r"^(\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?"
@@ -47,7 +48,7 @@ def k_aggregated_quantiles(values: np.ndarray, k: int) -> dict[str, float]:
     result: dict[str, float] = {}
     for level in QUANTILE_LEVELS:
         centre = level * (count - 1)
-        start = int(round(centre - (k - 1) / 2))
+        start = round(centre - (k - 1) / 2)
         start = min(max(start, 0), count - k)
         result[f"{level:g}"] = float(ordered[start : start + k].mean())
     return result
@@ -66,6 +67,8 @@ def profile_series(series: pd.Series, *, k: int = 5, max_categories: int = 50) -
     non_null = series.dropna()
     if pd.api.types.is_string_dtype(non_null) or non_null.dtype == object:
         non_null = non_null[non_null.astype(str).str.strip() != ""]
+    if non_null.dtype == object and n_rows and non_null.map(type).eq(bool).all():
+        non_null = non_null.astype(bool)
     n_values = len(non_null)
     null_rate = 1.0 - n_values / n_rows if n_rows else 0.0
     n_distinct = int(non_null.nunique()) if n_values else 0

@@ -7,13 +7,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from fedcrm.errors import SchemaError
+from fedcrm.schema._files import walk_files
 from fedcrm.schema._metadata_xml import (
     object_attributes,
     parse_custom_field,
     parse_name_field,
     parse_xml_file,
 )
-from fedcrm.schema._files import walk_files
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
 

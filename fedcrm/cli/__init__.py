@@ -1,0 +1,54 @@
+"""The ``fedcrm`` command: a thin typer layer over the library."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fedcrm import __version__
+from fedcrm.cli import ontology as ontology_cli
+from fedcrm.cli import schema as schema_cli
+from fedcrm.cli._common import console, friendly_errors
+
+app = typer.Typer(
+    name="fedcrm",
+    help="Federated CRM models across Salesforce orgs, without moving customer records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(schema_cli.app, name="schema")
+app.command("ontology")(ontology_cli.ontology_command)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"fedcrm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True,
+                     help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """fedcrm: schema normalisation and federated learning for Salesforce orgs."""
+
+
+@app.command("demo")
+@friendly_errors
+def demo_command() -> None:
+    """Run the end-to-end demo on the bundled example data."""
+    from fedcrm.cli.schema import summary_command
+    from fedcrm.examples import example_org_path
+
+    summary_command(example_org_path("acme"), org_id=None, lenient=False, as_json=False)
+
+
+def main() -> None:
+    """Entry point of the ``fedcrm`` console script."""
+    app()

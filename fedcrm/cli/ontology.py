@@ -1,0 +1,60 @@
+"""``fedcrm ontology``: list and search the canonical vocabulary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm.ontology import load_ontology
+
+
+@friendly_errors
+def ontology_command(
+    query: Annotated[
+        str | None, typer.Argument(help="Search words (any language); omit to list all.")
+    ] = None,
+    sobject: Annotated[
+        str | None, typer.Option("--object", "-o", help="Only concepts of this object.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Most results to show when searching.")] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the canonical concepts, or search them by name, synonym or description."""
+    ontology = load_ontology()
+    if query:
+        hits = ontology.search(query, limit=limit)
+        rows = [
+            (c, score)
+            for c, score in hits
+            if sobject is None or c.object.lower() == sobject.lower()
+        ]
+    else:
+        concepts = ontology.for_object(sobject) if sobject else ontology.concepts
+        rows = [(c, None) for c in concepts]
+    if as_json:
+        print_json(
+            [
+                {**c.model_dump(mode="json"), **({"score": s} if s is not None else {})}
+                for c, s in rows
+            ]
+        )
+        return
+    title = f"Ontology {ontology.version}: {len(rows)} of {len(ontology)} concepts"
+    table = Table(title=title)
+    columns = ["Concept", "Kind", "Label", "Standard field", "Usage", "Tasks"]
+    if query:
+        columns.append("Score")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for concept, score in rows:
+        cells = [
+            concept.id, concept.kind.value, concept.label, concept.standard_field or "",
+            concept.usage.value, ", ".join(t.value for t in concept.tasks),
+        ]
+        if query:
+            cells.append(f"{score:.0f}")
+        table.add_row(*cells)
+    console.print(table)

@@ -1,0 +1,110 @@
+"""``fedcrm schema``: load org metadata and show what is in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm.schema import load_schema, summarize_schema
+from fedcrm.schema.models import OrgSchema
+
+app = typer.Typer(help="Load Salesforce org metadata and summarise it.", no_args_is_help=True)
+
+PathArgument = Annotated[
+    Path,
+    typer.Argument(help="sfdx project / objects folder, Metadata API folder, or describe JSON."),
+]
+OrgIdOption = Annotated[
+    str | None, typer.Option("--org-id", help="Org id (default: folder or file name).")
+]
+LenientOption = Annotated[
+    bool,
+    typer.Option("--lenient", help="Skip bad files and fields (and list them) instead of failing."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def print_warnings(schema: OrgSchema) -> None:
+    """List what lenient loading skipped or noticed."""
+    skipped = [w for w in schema.warnings if w.skipped]
+    notes = [w for w in schema.warnings if not w.skipped]
+    if skipped:
+        console.print(f"[yellow]Skipped {len(skipped)} item(s):[/]")
+        for warning in skipped:
+            console.print(f"  [yellow]-[/] {warning}", highlight=False)
+    if notes:
+        console.print(f"[dim]{len(notes)} note(s):[/]")
+        for warning in notes:
+            console.print(f"  [dim]- {warning}[/]", highlight=False)
+
+
+@app.command("summary")
+@friendly_errors
+def summary_command(
+    path: PathArgument,
+    org_id: OrgIdOption = None,
+    lenient: LenientOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Summarise one org: objects, field counts by kind, custom fields, namespaces."""
+    schema = load_schema(path, org_id=org_id, strict=not lenient)
+    summary = summarize_schema(schema)
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"Org {summary.org_id} ({summary.source_format})")
+    for column in ("Object", "Label", "Fields", "Custom", "Picklists", "Lookups", "Formulas"):
+        table.add_column(column, justify="right" if column not in ("Object", "Label") else "left")
+    for row in summary.objects:
+        table.add_row(
+            row.object,
+            row.label or "",
+            str(row.n_fields),
+            str(row.n_custom),
+            str(row.n_picklist),
+            str(row.n_reference),
+            str(row.n_formula),
+        )
+    table.add_section()
+    table.add_row(
+        "total", f"{summary.n_objects} objects", str(summary.n_fields),
+        str(summary.n_custom_fields), "", "", "",
+    )
+    console.print(table)
+    if summary.namespaces:
+        console.print(f"Managed-package namespaces: {', '.join(summary.namespaces)}")
+    print_warnings(schema)
+
+
+@app.command("fields")
+@friendly_errors
+def fields_command(
+    path: PathArgument,
+    sobject: Annotated[
+        str | None, typer.Option("--object", "-o", help="Only this object.")
+    ] = None,
+    org_id: OrgIdOption = None,
+    lenient: LenientOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List fields with their kind, label and description."""
+    schema = load_schema(path, org_id=org_id, strict=not lenient)
+    objects = [schema.object(sobject)] if sobject else list(schema.objects)
+    if as_json:
+        print_json([o.model_dump(mode="json", exclude={"source"}) for o in objects])
+        return
+    for obj in objects:
+        table = Table(title=f"{schema.org_id}: {obj.api_name}")
+        for column in ("Field", "Label", "Kind", "Description"):
+            table.add_column(column, overflow="fold")
+        for field in obj.fields:
+            table.add_row(
+                field.api_name, field.label or "", field.kind.value,
+                (field.description or field.help_text or "")[:120],
+            )
+        console.print(table)
+    print_warnings(schema)

@@ -1,0 +1,63 @@
+"""The fedcrm command, run as users run it (typer's runner and a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fedcrm.cli import app
+from fedcrm.examples import example_org_path
+
+runner = CliRunner()
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("schema", "ontology", "demo"):
+        assert command in result.output
+
+
+def test_schema_summary_json() -> None:
+    result = runner.invoke(app, ["schema", "summary", str(example_org_path()), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["org_id"] == "acme"
+    assert summary["n_fields"] == 20
+    assert {o["object"] for o in summary["objects"]} == {
+        "Account", "Contact", "Lead", "Opportunity", "Subscription__c",
+    }
+
+
+def test_schema_fields_table() -> None:
+    result = runner.invoke(app, ["schema", "fields", str(example_org_path()), "-o", "Account"])
+    assert result.exit_code == 0
+    assert "Annual_Rev_USD__c" in result.output and "currency" in result.output
+
+
+def test_ontology_search_and_list() -> None:
+    result = runner.invoke(app, ["ontology", "Jahresumsatz", "--json"])
+    assert result.exit_code == 0
+    assert "account.annual_revenue" in [c["id"] for c in json.loads(result.output)]
+    listed = runner.invoke(app, ["ontology", "--object", "Lead", "--json"])
+    assert listed.exit_code == 0
+    assert all(c["object"] == "Lead" for c in json.loads(listed.output))
+
+
+def test_bad_input_gives_one_line_not_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "objects" / "Account" / "fields"
+    broken.mkdir(parents=True)
+    (broken / "Bad__c.field-meta.xml").write_text("<CustomField>")
+    process = subprocess.run(
+        [sys.executable, "-m", "fedcrm", "schema", "summary", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    assert "Bad__c.field-meta.xml" in process.stderr and "malformed XML" in process.stderr
+    lenient = runner.invoke(app, ["schema", "summary", str(tmp_path), "--lenient"])
+    assert lenient.exit_code == 0 and "Skipped 1 item" in lenient.output

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from fedcrm import SchemaError
+from fedcrm.schema import DataKind, FieldMeta, OrgSchema, SObjectSchema, SourceFormat
+
+
+def make_field(name: str, kind: DataKind = DataKind.TEXT) -> FieldMeta:
+    return FieldMeta(api_name=name, label=name, kind=kind)
+
+
+def test_custom_and_namespace() -> None:
+    assert make_field("npe01__Preferred_Email__c").namespace == "npe01"
+    assert make_field("npe01__Preferred_Email__c").is_custom
+    assert make_field("Preferred_Email__c").namespace is None
+    assert make_field("Email").namespace is None
+    assert not make_field("Email").is_custom
+
+
+def test_models_are_immutable() -> None:
+    field = make_field("Amount__c", DataKind.CURRENCY)
+    with pytest.raises(pydantic.ValidationError):
+        field.label = "changed"  # type: ignore[misc]
+
+
+def test_duplicate_fields_are_rejected_case_insensitively() -> None:
+    with pytest.raises(SchemaError, match="duplicate field") as info:
+        SObjectSchema(api_name="Account", fields=(make_field("Tier__c"), make_field("tier__c")))
+    assert info.value.sobject == "Account"
+    assert info.value.field == "tier__c"
+
+
+def test_lookup_helpers() -> None:
+    account = SObjectSchema(api_name="Account", fields=(make_field("Tier__c"),))
+    org = OrgSchema(org_id="x", source_format=SourceFormat.PYTHON, objects=(account,))
+    assert org["account"]["TIER__C"].api_name == "Tier__c"
+    assert "Account" in org and "Lead" not in org
+    assert "Tier__c" in account
+    with pytest.raises(KeyError, match="no object 'Lead'"):
+        org.object("Lead")
+    assert [f.api_name for _, f in org.iter_fields()] == ["Tier__c"]
+    assert org.n_fields == 1
+
+
+def test_kind_families_cover_every_kind() -> None:
+    for kind in DataKind:
+        assert kind.family in {
+            "text", "numeric", "boolean", "temporal", "categorical", "reference", "contact",
+            "identifier", "other",
+        }

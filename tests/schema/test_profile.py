@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedcrm import ConfigError
+from fedcrm.schema import profile_frame, profile_series
+from fedcrm.schema.profile import k_aggregated_quantiles
+
+
+def test_rare_categories_never_appear() -> None:
+    values = ["Gold"] * 7 + ["Silver"] * 5 + ["Platinum"] * 4 + ["Secret-Customer-42"]
+    profile = profile_series(pd.Series(values))
+    assert {c.value: c.count for c in profile.categories} == {"Gold": 7, "Silver": 5}
+    assert profile.n_suppressed_categories == 2
+    strict = profile_series(pd.Series(values), k=6)
+    assert [c.value for c in strict.categories] == ["Gold"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), min_size=0, max_size=80),
+    st.integers(min_value=2, max_value=9),
+)
+def test_profile_categories_respect_k(values: list[str], k: int) -> None:
+    profile = profile_series(pd.Series(values, dtype=object), k=k)
+    counts = pd.Series(values, dtype=object).value_counts()
+    for category in profile.categories:
+        assert category.count >= k
+        assert counts[category.value] == category.count
+    assert profile.n_suppressed_categories == int((counts < k).sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=0, max_size=60),
+    st.integers(min_value=2, max_value=8),
+)
+def test_quantiles_are_means_of_k_values(values: list[float], k: int) -> None:
+    quantiles = k_aggregated_quantiles(np.array(values), k)
+    if len(values) < k:
+        assert quantiles == {}
+        return
+    ordered = np.sort(values)
+    windows = [ordered[i : i + k].mean() for i in range(len(values) - k + 1)]
+    for value in quantiles.values():
+        assert any(np.isclose(value, w, rtol=1e-9, atol=1e-6) for w in windows)
+    levels = [quantiles[key] for key in ("0.05", "0.25", "0.5", "0.75", "0.95")]
+    assert levels == sorted(levels)
+
+
+def test_unique_numeric_values_never_leak() -> None:
+    rng = np.random.default_rng(0)
+    salaries = pd.Series(rng.normal(80_000, 15_000, size=200).round(2))
+    profile = profile_series(salaries)
+    assert profile.categories == ()  # 200 distinct values: no category vocabulary
+    raw = set(salaries.tolist())
+    assert not raw & set(profile.numeric_quantiles.values())
+    assert profile.numeric_mean == pytest.approx(salaries.mean())
+    assert 60_000 < profile.numeric_quantiles["0.5"] < 100_000
+
+
+def test_null_rate_distinct_ratio_and_patterns() -> None:
+    series = pd.Series(
+        ["ann@example.com", "bob@example.org", None, "", "https://acme.com", "+49 30 1234567",
+         "2024-05-01", "0015g00000XyZaBAAV"]
+    )
+    profile = profile_series(series, k=2)
+    assert profile.n_rows == 8
+    assert profile.null_rate == pytest.approx(2 / 8)
+    assert profile.distinct_ratio == pytest.approx(1.0)
+    shares = profile.pattern_shares
+    assert shares["email"] == pytest.approx(2 / 6)
+    assert shares["url"] == pytest.approx(1 / 6)
+    assert shares["phone"] == pytest.approx(1 / 6)
+    assert shares["date"] == pytest.approx(1 / 6)
+    assert shares["salesforce_id"] == pytest.approx(1 / 6)
+    assert profile.length_mean is not None and profile.length_quantiles
+
+
+def test_booleans_dates_and_small_numeric_vocabularies() -> None:
+    flags = profile_series(pd.Series([True, False, True, True, None]))
+    assert flags.true_rate == pytest.approx(0.75) and flags.numeric_quantiles == {}
+    ratings = profile_series(pd.Series([1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]))
+    assert {c.value for c in ratings.categories} == {"2", "3"}
+    dates = profile_series(pd.Series(pd.to_datetime(["2024-01-01"] * 6 + ["2023-02-02"])))
+    assert [c.value for c in dates.categories] == ["2024-01-01"]
+    assert dates.pattern_shares["date"] == 1.0
+
+
+def test_empty_and_all_null() -> None:
+    empty = profile_series(pd.Series([], dtype=float))
+    assert (empty.n_rows, empty.null_rate, empty.categories) == (0, 0.0, ())
+    nulls = profile_series(pd.Series([None, None, None]))
+    assert nulls.null_rate == 1.0 and nulls.categories == ()
+
+
+def test_bad_k() -> None:
+    with pytest.raises(ConfigError, match="k must be an integer >= 2"):
+        profile_series(pd.Series([1, 2]), k=1)
+
+
+def test_profile_frame_and_field_attachment() -> None:
+    frame = pd.DataFrame({"Tier__c": ["Gold"] * 5 + ["Bronze"], "Seats__c": range(6)})
+    profiles = profile_frame(frame)
+    assert set(profiles) == {"Tier__c", "Seats__c"}
+    from fedcrm.schema import DataKind, FieldMeta
+
+    field = FieldMeta(api_name="Tier__c", kind=DataKind.PICKLIST).with_profile(profiles["Tier__c"])
+    assert field.profile is not None and field.profile.categories[0].value == "Gold"
+
+
+def test_profile_model_rejects_rare_categories() -> None:
+    from pydantic import ValidationError
+
+    from fedcrm.schema import FieldProfile
+
+    with pytest.raises(ValidationError, match="fewer than k=5"):
+        FieldProfile(k=5, n_rows=10, null_rate=0, distinct_ratio=0.5,
+                     categories=({"value": "x", "count": 2},))
