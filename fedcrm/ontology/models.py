@@ -234,17 +234,25 @@ class Ontology(_Frozen):
         return None
 
     def search(self, query: str, *, limit: int = 20) -> list[tuple[Concept, float]]:
-        """Concepts whose id, label, synonyms or description resemble ``query`` (rapidfuzz)."""
-        from rapidfuzz import fuzz, process, utils
+        """Concepts whose names (label, synonyms, abbreviations, translations, standard field)
+        resemble ``query``, best first; the description only breaks ties (rapidfuzz)."""
+        from rapidfuzz import fuzz, utils
 
-        choices = {
-            c.id: " | ".join((c.id, *c.all_names, c.description)) for c in self.concepts
-        }
-        hits = process.extract(
-            query,
-            choices,
-            scorer=fuzz.partial_token_set_ratio,
-            processor=utils.default_process,
-            limit=limit,
-        )
-        return [(self.concept(key), float(score)) for _, score, key in hits]
+        wanted = utils.default_process(query)
+        if not wanted:
+            return []
+        scored: list[tuple[float, float, int]] = []
+        for position, concept in enumerate(self.concepts):
+            names = [utils.default_process(n) for n in (concept.id.split(".", 1)[1].replace(
+                "_", " "), *concept.all_names)]
+            # token_sort_ratio rewards the whole query matching a whole name; token_set_ratio
+            # alone scores 100 whenever one side's words are a subset of the other's
+            best = max(
+                (fuzz.token_sort_ratio(wanted, n) + fuzz.token_set_ratio(wanted, n)) / 2
+                for n in names
+                if n
+            )
+            tie = fuzz.token_set_ratio(wanted, utils.default_process(concept.description))
+            scored.append((best, tie, position))
+        scored.sort(key=lambda item: (-item[0], -item[1], item[2]))
+        return [(self.concepts[p], float(score)) for score, _, p in scored[:limit]]
