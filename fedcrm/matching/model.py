@@ -1,0 +1,773 @@
+"""``FieldMatcher``: the learned field-equivalence matcher.
+
+Two LightGBM models share one feature code path (:mod:`fedcrm.matching.features`):
+
+* the **concept model** scores (field, concept) pairs; its scores are calibrated with isotonic
+  regression on out-of-fold predictions for orgs the fold's model never saw, and a field is
+  mapped to its best concept only when the calibrated score reaches the abstain threshold
+  chosen for the target precision;
+* the **pair model** scores (field, field) pairs of different orgs for custom fields that map
+  to no concept; pairs above its own precision threshold are clustered into shared custom
+  blocks, at most one field per org per block.
+
+Standard fields are not guessed: the ontology says which concept a standard field is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from fedcrm import __version__
+from fedcrm.errors import ConfigError, MappingError, NotFittedError
+from fedcrm.matching.calibration import IsotonicCalibrator, threshold_for_precision
+from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.matching.embeddings import Embedder
+from fedcrm.matching.evidence import explain
+from fedcrm.matching.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_NAMES,
+    Side,
+    SideIndex,
+    build_index,
+    candidate_pairs,
+    concept_side,
+    field_side,
+    normalise,
+    pair_features,
+    similarities,
+)
+from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
+from fedcrm.ontology import Ontology, load_ontology, ontology_fingerprint
+from fedcrm.schema.models import OrgSchema
+
+MODEL_FORMAT = 1
+DEFAULT_LGBM_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.9,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 0,
+    "deterministic": True,
+    "force_row_wise": True,
+}
+
+
+@dataclass
+class ScoredField:
+    """Candidates of one field, best first, before the accept/abstain decision."""
+
+    org: str
+    object: str
+    field: str
+    label: str
+    #: (concept id, calibrated probability, feature row index or -1 for rules)
+    candidates: list[tuple[str, float, int]] = field(default_factory=list)
+    rule: str | None = None
+    side: int = -1
+
+
+@dataclass
+class _PairData:
+    features: pd.DataFrame
+    labels: np.ndarray
+    groups: np.ndarray
+    query: np.ndarray
+    target: np.ndarray
+
+
+def _train_booster(
+    features: pd.DataFrame, labels: np.ndarray, params: dict[str, Any], rounds: int, seed: int
+) -> lgb.Booster:
+    dataset = lgb.Dataset(
+        features, label=labels, categorical_feature=list(CATEGORICAL_FEATURES), free_raw_data=False
+    )
+    return lgb.train({**params, "seed": seed}, dataset, num_boost_round=rounds)
+
+
+def _out_of_fold(
+    data: _PairData, params: dict[str, Any], rounds: int, folds: int, seed: int
+) -> np.ndarray:
+    """Raw scores of every pair from a model that never saw the pair's org."""
+    unique_groups = np.unique(data.groups)
+    n_splits = min(folds, len(unique_groups))
+    scores = np.full(len(data.labels), np.nan)
+    if n_splits < 2:
+        return scores
+    for train, test in GroupKFold(n_splits=n_splits).split(data.features, groups=data.groups):
+        if len(np.unique(data.labels[train])) < 2:
+            continue
+        booster = _train_booster(
+            data.features.iloc[train], data.labels[train], params, rounds, seed
+        )
+        scores[test] = booster.predict(data.features.iloc[test])
+    return scores
+
+
+class FieldMatcher:
+    """Map org fields onto ontology concepts and align custom fields across orgs.
+
+    Scikit-learn style: the constructor stores parameters, :meth:`fit` learns (and returns
+    ``self``), learned attributes end in ``_``, :meth:`predict` returns a
+    :class:`MappingProposal`, :meth:`save` / :meth:`load` persist a fitted matcher.
+    """
+
+    def __init__(
+        self,
+        *,
+        embedding_model: str | Path | None = None,
+        k_candidates: int = 8,
+        top_k_output: int = 5,
+        target_precision: float = 0.95,
+        pair_target_precision: float = 0.95,
+        n_folds: int = 5,
+        n_rounds: int = 300,
+        lgbm_params: dict[str, Any] | None = None,
+        random_state: int = 0,
+        device: str | None = None,
+    ) -> None:
+        self.embedding_model = embedding_model
+        self.k_candidates = k_candidates
+        self.top_k_output = top_k_output
+        self.target_precision = target_precision
+        self.pair_target_precision = pair_target_precision
+        self.n_folds = n_folds
+        self.n_rounds = n_rounds
+        self.lgbm_params = lgbm_params
+        self.random_state = random_state
+        self.device = device
+        self._embedder: Embedder | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _validate_params(self) -> None:
+        if not 0.0 < self.target_precision < 1.0:
+            raise ConfigError(f"target_precision must be in (0, 1), got {self.target_precision}")
+        if not 0.0 < self.pair_target_precision < 1.0:
+            raise ConfigError(
+                f"pair_target_precision must be in (0, 1), got {self.pair_target_precision}"
+            )
+        if self.k_candidates < 1 or self.top_k_output < 1:
+            raise ConfigError("k_candidates and top_k_output must be at least 1")
+        if self.n_folds < 2:
+            raise ConfigError(f"n_folds must be at least 2, got {self.n_folds}")
+
+    @property
+    def embedder(self) -> Embedder:
+        """The sentence-embedding model (shared cache across fits)."""
+        if self._embedder is None:
+            self._embedder = Embedder(self.embedding_model, device=self.device)
+        return self._embedder
+
+    def _params(self) -> dict[str, Any]:
+        return {**DEFAULT_LGBM_PARAMS, **(self.lgbm_params or {})}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "concept_model_"):
+            raise NotFittedError(
+                "this FieldMatcher is not fitted; call fit(corpus) or FieldMatcher.load(path)"
+            )
+
+    # ------------------------------------------------------------- preparation
+    @staticmethod
+    def _learnable_fields(schema: OrgSchema) -> list[tuple[int, int]]:
+        """(object index, field index) of fields the model decides (custom fields)."""
+        return [
+            (oi, fi)
+            for oi, sobject in enumerate(schema.objects)
+            for fi, meta in enumerate(sobject.fields)
+            if meta.is_custom
+        ]
+
+    def _concept_pairs(
+        self, sides: list[Side], index: SideIndex
+    ) -> tuple[list[tuple[int, int]], pd.DataFrame, Any]:
+        sims = similarities(index, self.concept_index_)
+        pairs = candidate_pairs(index, self.concept_index_, sims, k=self.k_candidates)
+        return pairs, pair_features(index, self.concept_index_, pairs, sims), sims
+
+    def _prepare_concepts(self, ontology: Ontology) -> None:
+        self.ontology_ = ontology
+        self.concept_ids_ = [c.id for c in ontology.concepts]
+        self.concept_index_ = build_index(
+            [concept_side(c, ontology) for c in ontology.concepts], self.embedder
+        )
+
+    # --------------------------------------------------------------------- fit
+    def fit(
+        self,
+        corpus: Sequence[AnnotatedOrg],
+        ontology: Ontology | None = None,
+        *,
+        progress: bool = False,
+    ) -> FieldMatcher:
+        """Learn from annotated orgs (see :func:`fedcrm.matching.load_corpus`)."""
+        self._validate_params()
+        if len(corpus) < 2:
+            raise ConfigError(
+                f"fit needs at least 2 annotated orgs (calibration uses held-out orgs), got "
+                f"{len(corpus)}"
+            )
+        ontology = ontology if ontology is not None else load_ontology()
+        self._prepare_concepts(ontology)
+        params, seed = self._params(), self.random_state
+        concept_data, field_info = self._concept_training_data(corpus, progress=progress)
+        if concept_data.labels.sum() == 0:
+            raise ConfigError("the corpus has no field labelled with a concept; cannot learn")
+        oof = _out_of_fold(concept_data, params, self.n_rounds, self.n_folds, seed)
+        has_oof = ~np.isnan(oof)
+        self.concept_calibrator_ = IsotonicCalibrator.fit(
+            oof[has_oof], concept_data.labels[has_oof]
+        )
+        field_scores, field_correct = self._field_decisions(
+            concept_data, oof, field_info, self.concept_calibrator_
+        )
+        self.threshold_ = threshold_for_precision(
+            field_scores, field_correct, self.target_precision
+        )
+        self.concept_model_ = _train_booster(
+            concept_data.features, concept_data.labels, params, self.n_rounds, seed
+        )
+        pair_data = self._pair_training_data(corpus)
+        self.pair_model_: lgb.Booster | None = None
+        self.pair_calibrator_ = IsotonicCalibrator(x=np.array([0.0, 1.0]), y=np.zeros(2))
+        self.pair_threshold_ = 1.0
+        if pair_data is not None and pair_data.labels.sum() > 0:
+            pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)
+            has = ~np.isnan(pair_oof)
+            self.pair_calibrator_ = IsotonicCalibrator.fit(pair_oof[has], pair_data.labels[has])
+            probabilities = self.pair_calibrator_(pair_oof[has])
+            self.pair_threshold_ = threshold_for_precision(
+                probabilities, pair_data.labels[has].astype(bool), self.pair_target_precision
+            )
+            self.pair_model_ = _train_booster(
+                pair_data.features, pair_data.labels, params, self.n_rounds, seed
+            )
+        self.training_report_ = {
+            "n_orgs": len(corpus),
+            "n_fields": len(field_info),
+            "n_concept_pairs": len(concept_data.labels),
+            "n_positive_pairs": int(concept_data.labels.sum()),
+            "n_field_pairs": len(pair_data.labels) if pair_data is not None else 0,
+            "n_positive_field_pairs": int(pair_data.labels.sum()) if pair_data else 0,
+            "threshold": self.threshold_,
+            "pair_threshold": self.pair_threshold_,
+            "oof_field_precision_at_threshold": float(
+                field_correct[field_scores >= self.threshold_].mean()
+            ) if (field_scores >= self.threshold_).any() else None,
+            "oof_field_coverage_at_threshold": float((field_scores >= self.threshold_).mean())
+            if len(field_scores) else 0.0,
+        }
+        self.ontology_version_ = ontology.version
+        self.version_ = self._compute_version()
+        return self
+
+    def _concept_training_data(
+        self, corpus: Sequence[AnnotatedOrg], *, progress: bool
+    ) -> tuple[_PairData, list[tuple[int, str | None]]]:
+        """Candidate pairs with labels; field_info[i] = (org index, true concept)."""
+        frames: list[pd.DataFrame] = []
+        labels: list[np.ndarray] = []
+        groups: list[np.ndarray] = []
+        queries: list[np.ndarray] = []
+        targets: list[np.ndarray] = []
+        field_info: list[tuple[int, str | None]] = []
+        iterator: Iterable[tuple[int, AnnotatedOrg]] = enumerate(corpus)
+        if progress:
+            from rich.progress import track
+
+            iterator = track(list(iterator), description="Featurising orgs")
+        for org_number, org in iterator:
+            positions = self._learnable_fields(org.schema)
+            if not positions:
+                continue
+            sides = [
+                field_side(org.schema.objects[oi], org.schema.objects[oi].fields[fi], org.org_id)
+                for oi, fi in positions
+            ]
+            index = build_index(sides, self.embedder)
+            pairs, features, _ = self._concept_pairs(sides, index)
+            offset = len(field_info)
+            truths = []
+            for oi, fi in positions:
+                sobject = org.schema.objects[oi]
+                truths.append(org.label(sobject.api_name, sobject.fields[fi].api_name).concept)
+            field_info.extend((org_number, t) for t in truths)
+            frames.append(features)
+            labels.append(np.array(
+                [self.concept_ids_[t] == truths[q] for q, t in pairs], dtype=np.int8
+            ))
+            groups.append(np.full(len(pairs), org_number))
+            queries.append(np.array([offset + q for q, _ in pairs], dtype=np.int64))
+            targets.append(np.array([t for _, t in pairs], dtype=np.int64))
+        if not frames:
+            raise ConfigError("the corpus has no custom fields to learn from")
+        return _PairData(
+            features=pd.concat(frames, ignore_index=True),
+            labels=np.concatenate(labels),
+            groups=np.concatenate(groups),
+            query=np.concatenate(queries),
+            target=np.concatenate(targets),
+        ), field_info
+
+    def _field_decisions(
+        self,
+        data: _PairData,
+        raw: np.ndarray,
+        field_info: list[tuple[int, str | None]],
+        calibrator: IsotonicCalibrator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per field: calibrated score of its best candidate and whether that is correct."""
+        best_score = np.zeros(len(field_info))
+        best_concept: list[str | None] = [None] * len(field_info)
+        probabilities = calibrator(np.nan_to_num(raw, nan=0.0))
+        for row in range(len(raw)):
+            if np.isnan(raw[row]):
+                continue
+            q = data.query[row]
+            if probabilities[row] > best_score[q]:
+                best_score[q] = probabilities[row]
+                best_concept[q] = self.concept_ids_[data.target[row]]
+        correct = np.array(
+            [best_concept[i] is not None and best_concept[i] == truth
+             for i, (_, truth) in enumerate(field_info)]
+        )
+        return best_score, correct
+
+    # ------------------------------------------------------------ pair model
+    def _unmapped_sides(
+        self, org_id: str, schema: OrgSchema, concept_of: dict[tuple[str, str], str | None]
+    ) -> list[Side]:
+        return [
+            field_side(sobject, meta, org_id)
+            for sobject in schema.objects
+            for meta in sobject.fields
+            if meta.is_custom and concept_of.get((sobject.api_name, meta.api_name)) is None
+        ]
+
+    def _pair_training_data(self, corpus: Sequence[AnnotatedOrg]) -> _PairData | None:
+        sides: list[Side] = []
+        org_of: list[int] = []
+        group_of: list[str | None] = []
+        for number, org in enumerate(corpus):
+            concept_of = {
+                (o.api_name, f.api_name): org.label(o.api_name, f.api_name).concept
+                for o, f in org.schema.iter_fields()
+            }
+            for side in self._unmapped_sides(org.org_id, org.schema, concept_of):
+                sides.append(side)
+                org_of.append(number)
+                assert side.field is not None
+                group_of.append(org.label(side.object, side.field.api_name).group)
+        if len(set(org_of)) < 2:
+            return None
+        index = build_index(sides, self.embedder)
+        pairs, features = self._field_pairs(index, np.array(org_of))
+        if not pairs:
+            return None
+        labels = np.array(
+            [group_of[a] is not None and group_of[a] == group_of[b] for a, b in pairs],
+            dtype=np.int8,
+        )
+        return _PairData(
+            features=features,
+            labels=labels,
+            groups=np.array([org_of[a] for a, _ in pairs]),
+            query=np.array([a for a, _ in pairs]),
+            target=np.array([b for _, b in pairs]),
+        )
+
+    def _field_pairs(
+        self, index: SideIndex, org_of: np.ndarray
+    ) -> tuple[list[tuple[int, int]], pd.DataFrame]:
+        """Candidate pairs of fields of different orgs, with features."""
+        if len(index) == 0:
+            return [], pd.DataFrame(columns=list(FEATURE_NAMES))
+        sims = similarities(index, index)
+        allowed = org_of[:, None] != org_of[None, :]
+        pairs = candidate_pairs(index, index, sims, k=self.k_candidates, allowed=allowed)
+        return pairs, pair_features(index, index, pairs, sims)
+
+    # ---------------------------------------------------------------- predict
+    def score_fields(self, schema: OrgSchema) -> tuple[list[ScoredField], pd.DataFrame, np.ndarray]:
+        """Calibrated candidates for every field of one org (no decision yet).
+
+        Returns the scored fields, the feature rows and their LightGBM contributions (for
+        evidence).
+        """
+        self._check_fitted()
+        positions = self._learnable_fields(schema)
+        sides = [
+            field_side(schema.objects[oi], schema.objects[oi].fields[fi], schema.org_id)
+            for oi, fi in positions
+        ]
+        index = build_index(sides, self.embedder)
+        pairs, features, _ = self._concept_pairs(sides, index) if sides else ([], None, None)
+        contributions = np.zeros((0, len(FEATURE_NAMES) + 1))
+        by_field: dict[int, list[tuple[str, float, int]]] = defaultdict(list)
+        if pairs:
+            raw = self.concept_model_.predict(features)
+            contributions = self.concept_model_.predict(features, pred_contrib=True)
+            probabilities = self.concept_calibrator_(raw)
+            # tie-break equal calibrated probabilities by the raw score
+            order = np.lexsort((-raw, -probabilities))
+            for row in order:
+                q, t = pairs[row]
+                by_field[q].append((self.concept_ids_[t], float(probabilities[row]), int(row)))
+        scored: list[ScoredField] = []
+        learnable = {pos: i for i, pos in enumerate(positions)}
+        for oi, sobject in enumerate(schema.objects):
+            for fi, meta in enumerate(sobject.fields):
+                entry = ScoredField(org=schema.org_id, object=sobject.api_name,
+                                    field=meta.api_name, label=meta.label or meta.api_name)
+                if (oi, fi) in learnable:
+                    q = learnable[(oi, fi)]
+                    entry.side = q
+                    entry.candidates = by_field.get(q, [])[: self.top_k_output]
+                else:
+                    concept = self.ontology_.standard_concept(sobject.api_name, meta.api_name)
+                    if concept is not None:
+                        entry.rule = f"standard field {sobject.api_name}.{meta.api_name}"
+                        entry.candidates = [(concept.id, 1.0, -1)]
+                    else:
+                        entry.rule = "standard field with no canonical concept"
+                scored.append(entry)
+        return scored, features if features is not None else pd.DataFrame(), contributions
+
+    def predict(
+        self,
+        schemas: Sequence[OrgSchema],
+        *,
+        fixed: dict[str, dict[tuple[str, str], str | None]] | None = None,
+        fixed_schemas: Sequence[OrgSchema] = (),
+    ) -> MappingProposal:
+        """Propose a mapping for ``schemas``.
+
+        ``fixed`` holds the approved blocks of orgs already in the federation
+        (org → (object, field) → block) with their metadata in ``fixed_schemas``; new orgs'
+        custom fields are then aligned to those blocks as well as to each other.
+        """
+        self._check_fitted()
+        ids = [s.org_id for s in schemas] + [s.org_id for s in fixed_schemas]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise MappingError(
+                f"org id(s) {duplicates} given more than once; pass org_id= to load_schema or "
+                "rename the folders"
+            )
+        fixed = fixed or {}
+        decisions: dict[str, list[dict[str, Any]]] = {}
+        concept_of: dict[str, dict[tuple[str, str], str | None]] = {}
+        for schema in schemas:
+            scored, features, contributions = self.score_fields(schema)
+            rows = []
+            concept_of[schema.org_id] = {}
+            for entry in scored:
+                concept, confidence = self._decide(entry)
+                candidates = [
+                    Candidate(
+                        concept=cid,
+                        score=round(prob, 4),
+                        evidence=self._evidence(entry, row, features, contributions, cid),
+                    )
+                    for cid, prob, row in entry.candidates
+                ]
+                rows.append({"object": entry.object, "field": entry.field, "concept": concept,
+                             "confidence": round(confidence, 4), "candidates": candidates})
+                concept_of[schema.org_id][(entry.object, entry.field)] = concept
+            decisions[schema.org_id] = rows
+        blocks = self._align_custom_fields(schemas, concept_of, fixed, fixed_schemas)
+        orgs = []
+        for schema in schemas:
+            fields = []
+            for row in decisions[schema.org_id]:
+                key = (row["object"], row["field"])
+                block = row["concept"] or blocks.get((schema.org_id, *key))
+                fields.append(FieldMapping(block=block, **row))
+            orgs.append(OrgMapping(org=schema.org_id, fields=fields))
+        return MappingProposal(
+            ontology_version=self.ontology_version_, matcher_version=self.version_, orgs=orgs
+        )
+
+    def _decide(self, entry: ScoredField) -> tuple[str | None, float]:
+        """Accept the best candidate if it clears the threshold; else abstain.
+
+        The confidence of an abstention is the probability that no candidate is right,
+        estimated as one minus the best candidate's probability.
+        """
+        if not entry.candidates:
+            return None, 1.0 if entry.rule else 0.5
+        concept, probability, _ = entry.candidates[0]
+        if entry.rule is not None or probability >= self.threshold_:
+            return concept, probability
+        return None, 1.0 - probability
+
+    def _evidence(
+        self,
+        entry: ScoredField,
+        row: int,
+        features: pd.DataFrame,
+        contributions: np.ndarray,
+        concept_id: str,
+    ) -> list[str]:
+        if row < 0:
+            return [f"rule: {entry.rule} is {concept_id} by definition"]
+        concept = self.ontology_.concept(concept_id)
+        return explain(
+            features.iloc[row], contributions[row], target_label=concept.label,
+            target_names=self.concept_index_.sides[self.concept_ids_.index(concept_id)].names,
+            field_label=entry.label, limit=4,
+        )
+
+    def _align_custom_fields(
+        self,
+        schemas: Sequence[OrgSchema],
+        concept_of: dict[str, dict[tuple[str, str], str | None]],
+        fixed: dict[str, dict[tuple[str, str], str | None]],
+        fixed_schemas: Sequence[OrgSchema],
+    ) -> dict[tuple[str, str, str], str]:
+        """Cluster unmapped custom fields of different orgs into ``custom:<id>`` blocks."""
+        sides: list[Side] = []
+        preset: list[str | None] = []
+        for schema in schemas:
+            for side in self._unmapped_sides(schema.org_id, schema, concept_of[schema.org_id]):
+                sides.append(side)
+                preset.append(None)
+        for schema in fixed_schemas:
+            blocks = fixed.get(schema.org_id, {})
+            for sobject in schema.objects:
+                for meta in sobject.fields:
+                    block = blocks.get((sobject.api_name, meta.api_name))
+                    if block is not None and block.startswith("custom:"):
+                        sides.append(field_side(sobject, meta, schema.org_id))
+                        preset.append(block)
+        if self.pair_model_ is None or len(sides) < 2:
+            return {}
+        org_names = [s.key.split("|", 1)[0] for s in sides]
+        org_codes = np.unique(org_names, return_inverse=True)[1]
+        index = build_index(sides, self.embedder)
+        pairs, features = self._field_pairs(index, org_codes)
+        if not pairs:
+            return {}
+        probabilities = self.pair_calibrator_(self.pair_model_.predict(features))
+        # symmetric score: the better of the two directions
+        best: dict[tuple[int, int], float] = {}
+        for (a, b), p in zip(pairs, probabilities, strict=True):
+            key = (min(a, b), max(a, b))
+            best[key] = max(best.get(key, 0.0), float(p))
+        return _cluster(sides, org_names, preset, best, self.pair_threshold_)
+
+    # ------------------------------------------------------------ persistence
+    def _compute_version(self) -> str:
+        digest = hashlib.sha256(self.concept_model_.model_to_string().encode())
+        if self.pair_model_ is not None:
+            digest.update(self.pair_model_.model_to_string().encode())
+        digest.update(json.dumps([self.threshold_, self.pair_threshold_]).encode())
+        return f"{__version__}+{digest.hexdigest()[:10]}"
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn convention)."""
+        return {
+            "embedding_model": str(self.embedding_model) if self.embedding_model else None,
+            "k_candidates": self.k_candidates,
+            "top_k_output": self.top_k_output,
+            "target_precision": self.target_precision,
+            "pair_target_precision": self.pair_target_precision,
+            "n_folds": self.n_folds,
+            "n_rounds": self.n_rounds,
+            "lgbm_params": self.lgbm_params,
+            "random_state": self.random_state,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted matcher to one file (a zip of JSON, LightGBM text and arrays)."""
+        self._check_fitted()
+        path = Path(path)
+        meta = {
+            "format": MODEL_FORMAT,
+            "fedcrm_version": __version__,
+            "matcher_version": self.version_,
+            "ontology_version": self.ontology_version_,
+            "ontology_fingerprint": ontology_fingerprint_safe(),
+            "params": self.get_params(),
+            "threshold": self.threshold_,
+            "pair_threshold": self.pair_threshold_,
+            "concept_calibrator": self.concept_calibrator_.to_dict(),
+            "pair_calibrator": self.pair_calibrator_.to_dict(),
+            "feature_names": list(FEATURE_NAMES),
+            "training_report": self.training_report_,
+            "concept_ids": self.concept_ids_,
+        }
+        members = {
+            "meta.json": json.dumps(meta, indent=1).encode(),
+            "concept_model.txt": self.concept_model_.model_to_string().encode(),
+        }
+        if self.pair_model_ is not None:
+            members["pair_model.txt"] = self.pair_model_.model_to_string().encode()
+        buffer = io.BytesIO()
+        texts = self.concept_index_.name_strings + [
+            t for s in self.concept_index_.sides for t in (s.label, s.context, s.description)
+        ]
+        texts = list(dict.fromkeys(texts))
+        np.savez_compressed(buffer, texts=np.array(texts), vectors=self.embedder.encode(texts))
+        members["concept_vectors.npz"] = buffer.getvalue()
+        checksums = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
+        members["checksums.json"] = json.dumps(checksums).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        temporary.replace(path)
+        return path
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, ontology: Ontology | None = None, device: str | None = None
+    ) -> FieldMatcher:
+        """Read a matcher written by :meth:`save`, verifying its integrity."""
+        path = Path(path)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = {name: archive.read(name) for name in archive.namelist()}
+        except FileNotFoundError:
+            raise MappingError(f"{path}: no such matcher file") from None
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise MappingError(
+                f"{path}: not a fedcrm matcher file or corrupt ({exc}); retrain with "
+                "`fedcrm matcher train`"
+            ) from exc
+        try:
+            checksums = json.loads(members["checksums.json"])
+            for name, expected in checksums.items():
+                if hashlib.sha256(members[name]).hexdigest() != expected:
+                    raise MappingError(f"{path}: member {name} is corrupt (checksum mismatch)")
+            meta = json.loads(members["meta.json"])
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise MappingError(f"{path}: incomplete or corrupt matcher file ({exc})") from exc
+        if meta.get("format") != MODEL_FORMAT:
+            raise MappingError(f"{path}: unsupported matcher format {meta.get('format')}")
+        if meta["feature_names"] != list(FEATURE_NAMES):
+            raise MappingError(
+                f"{path}: trained with another feature set (fedcrm {meta['fedcrm_version']}); "
+                "retrain with `fedcrm matcher train`"
+            )
+        params = dict(meta["params"])
+        matcher = cls(**params, device=device)
+        ontology = ontology if ontology is not None else load_ontology()
+        if ontology.version != meta["ontology_version"]:
+            raise MappingError(
+                f"{path}: trained on ontology {meta['ontology_version']}, but ontology "
+                f"{ontology.version} is loaded; retrain with `fedcrm matcher train`"
+            )
+        vectors = np.load(io.BytesIO(members["concept_vectors.npz"]))
+        matcher.embedder.remember([str(t) for t in vectors["texts"]], vectors["vectors"])
+        matcher._prepare_concepts(ontology)
+        if matcher.concept_ids_ != meta["concept_ids"]:
+            raise MappingError(f"{path}: concept list differs from the loaded ontology")
+        matcher.concept_model_ = lgb.Booster(model_str=members["concept_model.txt"].decode())
+        matcher.pair_model_ = (
+            lgb.Booster(model_str=members["pair_model.txt"].decode())
+            if "pair_model.txt" in members else None
+        )
+        matcher.concept_calibrator_ = IsotonicCalibrator.from_dict(meta["concept_calibrator"])
+        matcher.pair_calibrator_ = IsotonicCalibrator.from_dict(meta["pair_calibrator"])
+        matcher.threshold_ = float(meta["threshold"])
+        matcher.pair_threshold_ = float(meta["pair_threshold"])
+        matcher.training_report_ = meta["training_report"]
+        matcher.ontology_version_ = meta["ontology_version"]
+        matcher.version_ = meta["matcher_version"]
+        return matcher
+
+
+def ontology_fingerprint_safe() -> str | None:
+    """Fingerprint of the default ontology folder, or None if it cannot be read."""
+    try:
+        return ontology_fingerprint()
+    except Exception:
+        return None
+
+
+def _block_name(side: Side, taken: set[str]) -> str:
+    base = re.sub(r"_+", "_", normalise(side.label).replace(" ", "_")).strip("_") or "field"
+    base = f"custom:{side.object.lower()}.{base}"[:80]
+    name, counter = base, 2
+    while name in taken:
+        name = f"{base}_{counter}"
+        counter += 1
+    return name
+
+
+def _cluster(
+    sides: list[Side],
+    org_names: list[str],
+    preset: list[str | None],
+    scores: dict[tuple[int, int], float],
+    threshold: float,
+) -> dict[tuple[str, str, str], str]:
+    """Greedy agglomeration by descending score, at most one field per org per block."""
+    parent = list(range(len(sides)))
+    members: dict[int, set[int]] = {i: {i} for i in range(len(sides))}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    # fields of already-approved orgs that share a block start together
+    by_preset: dict[str, list[int]] = defaultdict(list)
+    for i, block in enumerate(preset):
+        if block is not None:
+            by_preset[block].append(i)
+    for group in by_preset.values():
+        for other in group[1:]:
+            a, b = find(group[0]), find(other)
+            if a != b:
+                parent[b] = a
+                members[a] |= members.pop(b)
+    for (a, b), score in sorted(scores.items(), key=lambda item: -item[1]):
+        if score < threshold:
+            break
+        root_a, root_b = find(a), find(b)
+        if root_a == root_b:
+            continue
+        orgs_a = {org_names[i] for i in members[root_a]}
+        orgs_b = {org_names[i] for i in members[root_b]}
+        blocks_a = {preset[i] for i in members[root_a]} - {None}
+        blocks_b = {preset[i] for i in members[root_b]} - {None}
+        if orgs_a & orgs_b or (blocks_a and blocks_b and blocks_a != blocks_b):
+            continue
+        parent[root_b] = root_a
+        members[root_a] |= members.pop(root_b)
+    result: dict[tuple[str, str, str], str] = {}
+    taken = {b for b in preset if b is not None}
+    for group in sorted(members.values(), key=min):
+        if len({org_names[i] for i in group}) < 2:
+            continue
+        existing = {preset[i] for i in group} - {None}
+        name = existing.pop() if existing else _block_name(sides[min(group)], taken)
+        taken.add(name)
+        for i in group:
+            if preset[i] is None:
+                meta = sides[i].field
+                assert meta is not None
+                result[(org_names[i], sides[i].object, meta.api_name)] = name
+    return result

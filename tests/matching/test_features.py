@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedcrm.matching.embeddings import Embedder
+from fedcrm.matching.features import (
+    FEATURE_NAMES,
+    build_index,
+    candidate_pairs,
+    concept_side,
+    field_side,
+    pair_features,
+    similarities,
+)
+from fedcrm.matching.types import type_compatibility
+from fedcrm.ontology import Ontology
+from fedcrm.schema import DataKind, FieldMeta, PicklistValue, SObjectSchema
+from fedcrm.schema.models import CategoryCount, FieldProfile
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+def side(api_name: str, label: str, kind: DataKind, sobject: str = "Account", **extra: object):
+    meta = FieldMeta(api_name=api_name, label=label, kind=kind, **extra)
+    return field_side(SObjectSchema(api_name=sobject, fields=(meta,)), meta, "org")
+
+
+def features_for(
+    embedder: Embedder, ontology: Ontology, query, concept_ids: list[str]
+) -> dict[str, dict[str, float]]:
+    targets = [concept_side(ontology.concept(c), ontology) for c in concept_ids]
+    query_index = build_index([query], embedder)
+    target_index = build_index(targets, embedder)
+    sims = similarities(query_index, target_index)
+    pairs = [(0, i) for i in range(len(targets))]
+    frame = pair_features(query_index, target_index, pairs, sims)
+    return {cid: dict(zip(FEATURE_NAMES, row, strict=True))
+            for cid, row in zip(concept_ids, frame.to_numpy(), strict=True)}
+
+
+def test_name_and_meaning_features_prefer_the_right_concept(
+    embedder: Embedder, ontology: Ontology
+) -> None:
+    query = side("Umsatz_EUR__c", "Jahresumsatz", DataKind.CURRENCY)
+    rows = features_for(embedder, ontology, query,
+                        ["account.annual_revenue", "account.number_of_employees"])
+    right, wrong = rows["account.annual_revenue"], rows["account.number_of_employees"]
+    assert right["label_tset"] > wrong["label_tset"]
+    assert right["emb_label_names"] > wrong["emb_label_names"]
+    assert right["rank_meaning"] < wrong["rank_meaning"]
+    assert right["kind_exact"] == 1.0 and wrong["kind_exact"] == 0.0
+    assert right["unit_agree"] == 1.0  # EUR cue agrees with a currency unit
+    assert right["same_object"] == 1.0
+
+
+def test_unit_conflict_and_description(embedder: Embedder, ontology: Ontology) -> None:
+    query = side("Rev_Pct__c", "Revenue growth %", DataKind.PERCENT,
+                 description="Year over year revenue growth")
+    rows = features_for(embedder, ontology, query, ["account.annual_revenue"])
+    assert rows["account.annual_revenue"]["unit_agree"] == -1.0
+    assert not np.isnan(rows["account.annual_revenue"]["description_tset"])
+    assert rows["account.annual_revenue"]["has_description"] == 1.0
+
+
+def test_picklist_value_overlap(embedder: Embedder, ontology: Ontology) -> None:
+    values = tuple(PicklistValue(value=v) for v in ("Gewonnen", "Verloren", "Angebot"))
+    query = side("Phase__c", "Phase", DataKind.PICKLIST, sobject="Opportunity",
+                 picklist_values=values)
+    rows = features_for(embedder, ontology, query, ["opportunity.stage", "opportunity.type"])
+    assert rows["opportunity.stage"]["value_count"] >= 2
+    assert rows["opportunity.stage"]["value_overlap"] > (
+        np.nan_to_num(rows["opportunity.type"]["value_overlap"]))
+
+
+def test_profile_features(embedder: Embedder, ontology: Ontology) -> None:
+    profile = FieldProfile(k=5, n_rows=100, null_rate=0.1, distinct_ratio=0.1,
+                           numeric_quantiles={"0.05": 1.0, "0.25": 4.0, "0.5": 7.0,
+                                              "0.75": 9.0, "0.95": 10.0},
+                           categories=(CategoryCount(value="9", count=30),))
+    query = side("Reco__c", "Recommendation", DataKind.NUMBER, profile=profile)
+    rows = features_for(embedder, ontology, query, ["account.nps_score",
+                                                    "account.annual_revenue"])
+    assert "nps_score" in "account.nps_score"
+    nps_unit = ontology.concept("account.nps_score").unit
+    assert nps_unit is not None
+    assert rows["account.nps_score"]["profile_fits_unit"] in (0.0, 1.0)
+    without = features_for(embedder, ontology, side("Reco__c", "Recommendation", DataKind.NUMBER),
+                           ["account.nps_score"])
+    assert np.isnan(without["account.nps_score"]["profile_fits_unit"])
+
+
+def test_type_compatibility_is_graded() -> None:
+    assert type_compatibility(DataKind.CURRENCY, DataKind.CURRENCY) == 1.0
+    assert 0 < type_compatibility(DataKind.TEXT, DataKind.NUMBER) < 1
+    assert 0 < type_compatibility(DataKind.PICKLIST, DataKind.BOOLEAN) < 1
+    assert type_compatibility(DataKind.REFERENCE, DataKind.CURRENCY) == 0.0
+    assert type_compatibility(DataKind.EMAIL, DataKind.PHONE) < 0.5
+
+
+def test_candidates_are_type_compatible_and_include_the_truth(
+    embedder: Embedder, ontology: Ontology
+) -> None:
+    queries = [
+        side("Kunde_seit__c", "Kunde seit", DataKind.DATE),
+        side("Owner_Link__c", "Account manager", DataKind.REFERENCE),
+    ]
+    concepts = [concept_side(c, ontology) for c in ontology.concepts]
+    query_index, target_index = build_index(queries, embedder), build_index(concepts, embedder)
+    sims = similarities(query_index, target_index)
+    pairs = candidate_pairs(query_index, target_index, sims, k=8)
+    by_query: dict[int, list[str]] = {0: [], 1: []}
+    for q, t in pairs:
+        by_query[q].append(concepts[t].key)
+        assert type_compatibility(queries[q].kind, concepts[t].kind) > 0
+    assert "account.customer_since" in by_query[0]
+    assert len(by_query[0]) <= 16
+    assert all(ontology.concept(c).kind.family in ("reference", "identifier", "text")
+               for c in by_query[1])

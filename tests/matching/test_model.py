@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedcrm import ConfigError, MappingError, NotFittedError
+from fedcrm.matching import FieldMatcher, MappingProposal
+from fedcrm.matching.calibration import (
+    IsotonicCalibrator,
+    expected_calibration_error,
+    threshold_for_precision,
+)
+from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.ontology import Ontology
+
+
+def test_fit_returns_self_and_learns_attributes(
+    fitted: FieldMatcher, corpus: list[AnnotatedOrg]
+) -> None:
+    assert 0.0 < fitted.threshold_ <= 1.0
+    assert fitted.concept_model_ is not None
+    report = fitted.training_report_
+    assert report["n_orgs"] == 3 and report["n_positive_pairs"] > 10
+    assert fitted.version_.startswith("0.1.0+")
+
+
+def test_unseen_org_is_mapped_with_evidence(fitted: FieldMatcher, corpus) -> None:
+    delta = corpus[3]
+    proposal = fitted.predict([delta.schema])
+    org = proposal.org("delta")
+    correct = total = 0
+    for mapping in org.fields:
+        truth = delta.label(mapping.object, mapping.field).concept
+        if mapping.concept is not None:
+            total += 1
+            correct += mapping.concept == truth
+        for candidate in mapping.candidates:
+            assert candidate.evidence, "every candidate carries evidence"
+            assert all(e[0] in "+-" or e.startswith("rule:") for e in candidate.evidence)
+    assert total >= 5 and correct / total >= 0.8
+    assert org.field("Account", "Industry").concept == "account.industry"
+    assert org.field("Account", "Industry").confidence == 1.0
+
+
+def test_json_contract_every_field_once(fitted: FieldMatcher, corpus, tmp_path: Path) -> None:
+    schemas = [o.schema for o in corpus]
+    proposal = fitted.predict(schemas)
+    path = tmp_path / "mapping.json"
+    proposal.to_json(path)
+    data = json.loads(path.read_text())
+    assert set(data) == {"version", "ontology_version", "matcher_version", "orgs"}
+    for org, schema in zip(data["orgs"], schemas, strict=True):
+        listed = [(f["object"], f["field"]) for f in org["fields"]]
+        expected = [(o.api_name, f.api_name) for o, f in schema.iter_fields()]
+        assert sorted(listed) == sorted(expected) and len(listed) == len(set(listed))
+        for entry in org["fields"]:
+            assert set(entry) == {"object", "field", "concept", "confidence", "block",
+                                  "candidates"}
+            if entry["concept"] is not None:
+                assert entry["block"] == entry["concept"]
+    reread = MappingProposal.from_json(path)
+    assert reread == proposal
+    # equivalence is exactly "same non-null block"
+    pairs = reread.equivalent_pairs()
+    blocks = {(org.org, f.object, f.field): f.block for org in reread.orgs for f in org.fields}
+    for a, b in pairs:
+        assert blocks[a] == blocks[b] is not None and a[0] != b[0]
+
+
+def test_abstains_on_distractors(fitted: FieldMatcher, corpus) -> None:
+    proposal = fitted.predict([corpus[3].schema])
+    logo = proposal.org("delta").field("Account", "Couleur_Logo__c")
+    assert logo.concept is None and logo.block is None
+
+
+def test_custom_blocks_shared_only_among_members(fitted: FieldMatcher, corpus) -> None:
+    matcher = FieldMatcher(n_rounds=60, n_folds=3, pair_target_precision=0.9)
+    matcher._embedder = fitted.embedder
+    matcher.fit(corpus[:3])
+    proposal = matcher.predict([o.schema for o in corpus[:3]])
+    blocks = proposal.blocks()
+    for block, members in blocks.items():
+        if block.startswith("custom:"):
+            orgs = [m[0] for m in members]
+            assert len(orgs) == len(set(orgs)) >= 2  # at most one field per org, shared
+
+
+def test_save_load_round_trip(fitted: FieldMatcher, corpus, tmp_path: Path,
+                              ontology: Ontology) -> None:
+    path = fitted.save(tmp_path / "matcher.zip")
+    loaded = FieldMatcher.load(path, ontology=ontology)
+    assert loaded.version_ == fitted.version_ and loaded.threshold_ == fitted.threshold_
+    schemas = [corpus[3].schema]
+    assert loaded.predict(schemas) == fitted.predict(schemas)
+
+
+def test_corrupt_and_missing_model_files(fitted: FieldMatcher, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match="no such matcher file"):
+        FieldMatcher.load(tmp_path / "nope.zip")
+    garbage = tmp_path / "garbage.zip"
+    garbage.write_bytes(b"not a zip at all")
+    with pytest.raises(MappingError, match="corrupt"):
+        FieldMatcher.load(garbage)
+    path = fitted.save(tmp_path / "ok.zip")
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for item in source.namelist():
+            data = source.read(item)
+            if item == "concept_model.txt":
+                data = data.replace(b"Tree=0", b"Tree=9", 1)
+            target.writestr(item, data)
+    with pytest.raises(MappingError, match="checksum mismatch"):
+        FieldMatcher.load(tampered)
+
+
+def test_not_fitted_and_bad_parameters(corpus) -> None:
+    with pytest.raises(NotFittedError, match="not fitted"):
+        FieldMatcher().predict([corpus[0].schema])
+    with pytest.raises(ConfigError, match="target_precision"):
+        FieldMatcher(target_precision=1.5).fit(corpus)
+    with pytest.raises(ConfigError, match="at least 2 annotated orgs"):
+        FieldMatcher().fit(corpus[:1])
+
+
+def test_duplicate_org_ids_rejected(fitted: FieldMatcher, corpus) -> None:
+    with pytest.raises(MappingError, match="more than once"):
+        fitted.predict([corpus[0].schema, corpus[0].schema])
+
+
+def test_calibration_helpers() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.random(2000)
+    labels = (rng.random(2000) < truth).astype(int)
+    raw = truth ** 3  # monotone distortion
+    calibrator = IsotonicCalibrator.fit(raw, labels)
+    assert expected_calibration_error(calibrator(raw), labels) < 0.05
+    assert expected_calibration_error(raw, labels) > expected_calibration_error(
+        calibrator(raw), labels)
+    scores = np.linspace(0, 1, 200)
+    correct = scores > 0.3
+    threshold = threshold_for_precision(scores, correct, 0.95)
+    accepted = scores >= threshold
+    # 140 correct scores above 0.3 allow at most 7 wrong ones: threshold just above 0.26
+    assert correct[accepted].mean() >= 0.95 and 0.26 < threshold < 0.3
+    assert threshold_for_precision(scores, np.zeros(200, bool), 0.95) == 1.0
