@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from fedcrm import __version__
+from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
 from fedcrm.cli._common import console, friendly_errors
@@ -20,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(schema_cli.app, name="schema")
 app.command("ontology")(ontology_cli.ontology_command)
+app.command("match")(match_cli.match_command)
+app.add_typer(match_cli.matcher_app, name="matcher")
 
 
 def _version_callback(value: bool) -> None:

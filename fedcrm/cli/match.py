@@ -1,0 +1,165 @@
+"""``fedcrm match`` and ``fedcrm matcher``: map orgs, train and evaluate the matcher."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm.matching.proposal import MappingProposal
+
+matcher_app = typer.Typer(help="Train, evaluate and inspect the field matcher.",
+                          no_args_is_help=True)
+
+
+def org_paths_summary(proposal: MappingProposal) -> Table:
+    """Per-org counts: fields, mapped, abstained, in shared custom blocks."""
+    table = Table(title=f"Mapping (matcher {proposal.matcher_version}, ontology "
+                        f"{proposal.ontology_version})")
+    for column in ("Org", "Fields", "Mapped", "Abstained", "Custom blocks", "Low confidence"):
+        table.add_column(column, justify="left" if column == "Org" else "right")
+    for org in proposal.orgs:
+        mapped = sum(f.concept is not None for f in org.fields)
+        custom = sum(f.concept is None and f.block is not None for f in org.fields)
+        low = sum(f.concept is not None and f.confidence < 0.8 for f in org.fields)
+        table.add_row(org.org, str(len(org.fields)), str(mapped),
+                      str(len(org.fields) - mapped - custom), str(custom), str(low))
+    return table
+
+
+def mapped_fields_table(proposal: MappingProposal, limit: int) -> Table:
+    """The mapped custom fields, least confident first (what a steward should look at)."""
+    rows = [
+        (org_id, f) for org_id, f in proposal.iter_fields()
+        if f.concept is not None and f.field.endswith("__c")
+    ]
+    rows.sort(key=lambda item: item[1].confidence)
+    table = Table(title=f"Mapped custom fields (least confident first, {min(limit, len(rows))} "
+                        f"of {len(rows)})")
+    for column in ("Org", "Field", "Concept", "Confidence", "Top evidence"):
+        table.add_column(column, overflow="fold")
+    for org_id, mapping in rows[:limit]:
+        evidence = mapping.candidates[0].evidence[0] if mapping.candidates and \
+            mapping.candidates[0].evidence else ""
+        table.add_row(org_id, f"{mapping.object}.{mapping.field}", mapping.concept or "",
+                      f"{mapping.confidence:.2f}", evidence)
+    return table
+
+
+@friendly_errors
+def match_command(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Org metadata: sfdx folders, Metadata API folders or describe JSON files.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o",
+                                             help="Write the mapping JSON here.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Matcher file (default: shipped).")] = None,
+    lenient: Annotated[bool, typer.Option(
+        "--lenient", help="Skip bad metadata files and fields instead of failing.")] = False,
+    show: Annotated[int, typer.Option(help="Mapped fields to list.")] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the mapping JSON.")] = False,
+) -> None:
+    """Map every field of one or more orgs onto the ontology; align custom fields across orgs.
+
+    The org id of each PATH is its folder or file name without extension.
+    """
+    from fedcrm.matching.api import match
+
+    proposal = match(paths, model=model, strict=not lenient)
+    if out is not None:
+        proposal.to_json(out)
+    if as_json:
+        print_json(proposal)
+        return
+    console.print(org_paths_summary(proposal))
+    console.print(mapped_fields_table(proposal, show))
+    blocks = Counter(
+        f.block for _, f in proposal.iter_fields() if f.block and f.block.startswith("custom:")
+    )
+    if blocks:
+        console.print(f"{len(blocks)} shared custom block(s): "
+                      + ", ".join(f"{b} ({n} orgs)" for b, n in blocks.most_common(8)))
+    if out is not None:
+        console.print(f"Wrote {out}")
+
+
+@matcher_app.command("train")
+@friendly_errors
+def train_command(
+    out: Annotated[Path | None, typer.Option(help="Where to write the model "
+                                             "(default: the shipped model file).")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="Annotations folder.")] = None,
+    metadata_root: Annotated[Path | None, typer.Option(
+        help="Folder holding the real orgs' public metadata.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the matcher on annotations/ (real + synthetic orgs) and save it."""
+    from fedcrm.matching.api import DEFAULT_MODEL_PATH
+    from fedcrm.matching.corpus import load_corpus
+    from fedcrm.matching.model import FieldMatcher
+    from fedcrm.ontology import load_ontology
+
+    ontology = load_ontology()
+    with console.status("Loading the annotated corpus"):
+        corpus = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology)
+    console.print(f"{len(corpus)} annotated orgs, "
+                  f"{sum(o.schema.n_fields for o in corpus)} fields")
+    matcher = FieldMatcher(random_state=seed).fit(corpus, ontology, progress=True)
+    path = matcher.save(out or DEFAULT_MODEL_PATH)
+    report = matcher.training_report_
+    table = Table(title=f"Trained matcher {matcher.version_}")
+    table.add_column("Quantity")
+    table.add_column("Value", justify="right")
+    for key, value in report.items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"Saved {path}")
+
+
+@matcher_app.command("evaluate")
+@friendly_errors
+def evaluate_command(
+    orgs: Annotated[list[str] | None, typer.Option(
+        "--org", help="Held-out real orgs (default: every real org).")] = None,
+    annotations: Annotated[Path | None, typer.Option(help="Annotations folder.")] = None,
+    metadata_root: Annotated[Path | None, typer.Option(help="Real orgs' metadata.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Leave-one-org-out evaluation on the real orgs, against the baselines."""
+    from fedcrm.matching.corpus import load_corpus
+    from fedcrm.matching.evaluate import evaluate
+    from fedcrm.ontology import load_ontology
+
+    ontology = load_ontology()
+    real = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology,
+                       kinds=("real",))
+    synthetic = load_corpus(annotations, ontology=ontology, kinds=("synthetic",))
+    with console.status("Evaluating") as status:
+        results = evaluate(real, test_orgs=orgs, extra_train=synthetic, ontology=ontology,
+                           progress=lambda message: status.update(message))
+    rows = [r.row() for r in results]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Leave-one-org-out on real orgs")
+    for column in rows[0]:
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+@matcher_app.command("info")
+@friendly_errors
+def info_command(
+    model: Annotated[Path | None, typer.Option(help="Matcher file (default: shipped).")] = None,
+) -> None:
+    """Show how the (shipped) matcher was trained."""
+    from fedcrm.matching.api import default_matcher
+
+    matcher = default_matcher(model)
+    print_json({"version": matcher.version_, "ontology_version": matcher.ontology_version_,
+                "params": matcher.get_params(), "training_report": matcher.training_report_})

@@ -1,0 +1,159 @@
+"""Plain-record messages of encrypted aggregation and their canonical byte form.
+
+Records hold only ``str``, ``int`` and ``bytes`` so that any transport (in-process, Flower,
+HTTP, a file) can carry them. Ciphertexts travel as one ``bytes`` value: fixed-width
+big-endian integers of ``ThresholdPublicKey.ciphertext_bytes`` each, so the encoding is
+canonical and the signature covers exactly what is aggregated.
+
+``EncryptedUpdate`` wire format (all integers big-endian)::
+
+    b"FCEU" | version u8 | federation_id (u32 len + UTF-8) | round u64
+            | participant_id (u32 len + UTF-8) | context (u32 len + 32 bytes) | n_values u64
+            | ciphertexts (u32 len + bytes) | signature (u32 len + 0 or 64 bytes)
+
+The Ed25519 signature is over the same fields with the domain tag
+``fedcrm.crypto.EncryptedUpdate.signature.v1`` in place of the magic and without the
+signature field, so it binds the federation, the round, the participant, the key and packing
+parameters (``context``) and every ciphertext.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+
+from fedcrm.crypto import _wire
+from fedcrm.crypto.packing import PackingSpec
+from fedcrm.crypto.threshold import ThresholdPublicKey
+from fedcrm.errors import ConfigError, CryptoError
+
+CONTEXT_BYTES = 32
+SIGNATURE_BYTES = 64
+MAX_MESSAGE_BYTES = 1 << 30
+MAX_CONTRIBUTORS = 1 << 16
+_UPDATE_MAGIC = b"FCEU"
+_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v1"
+_AGGREGATE_MAGIC = b"FCEA"
+
+
+def context_digest(public_key: ThresholdPublicKey, spec: PackingSpec) -> bytes:
+    """SHA-256 binding a message to one public key and one packing spec."""
+    if public_key.n.bit_length() < spec.key_bits:
+        raise ConfigError(
+            f"the packing spec assumes a {spec.key_bits}-bit key but the public key has "
+            f"{public_key.n.bit_length()} bits; build the spec with "
+            f"key_bits={public_key.n.bit_length()}"
+        )
+    return hashlib.sha256(
+        b"fedcrm.crypto.context.v1" + public_key.fingerprint() + spec.fingerprint()
+    ).digest()
+
+
+@dataclass(frozen=True)
+class EncryptedUpdate:
+    """One participant's encrypted, signed update for one round (a plain record)."""
+
+    federation_id: str
+    round_number: int
+    participant_id: str
+    context: bytes
+    n_values: int
+    ciphertexts: bytes
+    signature: bytes = b""
+
+    def _fields(self, writer: _wire.Writer) -> _wire.Writer:
+        return (
+            writer.text(self.federation_id)
+            .u64(self.round_number)
+            .text(self.participant_id)
+            .blob(self.context)
+            .u64(self.n_values)
+            .blob(self.ciphertexts)
+        )
+
+    def signing_payload(self) -> bytes:
+        """The canonical bytes the participant signs (everything but the signature)."""
+        return self._fields(_wire.Writer(_UPDATE_SIGNING_TAG)).getvalue()
+
+    def with_signature(self, signature: bytes) -> EncryptedUpdate:
+        """A copy carrying ``signature``."""
+        return dataclasses.replace(self, signature=signature)
+
+    def to_bytes(self) -> bytes:
+        """Serialise to the wire format in the module docstring."""
+        return self._fields(_wire.Writer(_UPDATE_MAGIC)).blob(self.signature).getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> EncryptedUpdate:
+        """Parse the wire format, validating every length; raises ``CryptoError``."""
+        if len(data) > max_bytes:
+            raise _too_large("encrypted update", len(data), max_bytes)
+        reader = _wire.Reader(data, _UPDATE_MAGIC, "encrypted update")
+        federation_id = reader.text(field="federation_id")
+        round_number = reader.u64()
+        participant_id = reader.text(field="participant_id")
+        context = reader.blob(CONTEXT_BYTES, field="context")
+        if len(context) != CONTEXT_BYTES:
+            raise reader.fail(f"context must be {CONTEXT_BYTES} bytes, got {len(context)}")
+        n_values = reader.u64(maximum=1 << 40)
+        ciphertexts = reader.blob(max_bytes, field="ciphertexts")
+        signature = reader.blob(SIGNATURE_BYTES, field="signature")
+        if len(signature) not in (0, SIGNATURE_BYTES):
+            raise reader.fail(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
+        reader.done()
+        return cls(
+            federation_id, round_number, participant_id, context, n_values, ciphertexts, signature
+        )
+
+
+@dataclass(frozen=True)
+class EncryptedAggregate:
+    """The homomorphic sum of a round's accepted updates, sent to key holders to decrypt."""
+
+    federation_id: str
+    round_number: int
+    context: bytes
+    n_values: int
+    contributors: tuple[str, ...]
+    ciphertexts: bytes
+
+    def digest(self) -> bytes:
+        """SHA-256 of the serialised aggregate (what a key holder agreed to decrypt)."""
+        return hashlib.sha256(self.to_bytes()).digest()
+
+    def to_bytes(self) -> bytes:
+        """Serialise (magic ``FCEA``, version, then the fields in declaration order)."""
+        writer = (
+            _wire.Writer(_AGGREGATE_MAGIC)
+            .text(self.federation_id)
+            .u64(self.round_number)
+            .blob(self.context)
+            .u64(self.n_values)
+            .u64(len(self.contributors))
+        )
+        for contributor in self.contributors:
+            writer.text(contributor)
+        return writer.blob(self.ciphertexts).getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> EncryptedAggregate:
+        """Parse :meth:`to_bytes` output, validating every length; raises ``CryptoError``."""
+        if len(data) > max_bytes:
+            raise _too_large("encrypted aggregate", len(data), max_bytes)
+        reader = _wire.Reader(data, _AGGREGATE_MAGIC, "encrypted aggregate")
+        federation_id = reader.text(field="federation_id")
+        round_number = reader.u64()
+        context = reader.blob(CONTEXT_BYTES, field="context")
+        if len(context) != CONTEXT_BYTES:
+            raise reader.fail(f"context must be {CONTEXT_BYTES} bytes, got {len(context)}")
+        n_values = reader.u64(maximum=1 << 40)
+        count = reader.u64(maximum=MAX_CONTRIBUTORS)
+        contributors = tuple(reader.text(field="contributor") for _ in range(count))
+        ciphertexts = reader.blob(max_bytes, field="ciphertexts")
+        reader.done()
+        return cls(federation_id, round_number, context, n_values, contributors, ciphertexts)
+
+
+def _too_large(record: str, size: int, maximum: int) -> CryptoError:
+    return CryptoError(f"malformed {record}: {size} bytes, at most {maximum} allowed")

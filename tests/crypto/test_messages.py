@@ -1,0 +1,101 @@
+"""Wire format of the plain-record messages: round trips and strict validation."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+import pytest
+
+from fedcrm.crypto import EncryptedAggregate, EncryptedUpdate
+from fedcrm.errors import CryptoError
+
+UPDATE = EncryptedUpdate(
+    federation_id="acme-federation",
+    round_number=7,
+    participant_id="org-b",
+    context=bytes(range(32)),
+    n_values=3,
+    ciphertexts=b"\x01" * 64,
+    signature=b"\x02" * 64,
+)
+AGGREGATE = EncryptedAggregate(
+    federation_id="acme-federation",
+    round_number=7,
+    context=bytes(range(32)),
+    n_values=3,
+    contributors=("org-a", "org-b"),
+    ciphertexts=b"\x03" * 64,
+)
+
+
+def test_records_round_trip() -> None:
+    assert EncryptedUpdate.from_bytes(UPDATE.to_bytes()) == UPDATE
+    assert EncryptedAggregate.from_bytes(AGGREGATE.to_bytes()) == AGGREGATE
+    unsigned = UPDATE.with_signature(b"")
+    assert EncryptedUpdate.from_bytes(unsigned.to_bytes()) == unsigned
+
+
+def test_the_signing_payload_covers_every_field_but_the_signature() -> None:
+    payload = UPDATE.signing_payload()
+    assert UPDATE.with_signature(b"\x09" * 64).signing_payload() == payload
+    changes = {
+        "federation_id": "other",
+        "round_number": 8,
+        "participant_id": "org-c",
+        "context": bytes(32),
+        "n_values": 4,
+        "ciphertexts": b"\x01" * 63 + b"\x00",
+    }
+    for field, value in changes.items():
+        changed = EncryptedUpdate(**{**UPDATE.__dict__, field: value})
+        assert changed.signing_payload() != payload, field
+    assert not UPDATE.to_bytes().startswith(payload[:4])  # signing tag ≠ wire magic
+
+
+def test_every_truncation_is_rejected() -> None:
+    raw = UPDATE.to_bytes()
+    for cut in range(len(raw)):
+        with pytest.raises(CryptoError, match="malformed encrypted update"):
+            EncryptedUpdate.from_bytes(raw[:cut])
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw + b"\x00", "trailing"),
+        (lambda raw: b"FCEA" + raw[4:], "magic"),
+        (lambda raw: raw[:4] + b"\x09" + raw[5:], "version"),
+        # federation_id length claims 2 GiB: refused without allocating
+        (lambda raw: raw[:5] + struct.pack(">I", 2**31) + raw[9:], "federation_id"),
+        (lambda raw: raw[:5] + struct.pack(">I", 0) + raw[9:], "federation_id is empty"),
+        (lambda raw: raw[:9] + b"\xff" + raw[10:], "UTF-8"),
+    ],
+)
+def test_corrupt_bytes_are_rejected(mutate: Callable[[bytes], bytes], message: str) -> None:
+    with pytest.raises(CryptoError, match=message):
+        EncryptedUpdate.from_bytes(mutate(UPDATE.to_bytes()))
+
+
+def test_field_sizes_are_validated() -> None:
+    with pytest.raises(CryptoError, match="context"):
+        EncryptedUpdate.from_bytes(
+            EncryptedUpdate(**{**UPDATE.__dict__, "context": b"short"}).to_bytes()
+        )
+    with pytest.raises(CryptoError, match="signature"):
+        EncryptedUpdate.from_bytes(UPDATE.with_signature(b"\x01" * 10).to_bytes())
+    with pytest.raises(CryptoError, match="participant_id"):
+        EncryptedUpdate.from_bytes(
+            EncryptedUpdate(**{**UPDATE.__dict__, "participant_id": "x" * 300}).to_bytes()
+        )
+    with pytest.raises(CryptoError, match="at most 100 allowed"):
+        EncryptedUpdate.from_bytes(UPDATE.to_bytes(), max_bytes=100)
+    with pytest.raises(CryptoError, match="expected bytes"):
+        EncryptedUpdate.from_bytes("not bytes")  # type: ignore[arg-type]
+
+
+def test_aggregate_truncations_are_rejected() -> None:
+    raw = AGGREGATE.to_bytes()
+    for cut in range(0, len(raw), 7):
+        with pytest.raises(CryptoError, match="malformed encrypted aggregate"):
+            EncryptedAggregate.from_bytes(raw[:cut])
