@@ -1,0 +1,43 @@
+"""Federated training configuration (one validated record shared by every backend)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainingConfig(BaseModel):
+    """How participants train locally and how rounds run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    rounds: int = Field(default=20, ge=1)
+    local_epochs: int = Field(default=2, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    learning_rate: float = Field(default=0.01, gt=0)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    weight_decay: float = Field(default=0.0, ge=0)
+    #: participants sampled per round: a count, or None for all of them
+    participants_per_round: int | None = Field(default=None, ge=1)
+    #: alternatively a share of all participants per round (used when no count is given)
+    participant_fraction: float = Field(default=1.0, gt=0, le=1)
+    #: FedProx proximal term μ (0 = plain local training); Li et al. 2020, "Federated
+    #: optimization in heterogeneous networks"
+    prox_mu: float = Field(default=0.0, ge=0)
+    #: L2 bound on every update a participant sends (and, in plaintext mode, receives)
+    max_update_norm: float | None = Field(default=5.0, gt=0)
+    #: a participant rejects a global model whose validation metric is worse than its last
+    #: accepted one by more than this (absolute, on AUC)
+    validation_tolerance: float = Field(default=0.02, ge=0)
+    #: roll the global model back when participants holding at least this share of the
+    #: round's weight reject it
+    rollback_share: float = Field(default=0.5, gt=0, le=1)
+    model: Literal["logistic", "mlp"] = "logistic"
+    hidden: tuple[int, ...] = (32, 16)
+    seed: int = 0
+
+    def per_round(self, n_participants: int) -> int:
+        """How many participants a round samples out of ``n_participants``."""
+        if self.participants_per_round is not None:
+            return min(self.participants_per_round, n_participants)
+        return min(max(round(self.participant_fraction * n_participants), 1), n_participants)

@@ -1,0 +1,218 @@
+"""The coordinator: selects participants, aggregates their updates, keeps the global model
+and the round history. The in-process simulation backend runs everything in one process,
+reproducibly for a seed."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from rich.progress import Progress
+
+from fedcrm.errors import AggregationError, ConfigError
+from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.models import get_parameters
+from fedcrm.federation.participant import Participant, Update
+from fedcrm.federation.strategies import Strategy
+
+
+class RoundRecord(BaseModel):
+    """What happened in one round (one JSON line of the round log)."""
+
+    model_config = ConfigDict(frozen=True)
+    round: int
+    strategy: str
+    selected: list[str]
+    contributed: list[str]
+    weights: dict[str, float]
+    rejections: dict[str, str] = Field(default_factory=dict)
+    rolled_back: bool = False
+    dropped: dict[str, str] = Field(default_factory=dict)
+    clipped: list[str] = Field(default_factory=list)
+    #: participants whose update claimed another sample count than they enrolled with
+    weight_discrepancies: dict[str, int] = Field(default_factory=dict)
+    validation_auc: dict[str, float | None] = Field(default_factory=dict)
+    mean_validation_auc: float | None = None
+    seconds: dict[str, float] = Field(default_factory=dict)
+    privacy: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class FederationResult(BaseModel):
+    """The global model and how it got there."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    parameters: Any  # np.ndarray
+    history: list[RoundRecord]
+    test_metrics: dict[str, dict[str, float | None]]
+
+    @property
+    def mean_test_auc(self) -> float:
+        """Mean of the participants' test AUCs (participants whose test set has one class are
+        left out)."""
+        values = [m["auc"] for m in self.test_metrics.values() if m["auc"] is not None]
+        return float(np.mean(values)) if values else float("nan")
+
+
+class Coordinator:
+    """Runs federated rounds over in-process participants (the simulation backend)."""
+
+    def __init__(
+        self,
+        participants: Sequence[Participant],
+        strategy: Strategy,
+        config: TrainingConfig | None = None,
+        *,
+        log_path: str | Path | None = None,
+        server_side_clipping: bool = True,
+    ) -> None:
+        if not participants:
+            raise ConfigError("a federation needs at least one participant")
+        ids = [p.participant_id for p in participants]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"participant ids must be unique, got {ids}")
+        widths = {p.participant_id: p.data.n_features for p in participants}
+        if len(set(widths.values())) != 1:
+            raise ConfigError(
+                "participants have mismatched feature spaces (columns per participant: "
+                + ", ".join(f"{k}={v}" for k, v in widths.items())
+                + "); build every org's matrix from the same FeatureSpace")
+        self.participants = {p.participant_id: p for p in participants}
+        #: sample counts and quality multipliers fixed at enrolment (the calibration phase);
+        #: aggregation weights come from here, never from what an update claims
+        self.enrolled = {p.participant_id: (p.n_samples, p.quality_multiplier)
+                         for p in participants}
+        self.strategy = strategy
+        self.config = config or participants[0].config
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.server_side_clipping = server_side_clipping
+        self.history: list[RoundRecord] = []
+        torch.manual_seed(self.config.seed)
+        self.parameters = get_parameters(participants[0].new_model())
+        self._rng = np.random.default_rng(self.config.seed)
+
+    def _active_ids(self) -> list[str]:
+        return [pid for pid, p in self.participants.items() if p.active]
+
+    def run_round(self, round_number: int) -> RoundRecord:
+        """One round: configure, gate, train, aggregate, evaluate."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        active = self._active_ids()
+        if not active:
+            raise AggregationError("every participant has dropped out; nothing to train")
+        plan = self.strategy.configure_round(round_number, active,
+                                             self.config.per_round(len(active)), self._rng)
+        timings["configure"] = time.perf_counter() - start
+        rejections: dict[str, str] = {}
+        dropped: dict[str, str] = {}
+        updates: list[Update] = []
+        privacy: dict[str, dict[str, Any]] = {}
+        start = time.perf_counter()
+        for pid in plan.participants:
+            participant = self.participants[pid]
+            gate = participant.check(self.parameters)
+            if not gate.accepted:
+                rejections[pid] = gate.reason
+                continue
+            try:
+                update = participant.train(self.parameters, round_number, prox_mu=plan.prox_mu)
+            except Exception as exc:  # a participant failing must not stop the federation
+                from fedcrm.errors import PrivacyBudgetExceeded
+
+                if isinstance(exc, PrivacyBudgetExceeded):
+                    participant.active = False
+                    dropped[pid] = str(exc)
+                    continue
+                raise
+            if update.privacy:
+                privacy[pid] = update.privacy
+            updates.append(update)
+        timings["local_training"] = time.perf_counter() - start
+        weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
+        rejected_share = sum(weights_of[p] for p in rejections) / max(sum(weights_of.values()),
+                                                                      1e-12)
+        rolled_back = bool(rejections) and rejected_share >= self.config.rollback_share
+        start = time.perf_counter()
+        weights: dict[str, float] = {}
+        clipped = [u.participant_id for u in updates if u.clipped]
+        discrepancies = {u.participant_id: u.n_samples for u in updates
+                         if u.n_samples != self.enrolled[u.participant_id][0]}
+        updates = [self._enrolled_weights(u) for u in updates]
+        if rolled_back and getattr(self, "_previous", None) is not None:
+            self.parameters = self._previous.copy()
+            for participant in self.participants.values():
+                participant.check(self.parameters)
+        elif updates:
+            if self.server_side_clipping and self.config.max_update_norm is not None:
+                updates = [self._bound(u) for u in updates]
+            aggregate = self.strategy.aggregate(updates)
+            weights = aggregate.weights
+            self._previous = self.parameters.copy()
+            self.parameters = (self.parameters + aggregate.step).astype(np.float32)
+        timings["aggregate"] = time.perf_counter() - start
+        start = time.perf_counter()
+        validation = {
+            pid: self.participants[pid].evaluate(self.parameters, "validation")["auc"]
+            for pid in active
+        }
+        known = [v for v in validation.values() if v is not None]
+        timings["evaluate"] = time.perf_counter() - start
+        record = RoundRecord(
+            round=round_number, strategy=self.strategy.name, selected=plan.participants,
+            contributed=[u.participant_id for u in updates] if not rolled_back else [],
+            weights=weights, rejections=rejections, rolled_back=rolled_back, dropped=dropped,
+            clipped=clipped, weight_discrepancies=discrepancies, validation_auc=validation,
+            mean_validation_auc=float(np.mean(known)) if known else None,
+            seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
+        )
+        self.history.append(record)
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(record.model_dump_json() + "\n")
+        return record
+
+    def _enrolled_weights(self, update: Update) -> Update:
+        n_samples, quality = self.enrolled[update.participant_id]
+        if (update.n_samples, update.quality_multiplier) == (n_samples, quality):
+            return update
+        return update.model_copy(update={"n_samples": n_samples, "quality_multiplier": quality})
+
+    def _bound(self, update: Update) -> Update:
+        """Plaintext defence in depth: bound every received update's norm too."""
+        assert self.config.max_update_norm is not None
+        norm = float(np.linalg.norm(update.delta))
+        if norm <= self.config.max_update_norm:
+            return update
+        scaled = update.delta * (self.config.max_update_norm / norm)
+        return update.model_copy(update={"delta": scaled.astype(np.float32), "clipped": True})
+
+    def run(self, rounds: int | None = None, *, progress: bool = True) -> FederationResult:
+        """Run ``rounds`` rounds (default: the config's) and evaluate on every test split."""
+        total = rounds or self.config.rounds
+        if progress:
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
+                for round_number in range(total):
+                    record = self.run_round(round_number)
+                    auc = record.mean_validation_auc
+                    bar.update(task, advance=1, description=(
+                        f"{self.strategy.name} round {round_number + 1}/{total}"
+                        + (f" val AUC {auc:.3f}" if auc is not None else "")))
+        else:
+            for round_number in range(total):
+                self.run_round(round_number)
+        test = {pid: p.evaluate(self.parameters, "test") for pid, p in self.participants.items()}
+        return FederationResult(parameters=self.parameters.copy(), history=list(self.history),
+                                test_metrics=test)
+
+
+def read_round_log(path: str | Path) -> list[RoundRecord]:
+    """Parse a round log written by a coordinator."""
+    return [RoundRecord.model_validate(json.loads(line))
+            for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,79 @@
+"""The torch models a federation trains (pluggable: any ``nn.Module`` mapping a float32
+feature matrix to one logit per row works)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from fedcrm.errors import ConfigError
+
+ModelFactory = Callable[[int], nn.Module]
+
+
+class LogisticRegression(nn.Module):
+    """One linear layer: the logit of a logistic regression."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits, shape (rows,)."""
+        return self.linear(features).squeeze(-1)
+
+
+class MLP(nn.Module):
+    """A small multilayer perceptron (ReLU hidden layers, one logit out)."""
+
+    def __init__(self, n_features: int, hidden: tuple[int, ...] = (32, 16),
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, 1))
+        self.network = nn.Sequential(*layers)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits, shape (rows,)."""
+        return self.network(features).squeeze(-1)
+
+
+def make_model(name: str, n_features: int, **options: object) -> nn.Module:
+    """``"logistic"`` or ``"mlp"`` (options: ``hidden``, ``dropout``)."""
+    if n_features < 1:
+        raise ConfigError(f"a model needs at least one feature, got {n_features}")
+    if name == "logistic":
+        return LogisticRegression(n_features)
+    if name == "mlp":
+        hidden = tuple(options.get("hidden", (32, 16)))  # type: ignore[arg-type]
+        return MLP(n_features, hidden=hidden, dropout=float(options.get("dropout", 0.0)))
+    raise ConfigError(f"unknown model {name!r}; use 'logistic' or 'mlp' or pass a factory")
+
+
+def get_parameters(model: nn.Module) -> np.ndarray:
+    """All trainable parameters as one float32 vector (a plain record any transport carries)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu().numpy().astype(
+        np.float32)
+
+
+def set_parameters(model: nn.Module, vector: np.ndarray) -> None:
+    """Load a vector made by :func:`get_parameters` into ``model``."""
+    expected = sum(p.numel() for p in model.parameters())
+    if vector.shape != (expected,):
+        raise ConfigError(f"parameter vector has shape {vector.shape}, the model needs "
+                          f"({expected},): the feature spaces of the participants differ")
+    offset = 0
+    with torch.no_grad():
+        for parameter in model.parameters():
+            size = parameter.numel()
+            parameter.copy_(torch.from_numpy(vector[offset:offset + size]).view_as(parameter))
+            offset += size

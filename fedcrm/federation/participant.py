@@ -1,0 +1,263 @@
+"""A participant: one org that holds its own data, trains locally and never exposes records.
+
+What leaves a participant is a plain record: a parameter delta (norm-bounded), its sample
+count, its quality multiplier and summary metrics. Before training on a new global model a
+participant checks it on its own validation split and rejects it if it is worse than the last
+model it accepted by more than the tolerance (poisoning defence by validation gating).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.metrics import log_loss, roc_auc_score
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from fedcrm.errors import ConfigError
+from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.models import ModelFactory, get_parameters, make_model, set_parameters
+
+
+@dataclass
+class ParticipantData:
+    """One org's model-ready splits (float32 features, 0/1 labels). The test split is for
+    final evaluation only: nothing in training or gating ever reads it."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    validation_x: np.ndarray
+    validation_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    feature_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("train", "validation", "test"):
+            x, y = getattr(self, f"{name}_x"), getattr(self, f"{name}_y")
+            if x.ndim != 2 or len(x) != len(y):
+                raise ConfigError(f"{name} split: features {x.shape} and labels {y.shape} "
+                                  "do not line up")
+            if not np.isfinite(x).all():
+                raise ConfigError(f"{name} split has NaN or infinite features; impute first")
+        widths = {self.train_x.shape[1], self.validation_x.shape[1], self.test_x.shape[1]}
+        if len(widths) != 1:
+            raise ConfigError(f"splits have different feature counts {sorted(widths)}")
+        if len(self.train_y) == 0:
+            raise ConfigError("the training split is empty")
+
+    @property
+    def n_features(self) -> int:
+        """Width of the feature matrix."""
+        return int(self.train_x.shape[1])
+
+
+class Update(BaseModel):
+    """What a participant sends after local training (a plain record)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    participant_id: str
+    round: int
+    delta: Any  # np.ndarray float32
+    n_samples: int = Field(ge=1)
+    quality_multiplier: float = Field(ge=0.6, le=1.4)
+    norm: float
+    clipped: bool
+    train_loss: float
+    privacy: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateDecision(BaseModel):
+    """A participant's verdict on an incoming global model."""
+
+    model_config = ConfigDict(frozen=True)
+    participant_id: str
+    accepted: bool
+    metric: float | None
+    reference: float | None
+    reason: str = ""
+
+
+class PrivacyHook(Protocol):
+    """What the trainer needs from a participant's privacy engine (see fedcrm.privacy)."""
+
+    def before_round(self, participant_id: str, round_number: int) -> None: ...
+
+    def wrap(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+             loader: DataLoader) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]: ...
+
+    def after_round(self, round_number: int) -> dict[str, Any]: ...
+
+
+def binary_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float | None]:
+    """AUC-ROC (None if only one class is present) and log loss."""
+    auc = None
+    if len(np.unique(y_true)) == 2:
+        auc = float(roc_auc_score(y_true, probabilities))
+    loss = float(log_loss(y_true, np.clip(probabilities, 1e-7, 1 - 1e-7), labels=[0, 1]))
+    return {"auc": auc, "log_loss": loss, "n": float(len(y_true))}
+
+
+class Participant:
+    """One org in the federation (in-process)."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        data: ParticipantData,
+        *,
+        config: TrainingConfig | None = None,
+        quality_multiplier: float = 1.0,
+        model_factory: ModelFactory | None = None,
+        privacy: PrivacyHook | None = None,
+    ) -> None:
+        if not 0.6 <= quality_multiplier <= 1.4:
+            raise ConfigError(f"participant {participant_id}: quality multiplier must be in "
+                              f"[0.6, 1.4], got {quality_multiplier}")
+        self.participant_id = participant_id
+        self.data = data
+        self.config = config or TrainingConfig()
+        self.quality_multiplier = quality_multiplier
+        self.model_factory = model_factory
+        self.privacy = privacy
+        self.accepted_parameters: np.ndarray | None = None
+        self.accepted_metric: float | None = None
+        self.active = True
+
+    # ------------------------------------------------------------------ models
+    @property
+    def n_samples(self) -> int:
+        """Training records (what FedAvg weights by)."""
+        return len(self.data.train_y)
+
+    def new_model(self) -> nn.Module:
+        """A fresh model of the federation's architecture."""
+        if self.model_factory is not None:
+            return self.model_factory(self.data.n_features)
+        return make_model(self.config.model, self.data.n_features, hidden=self.config.hidden)
+
+    def predict(self, parameters: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Probabilities of the positive class."""
+        model = self.new_model()
+        set_parameters(model, parameters)
+        model.eval()
+        with torch.no_grad():
+            logits = model(torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)))
+        return torch.sigmoid(logits).numpy()
+
+    def evaluate(
+        self, parameters: np.ndarray, split: str = "validation"
+    ) -> dict[str, float | None]:
+        """Metrics of ``parameters`` on one of this org's splits."""
+        if split not in ("train", "validation", "test"):
+            raise ConfigError(f"unknown split {split!r}")
+        x, y = getattr(self.data, f"{split}_x"), getattr(self.data, f"{split}_y")
+        return binary_metrics(y, self.predict(parameters, x))
+
+    # ------------------------------------------------------------------ gating
+    def check(self, parameters: np.ndarray) -> GateDecision:
+        """Validate an incoming global model; accept it unless it is clearly worse."""
+        metrics = self.evaluate(parameters, "validation")
+        metric = metrics["auc"]
+        if metric is None:
+            self._accept(parameters, None)
+            return GateDecision(participant_id=self.participant_id, accepted=True, metric=None,
+                                reference=self.accepted_metric,
+                                reason="validation split has one class; gate skipped")
+        reference = self.accepted_metric
+        if reference is not None and metric < reference - self.config.validation_tolerance:
+            return GateDecision(
+                participant_id=self.participant_id, accepted=False, metric=metric,
+                reference=reference,
+                reason=f"validation AUC {metric:.3f} is more than "
+                       f"{self.config.validation_tolerance:.3f} below {reference:.3f}",
+            )
+        self._accept(parameters, metric)
+        return GateDecision(participant_id=self.participant_id, accepted=True, metric=metric,
+                            reference=reference)
+
+    def _accept(self, parameters: np.ndarray, metric: float | None) -> None:
+        self.accepted_parameters = parameters.copy()
+        if metric is not None:
+            self.accepted_metric = metric
+
+    # ---------------------------------------------------------------- training
+    def _seed(self, round_number: int) -> int:
+        return (self.config.seed * 1_000_003 + zlib.crc32(self.participant_id.encode())
+                + round_number * 7919) % (2**31)
+
+    def train(self, parameters: np.ndarray, round_number: int, *, prox_mu: float | None = None,
+              epochs: int | None = None) -> Update:
+        """Train locally from ``parameters``; return the norm-bounded delta."""
+        config = self.config
+        torch.manual_seed(self._seed(round_number))
+        generator = torch.Generator().manual_seed(self._seed(round_number))
+        model = self.new_model()
+        set_parameters(model, parameters)
+        start = [p.detach().clone() for p in model.parameters()]
+        dataset = TensorDataset(torch.from_numpy(self.data.train_x.astype(np.float32)),
+                                torch.from_numpy(self.data.train_y.astype(np.float32)))
+        loader = DataLoader(dataset, batch_size=min(config.batch_size, len(dataset)),
+                            shuffle=True, generator=generator)
+        if config.optimizer == "adam":
+            optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        else:
+            optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate,
+                                        weight_decay=config.weight_decay)
+        privacy_report: dict[str, Any] = {}
+        if self.privacy is not None:
+            self.privacy.before_round(self.participant_id, round_number)
+            model, optimizer, loader = self.privacy.wrap(model, optimizer, loader)
+        mu = config.prox_mu if prox_mu is None else prox_mu
+        loss_function = nn.BCEWithLogitsLoss()
+        model.train()
+        total, batches = 0.0, 0
+        for _ in range(epochs or config.local_epochs):
+            for features, labels in loader:
+                if len(labels) == 0:
+                    continue
+                optimizer.zero_grad()
+                loss = loss_function(model(features), labels)
+                if mu > 0:
+                    # FedProx proximal term (Li et al. 2020, eq. 2): μ/2 ‖w − w_global‖²
+                    proximal = sum(((p - s) ** 2).sum()
+                                   for p, s in zip(model.parameters(), start, strict=True))
+                    loss = loss + mu / 2 * proximal
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach())
+                batches += 1
+        if self.privacy is not None:
+            privacy_report = self.privacy.after_round(round_number)
+            model = getattr(model, "_module", model)
+        trained = get_parameters(model)
+        delta = (trained - parameters).astype(np.float32)
+        norm = float(np.linalg.norm(delta))
+        clipped = False
+        if config.max_update_norm is not None and norm > config.max_update_norm:
+            delta *= config.max_update_norm / norm
+            clipped = True
+        return Update(
+            participant_id=self.participant_id, round=round_number, delta=delta,
+            n_samples=self.n_samples, quality_multiplier=self.quality_multiplier, norm=norm,
+            clipped=clipped, train_loss=total / max(batches, 1), privacy=privacy_report,
+        )
+
+    def fit_local(self, rounds: int | None = None) -> np.ndarray:
+        """Local-only baseline: the same model and budget of epochs, never federated."""
+        parameters = get_parameters(self.new_model_seeded())
+        for round_number in range(rounds or self.config.rounds):
+            update = self.train(parameters, round_number, prox_mu=0.0)
+            parameters = parameters + update.delta
+        return parameters
+
+    def new_model_seeded(self) -> nn.Module:
+        """A fresh model initialised from the federation seed (same for every org)."""
+        torch.manual_seed(self.config.seed)
+        return self.new_model()

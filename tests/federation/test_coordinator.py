@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedcrm import ConfigError
+from fedcrm.federation import (
+    Coordinator,
+    CoordinateMedian,
+    FedAvg,
+    Participant,
+    ParticipantData,
+    QualityWeighted,
+    TrainingConfig,
+    Update,
+    read_round_log,
+)
+from tests.federation.helpers import logistic_org
+
+CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.05, batch_size=32)
+
+
+def federation(config: TrainingConfig = CONFIG) -> list[Participant]:
+    sizes = [(120, 0.3), (200, -0.2), (1500, 0.0), (2500, 0.4)]
+    return [Participant(f"org{i}", logistic_org(n, s, seed=i), config=config)
+            for i, (n, s) in enumerate(sizes)]
+
+
+def test_federation_learns_and_helps_the_smallest_org() -> None:
+    participants = federation()
+    result = Coordinator(participants, QualityWeighted(), CONFIG).run(progress=False)
+    assert result.mean_test_auc > 0.8
+    small = participants[0]
+    local_auc = small.evaluate(small.fit_local(), "test")["auc"]
+    assert result.test_metrics["org0"]["auc"] >= local_auc - 0.01
+
+
+def test_reproducible_by_seed(tmp_path: Path) -> None:
+    first = Coordinator(federation(), FedAvg(), CONFIG).run(progress=False)
+    second = Coordinator(federation(), FedAvg(), CONFIG).run(progress=False)
+    np.testing.assert_array_equal(first.parameters, second.parameters)
+    other = TrainingConfig(**{**CONFIG.model_dump(), "seed": 7})
+    third = Coordinator(federation(other), FedAvg(), other).run(progress=False)
+    assert not np.array_equal(first.parameters, third.parameters)
+
+
+def test_round_log_is_structured(tmp_path: Path) -> None:
+    log = tmp_path / "rounds.jsonl"
+    Coordinator(federation(), FedAvg(), CONFIG, log_path=log).run(progress=False)
+    records = read_round_log(log)
+    assert [r.round for r in records] == list(range(CONFIG.rounds))
+    first = records[0]
+    assert set(first.weights) == {"org0", "org1", "org2", "org3"}
+    assert sum(first.weights.values()) == pytest.approx(1.0)
+    assert {"configure", "local_training", "aggregate", "evaluate"} <= set(first.seconds)
+    assert first.mean_validation_auc is not None
+
+
+class Byzantine(Participant):
+    """Sends random or hugely scaled updates instead of honest ones."""
+
+    def __init__(self, *args: object, mode: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.mode = mode
+
+    def check(self, parameters):  # type: ignore[no-untyped-def]
+        return super().check(parameters).model_copy(update={"accepted": True})
+
+    def train(self, parameters: np.ndarray, round_number: int, **kwargs: object) -> Update:
+        honest = super().train(parameters, round_number)
+        rng = np.random.default_rng(round_number)
+        if self.mode == "random":
+            delta = rng.normal(scale=50.0, size=honest.delta.shape).astype(np.float32)
+        else:
+            delta = (-100.0 * honest.delta).astype(np.float32)
+        return honest.model_copy(update={"delta": delta, "n_samples": 50_000})
+
+
+@pytest.mark.parametrize("mode", ["random", "scaled"])
+@pytest.mark.parametrize("strategy", [QualityWeighted(), CoordinateMedian()])
+def test_byzantine_participant_does_not_ruin_the_model(mode: str, strategy) -> None:
+    honest = federation()
+    attacker = Byzantine("evil", logistic_org(300, 0.0, seed=42), config=CONFIG, mode=mode)
+    result = Coordinator([*honest, attacker], strategy, CONFIG).run(progress=False)
+    honest_aucs = [result.test_metrics[p.participant_id]["auc"] for p in honest]
+    clean = Coordinator(federation(), strategy, CONFIG).run(progress=False)
+    clean_aucs = [clean.test_metrics[p.participant_id]["auc"] for p in honest]
+    assert np.mean(honest_aucs) > np.mean(clean_aucs) - 0.05, result.history[-1]
+    # the inflated sample count it claimed was ignored and recorded
+    assert all(r.weight_discrepancies.get("evil") == 50_000 for r in result.history
+               if "evil" in r.contributed)
+
+
+def test_validation_gating_rejects_a_bad_global_model() -> None:
+    participant = federation()[2]
+    good = Coordinator([participant], FedAvg(), CONFIG).run(progress=False).parameters
+    assert participant.check(good).accepted
+    decision = participant.check(-good)  # flipped weights: anti-correlated predictions
+    assert not decision.accepted and "below" in decision.reason
+    assert decision.metric is not None and decision.reference is not None
+
+
+def test_bad_configuration() -> None:
+    with pytest.raises(ConfigError, match="at least one participant"):
+        Coordinator([], FedAvg(), CONFIG)
+    data = logistic_org(100, 0.0, seed=1)
+    wide = logistic_org(100, 0.0, seed=1, n_features=12, weights_seed=3)
+    with pytest.raises(ConfigError, match="mismatched feature spaces"):
+        Coordinator([Participant("a", data), Participant("b", wide)], FedAvg())
+    with pytest.raises(ConfigError, match="unique"):
+        Coordinator([Participant("a", data), Participant("a", data)], FedAvg())
+    with pytest.raises(ConfigError, match="NaN"):
+        ParticipantData(np.full((3, 2), np.nan, np.float32), np.zeros(3), np.zeros((1, 2)),
+                        np.zeros(1), np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(ConfigError, match=r"\[0.6, 1.4\]"):
+        Participant("a", data, quality_multiplier=2.0)
+    with pytest.raises(ValueError, match="participant_fraction"):
+        TrainingConfig(participant_fraction=1.5)
