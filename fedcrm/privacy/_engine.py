@@ -1,0 +1,188 @@
+"""What both privacy engines share: budget checks, the ledger, saving state."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from fedcrm.privacy.budget import BudgetExhausted, LedgerError
+from fedcrm.privacy.ledger import LedgerEvent, LedgerRecord, PrivacyLedger, read_ledger, utc_now
+from fedcrm.privacy.models import ClientLevelPlan, RecordLevelPlan, RoundSpend
+
+LedgerLike = PrivacyLedger | str | os.PathLike[str] | None
+
+
+def as_ledger(ledger: LedgerLike) -> PrivacyLedger:
+    """A :class:`PrivacyLedger` from a ledger, a path, or ``None`` (in memory)."""
+    return ledger if isinstance(ledger, PrivacyLedger) else PrivacyLedger(ledger)
+
+
+def ensure_new_participant(ledger: PrivacyLedger, participant_id: str) -> None:
+    """Refuse to plan a budget for a participant the ledger already has spending for.
+
+    Planning again would start a fresh accountant at ε = 0 while the participant's data has
+    already been used: a silent budget reset. A restart must restore the saved engine instead.
+
+    Raises:
+        LedgerError: the ledger file has events for ``participant_id``.
+    """
+    if ledger.path is None or not ledger.path.exists():
+        return
+    earlier = [r for r in read_ledger(ledger.path) if r.participant_id == participant_id]
+    if earlier:
+        raise LedgerError(
+            f"ledger {ledger.path} already has {len(earlier)} event(s) for participant "
+            f"{participant_id!r} (ε spent so far {earlier[-1].epsilon_spent:.4g}); planning a new "
+            f"budget would reset its accountant to zero. Restore the saved engine with "
+            f"load(state_path) instead, or use a new ledger for a genuinely new budget."
+        )
+
+
+def write_state_atomically(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+class BudgetedEngine(ABC):
+    """Owns one participant's privacy state: accountant history, rounds, ledger.
+
+    Subclasses say how ε is computed now and after one more round; this class turns that into
+    the affordability check, the ledger lines and the numbers a trainer reads.
+    """
+
+    plan: RecordLevelPlan | ClientLevelPlan
+
+    def __init__(self, plan: RecordLevelPlan | ClientLevelPlan, ledger: LedgerLike) -> None:
+        self.plan = plan
+        self.ledger = as_ledger(ledger)
+        self.rounds_completed = 0
+        self.exhausted = False
+        self._round_open = False
+        self._round_steps = 0
+
+    # ------------------------------------------------------------------ to implement
+    @abstractmethod
+    def get_epsilon(self, delta: float | None = None) -> float:
+        """ε spent so far at ``delta`` (default: the budget's δ)."""
+
+    @abstractmethod
+    def projected_epsilon(self, extra_rounds: int = 1) -> float:
+        """ε at the budget's δ if ``extra_rounds`` more full rounds were run as planned."""
+
+    @property
+    @abstractmethod
+    def total_steps(self) -> int:
+        """Steps charged so far (DP-SGD steps or federated rounds)."""
+
+    # ------------------------------------------------------------------ shared behaviour
+    @property
+    def participant_id(self) -> str:
+        """The participant whose budget this engine owns."""
+        return self.plan.participant_id
+
+    @property
+    def epsilon_spent(self) -> float:
+        """ε spent so far at the budget's δ."""
+        return self.get_epsilon()
+
+    @property
+    def epsilon_remaining(self) -> float:
+        """Target ε minus ε spent (never negative)."""
+        return max(0.0, self.plan.epsilon - self.epsilon_spent)
+
+    @property
+    def round_open(self) -> bool:
+        """Whether a round has begun and not yet been recorded."""
+        return self._round_open
+
+    def can_afford_next_round(self) -> bool:
+        """Whether one more full round keeps ε within the budget (no side effects)."""
+        return not self.exhausted and self.projected_epsilon(1) <= self.plan.epsilon
+
+    def check_next_round(self) -> float:
+        """Return the ε one more round would bring; raise if that exceeds the budget.
+
+        The check simulates the next round's steps on a copy of the accountant. The first
+        time it fails it writes a ``budget_exhausted`` ledger line; from then on the
+        participant stays exhausted (ε never goes down).
+
+        Raises:
+            BudgetExhausted: naming the participant and the numbers.
+        """
+        projected = self.projected_epsilon(1)
+        if not self.exhausted and projected <= self.plan.epsilon:
+            return projected
+        error = BudgetExhausted(
+            participant_id=self.participant_id,
+            epsilon_spent=self.epsilon_spent,
+            epsilon_projected=projected,
+            epsilon_target=self.plan.epsilon,
+            delta=self.plan.delta,
+            rounds_completed=self.rounds_completed,
+            accountant=self.plan.accountant,
+        )
+        if not self.exhausted:
+            self.exhausted = True
+            self._log(LedgerEvent.BUDGET_EXHAUSTED, epsilon_projected=projected, message=str(error))
+        raise error
+
+    def ledger_records(self) -> list[LedgerRecord]:
+        """The ledger lines this engine's ledger holds (all participants, if shared)."""
+        return self.ledger.records()
+
+    def _finish_round(self, steps: int) -> RoundSpend:
+        self._round_open = False
+        self._round_steps = 0
+        self.rounds_completed += 1
+        record = self._log(LedgerEvent.ROUND, steps_in_round=steps)
+        return RoundSpend(
+            participant_id=self.participant_id,
+            round_index=self.rounds_completed,
+            steps=steps,
+            epsilon_spent=record.epsilon_spent,
+            epsilon_remaining=record.epsilon_remaining,
+            epsilon_target=self.plan.epsilon,
+            delta=self.plan.delta,
+        )
+
+    def _log(self, event: LedgerEvent, **fields: Any) -> LedgerRecord:
+        spent = self.get_epsilon()
+        record = LedgerRecord(
+            timestamp=utc_now(),
+            participant_id=self.participant_id,
+            event=event,
+            mode=self.plan.mode,
+            accountant=self.plan.accountant,
+            epsilon_spent=spent,
+            delta=self.plan.delta,
+            epsilon_target=self.plan.epsilon,
+            epsilon_remaining=max(0.0, self.plan.epsilon - spent),
+            rounds_completed=self.rounds_completed,
+            total_steps=self.total_steps,
+            **fields,
+        )
+        self.ledger.append(record)
+        return record
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(participant_id={self.participant_id!r}, "
+            f"epsilon_spent={self.epsilon_spent:.4g}, epsilon_target={self.plan.epsilon:g}, "
+            f"delta={self.plan.delta:g}, accountant={self.plan.accountant!r}, "
+            f"rounds_completed={self.rounds_completed}, exhausted={self.exhausted})"
+        )

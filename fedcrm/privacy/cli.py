@@ -1,0 +1,124 @@
+"""``fedcrm privacy …``: ε advice and ledger summaries on the command line.
+
+A typer sub-app; the main CLI mounts it with ``app.add_typer(privacy_app, name="privacy")``.
+Each command is a thin layer over a library function a notebook can call too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fedcrm.errors import FedcrmError
+from fedcrm.privacy.advice import EpsilonAdvice, Tier, advise_epsilon
+from fedcrm.privacy.ledger import LedgerSummary, summarize_ledger
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="privacy",
+    help="Differential-privacy budgets: ε advice and the privacy ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(error: FedcrmError) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def advice_table(advice: EpsilonAdvice) -> Table:
+    """A rich table of one piece of advice."""
+    table = Table(title=f"Recommended privacy budget ({advice.tier.value} tier)")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_row("records (n)", f"{advice.n_samples:,}")
+    table.add_row("recommended ε", f"{advice.epsilon:g}")
+    table.add_row("tier cap on ε", f"{advice.epsilon_cap:g}")
+    table.add_row("ε the data size needs", f"{advice.epsilon_for_utility:g}")
+    table.add_row("suggested δ", f"{advice.delta:.1g}")
+    return table
+
+
+@app.command("advise")
+def advise_command(
+    n_samples: Annotated[
+        int, typer.Option("--n-samples", min=1, help="Number of training records.")
+    ],
+    tier: Annotated[
+        Tier, typer.Option("--tier", help="Regulatory tier of the data.", case_sensitive=False)
+    ] = Tier.STANDARD,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Recommend ε (and δ) for a participant from its data size and regulatory tier."""
+    try:
+        advice = advise_epsilon(n_samples, tier)
+    except FedcrmError as error:
+        raise _fail(error) from None
+    console = Console()
+    if json_output:
+        console.print_json(advice.model_dump_json())
+        return
+    console.print(advice_table(advice))
+    console.print(advice.rationale, highlight=False)
+    for warning in advice.warnings:
+        console.print(f"[yellow]note:[/yellow] {warning}", highlight=False)
+
+
+def ledger_table(summaries: list[LedgerSummary]) -> Table:
+    """A rich table with one row per participant of a ledger."""
+    table = Table(title="Privacy ledger")
+    for column, justify in (
+        ("participant", "left"),
+        ("mode", "left"),
+        ("accountant", "left"),
+        ("rounds", "right"),
+        ("ε spent", "right"),
+        ("ε target", "right"),
+        ("ε left", "right"),
+        ("δ", "right"),
+        ("status", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for summary in summaries:
+        planned = f"/{summary.planned_rounds}" if summary.planned_rounds else ""
+        table.add_row(
+            summary.participant_id,
+            summary.mode,
+            summary.accountant,
+            f"{summary.rounds_completed}{planned}",
+            f"{summary.epsilon_spent:.4g}",
+            f"{summary.epsilon_target:g}",
+            f"{summary.epsilon_remaining:.4g}",
+            f"{summary.delta:.1g}",
+            summary.status,
+        )
+    return table
+
+
+@app.command("ledger")
+def ledger_command(
+    path: Annotated[Path, typer.Argument(help="Ledger file (JSON lines).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+) -> None:
+    """Summarise a privacy ledger: ε spent and left per participant, and any anomalies."""
+    try:
+        summaries = summarize_ledger(path)
+    except FedcrmError as error:
+        raise _fail(error) from None
+    console = Console()
+    if json_output:
+        console.print_json(json.dumps([s.model_dump(mode="json") for s in summaries]))
+        return
+    console.print(ledger_table(summaries))
+    for summary in summaries:
+        for anomaly in summary.anomalies:
+            console.print(
+                f"[red]anomaly[/red] {summary.participant_id}: {anomaly}", highlight=False
+            )

@@ -1,0 +1,236 @@
+"""The privacy ledger: an append-only JSON-lines file an auditor can read.
+
+One line per event (plan, round, budget exhausted, restart, …), each a :class:`LedgerRecord`
+with a UTC timestamp, the participant, the event, ε spent so far at the participant's δ and
+the accountant that computed it. Lines are only ever appended (the file is opened in append
+mode, never rewritten), so earlier lines stay byte-identical across rounds and restarts; many
+participants may share one file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from fedcrm.privacy.budget import LedgerError
+from fedcrm.privacy.models import Plan
+
+__all__ = [
+    "LedgerEvent",
+    "LedgerRecord",
+    "LedgerSummary",
+    "PrivacyLedger",
+    "read_ledger",
+    "summarize_ledger",
+]
+
+# ε values are recomputed by numerical accountants; a decrease smaller than this between two
+# events of one participant is rounding, not an anomaly.
+_EPSILON_SLACK = 1e-9
+
+
+class LedgerEvent(StrEnum):
+    """What a ledger line records."""
+
+    #: the budget and how it will be spent (the plan is attached)
+    PLAN = "plan"
+    #: one round was trained (record level) or released (client level)
+    ROUND = "round"
+    #: a round was open when the state was saved and the process stopped; its steps are charged
+    ROUND_INTERRUPTED = "round_interrupted"
+    #: the training loop asked for more DP-SGD steps than the round's plan; the step was refused
+    STEP_LIMIT = "step_limit"
+    #: the next round would exceed the budget; the participant stops contributing
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    #: the engine was restored from saved state (e.g. after a restart)
+    RESTORED = "restored"
+
+
+class LedgerRecord(BaseModel):
+    """One line of the ledger."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timestamp: AwareDatetime
+    participant_id: str = Field(min_length=1)
+    event: LedgerEvent
+    mode: Literal["record", "client"]
+    accountant: str
+    epsilon_spent: float = Field(ge=0, description="ε spent so far at `delta`")
+    delta: float
+    epsilon_target: float
+    epsilon_remaining: float = Field(ge=0)
+    rounds_completed: int = Field(ge=0)
+    total_steps: int = Field(ge=0, description="DP-SGD steps (record) or rounds (client) so far")
+    steps_in_round: int | None = None
+    epsilon_projected: float | None = Field(
+        default=None, description="ε after one more round (budget_exhausted events)"
+    )
+    plan: Plan | None = None
+    message: str = ""
+
+
+class PrivacyLedger:
+    """Appends :class:`LedgerRecord` lines to ``path`` (or keeps them in memory if ``None``).
+
+    Every append opens the file in append mode, writes one line, flushes and fsyncs, so a
+    crash loses at most the line being written and never touches earlier ones.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._memory: list[LedgerRecord] = []
+
+    def append(self, record: LedgerRecord) -> None:
+        """Append one record (one line)."""
+        line = record.model_dump_json(exclude_none=True) + "\n"
+        if self.path is None:
+            self._memory.append(record)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as handle:
+            # If a previous writer died mid-line, start on a fresh line rather than gluing our
+            # record onto the torn one (which read_ledger will then report by line number).
+            if handle.tell() > 0 and not _ends_with_newline(self.path):
+                handle.write(b"\n")
+            handle.write(line.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def records(self) -> list[LedgerRecord]:
+        """All records in this ledger (from the file when it has one)."""
+        if self.path is None:
+            return list(self._memory)
+        if not self.path.exists():
+            return []
+        return read_ledger(self.path)
+
+    def __repr__(self) -> str:
+        return f"PrivacyLedger({str(self.path) if self.path else 'in memory'!r})"
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
+def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRecord]:
+    """Read and validate every record of a ledger file, in file order.
+
+    Raises:
+        LedgerError: the file is missing or a line is not a valid record (names the line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LedgerError(f"privacy ledger {path} does not exist")
+    records: list[LedgerRecord] = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(LedgerRecord.model_validate_json(line))
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "line"
+                raise LedgerError(
+                    f"privacy ledger {path}, line {line_number}: not a valid ledger record "
+                    f"({where}: {first['msg']})"
+                ) from error
+    return records
+
+
+class LedgerSummary(BaseModel):
+    """Where one participant stands, as an auditor reads it from the ledger."""
+
+    model_config = ConfigDict(frozen=True)
+
+    participant_id: str
+    mode: Literal["record", "client"]
+    accountant: str
+    epsilon_target: float
+    delta: float
+    planned_rounds: int | None
+    rounds_completed: int
+    epsilon_spent: float
+    epsilon_remaining: float
+    status: Literal["active", "exhausted"]
+    first_event_at: datetime
+    last_event_at: datetime
+    events: int
+    #: inconsistencies an auditor should look at (ε decreasing, ε above target, …)
+    anomalies: list[str]
+
+
+def summarize_ledger(
+    records: Iterable[LedgerRecord] | str | os.PathLike[str],
+) -> list[LedgerSummary]:
+    """One :class:`LedgerSummary` per participant, in order of first appearance.
+
+    Accepts records or a ledger path. Flags anomalies rather than hiding them: ε that went
+    down between events, ε spent above the target, or a round recorded after the budget was
+    declared exhausted.
+    """
+    if isinstance(records, str | os.PathLike):
+        records = read_ledger(records)
+    by_participant: dict[str, list[LedgerRecord]] = {}
+    for record in records:
+        by_participant.setdefault(record.participant_id, []).append(record)
+    return [_summarize_one(participant_records) for participant_records in by_participant.values()]
+
+
+def _summarize_one(records: Sequence[LedgerRecord]) -> LedgerSummary:
+    last = records[-1]
+    anomalies: list[str] = []
+    planned_rounds = None
+    exhausted = False
+    previous_epsilon = 0.0
+    for record in records:
+        if record.plan is not None:
+            planned_rounds = record.plan.rounds
+        if record.epsilon_spent + _EPSILON_SLACK < previous_epsilon:
+            anomalies.append(
+                f"{record.timestamp.isoformat()}: ε went down from {previous_epsilon:.6g} to "
+                f"{record.epsilon_spent:.6g} ({record.event})"
+            )
+        previous_epsilon = max(previous_epsilon, record.epsilon_spent)
+        if record.epsilon_spent > record.epsilon_target + _EPSILON_SLACK:
+            anomalies.append(
+                f"{record.timestamp.isoformat()}: ε spent {record.epsilon_spent:.6g} exceeds "
+                f"the target {record.epsilon_target:.6g}"
+            )
+        if record.event == LedgerEvent.ROUND and exhausted:
+            anomalies.append(
+                f"{record.timestamp.isoformat()}: a round was recorded after the budget was "
+                f"declared exhausted"
+            )
+        if record.event == LedgerEvent.BUDGET_EXHAUSTED:
+            exhausted = True
+    return LedgerSummary(
+        participant_id=last.participant_id,
+        mode=last.mode,
+        accountant=last.accountant,
+        epsilon_target=last.epsilon_target,
+        delta=last.delta,
+        planned_rounds=planned_rounds,
+        rounds_completed=last.rounds_completed,
+        epsilon_spent=last.epsilon_spent,
+        epsilon_remaining=last.epsilon_remaining,
+        status="exhausted" if exhausted else "active",
+        first_event_at=records[0].timestamp,
+        last_event_at=last.timestamp,
+        events=len(records),
+        anomalies=anomalies,
+    )
+
+
+def utc_now() -> datetime:
+    """Current time, timezone-aware UTC (ledger timestamps are always UTC)."""
+    return datetime.now(UTC)

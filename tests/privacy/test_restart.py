@@ -1,0 +1,194 @@
+"""State survives a restart: same ε from the restored accountant, ledger appended not rewritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from opacus.accountants import create_accountant
+
+from fedcrm.privacy import (
+    ClientLevelDP,
+    LedgerError,
+    LedgerEvent,
+    RecordLevelDP,
+    load_engine,
+    read_ledger,
+)
+
+from ._helpers import loader_for, logistic_model, separable_data, train_private_round
+
+N, BATCH = 120, 12
+
+
+def new_engine(ledger: Path) -> RecordLevelDP:
+    return RecordLevelDP.from_budget(
+        "org-a",
+        epsilon=2.0,
+        delta=1e-3,
+        n_samples=N,
+        batch_size=BATCH,
+        rounds=3,
+        local_epochs=1,
+        accountant="rdp",
+        ledger=ledger,
+    )
+
+
+def test_restart_restores_epsilon_and_appends_to_the_same_ledger(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "org-a.state.json"
+    features, labels = separable_data(N)
+    model = logistic_model(4)
+
+    first = new_engine(ledger_path)
+    train_private_round(first, model, features, labels)
+    train_private_round(first, model, features, labels)
+    first.save(state_path)
+    epsilon_before = first.get_epsilon()
+    history_before = list(first.accountant.history)
+    ledger_bytes_before = ledger_path.read_bytes()
+    del first  # the process "restarts"
+
+    restored = RecordLevelDP.load(state_path)
+    assert restored.get_epsilon() == epsilon_before
+    assert restored.accountant.history == history_before
+    assert restored.rounds_completed == 2
+    assert restored.ledger.path == ledger_path  # the state remembers its ledger
+
+    spend = train_private_round(restored, model, features, labels)
+    assert spend.round_index == 3
+
+    ledger_bytes_after = ledger_path.read_bytes()
+    assert ledger_bytes_after.startswith(ledger_bytes_before)  # earlier lines byte-identical
+    new_events = [
+        json.loads(line)["event"]
+        for line in ledger_bytes_after[len(ledger_bytes_before) :].splitlines()
+    ]
+    assert new_events == ["restored", "round"]
+    assert [r.event for r in read_ledger(ledger_path)] == [
+        LedgerEvent.PLAN,
+        LedgerEvent.ROUND,
+        LedgerEvent.ROUND,
+        LedgerEvent.RESTORED,
+        LedgerEvent.ROUND,
+    ]
+
+    # ε after the restart is ε of one accountant fed all three rounds' steps
+    reference = create_accountant("rdp")
+    for _ in range(3 * restored.plan.steps_per_round):
+        reference.step(
+            noise_multiplier=restored.plan.noise_multiplier, sample_rate=restored.plan.sample_rate
+        )
+    assert restored.accountant.history == reference.history
+    assert restored.get_epsilon() == pytest.approx(reference.get_epsilon(1e-3), rel=1e-12)
+    assert restored.get_epsilon() == restored.plan.epsilon_planned
+
+
+def test_state_file_holds_the_opacus_accountant_state(tmp_path: Path) -> None:
+    features, labels = separable_data(N)
+    engine = new_engine(tmp_path / "ledger.jsonl")
+    train_private_round(engine, logistic_model(4), features, labels)
+    engine.save(tmp_path / "state.json")
+    saved = json.loads((tmp_path / "state.json").read_text())
+    opacus_state = engine.accountant.state_dict()
+    assert saved["accountant"]["mechanism"] == opacus_state["mechanism"] == "rdp"
+    assert [tuple(entry) for entry in saved["accountant"]["history"]] == opacus_state["history"]
+    assert saved["plan"]["noise_multiplier"] == engine.plan.noise_multiplier
+
+
+def test_saving_mid_round_keeps_the_steps_charged(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    features, labels = separable_data(N)
+    engine = new_engine(ledger_path)
+    model = logistic_model(4)
+    module, optimizer, loader = engine.wrap(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), loader_for(features, labels, BATCH)
+    )
+    for step, (batch_features, batch_labels) in enumerate(loader):
+        if step == 4:
+            break
+        optimizer.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            module(batch_features).reshape(-1), batch_labels
+        ).backward()
+        optimizer.step()
+    engine.save(state_path)  # crash here
+
+    restored = RecordLevelDP.load(state_path)
+    assert restored.total_steps == 4
+    assert restored.get_epsilon() == engine.get_epsilon() > 0
+    assert not restored.round_open
+    events = [r.event for r in read_ledger(ledger_path)]
+    assert events[-2:] == [LedgerEvent.ROUND_INTERRUPTED, LedgerEvent.RESTORED]
+
+
+def test_client_level_engine_survives_a_restart(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    engine = ClientLevelDP.from_budget(
+        "org-b",
+        epsilon=3.0,
+        delta=1e-3,
+        rounds=6,
+        total_participants=20,
+        participants_in_sum=10,
+        ledger=ledger_path,
+    )
+    for _ in range(2):
+        engine.begin_round()
+        engine.privatize_update(torch.ones(5))
+        engine.record_round()
+    engine.save(state_path)
+    before = ledger_path.read_bytes()
+
+    restored = load_engine(state_path)
+    assert isinstance(restored, ClientLevelDP)
+    assert restored.get_epsilon() == engine.get_epsilon()
+    assert restored.history == engine.history == [(engine.plan.noise_multiplier, 1.0, 2)]
+    restored.begin_round()
+    restored.record_round()
+    assert ledger_path.read_bytes().startswith(before)
+    assert restored.rounds_completed == 3
+
+
+def test_load_engine_dispatches_on_the_saved_mode(tmp_path: Path) -> None:
+    engine = new_engine(tmp_path / "ledger.jsonl")
+    engine.save(tmp_path / "state.json")
+    assert isinstance(load_engine(tmp_path / "state.json"), RecordLevelDP)
+    with pytest.raises(LedgerError, match="record-level engine state, not client-level"):
+        ClientLevelDP.load(tmp_path / "state.json")
+
+
+def test_a_corrupt_or_missing_state_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="does not exist"):
+        RecordLevelDP.load(tmp_path / "missing.json")
+    engine = new_engine(tmp_path / "ledger.jsonl")
+    engine.save(tmp_path / "state.json")
+    saved = json.loads((tmp_path / "state.json").read_text())
+    saved["plan"]["epsilon"] = -1
+    (tmp_path / "state.json").write_text(json.dumps(saved))
+    with pytest.raises(LedgerError, match=r"state.json is not valid \(record.plan.epsilon"):
+        RecordLevelDP.load(tmp_path / "state.json")
+
+
+def test_planning_again_instead_of_restoring_is_refused(tmp_path: Path) -> None:
+    """A restart that re-plans would reset ε to zero while the data was already used."""
+    ledger_path = tmp_path / "ledger.jsonl"
+    features, labels = separable_data(N)
+    engine = new_engine(ledger_path)
+    train_private_round(engine, logistic_model(4), features, labels)
+    before = ledger_path.read_bytes()
+    with pytest.raises(LedgerError, match=r"already has 2 event\(s\) for participant 'org-a'"):
+        new_engine(ledger_path)
+    with pytest.raises(LedgerError, match="load"):
+        ClientLevelDP.from_budget(
+            "org-a",
+            epsilon=1.0,
+            delta=1e-3,
+            rounds=2,
+            total_participants=10,
+            participants_in_sum=5,
+            ledger=ledger_path,
+        )
+    assert ledger_path.read_bytes() == before
