@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from fedcrm.cli._common import console, friendly_errors, print_json
-from fedcrm.ontology import load_ontology
+from fedcrm.ontology import Concept, load_ontology
 
 
 @friendly_errors
@@ -26,7 +26,7 @@ def ontology_command(
     ontology = load_ontology()
     if query:
         hits = ontology.search(query, limit=limit)
-        rows = [
+        rows: list[tuple[Concept, float | None]] = [
             (c, score)
             for c, score in hits
             if sobject is None or c.object.lower() == sobject.lower()

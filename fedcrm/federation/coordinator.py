@@ -92,6 +92,7 @@ class Coordinator:
         self.log_path = Path(log_path) if log_path is not None else None
         self.server_side_clipping = server_side_clipping
         self.history: list[RoundRecord] = []
+        self._previous: np.ndarray | None = None
         torch.manual_seed(self.config.seed)
         self.parameters = get_parameters(participants[0].new_model())
         self._rng = np.random.default_rng(self.config.seed)
@@ -144,7 +145,7 @@ class Coordinator:
         discrepancies = {u.participant_id: u.n_samples for u in updates
                          if u.n_samples != self.enrolled[u.participant_id][0]}
         updates = [self._enrolled_weights(u) for u in updates]
-        if rolled_back and getattr(self, "_previous", None) is not None:
+        if rolled_back and self._previous is not None:
             self.parameters = self._previous.copy()
             for participant in self.participants.values():
                 participant.check(self.parameters)

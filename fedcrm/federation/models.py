@@ -54,8 +54,12 @@ def make_model(name: str, n_features: int, **options: object) -> nn.Module:
     if name == "logistic":
         return LogisticRegression(n_features)
     if name == "mlp":
-        hidden = tuple(options.get("hidden", (32, 16)))  # type: ignore[arg-type]
-        return MLP(n_features, hidden=hidden, dropout=float(options.get("dropout", 0.0)))
+        hidden = options.get("hidden", (32, 16))
+        dropout = options.get("dropout", 0.0)
+        if not isinstance(hidden, tuple | list) or not isinstance(dropout, int | float):
+            raise ConfigError(f"mlp options: hidden must be a tuple of ints, dropout a number; "
+                              f"got {hidden!r}, {dropout!r}")
+        return MLP(n_features, hidden=tuple(int(h) for h in hidden), dropout=float(dropout))
     raise ConfigError(f"unknown model {name!r}; use 'logistic' or 'mlp' or pass a factory")
 
 

@@ -265,10 +265,10 @@ def exact_method(
 ) -> Prediction:
     """Data Loader-style auto-match: identical API name or label (case-insensitive)."""
     by_name: dict[tuple[str, str], str] = {}
-    for concept in ontology.concepts:
-        for name in (concept.label, concept.standard_field or ""):
+    for item in ontology.concepts:
+        for name in (item.label, item.standard_field or ""):
             if name:
-                by_name.setdefault((concept.object.lower(), normalise(name)), concept.id)
+                by_name.setdefault((item.object.lower(), normalise(name)), item.id)
     context_fields: dict[tuple[str, str], list[FieldKey]] = {}
     for org in context:
         for sobject, meta in org.schema.iter_fields():
@@ -287,7 +287,7 @@ def exact_method(
         for sobject, meta in org.schema.iter_fields():
             key = (org.org_id, sobject.api_name, meta.api_name)
             names = _name_strings(meta.label, meta.api_name)
-            concept = None
+            concept: str | None = None
             standard = ontology.standard_concept(sobject.api_name, meta.api_name)
             if not meta.is_custom:
                 concept = standard.id if standard else None
@@ -326,17 +326,14 @@ def _similarity_method(kind: str, target_precision: float = 0.95) -> Method:
         if not fields:
             return result
         queries = [field_side(s, m, o.org_id) for o, s, m in fields]
+        names = [n for c in concepts for n in c.names]
+        owners = np.array([i for i, c in enumerate(concepts) for _ in c.names])
+        matrix = np.full((len(queries), len(concepts)), -1.0)
         if kind == "embedding":
             query_vectors = embedder.encode([q.label for q in queries])
-            names = [n for c in concepts for n in c.names]
-            owners = [i for i, c in enumerate(concepts) for _ in c.names]
-            name_vectors = embedder.encode(names)
-            similarity = query_vectors @ name_vectors.T
-            matrix = np.full((len(queries), len(concepts)), -1.0)
-            np.maximum.at(matrix.T, np.array(owners), similarity.T)
+            similarity = query_vectors @ embedder.encode(names).T
+            np.maximum.at(matrix.T, owners, similarity.T)
         else:
-            names = [n for c in concepts for n in c.names]
-            owners = np.array([i for i, c in enumerate(concepts) for _ in c.names])
             strings = [q.names[0] if q.names else normalise(q.label) for q in queries]
             raw = process.cdist(strings, names, scorer=fuzz.token_set_ratio, workers=-1) / 100.0
             labels = process.cdist(
@@ -344,7 +341,6 @@ def _similarity_method(kind: str, target_precision: float = 0.95) -> Method:
                 workers=-1,
             ) / 100.0
             both = np.maximum(raw, labels)
-            matrix = np.full((len(queries), len(concepts)), -1.0)
             np.maximum.at(matrix.T, owners, both.T)
         for row, (org, sobject, meta) in enumerate(fields):
             order = np.argsort(-matrix[row])[:5]

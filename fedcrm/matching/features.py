@@ -290,6 +290,20 @@ def _ranks(matrix: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def object_similarity_matrix(query: SideIndex, target: SideIndex) -> np.ndarray:
+    """Queries × targets: how alike the two sides' object names are (1 = same object)."""
+    query_objects = sorted(set(query.object_names))
+    target_objects = sorted(set(target.object_names))
+    small = process.cdist(
+        [" ".join(split_api_name(o)) for o in query_objects],
+        [" ".join(split_api_name(o)) for o in target_objects],
+        scorer=fuzz.token_set_ratio,
+    ).astype(np.float32) / 100.0
+    rows = np.array([query_objects.index(o) for o in query.object_names], dtype=np.int64)
+    columns = np.array([target_objects.index(o) for o in target.object_names], dtype=np.int64)
+    return small[np.ix_(rows, columns)]
+
+
 def candidate_pairs(
     query: SideIndex,
     target: SideIndex,
@@ -300,7 +314,9 @@ def candidate_pairs(
 ) -> list[tuple[int, int]]:
     """Top-``k`` targets per query by meaning and by name (union), type-compatible only.
 
-    ``allowed`` (queries × targets, bool) can restrict further (e.g. other orgs only).
+    Both rankings favour targets on a like-named object (a field's counterpart usually sits on
+    the same kind of record). ``allowed`` (queries × targets, bool) can restrict further
+    (e.g. other orgs only).
     """
     compat = np.array(
         [[type_compatibility(q.kind, t.kind) for t in target.sides] for q in query.sides],
@@ -309,9 +325,10 @@ def candidate_pairs(
     mask = compat > 0
     if allowed is not None:
         mask &= allowed
+    prior = 0.5 + 0.5 * object_similarity_matrix(query, target)
     pairs: list[tuple[int, int]] = []
     for matrix in (sims.meaning, sims.name):
-        scored = np.where(mask, matrix, -1.0)
+        scored = np.where(mask, matrix * prior, -1.0)
         top = np.argsort(-scored, axis=1, kind="stable")[:, :k]
         for q_index in range(len(query)):
             for t_index in top[q_index]:

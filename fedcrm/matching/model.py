@@ -22,7 +22,8 @@ import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ class ScoredField:
     field: str
     label: str
     #: (concept id, calibrated probability, feature row index or -1 for rules)
-    candidates: list[tuple[str, float, int]] = field(default_factory=list)
+    candidates: list[tuple[str, float, int]] = dc_field(default_factory=list)
     rule: str | None = None
     side: int = -1
 
@@ -423,8 +424,8 @@ class FieldMatcher:
         contributions = np.zeros((0, len(FEATURE_NAMES) + 1))
         by_field: dict[int, list[tuple[str, float, int]]] = defaultdict(list)
         if pairs:
-            raw = self.concept_model_.predict(features)
-            contributions = self.concept_model_.predict(features, pred_contrib=True)
+            raw = np.asarray(self.concept_model_.predict(features), dtype=float)
+            contributions = np.asarray(self.concept_model_.predict(features, pred_contrib=True))
             probabilities = self.concept_calibrator_(raw)
             # tie-break equal calibrated probabilities by the raw score
             order = np.lexsort((-raw, -probabilities))
@@ -566,7 +567,8 @@ class FieldMatcher:
         pairs, features = self._field_pairs(index, org_codes)
         if not pairs:
             return {}
-        probabilities = self.pair_calibrator_(self.pair_model_.predict(features))
+        probabilities = self.pair_calibrator_(
+            np.asarray(self.pair_model_.predict(features), dtype=float))
         # symmetric score: the better of the two directions
         best: dict[tuple[int, int], float] = {}
         for (a, b), p in zip(pairs, probabilities, strict=True):
@@ -737,9 +739,9 @@ def _cluster(
     for i, block in enumerate(preset):
         if block is not None:
             by_preset[block].append(i)
-    for group in by_preset.values():
-        for other in group[1:]:
-            a, b = find(group[0]), find(other)
+    for preset_group in by_preset.values():
+        for other in preset_group[1:]:
+            a, b = find(preset_group[0]), find(other)
             if a != b:
                 parent[b] = a
                 members[a] |= members.pop(b)
@@ -762,8 +764,8 @@ def _cluster(
     for group in sorted(members.values(), key=min):
         if len({org_names[i] for i in group}) < 2:
             continue
-        existing = {preset[i] for i in group} - {None}
-        name = existing.pop() if existing else _block_name(sides[min(group)], taken)
+        existing = sorted(b for b in (preset[i] for i in group) if b is not None)
+        name = existing[0] if existing else _block_name(sides[min(group)], taken)
         taken.add(name)
         for i in group:
             if preset[i] is None:

@@ -6,6 +6,7 @@ nothing downstream needs to know which format a user had.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterator
 from enum import StrEnum
@@ -252,7 +253,7 @@ class SObjectSchema(_Frozen):
     def __getitem__(self, api_name: str) -> FieldMeta:
         return self.field(api_name)
 
-    def __contains__(self, api_name: object) -> bool:
+    def __contains__(self, api_name: builtins.object) -> bool:
         return isinstance(api_name, str) and any(
             f.api_name.lower() == api_name.lower() for f in self.fields
         )
@@ -306,7 +307,7 @@ class OrgSchema(_Frozen):
     def __getitem__(self, api_name: str) -> SObjectSchema:
         return self.object(api_name)
 
-    def __contains__(self, api_name: object) -> bool:
+    def __contains__(self, api_name: builtins.object) -> bool:
         return isinstance(api_name, str) and any(
             o.api_name.lower() == api_name.lower() for o in self.objects
         )
