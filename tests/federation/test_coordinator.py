@@ -7,8 +7,8 @@ import pytest
 
 from fedcrm import ConfigError
 from fedcrm.federation import (
-    Coordinator,
     CoordinateMedian,
+    Coordinator,
     FedAvg,
     Participant,
     ParticipantData,
