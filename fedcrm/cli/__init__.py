@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from fedcrm import __version__
+from fedcrm._console import console, friendly_errors
 from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
-from fedcrm.cli._common import console, friendly_errors
 
 app = typer.Typer(
     name="fedcrm",
@@ -23,6 +23,18 @@ app.add_typer(schema_cli.app, name="schema")
 app.command("ontology")(ontology_cli.ontology_command)
 app.command("match")(match_cli.match_command)
 app.add_typer(match_cli.matcher_app, name="matcher")
+
+
+def _mount_optional_apps() -> None:
+    """Sub-commands whose modules import heavier libraries; mounted here, loaded lazily."""
+    from fedcrm.privacy.cli import app as privacy_app
+    from fedcrm.synth.cli import synth
+
+    app.command("synth")(synth)
+    app.add_typer(privacy_app, name="privacy", help="Privacy budgets, advice and ledgers.")
+
+
+_mount_optional_apps()
 
 
 def _version_callback(value: bool) -> None:

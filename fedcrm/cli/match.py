@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, print_json
 from fedcrm.matching.proposal import MappingProposal
 
 matcher_app = typer.Typer(help="Train, evaluate and inspect the field matcher.",
@@ -163,3 +163,30 @@ def info_command(
     matcher = default_matcher(model)
     print_json({"version": matcher.version_, "ontology_version": matcher.ontology_version_,
                 "params": matcher.get_params(), "training_report": matcher.training_report_})
+
+
+@matcher_app.command("corpus")
+@friendly_errors
+def corpus_command(
+    annotations: Annotated[Path | None, typer.Option(help="Annotations folder.")] = None,
+    federation: Annotated[list[str] | None, typer.Option(
+        help="ORGS:SEED of a synthetic federation (repeatable; default: the shipped set).")
+    ] = None,
+) -> None:
+    """(Re)write the synthetic orgs of the annotated corpus from the generator."""
+    from fedcrm.matching.corpus import default_annotations_dir
+    from fedcrm.synth.corpus import DEFAULT_FEDERATIONS, write_synthetic_corpus
+
+    chosen = DEFAULT_FEDERATIONS
+    if federation:
+        try:
+            chosen = tuple((int(a), int(b)) for a, b in (f.split(":") for f in federation))
+        except ValueError:
+            from fedcrm.errors import ConfigError
+
+            raise ConfigError(
+                f"--federation takes ORGS:SEED, e.g. 6:101; got {federation}") from None
+    folder = annotations or default_annotations_dir()
+    with console.status("Generating synthetic orgs"):
+        written = write_synthetic_corpus(folder, chosen)
+    console.print(f"Wrote {len(written)} synthetic orgs into {folder}")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, print_json
 from fedcrm.ontology import Concept, load_ontology
 
 

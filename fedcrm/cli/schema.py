@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm.cli._common import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, print_json
 from fedcrm.schema import load_schema, summarize_schema
 from fedcrm.schema.models import OrgSchema
 

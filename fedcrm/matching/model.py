@@ -353,30 +353,21 @@ class FieldMatcher:
         return best_score, correct
 
     # ------------------------------------------------------------ pair model
-    def _unmapped_sides(
-        self, org_id: str, schema: OrgSchema, concept_of: dict[tuple[str, str], str | None]
-    ) -> list[Side]:
-        return [
-            field_side(sobject, meta, org_id)
-            for sobject in schema.objects
-            for meta in sobject.fields
-            if meta.is_custom and concept_of.get((sobject.api_name, meta.api_name)) is None
-        ]
-
     def _pair_training_data(self, corpus: Sequence[AnnotatedOrg]) -> _PairData | None:
+        """Pairs of custom fields of different orgs, labelled equivalent when they share a
+        block. Fields mapped to concepts take part too: two fields of the same concept are a
+        positive pair, and sibling fields (street vs city on one object) are the hard
+        negatives the model must learn to tell apart."""
         sides: list[Side] = []
         org_of: list[int] = []
-        group_of: list[str | None] = []
+        block_of: list[str | None] = []
         for number, org in enumerate(corpus):
-            concept_of = {
-                (o.api_name, f.api_name): org.label(o.api_name, f.api_name).concept
-                for o, f in org.schema.iter_fields()
-            }
-            for side in self._unmapped_sides(org.org_id, org.schema, concept_of):
-                sides.append(side)
+            for oi, fi in self._learnable_fields(org.schema):
+                sobject = org.schema.objects[oi]
+                meta = sobject.fields[fi]
+                sides.append(field_side(sobject, meta, org.org_id))
                 org_of.append(number)
-                assert side.field is not None
-                group_of.append(org.label(side.object, side.field.api_name).group)
+                block_of.append(org.block_of(sobject.api_name, meta.api_name))
         if len(set(org_of)) < 2:
             return None
         index = build_index(sides, self.embedder)
@@ -384,7 +375,7 @@ class FieldMatcher:
         if not pairs:
             return None
         labels = np.array(
-            [group_of[a] is not None and group_of[a] == group_of[b] for a, b in pairs],
+            [block_of[a] is not None and block_of[a] == block_of[b] for a, b in pairs],
             dtype=np.int8,
         )
         return _PairData(
@@ -544,21 +535,33 @@ class FieldMatcher:
         fixed: dict[str, dict[tuple[str, str], str | None]],
         fixed_schemas: Sequence[OrgSchema],
     ) -> dict[tuple[str, str, str], str]:
-        """Cluster unmapped custom fields of different orgs into ``custom:<id>`` blocks."""
+        """Cluster unmapped custom fields of different orgs into ``custom:<id>`` blocks.
+
+        Every custom field takes part in the comparison (as in training), but only fields
+        without a concept — new orgs' unmapped fields and approved orgs' custom-block fields —
+        can be joined into a block.
+        """
         sides: list[Side] = []
         preset: list[str | None] = []
+        alignable: list[bool] = []
         for schema in schemas:
-            for side in self._unmapped_sides(schema.org_id, schema, concept_of[schema.org_id]):
-                sides.append(side)
+            decided = concept_of[schema.org_id]
+            for oi, fi in self._learnable_fields(schema):
+                sobject = schema.objects[oi]
+                meta = sobject.fields[fi]
+                sides.append(field_side(sobject, meta, schema.org_id))
                 preset.append(None)
+                alignable.append(decided.get((sobject.api_name, meta.api_name)) is None)
         for schema in fixed_schemas:
             blocks = fixed.get(schema.org_id, {})
-            for sobject in schema.objects:
-                for meta in sobject.fields:
-                    block = blocks.get((sobject.api_name, meta.api_name))
-                    if block is not None and block.startswith("custom:"):
-                        sides.append(field_side(sobject, meta, schema.org_id))
-                        preset.append(block)
+            for oi, fi in self._learnable_fields(schema):
+                sobject = schema.objects[oi]
+                meta = sobject.fields[fi]
+                block = blocks.get((sobject.api_name, meta.api_name))
+                sides.append(field_side(sobject, meta, schema.org_id))
+                custom = block is not None and block.startswith("custom:")
+                preset.append(block if custom else None)
+                alignable.append(custom)
         if self.pair_model_ is None or len(sides) < 2:
             return {}
         org_names = [s.key.split("|", 1)[0] for s in sides]
@@ -572,6 +575,8 @@ class FieldMatcher:
         # symmetric score: the better of the two directions
         best: dict[tuple[int, int], float] = {}
         for (a, b), p in zip(pairs, probabilities, strict=True):
+            if not (alignable[a] and alignable[b]):
+                continue
             key = (min(a, b), max(a, b))
             best[key] = max(best.get(key, 0.0), float(p))
         return _cluster(sides, org_names, preset, best, self.pair_threshold_)

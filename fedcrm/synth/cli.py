@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedcrm.cli._common import console, error_console, friendly_errors, print_json
+from fedcrm._console import console, error_console, friendly_errors, print_json
 from fedcrm.synth.federation import DEFAULT_REFERENCE_DATE, Federation, generate_federation
 
 _OBJECT_COLUMNS = (("Account", "Accts"), ("Contact", "Contacts"), ("Lead", "Leads"),

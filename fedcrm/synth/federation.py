@@ -41,6 +41,7 @@ from fedcrm.synth.planner import (
     FX_TO_USD,
     OrgPlan,
     OrgStyle,
+    PlannedField,
     plan_org,
 )
 from fedcrm.synth.quality import measure_quality
@@ -348,6 +349,7 @@ def generate_federation(
                                   hard_negatives.get(index, {}), reference_day, used_slugs))
         if progress is not None:
             progress("generate", index + 1, n)
+    _group_shared_meanings(orgs)
     return Federation(orgs=orgs, seed=params.seed, params=params)
 
 
@@ -501,6 +503,48 @@ def _generate_org(params: GenerationParams, index: int, language: str, naming_st
         profile=profile, latent=frames, measured=measured, intercepts=dict(latent.intercepts),
         coefficients=latent.coefficients, hard_negatives=list(plan.hard_negatives), plan=plan,
     )
+
+
+def _meaning_key(entry: PlannedField | None, sobject: str) -> str | None:
+    """What a field without an ontology concept or block means, as a cross-org key."""
+    if entry is None:
+        return "site_visit.name"  # the custom object's auto-number name field
+    if entry.concept is not None or entry.group is not None:
+        return None
+    if entry.role == "custom_object" and entry.latent:
+        return "site_visit." + entry.latent.split(":", 1)[1].removeprefix("visit_")
+    if entry.role == "distractor" and entry.distractor:
+        return f"{sobject.lower()}.{entry.distractor}"
+    if entry.role == "hard_negative" and entry.latent:
+        return f"{sobject.lower()}.{entry.latent.split(':', 1)[1]}"
+    return None
+
+
+def _group_shared_meanings(orgs: list[SyntheticOrg]) -> None:
+    """Fields without a concept that mean the same thing in two or more orgs (the same
+    distractor, the alternative meaning of a hard negative, the site-visit object's fields) are
+    equivalent: give them a common ``group`` so the ground truth says so."""
+    keys: list[dict[tuple[str, str], str]] = []
+    for org in orgs:
+        planned = {(p.sobject.lower(), p.api_name.lower()): p for p in org.plan.all_fields()}
+        org_keys = {}
+        for label in org.labels:
+            if label.concept is None and label.group is None:
+                entry = planned.get((label.object.lower(), label.field.lower()))
+                key = _meaning_key(entry, label.object)
+                if key is not None:
+                    org_keys[(label.object, label.field)] = key
+        keys.append(org_keys)
+    counts: dict[str, int] = {}
+    for org_keys in keys:
+        for key in set(org_keys.values()):
+            counts[key] = counts.get(key, 0) + 1
+    for org, org_keys in zip(orgs, keys, strict=True):
+        org.labels = [
+            label.model_copy(update={"group": org_keys[(label.object, label.field)]})
+            if counts.get(org_keys.get((label.object, label.field), ""), 0) >= 2 else label
+            for label in org.labels
+        ]
 
 
 def _labels(org_id: str, plan: OrgPlan, schema: OrgSchema) -> list[FieldLabel]:

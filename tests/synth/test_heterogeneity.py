@@ -102,15 +102,32 @@ def test_picklist_spellings_differ_between_orgs(federation: Federation) -> None:
     assert len(won) >= 2
 
 
-def test_distractors_and_deprecated_duplicates_have_no_meaning(federation: Federation) -> None:
+def test_distractors_and_deprecated_duplicates_have_no_concept(federation: Federation) -> None:
     roles: dict[str, int] = defaultdict(int)
-    for _, label, _ in _custom_fields(federation):
+    distractor_groups: dict[str, set[str]] = defaultdict(set)
+    for org, label, _ in _custom_fields(federation):
         if label.note and (label.note.startswith("distractor")
                            or label.note.startswith("deprecated")):
-            assert label.concept is None and label.group is None
+            assert label.concept is None
+            if label.note.startswith("deprecated"):
+                assert label.group is None  # a stale copy is nobody's equivalent
+            elif label.group is not None:
+                distractor_groups[label.group].add(org.org_id)
             roles[label.note.split()[0]] += 1
     assert roles["distractor"] >= 10
     assert roles["deprecated"] >= 1
+    # the same distractor in two orgs means the same thing there: it shares a group,
+    # and a group is only given when at least two orgs have it
+    assert all(len(orgs) >= 2 for orgs in distractor_groups.values())
+
+
+def test_alternative_meanings_of_hard_negatives_are_grouped(federation: Federation) -> None:
+    meanings: dict[str, set[str]] = defaultdict(set)
+    for org, label, _ in _custom_fields(federation):
+        if label.note and label.note.startswith("hard negative") and label.concept is None:
+            if label.group is not None:
+                meanings[label.group].add(org.org_id)
+    assert all(len(orgs) >= 2 for orgs in meanings.values())
 
 
 def test_orgs_are_not_iid(federation: Federation) -> None:

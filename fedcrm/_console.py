@@ -1,4 +1,6 @@
-"""Shared CLI plumbing: consoles, JSON output and turning fedcrm errors into one-line messages."""
+"""Console plumbing shared by every command: rich consoles, JSON output, and turning fedcrm
+errors into one-line messages. Lives outside fedcrm.cli so sub-command modules in other
+packages can use it without importing the whole command tree."""
 
 from __future__ import annotations
 
