@@ -28,10 +28,12 @@ app.add_typer(match_cli.matcher_app, name="matcher")
 def _mount_optional_apps() -> None:
     """Sub-commands whose modules import heavier libraries; mounted here, loaded lazily."""
     from fedcrm.privacy.cli import app as privacy_app
+    from fedcrm.review.cli import app as review_app
     from fedcrm.synth.cli import synth
 
     app.command("synth")(synth)
     app.add_typer(privacy_app, name="privacy", help="Privacy budgets, advice and ledgers.")
+    app.add_typer(review_app, name="review", help="Review and approve proposed mappings.")
 
 
 _mount_optional_apps()

@@ -29,6 +29,9 @@ class TrainingConfig(BaseModel):
     #: a participant rejects a global model whose validation metric is worse than its last
     #: accepted one by more than this (absolute, on AUC)
     validation_tolerance: float = Field(default=0.02, ge=0)
+    #: the tolerance grows to this many standard errors of the validation AUC, so a small
+    #: org's noisy validation split does not reject every model (0 = fixed tolerance only)
+    gate_z: float = Field(default=2.0, ge=0)
     #: roll the global model back when participants holding at least this share of the
     #: round's weight reject it
     rollback_share: float = Field(default=0.5, gt=0, le=1)

@@ -4,6 +4,10 @@ What leaves a participant is a plain record: a parameter delta (norm-bounded), i
 count, its quality multiplier and summary metrics. Before training on a new global model a
 participant checks it on its own validation split and rejects it if it is worse than the last
 model it accepted by more than the tolerance (poisoning defence by validation gating).
+
+With a privacy hook (:mod:`fedcrm.federation.privacy`) the local training is DP-SGD
+(record-level DP) or the delta is clipped and noised before it leaves (client-level DP); the
+round's privacy spend travels with the update in ``Update.privacy``.
 """
 
 from __future__ import annotations
@@ -68,7 +72,10 @@ class Update(BaseModel):
     quality_multiplier: float = Field(ge=0.6, le=1.4)
     norm: float
     clipped: bool
+    #: mean training loss; NaN under a privacy hook (it is computed from the training records
+    #: directly, so the DP guarantee would not cover it)
     train_loss: float
+    #: the round's privacy spend (empty without a privacy hook)
     privacy: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -83,15 +90,61 @@ class GateDecision(BaseModel):
     reason: str = ""
 
 
-class PrivacyHook(Protocol):
-    """What the trainer needs from a participant's privacy engine (see fedcrm.privacy)."""
+@dataclass(frozen=True)
+class PrivatizedDelta:
+    """A delta a privacy hook has already bounded and noised; the trainer sends it as it is.
 
-    def before_round(self, participant_id: str, round_number: int) -> None: ...
+    ``norm`` and ``clipped`` are what the :class:`Update` reports: a hook that must not
+    release the raw update's norm (client-level DP) reports the released delta's norm instead.
+    """
+
+    delta: np.ndarray
+    norm: float
+    clipped: bool
+
+
+class PrivacyHook(Protocol):
+    """What the trainer needs from a participant's privacy engine.
+
+    :meth:`Participant.train` calls, in order, once per round:
+
+    1. ``before_round`` — before any training record is read. Raise
+       :class:`fedcrm.PrivacyBudgetExceeded` when the round would overspend the budget (the
+       coordinator then drops the participant), :class:`fedcrm.ConfigError` when the round's
+       settings are not the ones the privacy plan accounts for.
+    2. ``wrap`` — the fresh model, its optimizer and the loader; returns what to train with
+       (record-level DP: Opacus' per-example-gradient module, DP optimizer and Poisson loader).
+       The trainer reads the update from the model it passed in, never from the wrapper.
+    3. ``privatize`` — the trained delta (new − global parameters). Returns it clipped and
+       noised (client-level DP), or ``None`` to let the trainer apply its usual norm bound.
+    4. ``after_round`` — what the round spent, for the round log (``Update.privacy``).
+
+    Implementations: :mod:`fedcrm.federation.privacy` (record- and client-level DP).
+    """
+
+    def before_round(self, participant_id: str, round_number: int, *, local_epochs: int,
+                     prox_mu: float) -> None: ...
 
     def wrap(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              loader: DataLoader) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]: ...
 
+    def privatize(self, delta: np.ndarray) -> PrivatizedDelta | None: ...
+
     def after_round(self, round_number: int) -> dict[str, Any]: ...
+
+
+def auc_standard_error(labels: np.ndarray, auc: float) -> float:
+    """Standard error of an AUC estimate from the class counts (Hanley & McNeil 1982,
+    "The meaning and use of the area under a ROC curve", eq. 2)."""
+    positives = float(np.sum(labels == 1))
+    negatives = float(np.sum(labels == 0))
+    if positives == 0 or negatives == 0:
+        return 0.0
+    q1 = auc / (2.0 - auc)
+    q2 = 2.0 * auc * auc / (1.0 + auc)
+    variance = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc)
+                + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives)
+    return float(np.sqrt(max(variance, 0.0)))
 
 
 def binary_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float | None]:
@@ -170,12 +223,14 @@ class Participant:
                                 reference=self.accepted_metric,
                                 reason="validation split has one class; gate skipped")
         reference = self.accepted_metric
-        if reference is not None and metric < reference - self.config.validation_tolerance:
+        tolerance = max(self.config.validation_tolerance,
+                        self.config.gate_z * auc_standard_error(self.data.validation_y, metric))
+        if reference is not None and metric < reference - tolerance:
             return GateDecision(
                 participant_id=self.participant_id, accepted=False, metric=metric,
                 reference=reference,
-                reason=f"validation AUC {metric:.3f} is more than "
-                       f"{self.config.validation_tolerance:.3f} below {reference:.3f}",
+                reason=f"validation AUC {metric:.3f} is more than {tolerance:.3f} below "
+                       f"{reference:.3f}",
             )
         self._accept(parameters, metric)
         return GateDecision(participant_id=self.participant_id, accepted=True, metric=metric,
@@ -210,17 +265,27 @@ class Participant:
         else:
             optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate,
                                         weight_decay=config.weight_decay)
-        privacy_report: dict[str, Any] = {}
-        if self.privacy is not None:
-            self.privacy.before_round(self.participant_id, round_number)
-            model, optimizer, loader = self.privacy.wrap(model, optimizer, loader)
         mu = config.prox_mu if prox_mu is None else prox_mu
+        local_epochs = epochs or config.local_epochs
+        trained_module = model  # the update is read from this module, never from a DP wrapper
+        if self.privacy is not None:
+            self.privacy.before_round(self.participant_id, round_number,
+                                      local_epochs=local_epochs, prox_mu=mu)
+            model, optimizer, loader = self.privacy.wrap(model, optimizer, loader)
         loss_function = nn.BCEWithLogitsLoss()
         model.train()
         total, batches = 0.0, 0
-        for _ in range(epochs or config.local_epochs):
+        for _ in range(local_epochs):
             for features, labels in loader:
                 if len(labels) == 0:
+                    if self.privacy is None:
+                        continue
+                    # DP-SGD's Poisson sampling can draw an empty batch. Its step still runs
+                    # (it releases noise only) and is accounted: skipping it would make the
+                    # number of noisy steps depend on the data (Abadi et al. 2016, §3.1).
+                    optimizer.zero_grad()
+                    loss_function(model(features), labels).backward()
+                    optimizer.step()
                     continue
                 optimizer.zero_grad()
                 loss = loss_function(model(features), labels)
@@ -233,28 +298,44 @@ class Participant:
                 optimizer.step()
                 total += float(loss.detach())
                 batches += 1
+        trained = get_parameters(trained_module)
+        delta = (trained - parameters).astype(np.float32)
+        privatized = self.privacy.privatize(delta) if self.privacy is not None else None
+        if privatized is None:
+            norm = float(np.linalg.norm(delta))
+            clipped = False
+            if config.max_update_norm is not None and norm > config.max_update_norm:
+                delta *= config.max_update_norm / norm
+                clipped = True
+        else:
+            delta, norm, clipped = privatized.delta, privatized.norm, privatized.clipped
+        privacy_report: dict[str, Any] = {}
+        train_loss = total / max(batches, 1)
         if self.privacy is not None:
             privacy_report = self.privacy.after_round(round_number)
-            model = getattr(model, "_module", model)
-        trained = get_parameters(model)
-        delta = (trained - parameters).astype(np.float32)
-        norm = float(np.linalg.norm(delta))
-        clipped = False
-        if config.max_update_norm is not None and norm > config.max_update_norm:
-            delta *= config.max_update_norm / norm
-            clipped = True
+            # the training loss is computed from the training records themselves, not from
+            # the private release, so the DP guarantee does not cover it: keep it in the org
+            train_loss = float("nan")
         return Update(
             participant_id=self.participant_id, round=round_number, delta=delta,
             n_samples=self.n_samples, quality_multiplier=self.quality_multiplier, norm=norm,
-            clipped=clipped, train_loss=total / max(batches, 1), privacy=privacy_report,
+            clipped=clipped, train_loss=train_loss, privacy=privacy_report,
         )
 
     def fit_local(self, rounds: int | None = None) -> np.ndarray:
-        """Local-only baseline: the same model and budget of epochs, never federated."""
+        """Local-only baseline: the same model and budget of epochs, never federated.
+
+        Trains without the privacy hook: the local model never leaves the org, and building
+        it must not spend the privacy budget the federation's rounds are planned with.
+        """
         parameters = get_parameters(self.new_model_seeded())
-        for round_number in range(rounds or self.config.rounds):
-            update = self.train(parameters, round_number, prox_mu=0.0)
-            parameters = parameters + update.delta
+        hook, self.privacy = self.privacy, None
+        try:
+            for round_number in range(rounds or self.config.rounds):
+                update = self.train(parameters, round_number, prox_mu=0.0)
+                parameters = parameters + update.delta
+        finally:
+            self.privacy = hook
         return parameters
 
     def new_model_seeded(self) -> nn.Module:

@@ -1,0 +1,279 @@
+"""Build one org's model-ready matrix for a task, inside the org.
+
+``build_task_matrix`` joins the canonical tables, computes the outcome and the as-of time of
+every record, applies the privacy filters (rare-value suppression, minimum examples for custom
+features), encodes every source of the shared :class:`FeatureSpace` and splits the labelled
+records into train / validation / test (the test split is never touched by training).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from sklearn.model_selection import train_test_split
+
+from fedcrm.errors import FeatureError
+from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
+from fedcrm.features.privacy_filters import (
+    ExclusionReport,
+    SuppressionReport,
+    enough_examples,
+    suppress_rare,
+)
+from fedcrm.features.quality import QualityMetrics, quality_multiplier
+from fedcrm.features.space import FeatureSpace, SourceSpec, transform_numeric
+from fedcrm.ontology.models import Task
+from fedcrm.tasks import TASKS, Outcome
+
+HIGH_PRIORITY = ("critical", "high")
+RECENT_DAYS = 365
+
+
+class MatrixReport(BaseModel):
+    """What building the matrix did (shareable: counts and column names only)."""
+
+    org_id: str
+    task: str
+    n_records: int
+    n_labelled: int
+    n_train: int
+    n_validation: int
+    n_test: int
+    positive_rate: float
+    sources_present: list[str]
+    sources_missing: list[str]
+    suppressed: list[SuppressionReport]
+    excluded: list[ExclusionReport]
+    quality: QualityMetrics
+    quality_multiplier: float
+
+
+@dataclass
+class TaskMatrix:
+    """One org's encoded records for one task."""
+
+    org_id: str
+    space: FeatureSpace
+    x: np.ndarray
+    y: np.ndarray
+    definitive: np.ndarray
+    ids: np.ndarray
+    split: np.ndarray  # "train" / "validation" / "test" per row
+    report: MatrixReport
+    local_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    local_names: list[str] = field(default_factory=list)
+
+    def part(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(features, labels) of one split."""
+        mask = self.split == name
+        return self.x[mask], self.y[mask]
+
+
+def _window_counts(
+    base: pd.DataFrame, child: pd.DataFrame, key: str, date: str, days: int | None,
+    mask: pd.Series | None = None, value: str | None = None,
+) -> pd.Series:
+    """Per base record: count (or sum of ``value``) of child rows dated in the ``days`` before
+    the base record's as-of time (all earlier rows when ``days`` is None)."""
+    if key not in child or date not in child:
+        return pd.Series(np.nan, index=base.index)
+    rows = child[[key, date] + ([value] if value else [])].copy()
+    if mask is not None:
+        rows = rows[mask.reindex(rows.index).fillna(False).astype(bool)]
+    rows = rows.dropna(subset=[key, date])
+    joined = rows.merge(base[[ID_COLUMN, "__as_of"]], left_on=key, right_on=ID_COLUMN)
+    when = pd.to_datetime(joined[date])
+    keep = when <= joined["__as_of"]
+    if days is not None:
+        keep &= when > joined["__as_of"] - pd.Timedelta(days=days)
+    joined = joined[keep]
+    totals = joined.groupby(key)[value].sum(min_count=1) if value else joined.groupby(key).size()
+    return base[ID_COLUMN].map(totals).fillna(0.0).astype(float)
+
+
+def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series:
+    cases = canonical.table("Case")
+    deals = canonical.table("Opportunity")
+    contacts = canonical.table("Contact")
+    if name == "rollup:cases_90d":
+        return _window_counts(base, cases, "case.account_id", "case.created_date", 90)
+    if name == "rollup:escalated_cases_90d":
+        mask = cases["case.is_escalated"] == 1 if "case.is_escalated" in cases else None
+        return _window_counts(base, cases, "case.account_id", "case.created_date", 90, mask)
+    if name == "rollup:high_priority_cases_90d":
+        mask = cases["case.priority"].isin(HIGH_PRIORITY) if "case.priority" in cases else None
+        return _window_counts(base, cases, "case.account_id", "case.created_date", 90, mask)
+    if name == "rollup:cases_total":
+        return _window_counts(base, cases, "case.account_id", "case.created_date", None)
+    won = deals["opportunity.stage"] == "closed_won" if "opportunity.stage" in deals else None
+    if name == "rollup:won_deals_365d":
+        return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
+                              365, won)
+    if name == "rollup:won_amount_365d":
+        return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
+                              365, won, value="opportunity.amount")
+    if name == "rollup:contacts":
+        if "contact.account_id" not in contacts:
+            return pd.Series(np.nan, index=base.index)
+        counts = contacts.groupby("contact.account_id").size()
+        return base[ID_COLUMN].map(counts).fillna(0.0).astype(float)
+    raise FeatureError(f"unknown roll-up {name!r}")
+
+
+def _base_table(canonical: CanonicalOrg, space: FeatureSpace) -> pd.DataFrame:
+    definition = TASKS[space.task]
+    base = canonical.table(definition.sobject).copy()
+    if base.empty:
+        raise FeatureError(f"org {canonical.org_id}: no {definition.sobject} records for task "
+                           f"{space.task.value}")
+    if space.task is Task.WIN_PROBABILITY and "opportunity.account_id" in base:
+        accounts = canonical.table("Account")
+        account_columns = [s.name for s in space.sources if s.sobject == "Account"
+                           and s.name in accounts]
+        if account_columns:
+            joined = accounts[[ID_COLUMN, *account_columns]].rename(
+                columns={ID_COLUMN: "__account"})
+            base = base.merge(joined, how="left", left_on="opportunity.account_id",
+                              right_on="__account").drop(columns="__account")
+            base.index = canonical.table(definition.sobject).index
+    return base
+
+
+def _encode_source(
+    source: SourceSpec, values: pd.Series | None, as_of: pd.Series, k: int,
+    suppressed: list[SuppressionReport],
+) -> np.ndarray:
+    """Columns of one source (values, then the missing indicator)."""
+    n = len(as_of)
+    width = len(source.columns)
+    if values is None:
+        out = np.zeros((n, width), dtype=np.float32)
+        out[:, -1] = 1.0
+        return out
+    missing = values.isna().to_numpy()
+    if source.kind in ("numeric", "rollup"):
+        numbers = transform_numeric(values.astype(float).to_numpy(), source.unit)
+        block = np.nan_to_num(numbers)[:, None]
+    elif source.kind == "boolean":
+        block = np.nan_to_num(values.astype(float).to_numpy())[:, None]
+    elif source.kind == "date":
+        days = days_before(pd.to_datetime(values), as_of).to_numpy()
+        block = np.nan_to_num(np.clip(days / 365.0, -10, 10))[:, None]
+        missing = np.isnan(days)
+    elif source.kind == "category":
+        merged, report = suppress_rare(values.astype(object), k=k,
+                                       other="other" if "other" in source.categories else "")
+        if report.n_values_merged:
+            suppressed.append(report)
+        block = np.stack([(merged == code).to_numpy(dtype=float) for code in source.categories],
+                         axis=1) if source.categories else np.zeros((n, 0))
+    else:  # present
+        block = (~missing).astype(float)[:, None]
+    return np.concatenate([block, missing.astype(float)[:, None]], axis=1).astype(np.float32)
+
+
+def build_task_matrix(
+    canonical: CanonicalOrg,
+    space: FeatureSpace,
+    reference_date: pd.Timestamp | str,
+    *,
+    k: int = 5,
+    min_examples: int = 50,
+    seed: int = 0,
+    test_size: float = 0.2,
+    validation_size: float = 0.1,
+) -> TaskMatrix:
+    """Encode the org's labelled records of ``space.task`` and split them.
+
+    Raises :class:`FeatureError` for an org with no labelled records (or one class only).
+    """
+    reference = pd.Timestamp(reference_date)
+    definition = TASKS[space.task]
+    base = _base_table(canonical, space)
+    outcome: Outcome = definition.outcome(base, reference)
+    base["__as_of"] = outcome.as_of.fillna(reference)
+    labelled = outcome.labelled.to_numpy()
+    if labelled.sum() == 0:
+        raise FeatureError(f"org {canonical.org_id}: no labelled {definition.sobject} records "
+                           f"for {space.task.value}")
+    y_all = outcome.y.to_numpy()
+    if len(np.unique(y_all[labelled])) < 2:
+        raise FeatureError(f"org {canonical.org_id}: every labelled record has the same "
+                           f"{space.task.value} outcome; nothing to learn from")
+    idx = np.arange(len(base))[labelled]
+    strata = y_all[labelled]
+    train_val, test = train_test_split(idx, test_size=test_size, random_state=seed,
+                                       stratify=strata if min(np.bincount(strata.astype(int)))
+                                       >= 2 else None)
+    relative = validation_size / (1 - test_size)
+    train_strata = y_all[train_val]
+    train, validation = train_test_split(
+        train_val, test_size=relative, random_state=seed,
+        stratify=train_strata if min(np.bincount(train_strata.astype(int))) >= 2 else None)
+    split = np.empty(len(base), dtype=object)
+    split[train], split[validation], split[test] = "train", "validation", "test"
+    # custom features need enough training examples, or they are excluded (privacy filter)
+    custom_sources = [s.name for s in space.sources
+                      if s.name.startswith("custom:") and s.name in base]
+    train_rows = base.iloc[train]
+    kept, excluded = enough_examples(train_rows, custom_sources, min_examples=min_examples)
+    blocks: list[np.ndarray] = []
+    suppressed: list[SuppressionReport] = []
+    present, absent = [], []
+    cells = filled = 0
+    for source in space.sources:
+        values: pd.Series | None
+        if source.kind == "rollup":
+            values = _rollup(source.name, base, canonical)
+        elif source.name in base and not (source.name.startswith("custom:")
+                                          and source.name not in kept):
+            values = base[source.name]
+        else:
+            values = None
+        if values is None:
+            absent.append(source.name)
+        else:
+            present.append(source.name)
+            if source.kind != "rollup":
+                cells += int(labelled.sum())
+                filled += int(values[labelled].notna().sum())
+        blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
+    x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(base), 0), np.float32)
+    activity = next((c for c in (f"{definition.sobject.lower()}.last_activity_date",
+                                 f"{definition.sobject.lower()}.created_date") if c in base), None)
+    recency = 0.0
+    if activity is not None:
+        days = days_before(pd.to_datetime(base[activity]), reference)
+        recency = float((days[labelled] <= RECENT_DAYS).mean())
+    metrics = QualityMetrics(
+        completeness=filled / cells if cells else 0.0,
+        recency=recency,
+        label_reliability=outcome.label_reliability,
+        n_records=len(base),
+        n_labelled=int(labelled.sum()),
+    )
+    local_names = [c for c in base.columns if c.startswith("local:")]
+    local = np.zeros((len(base), 0), dtype=np.float32)
+    if local_names:
+        local = np.stack([
+            pd.to_numeric(base[c], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+            if base[c].dtype != object and not pd.api.types.is_string_dtype(base[c])
+            else base[c].notna().to_numpy(dtype=float)
+            for c in local_names
+        ], axis=1).astype(np.float32)
+    keep = labelled
+    report = MatrixReport(
+        org_id=canonical.org_id, task=space.task.value, n_records=len(base),
+        n_labelled=int(labelled.sum()), n_train=len(train), n_validation=len(validation),
+        n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
+        sources_present=present, sources_missing=absent, suppressed=suppressed,
+        excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
+    )
+    return TaskMatrix(
+        org_id=canonical.org_id, space=space, x=x[keep], y=y_all[keep].astype(np.float32),
+        definitive=outcome.definitive.to_numpy()[keep], ids=base[ID_COLUMN].to_numpy()[keep],
+        split=split[keep], report=report, local_x=local[keep], local_names=local_names,
+    )

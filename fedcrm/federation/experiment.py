@@ -1,0 +1,176 @@
+"""Run one task end to end on several orgs: features → local-only, federated and centralised
+models → per-org test metrics. Used by ``fedcrm demo`` and the benchmarks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from fedcrm.errors import ConfigError, FeatureError
+from fedcrm.features import (
+    FeatureSpace,
+    TaskMatrix,
+    build_feature_space,
+    build_task_matrix,
+    canonicalize,
+)
+from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.coordinator import Coordinator
+from fedcrm.federation.data import participant_data
+from fedcrm.federation.participant import Participant, ParticipantData
+from fedcrm.federation.strategies import make_strategy
+from fedcrm.matching.proposal import MappingProposal
+from fedcrm.ontology.models import Ontology, Task
+from fedcrm.schema.models import OrgSchema
+from fedcrm.tasks import get_task
+
+METHODS = ("local", "fedavg", "quality_weighted", "centralised")
+
+
+@dataclass
+class OrgInput:
+    """One org as the pipeline sees it: its metadata and its records (own field names)."""
+
+    org_id: str
+    schema: OrgSchema
+    tables: dict[str, pd.DataFrame]
+
+
+class OrgScore(BaseModel):
+    """One method's test metrics in one org."""
+
+    org: str
+    n_train: int
+    n_test: int
+    quality_multiplier: float
+    metrics: dict[str, dict[str, float | None]]
+
+
+class TaskResult(BaseModel):
+    """All methods on one task: per-org metrics, means and timing."""
+
+    task: str
+    metric: str
+    feature_space: str
+    n_features: int
+    orgs: list[OrgScore]
+    mean: dict[str, float | None]
+    mean_spearman: dict[str, float | None] = {}
+    seconds_per_round: dict[str, float] = {}
+    skipped_orgs: dict[str, str] = {}
+
+
+@dataclass
+class PreparedTask:
+    """Feature space and matrices of the orgs that can take part in a task."""
+
+    space: FeatureSpace
+    matrices: list[TaskMatrix]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_task(
+    task: Task | str,
+    orgs: Sequence[OrgInput],
+    mapping: MappingProposal,
+    ontology: Ontology,
+    reference_date: pd.Timestamp | str,
+    *,
+    seed: int = 0,
+    k: int = 5,
+    min_examples: int = 50,
+) -> PreparedTask:
+    """Build the shared feature space and every org's matrix; orgs that cannot take part (no
+    outcome mapped, no labels) are skipped with the reason."""
+    space = build_feature_space(task, ontology, mapping, {o.org_id: o.schema for o in orgs})
+    matrices, skipped = [], {}
+    for org in orgs:
+        try:
+            canonical = canonicalize(org.org_id, org.tables, org.schema,
+                                     mapping.org(org.org_id), ontology)
+            matrices.append(build_task_matrix(canonical, space, reference_date, k=k,
+                                              min_examples=min_examples, seed=seed))
+        except FeatureError as exc:
+            skipped[org.org_id] = str(exc)
+    if not matrices:
+        raise FeatureError(f"no org can take part in {Task(task).value}: "
+                           + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    return PreparedTask(space=space, matrices=matrices, skipped=skipped)
+
+
+def _pooled(datas: Sequence[ParticipantData]) -> ParticipantData:
+    return ParticipantData(
+        np.concatenate([d.train_x for d in datas]), np.concatenate([d.train_y for d in datas]),
+        np.concatenate([d.validation_x for d in datas]),
+        np.concatenate([d.validation_y for d in datas]),
+        np.concatenate([d.test_x for d in datas]), np.concatenate([d.test_y for d in datas]),
+    )
+
+
+def run_task(
+    prepared: PreparedTask,
+    config: TrainingConfig,
+    *,
+    methods: Sequence[str] = METHODS,
+    progress: bool = True,
+) -> TaskResult:
+    """Train every method and score it on each org's held-out test set."""
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise ConfigError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
+    definition = get_task(prepared.space.task)
+    datas = {m.org_id: participant_data(m) for m in prepared.matrices}
+    multipliers = {m.org_id: m.report.quality_multiplier for m in prepared.matrices}
+
+    def participants() -> list[Participant]:
+        return [Participant(org_id, data, config=config, quality_multiplier=multipliers[org_id])
+                for org_id, data in datas.items()]
+
+    parameters: dict[str, dict[str, np.ndarray]] = {}
+    timing: dict[str, float] = {}
+    if "local" in methods:
+        parameters["local"] = {p.participant_id: p.fit_local() for p in participants()}
+    for strategy in ("fedavg", "quality_weighted"):
+        if strategy in methods:
+            start = time.perf_counter()
+            result = Coordinator(participants(), make_strategy(strategy), config).run(
+                progress=progress)
+            timing[strategy] = (time.perf_counter() - start) / config.rounds
+            parameters[strategy] = dict.fromkeys(datas, result.parameters)
+    if "centralised" in methods:
+        central = Participant("centralised", _pooled(list(datas.values())), config=config)
+        pooled = central.fit_local()
+        parameters["centralised"] = dict.fromkeys(datas, pooled)
+    scorer = participants()[0]
+    scores: list[OrgScore] = []
+    for matrix in prepared.matrices:
+        data = datas[matrix.org_id]
+        metrics = {
+            method: definition.score(data.test_y, scorer.predict(values[matrix.org_id],
+                                                                 data.test_x))
+            for method, values in parameters.items()
+        }
+        scores.append(OrgScore(org=matrix.org_id, n_train=len(data.train_y),
+                               n_test=len(data.test_y),
+                               quality_multiplier=round(multipliers[matrix.org_id], 3),
+                               metrics=metrics))
+
+    def mean(method: str, metric: str) -> float | None:
+        values = [s.metrics[method].get(metric) for s in scores if method in s.metrics]
+        known = [v for v in values if v is not None]
+        return float(np.mean(known)) if known else None
+
+    return TaskResult(
+        task=definition.task.value, metric="auc", feature_space=prepared.space.version,
+        n_features=prepared.space.n_features, orgs=scores,
+        mean={m: mean(m, "auc") for m in parameters},
+        mean_spearman={m: mean(m, "spearman") for m in parameters}
+        if "spearman" in definition.metrics else {},
+        seconds_per_round={k: round(v, 3) for k, v in timing.items()},
+        skipped_orgs=prepared.skipped,
+    )

@@ -1,0 +1,562 @@
+"""``fedcrm review …``: the mapping review workflow on the command line.
+
+A typer sub-app (mounted as ``fedcrm review``); every command is a thin layer over
+:class:`fedcrm.review.ReviewStore`. ``next`` is the keyboard-driven review loop; ``decide`` is
+its non-interactive twin for scripts; ``serve`` starts the local web page.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from fedcrm._console import console, error_console, friendly_errors, print_json
+from fedcrm.errors import ConfigError, FedcrmError
+from fedcrm.review._loopback import check_loopback
+from fedcrm.review.errors import StaleVersionError
+from fedcrm.review.models import (
+    Action,
+    DecisionRequest,
+    FieldView,
+    Progress,
+    Status,
+    Tier,
+)
+from fedcrm.review.store import DEFAULT_DB, ReviewStore
+from fedcrm.schema.models import FieldProfile, OrgSchema
+
+__all__ = ["app"]
+
+ENV_URL = "FEDCRM_REVIEW_URL"
+ENV_REVIEWER = "FEDCRM_REVIEWER"
+#: how many candidates ``next`` offers on the number keys
+MAX_KEYED_CANDIDATES = 5
+
+app = typer.Typer(
+    name="review",
+    help="Review proposed mappings: import, decide, audit and export the approved mapping.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+DbOption = Annotated[Path | None, typer.Option(
+    "--db", help=f"SQLite file of the review store [default: {DEFAULT_DB}].")]
+UrlOption = Annotated[str | None, typer.Option(
+    "--url", envvar=ENV_URL,
+    help="Any SQLAlchemy database URL instead of --db (e.g. postgresql+psycopg://…).")]
+ReviewerOption = Annotated[str | None, typer.Option(
+    "--reviewer", envvar=ENV_REVIEWER,
+    help="Who is deciding (recorded in the audit log) [default: your user name].")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def default_reviewer() -> str:
+    """``$FEDCRM_REVIEWER`` or the login name."""
+    try:
+        return os.environ.get(ENV_REVIEWER) or getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "unknown"
+
+
+def open_store(db: Path | None, url: str | None) -> ReviewStore:
+    """The store named by ``--db`` or ``--url`` (not both)."""
+    if db is not None and url is not None:
+        raise ConfigError("give --db (a SQLite file) or --url (a database URL), not both")
+    return ReviewStore(url if url is not None else (db or DEFAULT_DB))
+
+
+def _split_field(qualified: str) -> tuple[str, str]:
+    sobject, dot, field = qualified.partition(".")
+    if not dot or not sobject or not field:
+        raise ConfigError(f"name the field as Object.Field (e.g. Account.Industry__c), "
+                          f"not {qualified!r}")
+    return sobject, field
+
+
+def _parse_schema(spec: str) -> tuple[str | None, Path]:
+    org, equals, path = spec.partition("=")
+    if equals and org and "/" not in org:
+        return org, Path(path)
+    return None, Path(spec)
+
+
+def load_schemas(specs: list[str]) -> list[OrgSchema]:
+    """Org metadata from ``ORG=PATH`` or ``PATH`` (org id = file or folder name)."""
+    from fedcrm.schema import load_schema
+
+    schemas = []
+    for spec in specs:
+        org, path = _parse_schema(spec)
+        schemas.append(load_schema(path, org_id=org))
+    return schemas
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+_TIER_STYLE = {Tier.HIGH: "green", Tier.MEDIUM: "yellow", Tier.LOW: "red"}
+_STATUS_STYLE = {Status.PENDING: "white", Status.DEFERRED: "blue",
+                 Status.NEEDS_REVIEW: "bold magenta", Status.APPROVED: "green",
+                 Status.NO_EQUIVALENT: "cyan"}
+
+
+def progress_text(progress: Progress) -> Text:
+    """``████░░░ 3/7 decided (43%)``."""
+    width = 24
+    filled = round(width * progress.fraction)
+    text = Text("█" * filled, style="green")
+    text.append("░" * (width - filled), style="dim")
+    text.append(f" {progress.decided}/{progress.total} decided ({progress.fraction:.0%})")
+    return text
+
+
+def proposal_text(view: FieldView) -> str:
+    """What the matcher proposes, in words."""
+    if view.proposed_concept:
+        return view.proposed_concept
+    if view.proposed_block:
+        return f"{view.proposed_block} (shared custom block)"
+    return "no concept (the matcher abstained)"
+
+
+def queue_table(views: list[FieldView], title: str, *, width: int | None = None) -> Table:
+    """The queue as a table, most important first (labels only on wide terminals)."""
+    with_labels = (width or console.width) >= 120
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Org · field", overflow="fold", min_width=16)
+    if with_labels:
+        table.add_column("Label", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("Proposal", overflow="fold", min_width=12)
+    table.add_column("Conf.", justify="right", no_wrap=True)
+    table.add_column("Impact", justify="right", no_wrap=True)
+    table.add_column("Status", overflow="fold")
+    for rank, view in enumerate(views, start=1):
+        proposal = view.proposed_concept or view.proposed_block or "(abstained)"
+        cells: list[str | Text] = [str(rank), escape(f"{view.org} {view.qualified_name}")]
+        if with_labels:
+            cells.append(escape(view.label or ""))
+        cells += [
+            escape(proposal),
+            Text(f"{view.confidence:.2f}", style=_TIER_STYLE[view.tier]),
+            f"{view.impact:g}",
+            Text(view.status.value.replace("_", " "), style=_STATUS_STYLE[view.status]),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def candidates_table(view: FieldView) -> Table:
+    """Top candidates with scores and evidence; numbers are the keys of ``next``."""
+    table = Table(title="Candidates", title_justify="left", box=box.SIMPLE_HEAD,
+                  show_lines=True)
+    table.add_column("Key", justify="right")
+    table.add_column("Concept", no_wrap=True)
+    table.add_column("Label", overflow="fold", max_width=24, min_width=8)
+    table.add_column("Score", justify="right")
+    table.add_column("Evidence", overflow="fold")
+    for number, candidate in enumerate(view.candidates, start=1):
+        marker = " ◀ proposed" if candidate.concept == view.proposed_concept else ""
+        table.add_row(
+            str(number) if number <= MAX_KEYED_CANDIDATES else "",
+            escape(candidate.concept) + marker, escape(candidate.label or ""),
+            f"{candidate.score:.2f}", escape("\n".join(candidate.evidence) or "—"),
+        )
+    if not view.candidates:
+        table.add_row("", "no candidates", "", "", "")
+    return table
+
+
+def profile_table(profile: FieldProfile) -> Table:
+    """The privacy-safe value profile (aggregates of at least k records, no samples)."""
+    table = Table(title=f"Value profile (k={profile.k}, no record values)", title_justify="left",
+                  show_header=False)
+    table.add_column("Quantity")
+    table.add_column("Value", overflow="fold")
+    table.add_row("rows", f"{profile.n_rows:,}")
+    table.add_row("empty", f"{profile.null_rate:.0%}")
+    table.add_row("distinct", f"{profile.distinct_ratio:.0%}")
+    if profile.numeric_quantiles:
+        table.add_row("quantiles", ", ".join(
+            f"q{float(q) * 100:g}={v:,.4g}" for q, v in profile.numeric_quantiles.items()))
+    if profile.true_rate is not None:
+        table.add_row("true", f"{profile.true_rate:.0%}")
+    if profile.categories:
+        shown = ", ".join(f"{c.value} ({c.count})" for c in profile.categories[:6])
+        hidden = len(profile.categories) - 6 + profile.n_suppressed_categories
+        table.add_row("categories", escape(shown) + (f" … +{hidden} more" if hidden > 0 else ""))
+    if profile.length_mean is not None:
+        table.add_row("mean length", f"{profile.length_mean:.1f}")
+    if profile.pattern_shares:
+        table.add_row("looks like", ", ".join(
+            f"{name} {share:.0%}" for name, share in profile.pattern_shares.items() if share))
+    return table
+
+
+def field_panel(view: FieldView, progress: Progress | None = None) -> Panel:
+    """Who the field is, what is proposed, and its review state."""
+    lines = Text()
+    lines.append(f"{view.org}  ", style="bold")
+    lines.append(view.qualified_name, style="bold cyan")
+    lines.append(f"  ({view.kind or 'type unknown'})\n")
+    lines.append(f"Label: {view.label or '—'}\n")
+    lines.append(f"Description: {view.description or '—'}\n")
+    lines.append("Proposal: ")
+    lines.append(proposal_text(view), style="bold")
+    lines.append(f"   confidence {view.confidence:.2f} ")
+    lines.append(view.tier.value, style=_TIER_STYLE[view.tier])
+    lines.append(f"   impact {view.impact:g}   status ")
+    lines.append(view.status.value, style=_STATUS_STYLE[view.status])
+    lines.append(f"   version {view.version}")
+    prior = view.prior_decision
+    if prior is not None:
+        lines.append(
+            f"\nMetadata changed since {prior.reviewer} decided {prior.action.value} "
+            f"{prior.concept or prior.block or '(no concept)'} on {prior.decided_at[:10]}: "
+            "review again.", style="magenta")
+    if view.rejected:
+        lines.append(f"\nRejected before (never proposed again): {', '.join(view.rejected)}",
+                     style="dim")
+    title = progress_text(progress) if progress is not None else None
+    return Panel(lines, title=title, title_align="right")
+
+
+def show_field(view: FieldView, progress: Progress | None = None) -> None:
+    """Print everything a reviewer needs for one field."""
+    console.print(field_panel(view, progress))
+    console.print(candidates_table(view))
+    if view.profile is not None:
+        console.print(profile_table(view.profile))
+
+
+# -- commands -------------------------------------------------------------------------------
+
+@app.command("import")
+@friendly_errors
+def import_command(
+    mapping: Annotated[Path, typer.Argument(help="The JSON `fedcrm match --out` wrote.")],
+    schema: Annotated[list[str] | None, typer.Option(
+        "--schema", help="Org metadata for labels, descriptions, profiles and change "
+        "detection: ORG=PATH or PATH (org id = folder name). Repeat per org.")] = None,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import a `fedcrm match` result; re-importing keeps decisions of unchanged fields."""
+    schemas = load_schemas(schema or [])
+    with open_store(db, url) as store:
+        report = store.import_proposal(mapping, schemas=schemas,
+                                       imported_by=reviewer or default_reviewer())
+        if as_json:
+            print_json(report)
+            return
+        console.print(f"Imported {report.n_fields} fields of {len(report.orgs)} org(s) "
+                      f"into {store.describe()}: {report.n_new} new, {report.n_kept} decisions "
+                      f"kept, {len(report.flagged)} flagged for review, "
+                      f"{len(report.removed)} removed.")
+        for name in report.flagged:
+            console.print(f"  [magenta]needs review[/] {escape(name)} (metadata changed)")
+        for name in report.withdrawn:
+            console.print(f"  [dim]withdrawn[/] {escape(name)} (proposal was rejected before)")
+        if report.n_unverified:
+            console.print(f"[yellow]{report.n_unverified} field(s) could not be checked for "
+                          "changes: pass --schema for every org at every import.[/]")
+
+
+@app.command("queue")
+@friendly_errors
+def queue_command(
+    org: Annotated[str | None, typer.Option(help="Only this org.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Rows to show.")] = 20,
+    db: DbOption = None, url: UrlOption = None, as_json: JsonOption = False,
+) -> None:
+    """List undecided fields, low confidence and high impact first."""
+    with open_store(db, url) as store:
+        views = store.queue(org=org, limit=limit)
+        if as_json:
+            print_json([v.model_dump(mode="json") for v in views])
+            return
+        progress = store.progress(org=org)
+        console.print(progress_text(progress))
+        console.print(queue_table(views, f"Review queue ({len(views)} shown)"))
+
+
+@app.command("show")
+@friendly_errors
+def show_command(
+    org: Annotated[str, typer.Argument(help="Org id.")],
+    field: Annotated[str, typer.Argument(help="Object.Field")],
+    db: DbOption = None, url: UrlOption = None, as_json: JsonOption = False,
+) -> None:
+    """Show one field: candidates, evidence, value profile and history."""
+    sobject, name = _split_field(field)
+    with open_store(db, url) as store:
+        view = store.field(org, sobject, name)
+        if as_json:
+            print_json(view)
+            return
+        show_field(view, store.progress())
+        for record in store.history(org, sobject, name):
+            console.print(f"  {record.decided_at[:19]} {escape(record.reviewer)}: "
+                          f"{record.action.value} {record.concept or record.block or ''} "
+                          f"{escape(record.comment or '')}")
+
+
+@app.command("decide")
+@friendly_errors
+def decide_command(
+    org: Annotated[str, typer.Argument(help="Org id.")],
+    field: Annotated[str, typer.Argument(help="Object.Field")],
+    action: Annotated[Action, typer.Argument(help="accept, choose, no_equivalent or defer.",
+                                             case_sensitive=False)],
+    concept: Annotated[str | None, typer.Option(
+        help="For choose: the concept id (or custom:<id> block).")] = None,
+    comment: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    seen_version: Annotated[int | None, typer.Option(
+        "--seen-version", min=1,
+        help="The field version you reviewed (from `show`); the decision fails if the field "
+        "changed since. Without it, the decision applies to the current version.")] = None,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide one field without the interactive loop (for scripts)."""
+    if action is Action.AUTO_ACCEPT:
+        raise ConfigError("auto_accept is not a per-field action; use `fedcrm review "
+                          "auto-accept --threshold T --yes`")
+    sobject, name = _split_field(field)
+    with open_store(db, url) as store:
+        version = seen_version or store.field(org, sobject, name).version
+        record = store.decide(DecisionRequest(
+            org=org, object=sobject, field=name, action=action, seen_version=version,
+            reviewer=reviewer or default_reviewer(), concept=concept, comment=comment,
+        ))
+        if as_json:
+            print_json(record)
+            return
+        console.print(f"{escape(org)} {escape(sobject)}.{escape(name)}: {record.action.value} "
+                      f"{record.concept or record.block or ''} (version {record.new_version})")
+
+
+@app.command("next")
+@friendly_errors
+def next_command(
+    org: Annotated[str | None, typer.Option(help="Only this org.")] = None,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+) -> None:
+    """Review the queue field by field with single keys.
+
+    a accept · 1-5 choose that candidate · n no equivalent · d defer · c comment ·
+    s skip · q quit
+    """
+    who = reviewer or default_reviewer()
+    with open_store(db, url) as store:
+        review_loop(store, who, org=org)
+
+
+def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) -> int:
+    """The interactive loop of ``next``; returns the number of decisions made."""
+    skipped: set[int] = set()
+    decided = 0
+    comment: str | None = None
+    while True:
+        view = next((v for v in store.queue(org=org) if v.id not in skipped), None)
+        if view is None:
+            console.print("[green]Nothing left to review.[/]" if not skipped
+                          else f"No more fields ({len(skipped)} skipped).")
+            return decided
+        console.rule()
+        show_field(view, store.progress(org=org))
+        keys = len(view.candidates[:MAX_KEYED_CANDIDATES])
+        console.print(f"[bold]a[/] accept  [bold]1-{keys}[/] choose  [bold]n[/] no equivalent  "
+                      "[bold]d[/] defer  [bold]c[/] comment  [bold]s[/] skip  [bold]q[/] quit"
+                      if keys else "[bold]a[/] accept  [bold]n[/] no equivalent  [bold]d[/] "
+                      "defer  [bold]c[/] comment  [bold]s[/] skip  [bold]q[/] quit")
+        while True:
+            try:
+                key = typer.getchar().lower()
+            except (KeyboardInterrupt, EOFError):
+                key = "q"
+            action: Action | None = None
+            concept: str | None = None
+            if key in ("q", ""):  # "" is the end of piped input
+                console.print(f"Stopped; {decided} decision(s) recorded.")
+                return decided
+            if key == "s":
+                skipped.add(view.id)
+                break
+            if key == "c":
+                comment = typer.prompt("Comment", default="", show_default=False) or None
+                console.print("Comment noted; now choose an action.")
+                continue
+            if key == "a":
+                action = Action.ACCEPT
+            elif key == "n":
+                action = Action.NO_EQUIVALENT
+            elif key == "d":
+                action = Action.DEFER
+            elif key.isdigit() and 1 <= int(key) <= keys:
+                action, concept = Action.CHOOSE, view.candidates[int(key) - 1].concept
+            else:
+                console.print(f"[dim]unknown key {key!r}[/]")
+                continue
+            try:
+                store.decide(DecisionRequest(
+                    org=view.org, object=view.object, field=view.field, action=action,
+                    seen_version=view.version, reviewer=reviewer, concept=concept,
+                    comment=comment,
+                ))
+            except StaleVersionError as exc:
+                error_console.print(f"[yellow]{exc}[/]", highlight=False)
+                break
+            except FedcrmError as exc:
+                error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                continue
+            decided += 1
+            comment = None
+            console.print(f"[green]✓[/] {action.value} {concept or ''}")
+            break
+
+
+@app.command("auto-accept")
+@friendly_errors
+def auto_accept_command(
+    threshold: Annotated[float, typer.Option(
+        help="Accept pending concept proposals with at least this confidence (0.5-1).")],
+    yes: Annotated[bool, typer.Option(
+        "--yes", help="Confirm: accept them without looking at each one.")] = False,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Accept confident proposals in bulk (only with --yes; never by default)."""
+    with open_store(db, url) as store:
+        records = store.auto_accept(threshold, reviewer or default_reviewer(), confirm=yes)
+        if as_json:
+            print_json([r.model_dump(mode="json") for r in records])
+            return
+        console.print(f"Auto-accepted {len(records)} field(s) with confidence ≥ {threshold:g}.")
+
+
+@app.command("status")
+@friendly_errors
+def status_command(
+    db: DbOption = None, url: UrlOption = None, as_json: JsonOption = False,
+) -> None:
+    """Progress of the review, by org and status."""
+    with open_store(db, url) as store:
+        progress = store.progress()
+        if as_json:
+            print_json(progress.model_dump(mode="json") | {"fraction": progress.fraction})
+            return
+        console.print(progress_text(progress))
+        table = Table(title=f"Review status ({store.describe()})")
+        statuses = [s.value for s in Status]
+        table.add_column("Org")
+        for status in statuses:
+            table.add_column(status, justify="right")
+        for org_id, counts in sorted(progress.by_org.items()):
+            table.add_row(escape(org_id), *(str(counts.get(s, 0)) for s in statuses))
+        console.print(table)
+
+
+@app.command("export")
+@friendly_errors
+def export_command(
+    path: Annotated[Path, typer.Argument(
+        help="File to write, or a folder (gets approved-mapping-v<N>.json).")],
+    approved_only: Annotated[bool, typer.Option(
+        "--approved-only", help="Undecided fields map to nothing instead of the proposal.")]
+    = False,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the approved mapping (fedcrm match format) and its provenance sidecar."""
+    with open_store(db, url) as store:
+        result = store.export_approved(path, exported_by=reviewer or default_reviewer(),
+                                       approved_only=approved_only)
+        if as_json:
+            print_json(result)
+            return
+        console.print(f"Wrote approved mapping v{result.version} to {result.path} "
+                      f"({result.n_decided} of {result.n_fields} fields decided); provenance "
+                      f"in {result.provenance_path}")
+
+
+@app.command("labels")
+@friendly_errors
+def labels_command(
+    folder: Annotated[Path, typer.Argument(help="Annotations folder (labels/<org>.jsonl).")],
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Overwrite existing labels that disagree with a decision.")] = False,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Feed decisions into the annotated corpus as new labels."""
+    with open_store(db, url) as store:
+        report = store.export_labels(folder, replace=replace,
+                                     exported_by=reviewer or default_reviewer())
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"{report.added} label(s) added, {report.replaced} replaced, "
+                  f"{report.unchanged} already there, {len(report.conflicts)} conflict(s).")
+    for conflict in report.conflicts:
+        console.print(
+            f"  [yellow]conflict[/] {escape(conflict.org)} {escape(conflict.object)}."
+            f"{escape(conflict.field)}: label says "
+            f"{conflict.existing_concept or conflict.existing_group or 'no concept'} "
+            f"({escape(conflict.existing_annotator)}), decision says "
+            f"{conflict.decided_concept or conflict.decided_group or 'no concept'}; "
+            "rerun with --replace to take the decision")
+
+
+@app.command("audit")
+@friendly_errors
+def audit_command(
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write here instead of standard output.")] = None,
+    format: Annotated[str, typer.Option(help="jsonl or csv.")] = "jsonl",
+    db: DbOption = None, url: UrlOption = None,
+) -> None:
+    """Export the append-only audit log (imports, decisions, flags, exports)."""
+    with open_store(db, url) as store:
+        if out is not None:
+            count = store.export_audit(out, format=format)
+            console.print(f"Wrote {count} audit entries to {out}")
+            return
+        if format != "jsonl":
+            raise ConfigError("only jsonl goes to standard output; use --out for csv")
+        for entry in store.audit_log():
+            sys.stdout.write(entry.model_dump_json() + "\n")
+
+
+@app.command("serve")
+@friendly_errors
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to bind; only loopback is allowed.")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8765,
+    token: Annotated[str | None, typer.Option(
+        envvar="FEDCRM_REVIEW_TOKEN",
+        help="Login token [default: a random one, printed at start].")] = None,
+    db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
+) -> None:
+    """Serve the review page on this machine only, behind a login token."""
+    check_loopback(host)
+    try:
+        from fedcrm.review.web import serve
+    except ImportError as exc:
+        raise ConfigError(
+            f"the review page needs FastAPI, uvicorn, Jinja2 and python-multipart ({exc}); "
+            "pip install fastapi uvicorn jinja2 python-multipart"
+        ) from exc
+    with open_store(db, url) as store:
+        serve(store, host=host, port=port, token=token,
+              default_reviewer=reviewer or default_reviewer())

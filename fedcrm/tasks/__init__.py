@@ -1,0 +1,201 @@
+"""The three CRM tasks: what is predicted, from which record, how it is labelled and scored.
+
+Each task reads only canonical concepts, so it means the same thing in every org:
+
+* **churn** (Account): ``account.churned`` (or a recorded ``account.churn_date``).
+  Definitive: churned with a date, or retained with a booked renewal; inferred: any other
+  flag (e.g. one set by a dormancy rule).
+* **lead_conversion** (Lead): converted (``lead.is_converted`` or status closed-converted).
+  Definitive: status closed-converted or closed-not-converted; inferred: an open lead older
+  than 180 days, counted as not converted (younger open leads are unlabelled).
+* **win_probability** (Opportunity): ``opportunity.is_won`` among closed deals. Definitive: won,
+  or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal).
+
+Every record also gets an *as-of* time, the moment its features describe: the churn date for
+churned accounts and the close date for closed deals (so roll-ups over "the last 90 days" look
+at the 90 days before the outcome, not before today, which would leak it), the reference date
+otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from fedcrm.errors import FeatureError
+from fedcrm.ontology.models import Task
+
+#: open leads at least this old count as not converted (an inferred label)
+LEAD_STALE_DAYS = 180
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Labels of one org's records for one task."""
+
+    y: pd.Series  # 1.0 / 0.0, NaN where unlabelled
+    definitive: pd.Series  # bool: label from a definitive business event
+    as_of: pd.Series  # timestamp the features of each record describe
+
+    @property
+    def labelled(self) -> pd.Series:
+        """Records with a label."""
+        return self.y.notna()
+
+    @property
+    def label_reliability(self) -> float:
+        """Share of labels from definitive events (0 if nothing is labelled)."""
+        labelled = self.labelled
+        return float(self.definitive[labelled].mean()) if labelled.any() else 0.0
+
+
+def _flag(table: pd.DataFrame, concept: str) -> pd.Series | None:
+    return table[concept].astype(float) if concept in table else None
+
+
+def churn_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
+    """Account churn: the churned flag, or a recorded churn date."""
+    churned = _flag(table, "account.churned")
+    churn_date = table.get("account.churn_date", None)
+    if churned is None and churn_date is None:
+        raise FeatureError("churn needs account.churned or account.churn_date mapped; neither "
+                           "is in this org's approved mapping")
+    if churned is None:
+        assert churn_date is not None
+        churned = churn_date.notna().astype(float)
+    has_date = churn_date.notna() if churn_date is not None else pd.Series(False,
+                                                                           index=table.index)
+    renewals = table["account.renewal_count"].astype(float) if "account.renewal_count" in \
+        table else pd.Series(np.nan, index=table.index)
+    definitive = ((churned == 1) & has_date) | ((churned == 0) & (renewals >= 1))
+    as_of = pd.Series(reference, index=table.index)
+    if churn_date is not None:
+        as_of = churn_date.where((churned == 1) & has_date, reference)
+    return Outcome(y=churned, definitive=definitive.fillna(False).astype(bool),
+                   as_of=pd.to_datetime(as_of))
+
+
+def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
+    """Lead conversion: converted / closed-not-converted, or stale open leads as not converted."""
+    status = table.get("lead.status", None)
+    converted = _flag(table, "lead.is_converted")
+    if status is None and converted is None:
+        raise FeatureError("lead conversion needs lead.is_converted or lead.status mapped")
+    index = table.index
+    closed_converted = (status == "closed_converted") if status is not None else \
+        pd.Series(False, index=index)
+    closed_lost = (status == "closed_not_converted") if status is not None else \
+        pd.Series(False, index=index)
+    is_converted = (converted == 1) if converted is not None else closed_converted
+    is_converted = is_converted.fillna(False) | closed_converted.fillna(False)
+    y = pd.Series(np.nan, index=index)
+    y[is_converted] = 1.0
+    y[closed_lost.fillna(False) & ~is_converted] = 0.0
+    definitive = y.notna()
+    if "lead.created_date" in table:
+        age = (reference - pd.to_datetime(table["lead.created_date"])).dt.days
+        stale = y.isna() & (age >= LEAD_STALE_DAYS)
+        y[stale] = 0.0
+    elif status is None:
+        # no status and no creation date: the converted flag is all there is
+        y = is_converted.astype(float)
+    return Outcome(y=y, definitive=definitive.astype(bool),
+                   as_of=pd.Series(reference, index=index))
+
+
+def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
+    """Opportunity win among closed deals."""
+    stage = table.get("opportunity.stage", None)
+    won = _flag(table, "opportunity.is_won")
+    closed = _flag(table, "opportunity.is_closed")
+    if stage is None and (won is None or closed is None):
+        raise FeatureError("win probability needs opportunity.stage, or both "
+                           "opportunity.is_won and opportunity.is_closed, mapped")
+    index = table.index
+    if stage is not None:
+        is_closed = stage.isin(["closed_won", "closed_lost"]).fillna(False)
+        is_won = (stage == "closed_won").fillna(False)
+        if closed is not None:
+            is_closed = is_closed | (closed == 1)
+        if won is not None:
+            is_won = is_won | (won == 1)
+    else:
+        assert won is not None and closed is not None
+        is_closed, is_won = (closed == 1), (won == 1)
+    y = pd.Series(np.nan, index=index)
+    y[is_closed] = is_won[is_closed].astype(float)
+    has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \
+        table else pd.Series(False, index=index)
+    definitive = is_closed & (is_won | has_reason)
+    as_of = pd.Series(reference, index=index)
+    if "opportunity.close_date" in table:
+        close = pd.to_datetime(table["opportunity.close_date"])
+        as_of = close.where(is_closed & close.notna(), reference)
+    return Outcome(y=y, definitive=definitive.astype(bool), as_of=pd.to_datetime(as_of))
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    """What one task predicts and how it is scored.
+
+    ``excluded`` lists feature concepts the task never uses: each task's *inferred* labels are
+    defined by inactivity (a dormant account, a stale lead, an auto-closed idle deal), so
+    activity-recency concepts would learn the labelling rule instead of the outcome.
+    """
+
+    task: Task
+    sobject: str
+    metrics: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
+
+    def outcome(self, table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
+        """Labels, label sources and as-of times of this task's records."""
+        function = {Task.CHURN: churn_outcome, Task.LEAD_CONVERSION: lead_outcome,
+                    Task.WIN_PROBABILITY: win_outcome}[self.task]
+        return function(table, reference)
+
+    def score(self, y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float | None]:
+        """The task's metrics (AUC-ROC; Spearman too for win probability)."""
+        result: dict[str, float | None] = {"auc": None}
+        if len(np.unique(y_true)) == 2:
+            result["auc"] = float(roc_auc_score(y_true, probabilities))
+        if "spearman" in self.metrics:
+            value = spearmanr(probabilities, y_true).statistic if len(np.unique(y_true)) == 2 \
+                else np.nan
+            result["spearman"] = None if np.isnan(value) else float(value)
+        return result
+
+
+TASKS: dict[Task, TaskDefinition] = {
+    Task.CHURN: TaskDefinition(
+        Task.CHURN, "Account", ("auc",),
+        excluded=("account.last_activity_date", "account.last_login_date",
+                  "account.days_since_last_login", "account.last_contact_date",
+                  "contact.last_activity_date", "contact.last_login_date"),
+    ),
+    Task.LEAD_CONVERSION: TaskDefinition(
+        Task.LEAD_CONVERSION, "Lead", ("auc",),
+        excluded=("lead.last_activity_date", "lead.last_engagement_date"),
+    ),
+    Task.WIN_PROBABILITY: TaskDefinition(
+        Task.WIN_PROBABILITY, "Opportunity", ("auc", "spearman"),
+        excluded=("opportunity.last_activity_date", "opportunity.last_stage_change_date",
+                  "account.last_activity_date"),
+    ),
+}
+
+
+def get_task(task: str | Task) -> TaskDefinition:
+    """A task definition by name (``churn``, ``lead_conversion``, ``win_probability``)."""
+    try:
+        return TASKS[Task(task)]
+    except ValueError:
+        raise FeatureError(f"unknown task {task!r}; choose one of "
+                           f"{[t.value for t in Task]}") from None
+
+
+__all__ = ["TASKS", "Outcome", "TaskDefinition", "get_task"]

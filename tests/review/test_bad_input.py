@@ -1,0 +1,139 @@
+"""Bad input gets a clear error that names the field (or file) and the fix, and changes
+nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.ontology.models import Ontology
+from fedcrm.review import (
+    Action,
+    DecisionRequest,
+    ReviewStore,
+    StaleVersionError,
+    UnknownFieldError,
+)
+
+from ._helpers import make_proposal, make_schemas
+
+
+def request(**changes: object) -> DecisionRequest:
+    values: dict[str, object] = {"org": "acme", "object": "Account", "field": "Annual_Rev__c",
+                                 "action": Action.ACCEPT, "seen_version": 1, "reviewer": "ana"}
+    return DecisionRequest.model_validate(values | changes)
+
+
+def test_decision_on_an_unknown_field(store: ReviewStore) -> None:
+    with pytest.raises(UnknownFieldError, match=r"no field Account\.Nope__c.*fedcrm review "
+                                                r"import") as caught:
+        store.decide(request(field="Nope__c"))
+    assert isinstance(caught.value, MappingError)
+    assert (caught.value.org, caught.value.field) == ("acme", "Nope__c")
+    with pytest.raises(UnknownFieldError, match="known orgs: acme, globex"):
+        store.decide(request(org="initech"))
+    with pytest.raises(UnknownFieldError, match="no field with id 999"):
+        store.field_by_id(999)
+    assert [e.event for e in store.audit_log()] == ["import"]
+
+
+def test_decision_on_a_stale_version(store: ReviewStore) -> None:
+    with pytest.raises(StaleVersionError, match=r"acme Account\.Annual_Rev__c: you decided on "
+                                                r"version 3, but the field is now at version 1"):
+        store.decide(request(seen_version=3))
+    assert store.progress().decided == 0
+
+
+def test_decision_on_a_removed_field(store: ReviewStore) -> None:
+    store.import_proposal(make_proposal(drop={("acme", "Account", "Annual_Rev__c")}),
+                          imported_by="importer")
+    with pytest.raises(UnknownFieldError, match="removed from the org's latest mapping"):
+        store.decide(request(seen_version=2))
+
+
+def test_choosing_a_concept_the_ontology_does_not_have(store: ReviewStore) -> None:
+    with pytest.raises(MappingError, match=r"'account.anual_revenue' is not a concept of the "
+                                           r"ontology.*did you mean account.annual_revenue"):
+        store.decide(request(action=Action.CHOOSE, concept="account.anual_revenue"))
+    assert store.field("acme", "Account", "Annual_Rev__c").version == 1
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"action": Action.CHOOSE}, "'choose' needs the concept id"),
+    ({"concept": "account.arr"}, "only 'choose' takes a concept"),
+    ({"reviewer": "  "}, "reviewer"),
+    ({"seen_version": 0}, "seen_version"),
+    ({"action": "approve"}, "action"),
+    ({"action": Action.CHOOSE, "concept": "custom:"}, "needs an id"),
+])
+def test_malformed_decision_requests(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        request(**changes)
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "malformed JSON at line 1"),
+    ('{"version": 1, "orgs": [', "malformed JSON"),
+    ('{"version": 1, "matcher_version": "m"}', "invalid mapping.*ontology_version"),
+    ('{"version": 1, "ontology_version": "o", "matcher_version": "m", "orgs": [{"org": "a", '
+     '"fields": [{"object": "Account", "field": "X", "confidence": 2}]}]}',
+     "less than or equal to 1"),
+    ('{"version": 1, "ontology_version": "o", "matcher_version": "m", "orgs": [{"org": "a", '
+     '"fields": [{"object": "A", "field": "X", "confidence": 1}, {"object": "a", '
+     '"field": "x", "confidence": 1}]}]}', "twice"),
+    ("[1, 2, 3]", "invalid mapping"),
+    (b"\xff\xfe\x00garbage", "cannot import"),
+])
+def test_corrupt_imports_are_refused_and_change_nothing(
+    store: ReviewStore, tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    path = write(tmp_path / "mapping.json", content)
+    with pytest.raises(MappingError, match=message) as caught:
+        store.import_proposal(path, imported_by="importer")
+    assert "mapping.json" in str(caught.value)
+    assert [e.event for e in store.audit_log()] == ["import"]  # only the fixture's import
+
+
+def test_missing_import_file(store: ReviewStore, tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match=r"missing\.json: cannot read the mapping"):
+        store.import_proposal(tmp_path / "missing.json", imported_by="importer")
+
+
+def test_import_with_concepts_the_ontology_lacks(store: ReviewStore, tmp_path: Path) -> None:
+    data = json.loads(make_proposal().to_json())
+    data["orgs"][0]["fields"][0]["candidates"][1]["concept"] = "account.warp_speed"
+    path = write(tmp_path / "mapping.json", json.dumps(data))
+    with pytest.raises(MappingError, match="not in the ontology.*account.warp_speed"):
+        store.import_proposal(path, imported_by="importer")
+
+
+def test_import_with_mismatched_schemas(store: ReviewStore) -> None:
+    acme, globex = make_schemas()
+    with pytest.raises(MappingError, match=r"schema\(s\) given for org\(s\) \['initech'\]"):
+        store.import_proposal(make_proposal(), schemas={"initech": acme},
+                              imported_by="importer")
+    lean = acme.model_copy(update={"objects": acme.objects[:1]})  # no Opportunity
+    with pytest.raises(MappingError, match=r"field Opportunity\.Win_Chance__c of org acme, "
+                                           r"but the schema given for acme does not"):
+        store.import_proposal(make_proposal(), schemas=[lean, globex], imported_by="importer")
+
+
+def test_bad_database_locations(tmp_path: Path, ontology: Ontology) -> None:
+    with pytest.raises(ConfigError, match="invalid database URL"):
+        ReviewStore("postgresql://user@host:port/db", ontology=ontology)
+    with pytest.raises(ConfigError, match="cannot use database.*driver installed"):
+        ReviewStore("nosuchdb://user@host/db", ontology=ontology)
+    with pytest.raises(ConfigError, match="cannot open the review database"):
+        ReviewStore(tmp_path, ontology=ontology)  # a folder, not a file
