@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -58,12 +59,41 @@ def _root(
 
 @app.command("demo")
 @friendly_errors
-def demo_command() -> None:
-    """Run the end-to-end demo on the bundled example data."""
-    from fedcrm.cli.schema import summary_command
-    from fedcrm.examples import example_org_path
+def demo_command(
+    data: Annotated[Path | None, typer.Option(
+        help="A folder written by `fedcrm synth` (default: generate one).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Keep the generated federation here (default: a temporary folder).")] = None,
+    orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    scale: Annotated[float, typer.Option(help="Size of the generated orgs.")] = 0.03,
+    rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 20,
+    model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
+    task: Annotated[list[str] | None, typer.Option(
+        help="Only these tasks (churn, lead_conversion, win_probability).")] = None,
+    reference_date: Annotated[str | None, typer.Option(
+        help="The records' 'today' when --data has no federation.json.")] = None,
+    json_path: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the numbers as JSON here.")] = None,
+) -> None:
+    """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
+    compared with local-only and centralised models for each task."""
+    from fedcrm.cli.demo import print_demo
+    from fedcrm.demo import run_demo
+    from fedcrm.federation.config import TrainingConfig
+    from fedcrm.ontology.models import Task
 
-    summary_command(example_org_path("acme"), org_id=None, lenient=False, as_json=False)
+    config = TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.01, batch_size=64,
+                            model=model, seed=seed)  # type: ignore[arg-type]
+    tasks = task or [t.value for t in Task]
+    with console.status("fedcrm demo") as status:
+        result = run_demo(data=data, out=out, orgs=orgs, seed=seed, scale=scale, tasks=tasks,
+                          config=config, reference_date=reference_date,
+                          status=lambda message: status.update(f"fedcrm demo: {message}"))
+    print_demo(result)
+    if json_path is not None:
+        result.to_json(json_path)
+        console.print(f"Wrote {json_path}")
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ def build_feature_space(
     for concept in _task_concepts(task, ontology):
         if not mapped[concept.id]:
             continue
-        kind = _source_kind(concept)
+        kind: SourceKind = _source_kind(concept)
         categories: tuple[str, ...] = ()
         if kind == "category":
             assert concept.value_set is not None
@@ -186,8 +186,9 @@ def build_feature_space(
         if len(orgs) < min_shared:
             continue
         family = kinds.get(block, "numeric")
-        kind: SourceKind = {"numeric": "numeric", "boolean": "boolean",
-                            "temporal": "date"}.get(family, "present")  # type: ignore[assignment]
+        block_kinds: dict[str, SourceKind] = {"numeric": "numeric", "boolean": "boolean",
+                                              "temporal": "date"}
+        kind = block_kinds.get(family, "present")
         sources.append(SourceSpec(name=block, kind=kind, sobject=definition.sobject,
                                   shared_by=len(orgs)))
     return FeatureSpace(task=task, ontology_version=ontology.version, sources=tuple(sources))

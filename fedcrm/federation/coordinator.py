@@ -22,6 +22,28 @@ from fedcrm.federation.participant import Participant, Update
 from fedcrm.federation.strategies import Strategy
 
 
+class EncryptedRound(BaseModel):
+    """Encrypted mode only (:mod:`fedcrm.federation.secure`): what the coordinator learnt
+    about a round's aggregation besides the mean step. Never one participant's update or
+    weight."""
+
+    model_config = ConfigDict(frozen=True)
+    key_bits: int
+    quorum: int
+    #: sender → why its encrypted update was refused (the round carried on without it)
+    rejected_updates: dict[str, str] = Field(default_factory=dict)
+    #: key holders whose partial decryptions were combined
+    decrypted_by: list[str] = Field(default_factory=list)
+    #: key holder → why it refused to decrypt, or why its partial decryption was invalid
+    refused_decryption: dict[str, str] = Field(default_factory=dict)
+    #: decrypted sum of the contributors' weights (the only weight the coordinator learns)
+    total_weight: float | None = None
+    #: per-value bound on |applied step − exact weighted mean| (PackingSpec.error_bound)
+    error_bound: float | None = None
+    #: why the round was skipped with the global model unchanged, if it was
+    failure: str | None = None
+
+
 class RoundRecord(BaseModel):
     """What happened in one round (one JSON line of the round log)."""
 
@@ -41,6 +63,8 @@ class RoundRecord(BaseModel):
     mean_validation_auc: float | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
     privacy: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: encrypted mode only; None for plaintext rounds
+    encryption: EncryptedRound | None = None
 
 
 class FederationResult(BaseModel):

@@ -526,6 +526,7 @@ def _group_shared_meanings(orgs: list[SyntheticOrg]) -> None:
     equivalent: give them a common ``group`` so the ground truth says so."""
     keys: list[dict[tuple[str, str], str]] = []
     for org in orgs:
+        assert org.plan is not None  # set for every generated org
         planned = {(p.sobject.lower(), p.api_name.lower()): p for p in org.plan.all_fields()}
         org_keys = {}
         for label in org.labels:

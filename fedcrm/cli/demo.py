@@ -1,0 +1,45 @@
+"""Tables for ``fedcrm demo``."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from fedcrm._console import console
+from fedcrm.demo import DemoResult
+from fedcrm.federation.experiment import METHODS
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def print_demo(result: DemoResult) -> None:
+    """One table for matching, one per task (per org and mean), and the timing."""
+    matching = result.matching
+    line = (f"Matched {matching.n_fields} fields of {len(result.orgs)} orgs in "
+            f"{matching.seconds:.1f} s: {matching.n_mapped} mapped to concepts, "
+            f"{matching.n_custom_blocks} shared custom blocks")
+    if matching.concept_precision is not None:
+        line += (f"; against ground truth, custom-field precision "
+                 f"{matching.concept_precision:.3f}, recall {matching.concept_recall:.3f}")
+    console.print(line)
+    for name, task in result.tasks.items():
+        methods = [m for m in METHODS if m in task.mean]
+        table = Table(title=f"{name}: test AUC per org ({task.n_features} features, feature "
+                            f"space {task.feature_space})")
+        for column in ("org", "train", "quality", *methods):
+            table.add_column(column, justify="left" if column == "org" else "right")
+        for org in task.orgs:
+            table.add_row(org.org, str(org.n_train), f"{org.quality_multiplier:.2f}",
+                          *(_fmt(org.metrics[m]["auc"]) for m in methods))
+        table.add_section()
+        table.add_row("mean", "", "", *(_fmt(task.mean[m]) for m in methods))
+        if task.mean_spearman:
+            table.add_row("mean Spearman", "", "",
+                          *(_fmt(task.mean_spearman.get(m)) for m in methods))
+        console.print(table)
+        timing = ", ".join(f"{k} {v:.2f} s" for k, v in task.seconds_per_round.items())
+        console.print(f"time per federated round: {timing}")
+        for skipped, reason in task.skipped_orgs.items():
+            console.print(f"[yellow]skipped {skipped}:[/] {reason}")
+    console.print(f"demo finished in {result.seconds:.0f} s")

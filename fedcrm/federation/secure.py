@@ -1,0 +1,644 @@
+"""Encrypted aggregation mode of the federated trainer.
+
+In this mode the coordinator never holds one participant's update. Each round:
+
+1. Every selected participant gates the global model and trains as usual
+   (:meth:`Participant.train`: validation gating, norm-bounded delta).
+2. It computes its own aggregation weight with the strategy's rule (sample count × quality
+   multiplier for :class:`QualityWeighted`, sample count for FedAvg/FedProx), folds it into the
+   fixed-point packing (:class:`fedcrm.crypto.PackingSpec`), encrypts the packed update under
+   the federation's threshold Paillier key with randomness precomputed between rounds, and
+   signs the message bound to the federation, the round, the key and the packing.
+3. The coordinator verifies every message with :class:`fedcrm.crypto.SecureAggregator`
+   (refusing unsigned, tampered, replayed, stale, wrong-round and malformed ones, each named in
+   the round log, and carrying on) and multiplies the valid ciphertexts: the sum of the
+   weighted updates and, in slot 0, of the weights.
+4. It asks key holders for partial decryptions until a quorum has answered. Each key holder
+   (:class:`fedcrm.crypto.KeyHolder`) re-verifies the forwarded updates, refuses anything but an
+   honest aggregate of at least ``min_contributors`` participants, and proves its partial
+   correct. Key holders that have vanished are dropouts; as long as a quorum remains the round
+   succeeds, otherwise it is skipped loudly with the model unchanged.
+5. The coordinator applies the decrypted weighted mean ``Σ w_i Δ_i / Σ w_i``.
+
+What the coordinator learns: who was selected, who sent a valid update, who decrypted, the
+weighted mean step and the total weight ``Σ w_i`` of the contributors. Never one update, one
+weight, or whether one update was norm-clipped (``RoundRecord.weights`` and ``clipped`` stay
+empty in this mode).
+
+Defences are client-side only (DESIGN.md): a server that sees ciphertexts cannot clip, take a
+median of, or trim updates, so :class:`SecureCoordinator` refuses robust strategies and does no
+server-side clipping. What still bounds a participant's influence: its own norm bound
+(``TrainingConfig.max_update_norm``), the packing clip (every value to ``±clip``, by default
+the norm bound, so an honest bounded update is never clipped twice) and the packing's
+``max_weight`` (no weight can exceed it). A dishonest participant can lie within those bounds.
+
+In this in-process simulation every role lives in one Python process; the code keeps them
+apart (the coordinator touches only bytes coming out of :class:`SecureClient`), so each
+client can move into its own org's process unchanged. See ``docs/crypto.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+import warnings
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from fedcrm.crypto import (
+    AggregationResult,
+    EncryptedUpdate,
+    KeyHolder,
+    KeyShare,
+    PackingSpec,
+    ParticipantEncryptor,
+    SecureAggregator,
+    ThresholdPublicKey,
+    UpdateRejected,
+    deal,
+)
+from fedcrm.crypto.threshold import DEFAULT_KEY_BITS
+from fedcrm.errors import AggregationError, ConfigError, CryptoError, PrivacyBudgetExceeded
+from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.coordinator import Coordinator, EncryptedRound, RoundRecord
+from fedcrm.federation.participant import Participant, Update
+from fedcrm.federation.strategies import CoordinateMedian, Strategy, TrimmedMean
+
+#: what a client raises when it cannot be reached (a dropout, not a bug)
+UNREACHABLE = (ConnectionError, TimeoutError)
+
+
+# ------------------------------------------------------------------------------ key material
+@dataclass(frozen=True, repr=False)
+class FederationKeys:
+    """Key material of an encrypted federation.
+
+    ``public_key`` is the threshold Paillier key everyone encrypts under; ``shares`` maps each
+    key holder to its secret share of the decryption exponent; ``signing_keys`` maps each
+    participant to its Ed25519 signing key (the roster of public halves is what the
+    coordinator and the key holders verify messages with). In a deployment each share and
+    signing key exists only inside its own org; here they travel together because every org
+    runs in one process.
+    """
+
+    public_key: ThresholdPublicKey
+    shares: Mapping[str, KeyShare]
+    signing_keys: Mapping[str, Ed25519PrivateKey]
+
+    def __post_init__(self) -> None:
+        holders = set(self.public_key.participant_ids)
+        if set(self.shares) != holders:
+            raise ConfigError(
+                f"the key has shares for {sorted(holders)} but shares were given for "
+                f"{sorted(self.shares)}; pass exactly the shares the ceremony dealt"
+            )
+        for participant_id, share in self.shares.items():
+            if (share.participant_id != participant_id or share.n != self.public_key.n
+                    or share.index != self.public_key.index_of(participant_id)):
+                raise ConfigError(
+                    f"participant {participant_id!r}: its key share does not belong to this "
+                    "public key (wrong key, index or owner)"
+                )
+        missing = sorted(holders - set(self.signing_keys))
+        if missing:
+            raise ConfigError(f"key holders without an Ed25519 signing key: {missing}")
+        for participant_id, key in self.signing_keys.items():
+            if not isinstance(key, Ed25519PrivateKey):
+                raise ConfigError(
+                    f"participant {participant_id!r}: signing key must be an "
+                    f"Ed25519PrivateKey, got {type(key).__name__}"
+                )
+
+    @classmethod
+    def from_deal(
+        cls,
+        public_key: ThresholdPublicKey,
+        shares: Sequence[KeyShare],
+        signing_keys: Mapping[str, Ed25519PrivateKey] | None = None,
+    ) -> FederationKeys:
+        """Wrap what :func:`fedcrm.crypto.deal` returned (pre-dealt keys).
+
+        Without ``signing_keys`` every key holder gets a fresh Ed25519 key (in a deployment
+        each org generates its own and publishes the public half).
+        """
+        keys = dict(signing_keys) if signing_keys is not None else {
+            share.participant_id: Ed25519PrivateKey.generate() for share in shares}
+        return cls(public_key, {share.participant_id: share for share in shares}, keys)
+
+    @property
+    def roster(self) -> dict[str, Ed25519PublicKey]:
+        """Participant id → Ed25519 public key: who may contribute, and how to check it."""
+        return {pid: key.public_key() for pid, key in self.signing_keys.items()}
+
+    @property
+    def key_bits(self) -> int:
+        """Bit length of the Paillier modulus."""
+        return self.public_key.n.bit_length()
+
+    @property
+    def quorum(self) -> int:
+        """How many key holders must cooperate to decrypt."""
+        return self.public_key.quorum
+
+
+def key_ceremony(
+    participant_ids: Sequence[str],
+    *,
+    quorum: int | None = None,
+    key_bits: int = DEFAULT_KEY_BITS,
+    safe_primes: tuple[int, int] | None = None,
+    allow_insecure_bits: bool = False,
+) -> FederationKeys:
+    """Deal a threshold key to ``participant_ids`` and give each an Ed25519 signing key.
+
+    ``key_bits`` is 2048 (default) or 3072; smaller keys need ``allow_insecure_bits`` and are
+    for tests only. Generating the two safe primes of a 2048-bit key takes from under a second
+    to about a minute; pass ``safe_primes`` (checked) to reuse ones you generated, or deal with
+    :func:`fedcrm.crypto.deal` and wrap the result with :meth:`FederationKeys.from_deal`.
+    Nothing is cached.
+
+    The dealer learns ``p``, ``q`` and the decryption exponent ``d``: :func:`~fedcrm.crypto.deal`
+    keeps them in local variables only, so they are unreachable once it returns, but Python
+    cannot wipe memory. For real use run the ceremony in a short-lived process that sends each
+    share to its org over an authenticated private channel, publishes the public key, and
+    exits. ``quorum`` defaults to 60 % of the key holders, rounded up.
+    """
+    ids = list(participant_ids)
+    public_key, shares = deal(ids, quorum, bits=key_bits, safe_primes=safe_primes,
+                              allow_insecure_bits=allow_insecure_bits)
+    return FederationKeys.from_deal(public_key, shares)
+
+
+# --------------------------------------------------------------------------------- settings
+def _random_federation_id() -> str:
+    return f"fedcrm-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, repr=False)
+class SecureAggregation:
+    """Settings that turn on encrypted aggregation; pass to :class:`SecureCoordinator`.
+
+    Parameters
+    ----------
+    keys:
+        The federation's key material (:func:`key_ceremony` or pre-dealt keys).
+    federation_id:
+        Names this training session; every message is signed bound to it, so messages of
+        another session (same keys, other id) are rejected. Default: a fresh random id.
+    clip:
+        Every update value is clipped to ``±clip`` when packed. Default: the config's
+        ``max_update_norm``, which an honest norm-bounded update never exceeds in any value.
+    bits:
+        Quantisation bits per value. 24 keeps the error far below local-training noise; the
+        trainer's models are small, so the extra ciphertext bytes cost little.
+    max_weight:
+        Largest weight any participant may encrypt. Default: the largest participant weight
+        rounded up to a power of two (so the setup reveals only its order of magnitude). It
+        caps how much weight a dishonest participant can claim.
+    min_contributors:
+        Key holders refuse to decrypt an aggregate of fewer distinct participants (a sum of
+        one update *is* that update).
+    on_failure:
+        ``"raise"`` (default): a round whose aggregate cannot be decrypted is logged as
+        skipped, the model is left unchanged, and :class:`AggregationError` is raised.
+        ``"skip"``: the same, with a warning instead of the exception, and training goes on.
+    """
+
+    keys: FederationKeys
+    federation_id: str = field(default_factory=_random_federation_id)
+    clip: float | None = None
+    bits: int = 24
+    max_weight: float | None = None
+    min_contributors: int = 2
+    on_failure: Literal["raise", "skip"] = "raise"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keys, FederationKeys):
+            raise ConfigError(f"keys must be FederationKeys, got {type(self.keys).__name__}")
+        if not self.federation_id:
+            raise ConfigError("federation_id must be a non-empty string")
+        if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
+            raise ConfigError(f"clip must be a positive finite number, got {self.clip!r}")
+        if self.max_weight is not None and not (math.isfinite(self.max_weight)
+                                                and self.max_weight > 0):
+            raise ConfigError(f"max_weight must be a positive number, got {self.max_weight!r}")
+        if self.min_contributors < 2:
+            raise ConfigError(
+                f"min_contributors must be ≥ 2, got {self.min_contributors}: decrypting an "
+                "aggregate of one participant reveals its update"
+            )
+        if self.on_failure not in ("raise", "skip"):
+            raise ConfigError(f"on_failure must be 'raise' or 'skip', got {self.on_failure!r}")
+
+    def __repr__(self) -> str:
+        return (f"SecureAggregation(federation_id={self.federation_id!r}, "
+                f"key_bits={self.keys.key_bits}, quorum={self.keys.quorum}, clip={self.clip}, "
+                f"bits={self.bits}, max_weight={self.max_weight}, "
+                f"on_failure={self.on_failure!r})")
+
+
+def check_encryptable(strategy: Strategy) -> None:
+    """Raise :class:`ConfigError` unless ``strategy`` aggregates by a weighted mean.
+
+    Encrypted aggregation computes one thing: ``Σ w_i Δ_i / Σ w_i`` with each participant's
+    weight from ``strategy.weight``. A strategy that looks at individual updates (coordinate-wise
+    median, trimmed mean) or has any other ``aggregate`` rule cannot run on ciphertexts.
+    """
+    if type(strategy).aggregate is Strategy.aggregate:
+        return
+    if isinstance(strategy, CoordinateMedian | TrimmedMean):
+        raise ConfigError(
+            f"strategy {strategy.name!r} cannot run with encrypted aggregation: it needs every "
+            "participant's update in the clear (a median or trimmed mean sorts individual "
+            "values), but an encrypting coordinator only ever holds ciphertexts and can only "
+            "add them. Robust and encrypted aggregation are different modes (DESIGN.md): use "
+            "QualityWeighted, FedAvg or FedProx with encryption, whose defences are client-side "
+            "(norm bounds, validation gating), or the robust strategy without encryption"
+        )
+    raise ConfigError(
+        f"strategy {strategy.name!r} cannot run with encrypted aggregation: it defines its own "
+        "aggregate(), but an encrypting coordinator only ever holds ciphertexts and computes "
+        "one thing, the weighted mean Σ w_i Δ_i / Σ w_i with weights from the strategy's "
+        "weight(); use QualityWeighted, FedAvg or FedProx, or this strategy without encryption"
+    )
+
+
+def participant_weight(strategy: Strategy, participant: Participant) -> float:
+    """The weight ``participant`` gives itself under ``strategy``'s rule (own data only)."""
+    probe = Update(participant_id=participant.participant_id, round=0,
+                   delta=np.zeros(0, dtype=np.float32), n_samples=participant.n_samples,
+                   quality_multiplier=participant.quality_multiplier, norm=0.0, clipped=False,
+                   train_loss=0.0)
+    return float(strategy.weight(probe))
+
+
+# ---------------------------------------------------------------------------- participant side
+@dataclass(frozen=True)
+class SealedUpdate:
+    """What a participant sends in encrypted mode: the signed ciphertext message and its
+    privacy spend for the round log (empty without a privacy hook). Nothing else."""
+
+    message: bytes
+    privacy: dict[str, Any] = field(default_factory=dict)
+
+
+class SecureClient:
+    """One org's side of encrypted aggregation: train, weight, encrypt, sign; hold a key share.
+
+    The plaintext :class:`Update` lives only inside :meth:`contribute`; what comes out is bytes.
+    ``online`` is a simulation switch: an offline client raises :class:`ConnectionError`, as an
+    unreachable org would (a dropout).
+    """
+
+    def __init__(self, participant: Participant, encryptor: ParticipantEncryptor,
+                 key_holder: KeyHolder | None) -> None:
+        if encryptor.participant_id != participant.participant_id:
+            raise ConfigError(f"the encryptor of {encryptor.participant_id!r} cannot serve "
+                              f"participant {participant.participant_id!r}")
+        self.participant = participant
+        self.encryptor = encryptor
+        self.key_holder = key_holder
+        self.online = True
+
+    @property
+    def participant_id(self) -> str:
+        """The org this client speaks for."""
+        return self.participant.participant_id
+
+    def _require_online(self) -> None:
+        if not self.online:
+            raise ConnectionError(f"participant {self.participant_id!r} is unreachable")
+
+    def precompute(self, n_values: int, rounds: int = 1) -> None:
+        """Offline step, between rounds: top the randomness pool up for ``rounds`` updates."""
+        needed = self.encryptor.spec.n_plaintexts(n_values) * rounds - len(self.encryptor.pool)
+        if needed > 0:
+            self.encryptor.pool.precompute(needed)
+
+    def contribute(self, parameters: np.ndarray, round_number: int, *, prox_mu: float,
+                   strategy: Strategy) -> SealedUpdate:
+        """Train on ``parameters`` and return the signed encryption of the weighted delta.
+
+        The weight is ``strategy.weight`` of this org's own update (its sample count and
+        quality multiplier); it is folded into the packing, so only the sum of weights is
+        ever decrypted.
+        """
+        self._require_online()
+        update = self.participant.train(parameters, round_number, prox_mu=prox_mu)
+        weight = float(strategy.weight(update))
+        message = self.encryptor.encrypt(update.delta, weight, round_number)
+        return SealedUpdate(message=message.to_bytes(), privacy=dict(update.privacy))
+
+    def partial_decrypt(self, aggregate: bytes, updates: Sequence[bytes]) -> bytes:
+        """Key-holder step: check ``aggregate`` against the forwarded ``updates`` and return
+        this share's partial decryption (raises :class:`CryptoError` when it refuses)."""
+        self._require_online()
+        if self.key_holder is None:
+            raise CryptoError(f"participant {self.participant_id!r} holds no key share")
+        return self.key_holder.partial_decrypt(aggregate, updates).to_bytes()
+
+
+# ---------------------------------------------------------------------------- coordinator side
+def _power_of_two_ceiling(value: float) -> float:
+    """The smallest power of two ≥ ``value`` (so a published bound shows only magnitude)."""
+    return float(2.0 ** math.ceil(math.log2(value)))
+
+
+class SecureCoordinator(Coordinator):
+    """A :class:`Coordinator` whose rounds aggregate encrypted, client-weighted updates.
+
+    Same rounds as the plaintext coordinator (selection, validation gating, rollback,
+    evaluation, JSON round log) with these differences: participants send
+    :class:`SealedUpdate` bytes instead of updates; the global step is the threshold-decrypted
+    weighted mean; ``RoundRecord.encryption`` records rejected messages, decryptors,
+    key-holder refusals, the total weight, the quantisation error bound and any failure; the
+    rollback rule counts rejecting participants by head (their weights are secret); there is
+    no server-side clipping; and round numbers must increase (key holders never decrypt an
+    older or repeated round).
+
+    Raises :class:`ConfigError` for a robust strategy, a roster or key that does not match the
+    participants, rounds of fewer than ``min_contributors`` participants, or a weight above
+    ``max_weight``.
+    """
+
+    def __init__(
+        self,
+        participants: Sequence[Participant],
+        strategy: Strategy,
+        config: TrainingConfig | None = None,
+        *,
+        secure: SecureAggregation,
+        log_path: str | Path | None = None,
+    ) -> None:
+        check_encryptable(strategy)
+        super().__init__(participants, strategy, config, log_path=log_path,
+                         server_side_clipping=False)
+        self.secure = secure
+        keys = secure.keys
+        ids = list(self.participants)
+        unsigned = [pid for pid in ids if pid not in keys.signing_keys]
+        if unsigned:
+            raise ConfigError(f"participants without a signing key in the federation's keys: "
+                              f"{unsigned}; run the key ceremony over every participant")
+        strangers = [pid for pid in keys.public_key.participant_ids if pid not in self.participants]
+        if strangers:
+            raise ConfigError(f"key shares were dealt to {strangers}, who are not participants "
+                              "of this federation")
+        if self.config.per_round(len(ids)) < secure.min_contributors:
+            raise ConfigError(
+                f"encrypted rounds need at least {secure.min_contributors} participants, but "
+                f"this config selects {self.config.per_round(len(ids))} per round; key holders "
+                "refuse to decrypt a sum of fewer updates"
+            )
+        clip = secure.clip if secure.clip is not None else self.config.max_update_norm
+        if clip is None:
+            raise ConfigError("encrypted aggregation needs a bound on update values: set "
+                              "TrainingConfig.max_update_norm or SecureAggregation.clip")
+        # each org's weight, as the setup would agree an upper bound on (not kept afterwards)
+        weights = {pid: participant_weight(strategy, p) for pid, p in self.participants.items()}
+        weightless = sorted(pid for pid, w in weights.items() if not (math.isfinite(w) and w > 0))
+        if weightless:
+            raise ConfigError(f"strategy {strategy.name!r} gives participants {weightless} no "
+                              "positive weight; encrypted aggregation needs weights > 0")
+        max_weight = (secure.max_weight if secure.max_weight is not None
+                      else _power_of_two_ceiling(max(weights.values())))
+        too_heavy = sorted(pid for pid, w in weights.items() if w > max_weight)
+        if too_heavy:
+            raise ConfigError(f"participants {too_heavy} weigh more than max_weight="
+                              f"{max_weight}; raise SecureAggregation.max_weight")
+        #: aggregation weights are secret in encrypted mode: the coordinator keeps none
+        self.enrolled = {}
+        self.roster = {pid: keys.signing_keys[pid].public_key() for pid in ids}
+        self.n_values = int(self.parameters.size)
+        self.spec = PackingSpec(clip=float(clip), max_participants=len(ids),
+                                max_weight=float(max_weight), bits=secure.bits,
+                                key_bits=keys.key_bits)
+        self.clients: dict[str, SecureClient] = {}
+        for pid, participant in self.participants.items():
+            encryptor = ParticipantEncryptor(
+                pid, keys.public_key, self.spec, keys.signing_keys[pid],
+                federation_id=secure.federation_id,
+                # stochastic rounding needs no secrecy; seeding it makes runs reproducible
+                rng=np.random.default_rng([self.config.seed, zlib.crc32(pid.encode())]))
+            holder = None
+            if pid in keys.shares:
+                holder = KeyHolder(keys.shares[pid], keys.public_key, self.spec,
+                                   federation_id=secure.federation_id, roster=self.roster,
+                                   min_contributors=secure.min_contributors)
+            self.clients[pid] = SecureClient(participant, encryptor, holder)
+        for client in self.clients.values():  # offline, before the first round
+            client.precompute(self.n_values)
+        self._last_round = -1
+
+    # ---------------------------------------------------------------------------- rounds
+    def run_round(self, round_number: int) -> RoundRecord:
+        """One encrypted round: configure, gate, train and encrypt, aggregate ciphertexts,
+        threshold-decrypt with a quorum, apply the weighted mean, evaluate."""
+        if round_number <= self._last_round:
+            raise ConfigError(
+                f"encrypted rounds must be numbered upwards: round {round_number} after round "
+                f"{self._last_round} (key holders never decrypt a repeated or older round); "
+                "continue with a higher round number or start a new coordinator"
+            )
+        self._last_round = round_number
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        active = self._active_ids()
+        if not active:
+            raise AggregationError("every participant has dropped out; nothing to train")
+        plan = self.strategy.configure_round(round_number, active,
+                                             self.config.per_round(len(active)), self._rng)
+        timings["configure"] = time.perf_counter() - start
+        rejections: dict[str, str] = {}
+        dropped: dict[str, str] = {}
+        privacy: dict[str, dict[str, Any]] = {}
+        messages: dict[str, bytes] = {}
+        start = time.perf_counter()
+        for pid in plan.participants:
+            participant = self.participants[pid]
+            gate = participant.check(self.parameters)
+            if not gate.accepted:
+                rejections[pid] = gate.reason
+                continue
+            try:
+                sealed = self.clients[pid].contribute(self.parameters, round_number,
+                                                      prox_mu=plan.prox_mu,
+                                                      strategy=self.strategy)
+            except PrivacyBudgetExceeded as exc:
+                participant.active = False
+                dropped[pid] = str(exc)
+                continue
+            except UNREACHABLE as exc:
+                dropped[pid] = f"dropped out before sending its update: {exc}"
+                continue
+            messages[pid] = sealed.message
+            if sealed.privacy:
+                privacy[pid] = sealed.privacy
+        timings["local_training"] = time.perf_counter() - start
+        # by head count: the coordinator does not know the participants' weights
+        rolled_back = (bool(rejections)
+                       and len(rejections) / len(plan.participants) >= self.config.rollback_share)
+        encryption = EncryptedRound(key_bits=self.secure.keys.key_bits,
+                                    quorum=self.secure.keys.quorum)
+        contributed: list[str] = []
+        cause: Exception | None = None
+        if rolled_back and self._previous is not None:
+            self.parameters = self._previous.copy()
+            for participant in self.participants.values():
+                participant.check(self.parameters)
+        elif messages:
+            contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
+                                                             timings)
+        start = time.perf_counter()
+        validation = {
+            pid: self.participants[pid].evaluate(self.parameters, "validation")["auc"]
+            for pid in active
+        }
+        known = [v for v in validation.values() if v is not None]
+        timings["evaluate"] = time.perf_counter() - start
+        start = time.perf_counter()
+        for client in self.clients.values():  # offline work for the next round
+            client.precompute(self.n_values)
+        timings["offline_precompute"] = time.perf_counter() - start
+        record = RoundRecord(
+            round=round_number, strategy=self.strategy.name, selected=plan.participants,
+            contributed=contributed if not rolled_back else [], weights={},
+            rejections=rejections, rolled_back=rolled_back, dropped=dropped,
+            validation_auc=validation, mean_validation_auc=float(np.mean(known)) if known else None,
+            seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
+            encryption=encryption,
+        )
+        self.history.append(record)
+        if self.log_path is not None:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(record.model_dump_json() + "\n")
+        if encryption.failure is not None:
+            if self.secure.on_failure == "raise":
+                raise AggregationError(encryption.failure) from cause
+            warnings.warn(encryption.failure, RuntimeWarning, stacklevel=2)
+        return record
+
+    def _aggregate(
+        self, round_number: int, messages: Mapping[str, bytes], dropped: dict[str, str],
+        timings: dict[str, float],
+    ) -> tuple[list[str], EncryptedRound, Exception | None]:
+        """Verify and add the messages, threshold-decrypt, apply the mean; never raises a
+        crypto failure (it is returned, with the model left unchanged)."""
+        keys = self.secure.keys
+        start = time.perf_counter()
+        aggregator = SecureAggregator(keys.public_key, self.spec,
+                                      federation_id=self.secure.federation_id,
+                                      round_number=round_number, n_values=self.n_values,
+                                      roster=self.roster)
+        rejected: dict[str, str] = {}
+        accepted: list[bytes] = []
+        for sender, message in messages.items():
+            reason = _submit(aggregator, sender, message)
+            if reason is None:
+                accepted.append(message)
+            else:
+                rejected[sender] = reason
+        timings["aggregate"] = time.perf_counter() - start
+        start = time.perf_counter()
+        refused: dict[str, str] = {}
+        try:
+            if not accepted:
+                raise AggregationError(
+                    f"no valid encrypted update: every message was rejected "
+                    f"({'; '.join(f'{k}: {v}' for k, v in rejected.items())})")
+            if len(accepted) < self.secure.min_contributors:
+                raise AggregationError(
+                    f"only {list(aggregator.contributors)} sent a valid encrypted update; key "
+                    f"holders decrypt sums of at least {self.secure.min_contributors} "
+                    "participants (a sum of one update is that update)")
+            aggregate = aggregator.encrypted_aggregate().to_bytes()
+            result = self._decrypt(aggregator, aggregate, accepted, dropped, refused)
+        except (AggregationError, CryptoError) as exc:
+            timings["decrypt"] = time.perf_counter() - start
+            contributors = list(aggregator.contributors)
+            failure = (f"round {round_number} skipped, global model unchanged: {exc}"
+                       + (f" (encrypted updates from {contributors} discarded)"
+                          if contributors else ""))
+            return [], EncryptedRound(
+                key_bits=keys.key_bits, quorum=keys.quorum, rejected_updates=rejected,
+                refused_decryption=refused, failure=failure), exc
+        timings["decrypt"] = time.perf_counter() - start
+        for index_name, reason in result.rejected_partials.items():
+            refused[self._holder_name(index_name)] = reason
+        self._previous = self.parameters.copy()
+        # global step Σ w_i Δ_i / Σ w_i (McMahan et al. 2017, Algorithm 1), weights client-side
+        self.parameters = (self.parameters + result.weighted_mean).astype(np.float32)
+        return list(result.contributors), EncryptedRound(
+            key_bits=keys.key_bits, quorum=keys.quorum, rejected_updates=rejected,
+            decrypted_by=list(result.decrypted_by), refused_decryption=refused,
+            total_weight=result.total_weight, error_bound=result.error_bound), None
+
+    def _decrypt(self, aggregator: SecureAggregator, aggregate: bytes, accepted: list[bytes],
+                 dropped: dict[str, str], refused: dict[str, str]) -> AggregationResult:
+        """Ask key holders, in key order, until a quorum has answered; combine. Holders that
+        are unreachable are dropouts; holders that refuse are named. If a partial turns out
+        invalid, the remaining holders are asked before giving up."""
+        quorum = self.secure.keys.quorum
+        waiting = list(self.secure.keys.public_key.participant_ids)
+        partials: list[bytes] = []
+        unreachable: list[str] = []
+
+        def ask(count: int) -> None:
+            while count > 0 and waiting:
+                holder = waiting.pop(0)
+                try:
+                    partials.append(self.clients[holder].partial_decrypt(aggregate, accepted))
+                except UNREACHABLE as exc:
+                    unreachable.append(holder)
+                    dropped[holder] = ("dropped out: did not answer the request for a partial "
+                                       f"decryption ({exc})")
+                    continue
+                except CryptoError as exc:
+                    refused[holder] = str(exc)
+                    continue
+                count -= 1
+
+        ask(quorum)
+        if len(partials) < quorum:
+            raise AggregationError(
+                f"threshold decryption needs {quorum} key holders, only {len(partials)} "
+                f"answered (unreachable: {unreachable or 'none'}; refused: "
+                f"{sorted(refused) or 'none'})")
+        try:
+            return aggregator.finalize(partials)
+        except CryptoError:
+            if not waiting:
+                raise
+            ask(len(waiting))
+            return aggregator.finalize(partials)
+
+    def _holder_name(self, description: str) -> str:
+        """Map ``"participant 'org-b' (share 2)"`` back to ``org-b`` for the round log."""
+        public_key = self.secure.keys.public_key
+        for index, pid in enumerate(public_key.participant_ids, start=1):
+            if public_key.describe(index) == description:
+                return pid
+        return description
+
+
+def _submit(aggregator: SecureAggregator, sender: str, message: bytes) -> str | None:
+    """Add ``message`` from ``sender``; return why it was refused, or None if accepted."""
+    try:
+        parsed = EncryptedUpdate.from_bytes(message)
+    except CryptoError as exc:
+        return str(exc)
+    if parsed.participant_id != sender:
+        return (f"sent by {sender!r} but claims to come from {parsed.participant_id!r} "
+                "(a forwarded or impersonated message)")
+    try:
+        aggregator.submit(parsed)
+    except UpdateRejected as exc:
+        return exc.reason
+    return None

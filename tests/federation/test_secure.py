@@ -1,0 +1,499 @@
+"""Encrypted aggregation mode of the trainer (small, insecure 512-bit test keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedcrm import AggregationError, ConfigError, CryptoError
+from fedcrm.crypto import SecureAggregator, combine, deal, partial_decrypt
+from fedcrm.federation import (
+    CoordinateMedian,
+    Coordinator,
+    FedAvg,
+    FederationKeys,
+    FedProx,
+    GateDecision,
+    Participant,
+    QualityWeighted,
+    RoundRecord,
+    SealedUpdate,
+    SecureAggregation,
+    SecureClient,
+    SecureCoordinator,
+    Strategy,
+    TrainingConfig,
+    TrimmedMean,
+    key_ceremony,
+    read_round_log,
+)
+from fedcrm.federation.strategies import Aggregate
+from tests.federation.helpers import logistic_org
+
+TEST_KEY_BITS = 512
+CONFIG = TrainingConfig(rounds=3, local_epochs=1, learning_rate=0.05, batch_size=32)
+# (records, intercept shift, quality multiplier): weights n·q differ a lot between orgs
+ORGS = [(120, 0.3, 0.7), (200, -0.2, 1.3), (600, 0.0, 0.9), (900, 0.4, 1.1)]
+
+
+def make_participants(count: int = len(ORGS), config: TrainingConfig = CONFIG
+                      ) -> list[Participant]:
+    sizes = [ORGS[i % len(ORGS)] for i in range(count)]
+    return [Participant(f"org{i}", logistic_org(n, shift, seed=i), config=config,
+                        quality_multiplier=quality)
+            for i, (n, shift, quality) in enumerate(sizes)]
+
+
+def dealt_keys(count: int) -> FederationKeys:
+    """Pre-dealt keys, as a deployment would load them (the dealer is deal itself)."""
+    public_key, shares = deal([f"org{i}" for i in range(count)], bits=TEST_KEY_BITS,
+                              allow_insecure_bits=True)
+    return FederationKeys.from_deal(public_key, shares)
+
+
+@pytest.fixture(scope="module")
+def keys4() -> FederationKeys:
+    return dealt_keys(4)
+
+
+def secure_coordinator(participants: list[Participant], keys: FederationKeys,
+                       strategy: Strategy | None = None, **options: Any) -> SecureCoordinator:
+    log_path = options.pop("log_path", None)
+    return SecureCoordinator(participants, strategy or QualityWeighted(), CONFIG,
+                             secure=SecureAggregation(keys, **options), log_path=log_path)
+
+
+def plaintext_step(coordinator: Coordinator, parameters: np.ndarray, round_number: int,
+                   contributors: list[str], strategy: Strategy) -> np.ndarray:
+    """The plaintext aggregate of the same participants trained from the same model."""
+    updates = [coordinator.participants[pid].train(parameters, round_number, prox_mu=0.0)
+               for pid in contributors]
+    return strategy.aggregate(updates).step.astype(np.float64)
+
+
+def float32_slack(*arrays: np.ndarray) -> float:
+    """Rounding of float32 storage: half a unit in the last place of each array, at most."""
+    return float(sum(np.spacing(np.abs(a).astype(np.float32)).max() for a in arrays))
+
+
+def assert_step_matches(coordinator: SecureCoordinator, before: np.ndarray, after: np.ndarray,
+                        record: RoundRecord, strategy: Strategy) -> np.ndarray:
+    """The encrypted round's step equals the plaintext ``strategy`` step of the same
+    contributors within the recorded quantisation bound (plus float32 storage rounding)."""
+    assert record.encryption is not None and record.encryption.error_bound is not None
+    step = after.astype(np.float64) - before
+    reference = plaintext_step(coordinator, before, record.round, record.contributed, strategy)
+    bound = record.encryption.error_bound
+    assert np.max(np.abs(step - reference)) <= bound + float32_slack(after, reference)
+    return reference
+
+
+# ------------------------------------------------------------------------------ equivalence
+@dataclass
+class Runs:
+    secure: SecureCoordinator
+    before: list[np.ndarray]
+    after: list[np.ndarray]
+    records: list[RoundRecord]
+    encrypted_auc: float
+    plaintext: Any  # FederationResult
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def runs(keys4: FederationKeys, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The same seeded 4-org, 3-round federation, encrypted and in plaintext."""
+    log = tmp_path_factory.mktemp("secure") / "rounds.jsonl"
+    secure = secure_coordinator(make_participants(), keys4, log_path=log,
+                                federation_id="equivalence")
+    before, after, records = [], [], []
+    for round_number in range(CONFIG.rounds):
+        before.append(secure.parameters.astype(np.float64))
+        records.append(secure.run_round(round_number))
+        after.append(secure.parameters.copy())
+    encrypted_auc = float(np.mean([p.evaluate(secure.parameters, "test")["auc"]
+                                   for p in secure.participants.values()]))
+    plaintext = Coordinator(make_participants(), QualityWeighted(), CONFIG).run(progress=False)
+    return Runs(secure, before, after, records, encrypted_auc, plaintext, log)
+
+
+def test_every_encrypted_step_is_the_plaintext_quality_weighted_step_within_the_bound(
+    runs: Runs,
+) -> None:
+    secure = runs.secure
+    for before, after, record in zip(runs.before, runs.after, runs.records, strict=True):
+        encryption = record.encryption
+        assert encryption is not None
+        assert encryption.total_weight is not None and encryption.error_bound is not None
+        assert record.contributed == [p for p in record.selected if p not in record.rejections]
+        assert len(record.contributed) >= 3
+        assert len(encryption.decrypted_by) == secure.secure.keys.quorum == 3
+        assert encryption.error_bound == pytest.approx(
+            secure.spec.error_bound(len(record.contributed), encryption.total_weight))
+        reference = assert_step_matches(secure, before, after, record, QualityWeighted())
+        if record.round == 0:
+            # the bound is tight enough to tell the quality-weighted mean from FedAvg's
+            fedavg = plaintext_step(secure, before, 0, record.contributed, FedAvg())
+            assert np.max(np.abs(reference - fedavg)) > 20 * encryption.error_bound
+
+
+def test_encrypted_global_model_equals_the_plaintext_one_within_the_bound(runs: Runs) -> None:
+    # per-round quantisation errors add up over rounds; a model that close trains to nearly
+    # the same delta, so the end-to-end distance stays within the sum of the bounds
+    total_bound = sum(r.encryption.error_bound for r in runs.records
+                      if r.encryption is not None and r.encryption.error_bound is not None)
+    difference = np.max(np.abs(runs.secure.parameters.astype(np.float64)
+                               - runs.plaintext.parameters))
+    assert 0 < total_bound < 1e-4
+    assert difference <= total_bound
+
+
+def test_federated_auc_with_encryption_equals_the_plaintext_auc(runs: Runs) -> None:
+    assert runs.plaintext.mean_test_auc > 0.8
+    assert runs.encrypted_auc == pytest.approx(runs.plaintext.mean_test_auc, abs=1e-3)
+
+
+def test_round_log_holds_aggregates_never_individual_weights(runs: Runs) -> None:
+    logged = read_round_log(runs.log)
+    assert logged == runs.records
+    participants = runs.secure.participants
+    resolution = runs.secure.spec.max_weight / runs.secure.spec.weight_resolution
+    for record in logged:
+        expected_total = sum(participants[pid].n_samples * participants[pid].quality_multiplier
+                             for pid in record.contributed)
+        assert record.encryption is not None and record.encryption.failure is None
+        assert record.weights == {} and record.clipped == [] and record.weight_discrepancies == {}
+        assert record.encryption.total_weight == pytest.approx(expected_total,
+                                                               abs=4 * resolution)
+        assert {"local_training", "aggregate", "decrypt", "offline_precompute"} <= set(
+            record.seconds)
+    assert runs.secure.enrolled == {}
+
+
+# ------------------------------------------------------------------------------ weights
+def test_weights_are_applied_client_side_and_only_their_sum_is_decrypted(
+    runs: Runs, keys4: FederationKeys,
+) -> None:
+    secure = runs.secure
+    parameters = secure.parameters
+    sealed = secure.clients["org1"].contribute(parameters, 10, prox_mu=0.0,
+                                               strategy=QualityWeighted())
+    # with the key shares in hand (only a test has them all), one org's message decrypts to
+    # its own weight n·q in the weight slot and its own delta
+    aggregator = SecureAggregator(keys4.public_key, secure.spec,
+                                  federation_id=secure.secure.federation_id, round_number=10,
+                                  n_values=secure.n_values, roster=secure.roster)
+    aggregator.submit(sealed.message)
+    aggregate = aggregator.encrypted_aggregate()
+    ciphertexts = [int.from_bytes(aggregate.ciphertexts[k:k + keys4.public_key.ciphertext_bytes],
+                                  "big")
+                   for k in range(0, len(aggregate.ciphertexts),
+                                  keys4.public_key.ciphertext_bytes)]
+    partials = [partial_decrypt(keys4.shares[pid], keys4.public_key, ciphertexts)
+                for pid in ("org0", "org2", "org3")]
+    decoded = secure.spec.unpack_sum(combine(keys4.public_key, ciphertexts, partials).plaintexts,
+                                     secure.n_values, 1)
+    org1 = secure.participants["org1"]
+    resolution = secure.spec.max_weight / secure.spec.weight_resolution
+    own_weight = org1.n_samples * org1.quality_multiplier
+    assert decoded.total_weight == pytest.approx(own_weight, abs=resolution)
+    delta = org1.train(parameters, 10, prox_mu=0.0).delta
+    assert np.max(np.abs(decoded.mean - delta)) <= secure.spec.error_bound(
+        1, decoded.total_weight)
+    # ...but no key holder decrypts a single org's update for the coordinator
+    with pytest.raises(CryptoError, match="org2: refusing.*1 participant"):
+        secure.clients["org2"].partial_decrypt(aggregate.to_bytes(), [sealed.message])
+
+
+def test_fedavg_weights_by_sample_count_inside_the_packing(keys4: FederationKeys) -> None:
+    coordinator = secure_coordinator(make_participants(), keys4, FedAvg())
+    before = coordinator.parameters.astype(np.float64)
+    record = coordinator.run_round(0)
+    reference = assert_step_matches(coordinator, before, coordinator.parameters, record,
+                                    FedAvg())
+    quality_weighted = plaintext_step(coordinator, before, 0, record.contributed,
+                                      QualityWeighted())
+    assert record.encryption is not None and record.encryption.error_bound is not None
+    assert np.max(np.abs(reference - quality_weighted)) > 20 * record.encryption.error_bound
+    assert record.encryption.total_weight == pytest.approx(
+        sum(p.n_samples for p in coordinator.participants.values()), rel=1e-3)
+
+
+# ------------------------------------------------------------------------------ dropouts
+class VanishesAfterEncrypting(SecureClient):
+    """Sends its encrypted update, then becomes unreachable (never answers as key holder)."""
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        sealed = super().contribute(*args, **kwargs)
+        self.online = False
+        return sealed
+
+
+def swap(coordinator: SecureCoordinator, participant_id: str,
+         kind: type[SecureClient]) -> SecureClient:
+    old = coordinator.clients[participant_id]
+    coordinator.clients[participant_id] = kind(old.participant, old.encryptor, old.key_holder)
+    return old
+
+
+def test_dropout_after_encrypting_is_tolerated_while_a_quorum_remains(
+    keys4: FederationKeys,
+) -> None:
+    coordinator = secure_coordinator(make_participants(), keys4)
+    swap(coordinator, "org0", VanishesAfterEncrypting)  # the first key holder asked
+    before = coordinator.parameters.astype(np.float64)
+    record = coordinator.run_round(0)
+    assert record.encryption is not None and record.encryption.failure is None
+    assert record.contributed == ["org0", "org1", "org2", "org3"]  # its update is in the sum
+    assert record.encryption.decrypted_by == ["org1", "org2", "org3"]
+    assert "did not answer the request for a partial decryption" in record.dropped["org0"]
+    assert_step_matches(coordinator, before, coordinator.parameters, record, QualityWeighted())
+
+
+def test_below_quorum_round_fails_loudly_and_leaves_the_model_unchanged(
+    keys4: FederationKeys, tmp_path: Path,
+) -> None:
+    log = tmp_path / "rounds.jsonl"
+    coordinator = secure_coordinator(make_participants(), keys4, log_path=log)
+    for pid in ("org0", "org1"):
+        swap(coordinator, pid, VanishesAfterEncrypting)
+    before = coordinator.parameters.copy()
+    with pytest.raises(AggregationError, match=r"round 0 skipped, global model unchanged: "
+                       r"threshold decryption needs 3 key holders, only 2 answered "
+                       r"\(unreachable: \['org0', 'org1'\]"):
+        coordinator.run_round(0)
+    np.testing.assert_array_equal(coordinator.parameters, before)
+    (record,) = read_round_log(log)
+    assert record.contributed == [] and set(record.dropped) == {"org0", "org1"}
+    assert record.encryption is not None and record.encryption.total_weight is None
+    assert "discarded" in (record.encryption.failure or "")
+    with pytest.raises(ConfigError, match="numbered upwards"):
+        coordinator.run_round(0)  # the key holders who answered will not decrypt round 0 again
+
+
+def test_skip_policy_warns_and_training_goes_on_once_the_quorum_is_back(
+    keys4: FederationKeys,
+) -> None:
+    coordinator = secure_coordinator(make_participants(), keys4, on_failure="skip")
+    originals = {pid: swap(coordinator, pid, VanishesAfterEncrypting) for pid in ("org2", "org3")}
+    before = coordinator.parameters.copy()
+    with pytest.warns(RuntimeWarning, match="round 0 skipped"):
+        record = coordinator.run_round(0)
+    assert record.encryption is not None and record.encryption.failure is not None
+    np.testing.assert_array_equal(coordinator.parameters, before)
+    coordinator.clients.update(originals)
+    for client in originals.values():
+        client.online = True
+    record = coordinator.run_round(1)
+    assert record.encryption is not None and record.encryption.failure is None
+    assert not np.array_equal(coordinator.parameters, before)
+
+
+# ------------------------------------------------------------------------ bad messages
+class FlipsABit(SecureClient):
+    """Alters one ciphertext bit after signing."""
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        sealed = super().contribute(*args, **kwargs)
+        altered = bytearray(sealed.message)
+        altered[-100] ^= 0x01  # inside the last ciphertext, before the signature
+        return SealedUpdate(bytes(altered), sealed.privacy)
+
+
+class ReplaysItsFirstMessage(SecureClient):
+    """Honest in its first round, then sends that first message again."""
+
+    first: bytes | None = None
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        sealed = super().contribute(*args, **kwargs)
+        if self.first is None:
+            self.first = sealed.message
+            return sealed
+        return SealedUpdate(self.first, sealed.privacy)
+
+
+class SignsForTheNextRound(SecureClient):
+    """Trains and signs for the round after the current one."""
+
+    def contribute(self, parameters: np.ndarray, round_number: int, **kwargs: Any
+                   ) -> SealedUpdate:
+        return super().contribute(parameters, round_number + 1, **kwargs)
+
+
+class SendsGarbage(SecureClient):
+    """Sends bytes that are not an encrypted update at all."""
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        super().contribute(*args, **kwargs)
+        return SealedUpdate(b"FCEU-not-really")
+
+
+class Records(SecureClient):
+    """Honest; keeps its last message (so that another client can forward it)."""
+
+    last: bytes = b""
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        sealed = super().contribute(*args, **kwargs)
+        self.last = sealed.message
+        return sealed
+
+
+class ForwardsAnothersMessage(SecureClient):
+    """Sends a genuine, validly signed message of another participant as its own."""
+
+    source: Records
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        super().contribute(*args, **kwargs)
+        return SealedUpdate(self.source.last)
+
+
+def test_tampered_replayed_wrong_round_and_malformed_messages_are_rejected_by_name(
+    tmp_path: Path,
+) -> None:
+    participants = make_participants(8)
+    coordinator = secure_coordinator(participants, dealt_keys(8), log_path=tmp_path / "r.jsonl")
+    swap(coordinator, "org0", Records)
+    swap(coordinator, "org3", FlipsABit)
+    swap(coordinator, "org4", ReplaysItsFirstMessage)
+    swap(coordinator, "org5", SignsForTheNextRound)
+    swap(coordinator, "org6", SendsGarbage)
+    swap(coordinator, "org7", ForwardsAnothersMessage)
+    forwarder = coordinator.clients["org7"]
+    assert isinstance(forwarder, ForwardsAnothersMessage)
+    forwarder.source = coordinator.clients["org0"]  # type: ignore[assignment]
+    first = coordinator.run_round(0)
+    assert first.encryption is not None
+    assert first.contributed == ["org0", "org1", "org2", "org4"]
+    before = coordinator.parameters.astype(np.float64)
+    second = coordinator.run_round(1)
+    assert second.encryption is not None and second.encryption.failure is None
+    reasons = second.encryption.rejected_updates
+    assert sorted(reasons) == ["org3", "org4", "org5", "org6", "org7"]
+    assert "bad signature" in reasons["org3"]
+    assert "replayed or stale: signed for round 0" in reasons["org4"]
+    assert "wrong round: signed for round 2" in reasons["org5"]
+    assert "malformed encrypted update" in reasons["org6"]
+    assert "sent by 'org7' but claims to come from 'org0'" in reasons["org7"]
+    # the round carried on with the honest participants only, weighted as in plaintext
+    assert second.contributed == ["org0", "org1", "org2"]
+    assert_step_matches(coordinator, before, coordinator.parameters, second, QualityWeighted())
+    assert read_round_log(tmp_path / "r.jsonl")[1].encryption == second.encryption
+
+
+def test_a_lone_valid_update_is_never_decrypted(keys4: FederationKeys) -> None:
+    coordinator = secure_coordinator(make_participants(), keys4)
+    for pid in ("org1", "org2", "org3"):
+        swap(coordinator, pid, SendsGarbage)
+    before = coordinator.parameters.copy()
+    with pytest.raises(AggregationError, match=r"only \['org0'\] sent a valid encrypted update"):
+        coordinator.run_round(0)
+    np.testing.assert_array_equal(coordinator.parameters, before)
+    record = coordinator.history[-1]
+    assert record.encryption is not None and record.encryption.decrypted_by == []
+    assert sorted(record.encryption.rejected_updates) == ["org1", "org2", "org3"]
+
+
+class Stubborn(Participant):
+    """Rejects every global model once told to (a gate outcome independent of the data)."""
+
+    stubborn = False
+
+    def check(self, parameters: np.ndarray) -> GateDecision:
+        if not self.stubborn:
+            return super().check(parameters)
+        return GateDecision(participant_id=self.participant_id, accepted=False, metric=None,
+                            reference=None, reason="rejects every model")
+
+
+def test_rollback_counts_rejecting_participants_by_head(keys4: FederationKeys) -> None:
+    participants = [Stubborn(p.participant_id, p.data, config=CONFIG,
+                             quality_multiplier=p.quality_multiplier)
+                    for p in make_participants()]
+    coordinator = secure_coordinator(list(participants), keys4)
+    initial = coordinator.parameters.copy()
+    coordinator.run_round(0)
+    assert not np.array_equal(coordinator.parameters, initial)
+    # the two smallest orgs (18 % of the weight, half of the heads) now reject any model
+    for participant in participants[:2]:
+        participant.stubborn = True
+    record = coordinator.run_round(1)
+    assert record.rolled_back and record.contributed == []
+    assert set(record.rejections) == {"org0", "org1"}
+    np.testing.assert_array_equal(coordinator.parameters, initial)
+    assert record.encryption is not None and record.encryption.total_weight is None
+
+
+# ----------------------------------------------------------------------- configuration
+class Weightless(Strategy):
+    """Gives everyone weight 0."""
+
+    name = "weightless"
+
+    def weight(self, update: Any) -> float:
+        return 0.0
+
+
+class NeedsIndividualUpdates(Strategy):
+    """A custom strategy that needs individual updates."""
+
+    name = "custom"
+
+    def aggregate(self, updates: Any) -> Aggregate:
+        raise AssertionError("never called in encrypted mode")
+
+
+@pytest.mark.parametrize("strategy", [CoordinateMedian(), TrimmedMean(0.25)])
+def test_robust_strategies_are_refused_with_encryption(
+    strategy: Strategy, keys4: FederationKeys,
+) -> None:
+    with pytest.raises(ConfigError, match=r"cannot run with encrypted aggregation.*"
+                       r"only ever holds ciphertexts.*different modes"):
+        secure_coordinator(make_participants(), keys4, strategy)
+
+
+def test_strategies_with_their_own_aggregation_rule_are_refused(keys4: FederationKeys) -> None:
+    with pytest.raises(ConfigError, match=r"'custom' cannot run with encrypted aggregation: "
+                       r"it defines its own aggregate\(\)"):
+        secure_coordinator(make_participants(), keys4, NeedsIndividualUpdates())
+
+
+def test_weighted_mean_strategies_are_accepted(keys4: FederationKeys) -> None:
+    for strategy in (FedAvg(), FedProx(mu=0.1), QualityWeighted(), Strategy()):
+        coordinator = secure_coordinator(make_participants(), keys4, strategy)
+        assert coordinator.server_side_clipping is False
+        assert coordinator.spec.clip == CONFIG.max_update_norm
+
+
+def test_bad_encrypted_configuration(keys4: FederationKeys) -> None:
+    participants = make_participants()
+    with pytest.raises(ConfigError, match="insecure"):
+        key_ceremony(["org0", "org1"], key_bits=TEST_KEY_BITS)
+    with pytest.raises(ConfigError, match="without a signing key.*org3"):
+        secure_coordinator(participants, dealt_keys(3))
+    with pytest.raises(ConfigError, match="not participants of this federation"):
+        secure_coordinator(participants[:3], keys4)
+    with pytest.raises(ConfigError, match=r"weigh more than max_weight"):
+        secure_coordinator(participants, keys4, max_weight=500.0)
+    with pytest.raises(ConfigError, match=r"'weightless' gives participants \['org0'"):
+        secure_coordinator(participants, keys4, Weightless())
+    with pytest.raises(ConfigError, match="min_contributors"):
+        SecureAggregation(keys4, min_contributors=1)
+    one_per_round = TrainingConfig(**{**CONFIG.model_dump(), "participants_per_round": 1})
+    with pytest.raises(ConfigError, match="at least 2 participants"):
+        SecureCoordinator(make_participants(config=one_per_round), QualityWeighted(),
+                          one_per_round, secure=SecureAggregation(keys4))
+    unbounded = TrainingConfig(**{**CONFIG.model_dump(), "max_update_norm": None})
+    with pytest.raises(ConfigError, match="needs a bound on update values"):
+        SecureCoordinator(make_participants(config=unbounded), QualityWeighted(), unbounded,
+                          secure=SecureAggregation(keys4))
+    other = dealt_keys(4)
+    with pytest.raises(ConfigError, match="'org0': its key share does not belong"):
+        FederationKeys(keys4.public_key, {**keys4.shares, "org0": other.shares["org0"]},
+                       keys4.signing_keys)
