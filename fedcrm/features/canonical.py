@@ -105,13 +105,13 @@ def canonicalize(
     conversions: list[Conversion] = []
     skipped: list[str] = []
     decisions = {(f.object.lower(), f.field.lower()): f for f in mapping.fields}
-    for key in decisions:
+    for decision in mapping.fields:
         try:
-            schema.object(key[0]).field(key[1])
+            schema.object(decision.object).field(decision.field)
         except KeyError:
             raise FeatureError(
-                f"org {org_id}: the mapping names {key[0]}.{key[1]}, which its metadata does "
-                "not have; re-run `fedcrm match` on the current metadata"
+                f"org {org_id}: the mapping names {decision.object}.{decision.field}, which "
+                "its metadata does not have; re-run `fedcrm match` on the current metadata"
             ) from None
     for object_name, frame in tables.items():
         if object_name not in schema:

@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from fedcrm.errors import FeatureError
 from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
+from fedcrm.features.convert import parse_booleans, parse_numbers
 from fedcrm.features.privacy_filters import (
     ExclusionReport,
     SuppressionReport,
@@ -155,10 +156,14 @@ def _encode_source(
         return out
     missing = values.isna().to_numpy()
     if source.kind in ("numeric", "rollup"):
-        numbers = transform_numeric(values.astype(float).to_numpy(), source.unit)
-        block = np.nan_to_num(numbers)[:, None]
+        # custom blocks arrive in each org's own type (a number stored as text, ...)
+        parsed = parse_numbers(values)
+        missing = parsed.isna().to_numpy()
+        block = np.nan_to_num(transform_numeric(parsed.to_numpy(), source.unit))[:, None]
     elif source.kind == "boolean":
-        block = np.nan_to_num(values.astype(float).to_numpy())[:, None]
+        parsed = parse_booleans(values)
+        missing = parsed.isna().to_numpy()
+        block = np.nan_to_num(parsed.to_numpy())[:, None]
     elif source.kind == "date":
         days = days_before(pd.to_datetime(values), as_of).to_numpy()
         block = np.nan_to_num(np.clip(days / 365.0, -10, 10))[:, None]

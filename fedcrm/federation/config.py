@@ -14,9 +14,11 @@ class TrainingConfig(BaseModel):
     rounds: int = Field(default=20, ge=1)
     local_epochs: int = Field(default=2, ge=1)
     batch_size: int = Field(default=64, ge=1)
-    learning_rate: float = Field(default=0.01, gt=0)
-    optimizer: Literal["adam", "sgd"] = "adam"
-    weight_decay: float = Field(default=0.0, ge=0)
+    learning_rate: float = Field(default=0.1, gt=0)
+    #: plain SGD is FedAvg's local solver (McMahan et al. 2017); Adam restarted every round
+    #: drifts on non-IID orgs (columns constant within one org get outsized steps)
+    optimizer: Literal["adam", "sgd"] = "sgd"
+    weight_decay: float = Field(default=1e-4, ge=0)
     #: participants sampled per round: a count, or None for all of them
     participants_per_round: int | None = Field(default=None, ge=1)
     #: alternatively a share of all participants per round (used when no count is given)
@@ -26,6 +28,9 @@ class TrainingConfig(BaseModel):
     prox_mu: float = Field(default=0.0, ge=0)
     #: L2 bound on every update a participant sends (and, in plaintext mode, receives)
     max_update_norm: float | None = Field(default=5.0, gt=0)
+    #: plaintext mode also bounds received updates to this multiple of the round's median
+    #: update norm (needs 3+ updates; None turns it off)
+    adaptive_clip_factor: float | None = Field(default=2.0, gt=0)
     #: a participant rejects a global model whose validation metric is worse than its last
     #: accepted one by more than this (absolute, on AUC)
     validation_tolerance: float = Field(default=0.02, ge=0)

@@ -71,9 +71,14 @@ class FederationResult(BaseModel):
     """The global model and how it got there."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-    parameters: Any  # np.ndarray
+    parameters: Any  # np.ndarray, the model after the last round
     history: list[RoundRecord]
     test_metrics: dict[str, dict[str, float | None]]
+    #: the model after the round with the best mean validation AUC (early stopping on the
+    #: participants' validation splits; test splits play no part in choosing it)
+    best_parameters: Any = None
+    best_round: int | None = None
+    best_test_metrics: dict[str, dict[str, float | None]] = {}
 
     @property
     def mean_test_auc(self) -> float:
@@ -174,8 +179,8 @@ class Coordinator:
             for participant in self.participants.values():
                 participant.check(self.parameters)
         elif updates:
-            if self.server_side_clipping and self.config.max_update_norm is not None:
-                updates = [self._bound(u) for u in updates]
+            if self.server_side_clipping:
+                updates = self._bound_all(updates)
             aggregate = self.strategy.aggregate(updates)
             weights = aggregate.weights
             self._previous = self.parameters.copy()
@@ -208,33 +213,51 @@ class Coordinator:
             return update
         return update.model_copy(update={"n_samples": n_samples, "quality_multiplier": quality})
 
-    def _bound(self, update: Update) -> Update:
-        """Plaintext defence in depth: bound every received update's norm too."""
-        assert self.config.max_update_norm is not None
-        norm = float(np.linalg.norm(update.delta))
-        if norm <= self.config.max_update_norm:
-            return update
-        scaled = update.delta * (self.config.max_update_norm / norm)
-        return update.model_copy(update={"delta": scaled.astype(np.float32), "clipped": True})
+    def _bound_all(self, updates: list[Update]) -> list[Update]:
+        """Plaintext defence in depth: bound every received update's norm to the configured
+        bound and to ``adaptive_clip_factor`` × the round's median norm, so one outsized
+        (random or scaled) update cannot outweigh the honest ones (norm bounding as a
+        backdoor defence: Sun et al. 2019, "Can you really backdoor federated learning?")."""
+        norms = [float(np.linalg.norm(u.delta)) for u in updates]
+        bounds = []
+        if self.config.max_update_norm is not None:
+            bounds.append(self.config.max_update_norm)
+        if self.config.adaptive_clip_factor is not None and len(updates) >= 3:
+            bounds.append(self.config.adaptive_clip_factor * float(np.median(norms)))
+        if not bounds:
+            return updates
+        bound = min(bounds)
+        bounded = []
+        for update, norm in zip(updates, norms, strict=True):
+            if norm <= bound or norm == 0:
+                bounded.append(update)
+                continue
+            scaled = (update.delta * (bound / norm)).astype(np.float32)
+            bounded.append(update.model_copy(update={"delta": scaled, "clipped": True}))
+        return bounded
 
     def run(self, rounds: int | None = None, *, progress: bool = True) -> FederationResult:
         """Run ``rounds`` rounds (default: the config's) and evaluate on every test split."""
         total = rounds or self.config.rounds
-        if progress:
-            with Progress(transient=True) as bar:
-                task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
-                for round_number in range(total):
-                    record = self.run_round(round_number)
-                    auc = record.mean_validation_auc
-                    bar.update(task, advance=1, description=(
-                        f"{self.strategy.name} round {round_number + 1}/{total}"
-                        + (f" val AUC {auc:.3f}" if auc is not None else "")))
-        else:
+        best: tuple[float, int, np.ndarray] | None = None
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(total):
-                self.run_round(round_number)
+                record = self.run_round(round_number)
+                auc = record.mean_validation_auc
+                if auc is not None and (best is None or auc > best[0]):
+                    best = (auc, round_number, self.parameters.copy())
+                bar.update(task, advance=1, description=(
+                    f"{self.strategy.name} round {round_number + 1}/{total}"
+                    + (f" val AUC {auc:.3f}" if auc is not None else "")))
         test = {pid: p.evaluate(self.parameters, "test") for pid, p in self.participants.items()}
+        best_parameters = best[2] if best is not None else self.parameters.copy()
+        best_test = {pid: p.evaluate(best_parameters, "test")
+                     for pid, p in self.participants.items()}
         return FederationResult(parameters=self.parameters.copy(), history=list(self.history),
-                                test_metrics=test)
+                                test_metrics=test, best_parameters=best_parameters,
+                                best_round=best[1] if best is not None else None,
+                                best_test_metrics=best_test)
 
 
 def read_round_log(path: str | Path) -> list[RoundRecord]:

@@ -141,7 +141,7 @@ def run_task(
             result = Coordinator(participants(), make_strategy(strategy), config).run(
                 progress=progress)
             timing[strategy] = (time.perf_counter() - start) / config.rounds
-            parameters[strategy] = dict.fromkeys(datas, result.parameters)
+            parameters[strategy] = dict.fromkeys(datas, result.best_parameters)
     if "centralised" in methods:
         central = Participant("centralised", _pooled(list(datas.values())), config=config)
         pooled = central.fit_local()

@@ -19,7 +19,7 @@ from fedcrm.federation import (
 )
 from tests.federation.helpers import logistic_org
 
-CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.05, batch_size=32)
+CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.2, batch_size=32)
 
 
 def federation(config: TrainingConfig = CONFIG) -> list[Participant]:
@@ -87,7 +87,19 @@ def test_byzantine_participant_does_not_ruin_the_model(mode: str, strategy) -> N
     honest_aucs = [result.test_metrics[p.participant_id]["auc"] for p in honest]
     clean = Coordinator(federation(), strategy, CONFIG).run(progress=False)
     clean_aucs = [clean.test_metrics[p.participant_id]["auc"] for p in honest]
-    assert np.mean(honest_aucs) > np.mean(clean_aucs) - 0.05, result.history[-1]
+    assert np.mean(honest_aucs) > 0.8, result.history[-1]
+    assert np.mean(honest_aucs) > np.mean(clean_aucs) - 0.1
+    # without the defences (no server-side norm bounds, no gating) the same attack does ruin
+    # a weighted mean, so the defences are what kept the model
+    if isinstance(strategy, QualityWeighted):
+        loose = TrainingConfig(**{**CONFIG.model_dump(), "max_update_norm": None,
+                                  "adaptive_clip_factor": None, "validation_tolerance": 1.0,
+                                  "gate_z": 0.0})
+        honest_loose = [Participant(p.participant_id, p.data, config=loose) for p in honest]
+        evil = Byzantine("evil", logistic_org(300, 0.0, seed=42), config=loose, mode=mode)
+        ruined = Coordinator([*honest_loose, evil], strategy, loose).run(progress=False)
+        ruined_aucs = [ruined.test_metrics[p.participant_id]["auc"] for p in honest]
+        assert np.mean(ruined_aucs) < np.mean(honest_aucs) - 0.1
     # the inflated sample count it claimed was ignored and recorded
     assert all(r.weight_discrepancies.get("evil") == 50_000 for r in result.history
                if "evil" in r.contributed)

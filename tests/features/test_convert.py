@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fedcrm.features.convert import (
+    convert_field,
+    numeric_scale,
+    parse_booleans,
+    parse_dates,
+    parse_numbers,
+)
+from fedcrm.ontology import Ontology, load_ontology
+from fedcrm.schema import DataKind, FieldMeta
+
+
+@pytest.fixture(scope="module")
+def ontology() -> Ontology:
+    return load_ontology()
+
+
+def meta(name: str, label: str, kind: DataKind = DataKind.NUMBER) -> FieldMeta:
+    return FieldMeta(api_name=name, label=label, kind=kind)
+
+
+def test_numbers_from_text_in_several_conventions() -> None:
+    values = pd.Series(["1.234,5", "8", "12 %", None, "n/a", "3,000", 7])
+    parsed = parse_numbers(values.astype(object))
+    assert parsed.tolist()[:3] == [1234.5, 8.0, 12.0]
+    assert np.isnan(parsed[3]) and np.isnan(parsed[4])
+    assert parsed[5] == 3000.0
+
+
+def test_booleans_in_four_languages() -> None:
+    parsed = parse_booleans(pd.Series(["Ja", "Nein", "oui", "non", "Sí", "no", "true", "?"]))
+    assert parsed.tolist()[:7] == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+    assert np.isnan(parsed.iloc[7])
+
+
+def test_dates_iso_and_day_first() -> None:
+    assert parse_dates(pd.Series(["2024-05-01", None])).iloc[0] == pd.Timestamp("2024-05-01")
+    german = parse_dates(pd.Series(["31.12.2024", "01.02.2023"]))
+    assert german.iloc[0] == pd.Timestamp("2024-12-31")
+    assert parse_dates(pd.Series(["2024-05-01T10:00:00.000Z"])).iloc[0].hour == 10
+
+
+def test_currency_thousands_and_percent_scaling(ontology: Ontology) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    factor, note = numeric_scale(meta("Umsatz_kEUR__c", "Umsatz (Tsd. EUR)"), revenue,
+                                 pd.Series([1.0, 2.0]))
+    assert factor == pytest.approx(1.08 * 1000) and "EUR" in note and "thousands" in note
+    factor, _ = numeric_scale(meta("Revenue_USD__c", "Revenue"), revenue, pd.Series([5.0]))
+    assert factor == 1.0
+    discount = ontology.concept("opportunity.discount_percent")
+    fraction, note = numeric_scale(meta("Disc__c", "Discount"), discount,
+                                   pd.Series([0.1, 0.25, 0.05]))
+    assert fraction == 100.0 and "percent" in note
+    already, _ = numeric_scale(meta("Disc__c", "Discount", DataKind.PERCENT), discount,
+                               pd.Series([10.0, 25.0]))
+    assert already == 1.0
+
+
+def test_picklist_to_value_set_codes(ontology: Ontology) -> None:
+    stage = ontology.concept("opportunity.stage")
+    values = pd.Series(["Gewonnen", "Closed Lost", "Ganz was anderes", None])
+    converted, report = convert_field(values, meta("Phase__c", "Phase", DataKind.PICKLIST),
+                                      stage, ontology)
+    assert converted.tolist()[:3] == ["closed_won", "closed_lost", "other"]
+    assert converted.iloc[3] is None or pd.isna(converted.iloc[3])
+    assert report.n_other == 1 and report.n_values == 3
+
+
+def test_nps_stored_as_text(ontology: Ontology) -> None:
+    nps = ontology.concept("account.nps_score")
+    converted, report = convert_field(pd.Series(["8", "10", "", "x"]),
+                                      meta("NPS__c", "NPS", DataKind.TEXT), nps, ontology)
+    assert converted.tolist()[:2] == [8.0, 10.0]
+    assert report.n_values == 3 and report.n_converted == 2 and report.n_unparsed == 1

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fedcrm import FeatureError
+from fedcrm.features import build_feature_space, build_task_matrix, canonicalize
+from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
+from fedcrm.ontology import Usage
+from fedcrm.tasks import TASKS, Task
+
+
+def test_space_is_shared_stable_and_leak_free(federation, mapping, ontology) -> None:
+    schemas = {o.org_id: o.schema for o in federation.orgs}
+    for task in Task:
+        space = build_feature_space(task, ontology, mapping, schemas)
+        again = build_feature_space(task, ontology, mapping, schemas)
+        assert space.version == again.version and space.n_features == again.n_features
+        names = {s.name for s in space.sources}
+        for name in names:
+            if name.startswith(("custom:", "rollup:")):
+                continue
+            concept = ontology.concept(name)
+            assert concept.usage is Usage.FEATURE, name  # never a label, key or PII
+            assert name not in TASKS[task].excluded
+        for source in space.sources:
+            if source.name.startswith("custom:"):
+                assert source.shared_by >= 2  # a block shared by one org is not in the space
+    churn = build_feature_space("churn", ontology, mapping, schemas)
+    assert "rollup:cases_90d" in {s.name for s in churn.sources}
+
+
+def test_matrix_shape_splits_and_no_nan(federation, mapping, ontology, reference) -> None:
+    space = build_feature_space("lead_conversion", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    org = federation.orgs[0]
+    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                             ontology)
+    matrix = build_task_matrix(canonical, space, reference)
+    assert matrix.x.shape == (len(matrix.y), space.n_features)
+    assert np.isfinite(matrix.x).all()
+    assert set(np.unique(matrix.split)) == {"train", "validation", "test"}
+    ids = {part: set(matrix.ids[matrix.split == part]) for part in ("train", "validation",
+                                                                    "test")}
+    assert not (ids["train"] & ids["test"]) and not (ids["validation"] & ids["test"])
+    assert abs((matrix.split == "test").mean() - 0.2) < 0.05
+    report = matrix.report
+    assert 0.6 <= report.quality_multiplier <= 1.4
+    assert report.n_labelled == len(matrix.y)
+
+
+def test_case_rollup_counts_the_90_days_before_as_of(federation, mapping, ontology,
+                                                     reference) -> None:
+    org = federation.orgs[1]
+    space = build_feature_space("churn", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                             ontology)
+    matrix = build_task_matrix(canonical, space, reference)
+    column = space.feature_names.index("rollup:cases_90d")
+    cases = canonical.table("Case")
+    accounts = canonical.table("Account").set_index("Id")
+    checked = 0
+    for account_id, encoded in zip(matrix.ids, matrix.x[:, column], strict=True):
+        churned = accounts.loc[account_id].get("account.churned") == 1
+        churn_date = accounts.loc[account_id].get("account.churn_date")
+        as_of = churn_date if churned and pd.notna(churn_date) else reference
+        own = pd.to_datetime(cases.loc[cases["case.account_id"] == account_id,
+                                       "case.created_date"])
+        expected = int(((own <= as_of) & (own > as_of - pd.Timedelta(days=90))).sum())
+        assert encoded == pytest.approx(np.log1p(expected) / 5.0, abs=1e-5)
+        checked += 1
+    assert checked > 20
+
+
+def test_all_null_column_is_missing_not_an_error(federation, mapping, ontology,
+                                                 reference) -> None:
+    org = federation.orgs[0]
+    tables = {name: frame.copy() for name, frame in org.tables.items()}
+    nps_field = next(lab.field for lab in org.labels
+                     if lab.concept == "lead.lead_score" and lab.object == "Lead")
+    tables["Lead"][nps_field] = None
+    space = build_feature_space("lead_conversion", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    canonical = canonicalize(org.org_id, tables, org.schema, mapping.org(org.org_id), ontology)
+    matrix = build_task_matrix(canonical, space, reference)
+    missing = space.feature_names.index("lead.lead_score#missing")
+    assert (matrix.x[:, missing] == 1).all()
+    assert (matrix.x[:, space.feature_names.index("lead.lead_score")] == 0).all()
+
+
+def test_bad_inputs_fail_clearly(federation, mapping, ontology, reference) -> None:
+    org = federation.orgs[0]
+    bogus = OrgMapping(org=org.org_id, fields=[
+        *mapping.org(org.org_id).fields,
+        FieldMapping(object="Account", field="Ghost__c", concept="account.nps_score",
+                     confidence=0.9, block="account.nps_score"),
+    ])
+    with pytest.raises(FeatureError, match="Ghost__c.*re-run `fedcrm match`"):
+        canonicalize(org.org_id, org.tables, org.schema, bogus, ontology)
+    space = build_feature_space("churn", ontology, mapping)
+    empty = {name: frame.iloc[0:0] for name, frame in org.tables.items()}
+    canonical = canonicalize(org.org_id, empty, org.schema, mapping.org(org.org_id), ontology)
+    with pytest.raises(FeatureError, match="no Account records|no labelled"):
+        build_task_matrix(canonical, space, reference)
+    no_outcome = MappingProposal(
+        ontology_version=ontology.version, matcher_version="x",
+        orgs=[OrgMapping(org=org.org_id, fields=[
+            f.model_copy(update={"concept": None, "block": None})
+            if f.concept in ("account.churned", "account.churn_date") else f
+            for f in mapping.org(org.org_id).fields])])
+    canonical = canonicalize(org.org_id, org.tables, org.schema, no_outcome.org(org.org_id),
+                             ontology)
+    with pytest.raises(FeatureError, match="churn needs account.churned"):
+        build_task_matrix(canonical, space, reference)
+    duplicated = {name: frame.copy() for name, frame in org.tables.items()}
+    duplicated["Account"].loc[1, "Id"] = duplicated["Account"].loc[0, "Id"]
+    with pytest.raises(FeatureError, match="duplicate"):
+        canonicalize(org.org_id, duplicated, org.schema, mapping.org(org.org_id), ontology)
