@@ -347,7 +347,8 @@ def federated_auc(args: argparse.Namespace, argv: list[str] | None, pinned: str)
     warm_up.train(np.zeros(features + 1, dtype=np.float32), 0)
     _progress(f"federated AUC: plaintext, {len(ids)} orgs, {config.rounds} rounds")
     plaintext, plaintext_seconds = _timed(
-        lambda: Coordinator(participants(), QualityWeighted(), config).run(progress=False))
+        lambda: Coordinator(participants(), QualityWeighted(), config,
+                            server_side_clipping=False).run(progress=False))
     bits = args.federated_key_bits
     p, q, _, prime_source = _safe_primes(bits, _cache_dir(args.cache_dir))
     keys, ceremony_seconds = _timed(lambda: key_ceremony(

@@ -25,6 +25,25 @@ from fedcrm.schema import (
 
 __version__ = "0.1.0"
 
+# The matcher and the federation pull in LightGBM, torch and sentence-transformers: load them
+# on first use so `import fedcrm` stays quick.
+_LAZY = {
+    "match": "fedcrm.matching.api",
+    "FieldMatcher": "fedcrm.matching.model",
+    "MappingProposal": "fedcrm.matching.proposal",
+    "generate_federation": "fedcrm.synth",
+    "run_demo": "fedcrm.demo",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fedcrm' has no attribute {name!r}")
+
+
 __all__ = [
     "AggregationError",
     "Concept",
@@ -33,9 +52,11 @@ __all__ = [
     "DataKind",
     "FeatureError",
     "FedcrmError",
+    "FieldMatcher",
     "FieldMeta",
     "FieldProfile",
     "MappingError",
+    "MappingProposal",
     "NotFittedError",
     "Ontology",
     "OntologyError",
@@ -44,7 +65,10 @@ __all__ = [
     "SObjectSchema",
     "SchemaError",
     "__version__",
+    "generate_federation",
     "load_ontology",
     "load_schema",
+    "match",
     "profile_series",
+    "run_demo",
 ]
