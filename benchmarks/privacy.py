@@ -7,7 +7,17 @@ batch size, epochs and optimizer, and prints the median wall time of each, their
 (target: DP-SGD ≤ 2.5× non-private), held-out AUC, and the ε spent. Calibrating σ happens once
 per plan, before training, and is reported separately.
 
-Run:  .venv/bin/python benchmarks/privacy.py   (see --help for sizes)
+Section "federated privacy/utility" (``--section federated``): a small federation of orgs whose
+labels follow one shared logistic rule plus an org-specific intercept (the data style of
+``tests/federation/helpers.logistic_org``), trained with the federated trainer
+(:mod:`fedcrm.federation`) without DP and with record-level DP-SGD at each ε
+(``attach_record_level_dp``). For each ε it prints the mean test AUC over the orgs and the AUC of
+a loss-threshold membership-inference attack (Yeom et al. 2018, ``membership_inference_auc``)
+on the global model, members = the orgs' training records, non-members = their held-out
+records. The full table on the synthetic CRM federation (fedcrm.synth) comes later, once that
+pipeline is in place.
+
+Run:  .venv/bin/python benchmarks/privacy.py   (see --help for sizes and --section)
 """
 
 from __future__ import annotations
@@ -18,12 +28,22 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fedcrm.privacy import RecordLevelDP
+from fedcrm.federation import (
+    Coordinator,
+    FedAvg,
+    Participant,
+    ParticipantData,
+    TrainingConfig,
+    attach_record_level_dp,
+)
+from fedcrm.federation.models import get_parameters, set_parameters
+from fedcrm.privacy import RecordLevelDP, membership_inference_auc
 
 TARGET_RATIO = 2.5
 
@@ -129,24 +149,159 @@ def measure(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--features", type=int, default=40)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-sizes", default="256,512", help="comma-separated")
-    parser.add_argument("--models", default="logistic,mlp", help="comma-separated")
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--epsilon", type=float, default=3.0)
-    parser.add_argument("--delta", type=float, default=1e-5)
-    parser.add_argument("--accountant", choices=["prv", "rdp"], default="prv")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--grad-sample-mode", choices=["hooks", "ew", "functorch"], default="hooks")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+# --------------------------------------------------------------------- federated privacy/utility
+#: org-specific intercepts, cycled over the orgs (as in tests/federation/helpers.logistic_org)
+ORG_SHIFTS = (0.3, -0.2, 0.0, 0.4)
 
+
+def logistic_org_data(n: int, shift: float, seed: int, n_features: int) -> ParticipantData:
+    """One org: labels from the shared logistic rule (fixed weights) plus the org's intercept;
+    70 % train, 15 % validation, 15 % test."""
+    weights = np.random.default_rng(99).normal(size=n_features) * 3 / n_features**0.5
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, n_features)).astype(np.float32)
+    probability = 1 / (1 + np.exp(-(features @ weights + shift)))
+    labels = (rng.random(n) < probability).astype(np.float32)
+    train_end, validation_end = int(n * 0.7), int(n * 0.85)
+    return ParticipantData(
+        features[:train_end], labels[:train_end],
+        features[train_end:validation_end], labels[train_end:validation_end],
+        features[validation_end:], labels[validation_end:],
+    )
+
+
+def attack_auc(participants: list[Participant], parameters: np.ndarray, seed: int) -> float:
+    """Loss-threshold membership inference against the global model.
+
+    Members: training records; non-members: the same orgs' validation and test records (never
+    trained on). Per org as many members as non-members are drawn, so the pooled sets have the
+    same mix of orgs and the attack cannot win by telling orgs apart.
+    """
+    model = participants[0].new_model()
+    set_parameters(model, parameters)
+    rng = np.random.default_rng(seed)
+    members_x, members_y, outsiders_x, outsiders_y = [], [], [], []
+    for participant in participants:
+        data = participant.data
+        held_out_x = np.vstack([data.validation_x, data.test_x])
+        held_out_y = np.concatenate([data.validation_y, data.test_y])
+        rows = rng.choice(len(data.train_y), size=len(held_out_y), replace=False)
+        members_x.append(data.train_x[rows])
+        members_y.append(data.train_y[rows])
+        outsiders_x.append(held_out_x)
+        outsiders_y.append(held_out_y)
+    return membership_inference_auc(
+        model, np.vstack(members_x), np.concatenate(members_y),
+        np.vstack(outsiders_x), np.concatenate(outsiders_y),
+    )
+
+
+def federation_participants(args: argparse.Namespace, config: TrainingConfig,
+                            seed: int) -> list[Participant]:
+    """The section's orgs for one seed."""
+    sizes = [int(size) for size in args.fed_orgs.split(",")]
+    return [
+        Participant(
+            f"org{i}",
+            logistic_org_data(n, ORG_SHIFTS[i % len(ORG_SHIFTS)], seed * 100 + i,
+                              args.fed_features),
+            config=config,
+        )
+        for i, n in enumerate(sizes)
+    ]
+
+
+def federation_config(args: argparse.Namespace, seed: int) -> TrainingConfig:
+    """The section's training settings for one seed."""
+    return TrainingConfig(
+        rounds=args.fed_rounds, local_epochs=args.fed_local_epochs, batch_size=args.fed_batch,
+        learning_rate=args.fed_lr, model=args.fed_model, hidden=(64, 32), seed=seed,
+        # gating off: this section measures what DP noise costs, not what rollbacks cost
+        validation_tolerance=1.0,
+    )
+
+
+def run_federation(
+    args: argparse.Namespace, epsilon: float | None, seed: int
+) -> dict[str, float]:
+    """One federation (no DP when ``epsilon`` is None): test AUC, attack AUC, ε spent."""
+    config = federation_config(args, seed)
+    participants = federation_participants(args, config, seed)
+    hooks = {}
+    if epsilon is not None:
+        hooks = attach_record_level_dp(
+            participants, (epsilon, args.delta), config, accountant=args.accountant,
+            max_grad_norm=1.0, seed=seed,
+        )
+    result = Coordinator(participants, FedAvg(), config).run(progress=False)
+    return {
+        "test_auc": result.mean_test_auc,
+        "attack_auc": attack_auc(participants, result.parameters, seed),
+        "epsilon_spent": max((h.engine.epsilon_spent for h in hooks.values()), default=0.0),
+    }
+
+
+def federated_section(args: argparse.Namespace) -> None:
+    """Print the federated privacy/utility table."""
+    epsilons: list[float | None] = [None, *(float(e) for e in args.fed_epsilons.split(","))]
+    seeds = range(args.fed_seeds)
+    rows = []
+    for epsilon in epsilons:
+        start = time.perf_counter()
+        runs = [run_federation(args, epsilon, seed) for seed in seeds]
+        rows.append((epsilon, runs, (time.perf_counter() - start) / len(runs)))
+    # the attack against the untrained initial model: how far from 0.5 the estimate strays by
+    # chance alone with this many members and non-members
+    untrained = []
+    for seed in seeds:
+        participants = federation_participants(args, federation_config(args, seed), seed)
+        initial = get_parameters(participants[0].new_model_seeded())
+        untrained.append(attack_auc(participants, initial, seed))
+
+    print(
+        f"Federated privacy/utility: {len(args.fed_orgs.split(','))} orgs of "
+        f"{args.fed_orgs} records × {args.fed_features} features (shared logistic rule + "
+        f"org intercept, logistic_org-style; 70/15/15 split), {args.fed_model} model, FedAvg, "
+        f"{args.fed_rounds} rounds × {args.fed_local_epochs} local epochs, batch "
+        f"{args.fed_batch}, Adam lr {args.fed_lr}, validation gating off; mean ± std over "
+        f"{args.fed_seeds} seeds (data, model and DP noise)"
+    )
+    print(
+        f"DP: record-level DP-SGD per org (Opacus, Poisson sampling, C=1.0), one "
+        f"(ε, δ={args.delta:g}) budget per org, {args.accountant} accountant. Attack: "
+        f"loss-threshold membership inference (Yeom et al. 2018) on the global model; "
+        f"0.5 = no leakage. "
+        f"Smaller ε is stronger privacy."
+    )
+    print(
+        "The full table on the synthetic CRM federation (fedcrm.synth) comes later, when that "
+        "pipeline lands."
+    )
+    print()
+    print("| ε | mean test AUC | attack AUC | max ε spent | s per run |")
+    print("|---|---:|---:|---:|---:|")
+    for epsilon, runs, seconds in rows:
+        test = [r["test_auc"] for r in runs]
+        attack = [r["attack_auc"] for r in runs]
+        label = "no DP" if epsilon is None else f"{epsilon:g}"
+        spent = "—" if epsilon is None else f"{max(r['epsilon_spent'] for r in runs):.3f}"
+        print(
+            f"| {label} | {statistics.mean(test):.3f} ± {_std(test):.3f} | "
+            f"{statistics.mean(attack):.3f} ± {_std(attack):.3f} | {spent} | {seconds:.1f} |"
+        )
+    print()
+    print(
+        f"attack AUC against the untrained initial model (the estimate's noise floor): "
+        f"{statistics.mean(untrained):.3f} ± {_std(untrained):.3f}"
+    )
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def timing_section(args: argparse.Namespace) -> None:
+    """Print the DP-SGD vs non-private training-time table."""
     x, y = synthetic_task(args.rows, args.features, seed=0)
     test = synthetic_task(5_000, args.features, seed=1)
     dataset = TensorDataset(x, y)
@@ -183,6 +338,44 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "met" if worst <= TARGET_RATIO else "NOT met"
     print()
     print(f"target DP-SGD ≤ {TARGET_RATIO}× non-private: {verdict} (worst {worst:.2f}×)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--features", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-sizes", default="256,512", help="comma-separated")
+    parser.add_argument("--models", default="logistic,mlp", help="comma-separated")
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--epsilon", type=float, default=3.0)
+    parser.add_argument("--delta", type=float, default=1e-5)
+    parser.add_argument("--accountant", choices=["prv", "rdp"], default="prv")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--grad-sample-mode", choices=["hooks", "ew", "functorch"], default="hooks")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--section", choices=["all", "timing", "federated"], default="all")
+    federated = parser.add_argument_group("federated privacy/utility")
+    federated.add_argument("--fed-orgs", default="300,500,800,1200",
+                           help="records per org, comma-separated")
+    federated.add_argument("--fed-features", type=int, default=60)
+    federated.add_argument("--fed-model", choices=["logistic", "mlp"], default="mlp")
+    federated.add_argument("--fed-rounds", type=int, default=20)
+    federated.add_argument("--fed-local-epochs", type=int, default=5)
+    federated.add_argument("--fed-batch", type=int, default=32)
+    federated.add_argument("--fed-lr", type=float, default=0.05)
+    federated.add_argument("--fed-epsilons", default="1,2,5,8,10", help="comma-separated")
+    federated.add_argument("--fed-seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.section in ("all", "timing"):
+        timing_section(args)
+    if args.section == "all":
+        print()
+    if args.section in ("all", "federated"):
+        federated_section(args)
     command = " ".join(
         shlex.quote(part) for part in [".venv/bin/python", "benchmarks/privacy.py", *sys.argv[1:]]
     )

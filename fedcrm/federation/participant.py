@@ -329,14 +329,19 @@ class Participant:
         it must not spend the privacy budget the federation's rounds are planned with.
         """
         parameters = get_parameters(self.new_model_seeded())
+        best, best_auc = parameters, -1.0
         hook, self.privacy = self.privacy, None
         try:
             for round_number in range(rounds or self.config.rounds):
                 update = self.train(parameters, round_number, prox_mu=0.0)
                 parameters = parameters + update.delta
+                # keep the round that did best on the validation split (early stopping)
+                auc = self.evaluate(parameters, "validation")["auc"]
+                if auc is None or auc > best_auc:
+                    best, best_auc = parameters, -1.0 if auc is None else auc
         finally:
             self.privacy = hook
-        return parameters
+        return best
 
     def new_model_seeded(self) -> nn.Module:
         """A fresh model initialised from the federation seed (same for every org)."""
