@@ -29,8 +29,14 @@ from fedcrm.schema import load_schema
 #: demo defaults: five orgs, small enough that a single org learns poorly alone
 DEMO_ORGS = 5
 DEMO_ACCOUNTS = (2000, 50000)
-DEMO_SCALE = 0.03
+DEMO_SCALE = 0.05
 ALL_TASKS: tuple[str, ...] = tuple(task.value for task in Task)
+
+
+def demo_config(*, rounds: int = 30, model: str = "logistic", seed: int = 0) -> TrainingConfig:
+    """The demo's training settings: FedAvg-style local SGD, 5 local epochs per round."""
+    return TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.1, optimizer="sgd",
+                          batch_size=64, model=model, seed=seed)  # type: ignore[arg-type]
 
 
 class MatchingSummary(BaseModel):
@@ -131,8 +137,7 @@ def run_demo(
 
     started = time.perf_counter()
     say = status or (lambda message: None)
-    config = config or TrainingConfig(rounds=20, local_epochs=5, learning_rate=0.01,
-                                      batch_size=64, seed=seed)
+    config = config or demo_config(seed=seed)
     temporary: tempfile.TemporaryDirectory[str] | None = None
     if data is None:
         if out is None:

@@ -66,8 +66,8 @@ def demo_command(
         help="Keep the generated federation here (default: a temporary folder).")] = None,
     orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    scale: Annotated[float, typer.Option(help="Size of the generated orgs.")] = 0.03,
-    rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 20,
+    scale: Annotated[float, typer.Option(help="Size of the generated orgs.")] = 0.05,
+    rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 30,
     model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
     task: Annotated[list[str] | None, typer.Option(
         help="Only these tasks (churn, lead_conversion, win_probability).")] = None,
@@ -79,12 +79,10 @@ def demo_command(
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
     from fedcrm.cli.demo import print_demo
-    from fedcrm.demo import run_demo
-    from fedcrm.federation.config import TrainingConfig
+    from fedcrm.demo import demo_config, run_demo
     from fedcrm.ontology.models import Task
 
-    config = TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.01, batch_size=64,
-                            model=model, seed=seed)  # type: ignore[arg-type]
+    config = demo_config(rounds=rounds, model=model, seed=seed)
     tasks = task or [t.value for t in Task]
     with console.status("fedcrm demo") as status:
         result = run_demo(data=data, out=out, orgs=orgs, seed=seed, scale=scale, tasks=tasks,

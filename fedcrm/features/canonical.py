@@ -105,12 +105,12 @@ def canonicalize(
     conversions: list[Conversion] = []
     skipped: list[str] = []
     decisions = {(f.object.lower(), f.field.lower()): f for f in mapping.fields}
-    for decision in mapping.fields:
+    for listed in mapping.fields:
         try:
-            schema.object(decision.object).field(decision.field)
+            schema.object(listed.object).field(listed.field)
         except KeyError:
             raise FeatureError(
-                f"org {org_id}: the mapping names {decision.object}.{decision.field}, which "
+                f"org {org_id}: the mapping names {listed.object}.{listed.field}, which "
                 "its metadata does not have; re-run `fedcrm match` on the current metadata"
             ) from None
     for object_name, frame in tables.items():

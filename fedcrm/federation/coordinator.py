@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from rich.progress import Progress
 
-from fedcrm.errors import AggregationError, ConfigError
+from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.models import get_parameters
 from fedcrm.federation.participant import Participant, Update
-from fedcrm.federation.strategies import Strategy
+from fedcrm.federation.strategies import RoundPlan, Strategy
 
 
 class EncryptedRound(BaseModel):
@@ -88,6 +89,18 @@ class FederationResult(BaseModel):
         return float(np.mean(values)) if values else float("nan")
 
 
+@dataclass
+class LocalRound:
+    """What the selected participants sent back in one round, before aggregation."""
+
+    updates: list[Update] = field(default_factory=list)
+    #: participant → why it rejected the global model (validation gating)
+    rejections: dict[str, str] = field(default_factory=dict)
+    #: participant → why it left the round (privacy budget spent, unreachable)
+    dropped: dict[str, str] = field(default_factory=dict)
+    privacy: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 class Coordinator:
     """Runs federated rounds over in-process participants (the simulation backend)."""
 
@@ -139,30 +152,10 @@ class Coordinator:
         plan = self.strategy.configure_round(round_number, active,
                                              self.config.per_round(len(active)), self._rng)
         timings["configure"] = time.perf_counter() - start
-        rejections: dict[str, str] = {}
-        dropped: dict[str, str] = {}
-        updates: list[Update] = []
-        privacy: dict[str, dict[str, Any]] = {}
         start = time.perf_counter()
-        for pid in plan.participants:
-            participant = self.participants[pid]
-            gate = participant.check(self.parameters)
-            if not gate.accepted:
-                rejections[pid] = gate.reason
-                continue
-            try:
-                update = participant.train(self.parameters, round_number, prox_mu=plan.prox_mu)
-            except Exception as exc:  # a participant failing must not stop the federation
-                from fedcrm.errors import PrivacyBudgetExceeded
-
-                if isinstance(exc, PrivacyBudgetExceeded):
-                    participant.active = False
-                    dropped[pid] = str(exc)
-                    continue
-                raise
-            if update.privacy:
-                privacy[pid] = update.privacy
-            updates.append(update)
+        local = self._local_round(round_number, plan)
+        rejections, dropped, updates = local.rejections, local.dropped, local.updates
+        privacy = local.privacy
         timings["local_training"] = time.perf_counter() - start
         weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
         rejected_share = sum(weights_of[p] for p in rejections) / max(sum(weights_of.values()),
@@ -176,8 +169,7 @@ class Coordinator:
         updates = [self._enrolled_weights(u) for u in updates]
         if rolled_back and self._previous is not None:
             self.parameters = self._previous.copy()
-            for participant in self.participants.values():
-                participant.check(self.parameters)
+            self._resync_gates(self.parameters)
         elif updates:
             if self.server_side_clipping:
                 updates = self._bound_all(updates)
@@ -187,10 +179,7 @@ class Coordinator:
             self.parameters = (self.parameters + aggregate.step).astype(np.float32)
         timings["aggregate"] = time.perf_counter() - start
         start = time.perf_counter()
-        validation = {
-            pid: self.participants[pid].evaluate(self.parameters, "validation")["auc"]
-            for pid in active
-        }
+        validation = self._validate(self.parameters, active, dropped)
         known = [v for v in validation.values() if v is not None]
         timings["evaluate"] = time.perf_counter() - start
         record = RoundRecord(
@@ -206,6 +195,49 @@ class Coordinator:
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(record.model_dump_json() + "\n")
         return record
+
+    # -------------------------------------------------------------- participant access
+    # The three places a round talks to participants. The in-process backend calls them one
+    # by one; a networked backend (fedcrm.federation.backends.flower) overrides these hooks to
+    # send one batch of messages each, and shares everything else in run_round.
+    def _local_round(self, round_number: int, plan: RoundPlan) -> LocalRound:
+        """Gate and train every participant the plan selected (in plan order)."""
+        local = LocalRound()
+        for pid in plan.participants:
+            participant = self.participants[pid]
+            gate = participant.check(self.parameters)
+            if not gate.accepted:
+                local.rejections[pid] = gate.reason
+                continue
+            try:
+                update = participant.train(self.parameters, round_number, prox_mu=plan.prox_mu)
+            except PrivacyBudgetExceeded as exc:  # the federation goes on without it
+                participant.active = False
+                local.dropped[pid] = str(exc)
+                continue
+            if update.privacy:
+                local.privacy[pid] = update.privacy
+            local.updates.append(update)
+        return local
+
+    def _resync_gates(self, parameters: np.ndarray) -> None:
+        """After a rollback, every participant re-checks the restored model, so its gate
+        compares the next model with this one."""
+        for participant in self.participants.values():
+            participant.check(parameters)
+
+    def _validate(self, parameters: np.ndarray, participant_ids: Sequence[str],
+                  dropped: dict[str, str]) -> dict[str, float | None]:
+        """Validation AUC of ``parameters`` in each listed participant (``dropped`` is where
+        a networked backend notes participants that did not answer)."""
+        return {pid: self.participants[pid].evaluate(parameters, "validation")["auc"]
+                for pid in participant_ids}
+
+    def _test_metrics(self, candidates: Sequence[np.ndarray]
+                      ) -> list[dict[str, dict[str, float | None]]]:
+        """Test metrics of each candidate model in every participant."""
+        return [{pid: p.evaluate(parameters, "test") for pid, p in self.participants.items()}
+                for parameters in candidates]
 
     def _enrolled_weights(self, update: Update) -> Update:
         n_samples, quality = self.enrolled[update.participant_id]
@@ -250,10 +282,8 @@ class Coordinator:
                 bar.update(task, advance=1, description=(
                     f"{self.strategy.name} round {round_number + 1}/{total}"
                     + (f" val AUC {auc:.3f}" if auc is not None else "")))
-        test = {pid: p.evaluate(self.parameters, "test") for pid, p in self.participants.items()}
         best_parameters = best[2] if best is not None else self.parameters.copy()
-        best_test = {pid: p.evaluate(best_parameters, "test")
-                     for pid, p in self.participants.items()}
+        test, best_test = self._test_metrics([self.parameters, best_parameters])
         return FederationResult(parameters=self.parameters.copy(), history=list(self.history),
                                 test_metrics=test, best_parameters=best_parameters,
                                 best_round=best[1] if best is not None else None,
