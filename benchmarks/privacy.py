@@ -215,7 +215,8 @@ def federation_config(args: argparse.Namespace, seed: int) -> TrainingConfig:
     """The section's training settings for one seed."""
     return TrainingConfig(
         rounds=args.fed_rounds, local_epochs=args.fed_local_epochs, batch_size=args.fed_batch,
-        learning_rate=args.fed_lr, model=args.fed_model, hidden=(64, 32), seed=seed,
+        learning_rate=args.fed_lr, optimizer=args.fed_optimizer, model=args.fed_model,
+        hidden=(64, 32), seed=seed,
         # gating off: this section measures what DP noise costs, not what rollbacks cost
         validation_tolerance=1.0,
     )
@@ -263,7 +264,8 @@ def federated_section(args: argparse.Namespace) -> None:
         f"{args.fed_orgs} records × {args.fed_features} features (shared logistic rule + "
         f"org intercept, logistic_org-style; 70/15/15 split), {args.fed_model} model, FedAvg, "
         f"{args.fed_rounds} rounds × {args.fed_local_epochs} local epochs, batch "
-        f"{args.fed_batch}, Adam lr {args.fed_lr}, validation gating off; mean ± std over "
+        f"{args.fed_batch}, {args.fed_optimizer} lr {args.fed_lr}, validation gating off; "
+        f"last round's model; mean ± std over "
         f"{args.fed_seeds} seeds (data, model and DP noise)"
     )
     print(
@@ -363,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     federated.add_argument("--fed-rounds", type=int, default=20)
     federated.add_argument("--fed-local-epochs", type=int, default=5)
     federated.add_argument("--fed-batch", type=int, default=32)
-    federated.add_argument("--fed-lr", type=float, default=0.05)
+    federated.add_argument("--fed-optimizer", choices=["sgd", "adam"], default="sgd")
+    federated.add_argument("--fed-lr", type=float, default=0.1)
     federated.add_argument("--fed-epsilons", default="1,2,5,8,10", help="comma-separated")
     federated.add_argument("--fed-seeds", type=int, default=3)
     args = parser.parse_args(argv)

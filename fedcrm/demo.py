@@ -129,9 +129,15 @@ def run_demo(
     model_path: str | Path | None = None,
     status: Callable[[str], None] | None = None,
     progress: bool = True,
+    backend: str = "simulation",
 ) -> DemoResult:
     """Run the demo; ``data`` is a folder written by ``fedcrm synth`` (or the same layout),
-    otherwise a synthetic federation is generated into ``out`` (default: a temporary folder)."""
+    otherwise a synthetic federation is generated into ``out`` (default: a temporary folder).
+
+    ``backend`` is ``"simulation"`` (the in-process coordinator) or ``"flower"`` (the federated
+    methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``)."""
+    if backend not in ("simulation", "flower"):
+        raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
     from fedcrm.matching.api import match
     from fedcrm.synth import generate_federation
 
@@ -176,7 +182,12 @@ def run_demo(
                 prepared = prepare_task(task, inputs, proposal, ontology, reference, seed=seed)
             except FeatureError as exc:
                 raise FeatureError(f"{task}: {exc}") from exc
-            results[task] = run_task(prepared, config, progress=progress)
+            if backend == "flower":
+                from fedcrm.federation.backends import run_task_flower
+
+                results[task] = run_task_flower(prepared, config, progress=progress)
+            else:
+                results[task] = run_task(prepared, config, progress=progress)
     finally:
         if temporary is not None:
             temporary.cleanup()

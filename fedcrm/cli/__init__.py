@@ -28,6 +28,8 @@ app.add_typer(match_cli.matcher_app, name="matcher")
 
 def _mount_optional_apps() -> None:
     """Sub-commands whose modules import heavier libraries; mounted here, loaded lazily."""
+    from fedcrm.annotate.cli import app as annotate_app
+    from fedcrm.datasets.cli import app as datasets_app
     from fedcrm.privacy.cli import app as privacy_app
     from fedcrm.review.cli import app as review_app
     from fedcrm.synth.cli import synth
@@ -35,6 +37,10 @@ def _mount_optional_apps() -> None:
     app.command("synth")(synth)
     app.add_typer(privacy_app, name="privacy", help="Privacy budgets, advice and ledgers.")
     app.add_typer(review_app, name="review", help="Review and approve proposed mappings.")
+    app.add_typer(annotate_app, name="annotate",
+                  help="Active-learning annotation rounds for the matcher's corpus.")
+    app.add_typer(datasets_app, name="datasets",
+                  help="Real public CRM datasets as federations of Salesforce orgs.")
 
 
 _mount_optional_apps()
@@ -75,6 +81,8 @@ def demo_command(
         help="The records' 'today' when --data has no federation.json.")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Also write the numbers as JSON here.")] = None,
+    backend: Annotated[str, typer.Option(
+        help="simulation (in-process) or flower (needs fedcrm[flower]).")] = "simulation",
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
@@ -87,6 +95,7 @@ def demo_command(
     with console.status("fedcrm demo") as status:
         result = run_demo(data=data, out=out, orgs=orgs, seed=seed, scale=scale, tasks=tasks,
                           config=config, reference_date=reference_date,
+                          backend=backend,
                           status=lambda message: status.update(f"fedcrm demo: {message}"))
     print_demo(result)
     if json_path is not None:

@@ -35,6 +35,7 @@ from fedcrm.federation.secure import (
     SecureCoordinator,
     key_ceremony,
 )
+from fedcrm.federation.settings import FederationConfig, load_federation_config
 from fedcrm.federation.strategies import (
     CoordinateMedian,
     FedAvg,
@@ -54,6 +55,7 @@ __all__ = [
     "EncryptedRound",
     "FedAvg",
     "FedProx",
+    "FederationConfig",
     "FederationKeys",
     "FederationResult",
     "GateDecision",
@@ -80,6 +82,7 @@ __all__ = [
     "attach_record_level_dp",
     "get_parameters",
     "key_ceremony",
+    "load_federation_config",
     "make_model",
     "make_strategy",
     "read_round_log",

@@ -124,9 +124,9 @@ def test_distractors_and_deprecated_duplicates_have_no_concept(federation: Feder
 def test_alternative_meanings_of_hard_negatives_are_grouped(federation: Federation) -> None:
     meanings: dict[str, set[str]] = defaultdict(set)
     for org, label, _ in _custom_fields(federation):
-        if label.note and label.note.startswith("hard negative") and label.concept is None:
-            if label.group is not None:
-                meanings[label.group].add(org.org_id)
+        if (label.note and label.note.startswith("hard negative") and label.concept is None
+                and label.group is not None):
+            meanings[label.group].add(org.org_id)
     assert all(len(orgs) >= 2 for orgs in meanings.values())
 
 

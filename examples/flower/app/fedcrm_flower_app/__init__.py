@@ -1,0 +1,1 @@
+"""fedcrm's Flower App: the ServerApp (coordinator) and the ClientApp (one org)."""

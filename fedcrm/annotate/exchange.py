@@ -1,0 +1,476 @@
+"""Annotation task files: what goes to the annotator and what comes back.
+
+Three formats, one task per selected field:
+
+* ``jsonl`` — one :class:`AnnotationTask` per line;
+* ``csv`` — one row per field for spreadsheets (UTF-8 with a byte-order mark, so Excel shows
+  accents): org, object, field, label, description, type, picklist values, the matcher's top
+  candidates, and the answer columns ``concept``, ``group``, ``annotator``, ``note`` left blank;
+* ``label-studio`` — Label Studio's task import JSON (a ``data`` dict per task, the matcher's
+  best candidate as a pre-annotation) plus a labelling config (``<name>.label-config.xml``)
+  whose ``concept`` choices are loaded per task from ``data.options``.
+
+The answer, in every format: ``concept`` is an ontology concept id, or ``none`` when no
+concept fits; ``group`` (only with no concept) names a cross-org group for a custom field other
+orgs share. A row with neither is unanswered and skipped on import. Label Studio's *export*
+(``annotations[].result[].value.choices``; ``text`` for the text areas) is read back, as is its
+flat JSON-MIN export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fedcrm.annotate.pool import NO_CONCEPT, PoolField
+from fedcrm.annotate.strategies import Query
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.ontology.models import Ontology
+
+TaskFormat = Literal["jsonl", "csv", "label-studio"]
+FORMATS: tuple[str, ...] = ("jsonl", "csv", "label-studio")
+_EXTENSIONS = {"jsonl": ".jsonl", "csv": ".csv", "label-studio": ".json"}
+#: how many candidates a CSV row and a Label Studio task show
+SHOWN_CANDIDATES = 5
+CSV_COLUMNS = (
+    "task_id", "org", "object", "field", "label", "type", "description", "picklist_values",
+    "top_candidates", "priority", "round", "strategy", "concept", "group", "annotator", "note",
+)
+_REQUIRED_COLUMNS = ("org", "object", "field", "concept")
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class TaskCandidate(BaseModel):
+    """One candidate concept shown to the annotator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    concept: str
+    score: float
+    label: str = ""
+
+
+class AnnotationTask(BaseModel):
+    """One field to label, as written to a task file (answer fields blank until labelled)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    task_id: str
+    org: str
+    object: str
+    field: str
+    label: str
+    type: str
+    description: str = ""
+    picklist_values: list[str] = Field(default_factory=list)
+    candidates: list[TaskCandidate] = Field(default_factory=list)
+    priority: float = 0.0
+    rank: int = 0
+    round: int | None = None
+    strategy: str = ""
+    #: the answer: a concept id, "none", or blank (unanswered)
+    concept: str | None = None
+    #: cross-org group for a field without a concept
+    group: str | None = None
+    annotator: str | None = None
+    labelled_at: str | None = None
+    note: str | None = None
+
+
+class Answer(BaseModel):
+    """One answered field as read back from a task file, before validation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    org: str
+    object: str
+    field: str
+    #: concept id, or None when the annotator said no concept fits
+    concept: str | None = None
+    group: str | None = None
+    annotator: str | None = None
+    labelled_at: str | None = None
+    round: int | None = None
+    note: str | None = None
+    #: where the answer was read (``tasks.csv:14``, ``tasks.json task 3``), for messages
+    where: str = ""
+
+
+class AnswerSheet(BaseModel):
+    """Everything read from one answers file."""
+
+    path: str
+    format: str
+    answers: list[Answer]
+    #: rows / tasks nobody answered (skipped)
+    unanswered: int = 0
+
+
+# ------------------------------------------------------------------------------- export
+def make_tasks(
+    queries: Iterable[Query | PoolField],
+    *,
+    round: int | None = None,
+    strategy: str = "",
+    ontology: Ontology | None = None,
+) -> list[AnnotationTask]:
+    """Task records for selected fields (candidate labels filled from ``ontology``)."""
+    labels = {c.id: c.label for c in ontology.concepts} if ontology is not None else {}
+    tasks = []
+    for position, item in enumerate(queries):
+        field, priority, rank = (
+            (item.field, item.priority, item.rank) if isinstance(item, Query)
+            else (item, 0.0, position)
+        )
+        tasks.append(AnnotationTask(
+            task_id=field.task_id, org=field.org, object=field.object, field=field.field,
+            label=field.label, type=field.kind, description=field.description,
+            picklist_values=list(field.picklist_values),
+            candidates=[TaskCandidate(concept=c, score=round_score(p), label=labels.get(c, ""))
+                        for c, p in field.candidates[:SHOWN_CANDIDATES]],
+            priority=round_score(priority), rank=rank, round=round, strategy=strategy,
+        ))
+    return tasks
+
+
+def round_score(value: float) -> float:
+    """Scores as written to task files (4 decimals)."""
+    return round(float(value), 4)
+
+
+def format_of(path: str | Path, given: str | None = None) -> str:
+    """The task format: ``given``, else from the extension (.jsonl, .csv, .json)."""
+    if given is not None:
+        if given not in FORMATS:
+            raise ConfigError(f"unknown format {given!r}; use one of {list(FORMATS)}")
+        return given
+    suffix = Path(path).suffix.lower()
+    for name, extension in _EXTENSIONS.items():
+        if suffix == extension:
+            return name
+    raise ConfigError(
+        f"{path}: cannot tell the format from the extension {suffix!r}; name the file "
+        ".jsonl, .csv or .json (Label Studio), or pass the format"
+    )
+
+
+def _candidates_text(task: AnnotationTask) -> str:
+    return "; ".join(f"{c.concept} ({c.score:.2f})" for c in task.candidates)
+
+
+def _display_text(task: AnnotationTask) -> str:
+    lines = [f"{task.object}.{task.field}: {task.label!r} ({task.type})"]
+    if task.description:
+        lines.append(f"Description: {task.description}")
+    if task.picklist_values:
+        lines.append("Picklist values: " + ", ".join(task.picklist_values[:30]))
+    if task.candidates:
+        lines.append("Matcher's candidates: " + _candidates_text(task))
+    return "\n".join(lines)
+
+
+def _options(task: AnnotationTask, ontology: Ontology | None) -> list[dict[str, str]]:
+    """Choices for one Label Studio task: the candidates, "none", then the object's concepts
+    (every concept for fields of custom objects)."""
+    values = [c.concept for c in task.candidates] + [NO_CONCEPT]
+    if ontology is not None:
+        own = ontology.for_object(task.object)
+        values += [c.id for c in (own or ontology.concepts)]
+    hints = {c.id: c.label for c in ontology.concepts} if ontology is not None else {}
+    hints[NO_CONCEPT] = "no concept of the ontology fits this field"
+    return [{"value": v, "hint": hints.get(v, "")} for v in dict.fromkeys(values)]
+
+
+LABEL_CONFIG = """<View>
+  <Header value="$task_id"/>
+  <Text name="field" value="$text"/>
+  <Header value="Which concept is this field? ('none' if no concept fits)" size="6"/>
+  <Choices name="concept" toName="field" choice="single" value="$options"/>
+  <Header value="No concept, but other orgs have the same field? Name a group:" size="6"/>
+  <TextArea name="group" toName="field" maxSubmissions="1" editable="true" rows="1"/>
+  <TextArea name="note" toName="field" maxSubmissions="1" editable="true" rows="2"
+            placeholder="note for a hard call (optional)"/>
+</View>
+"""
+
+
+def label_config_path(tasks_path: str | Path) -> Path:
+    """Where the Label Studio labelling config of a task file goes."""
+    path = Path(tasks_path)
+    return path.with_name(f"{path.stem}.label-config.xml")
+
+
+def write_tasks(
+    tasks: Sequence[AnnotationTask],
+    path: str | Path,
+    *,
+    format: str | None = None,
+    ontology: Ontology | None = None,
+    matcher_version: str | None = None,
+) -> list[Path]:
+    """Write a task file (and, for Label Studio, its labelling config); return the paths."""
+    target = Path(path)
+    chosen = format_of(target, format)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if chosen == "jsonl":
+        target.write_text(
+            "".join(t.model_dump_json(exclude_none=True) + "\n" for t in tasks), encoding="utf-8"
+        )
+        return [target]
+    if chosen == "csv":
+        with target.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for task in tasks:
+                writer.writerow(_csv_row(task))
+        return [target]
+    documents = []
+    for number, task in enumerate(tasks, start=1):
+        data = task.model_dump(mode="json", exclude_none=True)
+        data.pop("candidates")
+        data.update(text=_display_text(task), candidates=_candidates_text(task),
+                    options=_options(task, ontology))
+        document: dict[str, Any] = {"id": number, "data": data}
+        if task.candidates:
+            best = task.candidates[0]
+            document["predictions"] = [{
+                "model_version": matcher_version or "fedcrm-matcher", "score": best.score,
+                "result": [{"from_name": "concept", "to_name": "field", "type": "choices",
+                            "value": {"choices": [best.concept]}}],
+            }]
+        documents.append(document)
+    target.write_text(json.dumps(documents, indent=1, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    config = label_config_path(target)
+    config.write_text(LABEL_CONFIG, encoding="utf-8")
+    return [target, config]
+
+
+def _csv_row(task: AnnotationTask) -> dict[str, str]:
+    return {
+        "task_id": task.task_id, "org": task.org, "object": task.object, "field": task.field,
+        "label": task.label, "type": task.type, "description": task.description,
+        "picklist_values": "; ".join(task.picklist_values),
+        "top_candidates": _candidates_text(task), "priority": f"{task.priority:.4f}",
+        "round": "" if task.round is None else str(task.round), "strategy": task.strategy,
+        "concept": task.concept or "", "group": task.group or "",
+        "annotator": task.annotator or "", "note": task.note or "",
+    }
+
+
+def write_label_studio_export(tasks: Sequence[AnnotationTask], path: str | Path) -> Path:
+    """Write answered tasks the way Label Studio exports them (``annotations[].result``).
+
+    For tests and simulations: it stands in for a person labelling in Label Studio.
+    """
+    documents = []
+    for number, task in enumerate(tasks, start=1):
+        data = task.model_dump(mode="json", exclude_none=True,
+                               exclude={"concept", "group", "annotator", "labelled_at", "note"})
+        results: list[dict[str, Any]] = []
+        if task.concept:
+            results.append({"from_name": "concept", "to_name": "field", "type": "choices",
+                            "value": {"choices": [task.concept]}})
+        for name in ("group", "note"):
+            value = getattr(task, name)
+            if value:
+                results.append({"from_name": name, "to_name": "field", "type": "textarea",
+                                "value": {"text": [value]}})
+        annotations = []
+        if results:
+            annotations.append({
+                "id": number, "result": results, "was_cancelled": False,
+                "completed_by": {"id": 1, "email": task.annotator or "annotator@example.org"},
+                "created_at": task.labelled_at or utc_now(),
+                "updated_at": task.labelled_at or utc_now(),
+            })
+        documents.append({"id": number, "data": data, "annotations": annotations})
+    target = Path(path)
+    target.write_text(json.dumps(documents, indent=1, ensure_ascii=False) + "\n",
+                      encoding="utf-8")
+    return target
+
+
+# ------------------------------------------------------------------------------- import
+class _Row(BaseModel):
+    """The columns of an answer row that import reads (task columns are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    org: str = Field(min_length=1)
+    object: str = Field(min_length=1)
+    field: str = Field(min_length=1)
+    concept: str | None = None
+    group: str | None = None
+    annotator: str | None = None
+    labelled_at: str | None = None
+    round: int | None = None
+    note: str | None = None
+
+
+def _answer(row: dict[str, Any], where: str) -> Answer | None:
+    """One row → an answer; None if unanswered. Raises MappingError naming ``where``."""
+    cleaned = {k: (None if v == "" else v) for k, v in row.items() if isinstance(k, str)}
+    try:
+        parsed = _Row.model_validate(cleaned)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+        )
+        raise MappingError(f"{where}: malformed answer row ({problems})") from exc
+    concept, group = parsed.concept or None, parsed.group or None
+    if concept is not None and concept.startswith("custom:"):
+        # a shared block typed into the concept column means "no concept, this group"
+        block = concept.removeprefix("custom:")
+        if group is not None and group.removeprefix("custom:") != block:
+            raise MappingError(f"{where}: {concept!r} in the concept column but group "
+                               f"{group!r}; give one of them")
+        concept, group = None, block
+    if group is not None:
+        group = group.removeprefix("custom:") or None
+    if concept is None and group is None:
+        return None
+    if concept is not None and concept.lower() in (NO_CONCEPT, "-"):
+        concept = None
+    return Answer(org=parsed.org, object=parsed.object, field=parsed.field, concept=concept,
+                  group=group, annotator=parsed.annotator, labelled_at=parsed.labelled_at,
+                  round=parsed.round, note=parsed.note, where=where)
+
+
+def _read_jsonl(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MappingError(f"{path}:{number}: not a JSON object ({exc.msg})") from exc
+        if not isinstance(item, dict):
+            raise MappingError(f"{path}:{number}: expected a JSON object per line")
+        yield item, f"{path}:{number}"
+
+
+def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in _REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise MappingError(
+            f"{path}:1: missing column(s) {missing}; the header must include "
+            f"{list(_REQUIRED_COLUMNS)} (export the tasks with `fedcrm annotate select "
+            "--format csv` and fill in the concept column)"
+        )
+    reader.fieldnames = header
+    for row in reader:
+        if None in row:
+            raise MappingError(f"{path}:{reader.line_num}: more cells than header columns "
+                               "(a stray comma or an unquoted cell?)")
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        yield row, f"{path}:{reader.line_num}"
+
+
+def _completed_by(annotation: dict[str, Any]) -> str | None:
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        return str(who.get("email") or who.get("username") or
+                   f"label-studio-user-{who.get('id')}")
+    if who is not None:
+        return f"label-studio-user-{who}"
+    return None
+
+
+def _label_studio_answer(result: list[Any], where: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for region in result:
+        if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
+            raise MappingError(f"{where}: malformed annotation result (expected objects "
+                               "with 'from_name' and a 'value' object)")
+        name, value = region.get("from_name"), region["value"]
+        if name == "concept":
+            choices = value.get("choices") or []
+            if len(choices) > 1:
+                raise MappingError(f"{where}: {len(choices)} concepts chosen ({choices}); "
+                                   "choose one")
+            if choices:
+                values["concept"] = str(choices[0])
+        elif name in ("group", "note"):
+            texts = [t for t in value.get("text") or [] if str(t).strip()]
+            if texts:
+                values[name] = " ".join(str(t).strip() for t in texts)
+    return values
+
+
+def _read_label_studio(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MappingError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from exc
+    if not isinstance(document, list):
+        raise MappingError(f"{path}: expected a JSON list of tasks (Label Studio's JSON or "
+                           "JSON-MIN export)")
+    for number, task in enumerate(document, start=1):
+        where = f"{path} task {task.get('id', number) if isinstance(task, dict) else number}"
+        if not isinstance(task, dict):
+            raise MappingError(f"{where}: expected a JSON object")
+        if "data" not in task:  # JSON-MIN: data and answers flattened into one object
+            yield task, where
+            continue
+        data = task["data"]
+        if not isinstance(data, dict):
+            raise MappingError(f"{where}: 'data' must be an object")
+        row = {k: data.get(k) for k in ("org", "object", "field", "round")}
+        answers = []
+        for annotation in task.get("annotations") or []:
+            if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
+                continue
+            values = _label_studio_answer(annotation.get("result") or [], where)
+            if values:
+                values["annotator"] = _completed_by(annotation) or ""
+                values["labelled_at"] = str(annotation.get("updated_at") or
+                                            annotation.get("created_at") or "")
+                answers.append(values)
+        decided = {(a.get("concept"), a.get("group")) for a in answers}
+        if len(decided) > 1:
+            said = "; ".join(f"{a['annotator'] or '?'}: {a.get('concept') or a.get('group')}"
+                             for a in answers)
+            raise MappingError(f"{where} ({row['org']} {row['object']}.{row['field']}): "
+                               f"annotators disagree ({said}); settle it in Label Studio "
+                               "and export again")
+        if answers:
+            row.update(answers[-1])
+        yield row, where
+
+
+def read_answers(path: str | Path, *, format: str | None = None) -> AnswerSheet:
+    """Read the answered tasks in ``path`` (any of the three formats).
+
+    Malformed input raises :class:`MappingError` naming the file and line (or task).
+    Validation against the ontology and the orgs' metadata happens on merge
+    (:func:`fedcrm.annotate.merge.merge_answers`).
+    """
+    source = Path(path)
+    chosen = format_of(source, format)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise MappingError(f"{source}: cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{source}: not UTF-8 text; save the file as UTF-8") from exc
+    readers = {"jsonl": _read_jsonl, "csv": _read_csv, "label-studio": _read_label_studio}
+    answers: list[Answer] = []
+    unanswered = 0
+    for row, where in readers[chosen](source, text):
+        answer = _answer(row, where)
+        if answer is None:
+            unanswered += 1
+        else:
+            answers.append(answer)
+    return AnswerSheet(path=str(source), format=chosen, answers=answers, unanswered=unanswered)

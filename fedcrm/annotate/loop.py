@@ -1,0 +1,575 @@
+"""The active-learning loop: select → export → (label) → import → retrain → evaluate → record.
+
+:class:`AnnotationLoop` works on an annotations folder (see :mod:`fedcrm.matching.corpus`)
+whose orgs may be partially labelled. Held-out orgs — fully labelled, never in the pool and
+never trained on — measure the matcher after every round; each measurement is a
+:class:`CurvePoint` of the :class:`LearningCurve` (labels spent vs precision, coverage and
+pairwise F1), saved as JSON and drawn as a PNG.
+
+*Labels spent* is read from the corpus itself: the number of labels with
+``method="active_learning"`` in the orgs the matcher trains on.
+
+For simulations (:func:`truth_oracle`) the "annotator" answers from the ground truth, through
+the same task files and import path a person's answers take.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from fedcrm.annotate.exchange import (
+    AnnotationTask,
+    make_tasks,
+    utc_now,
+    write_label_studio_export,
+    write_tasks,
+)
+from fedcrm.annotate.merge import MergeReport, import_answers
+from fedcrm.annotate.pool import (
+    NO_CONCEPT,
+    PoolField,
+    is_complete,
+    load_annotations,
+    training_corpus,
+    unlabelled_pool,
+)
+from fedcrm.annotate.strategies import Query, QueryStrategy
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.ontology import load_ontology
+from fedcrm.ontology.models import Ontology
+from fedcrm.schema.models import OrgSchema
+
+if TYPE_CHECKING:
+    from fedcrm.matching.embeddings import Embedder
+    from fedcrm.matching.evaluate import MethodScores, Prediction
+    from fedcrm.matching.model import FieldMatcher
+
+REPORT_FORMAT = 1
+#: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds)
+FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3}
+_EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "label-studio": "json"}
+
+#: turns exported tasks into answered tasks (a person, or the ground truth in a simulation)
+Oracle = Callable[[Sequence[AnnotationTask]], list[AnnotationTask]]
+
+
+class CurvePoint(BaseModel):
+    """The matcher on the held-out orgs after one round."""
+
+    strategy: str
+    round: int
+    labels_spent: int
+    #: labelled custom fields the matcher was trained on
+    n_training_fields: int
+    precision: float
+    coverage: float
+    recall: float
+    top1: float
+    pair_precision: float
+    pair_recall: float
+    pair_f1: float
+    threshold: float
+    #: coverage at the matcher's target precision with the best threshold for the held-out
+    #: orgs (:func:`coverage_at_precision`): what the scores allow, whatever the threshold
+    coverage_at_target: float | None = None
+    fit_seconds: float
+    at: str
+
+
+class PendingRound(BaseModel):
+    """A round whose tasks were exported and whose answers have not been imported yet."""
+
+    round: int
+    strategy: str
+    n: int
+    task_file: str
+    format: str
+    task_ids: list[str]
+    created_at: str
+
+
+class LearningCurve(BaseModel):
+    """Every round's measurement, per strategy (the JSON report)."""
+
+    format: int = REPORT_FORMAT
+    held_out: list[str]
+    pool_orgs: list[str] | None = None
+    matcher_params: dict[str, Any] = Field(default_factory=dict)
+    #: targets drawn on the plot and used by :meth:`labels_to_target`
+    target_precision: float | None = None
+    target_coverage: float | None = None
+    points: list[CurvePoint] = Field(default_factory=list)
+    pending: PendingRound | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> LearningCurve:
+        """Read a report written by :meth:`save`."""
+        path = Path(path)
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise MappingError(f"{path}: cannot read the learning-curve report "
+                               f"({exc.strerror or exc})") from exc
+        except ValueError as exc:
+            raise MappingError(f"{path}: not a learning-curve report ({exc})") from exc
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report as JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        return path
+
+    @property
+    def strategies(self) -> list[str]:
+        """Strategy names in order of first appearance."""
+        return list(dict.fromkeys(p.strategy for p in self.points))
+
+    def curve(self, strategy: str) -> list[CurvePoint]:
+        """One strategy's points, by labels spent then round."""
+        return sorted((p for p in self.points if p.strategy == strategy),
+                      key=lambda p: (p.labels_spent, p.round))
+
+    def next_round(self) -> int:
+        """The number the next round gets (1 after the starting point 0)."""
+        numbers = [p.round for p in self.points]
+        if self.pending is not None:
+            numbers.append(self.pending.round)
+        return max(numbers, default=0) + 1
+
+    def labels_to_target(
+        self,
+        strategy: str,
+        *,
+        precision: float | None = None,
+        coverage: float | None = None,
+        sustained: bool = False,
+        coverage_metric: str = "coverage",
+    ) -> int | None:
+        """Fewest labels spent at which ``strategy`` reached both targets (None: never).
+
+        With ``sustained`` the targets must also hold at every later point of the curve (a
+        curve that touches the target once and falls back has not reached it).
+        ``coverage_metric`` is ``coverage`` (the matcher's own threshold) or
+        ``coverage_at_target`` (the best threshold on the held-out orgs).
+        """
+        precision = precision if precision is not None else self.target_precision
+        coverage = coverage if coverage is not None else self.target_coverage
+        if precision is None and coverage is None:
+            raise ConfigError("give a target precision and/or coverage")
+        if coverage_metric not in ("coverage", "coverage_at_target"):
+            raise ConfigError(f"coverage_metric must be coverage or coverage_at_target, not "
+                              f"{coverage_metric!r}")
+        points = self.curve(strategy)
+        ok = [
+            (precision is None or p.precision >= precision)
+            and (coverage is None or (getattr(p, coverage_metric) or 0.0) >= coverage)
+            for p in points
+        ]
+        for position, point in enumerate(points):
+            if ok[position] and (not sustained or all(ok[position:])):
+                return point.labels_spent
+        return None
+
+
+# ------------------------------------------------------------------------------ evaluation
+def held_out_prediction(
+    matcher: FieldMatcher,
+    test_orgs: Sequence[AnnotatedOrg],
+    context_orgs: Sequence[AnnotatedOrg],
+) -> Prediction:
+    """What the fitted matcher says about ``test_orgs``; ``context_orgs`` are the orgs already
+    mapped (their labelled blocks), which the test orgs' custom fields may join."""
+    from fedcrm.matching.evaluate import Prediction
+
+    fixed = {
+        org.org_id: {
+            (o.api_name, f.api_name): org.block_of(o.api_name, f.api_name)
+            for o, f in org.schema.iter_fields()
+        }
+        for org in context_orgs
+    }
+    proposal = matcher.predict([o.schema for o in test_orgs], fixed=fixed,
+                               fixed_schemas=[o.schema for o in context_orgs])
+    custom = {
+        (org.org_id, o.api_name, f.api_name)
+        for org in test_orgs for o, f in org.schema.iter_fields() if f.is_custom
+    }
+    prediction = Prediction()
+    for org_id, mapping in proposal.iter_fields():
+        key = (org_id, mapping.object, mapping.field)
+        prediction.blocks[key] = mapping.block
+        if key in custom:
+            prediction.ranked[key] = [(c.concept, c.score) for c in mapping.candidates]
+            prediction.accepted[key] = mapping.concept
+    return prediction
+
+
+def held_out_scores(
+    matcher: FieldMatcher,
+    test_orgs: Sequence[AnnotatedOrg],
+    context_orgs: Sequence[AnnotatedOrg],
+) -> MethodScores:
+    """The fitted matcher on fully labelled ``test_orgs`` (pooled), as
+    :func:`fedcrm.matching.evaluate.score_method` scores it (see :func:`held_out_prediction`)."""
+    from fedcrm.matching.evaluate import score_method
+
+    started = time.perf_counter()
+    prediction = held_out_prediction(matcher, test_orgs, context_orgs)
+    return score_method("matcher", prediction, test_orgs, context_orgs,
+                        time.perf_counter() - started)
+
+
+def coverage_at_precision(
+    prediction: Prediction, test_orgs: Sequence[AnnotatedOrg], target: float
+) -> float:
+    """The largest share of the test orgs' custom fields that accepting the top candidate
+    above *some* score threshold maps with precision >= ``target`` on these orgs.
+
+    A threshold-free view of the scores' quality: the matcher itself picks its threshold on
+    out-of-fold predictions for the labelled fields, which with few labels is cautious and
+    jumpy; this is the coverage a perfectly chosen threshold would give.
+    """
+    scores, correct = [], []
+    for org in test_orgs:
+        for sobject, meta in org.schema.iter_fields():
+            if not meta.is_custom:
+                continue
+            ranked = prediction.ranked.get((org.org_id, sobject.api_name, meta.api_name), [])
+            truth = org.label(sobject.api_name, meta.api_name).concept
+            scores.append(ranked[0][1] if ranked else 0.0)
+            correct.append(bool(ranked) and truth is not None and ranked[0][0] == truth)
+    if not scores:
+        return 0.0
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    sorted_scores = np.asarray(scores)[order]
+    hits = np.cumsum(np.asarray(correct)[order])
+    counts = np.arange(1, len(scores) + 1)
+    # only cut between distinct scores: tied fields are accepted or refused together
+    cut = np.r_[sorted_scores[1:] < sorted_scores[:-1], True] & (sorted_scores > 0)
+    good = cut & (hits / counts >= target)
+    return float(counts[good].max() / len(scores)) if good.any() else 0.0
+
+
+def labels_spent(orgs: Sequence[AnnotatedOrg]) -> int:
+    """Labels made by active learning in ``orgs``."""
+    return sum(lab.method == "active_learning" for org in orgs for lab in org.labels.values())
+
+
+def truth_oracle(truth: Sequence[AnnotatedOrg], *, annotator: str = "oracle") -> Oracle:
+    """An oracle that answers from the ground-truth labels of ``truth`` (for simulations)."""
+    by_org = {org.org_id: org for org in truth}
+
+    def answer(tasks: Sequence[AnnotationTask]) -> list[AnnotationTask]:
+        answered = []
+        for task in tasks:
+            label = by_org[task.org].label(task.object, task.field)
+            concept = label.concept or (None if label.group else NO_CONCEPT)
+            answered.append(task.model_copy(update={
+                "concept": concept, "group": label.group, "annotator": annotator}))
+        return answered
+
+    return answer
+
+
+# ------------------------------------------------------------------------------- the loop
+class AnnotationLoop:
+    """Rounds of active learning on one annotations folder.
+
+    ``held_out`` orgs are evaluated on and never selected from or trained on (selection alone
+    needs none; :meth:`measure` needs at least one); the pool is the
+    unlabelled custom fields of ``pool_orgs`` (default: every other org). ``matcher_params``
+    go to :class:`~fedcrm.matching.FieldMatcher` (e.g. ``{"n_rounds": 100, "n_folds": 3}``
+    for quicker rounds); ``embedder`` shares one embedding cache across the round's fits.
+    With ``report`` the learning curve is saved there after every round, with a PNG beside it.
+    """
+
+    def __init__(
+        self,
+        annotations_dir: str | Path,
+        *,
+        held_out: Sequence[str],
+        pool_orgs: Sequence[str] | None = None,
+        ontology: Ontology | None = None,
+        matcher_params: Mapping[str, Any] | None = None,
+        metadata_root: str | Path | None = None,
+        schemas: Mapping[str, OrgSchema] | None = None,
+        embedder: Embedder | None = None,
+        report: str | Path | None = None,
+        target_precision: float | None = None,
+        target_coverage: float | None = None,
+    ) -> None:
+        overlap = sorted(set(held_out) & set(pool_orgs or ()))
+        if overlap:
+            raise ConfigError(f"org(s) {overlap} are both held out and in the pool; an org "
+                              "that is evaluated on must never be trained on")
+        self.annotations_dir = Path(annotations_dir)
+        self.held_out = list(held_out)
+        self.pool_orgs = list(pool_orgs) if pool_orgs is not None else None
+        self.ontology = ontology if ontology is not None else load_ontology()
+        self.matcher_params = dict(matcher_params or {})
+        self.metadata_root = metadata_root
+        self.schemas = dict(schemas or {})
+        self.embedder = embedder
+        self.report_path = Path(report) if report is not None else None
+        if self.report_path is not None and self.report_path.exists():
+            self.curve = LearningCurve.load(self.report_path)
+        else:
+            self.curve = LearningCurve(
+                held_out=self.held_out, pool_orgs=self.pool_orgs,
+                matcher_params=self.matcher_params,
+            )
+        if target_precision is not None:
+            self.curve.target_precision = target_precision
+        if target_coverage is not None:
+            self.curve.target_coverage = target_coverage
+
+    # ------------------------------------------------------------------------ corpus
+    def orgs(self) -> list[AnnotatedOrg]:
+        """Every org of the folder with its current labels (read from disk)."""
+        orgs = load_annotations(self.annotations_dir, metadata_root=self.metadata_root,
+                                ontology=self.ontology)
+        known = {o.org_id for o in orgs}
+        missing = sorted(set(self.held_out) - known)
+        if missing:
+            raise ConfigError(f"held-out org(s) {missing} are not in "
+                              f"{self.annotations_dir / 'sources.yaml'}")
+        incomplete = [o.org_id for o in orgs if o.org_id in self.held_out and not is_complete(o)]
+        if incomplete:
+            raise ConfigError(f"held-out org(s) {incomplete} are not fully labelled; the "
+                              "matcher can only be evaluated on orgs with every field labelled")
+        return orgs
+
+    def _training(self, orgs: Sequence[AnnotatedOrg]) -> list[AnnotatedOrg]:
+        return training_corpus([o for o in orgs if o.org_id not in self.held_out])
+
+    def _pool_orgs(self, orgs: Sequence[AnnotatedOrg]) -> list[AnnotatedOrg]:
+        chosen = [o for o in orgs if o.org_id not in self.held_out]
+        if self.pool_orgs is not None:
+            chosen = [o for o in chosen if o.org_id in self.pool_orgs]
+        return chosen
+
+    # ----------------------------------------------------------------------- matcher
+    def fit(self, orgs: Sequence[AnnotatedOrg] | None = None) -> FieldMatcher:
+        """A matcher trained on every labelled field outside the held-out orgs."""
+        from fedcrm.matching.model import FieldMatcher
+
+        training = self._training(orgs if orgs is not None else self.orgs())
+        if len(training) < 2:
+            raise ConfigError(
+                f"only {len(training)} org(s) outside the held-out set have labelled custom "
+                "fields; the matcher needs at least 2 to train (label a seed org first)"
+            )
+        matcher = FieldMatcher(**self.matcher_params)
+        if self.embedder is None:
+            self.embedder = shared_embedder(self.matcher_params.get("embedding_model"))
+        # one embedding cache for every fit of the loop (the texts repeat round to round)
+        matcher._embedder = self.embedder
+        matcher.fit(training, self.ontology)
+        return matcher
+
+    def pool(
+        self,
+        matcher: FieldMatcher,
+        orgs: Sequence[AnnotatedOrg] | None = None,
+        *,
+        include_labelled: bool = False,
+    ) -> list[PoolField]:
+        """The fields that may be asked about, scored by ``matcher``."""
+        chosen = self._pool_orgs(orgs if orgs is not None else self.orgs())
+        extra = [
+            AnnotatedOrg(schema=schema, source=_ad_hoc_source(org_id))
+            for org_id, schema in self.schemas.items()
+            if org_id not in {o.org_id for o in chosen} and org_id not in self.held_out
+            and (self.pool_orgs is None or org_id in self.pool_orgs)
+        ]
+        return unlabelled_pool(matcher, [*chosen, *extra], include_labelled=include_labelled)
+
+    def select(
+        self,
+        strategy: QueryStrategy,
+        n: int,
+        matcher: FieldMatcher,
+        *,
+        orgs: Sequence[AnnotatedOrg] | None = None,
+        include_labelled: bool = False,
+    ) -> list[Query]:
+        """The ``n`` fields ``strategy`` would ask about next."""
+        pool = self.pool(matcher, orgs, include_labelled=include_labelled)
+        if not pool:
+            raise ConfigError("the pool is empty: every custom field of the pool orgs already "
+                              "has a label")
+        return strategy.select(pool, n)
+
+    def export(
+        self,
+        queries: Sequence[Query],
+        path: str | Path,
+        *,
+        round: int | None,
+        strategy: str,
+        format: str | None = None,
+        matcher_version: str | None = None,
+    ) -> list[Path]:
+        """Write the selected fields as a task file (see :mod:`fedcrm.annotate.exchange`)."""
+        tasks = make_tasks(queries, round=round, strategy=strategy, ontology=self.ontology)
+        return write_tasks(tasks, path, format=format, ontology=self.ontology,
+                           matcher_version=matcher_version)
+
+    def import_answers(
+        self,
+        path: str | Path,
+        *,
+        round: int | None = None,
+        annotator: str | None = None,
+        replace: bool = False,
+        reason: str | None = None,
+        format: str | None = None,
+    ) -> MergeReport:
+        """Validate and merge an answers file into the folder (``method="active_learning"``)."""
+        return import_answers(
+            path, self.annotations_dir, format=format, ontology=self.ontology,
+            schemas=self.schemas, metadata_root=self.metadata_root, round=round,
+            annotator=annotator, replace=replace, reason=reason,
+        )
+
+    # -------------------------------------------------------------------- measuring
+    def measure(
+        self,
+        matcher: FieldMatcher,
+        *,
+        strategy: str,
+        round: int,
+        fit_seconds: float = 0.0,
+        orgs: Sequence[AnnotatedOrg] | None = None,
+    ) -> CurvePoint:
+        """Evaluate ``matcher`` on the held-out orgs and record the point (and save)."""
+        if not self.held_out:
+            raise ConfigError("name at least one held-out org to evaluate on (fully labelled, "
+                              "never in the pool or the training set)")
+        orgs = list(orgs) if orgs is not None else self.orgs()
+        tests = [o for o in orgs if o.org_id in self.held_out]
+        training = self._training(orgs)
+        started = time.perf_counter()
+        prediction = held_out_prediction(matcher, tests, training)
+        from fedcrm.matching.evaluate import score_method
+
+        scores = score_method("matcher", prediction, tests, training,
+                              time.perf_counter() - started)
+        point = CurvePoint(
+            strategy=strategy, round=round,
+            labels_spent=labels_spent([o for o in orgs if o.org_id not in self.held_out]),
+            n_training_fields=sum(
+                1 for org in training for _, f in org.schema.iter_fields() if f.is_custom),
+            precision=scores.precision, coverage=scores.coverage, recall=scores.recall,
+            top1=scores.top1_accuracy, pair_precision=scores.pair_precision,
+            pair_recall=scores.pair_recall, pair_f1=scores.pair_f1,
+            threshold=float(matcher.threshold_),
+            coverage_at_target=coverage_at_precision(prediction, tests,
+                                                     matcher.target_precision),
+            fit_seconds=round_seconds(fit_seconds),
+            at=utc_now(),
+        )
+        self.curve.points.append(point)
+        self.save()
+        return point
+
+    def save(self) -> None:
+        """Write the report and its plot, if the loop has a report path."""
+        if self.report_path is None:
+            return
+        self.curve.save(self.report_path)
+        if self.curve.points:
+            from fedcrm.annotate.plot import plot_learning_curve
+
+            plot_learning_curve(self.curve, plot_path(self.report_path))
+
+    def retrain_and_measure(self, *, strategy: str, round: int) -> tuple[FieldMatcher,
+                                                                         CurvePoint]:
+        """Fit on the current labels and record the held-out point."""
+        orgs = self.orgs()
+        started = time.perf_counter()
+        matcher = self.fit(orgs)
+        fit_seconds = time.perf_counter() - started
+        return matcher, self.measure(matcher, strategy=strategy, round=round,
+                                     fit_seconds=fit_seconds, orgs=orgs)
+
+    def run_round(
+        self,
+        strategy: QueryStrategy,
+        n: int,
+        oracle: Oracle,
+        *,
+        workdir: str | Path,
+        matcher: FieldMatcher | None = None,
+        format: str = "jsonl",
+        round: int | None = None,
+    ) -> tuple[FieldMatcher, CurvePoint]:
+        """One whole round with ``oracle`` as the annotator: select ``n`` fields, export them,
+        have them answered, import, retrain, evaluate and record. Returns the retrained
+        matcher (for the next round's selection) and the new point."""
+        number = round if round is not None else self.curve.next_round()
+        if matcher is None:
+            matcher = self.fit()
+        queries = self.select(strategy, n, matcher)
+        if format not in _EXTENSIONS:
+            raise ConfigError(f"unknown format {format!r}; use one of {list(_EXTENSIONS)}")
+        folder = Path(workdir)
+        tasks_path = folder / f"round-{number:03d}-{_slug(strategy.name)}-tasks." \
+            f"{_EXTENSIONS[format]}"
+        self.export(queries, tasks_path, round=number, strategy=strategy.name, format=format,
+                    matcher_version=getattr(matcher, "version_", None))
+        tasks = make_tasks(queries, round=number, strategy=strategy.name,
+                           ontology=self.ontology)
+        answered = oracle(tasks)
+        answers_path = tasks_path.with_name(tasks_path.name.replace("-tasks.", "-answers."))
+        if format == "label-studio":
+            write_label_studio_export(answered, answers_path)
+        else:
+            write_tasks(answered, answers_path, format=format)
+        self.import_answers(answers_path, round=number, format=format)
+        return self.retrain_and_measure(strategy=strategy.name, round=number)
+
+
+def shared_embedder(embedding_model: str | Path | None = None) -> Embedder:
+    """An embedder for the loop's fits, its cache seeded with the ontology's concept vectors
+    from the shipped matcher when that matcher uses the same model and ontology (encoding the
+    ontology's few thousand names on a CPU takes a minute; every round needs them)."""
+    from fedcrm.errors import FedcrmError
+    from fedcrm.matching.embeddings import Embedder
+
+    if embedding_model is None:
+        try:
+            from fedcrm.matching.api import default_matcher
+
+            return default_matcher().embedder
+        except FedcrmError:
+            pass  # no shipped matcher, or one trained on another ontology: start empty
+    return Embedder(embedding_model)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name).strip("-") or "strategy"
+
+
+def _ad_hoc_source(org_id: str) -> Any:
+    from fedcrm.matching.corpus import OrgSource
+
+    return OrgSource(org=org_id, kind="real", licence="unknown")
+
+
+def round_seconds(value: float) -> float:
+    """Seconds as reported (one decimal)."""
+    return round(float(value), 1)
+
+
+def plot_path(report_path: str | Path) -> Path:
+    """The PNG drawn beside a report: ``curve.json`` → ``curve.png``."""
+    return Path(report_path).with_suffix(".png")

@@ -1,0 +1,126 @@
+"""Finding and reading the real datasets in ``../shared/data/crm-datasets`` (never copied into
+the repository), and taking small slices of them for tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fedcrm.datasets.spec import DatasetError
+from fedcrm.errors import ConfigError
+
+#: the shared data folder (the one holding ``crm-datasets/``), overriding the default
+ENV_SHARED_DATA = "FEDCRM_SHARED_DATA"
+DATASETS_FOLDER = "crm-datasets"
+#: smallest number of rows an org keeps in a ``max_rows`` slice (unless it has fewer)
+MIN_ROWS_PER_ORG = 25
+
+
+def default_data_root() -> Path:
+    """The ``crm-datasets`` folder: under ``$FEDCRM_SHARED_DATA`` when set, else under
+    ``../shared/data`` beside the repository (as :func:`fedcrm.matching.corpus.
+    default_metadata_root` finds the public org metadata)."""
+    override = os.environ.get(ENV_SHARED_DATA)
+    shared = Path(override) if override else Path(__file__).resolve().parents[3] / "shared" / \
+        "data"
+    return shared / DATASETS_FOLDER
+
+
+def resolve_root(root: str | Path | None) -> Path:
+    """The ``crm-datasets`` folder from ``root`` (that folder, or the shared data folder above
+    it), or the default; a clear error when it does not exist."""
+    if root is None:
+        folder = default_data_root()
+        hint = (f"set {ENV_SHARED_DATA} to the shared data folder (the one holding "
+                f"{DATASETS_FOLDER}/) or pass root=")
+    else:
+        folder = Path(root).expanduser()
+        if (folder / DATASETS_FOLDER).is_dir():
+            folder = folder / DATASETS_FOLDER
+        hint = f"pass the {DATASETS_FOLDER} folder (or the shared data folder holding it)"
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: real CRM datasets not found; {hint}. The data lives "
+                           "outside the repository, in ../shared/data/crm-datasets.")
+    return folder
+
+
+def read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
+    """A source CSV as text (blank cells as empty strings, nothing else treated as missing),
+    checked for the columns the loader needs."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found; the dataset folder is incomplete")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DatasetError(f"{path}: cannot read CSV ({exc})") from exc
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise DatasetError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    return frame
+
+
+def check_max_rows(max_rows: int | None, n_orgs: int) -> int | None:
+    """Validate ``max_rows`` (None: everything)."""
+    if max_rows is None:
+        return None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int | np.integer):
+        raise ConfigError(f"max_rows must be a whole number or None, got {max_rows!r}")
+    if max_rows < n_orgs:
+        raise ConfigError(f"max_rows must be at least the number of orgs ({n_orgs}), "
+                          f"got {max_rows}")
+    return int(max_rows)
+
+
+def check_seed(seed: int) -> int:
+    """Validate ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative whole number, got {seed!r}")
+    return int(seed)
+
+
+def allocate(sizes: Sequence[int], total: int, minimum: int = MIN_ROWS_PER_ORG) -> list[int]:
+    """Rows per org for a slice of ``total`` rows: proportional to ``sizes``, each org keeping
+    at least ``min(size, minimum, total // n_orgs)`` so none vanishes, never more than it has,
+    and a larger org never fewer rows than a smaller one (the split's imbalance is kept).
+
+    Water-filling: find the share λ with Σ clip(λ·size, floor, size) = total, then round down
+    and hand the leftover rows to the largest fractional parts.
+    """
+    size = np.asarray(sizes, dtype=float)
+    if total >= size.sum():
+        return [int(s) for s in sizes]
+    floor = np.minimum(size, min(minimum, total // len(size)))
+
+    def filled(share: float) -> np.ndarray:
+        return np.clip(share * size, floor, size)
+
+    low, high = 0.0, 1.0
+    for _ in range(100):
+        middle = (low + high) / 2
+        low, high = (middle, high) if filled(middle).sum() < total else (low, middle)
+    exact = filled(high)
+    counts = np.floor(exact)
+    leftover = round(float(total - counts.sum()))
+    order = sorted(range(len(size)), key=lambda i: (-(exact[i] - counts[i]), -size[i]))
+    for index in order[:max(leftover, 0)]:
+        counts[index] += 1
+    return [int(c) for c in counts]
+
+
+def slice_rows(frame: pd.DataFrame, groups: Sequence[pd.Index], max_rows: int | None,
+               seed: int) -> list[pd.Index]:
+    """Row labels of each group, or a seeded random subset of about ``max_rows`` rows split
+    across the groups by :func:`allocate` (rows keep their file order)."""
+    if max_rows is None:
+        return list(groups)
+    counts = allocate([len(g) for g in groups], max_rows)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7, len(frame)]))
+    chosen = []
+    for group, count in zip(groups, counts, strict=True):
+        picked = rng.choice(len(group), size=count, replace=False)
+        chosen.append(group[np.sort(picked)])
+    return chosen

@@ -1,0 +1,466 @@
+"""The org side of the Flower backend: what a SuperNode's ClientApp does with each message.
+
+A :class:`NodeResources` is everything one org brings (its data, quality multiplier, the
+shared federation config, its key share and signing key in encrypted mode, and where its
+privacy engine keeps state). :class:`NodeAgent` rebuilds the org's
+:class:`~fedcrm.federation.Participant` around those resources for every message, restores
+the participant's state from the node's ``Context.state`` and answers with plain records
+(:mod:`fedcrm.federation.backends.records`). The calls are the in-process ones:
+``Participant.check`` (validation gating), ``Participant.train`` (local training with the
+privacy hook), ``ParticipantEncryptor.encrypt`` and ``KeyHolder.partial_decrypt``.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+from flwr.app import ArrayRecord, ConfigRecord, Context, RecordDict
+
+from fedcrm.crypto import KeyHolder, KeyShare, PackingSpec, ParticipantEncryptor, ThresholdPublicKey
+from fedcrm.errors import ConfigError, CryptoError, PrivacyBudgetExceeded
+from fedcrm.federation.backends.records import (
+    GATE_PARAMETERS,
+    GATE_STATE,
+    SECURE_STATE,
+    ConfigValue,
+    array_of,
+    fields_of,
+    pack,
+    to_json,
+)
+from fedcrm.federation.participant import Participant, ParticipantData
+from fedcrm.federation.privacy import attach_record_level_dp
+from fedcrm.federation.secure import _power_of_two_ceiling, participant_weight
+from fedcrm.federation.settings import FederationConfig
+
+__all__ = [
+    "NodeAgent",
+    "NodeResources",
+    "OrgSecrets",
+    "PublicSetup",
+    "load_org_secrets",
+    "load_participant_data",
+    "load_public_setup",
+    "save_participant_data",
+    "write_key_files",
+]
+
+
+# ------------------------------------------------------------------------------ key files
+@dataclass(frozen=True, repr=False)
+class PublicSetup:
+    """What every party of an encrypted federation holds: the threshold public key, the
+    roster of participants' Ed25519 verification keys and the session id."""
+
+    public_key: ThresholdPublicKey
+    roster: Mapping[str, Ed25519PublicKey]
+    federation_id: str
+
+    def __repr__(self) -> str:
+        return (f"PublicSetup(federation_id={self.federation_id!r}, "
+                f"participants={list(self.roster)}, quorum={self.public_key.quorum})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # key objects do not pickle; the simulation engine ships resources to its workers
+        raw = {pid: key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+               for pid, key in self.roster.items()}
+        return _setup_from_raw, (self.public_key, raw, self.federation_id)
+
+
+@dataclass(frozen=True, repr=False)
+class OrgSecrets:
+    """One org's private key material: its threshold key share and Ed25519 signing key."""
+
+    share: KeyShare
+    signing_key: Ed25519PrivateKey
+
+    def __repr__(self) -> str:
+        return f"OrgSecrets(participant_id={self.share.participant_id!r}, …)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        raw = self.signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return _secrets_from_raw, (self.share, raw)
+
+
+def _setup_from_raw(public_key: ThresholdPublicKey, roster: Mapping[str, bytes],
+                    federation_id: str) -> PublicSetup:
+    return PublicSetup(public_key, {pid: Ed25519PublicKey.from_public_bytes(key)
+                                    for pid, key in roster.items()}, federation_id)
+
+
+def _secrets_from_raw(share: KeyShare, signing_key: bytes) -> OrgSecrets:
+    return OrgSecrets(share, Ed25519PrivateKey.from_private_bytes(signing_key))
+
+
+def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> Path:
+    """Split :class:`fedcrm.federation.FederationKeys` into files for a deployment.
+
+    Writes ``federation.json`` (public: key, roster, federation id — give it to every party)
+    and ``<org>.secret.json`` per org (its share and signing key, owner-readable only — give
+    each to its own org only). Returns the path of ``federation.json``.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    roster = {pid: key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+              for pid, key in keys.roster.items()}
+    public = folder / "federation.json"
+    public.write_text(json.dumps({"federation_id": federation_id,
+                                  "public_key": keys.public_key.to_dict(),
+                                  "roster": roster}, indent=1), encoding="utf-8")
+    for pid, share in keys.shares.items():
+        secret = folder / f"{pid}.secret.json"
+        signing = keys.signing_keys[pid].private_bytes(
+            Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+        secret.write_text(json.dumps({"share": share.to_dict(), "signing_key": signing}),
+                          encoding="utf-8")
+        secret.chmod(0o600)
+    return public
+
+
+def load_public_setup(path: str | Path) -> PublicSetup:
+    """Read ``federation.json`` (see :func:`write_key_files`)."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        roster = {pid: Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
+                  for pid, key in data["roster"].items()}
+        return PublicSetup(ThresholdPublicKey.from_dict(data["public_key"]), roster,
+                           str(data["federation_id"]))
+    except FileNotFoundError:
+        raise ConfigError(f"encryption setup {file} does not exist; make it with "
+                          "write_key_files (examples/flower/launch.py does)") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"encryption setup {file} is malformed: {exc!r}") from None
+
+
+def load_org_secrets(path: str | Path) -> OrgSecrets:
+    """Read an ``<org>.secret.json`` (see :func:`write_key_files`)."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return OrgSecrets(KeyShare.from_dict(data["share"]),
+                          Ed25519PrivateKey.from_private_bytes(bytes.fromhex(data["signing_key"])))
+    except FileNotFoundError:
+        raise ConfigError(f"key file {file} does not exist; pass this org's own "
+                          "<org>.secret.json as --node-config keys=...") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"key file {file} is malformed: {exc!r}") from None
+
+
+# ------------------------------------------------------------------------------ data files
+_SPLITS = ("train_x", "train_y", "validation_x", "validation_y", "test_x", "test_y")
+
+
+def save_participant_data(path: str | Path, data: ParticipantData) -> Path:
+    """Store one org's splits as ``.npz`` (what a SuperNode loads with ``data=...``)."""
+    file = Path(path)
+    np.savez(file, **{name: getattr(data, name) for name in _SPLITS},
+             feature_names=np.array(data.feature_names, dtype=str))
+    return file
+
+
+def load_participant_data(path: str | Path) -> ParticipantData:
+    """Inverse of :func:`save_participant_data`."""
+    file = Path(path)
+    try:
+        with np.load(file) as arrays:
+            splits = [np.asarray(arrays[name]) for name in _SPLITS]
+            return ParticipantData(splits[0], splits[1], splits[2], splits[3], splits[4],
+                                   splits[5], [str(n) for n in arrays["feature_names"]])
+    except FileNotFoundError:
+        raise ConfigError(f"participant data {file} does not exist; check the SuperNode's "
+                          "--node-config data=...") from None
+    except KeyError as exc:
+        raise ConfigError(f"participant data {file} lacks the array {exc}; write it with "
+                          "save_participant_data") from None
+
+
+# ---------------------------------------------------------------------------- resources
+@dataclass(repr=False)
+class NodeResources:
+    """Everything one org's SuperNode brings to the federation (it never leaves the node)."""
+
+    participant_id: str
+    data: ParticipantData
+    config: FederationConfig
+    quality_multiplier: float = 1.0
+    #: encrypted mode: the public setup and this org's secrets
+    setup: PublicSetup | None = None
+    secrets: OrgSecrets | None = None
+    #: privacy: where the org's DP engine keeps its state between messages, and its ledger
+    state_dir: Path | None = None
+    ledger_path: Path | None = None
+    #: privacy: seeds the DP noise (experiments only; None draws it from OS entropy)
+    privacy_seed: int | None = None
+
+    def __repr__(self) -> str:
+        return (f"NodeResources(participant_id={self.participant_id!r}, "
+                f"records={len(self.data.train_y)}, encrypted={self.secrets is not None})")
+
+    @classmethod
+    def from_node_config(cls, node_config: Mapping[str, Any]) -> NodeResources:
+        """Resources named by a SuperNode's ``--node-config``: ``org``, ``data`` (.npz),
+        ``config`` (federation file), optional ``quality``, ``keys`` (this org's secret
+        file), ``state-dir`` and ``ledger`` (privacy)."""
+        missing = [key for key in ("org", "data", "config") if key not in node_config]
+        if missing:
+            raise ConfigError(
+                f"this SuperNode's --node-config lacks {missing}; start it with "
+                "--node-config 'org=\"<id>\" data=\"<org.npz>\" config=\"<federation.toml>\"'")
+        config = FederationConfig.from_file(str(node_config["config"]))
+        setup = secrets = None
+        if config.encryption.enabled:
+            if config.encryption.keys is None or "keys" not in node_config:
+                raise ConfigError("encryption is enabled: set [encryption] keys (the public "
+                                  "setup) and this node's --node-config keys=<org>.secret.json")
+            setup = load_public_setup(config.encryption.keys)
+            secrets = load_org_secrets(str(node_config["keys"]))
+        state_dir = node_config.get("state-dir")
+        ledger = node_config.get("ledger")
+        return cls(participant_id=str(node_config["org"]),
+                   data=load_participant_data(str(node_config["data"])), config=config,
+                   quality_multiplier=float(node_config.get("quality", 1.0)), setup=setup,
+                   secrets=secrets, state_dir=Path(str(state_dir)) if state_dir else None,
+                   ledger_path=Path(str(ledger)) if ledger else None)
+
+
+# --------------------------------------------------------------------------------- agent
+class NodeAgent:
+    """Answers the coordinator's messages for one org, with the in-process calls."""
+
+    def __init__(self, resources: NodeResources, state: RecordDict) -> None:
+        self.resources = resources
+        self.state = state
+        config = resources.config
+        self.participant = Participant(resources.participant_id, resources.data,
+                                       config=config.training,
+                                       quality_multiplier=resources.quality_multiplier)
+        self._restore_gate()
+        if config.privacy is not None:
+            self._attach_privacy()
+
+    @property
+    def participant_id(self) -> str:
+        """The org this node speaks for."""
+        return self.participant.participant_id
+
+    # ------------------------------------------------------------------ participant state
+    def _restore_gate(self) -> None:
+        gate = self.state.config_records.get(GATE_STATE)
+        if gate is not None and "metric" in gate:
+            self.participant.accepted_metric = float(gate["metric"])  # type: ignore[arg-type]
+        arrays = self.state.array_records.get(GATE_PARAMETERS)
+        if arrays is not None and "parameters" in arrays:
+            self.participant.accepted_parameters = np.asarray(arrays["parameters"].numpy())
+
+    def save_gate(self) -> None:
+        """Keep the gate's reference for the next message (node-local Context.state)."""
+        from flwr.app import Array
+
+        fields: dict[str, Any] = {}
+        if self.participant.accepted_metric is not None:
+            fields["metric"] = float(self.participant.accepted_metric)
+        self.state[GATE_STATE] = ConfigRecord(fields)
+        if self.participant.accepted_parameters is not None:
+            self.state[GATE_PARAMETERS] = ArrayRecord(
+                {"parameters": Array(np.asarray(self.participant.accepted_parameters))})
+
+    def _attach_privacy(self) -> None:
+        privacy = self.resources.config.privacy
+        assert privacy is not None
+        if privacy.mode != "record":
+            raise ConfigError(
+                "the Flower backend supports record-level DP (DP-SGD in each org) only: "
+                "client-level DP plans its noise over the whole federation's roster, which a "
+                "single node does not hold; use mode = \"record\" or the simulation backend")
+        if self.resources.state_dir is None:
+            raise ConfigError(
+                f"participant {self.participant_id!r}: privacy needs a folder where its DP "
+                "engine keeps its state between rounds (--node-config state-dir=...)")
+        budgets = privacy.budgets_for([self.participant_id])
+        attach_record_level_dp(
+            [self.participant], budgets, self.resources.config.training,
+            self.resources.ledger_path,
+            accountant="rdp" if privacy.accountant == "rdp" else "prv",
+            max_grad_norm=privacy.max_grad_norm, state_dir=self.resources.state_dir,
+            seed=self.resources.privacy_seed, secure_mode=privacy.secure_mode)
+
+    # ------------------------------------------------------------------------- handlers
+    def enrol(self) -> RecordDict:
+        """Enrolment facts: id and width always; sample count and quality in plaintext mode,
+        only the power-of-two ceiling of the aggregation weight in encrypted mode."""
+        config = self.resources.config
+        fields: dict[str, ConfigValue | None] = {
+            "participant_id": self.participant_id,
+            "n_features": self.participant.data.n_features,
+            "encrypted": config.encryption.enabled,
+        }
+        if config.encryption.enabled:
+            weight = participant_weight(config.strategy.build(), self.participant)
+            if not (np.isfinite(weight) and weight > 0):
+                raise ConfigError(f"participant {self.participant_id!r} has no positive "
+                                  "aggregation weight")
+            fields["weight_ceiling"] = _power_of_two_ceiling(weight)
+        else:
+            fields["n_samples"] = self.participant.n_samples
+            fields["quality_multiplier"] = self.participant.quality_multiplier
+        return pack(fields)
+
+    def train(self, content: RecordDict) -> RecordDict:
+        """Gate the incoming model, then train and send the delta (plaintext mode)."""
+        fields = fields_of(content)
+        parameters = array_of(content, "parameters")
+        round_number = int(fields["round"])
+        gate = self.participant.check(parameters)
+        self.save_gate()
+        if not gate.accepted:
+            return pack({"accepted": False, "reason": gate.reason})
+        try:
+            update = self.participant.train(parameters, round_number,
+                                            prox_mu=float(fields["prox_mu"]))
+        except PrivacyBudgetExceeded as exc:
+            return pack({"accepted": True, "dropped": str(exc)})
+        return pack({"accepted": True, "participant_id": update.participant_id,
+                     "n_samples": update.n_samples,
+                     "quality_multiplier": update.quality_multiplier, "norm": update.norm,
+                     "clipped": update.clipped, "train_loss": update.train_loss,
+                     "privacy": to_json(update.privacy) if update.privacy else None},
+                    {"delta": update.delta})
+
+    def train_encrypted(self, content: RecordDict) -> RecordDict:
+        """Gate, train, weight, encrypt and sign (encrypted mode): only bytes leave."""
+        fields = fields_of(content)
+        parameters = array_of(content, "parameters")
+        round_number = int(fields["round"])
+        gate = self.participant.check(parameters)
+        self.save_gate()
+        if not gate.accepted:
+            return pack({"accepted": False, "reason": gate.reason})
+        spec = self._spec(fields)
+        setup, secrets = self._keys()
+        rng = self._generator()
+        encryptor = ParticipantEncryptor(self.participant_id, setup.public_key, spec,
+                                         secrets.signing_key,
+                                         federation_id=setup.federation_id, rng=rng)
+        # a ClientApp lives for one message, so the "offline" randomness is computed here
+        encryptor.precompute(parameters.size)
+        try:
+            update = self.participant.train(parameters, round_number,
+                                            prox_mu=float(fields["prox_mu"]))
+        except PrivacyBudgetExceeded as exc:
+            return pack({"accepted": True, "dropped": str(exc)})
+        weight = float(self.resources.config.strategy.build().weight(update))
+        message = encryptor.encrypt(update.delta, weight, round_number).to_bytes()
+        self._save_secure(generator=rng)
+        return pack({"accepted": True, "message": message,
+                     "privacy": to_json(update.privacy) if update.privacy else None})
+
+    def decrypt(self, content: RecordDict) -> RecordDict:
+        """Key-holder step: re-verify the forwarded updates, then partially decrypt."""
+        fields = fields_of(content)
+        setup, secrets = self._keys()
+        holder = KeyHolder(secrets.share, setup.public_key, self._spec(fields),
+                           federation_id=setup.federation_id, roster=setup.roster,
+                           min_contributors=self.resources.config.encryption.min_contributors)
+        # what this holder already decrypted survives between messages, so a coordinator
+        # cannot get two different aggregates of one round decrypted (KeyHolder's rule)
+        holder._decrypted = self._decrypted_rounds()
+        try:
+            partial = holder.partial_decrypt(bytes(fields["aggregate"]),
+                                             [bytes(u) for u in fields["updates"]])
+        except CryptoError as exc:
+            return pack({"refused": str(exc)})
+        self._save_secure(decrypted=holder._decrypted)
+        return pack({"partial": partial.to_bytes()})
+
+    def validate(self, content: RecordDict) -> RecordDict:
+        """Validation AUC of the global model (the round log's per-org metric)."""
+        auc = self.participant.evaluate(array_of(content, "parameters"), "validation")["auc"]
+        return pack({"auc": auc})
+
+    def resync(self, content: RecordDict) -> RecordDict:
+        """After a rollback: re-check the restored model so the gate compares against it."""
+        gate = self.participant.check(array_of(content, "parameters"))
+        self.save_gate()
+        return pack({"accepted": gate.accepted})
+
+    def test(self, content: RecordDict) -> RecordDict:
+        """Test metrics of each candidate model (final and best-validation)."""
+        fields = fields_of(content)
+        reports = [self.participant.evaluate(array_of(content, f"candidate_{index}"), "test")
+                   for index in range(int(fields["candidates"]))]
+        return pack({"metrics": to_json(reports)})
+
+    # --------------------------------------------------------------------------- helpers
+    def _keys(self) -> tuple[PublicSetup, OrgSecrets]:
+        setup, secrets = self.resources.setup, self.resources.secrets
+        if setup is None or secrets is None:
+            raise ConfigError(f"participant {self.participant_id!r} was asked for an encrypted "
+                              "step but holds no key material (encryption is off here)")
+        if secrets.share.participant_id != self.participant_id:
+            raise ConfigError(f"node of {self.participant_id!r} holds the key share of "
+                              f"{secrets.share.participant_id!r}")
+        return setup, secrets
+
+    def _spec(self, fields: Mapping[str, Any]) -> PackingSpec:
+        """The round's packing, checked against this org's own copy of the settings."""
+        settings = self.resources.config
+        clip = settings.encryption.clip or settings.training.max_update_norm
+        if clip is None or abs(float(fields["clip"]) - clip) > 1e-12 or int(
+                fields["bits"]) != settings.encryption.bits:
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator's packing (clip="
+                f"{fields['clip']}, bits={fields['bits']}) differs from this org's federation "
+                f"config (clip={clip}, bits={settings.encryption.bits}); both sides must read "
+                "the same config file")
+        setup, _ = self._keys()
+        return PackingSpec(clip=float(fields["clip"]),
+                           max_participants=int(fields["max_participants"]),
+                           max_weight=float(fields["max_weight"]), bits=int(fields["bits"]),
+                           key_bits=setup.public_key.n.bit_length())
+
+    def _secure_state(self) -> dict[str, Any]:
+        record = self.state.config_records.get(SECURE_STATE)
+        return dict(record) if record is not None else {}
+
+    def _generator(self) -> np.random.Generator:
+        """The stochastic-rounding generator, continued from the last message (seeded like
+        the in-process SecureCoordinator's, so both backends round alike)."""
+        saved = self._secure_state().get("generator")
+        seed = self.resources.config.training.seed
+        generator = np.random.default_rng([seed, zlib.crc32(self.participant_id.encode())])
+        if saved:
+            generator.bit_generator.state = json.loads(str(saved))
+        return generator
+
+    def _decrypted_rounds(self) -> dict[int, bytes]:
+        saved = self._secure_state().get("decrypted")
+        return ({int(k): bytes.fromhex(v) for k, v in json.loads(str(saved)).items()}
+                if saved else {})
+
+    def _save_secure(self, *, generator: np.random.Generator | None = None,
+                     decrypted: dict[int, bytes] | None = None) -> None:
+        state = self._secure_state()
+        if generator is not None:
+            state["generator"] = json.dumps(generator.bit_generator.state)
+        if decrypted is not None:
+            state["decrypted"] = json.dumps({str(k): v.hex() for k, v in decrypted.items()})
+        self.state[SECURE_STATE] = ConfigRecord(state)
+
+
+def agent_for(resources: NodeResources, context: Context) -> NodeAgent:
+    """The agent of this node for one message (state from the node's Context)."""
+    return NodeAgent(resources, context.state)

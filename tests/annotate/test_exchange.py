@@ -1,0 +1,196 @@
+"""Task files in the three formats, answered and read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from fedcrm.annotate.exchange import (
+    CSV_COLUMNS,
+    AnnotationTask,
+    label_config_path,
+    make_tasks,
+    read_answers,
+    write_label_studio_export,
+    write_tasks,
+)
+from fedcrm.annotate.pool import PoolField
+from fedcrm.annotate.strategies import Margin
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.ontology import Ontology
+
+POOL = [
+    PoolField(org="gamma", object="Account", field="cancelled_on__c", label="Cancellation date",
+              kind="date", description="When the customer left",
+              candidates=(("account.churn_date", 0.52), ("account.created_date", 0.31))),
+    PoolField(org="gamma", object="Account", field="legacy_id__c", label="Legacy système id",
+              kind="text", candidates=(("account.account_number", 0.2),)),
+    PoolField(org="gamma", object="Account", field="sustainability_rating__c",
+              label="Sustainability (ESG) rating", kind="number",
+              picklist_values=("A", "B")),
+]
+#: what an annotator answers for each field: concept column, group column
+ANSWERS = {
+    "cancelled_on__c": ("account.churn_date", ""),
+    "legacy_id__c": ("none", ""),
+    "sustainability_rating__c": ("", "account.esg"),
+}
+
+
+@pytest.fixture
+def tasks(ontology: Ontology) -> list[AnnotationTask]:
+    return make_tasks(Margin().select(POOL, 3), round=2, strategy="margin", ontology=ontology)
+
+
+def answered(tasks: list[AnnotationTask]) -> list[AnnotationTask]:
+    return [t.model_copy(update={"concept": ANSWERS[t.field][0] or None,
+                                 "group": ANSWERS[t.field][1] or None,
+                                 "annotator": "ana", "note": "checked the help text"})
+            for t in tasks]
+
+
+def check_answers(path: Path, format: str | None = None) -> None:
+    sheet = read_answers(path, format=format)
+    got = {a.field: (a.concept, a.group, a.annotator, a.round) for a in sheet.answers}
+    assert got == {
+        "cancelled_on__c": ("account.churn_date", None, "ana", 2),
+        "legacy_id__c": (None, None, "ana", 2),
+        "sustainability_rating__c": (None, "account.esg", "ana", 2),
+    }
+    assert all(a.org == "gamma" and a.object == "Account" for a in sheet.answers)
+    assert sheet.unanswered == 0
+
+
+def test_tasks_carry_the_field_and_the_matchers_candidates(tasks: list[AnnotationTask]
+                                                           ) -> None:
+    first = tasks[0]
+    assert first.task_id == "gamma/Account.cancelled_on__c"  # the most uncertain
+    assert [(c.concept, c.score) for c in first.candidates] == [
+        ("account.churn_date", 0.52), ("account.created_date", 0.31)]
+    assert first.candidates[0].label  # the concept's label, for the annotator
+    assert (first.round, first.strategy, first.rank, first.concept) == (2, "margin", 0, None)
+
+
+def test_jsonl_round_trip(tasks: list[AnnotationTask], tmp_path: Path) -> None:
+    path = tmp_path / "round.jsonl"
+    write_tasks(tasks, path)
+    back = [AnnotationTask.model_validate_json(line)
+            for line in path.read_text().splitlines()]
+    assert back == tasks
+    assert read_answers(path).answers == []  # nothing answered yet
+    assert read_answers(path).unanswered == 3
+    write_tasks(answered(tasks), path)
+    check_answers(path)
+
+
+def test_csv_round_trip_as_a_spreadsheet_user_edits_it(tasks: list[AnnotationTask],
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "round.csv"
+    write_tasks(tasks, path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets then read UTF-8 accents
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0]["top_candidates"] == "account.churn_date (0.52); account.created_date (0.31)"
+    assert rows[1]["label"] == "Legacy système id"
+    assert all(row["concept"] == "" for row in rows)  # left blank for the annotator
+    assert rows[2]["picklist_values"] == "A; B"
+    # the annotator fills two columns, reorders the sheet and saves it without a BOM
+    for row in rows:
+        row["concept"], row["group"] = ANSWERS[row["field"]]
+        row["annotator"] = "ana"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(reversed(CSV_COLUMNS)))
+        writer.writeheader()
+        writer.writerows(reversed(rows))
+        handle.write(",,,,,,,,,,,,,,,\n")  # a blank row spreadsheets like to leave
+    check_answers(path)
+
+
+def test_label_studio_tasks_config_and_export(tasks: list[AnnotationTask], tmp_path: Path,
+                                              ontology: Ontology) -> None:
+    path = tmp_path / "round.json"
+    written = write_tasks(tasks, path, ontology=ontology, matcher_version="m-1")
+    assert written == [path, label_config_path(path)]
+    config = label_config_path(path).read_text()
+    assert '<Choices name="concept" toName="field" choice="single" value="$options"/>' in config
+    assert '<Text name="field" value="$text"/>' in config
+    documents = json.loads(path.read_text())
+    first = documents[0]
+    data = first["data"]
+    assert (data["org"], data["object"], data["field"]) == ("gamma", "Account",
+                                                            "cancelled_on__c")
+    values = [option["value"] for option in data["options"]]
+    assert values[:3] == ["account.churn_date", "account.created_date", "none"]
+    assert "account.annual_revenue" in values  # any concept of the object can be chosen
+    assert "Cancellation date" in data["text"]
+    assert first["predictions"][0]["result"][0]["value"]["choices"] == ["account.churn_date"]
+    assert first["predictions"][0]["model_version"] == "m-1"
+    # a person labels in Label Studio and exports
+    export = write_label_studio_export(answered(tasks), tmp_path / "export.json")
+    check_answers(export)
+
+
+def test_label_studio_export_details(tmp_path: Path) -> None:
+    data = {"org": "gamma", "object": "Account", "field": "legacy_id__c", "round": 1}
+    export = [
+        {"id": 1, "data": data, "annotations": [
+            {"result": [{"from_name": "concept", "type": "choices",
+                         "value": {"choices": ["account.industry"]}}],
+             "was_cancelled": True, "completed_by": 3},
+            {"result": [{"from_name": "concept", "type": "choices",
+                         "value": {"choices": ["none"]}},
+                        {"from_name": "note", "type": "textarea",
+                         "value": {"text": ["an id from the old CRM"]}}],
+             "completed_by": 4, "updated_at": "2026-01-02T03:04:05Z"}]},
+        {"id": 2, "data": {**data, "field": "disc__c"}, "annotations": []},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export))
+    sheet = read_answers(path)
+    assert sheet.unanswered == 1
+    (answer,) = sheet.answers
+    assert (answer.concept, answer.annotator, answer.labelled_at, answer.note) == (
+        None, "label-studio-user-4", "2026-01-02T03:04:05Z", "an id from the old CRM")
+    # two annotators who disagree are not silently resolved
+    export[0]["annotations"][0]["was_cancelled"] = False
+    path.write_text(json.dumps(export))
+    with pytest.raises(MappingError, match="task 1 .*annotators disagree"):
+        read_answers(path)
+    # JSON-MIN: one flat object per task
+    path.write_text(json.dumps([{**data, "concept": "custom:legacy_ids", "annotator": "bo"}]))
+    (flat,) = read_answers(path).answers
+    assert (flat.concept, flat.group, flat.annotator) == (None, "legacy_ids", "bo")
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("bad.jsonl", '{"org": "gamma", "object": "Account", "field": "x__c", "concept": "a.b"}\n'
+                  '{"org": "gamma", "object": \n', r"bad\.jsonl:2: not a JSON object"),
+    ("bad.jsonl", '["gamma", "Account"]\n', r"bad\.jsonl:1: expected a JSON object"),
+    ("bad.jsonl", '{"org": "gamma", "field": "x__c", "concept": "a.b"}\n',
+     r"bad\.jsonl:1: malformed answer row \(object: Field required"),
+    ("bad.csv", "org,object,field,label\ngamma,Account,x__c,X\n",
+     r"bad\.csv:1: missing column\(s\) \['concept'\]"),
+    ("bad.csv", "org,object,field,concept\ngamma,Account,x__c,a.b,extra\n",
+     r"bad\.csv:2: more cells than header"),
+    ("bad.json", '{"tasks": []}', r"bad\.json: expected a JSON list of tasks"),
+    ("bad.json", "[{\"data\": {}, \"annotations\": [{\"result\": [\"x\"]}]}]",
+     r"bad\.json task 1: malformed annotation result"),
+])
+def test_malformed_files_name_the_line(tmp_path: Path, name: str, content: str,
+                                       message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(MappingError, match=message):
+        read_answers(path)
+
+
+def test_unknown_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\.jsonl, \.csv or \.json"):
+        read_answers(tmp_path / "answers.xlsx")
+    with pytest.raises(ConfigError, match="unknown format 'excel'"):
+        write_tasks([], tmp_path / "tasks.csv", format="excel")

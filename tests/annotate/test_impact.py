@@ -1,0 +1,109 @@
+"""Concept weights from a downstream model: columns back to concepts, permutation importance,
+weights, and the cached end-to-end computation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedcrm.annotate.impact import (
+    column_concept,
+    columns_by_source,
+    concept_importance,
+    load_weights,
+    permutation_importance,
+    synthetic_impact_weights,
+    weights_from_importance,
+)
+from fedcrm.errors import ConfigError
+from fedcrm.federation.config import TrainingConfig
+from fedcrm.ontology import Ontology
+
+COLUMNS = ["account.annual_revenue", "account.annual_revenue#missing", "account.industry=tech",
+           "account.industry=retail", "account.industry#missing", "account.customer_since#days",
+           "account.customer_since#missing", "rollup:contacts", "custom:account.esg"]
+
+
+def test_columns_map_back_to_their_source() -> None:
+    assert column_concept("account.industry=tech") == "account.industry"
+    assert column_concept("account.customer_since#days") == "account.customer_since"
+    assert column_concept("account.is_active#present") == "account.is_active"
+    assert column_concept("rollup:cases_90d") == "rollup:cases_90d"
+    assert columns_by_source(COLUMNS) == {
+        "account.annual_revenue": [0, 1], "account.industry": [2, 3, 4],
+        "account.customer_since": [5, 6], "rollup:contacts": [7],
+        "custom:account.esg": [8],
+    }
+
+
+def test_permutation_importance_finds_the_columns_the_model_uses() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, len(COLUMNS)))
+    y = (x[:, 0] + 0.8 * x[:, 3] + 0.3 * rng.normal(size=600) > 0).astype(float)
+
+    def predict(features: np.ndarray) -> np.ndarray:  # a model that reads revenue + industry
+        return 1 / (1 + np.exp(-(features[:, 0] + 0.8 * features[:, 3])))
+
+    importance = permutation_importance(predict, x, y, COLUMNS, n_repeats=3, seed=1)
+    assert set(importance) == set(columns_by_source(COLUMNS))
+    assert importance["account.annual_revenue"] > importance["account.industry"] > 0.05
+    for unused in ("account.customer_since", "rollup:contacts", "custom:account.esg"):
+        assert importance[unused] == 0.0
+    with pytest.raises(ConfigError, match="9 feature columns but 2 names"):
+        permutation_importance(predict, x, y, COLUMNS[:2])
+
+
+def test_rollups_credit_their_concepts_and_blocks_are_dropped() -> None:
+    concepts = concept_importance({"account.industry": 0.1, "rollup:cases_90d": 0.2,
+                                   "custom:account.esg": 0.5})
+    assert concepts == pytest.approx({"account.industry": 0.1, "case.account_id": 0.1,
+                                      "case.created_date": 0.1})
+
+
+def test_weights_scale_to_the_most_important_concept(ontology: Ontology) -> None:
+    weights = weights_from_importance(
+        {"churn": {"account.industry": 0.02, "account.annual_revenue": 0.01}}, ontology,
+        scale=4.0)
+    assert weights["account.industry"] == pytest.approx(5.0)
+    assert weights["account.annual_revenue"] == pytest.approx(3.0)
+    assert weights["account.churned"] == pytest.approx(5.0)  # the task's outcome
+    assert weights["lead.lead_score"] == 1.0  # not used by churn
+    assert set(weights) == {c.id for c in ontology.concepts}
+
+
+def test_weights_files(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"account.industry": 3}))
+    assert load_weights(plain) == {"account.industry": 3.0}
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"weights": {"account.industry": 2.5}, "key": "x"}))
+    assert load_weights(wrapped) == {"account.industry": 2.5}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"account.industry": "high"}))
+    with pytest.raises(ConfigError, match="expected \\{concept id: number\\}"):
+        load_weights(bad)
+
+
+def test_downstream_weights_from_a_trained_churn_model_are_cached(
+    ontology: Ontology, tmp_path: Path
+) -> None:
+    cache = tmp_path / "weights.json"
+    options = {"n_orgs": 3, "seed": 5, "scale_records": 0.02, "tasks": ["churn"],
+               "config": TrainingConfig(rounds=3, local_epochs=1, learning_rate=0.05),
+               "n_repeats": 2, "cache": cache}
+    first = synthetic_impact_weights(ontology, **options)
+    assert not first.from_cache and cache.is_file()
+    assert first.validation_auc["churn"] > 0.55  # the model learned something to permute
+    churn = first.importance["churn"]
+    assert churn and all(c.startswith(("account.", "case.", "opportunity.", "contact."))
+                         for c in churn)
+    top = max(churn, key=lambda c: churn[c])
+    assert first.weights[top] == pytest.approx(6.0)
+    assert first.weights["account.churned"] == pytest.approx(6.0)
+    assert min(first.weights.values()) == 1.0
+    again = synthetic_impact_weights(ontology, **options)
+    assert again.from_cache and again.weights == first.weights
+    assert load_weights(cache) == first.weights

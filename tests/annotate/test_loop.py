@@ -1,0 +1,228 @@
+"""The loop: partial corpora, one full simulated round, the learning curve and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fedcrm.annotate.cli import app
+from fedcrm.annotate.impact import default_concept_weights
+from fedcrm.annotate.loop import (
+    AnnotationLoop,
+    CurvePoint,
+    LearningCurve,
+    coverage_at_precision,
+    truth_oracle,
+)
+from fedcrm.annotate.pool import load_annotations, training_view, unlabelled_pool
+from fedcrm.annotate.strategies import make_strategy
+from fedcrm.errors import ConfigError
+from fedcrm.matching.corpus import AnnotatedOrg, read_labels
+from fedcrm.matching.embeddings import Embedder
+from fedcrm.matching.evaluate import Prediction
+from fedcrm.matching.model import FieldMatcher
+from fedcrm.ontology import Ontology
+
+from .conftest import SMALL, WriteAnnotations
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_partial_orgs_train_on_their_labelled_fields(
+    write_annotations: WriteAnnotations, ontology: Ontology, fitted: FieldMatcher
+) -> None:
+    folder = write_annotations({"alpha": "all", "gamma": "standard", "delta": "none"})
+    alpha, gamma, delta = load_annotations(folder, ontology=ontology)
+    assert training_view(alpha) is alpha
+    assert training_view(gamma) is None and training_view(delta) is None  # nothing custom
+    half = AnnotatedOrg(schema=gamma.schema, source=gamma.source, labels=dict(gamma.labels))
+    label = next(lab for lab in alpha.labels.values() if lab.field == "NPS_Score__c")
+    half.labels[("account", "nps__c")] = label.model_copy(update={"org": "gamma",
+                                                                  "field": "nps__c"})
+    view = training_view(half)
+    assert view is not None
+    assert sorted(f.api_name for _, f in view.schema.iter_fields()) == ["Industry", "nps__c"]
+    pool = unlabelled_pool(fitted, [half, delta])
+    assert {f.org for f in pool} == {"gamma", "delta"}
+    assert "nps__c" not in {f.field for f in pool if f.org == "gamma"}
+    assert all(f.field.endswith("__c") for f in pool)  # standard fields are decided by rule
+    assert all(0.0 <= p <= 1.0 for f in pool for _, p in f.candidates)
+
+
+def test_one_full_simulated_round(
+    write_annotations: WriteAnnotations, ontology: Ontology, truth: list[AnnotatedOrg],
+    embedder: Embedder, tmp_path: Path,
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    report = tmp_path / "curve.json"
+    loop = AnnotationLoop(folder, held_out=["delta"], ontology=ontology, matcher_params=SMALL,
+                          embedder=embedder, report=report, target_precision=0.9)
+    matcher, start = loop.retrain_and_measure(strategy="start", round=0)
+    assert (start.labels_spent, start.round, start.n_training_fields) == (0, 0, 19)
+    strategy = make_strategy("margin*impact+diverse", weights=default_concept_weights(ontology),
+                             similarity="name")
+    for format in ("csv", "label-studio"):
+        matcher, point = loop.run_round(strategy, 3, truth_oracle(truth), workdir=tmp_path,
+                                        matcher=matcher, format=format)
+    assert (point.round, point.labels_spent, point.n_training_fields) == (2, 6, 25)
+    assert 0.0 <= point.precision <= 1.0 and 0.0 <= point.coverage <= 1.0
+    # the answers went into gamma's label file with their provenance
+    gamma = {lab.field: lab for lab in read_labels(folder / "labels" / "gamma.jsonl")}
+    learned = [lab for lab in gamma.values() if lab.method == "active_learning"]
+    assert len(learned) == 6 and {lab.round for lab in learned} == {1, 2}
+    assert all(lab.annotator == "oracle" and lab.labelled_at for lab in learned)
+    by_truth = truth[2]
+    assert all((lab.concept, lab.group) == (by_truth.label(lab.object, lab.field).concept,
+                                            by_truth.label(lab.object, lab.field).group)
+               for lab in learned)
+    # task and answer files of both rounds, the report and its plot
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("round-"))
+    assert names == [
+        "round-001-margin-impact-diverse-answers.csv",
+        "round-001-margin-impact-diverse-tasks.csv",
+        "round-002-margin-impact-diverse-answers.json",
+        "round-002-margin-impact-diverse-tasks.json",
+        "round-002-margin-impact-diverse-tasks.label-config.xml",
+    ]
+    curve = LearningCurve.load(report)
+    assert [(p.strategy, p.labels_spent) for p in curve.points] == [
+        ("start", 0), ("margin*impact+diverse", 3), ("margin*impact+diverse", 6)]
+    assert curve.held_out == ["delta"] and curve.matcher_params == SMALL
+    assert report.with_suffix(".png").read_bytes().startswith(PNG_MAGIC)
+    # the pool shrinks: gamma has 8 custom fields, 6 are labelled now
+    assert len(loop.pool(matcher)) == 2
+
+
+def test_held_out_orgs_must_be_complete_and_outside_the_pool(
+    write_annotations: WriteAnnotations, ontology: Ontology
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
+    with pytest.raises(ConfigError, match="both held out and in the pool"):
+        AnnotationLoop(folder, held_out=["gamma"], pool_orgs=["gamma"])
+    with pytest.raises(ConfigError, match=r"\['gamma'\] are not fully labelled"):
+        AnnotationLoop(folder, held_out=["gamma"], ontology=ontology).orgs()
+
+
+def _point(strategy: str, labels: int, precision: float, coverage: float) -> CurvePoint:
+    return CurvePoint(strategy=strategy, round=labels // 10, labels_spent=labels,
+                      n_training_fields=labels, precision=precision, coverage=coverage,
+                      recall=coverage, top1=0.9, pair_precision=1.0, pair_recall=0.5,
+                      pair_f1=0.66, threshold=0.8, fit_seconds=1.0, at="2026-01-01T00:00:00Z")
+
+
+def test_labels_to_target() -> None:
+    curve = LearningCurve(held_out=["x"], target_precision=0.95, target_coverage=0.6, points=[
+        _point("random", 0, 1.0, 0.1), _point("random", 50, 0.96, 0.55),
+        _point("random", 100, 0.94, 0.62), _point("random", 150, 0.95, 0.61),
+        _point("margin", 0, 1.0, 0.1), _point("margin", 20, 0.97, 0.6),
+    ])
+    assert curve.labels_to_target("random") == 150  # 100 misses the precision target
+    assert curve.labels_to_target("margin") == 20
+    assert curve.labels_to_target("margin", coverage=0.7) is None
+    assert curve.strategies == ["random", "margin"]
+    curve.points.append(_point("margin", 40, 0.97, 0.5))  # falls back below the target
+    curve.points.append(_point("margin", 60, 0.97, 0.65))
+    assert curve.labels_to_target("margin") == 20
+    assert curve.labels_to_target("margin", sustained=True) == 60
+
+
+def test_coverage_at_precision_picks_the_best_threshold(truth: list[AnnotatedOrg]) -> None:
+    delta = truth[3]  # 8 custom fields, 6 with a concept
+    prediction = Prediction()
+    scores = iter([0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    custom = [(o, f) for o, f in delta.schema.iter_fields() if f.is_custom]
+    for position, (sobject, meta) in enumerate(custom):
+        truth_concept = delta.label(sobject.api_name, meta.api_name).concept
+        # right at the top, wrong on the 4th field, right again below
+        concept = "account.fax" if position == 3 or truth_concept is None else truth_concept
+        prediction.ranked[("delta", sobject.api_name, meta.api_name)] = [
+            (concept, next(scores))]
+    wrong = {3} | {i for i, (o, f) in enumerate(custom)
+                   if delta.label(o.api_name, f.api_name).concept is None}
+    first_wrong = min(wrong)
+    assert coverage_at_precision(prediction, [delta], 1.0) == first_wrong / len(custom)
+    hits = [i not in wrong for i in range(len(custom))]
+    best = max(k for k in range(1, len(custom) + 1) if sum(hits[:k]) / k >= 0.75)
+    assert coverage_at_precision(prediction, [delta], 0.75) == best / len(custom)
+
+
+def test_cli_round_in_two_steps_with_a_person(
+    write_annotations: WriteAnnotations, truth: list[AnnotatedOrg], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    monkeypatch.setenv("FEDCRM_ANNOTATIONS", str(folder))
+    runner = CliRunner()
+    report = tmp_path / "curve.json"
+    common = ["--report", str(report), "--lgbm-rounds", "40", "--folds", "2"]
+    started = runner.invoke(app, ["round", *common, "--held-out", "delta", "--n", "2",
+                                  "--similarity", "name", "--format", "csv"])
+    assert started.exit_code == 0, started.output
+    tasks = tmp_path / "round-001-tasks.csv"
+    assert tasks.is_file() and "--answers" in started.output
+    # starting again before answering is refused, with the way out
+    again = runner.invoke(app, ["round", *common])
+    assert again.exit_code == 2 and "waiting for the answers" in again.output
+    # the person fills in the concept column
+    with tasks.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = list(reader.fieldnames or []), list(reader)
+    for row in rows:
+        label = truth[2].label(row["object"], row["field"])
+        row["concept"], row["group"] = label.concept or "none", label.group or ""
+    with tasks.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    finished = runner.invoke(app, ["round", *common, "--answers", str(tasks),
+                                   "--annotator", "ana"])
+    assert finished.exit_code == 0, finished.output
+    curve = LearningCurve.load(report)
+    assert [p.labels_spent for p in curve.points] == [0, 2] and curve.pending is None
+    learned = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
+               if lab.method == "active_learning"]
+    assert {(lab.annotator, lab.round) for lab in learned} == {("ana", 1)}
+    shown = runner.invoke(app, ["report", "--report", str(report), "--json",
+                                "--target-precision", "0.5"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.output)
+    assert [p["round"] for p in document["curve"]["points"]] == [0, 1]
+    assert set(document["labels_to_target"]) == {"start", "margin*impact+diverse"}
+
+
+def test_cli_select_and_import(
+    write_annotations: WriteAnnotations, fitted: FieldMatcher, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
+    model = fitted.save(tmp_path / "matcher.zip")
+    runner = CliRunner()
+    tasks = tmp_path / "tasks.jsonl"
+    selected = runner.invoke(app, ["select", "--annotations", str(folder), "--model",
+                                   str(model), "--strategy", "random", "--seed", "3", "--n",
+                                   "4", "--out", str(tasks), "--round", "5", "--json"])
+    assert selected.exit_code == 0, selected.output
+    chosen = json.loads(selected.output)["tasks"]
+    assert len(chosen) == 4 and all(t.startswith("gamma/") for t in chosen)
+    rows = [json.loads(line) for line in tasks.read_text().splitlines()]
+    rows[0]["concept"] = "account.not_a_concept"
+    tasks.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    refused = runner.invoke(app, ["import", str(tasks), "--annotations", str(folder)])
+    assert refused.exit_code == 2
+    squashed = "".join(refused.output.split())  # the console wraps long lines
+    assert f"{tasks}:1:unknownconcept'account.not_a_concept'" in squashed
+    rows[0]["concept"] = "none"
+    tasks.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    imported = runner.invoke(app, ["import", str(tasks), "--annotations", str(folder),
+                                   "--annotator", "bo", "--json"])
+    assert imported.exit_code == 0, imported.output
+    assert (json.loads(imported.output)["added"], json.loads(imported.output)["unanswered"]) \
+        == (1, 3)
+    (label,) = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
+                if lab.method == "active_learning"]
+    assert (label.annotator, label.round, label.concept) == ("bo", 5, None)

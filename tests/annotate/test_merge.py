@@ -1,0 +1,226 @@
+"""Import validates every answer, refuses conflicts loudly, records provenance and leaves the
+rest of the corpus byte-identical."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fedcrm.annotate.exchange import Answer
+from fedcrm.annotate.merge import (
+    LabelConflictError,
+    import_answers,
+    import_review_labels,
+    merge_answers,
+)
+from fedcrm.annotate.pool import load_annotations
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.matching.corpus import read_labels
+from fedcrm.ontology import Ontology
+from fedcrm.review import Action, ReviewStore
+from tests.review._helpers import decide, make_proposal, make_schemas
+
+from .conftest import WriteAnnotations
+
+NOW = "2026-03-04T05:06:07+00:00"
+
+
+def answer(field: str, concept: str | None = None, *, org: str = "gamma",
+           sobject: str = "Account", line: int = 1, **extra: object) -> Answer:
+    return Answer(org=org, object=sobject, field=field, concept=concept,
+                  where=f"answers.jsonl:{line}", **extra)  # type: ignore[arg-type]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "labels").glob("*.jsonl"))}
+
+
+@pytest.fixture
+def folder(write_annotations: WriteAnnotations) -> Path:
+    """alpha fully labelled, gamma with only its standard field, delta without labels."""
+    return write_annotations({"alpha": "all", "gamma": "standard", "delta": "none"})
+
+
+def test_answers_become_labels_with_provenance(folder: Path, ontology: Ontology) -> None:
+    report = merge_answers(
+        [answer("cancelled_on__c", "account.churn_date", annotator="ana",
+                labelled_at="2026-01-01T00:00:00Z", round=7),
+         answer("LEGACY_ID__C", None, line=2),  # "none"; spelled in another case
+         answer("sustainability_rating__c", group="account.esg", line=3)],
+        folder, ontology=ontology, round=3, annotator="importer", now=NOW,
+    )
+    assert (report.added, report.replaced, report.unchanged) == (3, 0, 0)
+    labels = {lab.field: lab for lab in read_labels(folder / "labels" / "gamma.jsonl")}
+    churn = labels["cancelled_on__c"]
+    assert (churn.concept, churn.annotator, churn.labelled_at, churn.round, churn.method) == (
+        "account.churn_date", "ana", "2026-01-01T00:00:00Z", 3, "active_learning")
+    legacy = labels["legacy_id__c"]  # spelled as the metadata spells it
+    assert (legacy.concept, legacy.group, legacy.annotator, legacy.labelled_at) == (
+        None, None, "importer", NOW)
+    assert labels["sustainability_rating__c"].group == "account.esg"
+    assert labels["Industry"].method == "hand"  # the label that was there is kept
+    # the partial corpus loads, and load_corpus-style checks pass
+    (gamma,) = load_annotations(folder, ontology=ontology, orgs=["gamma"])
+    assert len(gamma.labels) == 4
+
+
+def test_merge_leaves_every_other_line_byte_identical(folder: Path, ontology: Ontology
+                                                      ) -> None:
+    path = folder / "labels" / "gamma.jsonl"
+    # hand-written lines in their own style (key order, spacing), sorted by object and field
+    original = [
+        '{"field": "AnnRevenue__c", "object": "Account", "org": "gamma",  '
+        '"concept": "account.annual_revenue", "annotator": "carla"}\n',
+        '{"org":"gamma","object":"Account","field":"Industry","concept":"account.industry"}\n',
+        '{"org":"gamma","object":"Opportunity","field":"disc__c","annotator":"carla",'
+        '"concept":"opportunity.discount_percent","note":"Rabatt – checked"}\n',
+    ]
+    path.write_text("".join(original), encoding="utf-8")
+    merge_answers([answer("nps__c", "account.nps_score"),
+                   answer("mql_score__c", "lead.lead_score", sobject="Lead", line=2)],
+                  folder, ontology=ontology, round=1, annotator="ana", now=NOW)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert [line for line in lines if line in original] == original  # untouched, in order
+    fields = [json.loads(line)["field"] for line in lines]
+    assert fields == ["AnnRevenue__c", "Industry", "nps__c", "mql_score__c", "disc__c"]
+    # an unsorted file keeps its order; new labels go to the end
+    path.write_text("".join(reversed(original)).rstrip("\n"), encoding="utf-8")  # no final \n
+    merge_answers([answer("legacy_id__c", None)], folder, ontology=ontology, round=1,
+                  annotator="ana")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[:3] == list(reversed(original))
+    assert json.loads(lines[3])["field"] == "legacy_id__c"
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (answer("cancelled_on__c", "account.churn_dat", line=4),
+     r"answers\.jsonl:4: unknown concept 'account\.churn_dat' .*did you mean "
+     r"'account\.churn_date'\?"),
+    (answer("no_such_field__c", "account.churn_date", line=5),
+     r"answers\.jsonl:5: org gamma has no field Account\.no_such_field__c"),
+    (answer("Industry", "account.industry", sobject="Widget__c", line=6),
+     r"answers\.jsonl:6: org gamma has no field Widget__c\.Industry"),
+    (answer("x__c", "account.industry", org="omega", line=7),
+     r"answers\.jsonl:7: unknown org 'omega'.*--schema omega=PATH"),
+    (answer("nps__c", "account.nps_score", group="nps", line=8),
+     r"answers\.jsonl:8: give a concept or a group, not both"),
+    (answer("nps__c", None, group="has space", line=9), r"answers\.jsonl:9: group 'has space'"),
+])
+def test_invalid_answers_are_named_and_nothing_is_written(
+    folder: Path, ontology: Ontology, bad: Answer, message: str
+) -> None:
+    before = snapshot(folder)
+    good = answer("legacy_id__c", None, line=1)
+    with pytest.raises(MappingError, match=message):
+        merge_answers([good, bad], folder, ontology=ontology, round=1, annotator="ana")
+    assert snapshot(folder) == before
+
+
+def test_all_problems_are_reported_together(folder: Path, ontology: Ontology) -> None:
+    with pytest.raises(MappingError) as caught:
+        merge_answers([answer("nps__c", "account.nope", line=2),
+                       answer("nps__c", "account.nps_score", line=3, round=1),
+                       answer("NPS__c", "account.churn_date", line=4, round=1),
+                       answer("legacy_id__c", None, line=5)],
+                      folder, ontology=ontology, annotator="ana")
+    text = str(caught.value)
+    assert "3 invalid answer(s); nothing was imported" in text
+    assert "answers.jsonl:2: unknown concept" in text
+    assert "answers.jsonl:4: gamma Account.nps__c is answered account.churn_date here but " \
+           "account.nps_score at answers.jsonl:3" in text
+    assert "answers.jsonl:5: no round number" in text  # provenance needs the round
+
+
+def test_conflicts_are_loud_and_replace_needs_a_reason(folder: Path, ontology: Ontology
+                                                       ) -> None:
+    path = folder / "labels" / "alpha.jsonl"
+    before = snapshot(folder)
+    answers = [answer("NPS_Score__c", "account.csat_score", org="alpha", line=2),
+               answer("Golf_Handicap__c", None, org="alpha", line=3),  # agrees: unchanged
+               answer("cancelled_on__c", "account.churn_date", line=4)]  # new, other org
+    with pytest.raises(LabelConflictError) as caught:
+        merge_answers(answers, folder, ontology=ontology, round=2, annotator="ana")
+    (conflict,) = caught.value.conflicts
+    assert (conflict.existing_concept, conflict.new_concept, conflict.existing_annotator) == (
+        "account.nps_score", "account.csat_score", "tests")
+    assert "answers.jsonl:2: alpha Account.NPS_Score__c is labelled account.nps_score by " \
+           "tests (hand); the answer says account.csat_score" in str(caught.value)
+    assert "--replace --reason" in str(caught.value)
+    assert snapshot(folder) == before  # not even the non-conflicting answer went in
+
+    with pytest.raises(ConfigError, match="needs a reason"):
+        merge_answers(answers, folder, ontology=ontology, round=2, annotator="ana",
+                      replace=True)
+    others = [line for line in path.read_text().splitlines(keepends=True)
+              if "NPS_Score__c" not in line]
+    report = merge_answers(answers, folder, ontology=ontology, round=2, annotator="ana",
+                           replace=True, reason="NPS field holds CSAT since 2024")
+    assert (report.added, report.replaced, report.unchanged) == (1, 1, 1)
+    lines = path.read_text().splitlines(keepends=True)
+    assert [line for line in lines if "NPS_Score__c" not in line] == others
+    replaced = next(lab for lab in read_labels(path) if lab.field == "NPS_Score__c")
+    assert (replaced.concept, replaced.method, replaced.annotator, replaced.round) == (
+        "account.csat_score", "active_learning", "ana", 2)
+    assert replaced.note == ("NPS field holds CSAT since 2024 (replaces account.nps_score "
+                             "by tests, hand)")
+
+
+def test_identical_answers_change_nothing(folder: Path, ontology: Ontology) -> None:
+    before = snapshot(folder)
+    report = merge_answers([answer("NPS_Score__c", "account.nps_score", org="alpha")], folder,
+                           ontology=ontology, round=1, annotator="ana")
+    assert (report.unchanged, report.files) == (1, [])
+    assert snapshot(folder) == before
+
+
+def test_import_file_and_unregistered_org(folder: Path, ontology: Ontology) -> None:
+    schema = make_schemas()[0]  # "acme": not in sources.yaml
+    path = write_jsonl(folder.parent / "answers.jsonl", [
+        {"org": "acme", "object": "Account", "field": "Annual_Rev__c",
+         "concept": "account.annual_revenue", "round": 4, "annotator": "ana"},
+        {"org": "acme", "object": "Account", "field": "Fax_Line__c", "concept": None},
+    ])
+    report = import_answers(path, folder, ontology=ontology, schemas={"acme": schema},
+                            now=NOW)
+    assert (report.added, report.unanswered, report.unregistered_orgs) == (1, 1, ["acme"])
+    (label,) = read_labels(folder / "labels" / "acme.jsonl")
+    assert (label.round, label.annotator, label.labelled_at) == (4, "ana", NOW)
+
+
+# ------------------------------------------------------------------------------ review
+@pytest.fixture
+def store(tmp_path: Path, ontology: Ontology) -> Iterator[ReviewStore]:
+    with ReviewStore(tmp_path / "review.db", ontology=ontology) as opened:
+        opened.import_proposal(make_proposal(), schemas=make_schemas(), imported_by="importer")
+        decide(opened, "acme", "Account", "Annual_Rev__c", Action.ACCEPT, reviewer="ana",
+               comment="standard revenue")
+        decide(opened, "acme", "Account", "Fax_Line__c", Action.NO_EQUIVALENT, reviewer="ben")
+        decide(opened, "acme", "Account", "Sector__c", Action.DEFER, reviewer="ana")
+        yield opened
+
+
+def test_review_decisions_become_labels_through_the_same_merge(
+    store: ReviewStore, folder: Path, ontology: Ontology
+) -> None:
+    schemas = {s.org_id: s for s in make_schemas()}
+    report = import_review_labels(store, folder, ontology=ontology, schemas=schemas)
+    assert report.added == 2  # the deferred field is no label
+    labels = {lab.field: lab for lab in read_labels(folder / "labels" / "acme.jsonl")}
+    revenue = labels["Annual_Rev__c"]
+    assert (revenue.concept, revenue.method, revenue.annotator, revenue.note) == (
+        "account.annual_revenue", "review", "ana", "standard revenue")
+    assert revenue.labelled_at == store.history("acme", "Account", "Annual_Rev__c")[0].decided_at
+    assert (labels["Fax_Line__c"].concept, labels["Fax_Line__c"].annotator) == (None, "ben")
+    # a later decision that contradicts the corpus is a conflict, as for any answer
+    decide(store, "acme", "Account", "Fax_Line__c", Action.CHOOSE, reviewer="ben",
+           concept="account.phone")
+    with pytest.raises(LabelConflictError, match="labelled 'no concept' by ben \\(review\\)"):
+        import_review_labels(store, folder, ontology=ontology, schemas=schemas)

@@ -1,0 +1,98 @@
+"""Finding the data, reading it with clear errors, and slicing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fedcrm import ConfigError
+from fedcrm.datasets import ENV_SHARED_DATA, DatasetError, default_data_root, load_dataset
+from fedcrm.datasets.source import MIN_ROWS_PER_ORG, allocate, resolve_root
+from fedcrm.datasets.telco import load_telco_churn
+from tests.datasets.conftest import read_source
+
+
+def test_default_root_is_beside_the_repository_or_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(ENV_SHARED_DATA, raising=False)
+    repository = Path(__file__).resolve().parents[2]
+    assert default_data_root() == repository.parent / "shared" / "data" / "crm-datasets"
+    monkeypatch.setenv(ENV_SHARED_DATA, str(tmp_path))
+    assert default_data_root() == tmp_path / "crm-datasets"
+
+
+def test_missing_data_names_the_folder_and_the_fix(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setenv(ENV_SHARED_DATA, str(tmp_path / "nowhere"))
+    with pytest.raises(DatasetError, match=f"nowhere/crm-datasets.*{ENV_SHARED_DATA}"):
+        load_telco_churn()
+    with pytest.raises(DatasetError, match="not found"):
+        resolve_root(tmp_path / "absent")
+
+
+def test_root_may_be_the_shared_data_folder(crm_root: Path) -> None:
+    assert resolve_root(crm_root.parent) == crm_root
+    assert resolve_root(crm_root) == crm_root
+
+
+def test_a_missing_column_names_the_file_and_column(crm_root: Path, tmp_path: Path) -> None:
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(8)
+    folder = tmp_path / "crm-datasets" / "telco-churn"
+    folder.mkdir(parents=True)
+    rows.drop(columns=["MonthlyCharges"]).to_csv(folder / "telco_customer_churn.csv",
+                                                 index=False)
+    with pytest.raises(DatasetError, match=r"telco_customer_churn\.csv.*MonthlyCharges"):
+        load_telco_churn(tmp_path)
+
+
+def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Path) -> None:
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
+    rows.loc[3, "MonthlyCharges"] = "twenty"
+    folder = tmp_path / "telco-churn"
+    folder.mkdir()
+    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    with pytest.raises(DatasetError, match=r"'MonthlyCharges'.*'twenty'"):
+        load_telco_churn(tmp_path)
+
+
+def test_an_unclaimed_split_value_is_an_error(crm_root: Path, tmp_path: Path) -> None:
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
+    rows.loc[0, "PaymentMethod"] = "Barter"
+    folder = tmp_path / "telco-churn"
+    folder.mkdir()
+    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    with pytest.raises(DatasetError, match=r"PaymentMethod.*Barter"):
+        load_telco_churn(tmp_path)
+
+
+def test_arguments_are_validated(crm_root: Path) -> None:
+    with pytest.raises(DatasetError, match="unknown dataset 'iris'"):
+        load_dataset("iris", crm_root)
+    with pytest.raises(ConfigError, match="max_rows must be at least the number of orgs"):
+        load_telco_churn(crm_root, max_rows=3)
+    with pytest.raises(ConfigError, match="seed"):
+        load_telco_churn(crm_root, seed=-1)
+
+
+def test_allocate_known_case() -> None:
+    assert allocate([5014, 2509, 2477], 600) == [301, 150, 149]
+    assert allocate([4886, 3580, 718, 56], 600) == [306, 224, 45, 25]
+    assert allocate([10, 20], 100) == [10, 20]
+
+
+@given(st.lists(st.integers(1, 6000), min_size=1, max_size=6), st.integers(0, 20000))
+def test_allocate_properties(sizes: list[int], extra: int) -> None:
+    total = len(sizes) + extra
+    counts = allocate(sizes, total)
+    assert all(0 <= c <= s for c, s in zip(counts, sizes, strict=True))
+    assert sum(counts) == min(total, sum(sizes))
+    floor = min(MIN_ROWS_PER_ORG, total // len(sizes))
+    assert all(c >= min(s, floor) for c, s in zip(counts, sizes, strict=True))
+    # a larger org never gets fewer rows than a smaller one
+    for i in range(len(sizes)):
+        for j in range(len(sizes)):
+            if sizes[i] > sizes[j]:
+                assert counts[i] >= counts[j]
