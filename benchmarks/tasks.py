@@ -153,7 +153,8 @@ def _score_matcher(federation: str, folder: Path, orgs: list[str], proposal: Map
                         ratio(counts["custom"][1], counts["custom"][2]), round(seconds, 1))
 
 
-def _write(name: str, out: Path, args: argparse.Namespace) -> tuple[Path, tuple[str, ...]]:
+def write_federation(name: str, out: Path,
+                     args: argparse.Namespace) -> tuple[Path, tuple[str, ...]]:
     """Write one federation; returns its folder and the tasks to run on it."""
     if name == SYNTHETIC:
         federation = generate_federation(args.synthetic_orgs, seed=args.seed, scale=args.scale,
@@ -166,7 +167,7 @@ def _write(name: str, out: Path, args: argparse.Namespace) -> tuple[Path, tuple[
 def run_federation(name: str, args: argparse.Namespace, config: TrainingConfig,
                    workdir: Path) -> tuple[list[OrgRow], MatcherScore | None, list[str]]:
     """Every task × mapping × model on one federation."""
-    folder, tasks = _write(name, workdir / name, args)
+    folder, tasks = write_federation(name, workdir / name, args)
     reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
         "reference_date"])
     orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())

@@ -1,0 +1,178 @@
+"""Federated vs local-only vs centralised, per task, on the synthetic federation and on the real
+CRM datasets; the quality-weighting ablation; and the privacy/utility table of the three CRM
+tasks under record-level DP.
+
+    .venv/bin/python benchmarks/federation.py                              # both sections
+    .venv/bin/python benchmarks/federation.py --section compare --datasets synthetic,bank-churn
+    .venv/bin/python benchmarks/federation.py --section privacy --epsilons 1,8
+
+Section ``compare``: each federation is written to a temporary folder and read back through
+the deployment loaders (as ``fedcrm demo --data`` does), mapped with the ground-truth mapping
+(``--mapping truth``, default: measures the learning) or the shipped matcher (``--mapping
+matcher``: what a user gets), and every task is trained four ways with the demo's training
+settings (:func:`fedcrm.demo.demo_config`): local-only, FedAvg, quality-weighted FedAvg and
+centralised. Numbers are mean test AUC over the orgs' held-out test splits.
+
+Section ``privacy``: the synthetic federation, quality-weighted FedAvg with record-level DP-SGD
+in every org (Opacus, Poisson sampling, C = 1, one (ε, δ = 1e-5) budget per org over all
+rounds, PRV accountant) at each ε, against no DP; test AUC per task and the loss-threshold
+membership-inference AUC on the global model (Yeom et al. 2018; 0.5 = no leakage). Smaller ε
+is stronger privacy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from privacy import attack_auc  # benchmarks/privacy.py, beside this script
+from tasks import ALL_FEDERATIONS, SYNTHETIC, write_federation
+
+from fedcrm import load_schema
+from fedcrm.datasets import truth_mapping
+from fedcrm.demo import DEMO_SCALE, demo_config
+from fedcrm.features import read_records
+from fedcrm.federation import Coordinator, Participant, make_strategy
+from fedcrm.federation.data import participant_data
+from fedcrm.federation.experiment import (
+    METHODS,
+    OrgInput,
+    PreparedTask,
+    prepare_task,
+    run_task,
+)
+from fedcrm.federation.privacy import attach_record_level_dp
+from fedcrm.matching.api import match
+from fedcrm.ontology import load_ontology
+from fedcrm.tasks import get_task
+
+TITLES = {"local": "local", "fedavg": "FedAvg", "quality_weighted": "quality-weighted",
+          "centralised": "centralised"}
+
+
+def prepared_tasks(name: str, args: argparse.Namespace, workdir: Path) -> list[PreparedTask]:
+    """Every task of one federation, written to disk and read back, on the chosen mapping."""
+    folder, tasks = write_federation(name, workdir / name, args)
+    reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
+        "reference_date"])
+    orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())
+    inputs = [OrgInput(org, load_schema(folder / org / "metadata", org_id=org),
+                       read_records(folder / org / "records")) for org in orgs]
+    mapping = (truth_mapping(folder, orgs) if args.mapping == "truth"
+               else match([org.schema for org in inputs]))
+    ontology = load_ontology()
+    return [prepare_task(task, inputs, mapping, ontology, reference, seed=args.seed)
+            for task in tasks]
+
+
+def compare_section(args: argparse.Namespace, workdir: Path) -> None:
+    """Mean test AUC of every method, per federation and task."""
+    config = demo_config(rounds=args.rounds, seed=args.seed)
+    print(f"## Federated vs local vs centralised ({args.mapping} mapping; demo training "
+          f"settings: {config.model}, {config.optimizer} lr {config.learning_rate}, "
+          f"{config.local_epochs} local epochs, {config.rounds} rounds; mean test AUC over orgs)")
+    print()
+    print("| federation | task | orgs | " + " | ".join(TITLES[m] for m in METHODS)
+          + " | QW − FedAvg | fed − central | fed − local | s/round |")
+    print("|---|---|---:|" + "---:|" * (len(METHODS) + 4))
+    for name in args.datasets.split(","):
+        for prepared in prepared_tasks(name, args, workdir):
+            result = run_task(prepared, config, progress=False)
+            mean = {m: result.mean[m] or float("nan") for m in METHODS}
+            print(f"| {name} | {result.task} | {len(result.orgs)} | "
+                  + " | ".join(f"{mean[m]:.3f}" for m in METHODS)
+                  + f" | {100 * (mean['quality_weighted'] - mean['fedavg']):+.1f} pt"
+                  f" | {100 * (mean['quality_weighted'] - mean['centralised']):+.1f} pt"
+                  f" | {100 * (mean['quality_weighted'] - mean['local']):+.1f} pt"
+                  f" | {result.seconds_per_round.get('quality_weighted', 0.0):.2f} |",
+                  flush=True)
+    print()
+
+
+def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespace
+           ) -> tuple[float, float, float]:
+    """(mean test AUC, attack AUC, largest ε spent) of one quality-weighted federation."""
+    config = demo_config(rounds=args.rounds, seed=args.seed)
+    definition = get_task(prepared.space.task)
+    participants = [Participant(m.org_id, participant_data(m), config=config,
+                                quality_multiplier=m.report.quality_multiplier)
+                    for m in prepared.matrices]
+    hooks = {}
+    if epsilon is not None:
+        hooks = attach_record_level_dp(participants, (epsilon, args.delta), config,
+                                       accountant="prv", max_grad_norm=1.0, seed=args.seed)
+    result = Coordinator(participants, make_strategy("quality_weighted"), config).run(
+        progress=False)
+    aucs = [definition.score(p.data.test_y, p.predict(result.best_parameters, p.data.test_x))
+            .get("auc") for p in participants]
+    known = [a for a in aucs if a is not None]
+    spent = max((h.engine.epsilon_spent for h in hooks.values()), default=0.0)
+    return (float(np.mean(known)), attack_auc(participants, result.best_parameters, args.seed),
+            spent)
+
+
+def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
+    """Test AUC and attack AUC per task at each ε, on the synthetic federation."""
+    epsilons: list[float | None] = [None, *(float(e) for e in args.epsilons.split(","))]
+    print(f"## Privacy/utility on the synthetic federation ({args.synthetic_orgs} orgs, scale "
+          f"{args.scale}, {args.mapping} mapping; quality-weighted, record-level DP-SGD per "
+          f"org, δ = {args.delta:g}; AUC: mean test AUC over orgs; attack: membership "
+          f"inference AUC, 0.5 = no leakage)")
+    print()
+    prepared = prepared_tasks(SYNTHETIC, args, workdir)
+    header = " | ".join(f"{p.space.task} AUC | {p.space.task} attack" for p in prepared)
+    print(f"| ε | {header} | max ε spent | s |")
+    print("|---|" + "---:|" * (2 * len(prepared) + 2))
+    for epsilon in epsilons:
+        started = time.perf_counter()
+        runs = [dp_run(p, epsilon, args) for p in prepared]
+        cells = " | ".join(f"{auc:.3f} | {attack:.3f}" for auc, attack, _ in runs)
+        spent = "—" if epsilon is None else f"{max(r[2] for r in runs):.3f}"
+        label = "no DP" if epsilon is None else f"{epsilon:g}"
+        print(f"| {label} | {cells} | {spent} | {time.perf_counter() - started:.0f} |",
+              flush=True)
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections and print their tables (markdown)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--section", choices=["all", "compare", "privacy"], default="all")
+    parser.add_argument("--datasets", default=",".join(ALL_FEDERATIONS),
+                        help="comma-separated federations for the compare section")
+    parser.add_argument("--mapping", choices=["truth", "matcher"], default="truth")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=DEMO_SCALE)
+    parser.add_argument("--synthetic-orgs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--epsilons", default="1,2,5,8,10")
+    parser.add_argument("--delta", type=float, default=1e-5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="the crm-datasets folder (default: ../shared/data/crm-datasets)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"command: .venv/bin/python benchmarks/federation.py "
+          f"{shlex.join(argv if argv is not None else sys.argv[1:])}")
+    print()
+    with tempfile.TemporaryDirectory(prefix="fedcrm-bench-") as tmp:
+        if args.section in ("all", "compare"):
+            compare_section(args, Path(tmp))
+        if args.section in ("all", "privacy"):
+            privacy_section(args, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
