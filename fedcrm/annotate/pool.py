@@ -224,7 +224,7 @@ def score_pool(
         ]
         if not wanted:
             continue
-        scored, _, _ = matcher.score_fields(schema)
+        scored, _, _ = matcher.score_fields(schema, explain=False)
         by_key = {(entry.object, entry.field): entry for entry in scored}
         for sobject, meta in wanted:
             entry = by_key[(sobject.api_name, meta.api_name)]

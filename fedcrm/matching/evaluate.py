@@ -236,7 +236,7 @@ def matcher_method(**params: Any) -> Method:
                 prediction.ranked[key] = [(c.concept, c.score) for c in mapping.candidates]
                 prediction.accepted[key] = mapping.concept
         for org in test:
-            scored, _, _ = matcher.score_fields(org.schema)
+            scored, _, _ = matcher.score_fields(org.schema, explain=False)
             for entry in scored:
                 if entry.rule is not None:
                     continue

@@ -76,8 +76,9 @@ PHRASES: dict[str, Phrase] = {
 
 def explain(
     features: pd.Series,
-    contributions: np.ndarray,
+    contributions: np.ndarray | None,
     *,
+    importance_order: np.ndarray | None = None,
     target_label: str,
     target_names: list[str],
     field_label: str,
@@ -87,6 +88,9 @@ def explain(
     """The ``limit`` strongest reasons for (``+``) and against (``-``) a candidate.
 
     ``contributions`` is one row of ``pred_contrib`` (one value per feature, then the bias).
+    Without it (a low-probability candidate, not worth exact TreeSHAP), the pair's values of
+    the model's most important features (``importance_order``, by total gain) are described
+    instead, marked ``·`` rather than with a signed contribution.
     """
     from rapidfuzz import fuzz, process
 
@@ -97,6 +101,18 @@ def explain(
         "target_label": target_label,
         "field": field_label,
     }
+    if contributions is None:
+        if importance_order is None:
+            raise ValueError("explain needs contributions or an importance_order")
+        reasons = []
+        for index in importance_order:
+            name, value = FEATURE_NAMES[index], features.iloc[index]
+            if pd.isna(value):
+                continue
+            reasons.append(f"· {PHRASES[name](float(value), context)}")
+            if len(reasons) == limit:
+                break
+        return reasons
     values = contributions[: len(FEATURE_NAMES)]
     order = np.argsort(-np.abs(values), kind="stable")
     reasons = []

@@ -254,6 +254,21 @@ class Similarities:
     label_ratio: np.ndarray
 
 
+def _cdist_distinct(
+    queries: list[str], targets: list[str], scorer: Any, workers: int
+) -> np.ndarray:
+    """``process.cdist`` / 100 as float32, scoring each distinct string pair once (labels
+    such as "Status" or a concept's synonyms repeat; the slow scorers need not see them twice).
+    """
+    query_unique, query_inverse = np.unique(np.asarray(queries, dtype=object),
+                                            return_inverse=True)
+    target_unique, target_inverse = np.unique(np.asarray(targets, dtype=object),
+                                              return_inverse=True)
+    small = process.cdist(list(query_unique), list(target_unique), scorer=scorer,
+                          dtype=np.uint8, workers=workers)
+    return small[np.ix_(query_inverse.ravel(), target_inverse.ravel())].astype(np.float32) / 100.0
+
+
 def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> Similarities:
     """Bulk similarities of every query side to every target side."""
     emb_label = _segment_max(query.label_vectors @ target.name_vectors.T, target.name_offsets)
@@ -265,9 +280,7 @@ def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> S
         for scorer_name, scorer in (
             ("tset", fuzz.token_set_ratio), ("partial", fuzz.partial_ratio), ("ratio", fuzz.ratio)
         ):
-            matrix = process.cdist(
-                strings, target.name_strings, scorer=scorer, dtype=np.uint8, workers=workers
-            ).astype(np.float32) / 100.0
+            matrix = _cdist_distinct(strings, target.name_strings, scorer, workers)
             results[f"{prefix}_{scorer_name}"] = _segment_max(matrix, target.name_offsets)
     emb_label = np.clip(emb_label, 0.0, 1.0)
     emb_api = np.clip(emb_api, 0.0, 1.0)
@@ -304,6 +317,17 @@ def object_similarity_matrix(query: SideIndex, target: SideIndex) -> np.ndarray:
     return small[np.ix_(rows, columns)]
 
 
+def compatibility_matrix(query_kinds: list[DataKind], target_kinds: list[DataKind]) -> np.ndarray:
+    """Queries × targets :func:`type_compatibility`, computed once per pair of distinct kinds."""
+    query_unique = sorted(set(query_kinds), key=lambda kind: kind.value)
+    target_unique = sorted(set(target_kinds), key=lambda kind: kind.value)
+    table = np.array([[type_compatibility(q, t) for t in target_unique] for q in query_unique],
+                     dtype=np.float32).reshape(len(query_unique), len(target_unique))
+    rows = np.array([query_unique.index(k) for k in query_kinds], dtype=np.int64)
+    columns = np.array([target_unique.index(k) for k in target_kinds], dtype=np.int64)
+    return table[np.ix_(rows, columns)]
+
+
 def candidate_pairs(
     query: SideIndex,
     target: SideIndex,
@@ -318,10 +342,7 @@ def candidate_pairs(
     the same kind of record). ``allowed`` (queries × targets, bool) can restrict further
     (e.g. other orgs only).
     """
-    compat = np.array(
-        [[type_compatibility(q.kind, t.kind) for t in target.sides] for q in query.sides],
-        dtype=np.float32,
-    ).reshape(len(query), len(target))
+    compat = compatibility_matrix([q.kind for q in query.sides], [t.kind for t in target.sides])
     mask = compat > 0
     if allowed is not None:
         mask &= allowed

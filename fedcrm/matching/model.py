@@ -137,6 +137,7 @@ class FieldMatcher:
         embedding_model: str | Path | None = None,
         k_candidates: int = 8,
         top_k_output: int = 5,
+        explain_min_probability: float = 0.05,
         target_precision: float = 0.95,
         pair_target_precision: float = 0.95,
         n_folds: int = 5,
@@ -148,6 +149,7 @@ class FieldMatcher:
         self.embedding_model = embedding_model
         self.k_candidates = k_candidates
         self.top_k_output = top_k_output
+        self.explain_min_probability = explain_min_probability
         self.target_precision = target_precision
         self.pair_target_precision = pair_target_precision
         self.n_folds = n_folds
@@ -156,6 +158,7 @@ class FieldMatcher:
         self.random_state = random_state
         self.device = device
         self._embedder: Embedder | None = None
+        self._importance_order: np.ndarray | None = None
 
     # ------------------------------------------------------------------ helpers
     def _validate_params(self) -> None:
@@ -165,6 +168,9 @@ class FieldMatcher:
             raise ConfigError(
                 f"pair_target_precision must be in (0, 1), got {self.pair_target_precision}"
             )
+        if not 0.0 <= self.explain_min_probability <= 1.0:
+            raise ConfigError("explain_min_probability must be in [0, 1], got "
+                              f"{self.explain_min_probability}")
         if self.k_candidates < 1 or self.top_k_output < 1:
             raise ConfigError("k_candidates and top_k_output must be at least 1")
         if self.n_folds < 2:
@@ -398,11 +404,13 @@ class FieldMatcher:
         return pairs, pair_features(index, index, pairs, sims)
 
     # ---------------------------------------------------------------- predict
-    def score_fields(self, schema: OrgSchema) -> tuple[list[ScoredField], pd.DataFrame, np.ndarray]:
+    def score_fields(
+        self, schema: OrgSchema, *, explain: bool = True
+    ) -> tuple[list[ScoredField], pd.DataFrame, np.ndarray]:
         """Calibrated candidates for every field of one org (no decision yet).
 
         Returns the scored fields, the feature rows and their LightGBM contributions (for
-        evidence).
+        evidence; computed for the shown candidates only, and not at all without ``explain``).
         """
         self._check_fitted()
         positions = self._learnable_fields(schema)
@@ -416,13 +424,24 @@ class FieldMatcher:
         by_field: dict[int, list[tuple[str, float, int]]] = defaultdict(list)
         if pairs:
             raw = np.asarray(self.concept_model_.predict(features), dtype=float)
-            contributions = np.asarray(self.concept_model_.predict(features, pred_contrib=True))
             probabilities = self.concept_calibrator_(raw)
             # tie-break equal calibrated probabilities by the raw score
             order = np.lexsort((-raw, -probabilities))
             for row in order:
                 q, t = pairs[row]
                 by_field[q].append((self.concept_ids_[t], float(probabilities[row]), int(row)))
+            # exact contributions (TreeSHAP, ~1 ms a row) only for the candidates a steward
+            # weighs: each field's best one and any other above explain_min_probability; the
+            # rest (NaN rows) are described by their pair features (see _evidence)
+            shown = sorted(
+                row for candidates in by_field.values()
+                for rank, (_, probability, row) in enumerate(candidates[: self.top_k_output])
+                if rank == 0 or probability >= self.explain_min_probability
+            ) if explain else []
+            contributions = np.full((len(pairs), len(FEATURE_NAMES) + 1), np.nan)
+            if shown and features is not None:
+                contributions[shown] = np.asarray(
+                    self.concept_model_.predict(features.iloc[shown], pred_contrib=True))
         scored: list[ScoredField] = []
         learnable = {pos: i for i, pos in enumerate(positions)}
         for oi, sobject in enumerate(schema.objects):
@@ -522,8 +541,13 @@ class FieldMatcher:
         if row < 0:
             return [f"rule: {entry.rule} is {concept_id} by definition"]
         concept = self.ontology_.concept(concept_id)
+        measured = not np.isnan(contributions[row]).all()
+        if not measured and self._importance_order is None:
+            gain = self.concept_model_.feature_importance(importance_type="gain")
+            self._importance_order = np.argsort(-np.asarray(gain), kind="stable")
         return explain(
-            features.iloc[row], contributions[row], target_label=concept.label,
+            features.iloc[row], contributions[row] if measured else None,
+            importance_order=self._importance_order, target_label=concept.label,
             target_names=self.concept_index_.sides[self.concept_ids_.index(concept_id)].names,
             field_label=entry.label, limit=4,
         )
@@ -595,6 +619,7 @@ class FieldMatcher:
             "embedding_model": str(self.embedding_model) if self.embedding_model else None,
             "k_candidates": self.k_candidates,
             "top_k_output": self.top_k_output,
+            "explain_min_probability": self.explain_min_probability,
             "target_precision": self.target_precision,
             "pair_target_precision": self.pair_target_precision,
             "n_folds": self.n_folds,
