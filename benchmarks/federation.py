@@ -5,6 +5,7 @@ tasks under record-level DP.
     .venv/bin/python benchmarks/federation.py                              # both sections
     .venv/bin/python benchmarks/federation.py --section compare --datasets synthetic,bank-churn
     .venv/bin/python benchmarks/federation.py --section privacy --epsilons 1,8
+    .venv/bin/python benchmarks/federation.py --section round --threads 2
 
 Section ``compare``: each federation is written to a temporary folder and read back through
 the deployment loaders (as ``fedcrm demo --data`` does), mapped with the ground-truth mapping
@@ -14,10 +15,14 @@ settings (:func:`fedcrm.demo.demo_config`): local-only, FedAvg, quality-weighted
 centralised. Numbers are mean test AUC over the orgs' held-out test splits.
 
 Section ``privacy``: the synthetic federation, quality-weighted FedAvg with record-level DP-SGD
-in every org (Opacus, Poisson sampling, C = 1, one (ε, δ = 1e-5) budget per org over all
-rounds, PRV accountant) at each ε, against no DP; test AUC per task and the loss-threshold
+in every org (Opacus, Poisson sampling, clipping norm C = 5 by ``--clip``, one (ε, δ = 1e-5)
+budget per org over all rounds, PRV accountant) at each ε, against no DP with the same training
+settings; test AUC per task and the loss-threshold
 membership-inference AUC on the global model (Yeom et al. 2018; 0.5 = no leakage). Smaller ε
 is stronger privacy.
+
+Section ``round``: seconds per quality-weighted round on a 10-org synthetic federation of
+200,000 records in all (``--round-orgs``, ``--round-records``), for each task.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from fedcrm import load_schema
 from fedcrm.datasets import truth_mapping
 from fedcrm.demo import DEMO_SCALE, demo_config
 from fedcrm.features import read_records
-from fedcrm.federation import Coordinator, Participant, make_strategy
+from fedcrm.federation import Coordinator, Participant, TrainingConfig, make_strategy
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
     METHODS,
@@ -78,7 +83,7 @@ def prepared_tasks(name: str, args: argparse.Namespace, workdir: Path) -> list[P
 
 def compare_section(args: argparse.Namespace, workdir: Path) -> None:
     """Mean test AUC of every method, per federation and task."""
-    config = demo_config(rounds=args.rounds, seed=args.seed)
+    config = training_config(args)
     print(f"## Federated vs local vs centralised ({args.mapping} mapping; demo training "
           f"settings: {config.model}, {config.optimizer} lr {config.learning_rate}, "
           f"{config.local_epochs} local epochs, {config.rounds} rounds; mean test AUC over orgs)")
@@ -100,10 +105,20 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
     print()
 
 
+def training_config(args: argparse.Namespace) -> TrainingConfig:
+    """The demo's training settings, with this run's overrides (DP-SGD usually wants fewer
+    local epochs, larger batches and a larger step than non-private SGD)."""
+    config = demo_config(rounds=args.rounds, seed=args.seed)
+    overrides = {key: value for key, value in (("local_epochs", args.local_epochs),
+                                                ("batch_size", args.batch),
+                                                ("learning_rate", args.lr)) if value is not None}
+    return config.model_copy(update=overrides)
+
+
 def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespace
            ) -> tuple[float, float, float]:
     """(mean test AUC, attack AUC, largest ε spent) of one quality-weighted federation."""
-    config = demo_config(rounds=args.rounds, seed=args.seed)
+    config = training_config(args)
     definition = get_task(prepared.space.task)
     participants = [Participant(m.org_id, participant_data(m), config=config,
                                 quality_multiplier=m.report.quality_multiplier)
@@ -111,7 +126,7 @@ def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespa
     hooks = {}
     if epsilon is not None:
         hooks = attach_record_level_dp(participants, (epsilon, args.delta), config,
-                                       accountant="prv", max_grad_norm=1.0, seed=args.seed)
+                                       accountant="prv", max_grad_norm=args.clip, seed=args.seed)
     result = Coordinator(participants, make_strategy("quality_weighted"), config).run(
         progress=False)
     aucs = [definition.score(p.data.test_y, p.predict(result.best_parameters, p.data.test_x))
@@ -125,10 +140,13 @@ def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespa
 def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
     """Test AUC and attack AUC per task at each ε, on the synthetic federation."""
     epsilons: list[float | None] = [None, *(float(e) for e in args.epsilons.split(","))]
+    config = training_config(args)
     print(f"## Privacy/utility on the synthetic federation ({args.synthetic_orgs} orgs, scale "
-          f"{args.scale}, {args.mapping} mapping; quality-weighted, record-level DP-SGD per "
-          f"org, δ = {args.delta:g}; AUC: mean test AUC over orgs; attack: membership "
-          f"inference AUC, 0.5 = no leakage)")
+          f"{args.scale}, {args.mapping} mapping; quality-weighted, {config.rounds} rounds × "
+          f"{config.local_epochs} local epochs, batch {config.batch_size}, {config.optimizer} lr "
+          f"{config.learning_rate} for every row; record-level DP-SGD per org, C = {args.clip:g}, "
+          f"δ = {args.delta:g}; AUC: mean test AUC over orgs; attack: membership inference "
+          f"AUC, 0.5 = no leakage)")
     print()
     prepared = prepared_tasks(SYNTHETIC, args, workdir)
     header = " | ".join(f"{p.space.task} AUC | {p.space.task} attack" for p in prepared)
@@ -145,10 +163,54 @@ def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
     print()
 
 
+def round_section(args: argparse.Namespace, workdir: Path) -> None:
+    """Seconds per federated round with ``--round-orgs`` orgs of ``--round-records`` records
+    in total (all objects), for each task."""
+    from synth import PILOT_SCALE, _records
+
+    from fedcrm.synth import generate_federation
+
+    pilot = generate_federation(args.round_orgs, args.seed, scale=PILOT_SCALE)
+    scale = PILOT_SCALE * args.round_records / max(_records(pilot), 1)
+    federation = generate_federation(args.round_orgs, args.seed, scale=scale)
+    records = _records(federation)
+    folder = federation.write(workdir / "round")
+    reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
+        "reference_date"])
+    orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())
+    inputs = [OrgInput(org, load_schema(folder / org / "metadata", org_id=org),
+                       read_records(folder / org / "records")) for org in orgs]
+    mapping = truth_mapping(folder, orgs)
+    config = training_config(args).model_copy(update={"rounds": 3})
+    print(f"## Time per federated round: {len(orgs)} orgs, {records:,} records in all (scale "
+          f"{scale:.3f}), quality-weighted, {config.local_epochs} local epochs, batch "
+          f"{config.batch_size}, {torch.get_num_threads()} torch thread(s); median of "
+          f"{config.rounds} rounds (configure + local training + aggregation + validation)")
+    print()
+    print("| task | training rows (all orgs) | features | median s/round | max s/round |")
+    print("|---|---:|---:|---:|---:|")
+    for task in ("churn", "lead_conversion", "win_probability"):
+        prepared = prepare_task(task, inputs, mapping, load_ontology(), reference,
+                                seed=args.seed)
+        participants = [Participant(m.org_id, participant_data(m), config=config,
+                                    quality_multiplier=m.report.quality_multiplier)
+                        for m in prepared.matrices]
+        coordinator = Coordinator(participants, make_strategy("quality_weighted"), config)
+        seconds = []
+        for number in range(config.rounds):
+            started = time.perf_counter()
+            coordinator.run_round(number)
+            seconds.append(time.perf_counter() - started)
+        rows = sum(p.n_samples for p in participants)
+        print(f"| {task} | {rows:,} | {prepared.space.n_features} | "
+              f"{float(np.median(seconds)):.2f} | {max(seconds):.2f} |", flush=True)
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print their tables (markdown)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--section", choices=["all", "compare", "privacy"], default="all")
+    parser.add_argument("--section", choices=["all", "compare", "privacy", "round"], default="all")
     parser.add_argument("--datasets", default=",".join(ALL_FEDERATIONS),
                         help="comma-separated federations for the compare section")
     parser.add_argument("--mapping", choices=["truth", "matcher"], default="truth")
@@ -156,7 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--local-epochs", type=int, default=None,
+                        help="override the demo's local epochs")
+    parser.add_argument("--batch", type=int, default=None, help="override the demo's batch size")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="override the demo's learning rate")
     parser.add_argument("--epsilons", default="1,2,5,8,10")
+    parser.add_argument("--clip", type=float, default=5.0,
+                        help="DP-SGD per-example clipping norm C")
+    parser.add_argument("--round-orgs", type=int, default=10)
+    parser.add_argument("--round-records", type=int, default=200_000)
     parser.add_argument("--delta", type=float, default=1e-5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--root", type=Path, default=None,
@@ -171,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             compare_section(args, Path(tmp))
         if args.section in ("all", "privacy"):
             privacy_section(args, Path(tmp))
+        if args.section in ("all", "round"):
+            round_section(args, Path(tmp))
     return 0
 
 

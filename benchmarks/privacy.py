@@ -14,8 +14,8 @@ labels follow one shared logistic rule plus an org-specific intercept (the data 
 (``attach_record_level_dp``). For each ε it prints the mean test AUC over the orgs and the AUC of
 a loss-threshold membership-inference attack (Yeom et al. 2018, ``membership_inference_auc``)
 on the global model, members = the orgs' training records, non-members = their held-out
-records. The full table on the synthetic CRM federation (fedcrm.synth) comes later, once that
-pipeline is in place.
+records. The table per CRM task on the synthetic federation (fedcrm.synth) is
+``benchmarks/federation.py --section privacy``.
 
 Run:  .venv/bin/python benchmarks/privacy.py   (see --help for sizes and --section)
 """
@@ -276,8 +276,8 @@ def federated_section(args: argparse.Namespace) -> None:
         f"Smaller ε is stronger privacy."
     )
     print(
-        "The full table on the synthetic CRM federation (fedcrm.synth) comes later, when that "
-        "pipeline lands."
+        "The table per CRM task on the synthetic federation: benchmarks/federation.py "
+        "--section privacy."
     )
     print()
     print("| ε | mean test AUC | attack AUC | max ε spent | s per run |")
