@@ -247,11 +247,37 @@ class Similarities:
     emb_label_names: np.ndarray
     emb_apiname_names: np.ndarray
     name_tset: np.ndarray
-    name_partial: np.ndarray
     name_ratio: np.ndarray
     label_tset: np.ndarray
-    label_partial: np.ndarray
     label_ratio: np.ndarray
+    #: the fuzzy query strings ("name", "label") and the target names, for the partial ratio,
+    #: which is only a pair feature and is computed for candidate pairs alone (see
+    #: :meth:`pair_partial`)
+    fuzzy_queries: dict[str, list[str]] = dc_field(default_factory=dict)
+    target_names: list[str] = dc_field(default_factory=list)
+    target_offsets: np.ndarray = dc_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def pair_partial(self, prefix: str, q_idx: np.ndarray, t_idx: np.ndarray,
+                     workers: int = -1) -> np.ndarray:
+        """rapidfuzz ``partial_ratio`` / 100 of each (query, target) pair: the best over the
+        target's names, as the full matrices' segment maximum would give, without scoring the
+        millions of pairs that are never candidates."""
+        if len(q_idx) == 0:
+            return np.zeros(0, dtype=np.float32)
+        ends = np.append(self.target_offsets[1:], len(self.target_names))
+        starts = self.target_offsets[t_idx]
+        # an empty segment gives its first column, as np.maximum.reduceat does
+        counts = np.maximum(ends[t_idx] - starts, 1)
+        first = np.cumsum(counts) - counts
+        flat_targets = np.repeat(starts, counts) + np.arange(counts.sum()) - np.repeat(first,
+                                                                                      counts)
+        queries = self.fuzzy_queries[prefix]
+        scores = process.cpdist(
+            [queries[i] for i in np.repeat(q_idx, counts)],
+            [self.target_names[j] for j in flat_targets],
+            scorer=fuzz.partial_ratio, dtype=np.uint8, workers=workers,
+        ).astype(np.float32) / 100.0
+        return np.maximum.reduceat(scores, first)
 
 
 def _cdist_distinct(
@@ -277,9 +303,7 @@ def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> S
     label_strings = [normalise(s.label) for s in query.sides]
     results = {}
     for prefix, strings in (("name", api_strings), ("label", label_strings)):
-        for scorer_name, scorer in (
-            ("tset", fuzz.token_set_ratio), ("partial", fuzz.partial_ratio), ("ratio", fuzz.ratio)
-        ):
+        for scorer_name, scorer in (("tset", fuzz.token_set_ratio), ("ratio", fuzz.ratio)):
             matrix = _cdist_distinct(strings, target.name_strings, scorer, workers)
             results[f"{prefix}_{scorer_name}"] = _segment_max(matrix, target.name_offsets)
     emb_label = np.clip(emb_label, 0.0, 1.0)
@@ -291,6 +315,9 @@ def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> S
         emb_label_names=emb_label,
         emb_apiname_names=emb_api,
         **results,
+        fuzzy_queries={"name": api_strings, "label": label_strings},
+        target_names=target.name_strings,
+        target_offsets=target.name_offsets,
     )
 
 
@@ -409,6 +436,8 @@ def pair_features(
         "ij,ij->i", query.label_vectors[q_idx], target.label_vectors[t_idx]
     )
     object_sim = _object_similarity(query, target, q_idx, t_idx)
+    name_partial = sims.pair_partial("name", q_idx, t_idx)
+    label_partial = sims.pair_partial("label", q_idx, t_idx)
     rows: list[list[float]] = []
     for row, (qi, ti) in enumerate(pairs):
         q, t = query.sides[qi], target.sides[ti]
@@ -432,8 +461,8 @@ def pair_features(
             value_overlap, value_count = np.nan, np.nan
         profile = _profile_features(q, t)
         rows.append([
-            sims.name_tset[qi, ti], sims.name_partial[qi, ti], sims.name_ratio[qi, ti],
-            sims.label_tset[qi, ti], sims.label_partial[qi, ti], sims.label_ratio[qi, ti],
+            sims.name_tset[qi, ti], name_partial[row], sims.name_ratio[qi, ti],
+            sims.label_tset[qi, ti], label_partial[row], sims.label_ratio[qi, ti],
             covered, jaccard, exact,
             sims.emb_label_names[qi, ti], sims.emb_apiname_names[qi, ti],
             float(emb_ctx_desc[row]), float(emb_label_label[row]),

@@ -120,3 +120,27 @@ def test_candidates_are_type_compatible_and_include_the_truth(
     assert len(by_query[0]) <= 16
     assert all(ontology.concept(c).kind.family in ("reference", "identifier", "text")
                for c in by_query[1])
+
+
+def test_pair_partial_equals_the_full_matrix_segment_maximum() -> None:
+    """Partial ratios computed for candidate pairs only equal the full matrices' values."""
+    from rapidfuzz import fuzz, process
+
+    from fedcrm.matching.features import Similarities
+
+    queries = ["annual revenue", "rev usd", "number of employees"]
+    names = ["revenue", "annual revenue usd", "umsatz", "employees", "headcount"]
+    offsets = np.array([0, 3], dtype=np.int64)  # target 0: three names, target 1: two
+    empty = np.zeros((3, 2), dtype=np.float32)
+    sims = Similarities(meaning=empty, name=empty, emb_label_names=empty,
+                        emb_apiname_names=empty, name_tset=empty, name_ratio=empty,
+                        label_tset=empty, label_ratio=empty,
+                        fuzzy_queries={"name": queries, "label": queries},
+                        target_names=names, target_offsets=offsets)
+    full = np.maximum.reduceat(
+        process.cdist(queries, names, scorer=fuzz.partial_ratio,
+                      dtype=np.uint8).astype(np.float32) / 100.0,
+        offsets, axis=1)
+    q_idx, t_idx = np.array([0, 1, 2, 2, 0]), np.array([0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(sims.pair_partial("name", q_idx, t_idx), full[q_idx, t_idx])
+    assert sims.pair_partial("label", np.array([], dtype=int), np.array([], dtype=int)).size == 0
