@@ -182,35 +182,61 @@ def concept_side(concept: Concept, ontology: Ontology) -> Side:
 
 @dataclass
 class SideIndex:
-    """Sides with their embeddings stacked for bulk comparison."""
+    """Sides with their embeddings stacked for bulk comparison.
+
+    The vectors a side needs as a *query* (label, first name, context) are computed up front;
+    those only a *target* needs (every name, the description) on first use, so matching an
+    org's fields against the concepts never embeds the fields' long descriptions.
+    """
 
     sides: list[Side]
     name_offsets: np.ndarray  # start index of each side's names in name_vectors
     name_strings: list[str]
-    name_vectors: np.ndarray  # (total names, d)
     label_vectors: np.ndarray  # (sides, d)
     apiname_vectors: np.ndarray  # (sides, d): first name (API words / concept label)
     context_vectors: np.ndarray  # (sides, d)
-    description_vectors: np.ndarray  # (sides, d)
     object_names: list[str] = dc_field(default_factory=list)
+    embedder: Embedder | None = None
+    _name_vectors: np.ndarray | None = None
+    _description_vectors: np.ndarray | None = None
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.label_vectors.shape[1]), dtype=np.float32)
+        if self.embedder is None:  # pragma: no cover - build_index always sets it
+            raise RuntimeError("SideIndex without an embedder cannot embed target texts")
+        return self.embedder.encode(texts)
+
+    @property
+    def name_vectors(self) -> np.ndarray:
+        """(total names, d): every name of every side."""
+        if self._name_vectors is None:
+            self._name_vectors = self._encode(self.name_strings)
+        return self._name_vectors
+
+    @property
+    def description_vectors(self) -> np.ndarray:
+        """(sides, d): each side's description (its context when it has none)."""
+        if self._description_vectors is None:
+            self._description_vectors = self._encode(
+                [s.description or s.context for s in self.sides])
+        return self._description_vectors
 
     def __len__(self) -> int:
         return len(self.sides)
 
 
 def build_index(sides: list[Side], embedder: Embedder) -> SideIndex:
-    """Embed every side's names, label, context and description (deduplicated texts)."""
+    """Embed every side's label, first name and context (deduplicated texts); every name and
+    the descriptions are embedded when first used as a target (:class:`SideIndex`)."""
     name_strings: list[str] = []
     offsets: list[int] = []
     for side in sides:
         offsets.append(len(name_strings))
         name_strings.extend(side.names or [normalise(side.label)])
-    texts = list(
-        dict.fromkeys(
-            [*name_strings, *(s.label for s in sides), *(s.context for s in sides),
-             *(s.description or s.context for s in sides)]
-        )
-    )
+    first_names = [(s.names or [normalise(s.label)])[0] for s in sides]
+    texts = list(dict.fromkeys(
+        [*first_names, *(s.label for s in sides), *(s.context for s in sides)]))
     vectors = embedder.encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
     position = {t: i for i, t in enumerate(texts)}
 
@@ -223,12 +249,11 @@ def build_index(sides: list[Side], embedder: Embedder) -> SideIndex:
         sides=sides,
         name_offsets=np.asarray(offsets, dtype=np.int64),
         name_strings=name_strings,
-        name_vectors=stack(name_strings),
         label_vectors=stack([s.label for s in sides]),
-        apiname_vectors=stack([(s.names or [normalise(s.label)])[0] for s in sides]),
+        apiname_vectors=stack(first_names),
         context_vectors=stack([s.context for s in sides]),
-        description_vectors=stack([s.description or s.context for s in sides]),
         object_names=[s.object for s in sides],
+        embedder=embedder,
     )
 
 
