@@ -18,8 +18,15 @@ runner = CliRunner()
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("schema", "ontology", "demo"):
+    for command in ("schema", "ontology", "demo", "annotate", "datasets", "review", "privacy"):
         assert command in result.output
+
+
+def test_demo_refuses_an_unknown_backend_before_any_work() -> None:
+    result = runner.invoke(app, ["demo", "--backend", "spark", "--orgs", "2"])
+    assert result.exit_code != 0
+    assert "unknown backend 'spark'" in result.output
+    assert "simulation" in result.output and "flower" in result.output
 
 
 def test_schema_summary_json() -> None:
