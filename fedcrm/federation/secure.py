@@ -44,7 +44,7 @@ import secrets
 import time
 import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -571,7 +571,7 @@ class SecureCoordinator(Coordinator):
                 refused_decryption=refused, failure=failure), exc
         timings["decrypt"] = time.perf_counter() - start
         for index_name, reason in result.rejected_partials.items():
-            refused[self._holder_name(index_name)] = reason
+            refused[holder_name(keys.public_key, index_name)] = reason
         self._previous = self.parameters.copy()
         # global step Σ w_i Δ_i / Σ w_i (McMahan et al. 2017, Algorithm 1), weights client-side
         self.parameters = (self.parameters + result.weighted_mean).astype(np.float32)
@@ -605,27 +605,47 @@ class SecureCoordinator(Coordinator):
                     continue
                 count -= 1
 
-        ask(quorum)
-        if len(partials) < quorum:
-            raise AggregationError(
-                f"threshold decryption needs {quorum} key holders, only {len(partials)} "
-                f"answered (unreachable: {unreachable or 'none'}; refused: "
-                f"{sorted(refused) or 'none'})")
-        try:
-            return aggregator.finalize(partials)
-        except CryptoError:
-            if not waiting:
-                raise
-            ask(len(waiting))
-            return aggregator.finalize(partials)
+        return decrypt_with_quorum(aggregator, quorum, ask, waiting, partials, unreachable,
+                                   refused)
 
-    def _holder_name(self, description: str) -> str:
-        """Map ``"participant 'org-b' (share 2)"`` back to ``org-b`` for the round log."""
-        public_key = self.secure.keys.public_key
-        for index, pid in enumerate(public_key.participant_ids, start=1):
-            if public_key.describe(index) == description:
-                return pid
-        return description
+
+def decrypt_with_quorum(
+    aggregator: SecureAggregator,
+    quorum: int,
+    ask: Callable[[int], None],
+    waiting: list[str],
+    partials: list[bytes],
+    unreachable: list[str],
+    refused: Mapping[str, str],
+) -> AggregationResult:
+    """Threshold decryption of ``aggregator``'s sum, whichever backend carries the messages.
+
+    ``ask(count)`` requests partial decryptions from the next holders in ``waiting`` until
+    ``count`` more have answered, appending them to ``partials`` and noting ``unreachable`` and
+    ``refused`` holders. Below the quorum the round fails naming both; if a partial turns out
+    invalid when combining, the remaining holders are asked before giving up.
+    """
+    ask(quorum)
+    if len(partials) < quorum:
+        raise AggregationError(
+            f"threshold decryption needs {quorum} key holders, only {len(partials)} "
+            f"answered (unreachable: {unreachable or 'none'}; refused: "
+            f"{sorted(refused) or 'none'})")
+    try:
+        return aggregator.finalize(partials)
+    except CryptoError:
+        if not waiting:
+            raise
+        ask(len(waiting))
+        return aggregator.finalize(partials)
+
+
+def holder_name(public_key: ThresholdPublicKey, description: str) -> str:
+    """Map ``"participant 'org-b' (share 2)"`` back to ``org-b`` for the round log."""
+    for index, pid in enumerate(public_key.participant_ids, start=1):
+        if public_key.describe(index) == description:
+            return pid
+    return description
 
 
 def _submit(aggregator: SecureAggregator, sender: str, message: bytes) -> str | None:

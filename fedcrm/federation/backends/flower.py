@@ -69,7 +69,13 @@ from fedcrm.federation.coordinator import (
 )
 from fedcrm.federation.models import make_model
 from fedcrm.federation.participant import ParticipantData, Update
-from fedcrm.federation.secure import _power_of_two_ceiling, _submit, check_encryptable
+from fedcrm.federation.secure import (
+    _power_of_two_ceiling,
+    _submit,
+    check_encryptable,
+    decrypt_with_quorum,
+    holder_name,
+)
 from fedcrm.federation.settings import FederationConfig
 from fedcrm.federation.strategies import RoundPlan, Strategy
 
@@ -481,7 +487,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                 refused_decryption=refused, failure=failure), exc
         timings["decrypt"] = time.perf_counter() - start
         for description, reason in result.rejected_partials.items():
-            refused[self._holder_name(description)] = reason
+            refused[holder_name(public_key, description)] = reason
         self._previous = self.parameters.copy()
         self.parameters = (self.parameters + result.weighted_mean).astype(np.float32)
         return list(result.contributors), EncryptedRound(
@@ -529,26 +535,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                     else:
                         refused[pid] = str(fields.get("refused", "refused"))
 
-        ask(quorum)
-        if len(partials) < quorum:
-            raise AggregationError(
-                f"threshold decryption needs {quorum} key holders, only {len(partials)} "
-                f"answered (unreachable: {unreachable or 'none'}; refused: "
-                f"{sorted(refused) or 'none'})")
-        try:
-            return aggregator.finalize(partials)
-        except CryptoError:
-            if not waiting:
-                raise
-            ask(len(waiting))
-            return aggregator.finalize(partials)
-
-    def _holder_name(self, description: str) -> str:
-        public_key = self.setup.public_key
-        for index, pid in enumerate(public_key.participant_ids, start=1):
-            if public_key.describe(index) == description:
-                return pid
-        return description
+        return decrypt_with_quorum(aggregator, quorum, ask, waiting, partials, unreachable,
+                                   refused)
 
 
 # ----------------------------------------------------------------------------- server loop
