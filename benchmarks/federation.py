@@ -28,7 +28,6 @@ Section ``round``: seconds per quality-weighted round on a 10-org synthetic fede
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import tempfile
@@ -36,7 +35,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,15 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from privacy import attack_auc  # benchmarks/privacy.py, beside this script
 from tasks import ALL_FEDERATIONS, SYNTHETIC, write_federation
 
-from fedcrm import load_schema
 from fedcrm.datasets import truth_mapping
-from fedcrm.demo import DEMO_SCALE, demo_config
-from fedcrm.features import read_records
+from fedcrm.demo import DEMO_SCALE, demo_config, read_federation
 from fedcrm.federation import Coordinator, Participant, TrainingConfig, make_strategy
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
     METHODS,
-    OrgInput,
     PreparedTask,
     prepare_task,
     run_task,
@@ -69,11 +64,8 @@ TITLES = {"local": "local", "fedavg": "FedAvg", "quality_weighted": "quality-wei
 def prepared_tasks(name: str, args: argparse.Namespace, workdir: Path) -> list[PreparedTask]:
     """Every task of one federation, written to disk and read back, on the chosen mapping."""
     folder, tasks = write_federation(name, workdir / name, args)
-    reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
-        "reference_date"])
-    orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())
-    inputs = [OrgInput(org, load_schema(folder / org / "metadata", org_id=org),
-                       read_records(folder / org / "records")) for org in orgs]
+    reference, inputs = read_federation(folder)
+    orgs = [org.org_id for org in inputs]
     mapping = (truth_mapping(folder, orgs) if args.mapping == "truth"
                else match([org.schema for org in inputs]))
     ontology = load_ontology()
@@ -175,11 +167,8 @@ def round_section(args: argparse.Namespace, workdir: Path) -> None:
     federation = generate_federation(args.round_orgs, args.seed, scale=scale)
     records = _records(federation)
     folder = federation.write(workdir / "round")
-    reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
-        "reference_date"])
-    orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())
-    inputs = [OrgInput(org, load_schema(folder / org / "metadata", org_id=org),
-                       read_records(folder / org / "records")) for org in orgs]
+    reference, inputs = read_federation(folder)
+    orgs = [org.org_id for org in inputs]
     mapping = truth_mapping(folder, orgs)
     config = training_config(args).model_copy(update={"rounds": 3})
     print(f"## Time per federated round: {len(orgs)} orgs, {records:,} records in all (scale "

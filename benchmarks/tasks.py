@@ -30,18 +30,16 @@ from pathlib import Path
 
 import lightgbm
 import numpy as np
-import pandas as pd
 import torch
 from rich.console import Console
 from rich.table import Table
 
-from fedcrm import load_schema
 from fedcrm.datasets import LOADERS, load_dataset, truth_mapping
-from fedcrm.demo import DEMO_ACCOUNTS, DEMO_SCALE, demo_config
+from fedcrm.demo import DEMO_ACCOUNTS, DEMO_SCALE, demo_config, read_federation
 from fedcrm.errors import FeatureError
-from fedcrm.features import TaskMatrix, read_records
+from fedcrm.features import TaskMatrix
 from fedcrm.federation.config import TrainingConfig
-from fedcrm.federation.experiment import OrgInput, prepare_task, run_task
+from fedcrm.federation.experiment import prepare_task, run_task
 from fedcrm.matching.api import match
 from fedcrm.matching.corpus import read_labels
 from fedcrm.matching.proposal import MappingProposal
@@ -168,11 +166,8 @@ def run_federation(name: str, args: argparse.Namespace, config: TrainingConfig,
                    workdir: Path) -> tuple[list[OrgRow], MatcherScore | None, list[str]]:
     """Every task × mapping × model on one federation."""
     folder, tasks = write_federation(name, workdir / name, args)
-    reference = pd.Timestamp(json.loads((folder / "federation.json").read_text())[
-        "reference_date"])
-    orgs = sorted(p.name for p in folder.iterdir() if (p / "metadata").is_dir())
-    inputs = [OrgInput(org, load_schema(folder / org / "metadata", org_id=org),
-                       read_records(folder / org / "records")) for org in orgs]
+    reference, inputs = read_federation(folder)
+    orgs = [org.org_id for org in inputs]
     mappings: dict[str, MappingProposal] = {}
     matcher_score = None
     if "truth" in args.mappings:

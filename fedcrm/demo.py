@@ -92,6 +92,19 @@ def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
                       "--reference-date YYYY-MM-DD (the 'today' of the records)")
 
 
+def read_federation(data: str | Path, reference_date: str | None = None
+                    ) -> tuple[pd.Timestamp, list[OrgInput]]:
+    """The reference date and every org (metadata and records) of a folder laid out as
+    ``fedcrm synth`` writes it (``<org>/metadata/``, ``<org>/records/``, ``federation.json``)."""
+    root = Path(data)
+    reference = _reference_date(root, reference_date)
+    return reference, [
+        OrgInput(folder.name, load_schema(folder / "metadata", org_id=folder.name),
+                 read_records(folder / "records"))
+        for folder in _org_folders(root)
+    ]
+
+
 def _score_mapping(folders: Sequence[Path], proposal: MappingProposal) -> tuple[float | None,
                                                                                    float | None]:
     """Precision and recall of concept decisions on custom fields against ground_truth.jsonl."""
@@ -155,13 +168,8 @@ def run_demo(
     root = Path(data)
     try:
         folders = _org_folders(root)
-        reference = _reference_date(root, reference_date)
         say("loading org metadata and records")
-        inputs = [
-            OrgInput(folder.name, load_schema(folder / "metadata", org_id=folder.name),
-                     read_records(folder / "records"))
-            for folder in folders
-        ]
+        reference, inputs = read_federation(root, reference_date)
         say("matching schemas with the shipped matcher")
         matched_at = time.perf_counter()
         proposal = match([org.schema for org in inputs], model=model_path)
