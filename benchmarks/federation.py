@@ -21,6 +21,12 @@ settings; test AUC per task and the loss-threshold
 membership-inference AUC on the global model (Yeom et al. 2018; 0.5 = no leakage). Smaller ε
 is stronger privacy.
 
+Section ``quality``: the quality-weighting ablation. Federations whose orgs differ a lot in data
+quality (each org draws completeness, recency and label reliability from the wide
+``--quality-*`` ranges; low label reliability means many outcome labels are inferred rather
+than recorded, i.e. noisy), one per seed in ``--quality-seeds``; FedAvg and quality-weighted
+FedAvg on the same participants, mean test AUC over orgs, and the paired difference per seed.
+
 Section ``round``: seconds per quality-weighted round on a 10-org synthetic federation of
 200,000 records in all (``--round-orgs``, ``--round-records``), for each task.
 """
@@ -43,7 +49,7 @@ from privacy import attack_auc  # benchmarks/privacy.py, beside this script
 from tasks import ALL_FEDERATIONS, SYNTHETIC, write_federation
 
 from fedcrm.datasets import truth_mapping
-from fedcrm.demo import DEMO_SCALE, demo_config, read_federation
+from fedcrm.demo import DEMO_ACCOUNTS, DEMO_SCALE, demo_config, read_federation
 from fedcrm.federation import Coordinator, Participant, TrainingConfig, make_strategy
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
@@ -155,6 +161,60 @@ def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
     print()
 
 
+def _range(text: str) -> tuple[float, float]:
+    low, high = (float(v) for v in text.split(","))
+    return low, high
+
+
+def quality_section(args: argparse.Namespace, workdir: Path) -> None:
+    """QW − FedAvg on federations with very unequal org quality, one per seed."""
+    from scipy import stats
+
+    from fedcrm.synth import generate_federation
+
+    config = training_config(args)
+    seeds = [int(s) for s in args.quality_seeds.split(",")]
+    print(f"## Quality-weighting ablation ({args.quality_orgs} synthetic orgs per federation, "
+          f"scale {args.scale}, completeness {args.quality_completeness}, recency "
+          f"{args.quality_recency}, label reliability {args.quality_labels}; {config.model}, "
+          f"{config.rounds} rounds; mean test AUC over orgs; one federation per seed)")
+    print()
+    print("| task | seed | multipliers (min–max) | FedAvg | quality-weighted | QW − FedAvg |")
+    print("|---|---:|---|---:|---:|---:|")
+    differences: dict[str, list[float]] = {}
+    for seed in seeds:
+        federation = generate_federation(
+            args.quality_orgs, seed=seed, scale=args.scale, accounts=DEMO_ACCOUNTS,
+            completeness=_range(args.quality_completeness),
+            recency=_range(args.quality_recency),
+            label_reliability=_range(args.quality_labels))
+        folder = federation.write(workdir / f"quality-{seed}")
+        reference, inputs = read_federation(folder)
+        mapping = truth_mapping(folder, [org.org_id for org in inputs])
+        for task in ("churn", "lead_conversion", "win_probability"):
+            prepared = prepare_task(task, inputs, mapping, load_ontology(), reference,
+                                    seed=seed)
+            result = run_task(prepared, config.model_copy(update={"seed": seed}),
+                              methods=("fedavg", "quality_weighted"), progress=False)
+            fedavg = result.mean["fedavg"] or float("nan")
+            weighted = result.mean["quality_weighted"] or float("nan")
+            differences.setdefault(task, []).append(weighted - fedavg)
+            multipliers = [o.quality_multiplier for o in result.orgs]
+            print(f"| {task} | {seed} | {min(multipliers):.2f}–{max(multipliers):.2f} | "
+                  f"{fedavg:.3f} | {weighted:.3f} | {100 * (weighted - fedavg):+.1f} pt |",
+                  flush=True)
+    print()
+    print("| task | federations | mean QW − FedAvg | seeds QW ahead | paired t-test p |")
+    print("|---|---:|---:|---:|---:|")
+    for task, values in [*differences.items(),
+                         ("all tasks", [v for vs in differences.values() for v in vs])]:
+        p_value = (float(stats.ttest_1samp(values, 0.0).pvalue) if len(values) > 1
+                   and np.std(values) > 0 else float("nan"))
+        print(f"| {task} | {len(values)} | {100 * float(np.mean(values)):+.2f} pt | "
+              f"{sum(v > 0 for v in values)}/{len(values)} | {p_value:.3f} |")
+    print()
+
+
 def round_section(args: argparse.Namespace, workdir: Path) -> None:
     """Seconds per federated round with ``--round-orgs`` orgs of ``--round-records`` records
     in total (all objects), for each task."""
@@ -199,7 +259,8 @@ def round_section(args: argparse.Namespace, workdir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections and print their tables (markdown)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--section", choices=["all", "compare", "privacy", "round"], default="all")
+    parser.add_argument("--section", default="all",
+                        choices=["all", "compare", "privacy", "quality", "round"])
     parser.add_argument("--datasets", default=",".join(ALL_FEDERATIONS),
                         help="comma-separated federations for the compare section")
     parser.add_argument("--mapping", choices=["truth", "matcher"], default="truth")
@@ -215,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epsilons", default="1,2,5,8,10")
     parser.add_argument("--clip", type=float, default=5.0,
                         help="DP-SGD per-example clipping norm C")
+    parser.add_argument("--quality-seeds", default="0,1,2,3,4",
+                        help="one quality-ablation federation per seed")
+    parser.add_argument("--quality-orgs", type=int, default=8)
+    parser.add_argument("--quality-completeness", default="0.3,0.98",
+                        help="range each org's completeness is drawn from")
+    parser.add_argument("--quality-recency", default="0.2,0.95")
+    parser.add_argument("--quality-labels", default="0.05,0.95",
+                        help="range each org's label reliability is drawn from")
     parser.add_argument("--round-orgs", type=int, default=10)
     parser.add_argument("--round-records", type=int, default=200_000)
     parser.add_argument("--delta", type=float, default=1e-5)
@@ -231,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             compare_section(args, Path(tmp))
         if args.section in ("all", "privacy"):
             privacy_section(args, Path(tmp))
+        if args.section in ("all", "quality"):
+            quality_section(args, Path(tmp))
         if args.section in ("all", "round"):
             round_section(args, Path(tmp))
     return 0

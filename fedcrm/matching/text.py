@@ -64,6 +64,8 @@ DURATION_WORDS = {
 
 def strip_accents(text: str) -> str:
     """``Kündigungsdatum`` → ``Kundigungsdatum`` (NFKD, combining marks dropped)."""
+    if text.isascii():  # NFKD leaves ASCII unchanged and it has no combining marks
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
