@@ -84,7 +84,9 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
     config = training_config(args)
     print(f"## Federated vs local vs centralised ({args.mapping} mapping; demo training "
           f"settings: {config.model}, {config.optimizer} lr {config.learning_rate}, "
-          f"{config.local_epochs} local epochs, {config.rounds} rounds; mean test AUC over orgs)")
+          f"{config.local_epochs} local epochs, {config.rounds} rounds, server momentum "
+          f"{config.server_momentum:g}; scale {args.scale}, seed {args.seed}; mean test AUC "
+          f"over orgs)")
     print()
     print("| federation | task | orgs | " + " | ".join(TITLES[m] for m in METHODS)
           + " | QW − FedAvg | fed − central | fed − local | s/round |")
@@ -109,7 +111,9 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
     config = demo_config(rounds=args.rounds, seed=args.seed)
     overrides = {key: value for key, value in (("local_epochs", args.local_epochs),
                                                 ("batch_size", args.batch),
-                                                ("learning_rate", args.lr)) if value is not None}
+                                                ("learning_rate", args.lr),
+                                                ("server_momentum", args.server_momentum))
+                 if value is not None}
     return config.model_copy(update=overrides)
 
 
@@ -142,7 +146,8 @@ def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
     print(f"## Privacy/utility on the synthetic federation ({args.synthetic_orgs} orgs, scale "
           f"{args.scale}, {args.mapping} mapping; quality-weighted, {config.rounds} rounds × "
           f"{config.local_epochs} local epochs, batch {config.batch_size}, {config.optimizer} lr "
-          f"{config.learning_rate} for every row; record-level DP-SGD per org, C = {args.clip:g}, "
+          f"{config.learning_rate}, server momentum {config.server_momentum:g} for every row; "
+          f"record-level DP-SGD per org, C = {args.clip:g}, "
           f"δ = {args.delta:g}; AUC: mean test AUC over orgs; attack: membership inference "
           f"AUC, 0.5 = no leakage)")
     print()
@@ -273,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=None, help="override the demo's batch size")
     parser.add_argument("--lr", type=float, default=None,
                         help="override the demo's learning rate")
+    parser.add_argument("--server-momentum", type=float, default=None,
+                        help="override the demo's server momentum (0 = plain FedAvg)")
     parser.add_argument("--epsilons", default="1,2,5,8,10")
     parser.add_argument("--clip", type=float, default=5.0,
                         help="DP-SGD per-example clipping norm C")

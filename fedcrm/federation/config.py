@@ -26,6 +26,13 @@ class TrainingConfig(BaseModel):
     #: FedProx proximal term μ (0 = plain local training); Li et al. 2020, "Federated
     #: optimization in heterogeneous networks"
     prox_mu: float = Field(default=0.0, ge=0)
+    #: server momentum β (FedAvgM: Hsu, Qi & Brown 2019, "Measuring the effects of
+    #: non-identical data distribution for federated visual classification"): the global model
+    #: moves by v ← β·v + aggregate each round; 0 = plain FedAvg. Averaging parallel local runs
+    #: makes far less progress per round than training on pooled data; momentum recovers much
+    #: of it. Applied by the coordinator to the aggregate only, so it works unchanged with
+    #: encrypted aggregation and costs no privacy (post-processing).
+    server_momentum: float = Field(default=0.0, ge=0, lt=1)
     #: L2 bound on every update a participant sends (and, in plaintext mode, receives)
     max_update_norm: float | None = Field(default=5.0, gt=0)
     #: plaintext mode also bounds received updates to this multiple of the round's median

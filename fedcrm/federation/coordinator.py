@@ -135,6 +135,7 @@ class Coordinator:
         self.server_side_clipping = server_side_clipping
         self.history: list[RoundRecord] = []
         self._previous: np.ndarray | None = None
+        self._velocity: np.ndarray | None = None
         torch.manual_seed(self.config.seed)
         self.parameters = get_parameters(participants[0].new_model())
         self._rng = np.random.default_rng(self.config.seed)
@@ -168,15 +169,13 @@ class Coordinator:
                          if u.n_samples != self.enrolled[u.participant_id][0]}
         updates = [self._enrolled_weights(u) for u in updates]
         if rolled_back and self._previous is not None:
-            self.parameters = self._previous.copy()
-            self._resync_gates(self.parameters)
+            self._roll_back()
         elif updates:
             if self.server_side_clipping:
                 updates = self._bound_all(updates)
             aggregate = self.strategy.aggregate(updates)
             weights = aggregate.weights
-            self._previous = self.parameters.copy()
-            self.parameters = (self.parameters + aggregate.step).astype(np.float32)
+            self._apply_step(aggregate.step)
         timings["aggregate"] = time.perf_counter() - start
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
@@ -195,6 +194,25 @@ class Coordinator:
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(record.model_dump_json() + "\n")
         return record
+
+    def _apply_step(self, step: np.ndarray) -> None:
+        """Move the global model by the round's aggregate, through server momentum when
+        ``config.server_momentum`` > 0 (FedAvgM, Hsu et al. 2019: v ← β·v + step)."""
+        self._previous = self.parameters.copy()
+        beta = self.config.server_momentum
+        if beta > 0:
+            self._velocity = (step if self._velocity is None
+                              else beta * self._velocity + step).astype(np.float32)
+            step = self._velocity
+        self.parameters = (self.parameters + step).astype(np.float32)
+
+    def _roll_back(self) -> None:
+        """Restore the previous global model; the momentum that led to the rejected one is
+        dropped, and every participant's gate re-checks the restored model."""
+        assert self._previous is not None
+        self.parameters = self._previous.copy()
+        self._velocity = None
+        self._resync_gates(self.parameters)
 
     # -------------------------------------------------------------- participant access
     # The three places a round talks to participants. The in-process backend calls them one

@@ -490,9 +490,7 @@ class SecureCoordinator(Coordinator):
         contributed: list[str] = []
         cause: Exception | None = None
         if rolled_back and self._previous is not None:
-            self.parameters = self._previous.copy()
-            for participant in self.participants.values():
-                participant.check(self.parameters)
+            self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
                                                              timings)
@@ -572,9 +570,8 @@ class SecureCoordinator(Coordinator):
         timings["decrypt"] = time.perf_counter() - start
         for index_name, reason in result.rejected_partials.items():
             refused[holder_name(keys.public_key, index_name)] = reason
-        self._previous = self.parameters.copy()
         # global step Σ w_i Δ_i / Σ w_i (McMahan et al. 2017, Algorithm 1), weights client-side
-        self.parameters = (self.parameters + result.weighted_mean).astype(np.float32)
+        self._apply_step(result.weighted_mean)
         return list(result.contributors), EncryptedRound(
             key_bits=keys.key_bits, quorum=keys.quorum, rejected_updates=rejected,
             decrypted_by=list(result.decrypted_by), refused_decryption=refused,

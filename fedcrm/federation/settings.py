@@ -13,6 +13,7 @@ timeouts) live in the ``[flower]`` section and are ignored by the simulation bac
     [training]                                  # fedcrm.federation.TrainingConfig
     rounds = 10
     local_epochs = 2
+    server_momentum = 0.9                       # FedAvgM; 0 = plain FedAvg
 
     [strategy]
     name = "quality_weighted"                   # fedavg | fedprox | median | trimmed_mean

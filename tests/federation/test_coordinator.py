@@ -105,6 +105,42 @@ def test_byzantine_participant_does_not_ruin_the_model(mode: str, strategy) -> N
                if "evil" in r.contributed)
 
 
+def test_server_momentum_steps_and_rollback_by_hand() -> None:
+    """FedAvgM (Hsu et al. 2019): v ← β·v + step, w ← w + v; a rollback drops v."""
+    config = TrainingConfig(**{**CONFIG.model_dump(), "server_momentum": 0.5})
+    coordinator = Coordinator(federation(config), FedAvg(), config)
+    start = coordinator.parameters.astype(np.float64)
+    first = np.full(start.shape, 0.2, np.float32)
+    second = np.full(start.shape, -0.1, np.float32)
+    coordinator._apply_step(first)
+    np.testing.assert_allclose(coordinator.parameters, start + 0.2, rtol=0, atol=1e-6)
+    coordinator._apply_step(second)  # v = 0.5·0.2 − 0.1 = 0.0: the model stays put
+    np.testing.assert_allclose(coordinator.parameters, start + 0.2, rtol=0, atol=1e-6)
+    coordinator._apply_step(second)  # v = 0.5·0.0 − 0.1
+    np.testing.assert_allclose(coordinator.parameters, start + 0.1, rtol=0, atol=1e-6)
+    coordinator._roll_back()
+    np.testing.assert_allclose(coordinator.parameters, start + 0.2, rtol=0, atol=1e-6)
+    coordinator._apply_step(first)  # no momentum survives the rollback
+    np.testing.assert_allclose(coordinator.parameters, start + 0.4, rtol=0, atol=1e-6)
+    # without momentum the same steps simply add up
+    plain = Coordinator(federation(), FedAvg(), CONFIG)
+    for step in (first, second, second):
+        plain._apply_step(step)
+    np.testing.assert_allclose(plain.parameters, start + 0.0, rtol=0, atol=1e-6)
+
+
+def test_server_momentum_speeds_up_training() -> None:
+    config = TrainingConfig(**{**CONFIG.model_dump(), "rounds": 4, "learning_rate": 0.02})
+    momentum = TrainingConfig(**{**config.model_dump(), "server_momentum": 0.9})
+    plain = Coordinator(federation(config), FedAvg(), config).run(progress=False)
+    fast = Coordinator(federation(momentum), FedAvg(), momentum).run(progress=False)
+    # the same local work moves the model further per round
+    assert np.linalg.norm(fast.parameters) > 1.5 * np.linalg.norm(plain.parameters)
+    assert fast.mean_test_auc >= plain.mean_test_auc - 0.01
+    with pytest.raises(ValueError, match="server_momentum"):
+        TrainingConfig(server_momentum=1.0)
+
+
 def test_validation_gating_rejects_a_bad_global_model() -> None:
     participant = federation()[2]
     good = Coordinator([participant], FedAvg(), CONFIG).run(progress=False).parameters

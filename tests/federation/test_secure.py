@@ -154,6 +154,24 @@ def test_encrypted_global_model_equals_the_plaintext_one_within_the_bound(runs: 
     assert difference <= total_bound
 
 
+def test_server_momentum_is_applied_to_the_decrypted_aggregate(keys4: FederationKeys) -> None:
+    config = TrainingConfig(**{**CONFIG.model_dump(), "server_momentum": 0.5})
+    secure = SecureCoordinator(make_participants(config=config), QualityWeighted(), config,
+                               secure=SecureAggregation(keys4, federation_id="momentum"))
+    velocity = None
+    for round_number in range(3):
+        before = secure.parameters.astype(np.float64)
+        record = secure.run_round(round_number)
+        after = secure.parameters
+        assert record.encryption is not None and record.encryption.error_bound is not None
+        aggregate = plaintext_step(secure, before, round_number, record.contributed,
+                                   QualityWeighted())
+        velocity = aggregate if velocity is None else 0.5 * velocity + aggregate
+        bound = record.encryption.error_bound * (1 + 0.5 + 0.25)
+        slack = float32_slack(after, before, velocity)
+        assert np.max(np.abs(after - before - velocity)) <= bound + slack
+
+
 def test_federated_auc_with_encryption_equals_the_plaintext_auc(runs: Runs) -> None:
     assert runs.plaintext.mean_test_auc > 0.8
     assert runs.encrypted_auc == pytest.approx(runs.plaintext.mean_test_auc, abs=1e-3)

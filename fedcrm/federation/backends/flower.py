@@ -413,8 +413,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         contributed: list[str] = []
         cause: Exception | None = None
         if rolled_back and self._previous is not None:
-            self.parameters = self._previous.copy()
-            self._resync_gates(self.parameters)
+            self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate_encrypted(
                 round_number, messages, dropped, timings)
@@ -488,8 +487,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         timings["decrypt"] = time.perf_counter() - start
         for description, reason in result.rejected_partials.items():
             refused[holder_name(public_key, description)] = reason
-        self._previous = self.parameters.copy()
-        self.parameters = (self.parameters + result.weighted_mean).astype(np.float32)
+        self._apply_step(result.weighted_mean)
         return list(result.contributors), EncryptedRound(
             key_bits=self.spec.key_bits, quorum=public_key.quorum, rejected_updates=rejected,
             decrypted_by=list(result.decrypted_by), refused_decryption=refused,
