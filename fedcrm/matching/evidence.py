@@ -75,7 +75,7 @@ PHRASES: dict[str, Phrase] = {
 
 
 def explain(
-    features: pd.Series,
+    features: pd.Series | np.ndarray,
     contributions: np.ndarray | None,
     *,
     importance_order: np.ndarray | None = None,
@@ -90,9 +90,12 @@ def explain(
     ``contributions`` is one row of ``pred_contrib`` (one value per feature, then the bias).
     Without it (a low-probability candidate, not worth exact TreeSHAP), the pair's values of
     the model's most important features (``importance_order``, by total gain) are described
-    instead, marked ``·`` rather than with a signed contribution.
+    instead, marked ``·`` rather than with a signed contribution. ``features`` is the pair's
+    feature row, in ``FEATURE_NAMES`` order.
     """
     from rapidfuzz import fuzz, process
+
+    row = features.to_numpy() if isinstance(features, pd.Series) else np.asarray(features)
 
     best = process.extractOne(field_label, target_names, scorer=fuzz.token_set_ratio)
     context = {
@@ -106,7 +109,7 @@ def explain(
             raise ValueError("explain needs contributions or an importance_order")
         reasons = []
         for index in importance_order:
-            name, value = FEATURE_NAMES[index], features.iloc[index]
+            name, value = FEATURE_NAMES[index], row[index]
             if pd.isna(value):
                 continue
             reasons.append(f"· {PHRASES[name](float(value), context)}")
@@ -118,7 +121,7 @@ def explain(
     reasons = []
     for index in order[:limit]:
         name = FEATURE_NAMES[index]
-        value = features.iloc[index]
+        value = row[index]
         if abs(values[index]) < 1e-3:
             break
         if pd.isna(value):

@@ -488,6 +488,7 @@ class FieldMatcher:
         concept_of: dict[str, dict[tuple[str, str], str | None]] = {}
         for schema in schemas:
             scored, features, contributions = self.score_fields(schema)
+            feature_rows = features.to_numpy(dtype=np.float64)  # row access off pandas
             rows = []
             concept_of[schema.org_id] = {}
             for entry in scored:
@@ -496,7 +497,7 @@ class FieldMatcher:
                     Candidate(
                         concept=cid,
                         score=round(prob, 4),
-                        evidence=self._evidence(entry, row, features, contributions, cid),
+                        evidence=self._evidence(entry, row, feature_rows, contributions, cid),
                     )
                     for cid, prob, row in entry.candidates
                 ]
@@ -534,7 +535,7 @@ class FieldMatcher:
         self,
         entry: ScoredField,
         row: int,
-        features: pd.DataFrame,
+        features: np.ndarray,
         contributions: np.ndarray,
         concept_id: str,
     ) -> list[str]:
@@ -546,7 +547,7 @@ class FieldMatcher:
             gain = self.concept_model_.feature_importance(importance_type="gain")
             self._importance_order = np.argsort(-np.asarray(gain), kind="stable")
         return explain(
-            features.iloc[row], contributions[row] if measured else None,
+            features[row], contributions[row] if measured else None,
             importance_order=self._importance_order, target_label=concept.label,
             target_names=self.concept_index_.sides[self.concept_ids_.index(concept_id)].names,
             field_label=entry.label, limit=4,
