@@ -97,22 +97,43 @@ class Embedder:
         return int(self._load().get_sentence_embedding_dimension())
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text (cached by text)."""
+        """Unit-length float32 vectors, one row per text (cached by text).
+
+        Texts the model cannot tell apart (the same token ids: with an uncased model,
+        ``Annual Revenue`` and ``annual revenue``) are run through the model once.
+        """
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
             if missing:
-                vectors = self._load().encode(
-                    missing,
+                model = self._load()
+                groups = self._same_input(model, missing)
+                vectors = model.encode(
+                    list(groups),
                     batch_size=self.batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = vector.astype(np.float32)
+                for members, vector in zip(groups.values(), vectors, strict=True):
+                    for text in members:
+                        self._cache[text] = vector.astype(np.float32)
             if not texts:
                 return np.zeros((0, self.dimension), dtype=np.float32)
             return np.stack([self._cache[t] for t in texts])
+
+    @staticmethod
+    def _same_input(model: Any, texts: list[str]) -> dict[str, list[str]]:
+        """Texts grouped by the token ids the model would see (first text of each group →
+        the group). A model without a Hugging Face tokenizer gets one group per text."""
+        tokenizer = getattr(model, "tokenizer", None)
+        max_length = getattr(model, "max_seq_length", None)
+        if tokenizer is None or not callable(tokenizer) or not isinstance(max_length, int):
+            return {text: [text] for text in texts}
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        by_ids: dict[tuple[int, ...], list[str]] = {}
+        for text, ids in zip(texts, encoded, strict=True):
+            by_ids.setdefault(tuple(ids), []).append(text)
+        return {members[0]: members for members in by_ids.values()}
 
     def remember(self, texts: list[str], vectors: np.ndarray) -> None:
         """Seed the cache (e.g. with concept vectors stored in a saved matcher)."""
