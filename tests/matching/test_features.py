@@ -144,3 +144,27 @@ def test_pair_partial_equals_the_full_matrix_segment_maximum() -> None:
     q_idx, t_idx = np.array([0, 1, 2, 2, 0]), np.array([0, 0, 1, 0, 1])
     np.testing.assert_array_equal(sims.pair_partial("name", q_idx, t_idx), full[q_idx, t_idx])
     assert sims.pair_partial("label", np.array([], dtype=int), np.array([], dtype=int)).size == 0
+
+
+def test_embedder_runs_texts_the_model_cannot_tell_apart_once(embedder: Embedder) -> None:
+    model = embedder._load()
+    calls: list[list[str]] = []
+    original = model.encode
+
+    def counting(texts: list[str], **options: object) -> object:
+        calls.append(list(texts))
+        return original(texts, **options)
+
+    model.encode = counting
+    try:
+        texts = ["Kündigungs Datum", "KÜNDIGUNGS   datum", "Annual revenue", "churn date"]
+        vectors = embedder.encode(texts)
+    finally:
+        model.encode = original
+    # the uncased model sees the same token ids for the first two texts: one forward pass
+    assert len(calls) == 1 and len(calls[0]) == 3
+    np.testing.assert_array_equal(vectors[0], vectors[1])
+    assert float(vectors[0] @ vectors[2]) < 0.99
+    # the vector of the shared input is the model's own vector for either spelling
+    alone = original(["KÜNDIGUNGS   datum"], normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(vectors[1], alone[0], atol=1e-5)
