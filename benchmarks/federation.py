@@ -25,7 +25,8 @@ Section ``quality``: the quality-weighting ablation. Federations whose orgs diff
 quality (each org draws completeness, recency and label reliability from the wide
 ``--quality-*`` ranges; low label reliability means many outcome labels are inferred rather
 than recorded, i.e. noisy), one per seed in ``--quality-seeds``; FedAvg and quality-weighted
-FedAvg on the same participants, mean test AUC over orgs, and the paired difference per seed.
+FedAvg on the same participants, mean test AUC over orgs against the recorded test labels and
+against the true outcomes the generator keeps, and the paired difference per seed.
 
 Section ``round``: seconds per quality-weighted round on a 10-org synthetic federation of
 200,000 records in all (``--round-orgs``, ``--round-records``), for each task.
@@ -49,7 +50,7 @@ from privacy import attack_auc  # benchmarks/privacy.py, beside this script
 from tasks import ALL_FEDERATIONS, SYNTHETIC, write_federation
 
 from fedcrm.datasets import truth_mapping
-from fedcrm.demo import DEMO_ACCOUNTS, DEMO_SCALE, demo_config, read_federation
+from fedcrm.demo import ALL_TASKS, DEMO_ACCOUNTS, DEMO_SCALE, demo_config, read_federation
 from fedcrm.federation import Coordinator, Participant, TrainingConfig, make_strategy
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
@@ -117,14 +118,19 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
     return config.model_copy(update=overrides)
 
 
+def participants_of(prepared: PreparedTask, config: TrainingConfig) -> list[Participant]:
+    """One participant per org of the task, with its quality multiplier."""
+    return [Participant(m.org_id, participant_data(m), config=config,
+                        quality_multiplier=m.report.quality_multiplier)
+            for m in prepared.matrices]
+
+
 def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespace
            ) -> tuple[float, float, float]:
     """(mean test AUC, attack AUC, largest ε spent) of one quality-weighted federation."""
     config = training_config(args)
     definition = get_task(prepared.space.task)
-    participants = [Participant(m.org_id, participant_data(m), config=config,
-                                quality_multiplier=m.report.quality_multiplier)
-                    for m in prepared.matrices]
+    participants = participants_of(prepared, config)
     hooks = {}
     if epsilon is not None:
         hooks = attach_record_level_dp(participants, (epsilon, args.delta), config,
@@ -180,21 +186,18 @@ TRUE_OUTCOME = {"churn": ("Account", "account.id", "truth:churned"),
 def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
                  truth: dict[str, dict[str, bool]]) -> tuple[float, float]:
     """(mean test AUC on the recorded labels, on the true outcomes) of one federation."""
-    from sklearn.metrics import roc_auc_score
-
-    participants = [Participant(m.org_id, participant_data(m), config=config,
-                                quality_multiplier=m.report.quality_multiplier)
-                    for m in prepared.matrices]
+    definition = get_task(prepared.space.task)
+    participants = participants_of(prepared, config)
     result = Coordinator(participants, make_strategy(strategy), config).run(progress=False)
     recorded, true = [], []
     for matrix, participant in zip(prepared.matrices, participants, strict=True):
         scores = participant.predict(result.best_parameters, participant.data.test_x)
-        labels = participant.data.test_y
         outcome = np.array([truth[matrix.org_id][i] for i in matrix.ids[matrix.split == "test"]],
                            dtype=float)
-        for target, into in ((labels, recorded), (outcome, true)):
-            if 0 < target.sum() < len(target):
-                into.append(roc_auc_score(target, scores))
+        for target, into in ((participant.data.test_y, recorded), (outcome, true)):
+            auc = definition.score(target, scores).get("auc")  # None when one class only
+            if auc is not None:
+                into.append(auc)
     return float(np.mean(recorded)), float(np.mean(true))
 
 
@@ -217,6 +220,7 @@ def quality_section(args: argparse.Namespace, workdir: Path) -> None:
     print("| task | seed | multipliers (min–max) | FedAvg | quality-weighted | QW − FedAvg |")
     print("|---|---:|---|---:|---:|---:|")
     differences: dict[str, dict[str, list[float]]] = {"recorded": {}, "true": {}}
+    ontology = load_ontology()
     for seed in seeds:
         federation = generate_federation(
             args.quality_orgs, seed=seed, scale=args.scale, accounts=DEMO_ACCOUNTS,
@@ -226,13 +230,12 @@ def quality_section(args: argparse.Namespace, workdir: Path) -> None:
         folder = federation.write(workdir / f"quality-{seed}")
         reference, inputs = read_federation(folder)
         mapping = truth_mapping(folder, [org.org_id for org in inputs])
-        for task in ("churn", "lead_conversion", "win_probability"):
+        for task in ALL_TASKS:
             obj, id_column, column = TRUE_OUTCOME[task]
             truth = {org.org_id: dict(zip(org.latent[obj][id_column],
                                           org.latent[obj][column].astype(bool), strict=True))
                      for org in federation.orgs}
-            prepared = prepare_task(task, inputs, mapping, load_ontology(), reference,
-                                    seed=seed)
+            prepared = prepare_task(task, inputs, mapping, ontology, reference, seed=seed)
             seeded = config.model_copy(update={"seed": seed})
             fedavg = _quality_run(prepared, "fedavg", seeded, truth)
             weighted = _quality_run(prepared, "quality_weighted", seeded, truth)
@@ -282,12 +285,10 @@ def round_section(args: argparse.Namespace, workdir: Path) -> None:
     print()
     print("| task | training rows (all orgs) | features | median s/round | max s/round |")
     print("|---|---:|---:|---:|---:|")
-    for task in ("churn", "lead_conversion", "win_probability"):
-        prepared = prepare_task(task, inputs, mapping, load_ontology(), reference,
-                                seed=args.seed)
-        participants = [Participant(m.org_id, participant_data(m), config=config,
-                                    quality_multiplier=m.report.quality_multiplier)
-                        for m in prepared.matrices]
+    ontology = load_ontology()
+    for task in ALL_TASKS:
+        prepared = prepare_task(task, inputs, mapping, ontology, reference, seed=args.seed)
+        participants = participants_of(prepared, config)
         coordinator = Coordinator(participants, make_strategy("quality_weighted"), config)
         seconds = []
         for number in range(config.rounds):

@@ -227,6 +227,7 @@ class FieldMatcher:
     ) -> FieldMatcher:
         """Learn from annotated orgs (see :func:`fedcrm.matching.load_corpus`)."""
         self._validate_params()
+        self._importance_order = None  # belongs to the model being replaced
         if len(corpus) < 2:
             raise ConfigError(
                 f"fit needs at least 2 annotated orgs (calibration uses held-out orgs), got "
