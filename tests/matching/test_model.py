@@ -86,7 +86,9 @@ def test_abstains_on_distractors(fitted: FieldMatcher, corpus) -> None:
 def test_custom_blocks_shared_only_among_members(fitted: FieldMatcher, corpus) -> None:
     matcher = FieldMatcher(n_rounds=60, n_folds=3, pair_target_precision=0.9)
     matcher._embedder = fitted.embedder
+    matcher._importance_order = np.arange(3)  # as if an earlier model had explained something
     matcher.fit(corpus[:3])
+    assert matcher._importance_order is None  # a refit never explains with the old model's order
     proposal = matcher.predict([o.schema for o in corpus[:3]])
     blocks = proposal.blocks()
     for block, members in blocks.items():
