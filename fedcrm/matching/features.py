@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,11 @@ class Side:
     is_formula: bool = False
     field: FieldMeta | None = None
     extra: dict[str, Any] = dc_field(default_factory=dict)
+
+    @cached_property
+    def name_word_sets(self) -> tuple[frozenset[str], ...]:
+        """The words of each non-empty name, as sets (compared with every candidate)."""
+        return tuple(frozenset(n.split()) for n in self.names if n)
 
 
 def _cue_of(tokens: tuple[str, ...] | frozenset[str]) -> str | None:
@@ -467,8 +473,7 @@ def pair_features(
     for row, (qi, ti) in enumerate(pairs):
         q, t = query.sides[qi], target.sides[ti]
         covered = max(
-            (len(set(n.split()) & q.tokens) / len(set(n.split())) for n in t.names if n),
-            default=0.0,
+            (len(name & q.tokens) / len(name) for name in t.name_word_sets), default=0.0
         )
         union = q.tokens | t.tokens
         jaccard = len(q.tokens & t.tokens) / len(union) if union else 0.0

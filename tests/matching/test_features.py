@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedcrm.matching.embeddings import Embedder
+from fedcrm.errors import ConfigError
+from fedcrm.matching import FieldMatcher, embeddings
+from fedcrm.matching.embeddings import PRECISION_ENV_VAR, Embedder, resolve_precision
 from fedcrm.matching.features import (
     FEATURE_NAMES,
     build_index,
@@ -168,6 +170,41 @@ def test_embedder_runs_texts_the_model_cannot_tell_apart_once(embedder: Embedder
     np.testing.assert_array_equal(vectors[0], vectors[1])
     assert float(vectors[0] @ vectors[2]) < 0.99
     # the vector of the shared input is the model's own vector for either spelling
-    alone = original(["ZYXQW KÜNDIGUNGS   datum"], normalize_embeddings=True,
-                     convert_to_numpy=True)
-    np.testing.assert_allclose(vectors[1], alone[0], atol=1e-5)
+    alone = Embedder(precision=embedder.precision)
+    alone._model, alone._device = model, embedder._device
+    np.testing.assert_allclose(vectors[1], alone.encode(["ZYXQW KÜNDIGUNGS   datum"])[0],
+                               atol=1e-5)
+
+
+def test_embedding_precision_is_checked_and_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="'fp16' is not an embedding precision.*bfloat16"):
+        Embedder(precision="fp16")
+    monkeypatch.setenv(PRECISION_ENV_VAR, "half")
+    with pytest.raises(ConfigError, match="FEDCRM_EMBEDDING_PRECISION='half'"):
+        Embedder()
+    with pytest.raises(ConfigError, match="embedding precision"):
+        FieldMatcher(embedding_precision="int8").fit([])
+    monkeypatch.setenv(PRECISION_ENV_VAR, "float32")
+    assert resolve_precision(None, "cpu") == "float32"
+    assert resolve_precision("auto", "cuda") == "float32"
+    monkeypatch.delenv(PRECISION_ENV_VAR)
+    monkeypatch.setattr(embeddings, "cpu_has_bfloat16_matmul", lambda: True)
+    assert resolve_precision(None, "cpu") == "bfloat16"
+    assert resolve_precision("float32", "cpu") == "float32"
+    monkeypatch.setattr(embeddings, "cpu_has_bfloat16_matmul", lambda: False)
+    assert resolve_precision(None, "cpu") == "float32"
+    assert resolve_precision("bfloat16", "cpu") == "bfloat16"
+
+
+def test_bfloat16_vectors_agree_with_float32(embedder: Embedder) -> None:
+    texts = ["Annual revenue in euros", "Kündigungsdatum des Vertrags", "NPS score (0-10)",
+             "The date the customer cancelled their subscription. Set by the billing sync."]
+    vectors = {}
+    for precision in ("float32", "bfloat16"):
+        other = Embedder(precision=precision)
+        other._model, other._device = embedder._load(), embedder._device
+        assert other.resolved_precision == precision
+        vectors[precision] = other.encode(texts)
+    cosine = np.sum(vectors["float32"] * vectors["bfloat16"], axis=1)
+    assert np.all(cosine > 0.999), cosine
+    assert not np.array_equal(vectors["float32"], vectors["bfloat16"])  # autocast did run
