@@ -32,13 +32,20 @@ from rich.table import Table
 
 from fedcrm.matching.calibration import threshold_for_precision
 from fedcrm.matching.corpus import AnnotatedOrg, load_corpus
-from fedcrm.matching.evaluate import FieldKey, Method, Prediction, default_methods, evaluate
+from fedcrm.matching.evaluate import (
+    FieldKey,
+    Method,
+    Prediction,
+    _pairs,
+    default_methods,
+    evaluate,
+)
 from fedcrm.matching.features import normalise
 from fedcrm.matching.text import split_api_name
 from fedcrm.ontology import Ontology, load_ontology
 from fedcrm.schema.models import OrgSchema, SObjectSchema, SourceFormat
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)  # tables whole in logs
 HERE = Path(__file__).resolve().parent
 VALENTINE_ENV = Path.home() / ".cache" / "fedcrm" / "valentine-venv"
 
@@ -52,7 +59,12 @@ def find_python312() -> str | None:
         candidates += [str(p / "bin" / "python") for p in sorted(pyenv.iterdir(), reverse=True)
                        if p.name.startswith(("3.12", "3.13"))]
     for candidate in candidates:
-        if candidate and Path(candidate).exists():
+        if not candidate or not Path(candidate).exists():
+            continue
+        # a pyenv shim exists even when that version is not enabled: ask the interpreter
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == "True":
             return candidate
     return None
 
@@ -206,6 +218,70 @@ def valentine_method(python: str, algorithm: str, target_precision: float = 0.95
     return run
 
 
+# ------------------------------------------------------------- pair errors
+def capturing(method: Method, store: dict[FieldKey, str | None]) -> Method:
+    """``method``, also keeping the blocks it gives each held-out org's fields."""
+
+    def run(train, test, context, ontology) -> Prediction:  # type: ignore[no-untyped-def]
+        prediction = method(train, test, context, ontology)
+        held = {o.org_id for o in test}
+        store.update({k: v for k, v in prediction.blocks.items() if k[0] in held})
+        return prediction
+
+    return run
+
+
+def _pair_kind(org: AnnotatedOrg, key: FieldKey, block: str) -> str:
+    meta = next(m for o, m in org.schema.iter_fields()
+                if o.api_name == key[1] and m.api_name == key[2])
+    if not meta.is_custom:
+        return "standard field"
+    return "custom field → shared custom block" if block.startswith("custom:") \
+        else "custom field → concept"
+
+
+def pair_errors(
+    blocks: dict[FieldKey, str | None], corpus: Sequence[AnnotatedOrg], chosen: Sequence[str]
+) -> list[dict]:
+    """Where the matcher's cross-org pairs are won and lost: true, found and predicted pairs
+    by the kind of the held-out field, and what the matcher gave the field of a missed pair."""
+    by_id = {o.org_id: o for o in corpus}
+    rows: dict[str, dict] = {}
+    for org_id in chosen:
+        truth: dict[FieldKey, str | None] = {}
+        for org in corpus:
+            for sobject, meta in org.schema.iter_fields():
+                truth[(org.org_id, sobject.api_name, meta.api_name)] = org.block_of(
+                    sobject.api_name, meta.api_name)
+        predicted = {k: (blocks.get(k) if k[0] == org_id else b) for k, b in truth.items()}
+        true_pairs = _pairs(truth, {org_id})
+        predicted_pairs = _pairs(predicted, {org_id})
+        for pair, is_true in [*((p, True) for p in true_pairs),
+                              *((p, False) for p in predicted_pairs - true_pairs)]:
+            held = next(k for k in pair if k[0] == org_id)
+            block = truth[held] if is_true else predicted[held]
+            kind = _pair_kind(by_id[org_id], held, block or "")
+            row = rows.setdefault(kind, {"held-out field": kind, "true": 0, "found": 0,
+                                         "false": 0, "missed: abstained": 0,
+                                         "missed: other concept": 0,
+                                         "missed: other block": 0})
+            if not is_true:
+                row["false"] += 1
+            elif pair in predicted_pairs:
+                row["true"] += 1
+                row["found"] += 1
+            else:
+                row["true"] += 1
+                given = predicted[held]
+                if given is None:
+                    row["missed: abstained"] += 1
+                elif not given.startswith("custom:") and given != truth[held]:
+                    row["missed: other concept"] += 1
+                else:
+                    row["missed: other block"] += 1
+    return list(rows.values())
+
+
 # ---------------------------------------------------------------------- speed
 def big_org(corpus: Sequence[AnnotatedOrg], n_fields: int) -> OrgSchema:
     """One org of about ``n_fields`` fields, made by pooling the corpus orgs' objects."""
@@ -278,6 +354,8 @@ def main() -> None:
     output: dict = {}
     if not args.speed:
         methods = default_methods()
+        matcher_blocks: dict[FieldKey, str | None] = {}
+        methods["fedcrm matcher"] = capturing(methods["fedcrm matcher"], matcher_blocks)
         skipped = []
         python = None if args.no_valentine else valentine_python()
         if python is None:
@@ -300,6 +378,9 @@ def main() -> None:
         print_table("fedcrm matcher: risk-coverage (top-1 decisions on held-out custom fields)",
                     [{k: round(v, 3) for k, v in point.items()} for point in curve[::2]])
         output["quality"] = rows
+        errors = pair_errors(matcher_blocks, real, args.org or [o.org_id for o in real])
+        print_table("fedcrm matcher: cross-org pairs by the held-out field's kind", errors)
+        output["pair_errors"] = errors
         output["risk_coverage"] = curve
         output["skipped"] = skipped
     rows = speed([*real, *synthetic])

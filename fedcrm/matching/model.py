@@ -207,6 +207,20 @@ class FieldMatcher:
             if meta.is_custom
         ]
 
+    def _alignable_fields(self, schema: OrgSchema) -> list[tuple[int, int]]:
+        """Fields compared across orgs: custom fields, and the standard fields of custom
+        objects (their ``Name``), which no concept covers but which correspond when the
+        objects do."""
+        return [
+            (oi, fi)
+            for oi, sobject in enumerate(schema.objects)
+            for fi, meta in enumerate(sobject.fields)
+            if meta.is_custom or (
+                sobject.is_custom
+                and self.ontology_.standard_concept(sobject.api_name, meta.api_name) is None
+            )
+        ]
+
     def _concept_pairs(
         self, sides: list[Side], index: SideIndex
     ) -> tuple[list[tuple[int, int]], pd.DataFrame, Any]:
@@ -366,15 +380,15 @@ class FieldMatcher:
 
     # ------------------------------------------------------------ pair model
     def _pair_training_data(self, corpus: Sequence[AnnotatedOrg]) -> _PairData | None:
-        """Pairs of custom fields of different orgs, labelled equivalent when they share a
-        block. Fields mapped to concepts take part too: two fields of the same concept are a
-        positive pair, and sibling fields (street vs city on one object) are the hard
-        negatives the model must learn to tell apart."""
+        """Pairs of alignable fields (:meth:`_alignable_fields`) of different orgs, labelled
+        equivalent when they share a block. Fields mapped to concepts take part too: two
+        fields of the same concept are a positive pair, and sibling fields (street vs city on
+        one object) are the hard negatives the model must learn to tell apart."""
         sides: list[Side] = []
         org_of: list[int] = []
         block_of: list[str | None] = []
         for number, org in enumerate(corpus):
-            for oi, fi in self._learnable_fields(org.schema):
+            for oi, fi in self._alignable_fields(org.schema):
                 sobject = org.schema.objects[oi]
                 meta = sobject.fields[fi]
                 sides.append(field_side(sobject, meta, org.org_id))
@@ -568,18 +582,18 @@ class FieldMatcher:
         fixed: dict[str, dict[tuple[str, str], str | None]],
         fixed_schemas: Sequence[OrgSchema],
     ) -> dict[tuple[str, str, str], str]:
-        """Cluster unmapped custom fields of different orgs into ``custom:<id>`` blocks.
+        """Cluster unmapped fields of different orgs into ``custom:<id>`` blocks.
 
-        Every custom field takes part in the comparison (as in training), but only fields
-        without a concept — new orgs' unmapped fields and approved orgs' custom-block fields —
-        can be joined into a block.
+        Every alignable field (custom fields, and the ``Name`` of custom objects) takes part
+        in the comparison, as in training, but only fields without a concept — new orgs'
+        unmapped fields and approved orgs' custom-block fields — can be joined into a block.
         """
         sides: list[Side] = []
         preset: list[str | None] = []
         alignable: list[bool] = []
         for schema in schemas:
             decided = concept_of[schema.org_id]
-            for oi, fi in self._learnable_fields(schema):
+            for oi, fi in self._alignable_fields(schema):
                 sobject = schema.objects[oi]
                 meta = sobject.fields[fi]
                 sides.append(field_side(sobject, meta, schema.org_id))
@@ -587,7 +601,7 @@ class FieldMatcher:
                 alignable.append(decided.get((sobject.api_name, meta.api_name)) is None)
         for schema in fixed_schemas:
             blocks = fixed.get(schema.org_id, {})
-            for oi, fi in self._learnable_fields(schema):
+            for oi, fi in self._alignable_fields(schema):
                 sobject = schema.objects[oi]
                 meta = sobject.fields[fi]
                 block = blocks.get((sobject.api_name, meta.api_name))

@@ -185,3 +185,42 @@ def test_calibration_helpers() -> None:
     # 140 correct scores above 0.3 allow at most 7 wrong ones: threshold just above 0.26
     assert correct[accepted].mean() >= 0.95 and 0.26 < threshold < 0.3
     assert threshold_for_precision(scores, np.zeros(200, bool), 0.95) == 1.0
+
+
+def test_custom_objects_name_fields_are_aligned_not_mapped(fitted: FieldMatcher) -> None:
+    """Custom fields and the Name of custom objects take part in cross-org alignment; only
+    custom fields get concept candidates; standard fields of standard objects neither."""
+    from fedcrm.schema import DataKind, FieldMeta, OrgSchema, SObjectSchema
+    from fedcrm.schema.models import SourceFormat
+
+    schema = OrgSchema(org_id="o", source_format=SourceFormat.PYTHON, objects=(
+        SObjectSchema(api_name="Account", fields=(
+            FieldMeta(api_name="Industry", label="Industry", kind=DataKind.PICKLIST),
+            FieldMeta(api_name="Tier__c", label="Tier", kind=DataKind.PICKLIST))),
+        SObjectSchema(api_name="Volunteer_Shift__c", fields=(
+            FieldMeta(api_name="Name", label="Shift Name", kind=DataKind.TEXT),
+            FieldMeta(api_name="Hours__c", label="Hours", kind=DataKind.NUMBER))),
+    ))
+    names = {i: (schema.objects[o].api_name, schema.objects[o].fields[f].api_name)
+             for i, (o, f) in enumerate(fitted._alignable_fields(schema))}
+    assert sorted(names.values()) == [("Account", "Tier__c"), ("Volunteer_Shift__c", "Hours__c"),
+                                      ("Volunteer_Shift__c", "Name")]
+    learnable = {(schema.objects[o].api_name, schema.objects[o].fields[f].api_name)
+                 for o, f in fitted._learnable_fields(schema)}
+    assert learnable == {("Account", "Tier__c"), ("Volunteer_Shift__c", "Hours__c")}
+
+
+def test_shipped_matcher_aligns_the_names_of_corresponding_custom_objects() -> None:
+    """Two synthetic orgs of annotations/ name their site-visit object differently
+    (Visite_Client__c, Site_Visit__c); the records' Name fields share one custom block."""
+    from fedcrm.matching.api import default_matcher
+    from fedcrm.matching.corpus import load_corpus
+
+    orgs = load_corpus(kinds=("synthetic",),
+                       orgs=["syn101_org01_bocage", "syn102_org01_bluefin"])
+    proposal = default_matcher().predict([o.schema for o in orgs])
+    french = proposal.org("syn101_org01_bocage").field("Visite_Client__c", "Name")
+    english = proposal.org("syn102_org01_bluefin").field("Site_Visit__c", "Name")
+    assert french.concept is None and english.concept is None
+    assert french.block is not None and french.block.startswith("custom:")
+    assert french.block == english.block
