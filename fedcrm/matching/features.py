@@ -333,10 +333,14 @@ def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> S
     api_strings = [normalise((s.names or [s.label])[0]) for s in query.sides]
     label_strings = [normalise(s.label) for s in query.sides]
     results = {}
-    for prefix, strings in (("name", api_strings), ("label", label_strings)):
-        for scorer_name, scorer in (("tset", fuzz.token_set_ratio), ("ratio", fuzz.ratio)):
-            matrix = _cdist_distinct(strings, target.name_strings, scorer, workers)
-            results[f"{prefix}_{scorer_name}"] = _segment_max(matrix, target.name_offsets)
+    for scorer_name, scorer in (("tset", fuzz.token_set_ratio), ("ratio", fuzz.ratio)):
+        # one call for API-name words and labels: they are often the same string
+        both = _cdist_distinct([*api_strings, *label_strings], target.name_strings, scorer,
+                               workers)
+        results[f"name_{scorer_name}"] = _segment_max(both[: len(api_strings)],
+                                                      target.name_offsets)
+        results[f"label_{scorer_name}"] = _segment_max(both[len(api_strings):],
+                                                       target.name_offsets)
     emb_label = np.clip(emb_label, 0.0, 1.0)
     emb_api = np.clip(emb_api, 0.0, 1.0)
     return Similarities(
