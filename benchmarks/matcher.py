@@ -36,9 +36,9 @@ from fedcrm.matching.evaluate import (
     FieldKey,
     Method,
     Prediction,
-    _pairs,
     default_methods,
     evaluate,
+    pair_sets,
 )
 from fedcrm.matching.features import normalise
 from fedcrm.matching.text import split_api_name
@@ -231,54 +231,42 @@ def capturing(method: Method, store: dict[FieldKey, str | None]) -> Method:
     return run
 
 
-def _pair_kind(org: AnnotatedOrg, key: FieldKey, block: str) -> str:
-    meta = next(m for o, m in org.schema.iter_fields()
-                if o.api_name == key[1] and m.api_name == key[2])
-    if not meta.is_custom:
-        return "standard field"
-    return "custom field → shared custom block" if block.startswith("custom:") \
-        else "custom field → concept"
-
-
 def pair_errors(
     blocks: dict[FieldKey, str | None], corpus: Sequence[AnnotatedOrg], chosen: Sequence[str]
 ) -> list[dict]:
     """Where the matcher's cross-org pairs are won and lost: true, found and predicted pairs
     by the kind of the held-out field, and what the matcher gave the field of a missed pair."""
-    by_id = {o.org_id: o for o in corpus}
+    is_custom = {(org.org_id, o.api_name, m.api_name): m.is_custom
+                 for org in corpus for o, m in org.schema.iter_fields()}
     rows: dict[str, dict] = {}
     for org_id in chosen:
-        truth: dict[FieldKey, str | None] = {}
-        for org in corpus:
-            for sobject, meta in org.schema.iter_fields():
-                truth[(org.org_id, sobject.api_name, meta.api_name)] = org.block_of(
-                    sobject.api_name, meta.api_name)
-        predicted = {k: (blocks.get(k) if k[0] == org_id else b) for k, b in truth.items()}
-        true_pairs = _pairs(truth, {org_id})
-        predicted_pairs = _pairs(predicted, {org_id})
-        for pair, is_true in [*((p, True) for p in true_pairs),
-                              *((p, False) for p in predicted_pairs - true_pairs)]:
+        held_org = [o for o in corpus if o.org_id == org_id]
+        others = [o for o in corpus if o.org_id != org_id]
+        sets = pair_sets(blocks, held_org, others)
+        for pair, is_true in [*((p, True) for p in sets.true_pairs),
+                              *((p, False) for p in sets.predicted_pairs - sets.true_pairs)]:
             held = next(k for k in pair if k[0] == org_id)
-            block = truth[held] if is_true else predicted[held]
-            kind = _pair_kind(by_id[org_id], held, block or "")
+            truth, given = sets.truth_blocks[held], sets.predicted_blocks.get(held)
+            block = (truth if is_true else given) or ""
+            kind = ("standard field" if not is_custom[held]
+                    else "custom field → shared custom block" if block.startswith("custom:")
+                    else "custom field → concept")
             row = rows.setdefault(kind, {"held-out field": kind, "true": 0, "found": 0,
                                          "false": 0, "missed: abstained": 0,
                                          "missed: other concept": 0,
                                          "missed: other block": 0})
             if not is_true:
                 row["false"] += 1
-            elif pair in predicted_pairs:
-                row["true"] += 1
+                continue
+            row["true"] += 1
+            if pair in sets.predicted_pairs:
                 row["found"] += 1
+            elif given is None:
+                row["missed: abstained"] += 1
+            elif not given.startswith("custom:") and given != truth:
+                row["missed: other concept"] += 1
             else:
-                row["true"] += 1
-                given = predicted[held]
-                if given is None:
-                    row["missed: abstained"] += 1
-                elif not given.startswith("custom:") and given != truth[held]:
-                    row["missed: other concept"] += 1
-                else:
-                    row["missed: other block"] += 1
+                row["missed: other block"] += 1
     return list(rows.values())
 
 

@@ -109,6 +109,7 @@ class Embedder:
         requested_precision(precision)  # a bad value fails here, not at first use
         self._model: Any = None
         self._device = "cpu"
+        self._precision: str | None = None  # resolved once the device is known
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -143,8 +144,10 @@ class Embedder:
     @property
     def resolved_precision(self) -> str:
         """``float32`` or ``bfloat16``: what :meth:`encode` runs the model in."""
-        self._load()
-        return resolve_precision(self.precision, self._device)
+        if self._precision is None:
+            self._load()
+            self._precision = resolve_precision(self.precision, self._device)
+        return self._precision
 
     @property
     def dimension(self) -> int:

@@ -106,13 +106,23 @@ def _pairs(
     return pairs
 
 
-def pair_counts(
+@dataclass
+class PairSets:
+    """True and predicted equivalence pairs between test orgs' fields and other orgs'
+    fields, with the blocks they come from (context orgs keep their true blocks)."""
+
+    truth_blocks: dict[FieldKey, str | None]
+    predicted_blocks: dict[FieldKey, str | None]
+    true_pairs: set[frozenset[FieldKey]]
+    predicted_pairs: set[frozenset[FieldKey]]
+
+
+def pair_sets(
     predicted: dict[FieldKey, str | None],
     test_orgs: Sequence[AnnotatedOrg],
     context_orgs: Sequence[AnnotatedOrg],
-) -> tuple[int, int, int]:
-    """(correct, true, predicted) equivalence pairs between the test orgs' fields and other
-    orgs' fields; context orgs keep their true blocks (they are already mapped)."""
+) -> PairSets:
+    """The pairs :func:`pair_counts` counts, for analyses that need the pairs themselves."""
     held_out = {o.org_id for o in test_orgs}
     truth_blocks: dict[FieldKey, str | None] = {}
     for org in [*test_orgs, *context_orgs]:
@@ -122,9 +132,20 @@ def pair_counts(
             )
     predicted_blocks = {key: b for key, b in truth_blocks.items() if key[0] not in held_out}
     predicted_blocks.update({k: v for k, v in predicted.items() if k[0] in held_out})
-    true_pairs = _pairs(truth_blocks, held_out)
-    predicted_pairs = _pairs(predicted_blocks, held_out)
-    return len(true_pairs & predicted_pairs), len(true_pairs), len(predicted_pairs)
+    return PairSets(truth_blocks, predicted_blocks, _pairs(truth_blocks, held_out),
+                    _pairs(predicted_blocks, held_out))
+
+
+def pair_counts(
+    predicted: dict[FieldKey, str | None],
+    test_orgs: Sequence[AnnotatedOrg],
+    context_orgs: Sequence[AnnotatedOrg],
+) -> tuple[int, int, int]:
+    """(correct, true, predicted) equivalence pairs between the test orgs' fields and other
+    orgs' fields; context orgs keep their true blocks (they are already mapped)."""
+    sets = pair_sets(predicted, test_orgs, context_orgs)
+    return (len(sets.true_pairs & sets.predicted_pairs), len(sets.true_pairs),
+            len(sets.predicted_pairs))
 
 
 def score_method(
