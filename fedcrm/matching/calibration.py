@@ -40,22 +40,29 @@ class IsotonicCalibrator:
 
 
 def threshold_for_precision(
-    scores: np.ndarray, correct: np.ndarray, target: float, *, min_support: int = 20
+    scores: np.ndarray,
+    correct: np.ndarray,
+    target: float,
+    *,
+    min_support: int = 20,
+    weights: np.ndarray | None = None,
 ) -> float:
     """Smallest score threshold whose accepted decisions reach ``target`` precision.
 
     Decisions are accepted when ``score >= threshold``. The precision curve is made monotone
     (the running minimum from the top), so a threshold is chosen only if *every* higher
-    threshold also meets the target — a noisy spike cannot pull it down. Returns 1.0 (accept
-    nothing) if no threshold qualifies with at least ``min_support`` accepted decisions.
+    threshold also meets the target — a noisy spike cannot pull it down. ``weights`` (one per
+    decision) make it a weighted precision. Returns 1.0 (accept nothing) if no threshold
+    qualifies with at least ``min_support`` accepted decisions.
     """
     if len(scores) == 0:
         return 1.0
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
-    hits = np.cumsum(correct[order].astype(float))
+    weight = np.ones(len(scores)) if weights is None else np.asarray(weights, float)[order]
+    hits = np.cumsum(correct[order].astype(float) * weight)
     counts = np.arange(1, len(scores) + 1)
-    precision = hits / counts
+    precision = hits / np.cumsum(weight)
     envelope = np.minimum.accumulate(precision)
     # only cut between distinct scores
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]

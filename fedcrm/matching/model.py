@@ -21,7 +21,7 @@ import json
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -93,6 +93,12 @@ class _PairData:
     groups: np.ndarray
     query: np.ndarray
     target: np.ndarray
+    #: per field (side) of a field-pair dataset: its org number and annotated block
+    side_org: np.ndarray = dc_field(default_factory=lambda: np.zeros(0, dtype=int))
+    side_block: list[str | None] = dc_field(default_factory=list)
+    side_object: list[tuple[str, bool]] = dc_field(default_factory=list)
+    #: per org number: where its annotations come from ("real" or "synthetic")
+    org_kind: list[str] = dc_field(default_factory=list)
 
 
 def _train_booster(
@@ -279,9 +285,9 @@ class FieldMatcher:
             pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)
             has = ~np.isnan(pair_oof)
             self.pair_calibrator_ = IsotonicCalibrator.fit(pair_oof[has], pair_data.labels[has])
-            probabilities = self.pair_calibrator_(pair_oof[has])
-            self.pair_threshold_ = threshold_for_precision(
-                probabilities, pair_data.labels[has].astype(bool), self.pair_target_precision
+            self.pair_threshold_ = clustered_pair_threshold(
+                pair_data, np.where(has, self.pair_calibrator_(np.nan_to_num(pair_oof)), 0.0),
+                np.nan_to_num(pair_oof), self.pair_target_precision,
             )
             self.pair_model_ = _train_booster(
                 pair_data.features, pair_data.labels, params, self.n_rounds, seed
@@ -410,6 +416,10 @@ class FieldMatcher:
             groups=np.array([org_of[a] for a, _ in pairs]),
             query=np.array([a for a, _ in pairs]),
             target=np.array([b for _, b in pairs]),
+            side_org=np.array(org_of),
+            side_block=block_of,
+            side_object=[(side.object, side.is_custom_object) for side in sides],
+            org_kind=[org.source.kind for org in corpus],
         )
 
     def _field_pairs(
@@ -617,15 +627,8 @@ class FieldMatcher:
         pairs, features = self._field_pairs(index, org_codes)
         if not pairs:
             return {}
-        probabilities = self.pair_calibrator_(
-            np.asarray(self.pair_model_.predict(features), dtype=float))
-        # symmetric score: the better of the two directions
-        best: dict[tuple[int, int], float] = {}
-        for (a, b), p in zip(pairs, probabilities, strict=True):
-            if not (alignable[a] and alignable[b]):
-                continue
-            key = (min(a, b), max(a, b))
-            best[key] = max(best.get(key, 0.0), float(p))
+        raw = np.asarray(self.pair_model_.predict(features), dtype=float)
+        best = _symmetric_scores(pairs, self.pair_calibrator_(raw), raw, alignable)
         return _cluster(sides, org_names, preset, best, self.pair_threshold_)
 
     # ------------------------------------------------------------ persistence
@@ -771,16 +774,83 @@ def _block_name(side: Side, taken: set[str]) -> str:
     return name
 
 
-def _cluster(
-    sides: list[Side],
-    org_names: list[str],
-    preset: list[str | None],
-    scores: dict[tuple[int, int], float],
-    threshold: float,
+Score = tuple[float, float]  # (calibrated probability, raw model score as tie-break)
+MergeHook = Callable[[Score, set[int], set[int]], None]
+
+
+def _symmetric_scores(
+    pairs: Sequence[tuple[int, int]],
+    probabilities: np.ndarray,
+    raw: np.ndarray,
+    keep: Sequence[bool] | np.ndarray,
+) -> dict[tuple[int, int], Score]:
+    """One score per unordered pair of kept fields: the better of its two directions."""
+    best: dict[tuple[int, int], Score] = {}
+    for (a, b), p, r in zip(pairs, probabilities, raw, strict=True):
+        if not (keep[a] and keep[b]):
+            continue
+        key, score = (min(a, b), max(a, b)), (float(p), float(r))
+        if key not in best or score > best[key]:
+            best[key] = score
+    return best
+
+
+ObjectOf = Sequence[tuple[str, bool]]  # per field: its object's API name, is it custom
+
+
+def _corresponding_objects(
+    org_names: Sequence[str],
+    objects: ObjectOf,
+    scores: dict[tuple[int, int], Score],
 ) -> dict[tuple[str, str, str], str]:
-    """Greedy agglomeration by descending score, at most one field per org per block."""
-    parent = list(range(len(sides)))
-    members: dict[int, set[int]] = {i: {i} for i in range(len(sides))}
+    """One-to-one correspondence of custom objects between each two orgs.
+
+    The support of two custom objects is the summed probability of their fields' pairs (the
+    expected number of equivalent fields); pairs of objects are taken greedily by support,
+    each object at most once per other org. Returns (org, object, other org) → the other
+    org's object.
+    """
+    support: dict[tuple[tuple[str, str], tuple[str, str]], float] = defaultdict(float)
+    for (a, b), (probability, _) in scores.items():
+        if not (objects[a][1] and objects[b][1]):
+            continue
+        ends = sorted([(org_names[a], objects[a][0]), (org_names[b], objects[b][0])])
+        support[(ends[0], ends[1])] += probability
+    partner: dict[tuple[str, str, str], str] = {}
+    for (one, two), _ in sorted(support.items(), key=lambda item: (-item[1], item[0])):
+        if (*one, two[0]) in partner or (*two, one[0]) in partner:
+            continue
+        partner[(*one, two[0])] = two[1]
+        partner[(*two, one[0])] = one[1]
+    return partner
+
+
+def _greedy_groups(
+    org_names: Sequence[str],
+    preset: Sequence[str | None],
+    scores: dict[tuple[int, int], Score],
+    threshold: float,
+    on_merge: MergeHook | None = None,
+    objects: ObjectOf | None = None,
+) -> list[set[int]]:
+    """Greedy agglomeration by descending score, at most one field per org per group.
+
+    Fields with the same preset block start in one group; groups with different preset
+    blocks never merge. Equal calibrated probabilities (isotonic calibration has plateaus)
+    are ordered by the raw model score. With ``objects``, fields of two custom objects are
+    joined only if the objects correspond (:func:`_corresponding_objects`), so one object's
+    fields are not split between two objects of another org. ``on_merge(score, group_a,
+    group_b)`` is called before each merge.
+    """
+    if objects is not None:
+        partner = _corresponding_objects(org_names, objects, scores)
+        scores = {
+            (a, b): score for (a, b), score in scores.items()
+            if not (objects[a][1] and objects[b][1])
+            or partner.get((org_names[a], objects[a][0], org_names[b])) == objects[b][0]
+        }
+    parent = list(range(len(org_names)))
+    members: dict[int, set[int]] = {i: {i} for i in range(len(org_names))}
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -788,7 +858,6 @@ def _cluster(
             i = parent[i]
         return i
 
-    # fields of already-approved orgs that share a block start together
     by_preset: dict[str, list[int]] = defaultdict(list)
     for i, block in enumerate(preset):
         if block is not None:
@@ -799,8 +868,8 @@ def _cluster(
             if a != b:
                 parent[b] = a
                 members[a] |= members.pop(b)
-    for (a, b), score in sorted(scores.items(), key=lambda item: -item[1]):
-        if score < threshold:
+    for (a, b), score in sorted(scores.items(), key=lambda item: item[1], reverse=True):
+        if score[0] < threshold:
             break
         root_a, root_b = find(a), find(b)
         if root_a == root_b:
@@ -811,11 +880,27 @@ def _cluster(
         blocks_b = {preset[i] for i in members[root_b]} - {None}
         if orgs_a & orgs_b or (blocks_a and blocks_b and blocks_a != blocks_b):
             continue
+        if on_merge is not None:
+            on_merge(score, members[root_a], members[root_b])
         parent[root_b] = root_a
         members[root_a] |= members.pop(root_b)
+    return list(members.values())
+
+
+def _cluster(
+    sides: list[Side],
+    org_names: list[str],
+    preset: list[str | None],
+    scores: dict[tuple[int, int], Score],
+    threshold: float,
+) -> dict[tuple[str, str, str], str]:
+    """Blocks for the fields of new orgs: greedy groups named after a preset member or,
+    for a new block, after its first field."""
     result: dict[tuple[str, str, str], str] = {}
     taken = {b for b in preset if b is not None}
-    for group in sorted(members.values(), key=min):
+    objects = [(side.object, side.is_custom_object) for side in sides]
+    groups = _greedy_groups(org_names, preset, scores, threshold, objects=objects)
+    for group in sorted(groups, key=min):
         if len({org_names[i] for i in group}) < 2:
             continue
         existing = sorted(b for b in (preset[i] for i in group) if b is not None)
@@ -827,3 +912,54 @@ def _cluster(
                 assert meta is not None
                 result[(org_names[i], sides[i].object, meta.api_name)] = name
     return result
+
+
+def clustered_pair_threshold(
+    data: _PairData, probabilities: np.ndarray, raw: np.ndarray, target: float
+) -> float:
+    """Pair threshold at which the *clustered* equivalences reach ``target`` precision.
+
+    Each training org in turn joins the others as a new org would (the others keep their
+    annotated custom blocks), its out-of-fold pair scores are clustered by
+    :func:`_greedy_groups`, and every merge records the equivalence pairs it creates between
+    the new org's fields and the others' with the score that made it. The one-field-per-org
+    rule and the object correspondence remove many of the pairs a per-pair threshold has to
+    guard against, so this threshold is lower than a per-pair one at the same precision of
+    what is proposed. Real and synthetic orgs weigh equally in the precision: generated orgs
+    are many and easier than real ones, and would otherwise decide the threshold alone.
+    """
+    pairs = list(zip(data.query.tolist(), data.target.tolist(), strict=True))
+    blocks = data.side_block
+    custom = np.array([b is not None and b.startswith("custom:") for b in blocks])
+    concept = np.array([b is not None for b in blocks]) & ~custom
+    org_names = [str(o) for o in data.side_org]
+    pair_scores: list[float] = []
+    pair_correct: list[bool] = []
+    pair_kind: list[str] = []
+    for org in np.unique(data.side_org):
+        new = data.side_org == org
+        involved = new[data.query] | new[data.target]
+        alignable = np.where(new, ~concept, custom)
+        preset = [b if (not new[i] and custom[i]) else None for i, b in enumerate(blocks)]
+        chosen = np.nonzero(involved)[0]
+        scores = _symmetric_scores([pairs[i] for i in chosen], probabilities[chosen],
+                                   raw[chosen], alignable)
+        kind = data.org_kind[org] if data.org_kind else "real"
+
+        def record(score: Score, group_a: set[int], group_b: set[int],
+                   new: np.ndarray = new, kind: str = kind) -> None:
+            for u in group_a:
+                for v in group_b:
+                    if new[u] or new[v]:
+                        pair_scores.append(score[0])
+                        pair_correct.append(blocks[u] is not None and blocks[u] == blocks[v])
+                        pair_kind.append(kind)
+
+        _greedy_groups(org_names, preset, scores, 0.0, on_merge=record,
+                       objects=data.side_object)
+    kinds = np.array(pair_kind)
+    weights = np.zeros(len(kinds))
+    for kind in np.unique(kinds):
+        weights[kinds == kind] = 1.0 / np.sum(kinds == kind)
+    return threshold_for_precision(np.array(pair_scores), np.array(pair_correct, dtype=bool),
+                                   target, weights=weights)
