@@ -51,9 +51,12 @@ def threshold_for_precision(
 
     Decisions are accepted when ``score >= threshold``. The precision curve is made monotone
     (the running minimum from the top), so a threshold is chosen only if *every* higher
-    threshold also meets the target — a noisy spike cannot pull it down. ``weights`` (one per
-    decision) make it a weighted precision. Returns 1.0 (accept nothing) if no threshold
-    qualifies with at least ``min_support`` accepted decisions.
+    threshold also meets the target — a noisy spike cannot pull it down. The running minimum
+    starts at the ``min_support``-th decision: a precision measured on fewer decisions is
+    too noisy to veto every lower threshold (one wrong top decision would otherwise mean
+    "accept nothing"). ``weights`` (one per decision) make it a weighted precision. Returns
+    1.0 (accept nothing) if no threshold qualifies with at least ``min_support`` accepted
+    decisions.
     """
     if len(scores) == 0:
         return 1.0
@@ -63,7 +66,9 @@ def threshold_for_precision(
     hits = np.cumsum(correct[order].astype(float) * weight)
     counts = np.arange(1, len(scores) + 1)
     precision = hits / np.cumsum(weight)
-    envelope = np.minimum.accumulate(precision)
+    start = min(min_support, len(scores)) - 1
+    envelope = np.full(len(scores), -np.inf)
+    envelope[start:] = np.minimum.accumulate(precision[start:])
     # only cut between distinct scores
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
     ok = (envelope >= target) & distinct & (counts >= min_support)

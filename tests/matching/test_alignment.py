@@ -143,3 +143,14 @@ def test_weighted_threshold_for_precision() -> None:
     weights = np.array([1.0] * 20 + [5.0] * 20)  # the 0.5 decisions count five times
     # weighted precision at 0.5: 110 / 120 = 0.92
     assert threshold_for_precision(scores, correct, 0.94, weights=weights) == 0.9
+
+
+def test_one_wrong_top_decision_does_not_veto_every_threshold() -> None:
+    scores = np.linspace(1.0, 0.01, 100)
+    correct = np.ones(100, dtype=bool)
+    correct[0] = False  # the single most confident decision is wrong
+    threshold = threshold_for_precision(scores, correct, 0.95)
+    assert threshold == scores[-1]  # 99 / 100 right: accept everything
+    # a precision dip once enough decisions are accepted still vetoes lower thresholds
+    correct[30:40] = False  # 29 / 40 right at the 40th decision
+    assert threshold_for_precision(scores, correct, 0.95) > scores[30]
