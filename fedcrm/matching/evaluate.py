@@ -43,6 +43,9 @@ class Prediction:
     accepted: dict[FieldKey, str | None] = field(default_factory=dict)
     #: (calibrated probability, label) of every candidate pair, for calibration error
     calibration: list[tuple[float, int]] = field(default_factory=list)
+    #: every field's block when the held-out and context orgs are matched together from
+    #: scratch, none approved (only the learned matcher fills it)
+    scratch_blocks: dict[FieldKey, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,6 +137,22 @@ def pair_sets(
     predicted_blocks.update({k: v for k, v in predicted.items() if k[0] in held_out})
     return PairSets(truth_blocks, predicted_blocks, _pairs(truth_blocks, held_out),
                     _pairs(predicted_blocks, held_out))
+
+
+def scratch_pair_counts(
+    predicted: dict[FieldKey, str | None],
+    test_orgs: Sequence[AnnotatedOrg],
+    context_orgs: Sequence[AnnotatedOrg],
+) -> tuple[int, int, int]:
+    """Like :func:`pair_counts`, but the context orgs' blocks are predicted too (all orgs
+    matched together, none approved); pairs still need a test org's field."""
+    held_out = {o.org_id for o in test_orgs}
+    truth = {(org.org_id, sobject.api_name, meta.api_name):
+             _truth_block(org, sobject.api_name, meta.api_name)
+             for org in [*test_orgs, *context_orgs] for sobject, meta in org.schema.iter_fields()}
+    true_pairs = _pairs(truth, held_out)
+    predicted_pairs = _pairs(predicted, held_out)
+    return len(true_pairs & predicted_pairs), len(true_pairs), len(predicted_pairs)
 
 
 def pair_counts(
@@ -256,6 +275,9 @@ def matcher_method(**params: Any) -> Method:
             if mapping.field.endswith("__c"):
                 prediction.ranked[key] = [(c.concept, c.score) for c in mapping.candidates]
                 prediction.accepted[key] = mapping.concept
+        scratch = matcher.predict([o.schema for o in [*test, *context]])
+        prediction.scratch_blocks = {(org_id, m.object, m.field): m.block
+                                     for org_id, m in scratch.iter_fields()}
         for org in test:
             scored, _, _ = matcher.score_fields(org.schema, explain=False)
             for entry in scored:

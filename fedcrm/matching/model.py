@@ -281,11 +281,16 @@ class FieldMatcher:
         self.pair_model_: lgb.Booster | None = None
         self.pair_calibrator_ = IsotonicCalibrator(x=np.array([0.0, 1.0]), y=np.zeros(2))
         self.pair_threshold_ = 1.0
+        self.join_threshold_ = 1.0
         if pair_data is not None and pair_data.labels.sum() > 0:
             pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)
             has = ~np.isnan(pair_oof)
             self.pair_calibrator_ = IsotonicCalibrator.fit(pair_oof[has], pair_data.labels[has])
-            self.pair_threshold_ = clustered_pair_threshold(
+            probabilities = self.pair_calibrator_(pair_oof[has])
+            self.pair_threshold_ = threshold_for_precision(
+                probabilities, pair_data.labels[has].astype(bool), self.pair_target_precision
+            )
+            self.join_threshold_ = clustered_join_threshold(
                 pair_data, np.where(has, self.pair_calibrator_(np.nan_to_num(pair_oof)), 0.0),
                 np.nan_to_num(pair_oof), self.pair_target_precision,
             )
@@ -302,6 +307,7 @@ class FieldMatcher:
             "n_positive_field_pairs": int(pair_data.labels.sum()) if pair_data else 0,
             "threshold": self.threshold_,
             "pair_threshold": self.pair_threshold_,
+            "join_threshold": self.join_threshold_,
             "oof_field_precision_at_threshold": float(
                 field_correct[field_scores >= self.threshold_].mean()
             ) if (field_scores >= self.threshold_).any() else None,
@@ -629,14 +635,16 @@ class FieldMatcher:
             return {}
         raw = np.asarray(self.pair_model_.predict(features), dtype=float)
         best = _symmetric_scores(pairs, self.pair_calibrator_(raw), raw, alignable)
-        return _cluster(sides, org_names, preset, best, self.pair_threshold_)
+        return _cluster(sides, org_names, preset, best, self.pair_threshold_,
+                        self.join_threshold_)
 
     # ------------------------------------------------------------ persistence
     def _compute_version(self) -> str:
         digest = hashlib.sha256(self.concept_model_.model_to_string().encode())
         if self.pair_model_ is not None:
             digest.update(self.pair_model_.model_to_string().encode())
-        digest.update(json.dumps([self.threshold_, self.pair_threshold_]).encode())
+        digest.update(json.dumps([self.threshold_, self.pair_threshold_,
+                                  self.join_threshold_]).encode())
         return f"{__version__}+{digest.hexdigest()[:10]}"
 
     def get_params(self) -> dict[str, Any]:
@@ -668,6 +676,7 @@ class FieldMatcher:
             "params": self.get_params(),
             "threshold": self.threshold_,
             "pair_threshold": self.pair_threshold_,
+            "join_threshold": self.join_threshold_,
             "concept_calibrator": self.concept_calibrator_.to_dict(),
             "pair_calibrator": self.pair_calibrator_.to_dict(),
             "feature_names": list(FEATURE_NAMES),
@@ -750,6 +759,8 @@ class FieldMatcher:
         matcher.pair_calibrator_ = IsotonicCalibrator.from_dict(meta["pair_calibrator"])
         matcher.threshold_ = float(meta["threshold"])
         matcher.pair_threshold_ = float(meta["pair_threshold"])
+        # models saved before joins had their own threshold used the pair threshold for both
+        matcher.join_threshold_ = float(meta.get("join_threshold", meta["pair_threshold"]))
         matcher.training_report_ = meta["training_report"]
         matcher.ontology_version_ = meta["ontology_version"]
         matcher.version_ = meta["matcher_version"]
@@ -832,11 +843,14 @@ def _greedy_groups(
     threshold: float,
     on_merge: MergeHook | None = None,
     objects: ObjectOf | None = None,
+    join_threshold: float | None = None,
 ) -> list[set[int]]:
     """Greedy agglomeration by descending score, at most one field per org per group.
 
     Fields with the same preset block start in one group; groups with different preset
-    blocks never merge. Equal calibrated probabilities (isotonic calibration has plateaus)
+    blocks never merge. Two groups without a preset block (a new block) merge at
+    ``threshold``; a group joins one with a preset block at ``join_threshold`` (default
+    ``threshold``). Equal calibrated probabilities (isotonic calibration has plateaus)
     are ordered by the raw model score. With ``objects``, fields of two custom objects are
     joined only if the objects correspond (:func:`_corresponding_objects`), so one object's
     fields are not split between two objects of another org. ``on_merge(score, group_a,
@@ -868,8 +882,9 @@ def _greedy_groups(
             if a != b:
                 parent[b] = a
                 members[a] |= members.pop(b)
+    join = threshold if join_threshold is None else join_threshold
     for (a, b), score in sorted(scores.items(), key=lambda item: item[1], reverse=True):
-        if score[0] < threshold:
+        if score[0] < min(threshold, join):
             break
         root_a, root_b = find(a), find(b)
         if root_a == root_b:
@@ -879,6 +894,8 @@ def _greedy_groups(
         blocks_a = {preset[i] for i in members[root_a]} - {None}
         blocks_b = {preset[i] for i in members[root_b]} - {None}
         if orgs_a & orgs_b or (blocks_a and blocks_b and blocks_a != blocks_b):
+            continue
+        if score[0] < (join if blocks_a or blocks_b else threshold):
             continue
         if on_merge is not None:
             on_merge(score, members[root_a], members[root_b])
@@ -893,13 +910,15 @@ def _cluster(
     preset: list[str | None],
     scores: dict[tuple[int, int], Score],
     threshold: float,
+    join_threshold: float,
 ) -> dict[tuple[str, str, str], str]:
     """Blocks for the fields of new orgs: greedy groups named after a preset member or,
     for a new block, after its first field."""
     result: dict[tuple[str, str, str], str] = {}
     taken = {b for b in preset if b is not None}
     objects = [(side.object, side.is_custom_object) for side in sides]
-    groups = _greedy_groups(org_names, preset, scores, threshold, objects=objects)
+    groups = _greedy_groups(org_names, preset, scores, threshold, objects=objects,
+                            join_threshold=join_threshold)
     for group in sorted(groups, key=min):
         if len({org_names[i] for i in group}) < 2:
             continue
@@ -914,19 +933,21 @@ def _cluster(
     return result
 
 
-def clustered_pair_threshold(
+def clustered_join_threshold(
     data: _PairData, probabilities: np.ndarray, raw: np.ndarray, target: float
 ) -> float:
-    """Pair threshold at which the *clustered* equivalences reach ``target`` precision.
+    """Threshold at which a new org's fields *join* approved blocks with ``target`` precision.
 
     Each training org in turn joins the others as a new org would (the others keep their
     annotated custom blocks), its out-of-fold pair scores are clustered by
     :func:`_greedy_groups`, and every merge records the equivalence pairs it creates between
     the new org's fields and the others' with the score that made it. The one-field-per-org
     rule and the object correspondence remove many of the pairs a per-pair threshold has to
-    guard against, so this threshold is lower than a per-pair one at the same precision of
-    what is proposed. Real and synthetic orgs weigh equally in the precision: generated orgs
-    are many and easier than real ones, and would otherwise decide the threshold alone.
+    guard against, so this threshold is lower than the per-pair one at the same precision of
+    what is proposed. It is not used for new blocks between fields no one has approved: those
+    keep the per-pair threshold (matching orgs from scratch, a lower threshold cost more
+    precision than it gained recall). Real and synthetic orgs weigh equally in the precision:
+    generated orgs are many and easier than real ones, and would otherwise decide it alone.
     """
     pairs = list(zip(data.query.tolist(), data.target.tolist(), strict=True))
     blocks = data.side_block
@@ -955,6 +976,7 @@ def clustered_pair_threshold(
                         pair_correct.append(blocks[u] is not None and blocks[u] == blocks[v])
                         pair_kind.append(kind)
 
+        # every merge is a join: the others' fields outside custom blocks are not alignable
         _greedy_groups(org_names, preset, scores, 0.0, on_merge=record,
                        objects=data.side_object)
     kinds = np.array(pair_kind)

@@ -9,7 +9,7 @@ from fedcrm.matching.model import (
     _corresponding_objects,
     _greedy_groups,
     _PairData,
-    clustered_pair_threshold,
+    clustered_join_threshold,
 )
 
 
@@ -101,7 +101,7 @@ def test_clustered_threshold_counts_what_the_clustering_proposes() -> None:
     data = _pair_data(side_org, blocks, pairs, ["real"] * 60)
     probabilities = np.array(scores)
     assert threshold_for_precision(probabilities, data.labels.astype(bool), 0.95) == 0.9
-    assert clustered_pair_threshold(data, probabilities, probabilities, 0.95) == 0.5
+    assert clustered_join_threshold(data, probabilities, probabilities, 0.95) == 0.5
 
 
 def test_clustered_threshold_weighs_real_and_synthetic_orgs_equally() -> None:
@@ -131,9 +131,9 @@ def test_clustered_threshold_weighs_real_and_synthetic_orgs_equally() -> None:
     # events: real 10 right at 0.9 and 5 wrong at 0.5; synthetic 100 right at 0.9 and 200
     # at 0.5. Unweighted, 310 of 315 are right (0.98) at 0.5; weighted, the real orgs'
     # precision there is 10/15 and the mean of the two kinds 0.83.
-    assert clustered_pair_threshold(data, probabilities, probabilities, 0.95) == 0.9
+    assert clustered_join_threshold(data, probabilities, probabilities, 0.95) == 0.9
     all_real = _pair_data(side_org, blocks, pairs, ["real"] * len(kinds))
-    assert clustered_pair_threshold(all_real, probabilities, probabilities, 0.95) == 0.5
+    assert clustered_join_threshold(all_real, probabilities, probabilities, 0.95) == 0.5
 
 
 def test_weighted_threshold_for_precision() -> None:
@@ -154,3 +154,16 @@ def test_one_wrong_top_decision_does_not_veto_every_threshold() -> None:
     # a precision dip once enough decisions are accepted still vetoes lower thresholds
     correct[30:40] = False  # 29 / 40 right at the 40th decision
     assert threshold_for_precision(scores, correct, 0.95) > scores[30]
+
+
+def test_new_blocks_need_the_pair_threshold_joins_the_join_threshold() -> None:
+    """Joining an approved block and making a new block between unapproved fields have
+    their own thresholds."""
+    orgs = ["new", "new", "old", "other"]
+    preset = [None, None, "custom:x", None]
+    scores = {(0, 2): (0.6, 0.6), (1, 3): (0.6, 0.6)}
+    groups = _greedy_groups(orgs, preset, scores, 0.9, join_threshold=0.5)
+    assert _group_of(groups, 0) == {0, 2}  # joins the approved block at 0.6 >= 0.5
+    assert _group_of(groups, 1) == {1}  # a new block needs 0.9
+    groups = _greedy_groups(orgs, preset, scores, 0.5, join_threshold=0.9)
+    assert _group_of(groups, 0) == {0} and _group_of(groups, 1) == {1, 3}

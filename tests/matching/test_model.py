@@ -103,6 +103,8 @@ def test_save_load_round_trip(fitted: FieldMatcher, corpus, tmp_path: Path,
     path = fitted.save(tmp_path / "matcher.zip")
     loaded = FieldMatcher.load(path, ontology=ontology)
     assert loaded.version_ == fitted.version_ and loaded.threshold_ == fitted.threshold_
+    assert (loaded.pair_threshold_, loaded.join_threshold_) == (fitted.pair_threshold_,
+                                                                fitted.join_threshold_)
     schemas = [corpus[3].schema]
     assert loaded.predict(schemas) == fitted.predict(schemas)
 
