@@ -9,9 +9,10 @@ other real orgs plus the synthetic orgs of annotations/ and scored on the held-o
 cross-org pairs, the other orgs keep their annotated blocks, as in a federation a new org
 joins). The matcher is also scored with every real org matched together from scratch, none
 approved (the held-out org's pairs only; the other orgs were in its training data, so this is
-optimistic for their side). Valentine 1.1 (Coma, SimilarityFlooding; schema-only) needs Python >= 3.12: it runs in
-its own virtual environment under ~/.cache/fedcrm/valentine-venv, created on first use from a
-Python 3.12+ interpreter if one is found, and is reported as skipped otherwise.
+optimistic for their side). Valentine 1.1 (Coma, SimilarityFlooding; schema-only) needs
+Python >= 3.12: it runs in its own virtual environment under ~/.cache/fedcrm/valentine-venv,
+created on first use from a Python 3.12+ interpreter if one is found, and is reported as
+skipped otherwise.
 
 Speed: matching one 2,000-field org, embeddings included, with the shipped matcher.
 """
@@ -40,6 +41,7 @@ from fedcrm.matching.evaluate import (
     Prediction,
     default_methods,
     evaluate,
+    matcher_method,
     pair_sets,
     scratch_pair_counts,
 )
@@ -351,8 +353,8 @@ def main() -> None:
         methods = default_methods()
         matcher_blocks: dict[FieldKey, str | None] = {}
         scratch: list[tuple[int, int, int]] = []
-        methods["fedcrm matcher"] = capturing(methods["fedcrm matcher"], matcher_blocks,
-                                              scratch)
+        methods["fedcrm matcher"] = capturing(matcher_method(from_scratch=True),
+                                              matcher_blocks, scratch)
         skipped = []
         python = None if args.no_valentine else valentine_python()
         if python is None:

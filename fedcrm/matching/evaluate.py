@@ -243,8 +243,9 @@ Method = Callable[
 ]
 
 
-def matcher_method(**params: Any) -> Method:
-    """The learned matcher, fitted on the training orgs of each fold."""
+def matcher_method(*, from_scratch: bool = False, **params: Any) -> Method:
+    """The learned matcher, fitted on the training orgs of each fold; with ``from_scratch``
+    it also fills :attr:`Prediction.scratch_blocks` (one more prediction per fold)."""
     shared_embedder: list[Embedder] = []
 
     def run(
@@ -275,9 +276,10 @@ def matcher_method(**params: Any) -> Method:
             if mapping.field.endswith("__c"):
                 prediction.ranked[key] = [(c.concept, c.score) for c in mapping.candidates]
                 prediction.accepted[key] = mapping.concept
-        scratch = matcher.predict([o.schema for o in [*test, *context]])
-        prediction.scratch_blocks = {(org_id, m.object, m.field): m.block
-                                     for org_id, m in scratch.iter_fields()}
+        if from_scratch:
+            scratch = matcher.predict([o.schema for o in [*test, *context]])
+            prediction.scratch_blocks = {(org_id, m.object, m.field): m.block
+                                         for org_id, m in scratch.iter_fields()}
         for org in test:
             scored, _, _ = matcher.score_fields(org.schema, explain=False)
             for entry in scored:
