@@ -290,10 +290,11 @@ class FieldMatcher:
             self.pair_threshold_ = threshold_for_precision(
                 probabilities, pair_data.labels[has].astype(bool), self.pair_target_precision
             )
-            self.join_threshold_ = clustered_join_threshold(
+            # never stricter than the per-pair threshold (e.g. too few joins to certify one)
+            self.join_threshold_ = min(self.pair_threshold_, clustered_join_threshold(
                 pair_data, np.where(has, self.pair_calibrator_(np.nan_to_num(pair_oof)), 0.0),
                 np.nan_to_num(pair_oof), self.pair_target_precision,
-            )
+            ))
             self.pair_model_ = _train_booster(
                 pair_data.features, pair_data.labels, params, self.n_rounds, seed
             )

@@ -105,6 +105,7 @@ def test_save_load_round_trip(fitted: FieldMatcher, corpus, tmp_path: Path,
     assert loaded.version_ == fitted.version_ and loaded.threshold_ == fitted.threshold_
     assert (loaded.pair_threshold_, loaded.join_threshold_) == (fitted.pair_threshold_,
                                                                 fitted.join_threshold_)
+    assert fitted.join_threshold_ <= fitted.pair_threshold_  # joins never need more
     schemas = [corpus[3].schema]
     assert loaded.predict(schemas) == fitted.predict(schemas)
 
