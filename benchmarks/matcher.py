@@ -42,6 +42,7 @@ from fedcrm.matching.evaluate import (
     default_methods,
     evaluate,
     matcher_method,
+    pair_scores,
     pair_sets,
     scratch_pair_counts,
 )
@@ -381,11 +382,10 @@ def main() -> None:
         print_table("fedcrm matcher: cross-org pairs by the held-out field's kind", errors)
         output["pair_errors"] = errors
         hits, true, predicted = (sum(c[i] for c in scratch) for i in range(3))
-        precision, recall = hits / max(predicted, 1), hits / max(true, 1)
+        precision, recall, f1 = pair_scores(hits, true, predicted)
         from_scratch = {"true": true, "found": hits, "predicted": predicted,
                         "pair_P": round(precision, 3), "pair_R": round(recall, 3),
-                        "pair_F1": round(2 * precision * recall / (precision + recall), 3)
-                        if precision + recall else 0.0}
+                        "pair_F1": round(f1, 3)}
         print_table("fedcrm matcher: all real orgs matched together from scratch (none "
                     "approved; pairs with the held-out org's fields)", [from_scratch])
         output["from_scratch"] = from_scratch

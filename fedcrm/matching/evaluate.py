@@ -87,8 +87,19 @@ class MethodScores:
         }
 
 
-def _truth_block(org: AnnotatedOrg, sobject: str, field_name: str) -> str | None:
-    return org.block_of(sobject, field_name)
+def _truth_blocks(orgs: Sequence[AnnotatedOrg]) -> dict[FieldKey, str | None]:
+    return {(org.org_id, sobject.api_name, meta.api_name):
+            org.block_of(sobject.api_name, meta.api_name)
+            for org in orgs for sobject, meta in org.schema.iter_fields()}
+
+
+def pair_scores(hits: int, n_true: int, n_predicted: int) -> tuple[float, float, float]:
+    """Pairwise precision, recall and F1 from (correct, true, predicted) pair counts; an
+    empty side counts as perfect (nothing proposed is nothing wrong)."""
+    precision = hits / n_predicted if n_predicted else 1.0
+    recall = hits / n_true if n_true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 def _pairs(
@@ -127,12 +138,7 @@ def pair_sets(
 ) -> PairSets:
     """The pairs :func:`pair_counts` counts, for analyses that need the pairs themselves."""
     held_out = {o.org_id for o in test_orgs}
-    truth_blocks: dict[FieldKey, str | None] = {}
-    for org in [*test_orgs, *context_orgs]:
-        for sobject, meta in org.schema.iter_fields():
-            truth_blocks[(org.org_id, sobject.api_name, meta.api_name)] = _truth_block(
-                org, sobject.api_name, meta.api_name
-            )
+    truth_blocks = _truth_blocks([*test_orgs, *context_orgs])
     predicted_blocks = {key: b for key, b in truth_blocks.items() if key[0] not in held_out}
     predicted_blocks.update({k: v for k, v in predicted.items() if k[0] in held_out})
     return PairSets(truth_blocks, predicted_blocks, _pairs(truth_blocks, held_out),
@@ -147,10 +153,7 @@ def scratch_pair_counts(
     """Like :func:`pair_counts`, but the context orgs' blocks are predicted too (all orgs
     matched together, none approved); pairs still need a test org's field."""
     held_out = {o.org_id for o in test_orgs}
-    truth = {(org.org_id, sobject.api_name, meta.api_name):
-             _truth_block(org, sobject.api_name, meta.api_name)
-             for org in [*test_orgs, *context_orgs] for sobject, meta in org.schema.iter_fields()}
-    true_pairs = _pairs(truth, held_out)
+    true_pairs = _pairs(_truth_blocks([*test_orgs, *context_orgs]), held_out)
     predicted_pairs = _pairs(predicted, held_out)
     return len(true_pairs & predicted_pairs), len(true_pairs), len(predicted_pairs)
 
@@ -205,13 +208,9 @@ def score_method(
                 reciprocal += 1.0 / rank
                 for k in recall_hits:
                     recall_hits[k] += rank <= k
-    hits, n_true, n_predicted = pair_counts(prediction.blocks, test_orgs, context_orgs)
-    pair_precision = hits / n_predicted if n_predicted else 1.0
-    pair_recall = hits / n_true if n_true else 1.0
-    pair_f1 = (
-        2 * pair_precision * pair_recall / (pair_precision + pair_recall)
-        if pair_precision + pair_recall else 0.0
-    )
+    counts = pair_counts(prediction.blocks, test_orgs, context_orgs)
+    pair_precision, pair_recall, pair_f1 = pair_scores(*counts)
+    n_true = counts[1]
     ece = None
     if prediction.calibration:
         probabilities, labels = map(np.array, zip(*prediction.calibration, strict=True))
@@ -542,11 +541,7 @@ def _score_pooled(
         hits += hit
         true_total += n_true
         predicted_total += n_predicted
-    precision = hits / predicted_total if predicted_total else 1.0
-    recall = hits / true_total if true_total else 1.0
-    field_scores.pair_precision = precision
-    field_scores.pair_recall = recall
-    field_scores.pair_f1 = 2 * precision * recall / (precision + recall) if precision + recall \
-        else 0.0
+    field_scores.pair_precision, field_scores.pair_recall, field_scores.pair_f1 = pair_scores(
+        hits, true_total, predicted_total)
     field_scores.n_true_pairs = true_total
     return field_scores

@@ -286,15 +286,15 @@ class FieldMatcher:
             pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)
             has = ~np.isnan(pair_oof)
             self.pair_calibrator_ = IsotonicCalibrator.fit(pair_oof[has], pair_data.labels[has])
-            probabilities = self.pair_calibrator_(pair_oof[has])
+            raw = np.nan_to_num(pair_oof)
+            probabilities = np.where(has, self.pair_calibrator_(raw), 0.0)
             self.pair_threshold_ = threshold_for_precision(
-                probabilities, pair_data.labels[has].astype(bool), self.pair_target_precision
+                probabilities[has], pair_data.labels[has].astype(bool),
+                self.pair_target_precision,
             )
             # never stricter than the per-pair threshold (e.g. too few joins to certify one)
             self.join_threshold_ = min(self.pair_threshold_, clustered_join_threshold(
-                pair_data, np.where(has, self.pair_calibrator_(np.nan_to_num(pair_oof)), 0.0),
-                np.nan_to_num(pair_oof), self.pair_target_precision,
-            ))
+                pair_data, probabilities, raw, self.pair_target_precision))
             self.pair_model_ = _train_booster(
                 pair_data.features, pair_data.labels, params, self.n_rounds, seed
             )
