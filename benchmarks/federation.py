@@ -109,7 +109,7 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
 def training_config(args: argparse.Namespace) -> TrainingConfig:
     """The demo's training settings, with this run's overrides (DP-SGD usually wants fewer
     local epochs, larger batches and a larger step than non-private SGD)."""
-    config = demo_config(rounds=args.rounds, seed=args.seed)
+    config = demo_config(rounds=args.rounds, seed=args.seed, model=args.model)
     overrides = {key: value for key, value in (("local_epochs", args.local_epochs),
                                                 ("batch_size", args.batch),
                                                 ("learning_rate", args.lr),
@@ -313,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--model", choices=["logistic", "mlp"], default="logistic",
+                        help="the torch model every method trains")
     parser.add_argument("--local-epochs", type=int, default=None,
                         help="override the demo's local epochs")
     parser.add_argument("--batch", type=int, default=None, help="override the demo's batch size")

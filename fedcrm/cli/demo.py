@@ -42,4 +42,7 @@ def print_demo(result: DemoResult) -> None:
         console.print(f"time per federated round: {timing}")
         for skipped, reason in task.skipped_orgs.items():
             console.print(f"[yellow]skipped {skipped}:[/] {reason}")
+        for source, flagged_by in task.leakage.items():
+            console.print(f"[yellow]left out {source}:[/] looks like target leakage in "
+                          f"{', '.join(flagged_by)} (filled in on part of one outcome only)")
     console.print(f"demo finished in {result.seconds:.0f} s")

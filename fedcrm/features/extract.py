@@ -8,7 +8,7 @@ records into train / validation / test (the test split is never touched by train
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from fedcrm.errors import FeatureError
 from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
 from fedcrm.features.convert import parse_booleans, parse_numbers
+from fedcrm.features.leakage import LeakageFinding, LeakageScreen, screen_leakage
 from fedcrm.features.privacy_filters import (
     ExclusionReport,
     SuppressionReport,
@@ -50,6 +51,9 @@ class MatrixReport(BaseModel):
     excluded: list[ExclusionReport]
     quality: QualityMetrics
     quality_multiplier: float
+    #: columns the target-leakage screen flagged on the training split (None: not screened,
+    #: a class had too few records)
+    leakage: list[LeakageFinding] | None = None
 
 
 @dataclass
@@ -71,6 +75,16 @@ class TaskMatrix:
         """(features, labels) of one split."""
         mask = self.split == name
         return self.x[mask], self.y[mask]
+
+    def restrict(self, space: FeatureSpace) -> TaskMatrix:
+        """This matrix in ``space``, a subset of its own sources (same order)."""
+        columns = {name: j for j, name in enumerate(self.space.feature_names)}
+        missing = [name for name in space.feature_names if name not in columns]
+        if missing or space.task != self.space.task:
+            raise FeatureError(f"org {self.org_id}: cannot restrict the {self.space.task.value} "
+                               f"matrix to a space with other columns ({missing[:3]})")
+        keep = [columns[name] for name in space.feature_names]
+        return replace(self, space=space, x=self.x[:, keep])
 
 
 def _window_counts(
@@ -190,8 +204,14 @@ def build_task_matrix(
     seed: int = 0,
     test_size: float = 0.2,
     validation_size: float = 0.1,
+    leakage: LeakageScreen | None = None,
 ) -> TaskMatrix:
     """Encode the org's labelled records of ``space.task`` and split them.
+
+    The training split is screened for target leakage (``leakage``, default thresholds of
+    :class:`LeakageScreen`); the findings are in ``report.leakage``. The matrix keeps every
+    column: dropping flagged sources is the federation's decision (:meth:`TaskMatrix.restrict`,
+    done by :func:`fedcrm.federation.prepare_task`), since all orgs must share one space.
 
     Raises :class:`FeatureError` for an org with no labelled records (or one class only).
     """
@@ -276,6 +296,7 @@ def build_task_matrix(
         n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
         sources_present=present, sources_missing=absent, suppressed=suppressed,
         excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
+        leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage),
     )
     return TaskMatrix(
         org_id=canonical.org_id, space=space, x=x[keep], y=y_all[keep].astype(np.float32),

@@ -101,6 +101,18 @@ class FeatureSpace(BaseModel):
         """Width of the matrix."""
         return len(self.feature_names)
 
+    def without(self, names: set[str] | frozenset[str]) -> FeatureSpace:
+        """The same space without the sources named in ``names``."""
+        return self.model_copy(update={"sources": tuple(s for s in self.sources
+                                                        if s.name not in names)})
+
+    def source_of(self, column: str) -> str:
+        """The name of the source that produces ``column``."""
+        for source in self.sources:
+            if column in source.columns:
+                return source.name
+        raise KeyError(f"no source of the {self.task.value} space produces column {column!r}")
+
     @property
     def version(self) -> str:
         """A fingerprint of the column order and transforms (participants must agree)."""

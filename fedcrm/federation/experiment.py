@@ -19,6 +19,7 @@ from fedcrm.features import (
     build_task_matrix,
     canonicalize,
 )
+from fedcrm.features.leakage import LeakageScreen
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator
 from fedcrm.federation.data import participant_data
@@ -63,6 +64,8 @@ class TaskResult(BaseModel):
     mean_spearman: dict[str, float | None] = {}
     seconds_per_round: dict[str, float] = {}
     skipped_orgs: dict[str, str] = {}
+    #: sources left out as likely target leakage → the orgs whose training split flagged them
+    leakage: dict[str, list[str]] = {}
 
 
 @dataclass
@@ -72,6 +75,8 @@ class PreparedTask:
     space: FeatureSpace
     matrices: list[TaskMatrix]
     skipped: dict[str, str] = field(default_factory=dict)
+    #: sources left out as likely target leakage → the orgs that flagged them
+    leakage: dict[str, list[str]] = field(default_factory=dict)
 
 
 def prepare_task(
@@ -84,9 +89,17 @@ def prepare_task(
     seed: int = 0,
     k: int = 5,
     min_examples: int = 50,
+    leakage: LeakageScreen | None = None,
+    drop_leakage: bool = True,
 ) -> PreparedTask:
     """Build the shared feature space and every org's matrix; orgs that cannot take part (no
-    outcome mapped, no labels) are skipped with the reason."""
+    outcome mapped, no labels) are skipped with the reason.
+
+    Every org screens its training split for target leakage (:mod:`fedcrm.features.leakage`,
+    thresholds ``leakage``) and reports only the flagged column names; a source flagged by any
+    org is left out of the shared space for all of them (``drop_leakage=False`` keeps it and
+    only reports it).
+    """
     space = build_feature_space(task, ontology, mapping, {o.org_id: o.schema for o in orgs})
     matrices, skipped = [], {}
     for org in orgs:
@@ -94,13 +107,26 @@ def prepare_task(
             canonical = canonicalize(org.org_id, org.tables, org.schema,
                                      mapping.org(org.org_id), ontology)
             matrices.append(build_task_matrix(canonical, space, reference_date, k=k,
-                                              min_examples=min_examples, seed=seed))
+                                              min_examples=min_examples, seed=seed,
+                                              leakage=leakage))
         except FeatureError as exc:
             skipped[org.org_id] = str(exc)
     if not matrices:
         raise FeatureError(f"no org can take part in {Task(task).value}: "
                            + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    return PreparedTask(space=space, matrices=matrices, skipped=skipped)
+    flagged: dict[str, list[str]] = {}
+    for matrix in matrices:
+        for finding in matrix.report.leakage or []:
+            orgs_of = flagged.setdefault(space.source_of(finding.column), [])
+            if matrix.org_id not in orgs_of:
+                orgs_of.append(matrix.org_id)
+    if drop_leakage and flagged:
+        space = space.without(set(flagged))
+        if space.n_features == 0:
+            raise FeatureError(f"{Task(task).value}: every feature looks like target leakage "
+                               f"({sorted(flagged)}); check what the fields mean")
+        matrices = [matrix.restrict(space) for matrix in matrices]
+    return PreparedTask(space=space, matrices=matrices, skipped=skipped, leakage=flagged)
 
 
 def _pooled(datas: Sequence[ParticipantData]) -> ParticipantData:
@@ -173,4 +199,5 @@ def run_task(
         if "spearman" in definition.metrics else {},
         seconds_per_round={k: round(v, 3) for k, v in timing.items()},
         skipped_orgs=prepared.skipped,
+        leakage=prepared.leakage,
     )

@@ -1,0 +1,113 @@
+"""Target-leakage screen, run inside each org on its training split before anything is trained.
+
+A field that is filled in only *after* the outcome (an exit survey sent to accounts that left, a
+win/loss interview logged on closed deals, a renewal counter that is never 0 on a live account)
+separates the classes far better than anything known beforehand. A model trained on it scores
+well on the org's own history and fails on live records, whose outcome is not known yet.
+Metadata cannot catch this for custom fields (they have no ontology ``usage``), so the screen
+looks at the values.
+
+The rule: a column is flagged when a one-sided threshold on it (``x ≤ t`` or ``x ≥ t``; for a
+0/1 column, "is 1" or "is 0") marks off a region that holds a share s ≥ ``min_share`` of one
+class's training records (and at least ``min_records`` of them) but at most s / ``min_ratio``
+of the other class's. With the defaults: a fifth or more of the churned accounts and at most
+1/50 as large a share of the retained ones, a likelihood ratio of 50 or more on a fifth of a
+class, which pre-outcome CRM fields do not reach (``docs/federation.md`` lists what it flags on the
+synthetic and the public datasets). Kaufman et al. 2012 ("Leakage in data mining: formulation,
+detection, and avoidance", ACM TKDD 6(4)) describe spotting leaks by predictive power that is
+too good to be true; this is a one-sided, per-column version of that test, so that a field
+populated on part of one class only is caught.
+"At most 0.4 % of the other class" only means something when that class has at least
+``min_class`` records (with 20 records it means none, which a column with no signal at all
+manages by chance), so a region is only looked for when the other class is that large; an org
+where neither direction qualifies is not screened and says so (``None``).
+
+Only column names and shares leave the org (:class:`LeakageFinding`), never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LeakageFinding(BaseModel):
+    """One column that separates part of one class almost perfectly (shareable: no values)."""
+
+    model_config = ConfigDict(frozen=True)
+    column: str
+    #: the class the region isolates (1 = positive outcome)
+    outcome: int
+    #: "low" (x ≤ t) or "high" (x ≥ t)
+    side: str
+    #: share of that class's training records in the region
+    share: float = Field(ge=0, le=1)
+    #: share of the other class's training records in the region
+    other_share: float = Field(ge=0, le=1)
+    n_records: int = Field(ge=0)
+
+
+class LeakageScreen(BaseModel):
+    """Thresholds of the screen (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    min_share: float = Field(default=0.2, gt=0, le=1)
+    min_ratio: float = Field(default=50.0, gt=1)
+    min_records: int = Field(default=20, ge=1)
+    min_class: int = Field(default=50, ge=1)
+
+
+def _best_region(values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
+                 screen: LeakageScreen) -> tuple[int, str, float, float, int] | None:
+    """The largest qualifying one-sided region of one column, or None."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    if len(unique) < 2:
+        return None
+    pos = np.bincount(inverse, weights=y, minlength=len(unique))
+    neg = np.bincount(inverse, minlength=len(unique)) - pos
+    best: tuple[int, str, float, float, int] | None = None
+    for side, order in (("low", slice(None)), ("high", slice(None, None, -1))):
+        # regions are prefixes of the sorted distinct values; the last prefix (everything) is
+        # no region at all
+        cum_pos = np.cumsum(pos[order])[:-1]
+        cum_neg = np.cumsum(neg[order])[:-1]
+        for outcome, mine, other, n_mine, n_other in ((1, cum_pos, cum_neg, n_pos, n_neg),
+                                                      (0, cum_neg, cum_pos, n_neg, n_pos)):
+            share, other_share = mine / n_mine, other / n_other
+            ok = ((other_share * screen.min_ratio <= share) & (share >= screen.min_share)
+                  & (mine >= screen.min_records))
+            if n_other < screen.min_class or not ok.any():
+                continue
+            k = int(np.flatnonzero(ok)[np.argmax(share[ok])])
+            if best is None or share[k] > best[2]:
+                best = (outcome, side, float(share[k]), float(other_share[k]),
+                        int(mine[k] + other[k]))
+    return best
+
+
+def screen_leakage(x: np.ndarray, y: np.ndarray, names: Sequence[str],
+                   screen: LeakageScreen | None = None) -> list[LeakageFinding] | None:
+    """Columns of ``x`` (rows: training records, labels ``y`` in {0, 1}) that look like target
+    leakage; ``None`` when the split is too small to screen (no class has ``screen.min_class``
+    records, or one has fewer than ``screen.min_records``)."""
+    screen = screen or LeakageScreen()
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.ndim != 2 or x.shape[1] != len(names) or len(x) != len(y):
+        raise ValueError(f"x has shape {x.shape}, y {y.shape} and there are {len(names)} names")
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if max(n_pos, n_neg) < screen.min_class or min(n_pos, n_neg) < screen.min_records:
+        return None
+    findings = []
+    for j, name in enumerate(names):
+        region = _best_region(x[:, j], y, n_pos, n_neg, screen)
+        if region is not None:
+            outcome, side, share, other_share, n_records = region
+            findings.append(LeakageFinding(column=name, outcome=outcome, side=side,
+                                           share=round(share, 4),
+                                           other_share=round(other_share, 4),
+                                           n_records=n_records))
+    return findings
