@@ -81,29 +81,69 @@ def prepared_tasks(name: str, args: argparse.Namespace, workdir: Path) -> list[P
 
 
 def compare_section(args: argparse.Namespace, workdir: Path) -> None:
-    """Mean test AUC of every method, per federation and task."""
+    """Mean test AUC of every method, per federation, task and seed; with several seeds a
+    summary over them (mean, and the paired differences with their standard error)."""
+    seeds = _seeds(args.seeds) if args.seeds else [args.seed]
     config = training_config(args)
     print(f"## Federated vs local vs centralised ({args.mapping} mapping; demo training "
           f"settings: {config.model}, {config.optimizer} lr {config.learning_rate}, "
-          f"{config.local_epochs} local epochs, {config.rounds} rounds, server momentum "
-          f"{config.server_momentum:g}; scale {args.scale}, seed {args.seed}; mean test AUC "
-          f"over orgs)")
+          f"{config.local_epochs} local epochs"
+          + (f", {config.local_steps} local steps" if config.local_steps else "")
+          + f", {config.rounds} rounds, server momentum {config.server_momentum:g}; scale "
+          f"{args.scale}, seeds {','.join(map(str, seeds))}; mean test AUC over orgs)")
     print()
-    print("| federation | task | orgs | " + " | ".join(TITLES[m] for m in METHODS)
+    print("| federation | task | seed | orgs | left out as leakage | "
+          + " | ".join(TITLES[m] for m in METHODS)
           + " | QW − FedAvg | fed − central | fed − local | s/round |")
-    print("|---|---|---:|" + "---:|" * (len(METHODS) + 4))
-    for name in args.datasets.split(","):
-        for prepared in prepared_tasks(name, args, workdir):
-            result = run_task(prepared, config, progress=False)
-            mean = {m: result.mean[m] or float("nan") for m in METHODS}
-            print(f"| {name} | {result.task} | {len(result.orgs)} | "
-                  + " | ".join(f"{mean[m]:.3f}" for m in METHODS)
-                  + f" | {100 * (mean['quality_weighted'] - mean['fedavg']):+.1f} pt"
-                  f" | {100 * (mean['quality_weighted'] - mean['centralised']):+.1f} pt"
-                  f" | {100 * (mean['quality_weighted'] - mean['local']):+.1f} pt"
-                  f" | {result.seconds_per_round.get('quality_weighted', 0.0):.2f} |",
-                  flush=True)
+    print("|---|---|---:|---:|---|" + "---:|" * (len(METHODS) + 4))
+    means: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for seed in seeds:
+        run_args = argparse.Namespace(**{**vars(args), "seed": seed})
+        run_config = config.model_copy(update={"seed": seed})
+        for name in args.datasets.split(","):
+            for prepared in prepared_tasks(name, run_args, workdir / f"seed{seed}"):
+                result = run_task(prepared, run_config, progress=False)
+                mean = {m: result.mean[m] or float("nan") for m in METHODS}
+                means.setdefault((name, result.task), []).append(mean)
+                leaked = ", ".join(sorted(result.leakage)) or "–"
+                print(f"| {name} | {result.task} | {seed} | {len(result.orgs)} | {leaked} | "
+                      + " | ".join(f"{mean[m]:.3f}" for m in METHODS)
+                      + f" | {100 * (mean['quality_weighted'] - mean['fedavg']):+.1f} pt"
+                      f" | {100 * (mean['quality_weighted'] - mean['centralised']):+.1f} pt"
+                      f" | {100 * (mean['quality_weighted'] - mean['local']):+.1f} pt"
+                      f" | {result.seconds_per_round.get('quality_weighted', 0.0):.2f} |",
+                      flush=True)
     print()
+    if len(seeds) < 2:
+        return
+    print(f"Over {len(seeds)} seeds (mean; differences in AUC points, ± one standard error of "
+          f"the mean paired difference):")
+    print()
+    print("| federation | task | seeds | " + " | ".join(TITLES[m] for m in METHODS)
+          + " | QW − FedAvg | QW − centralised | QW − local | centralised − local |")
+    print("|---|---|---:|" + "---:|" * (len(METHODS) + 4))
+    for (name, task), rows in means.items():
+        table = {m: np.array([row[m] for row in rows]) for m in METHODS}
+        pairs = (("quality_weighted", "fedavg"), ("quality_weighted", "centralised"),
+                 ("quality_weighted", "local"), ("centralised", "local"))
+        print(f"| {name} | {task} | {len(rows)} | "
+              + " | ".join(f"{float(table[m].mean()):.3f}" for m in METHODS)
+              + "".join(f" | {_paired(table[a], table[b])}" for a, b in pairs) + " |")
+    print()
+
+
+def _paired(a: np.ndarray, b: np.ndarray) -> str:
+    """Mean of ``a − b`` in AUC points ± its standard error."""
+    d = 100 * (a - b)
+    return f"{float(d.mean()):+.1f} ± {float(d.std(ddof=1) / np.sqrt(len(d))):.1f}"
+
+
+def _seeds(text: str) -> list[int]:
+    """``"0-19"`` or ``"0,3,5"``."""
+    if "-" in text:
+        first, last = (int(part) for part in text.split("-", 1))
+        return list(range(first, last + 1))
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def training_config(args: argparse.Namespace) -> TrainingConfig:
@@ -113,8 +153,11 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
     overrides = {key: value for key, value in (("local_epochs", args.local_epochs),
                                                 ("batch_size", args.batch),
                                                 ("learning_rate", args.lr),
-                                                ("server_momentum", args.server_momentum))
+                                                ("server_momentum", args.server_momentum),
+                                                ("local_steps", args.local_steps))
                  if value is not None}
+    if overrides.get("local_steps") == 0:
+        overrides["local_steps"] = None
     return config.model_copy(update=overrides)
 
 
@@ -310,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated federations for the compare section")
     parser.add_argument("--mapping", choices=["truth", "matcher"], default="truth")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default=None,
+                        help="compare section: several seeds (\"0-19\" or \"0,3,5\") and a summary")
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=30)
@@ -318,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-epochs", type=int, default=None,
                         help="override the demo's local epochs")
     parser.add_argument("--batch", type=int, default=None, help="override the demo's batch size")
+    parser.add_argument("--local-steps", type=int, default=None,
+                        help="override the demo's SGD steps per round (0: train in epochs)")
     parser.add_argument("--lr", type=float, default=None,
                         help="override the demo's learning rate")
     parser.add_argument("--server-momentum", type=float, default=None,

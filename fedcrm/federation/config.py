@@ -13,6 +13,15 @@ class TrainingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     rounds: int = Field(default=20, ge=1)
     local_epochs: int = Field(default=2, ge=1)
+    #: when set, every participant runs exactly this many SGD steps per round (cycling through
+    #: its shuffled batches) instead of ``local_epochs`` passes. With epochs, a large org takes
+    #: many more steps than a small one and FedAvg drifts to an optimum weighted by
+    #: samples × steps instead of by samples (objective inconsistency: Wang et al. 2020,
+    #: "Tackling the objective inconsistency problem in heterogeneous federated
+    #: optimization"); equal steps remove that. Local-only and centralised baselines
+    #: (``fit_local``) still train in epochs. Not with record-level DP, whose budget is planned
+    #: in passes over the data.
+    local_steps: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=0.1, gt=0)
     #: plain SGD is FedAvg's local solver (McMahan et al. 2017); Adam restarted every round

@@ -13,6 +13,7 @@ round's privacy spend travels with the update in ``Update.privacy``.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,6 +104,26 @@ class PrivatizedDelta:
     clipped: bool
 
 
+def _batches(loader: DataLoader, epochs: int, steps: int | None
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``epochs`` passes over ``loader``, or exactly ``steps`` batches (reshuffled each time
+    the loader is exhausted) when ``steps`` is set."""
+    if steps is None:
+        for _ in range(epochs):
+            yield from loader
+        return
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+            steps -= 1
+            if steps == 0:
+                return
+        if empty:
+            return
+
+
 class PrivacyHook(Protocol):
     """What the trainer needs from a participant's privacy engine.
 
@@ -123,7 +144,7 @@ class PrivacyHook(Protocol):
     """
 
     def before_round(self, participant_id: str, round_number: int, *, local_epochs: int,
-                     prox_mu: float) -> None: ...
+                     prox_mu: float, local_steps: int | None = None) -> None: ...
 
     def wrap(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              loader: DataLoader) -> tuple[nn.Module, torch.optim.Optimizer, DataLoader]: ...
@@ -248,7 +269,10 @@ class Participant:
 
     def train(self, parameters: np.ndarray, round_number: int, *, prox_mu: float | None = None,
               epochs: int | None = None) -> Update:
-        """Train locally from ``parameters``; return the norm-bounded delta."""
+        """Train locally from ``parameters``; return the norm-bounded delta.
+
+        ``epochs`` overrides the configuration and trains in passes over the data even when
+        ``config.local_steps`` is set (the local-only baseline does this)."""
         config = self.config
         torch.manual_seed(self._seed(round_number))
         generator = torch.Generator().manual_seed(self._seed(round_number))
@@ -267,37 +291,37 @@ class Participant:
                                         weight_decay=config.weight_decay)
         mu = config.prox_mu if prox_mu is None else prox_mu
         local_epochs = epochs or config.local_epochs
+        steps = config.local_steps if epochs is None else None
         trained_module = model  # the update is read from this module, never from a DP wrapper
         if self.privacy is not None:
             self.privacy.before_round(self.participant_id, round_number,
-                                      local_epochs=local_epochs, prox_mu=mu)
+                                      local_epochs=local_epochs, prox_mu=mu, local_steps=steps)
             model, optimizer, loader = self.privacy.wrap(model, optimizer, loader)
         loss_function = nn.BCEWithLogitsLoss()
         model.train()
         total, batches = 0.0, 0
-        for _ in range(local_epochs):
-            for features, labels in loader:
-                if len(labels) == 0:
-                    if self.privacy is None:
-                        continue
-                    # DP-SGD's Poisson sampling can draw an empty batch. Its step still runs
-                    # (it releases noise only) and is accounted: skipping it would make the
-                    # number of noisy steps depend on the data (Abadi et al. 2016, §3.1).
-                    optimizer.zero_grad()
-                    loss_function(model(features), labels).backward()
-                    optimizer.step()
+        for features, labels in _batches(loader, local_epochs, steps):
+            if len(labels) == 0:
+                if self.privacy is None:
                     continue
+                # DP-SGD's Poisson sampling can draw an empty batch. Its step still runs
+                # (it releases noise only) and is accounted: skipping it would make the
+                # number of noisy steps depend on the data (Abadi et al. 2016, §3.1).
                 optimizer.zero_grad()
-                loss = loss_function(model(features), labels)
-                if mu > 0:
-                    # FedProx proximal term (Li et al. 2020, eq. 2): μ/2 ‖w − w_global‖²
-                    proximal = sum(((p - s) ** 2).sum()
-                                   for p, s in zip(model.parameters(), start, strict=True))
-                    loss = loss + mu / 2 * proximal
-                loss.backward()
+                loss_function(model(features), labels).backward()
                 optimizer.step()
-                total += float(loss.detach())
-                batches += 1
+                continue
+            optimizer.zero_grad()
+            loss = loss_function(model(features), labels)
+            if mu > 0:
+                # FedProx proximal term (Li et al. 2020, eq. 2): μ/2 ‖w − w_global‖²
+                proximal = sum(((p - s) ** 2).sum()
+                               for p, s in zip(model.parameters(), start, strict=True))
+                loss = loss + mu / 2 * proximal
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
         trained = get_parameters(trained_module)
         delta = (trained - parameters).astype(np.float32)
         privatized = self.privacy.privatize(delta) if self.privacy is not None else None
@@ -333,7 +357,8 @@ class Participant:
         hook, self.privacy = self.privacy, None
         try:
             for round_number in range(rounds or self.config.rounds):
-                update = self.train(parameters, round_number, prox_mu=0.0)
+                update = self.train(parameters, round_number, prox_mu=0.0,
+                                    epochs=self.config.local_epochs)
                 parameters = parameters + update.delta
                 # keep the round that did best on the validation split (early stopping)
                 auc = self.evaluate(parameters, "validation")["auc"]

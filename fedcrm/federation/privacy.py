@@ -210,13 +210,17 @@ class RecordLevelHook:
         return self.engine.participant_id
 
     def before_round(self, participant_id: str, round_number: int, *, local_epochs: int,
-                     prox_mu: float) -> None:
+                     prox_mu: float, local_steps: int | None = None) -> None:
         """Refuse a round that does not match the plan or that the budget cannot afford."""
         plan = self.engine.plan
         who = f"participant {participant_id!r}"
         if participant_id != plan.participant_id:
             raise ConfigError(f"{who} was given the privacy engine of participant "
                               f"{plan.participant_id!r}; attach one engine per participant")
+        if local_steps is not None:
+            raise ConfigError(
+                f"{who}: record-level DP plans its budget in passes over the Poisson loader; "
+                f"train with local_epochs (local_steps={local_steps} is set)")
         if local_epochs != plan.local_epochs:
             raise ConfigError(
                 f"{who}: round {round_number} asks for {local_epochs} local epoch(s) but the "
@@ -332,6 +336,9 @@ def attach_record_level_dp(
     for participant in participants:
         pid, budget = participant.participant_id, resolved[participant.participant_id]
         training = participant.config
+        if training.local_steps is not None:
+            raise ConfigError(f"participant {pid!r}: record-level DP plans its budget in passes "
+                              f"over the data; set local_steps=None and use local_epochs")
         rounds = (config or training).rounds
         state_path = _state_file(directory, pid) if directory is not None else None
         if state_path is not None and state_path.exists():
@@ -407,8 +414,9 @@ class ClientLevelHook:
         return self.engine.participant_id
 
     def before_round(self, participant_id: str, round_number: int, *, local_epochs: int,
-                     prox_mu: float) -> None:
-        """Check the round is affordable and charge it, before anything is trained."""
+                     prox_mu: float, local_steps: int | None = None) -> None:
+        """Check the round is affordable and charge it, before anything is trained (client-level
+        DP noises the whole update, so epochs or steps make no difference to it)."""
         if participant_id != self.engine.participant_id:
             raise ConfigError(f"participant {participant_id!r} was given the privacy engine of "
                               f"participant {self.engine.participant_id!r}; attach one engine "

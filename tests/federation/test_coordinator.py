@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fedcrm import ConfigError
 from fedcrm.federation import (
@@ -17,6 +18,7 @@ from fedcrm.federation import (
     Update,
     read_round_log,
 )
+from fedcrm.federation.models import get_parameters
 from tests.federation.helpers import logistic_org
 
 CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.2, batch_size=32)
@@ -166,3 +168,41 @@ def test_bad_configuration() -> None:
         Participant("a", data, quality_multiplier=2.0)
     with pytest.raises(ValueError, match="participant_fraction"):
         TrainingConfig(participant_fraction=1.5)
+
+
+def _count_sgd_steps(participant: Participant, monkeypatch: pytest.MonkeyPatch,
+                     **train: object) -> int:
+    steps = []
+    original = torch.optim.SGD.step
+
+    def counting(self: torch.optim.SGD, *args: object, **kwargs: object) -> object:
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", counting)
+    participant.train(get_parameters(participant.new_model_seeded()), 0, **train)  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.optim.SGD, "step", original)
+    return len(steps)
+
+
+def test_local_steps_fix_the_sgd_steps_per_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = logistic_org(100, 0.0, seed=3)  # 70 training rows: 7 batches of 10
+    epochs = TrainingConfig(local_epochs=2, batch_size=10)
+    assert _count_sgd_steps(Participant("a", data, config=epochs), monkeypatch) == 14
+    steps = epochs.model_copy(update={"local_steps": 10})  # cycles past the first pass
+    participant = Participant("a", data, config=steps)
+    assert _count_sgd_steps(participant, monkeypatch) == 10
+    # an explicit epoch count (what the local-only baseline passes) trains in epochs
+    assert _count_sgd_steps(participant, monkeypatch, epochs=3) == 21
+
+
+def test_equal_local_steps_change_the_federated_model_but_not_the_baselines() -> None:
+    config = CONFIG.model_copy(update={"rounds": 3})
+    stepped = config.model_copy(update={"local_steps": 5})
+    by_epochs, by_steps = federation(config), federation(stepped)
+    for a, b in zip(by_epochs, by_steps, strict=True):
+        np.testing.assert_array_equal(a.fit_local(), b.fit_local())
+    first = Coordinator(by_epochs, FedAvg(), config).run(progress=False)
+    second = Coordinator(by_steps, FedAvg(), stepped).run(progress=False)
+    assert not np.allclose(first.parameters, second.parameters)
+    assert second.mean_test_auc > 0.7

@@ -349,3 +349,17 @@ def test_privacy_config_is_a_plain_record_and_attaches_engines() -> None:
     plans = [hook.engine.plan for hook in hooks if isinstance(hook, ClientLevelHook)]
     assert {(p.epsilon, p.clip_norm, p.participants_in_sum, p.accountant) for p in plans} == {
         (4.0, 0.25, 2, "rdp")}
+
+
+def test_record_level_dp_refuses_local_steps(tmp_path: Path) -> None:
+    stepped = CONFIG.model_copy(update={"local_steps": 4})
+    with pytest.raises(ConfigError, match="local_steps"):
+        attach_record_level_dp(federation(stepped), (4.0, 1e-5), stepped,
+                               tmp_path / "ledger.jsonl", accountant="rdp", seed=0)
+    # a hook attached before the setting changed refuses the round instead of misaccounting
+    participants = federation()
+    attach_record_level_dp(participants, (4.0, 1e-5), CONFIG, tmp_path / "l2.jsonl",
+                           accountant="rdp", seed=0)
+    participants[0].config = stepped
+    with pytest.raises(ConfigError, match="local_steps"):
+        participants[0].train(participants[0].fit_local(rounds=1), 0)
