@@ -92,7 +92,7 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
           + f", {config.rounds} rounds, server momentum {config.server_momentum:g}; scale "
           f"{args.scale}, seeds {','.join(map(str, seeds))}; mean test AUC over orgs)")
     print()
-    print("| federation | task | seed | orgs | left out as leakage | "
+    print("| federation | task | seed | orgs | flagged as leakage | "
           + " | ".join(TITLES[m] for m in METHODS)
           + " | QW − FedAvg | fed − central | fed − local | s/round |")
     print("|---|---|---:|---:|---|" + "---:|" * (len(METHODS) + 4))
@@ -105,7 +105,9 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
                 result = run_task(prepared, run_config, progress=False)
                 mean = {m: result.mean[m] or float("nan") for m in METHODS}
                 means.setdefault((name, result.task), []).append(mean)
-                leaked = ", ".join(sorted(result.leakage)) or "–"
+                leaked = ", ".join(
+                    f"{source} ({'left out' if source in result.left_out else 'kept'})"
+                    for source in sorted(result.leakage)) or "–"
                 print(f"| {name} | {result.task} | {seed} | {len(result.orgs)} | {leaked} | "
                       + " | ".join(f"{mean[m]:.3f}" for m in METHODS)
                       + f" | {100 * (mean['quality_weighted'] - mean['fedavg']):+.1f} pt"

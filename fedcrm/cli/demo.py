@@ -43,6 +43,8 @@ def print_demo(result: DemoResult) -> None:
         for skipped, reason in task.skipped_orgs.items():
             console.print(f"[yellow]skipped {skipped}:[/] {reason}")
         for source, flagged_by in task.leakage.items():
-            console.print(f"[yellow]left out {source}:[/] looks like target leakage in "
-                          f"{', '.join(flagged_by)} (filled in on part of one outcome only)")
+            action = "left out" if source in task.left_out else "kept (an ontology feature)"
+            console.print(f"[yellow]{source} looks like target leakage[/] in "
+                          f"{', '.join(flagged_by)} (it nearly separates part of one outcome): "
+                          f"{action}")
     console.print(f"demo finished in {result.seconds:.0f} s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -64,8 +65,10 @@ class TaskResult(BaseModel):
     mean_spearman: dict[str, float | None] = {}
     seconds_per_round: dict[str, float] = {}
     skipped_orgs: dict[str, str] = {}
-    #: sources left out as likely target leakage → the orgs whose training split flagged them
+    #: sources the target-leakage screen flagged → the orgs whose training split flagged them
     leakage: dict[str, list[str]] = {}
+    #: the flagged sources left out of the feature space (the others were kept as warnings)
+    left_out: list[str] = []
 
 
 @dataclass
@@ -75,8 +78,10 @@ class PreparedTask:
     space: FeatureSpace
     matrices: list[TaskMatrix]
     skipped: dict[str, str] = field(default_factory=dict)
-    #: sources left out as likely target leakage → the orgs that flagged them
+    #: sources the leakage screen flagged → the orgs that flagged them
     leakage: dict[str, list[str]] = field(default_factory=dict)
+    #: the flagged sources left out of ``space``
+    left_out: list[str] = field(default_factory=list)
 
 
 def prepare_task(
@@ -90,16 +95,21 @@ def prepare_task(
     k: int = 5,
     min_examples: int = 50,
     leakage: LeakageScreen | None = None,
-    drop_leakage: bool = True,
+    drop_leakage: Literal["custom", "all", "none"] = "custom",
 ) -> PreparedTask:
     """Build the shared feature space and every org's matrix; orgs that cannot take part (no
     outcome mapped, no labels) are skipped with the reason.
 
     Every org screens its training split for target leakage (:mod:`fedcrm.features.leakage`,
-    thresholds ``leakage``) and reports only the flagged column names; a source flagged by any
-    org is left out of the shared space for all of them (``drop_leakage=False`` keeps it and
-    only reports it).
+    thresholds ``leakage``) and reports only the flagged column names (``leakage``: source →
+    orgs). What is left out of the shared space, for every org, is ``drop_leakage``:
+    ``"custom"`` (default) drops flagged shared custom blocks, whose meaning nobody vetted, and
+    keeps flagged ontology features (the ontology declares them known before the outcome; a
+    very strong honest feature can trip the screen) as warnings; ``"all"`` drops every flagged
+    source; ``"none"`` only reports.
     """
+    if drop_leakage not in ("custom", "all", "none"):
+        raise ConfigError(f"drop_leakage must be 'custom', 'all' or 'none', got {drop_leakage!r}")
     space = build_feature_space(task, ontology, mapping, {o.org_id: o.schema for o in orgs})
     matrices, skipped = [], {}
     for org in orgs:
@@ -120,13 +130,17 @@ def prepare_task(
             orgs_of = flagged.setdefault(space.source_of(finding.column), [])
             if matrix.org_id not in orgs_of:
                 orgs_of.append(matrix.org_id)
-    if drop_leakage and flagged:
-        space = space.without(set(flagged))
+    drop = sorted(name for name in flagged
+                  if drop_leakage == "all" or (drop_leakage == "custom"
+                                               and name.startswith("custom:")))
+    if drop:
+        space = space.without(set(drop))
         if space.n_features == 0:
             raise FeatureError(f"{Task(task).value}: every feature looks like target leakage "
-                               f"({sorted(flagged)}); check what the fields mean")
+                               f"({drop}); check what the fields mean")
         matrices = [matrix.restrict(space) for matrix in matrices]
-    return PreparedTask(space=space, matrices=matrices, skipped=skipped, leakage=flagged)
+    return PreparedTask(space=space, matrices=matrices, skipped=skipped, leakage=flagged,
+                        left_out=drop)
 
 
 def _pooled(datas: Sequence[ParticipantData]) -> ParticipantData:
@@ -200,4 +214,5 @@ def run_task(
         seconds_per_round={k: round(v, 3) for k, v in timing.items()},
         skipped_orgs=prepared.skipped,
         leakage=prepared.leakage,
+        left_out=prepared.left_out,
     )

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fedcrm import ConfigError
 from fedcrm.features import build_feature_space
 from fedcrm.features.leakage import LeakageScreen, screen_leakage
 from fedcrm.federation import TrainingConfig
@@ -117,8 +118,9 @@ def test_prepare_task_leaves_a_leaky_source_out_of_every_org(federation, mapping
                       methods=("local",), progress=False)
     assert result.leakage == prepared.leakage
 
-    kept = prepare_task("churn", inputs, planted, ontology, reference, drop_leakage=False)
-    assert kept.space == full and kept.leakage == prepared.leakage
+    assert prepared.left_out == ["custom:account.exit_survey"]
+    kept = prepare_task("churn", inputs, planted, ontology, reference, drop_leakage="none")
+    assert kept.space == full and kept.leakage == prepared.leakage and kept.left_out == []
     # the columns it left out are the ones the kept matrix has beyond the restricted one
     names = full.feature_names
     keep = [names.index(n) for n in prepared.space.feature_names]
@@ -132,3 +134,29 @@ def test_an_honest_federation_loses_no_source(federation, mapping, ontology, ref
     for task in ("churn", "lead_conversion", "win_probability"):
         prepared = prepare_task(task, inputs, mapping, ontology, pd.Timestamp(reference))
         assert prepared.leakage == {}, task
+
+
+def test_a_flagged_ontology_feature_is_kept_as_a_warning_unless_asked(
+        federation, mapping, ontology, reference) -> None:
+    # an absurd revenue on 80 % of the churned accounts only: the screen flags
+    # account.annual_revenue, which the ontology declares a feature
+    rng = np.random.default_rng(3)
+    inputs = []
+    for org in federation.orgs:
+        field = next(f.field for f in mapping.org(org.org_id).fields
+                     if f.concept == "account.annual_revenue")
+        churned = org.latent["Account"]["account.churned"].to_numpy(dtype=bool)
+        table = org.tables["Account"].copy()
+        table[field] = table[field].where(~(churned & (rng.random(len(churned)) < 0.8)),
+                                          10**12)
+        inputs.append(OrgInput(org.org_id, org.schema, {**org.tables, "Account": table}))
+    default = prepare_task("churn", inputs, mapping, ontology, reference)
+    assert "account.annual_revenue" in default.leakage
+    assert "account.annual_revenue" not in default.left_out
+    assert "account.annual_revenue" in {s.name for s in default.space.sources}
+    strict = prepare_task("churn", inputs, mapping, ontology, reference, drop_leakage="all")
+    assert "account.annual_revenue" in strict.left_out
+    assert "account.annual_revenue" not in {s.name for s in strict.space.sources}
+    with pytest.raises(ConfigError, match="drop_leakage"):
+        prepare_task("churn", inputs, mapping, ontology, reference,
+                     drop_leakage="yes")  # type: ignore[arg-type]
