@@ -194,6 +194,19 @@ def _encode_source(
     return np.concatenate([block, missing.astype(float)[:, None]], axis=1).astype(np.float32)
 
 
+def _observed(x: np.ndarray, space: FeatureSpace) -> np.ndarray:
+    """Cells of ``x`` that hold a real value: a source's value columns where its ``#missing``
+    indicator (its last column) is 0; the indicator itself everywhere."""
+    observed = np.ones(x.shape, dtype=bool)
+    start = 0
+    for source in space.sources:
+        width = len(source.columns)
+        present = x[:, start + width - 1] == 0
+        observed[:, start:start + width - 1] = present[:, None]
+        start += width
+    return observed
+
+
 def build_task_matrix(
     canonical: CanonicalOrg,
     space: FeatureSpace,
@@ -296,7 +309,8 @@ def build_task_matrix(
         n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
         sources_present=present, sources_missing=absent, suppressed=suppressed,
         excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
-        leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage),
+        leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage,
+                               observed=_observed(x[train], space)),
     )
     return TaskMatrix(
         org_id=canonical.org_id, space=space, x=x[keep], y=y_all[keep].astype(np.float32),

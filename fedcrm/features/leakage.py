@@ -12,15 +12,19 @@ The rule: a column is flagged when a one-sided threshold on it (``x ≤ t`` or `
 class's training records (and at least ``min_records`` of them) but at most s / ``min_ratio``
 of the other class's. With the defaults: a fifth or more of the churned accounts and at most
 1/50 as large a share of the retained ones, a likelihood ratio of 50 or more on a fifth of a
-class, which pre-outcome CRM fields do not reach (``docs/federation.md`` lists what it flags on the
-synthetic and the public datasets). Kaufman et al. 2012 ("Leakage in data mining: formulation,
-detection, and avoidance", ACM TKDD 6(4)) describe spotting leaks by predictive power that is
-too good to be true; this is a one-sided, per-column version of that test, so that a field
-populated on part of one class only is caught.
-"At most 0.4 % of the other class" only means something when that class has at least
+class, which honest pre-outcome fields rarely reach (``docs/federation.md`` lists what it flags
+on the synthetic and the public datasets, one honest feature included). Kaufman et al. 2012
+("Leakage in data mining: formulation, detection, and avoidance", ACM TKDD 6(4)) describe
+spotting leaks by predictive power that is too good to be true; this is a one-sided, per-column
+version of that test, so that a field populated on part of one class only is caught.
+
+"At most 1/50 of the share" only means something when the other class has at least
 ``min_class`` records (with 20 records it means none, which a column with no signal at all
 manages by chance), so a region is only looked for when the other class is that large; an org
 where neither direction qualifies is not screened and says so (``None``).
+
+What happens to a flagged source is the federation's policy
+(:func:`fedcrm.federation.experiment.prepare_task`).
 
 Only column names and shares leave the org (:class:`LeakageFinding`), never values.
 """
@@ -62,17 +66,18 @@ class LeakageScreen(BaseModel):
 def _best_region(values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
                  screen: LeakageScreen) -> tuple[int, str, float, float, int] | None:
     """The largest qualifying one-sided region of one column, or None."""
-    unique, inverse = np.unique(values, return_inverse=True)
-    if len(unique) < 2:
+    if len(values) == 0:
         return None
+    unique, inverse = np.unique(values, return_inverse=True)
+    # regions are prefixes of the sorted distinct values; when every record is in ``values``
+    # the last prefix (everything) is no region at all
+    end = -1 if len(values) == n_pos + n_neg else None
     pos = np.bincount(inverse, weights=y, minlength=len(unique))
     neg = np.bincount(inverse, minlength=len(unique)) - pos
     best: tuple[int, str, float, float, int] | None = None
     for side, order in (("low", slice(None)), ("high", slice(None, None, -1))):
-        # regions are prefixes of the sorted distinct values; the last prefix (everything) is
-        # no region at all
-        cum_pos = np.cumsum(pos[order])[:-1]
-        cum_neg = np.cumsum(neg[order])[:-1]
+        cum_pos = np.cumsum(pos[order])[:end]
+        cum_neg = np.cumsum(neg[order])[:end]
         for outcome, mine, other, n_mine, n_other in ((1, cum_pos, cum_neg, n_pos, n_neg),
                                                       (0, cum_neg, cum_pos, n_neg, n_pos)):
             share, other_share = mine / n_mine, other / n_other
@@ -88,22 +93,31 @@ def _best_region(values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
 
 
 def screen_leakage(x: np.ndarray, y: np.ndarray, names: Sequence[str],
-                   screen: LeakageScreen | None = None) -> list[LeakageFinding] | None:
+                   screen: LeakageScreen | None = None, *,
+                   observed: np.ndarray | None = None) -> list[LeakageFinding] | None:
     """Columns of ``x`` (rows: training records, labels ``y`` in {0, 1}) that look like target
     leakage; ``None`` when the split is too small to screen (no class has ``screen.min_class``
-    records, or one has fewer than ``screen.min_records``)."""
+    records, or one has fewer than ``screen.min_records``).
+
+    ``observed`` (same shape as ``x``) marks the cells that hold a real value: a missing value
+    encoded as 0 must not join the region of real zeros (a renewal count of 0 that only churned
+    accounts have would otherwise be diluted by every blank one). Shares stay relative to all
+    of a class's records."""
     screen = screen or LeakageScreen()
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(names) or len(x) != len(y):
         raise ValueError(f"x has shape {x.shape}, y {y.shape} and there are {len(names)} names")
+    if observed is not None and np.shape(observed) != x.shape:
+        raise ValueError(f"observed has shape {np.shape(observed)}, x {x.shape}")
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
     if max(n_pos, n_neg) < screen.min_class or min(n_pos, n_neg) < screen.min_records:
         return None
     findings = []
     for j, name in enumerate(names):
-        region = _best_region(x[:, j], y, n_pos, n_neg, screen)
+        rows = slice(None) if observed is None else np.asarray(observed[:, j], dtype=bool)
+        region = _best_region(x[rows, j], y[rows], n_pos, n_neg, screen)
         if region is not None:
             outcome, side, share, other_share, n_records = region
             findings.append(LeakageFinding(column=name, outcome=outcome, side=side,

@@ -48,6 +48,21 @@ def test_a_numeric_threshold_region_is_found_from_either_side() -> None:
     assert findings is not None and findings[0].side == "high"
 
 
+def test_blank_cells_encoded_as_zero_do_not_hide_a_pure_zero() -> None:
+    y = _labels(100, 400)
+    renewals = np.r_[np.repeat([0.0, 1.0, 2.0, 4.0], 25), np.repeat([1.0, 2.0, 3.0, 4.0], 100)]
+    blank = np.zeros(len(y), dtype=bool)
+    blank[::5] = True  # a fifth of each class has no value, encoded 0 like a real zero
+    encoded = np.where(blank, 0.0, renewals)
+    assert screen_leakage(encoded[:, None], y, ["renewals"]) == []
+    observed = ~blank[:, None]
+    findings = screen_leakage(encoded[:, None], y, ["renewals"], observed=observed)
+    assert findings is not None and [(f.outcome, f.side) for f in findings] == [(1, "low")]
+    assert findings[0].share == pytest.approx(20 / 100)  # shares are of all churned records
+    with pytest.raises(ValueError, match="observed"):
+        screen_leakage(encoded[:, None], y, ["renewals"], observed=observed[:10])
+
+
 def test_a_strong_but_honest_field_is_not_flagged() -> None:
     rng = np.random.default_rng(1)
     y = _labels(300, 1200)
