@@ -144,7 +144,9 @@ class TaskDefinition:
 
     ``excluded`` lists feature concepts the task never uses: each task's *inferred* labels are
     defined by inactivity (a dormant account, a stale lead, an auto-closed idle deal), so
-    activity-recency concepts would learn the labelling rule instead of the outcome.
+    activity-recency concepts would learn the labelling rule instead of the outcome. Churn also
+    leaves out ``account.renewal_count``: a booked renewal is what makes a retained label
+    definitive (:func:`churn_outcome`), i.e. the outcome of the current term itself.
     """
 
     task: Task
@@ -175,7 +177,8 @@ TASKS: dict[Task, TaskDefinition] = {
         Task.CHURN, "Account", ("auc",),
         excluded=("account.last_activity_date", "account.last_login_date",
                   "account.days_since_last_login", "account.last_contact_date",
-                  "contact.last_activity_date", "contact.last_login_date"),
+                  "contact.last_activity_date", "contact.last_login_date",
+                  "account.renewal_count"),
     ),
     Task.LEAD_CONVERSION: TaskDefinition(
         Task.LEAD_CONVERSION, "Lead", ("auc",),
