@@ -224,7 +224,7 @@ def build_task_matrix(
     The training split is screened for target leakage (``leakage``, default thresholds of
     :class:`LeakageScreen`); the findings are in ``report.leakage``. The matrix keeps every
     column: dropping flagged sources is the federation's decision (:meth:`TaskMatrix.restrict`,
-    done by :func:`fedcrm.federation.prepare_task`), since all orgs must share one space.
+    done by :func:`fedcrm.federation.experiment.prepare_task`), since all orgs share one space.
 
     Raises :class:`FeatureError` for an org with no labelled records (or one class only).
     """
