@@ -76,7 +76,9 @@ class FederationResult(BaseModel):
     history: list[RoundRecord]
     test_metrics: dict[str, dict[str, float | None]]
     #: the model after the round with the best mean validation AUC (early stopping on the
-    #: participants' validation splits; test splits play no part in choosing it)
+    #: participants' validation splits; test splits play no part in choosing it). With small
+    #: orgs that mean is noisy and often picks an early round; ``run_task`` and the demo use
+    #: ``parameters`` (docs/federation.md, "Which round's model")
     best_parameters: Any = None
     best_round: int | None = None
     best_test_metrics: dict[str, dict[str, float | None]] = {}
