@@ -32,6 +32,7 @@ Only column names and shares leave the org (:class:`LeakageFinding`), never valu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +46,7 @@ class LeakageFinding(BaseModel):
     #: the class the region isolates (1 = positive outcome)
     outcome: int
     #: "low" (x ≤ t) or "high" (x ≥ t)
-    side: str
+    side: Literal["low", "high"]
     #: share of that class's training records in the region
     share: float = Field(ge=0, le=1)
     #: share of the other class's training records in the region
@@ -63,8 +64,8 @@ class LeakageScreen(BaseModel):
     min_class: int = Field(default=50, ge=1)
 
 
-def _best_region(values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
-                 screen: LeakageScreen) -> tuple[int, str, float, float, int] | None:
+def _best_region(column: str, values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
+                 screen: LeakageScreen) -> LeakageFinding | None:
     """The largest qualifying one-sided region of one column, or None."""
     if len(values) == 0:
         return None
@@ -74,21 +75,27 @@ def _best_region(values: np.ndarray, y: np.ndarray, n_pos: int, n_neg: int,
     end = -1 if len(values) == n_pos + n_neg else None
     pos = np.bincount(inverse, weights=y, minlength=len(unique))
     neg = np.bincount(inverse, minlength=len(unique)) - pos
-    best: tuple[int, str, float, float, int] | None = None
+    best: LeakageFinding | None = None
+    best_share = -1.0
     for side, order in (("low", slice(None)), ("high", slice(None, None, -1))):
         cum_pos = np.cumsum(pos[order])[:end]
         cum_neg = np.cumsum(neg[order])[:end]
         for outcome, mine, other, n_mine, n_other in ((1, cum_pos, cum_neg, n_pos, n_neg),
                                                       (0, cum_neg, cum_pos, n_neg, n_pos)):
+            if n_other < screen.min_class:
+                continue
             share, other_share = mine / n_mine, other / n_other
             ok = ((other_share * screen.min_ratio <= share) & (share >= screen.min_share)
                   & (mine >= screen.min_records))
-            if n_other < screen.min_class or not ok.any():
+            if not ok.any():
                 continue
             k = int(np.flatnonzero(ok)[np.argmax(share[ok])])
-            if best is None or share[k] > best[2]:
-                best = (outcome, side, float(share[k]), float(other_share[k]),
-                        int(mine[k] + other[k]))
+            if share[k] > best_share:
+                best_share = float(share[k])
+                best = LeakageFinding(column=column, outcome=outcome, side=side,
+                                      share=round(float(share[k]), 4),
+                                      other_share=round(float(other_share[k]), 4),
+                                      n_records=int(mine[k] + other[k]))
     return best
 
 
@@ -117,11 +124,7 @@ def screen_leakage(x: np.ndarray, y: np.ndarray, names: Sequence[str],
     findings = []
     for j, name in enumerate(names):
         rows = slice(None) if observed is None else np.asarray(observed[:, j], dtype=bool)
-        region = _best_region(x[rows, j], y[rows], n_pos, n_neg, screen)
-        if region is not None:
-            outcome, side, share, other_share, n_records = region
-            findings.append(LeakageFinding(column=name, outcome=outcome, side=side,
-                                           share=round(share, 4),
-                                           other_share=round(other_share, 4),
-                                           n_records=n_records))
+        finding = _best_region(name, x[rows, j], y[rows], n_pos, n_neg, screen)
+        if finding is not None:
+            findings.append(finding)
     return findings
