@@ -116,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         default=list(DEFAULT_SCHEDULE), help="labels per round, e.g. 10,10,20")
     parser.add_argument("--lgbm-rounds", type=int, default=100)
     parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="repetitions of the matcher's out-of-fold cross-validation")
     parser.add_argument("--target-precision", type=float, default=None)
     parser.add_argument("--target-coverage", type=float, default=None)
     parser.add_argument("--precision-slack", type=float, default=0.02)
@@ -139,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         parser.error(f"not orgs of annotations/: {missing}")
     truth = [corpus[o] for o in wanted]
-    params: dict[str, object] = {"n_rounds": args.lgbm_rounds, "n_folds": args.folds}
+    params: dict[str, object] = {"n_rounds": args.lgbm_rounds, "n_folds": args.folds,
+                                 "n_repeats": args.repeats}
     pool_fields = sum(1 for o in args.pool_orgs for _, f in corpus[o].schema.iter_fields()
                       if f.is_custom)
     console.print(f"seed {args.seed_orgs}\npool {len(args.pool_orgs)} orgs, {pool_fields} "

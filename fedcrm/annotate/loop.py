@@ -52,8 +52,10 @@ if TYPE_CHECKING:
     from fedcrm.matching.model import FieldMatcher
 
 REPORT_FORMAT = 1
-#: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds)
-FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3}
+#: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds, one
+#: cross-validation); 3 repetitions of the cross-validation steady the abstention threshold
+#: of a matcher trained on a few orgs (docs/annotate.md)
+FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3, "n_repeats": 3}
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "label-studio": "json"}
 
 #: turns exported tasks into answered tasks (a person, or the ground truth in a simulation)

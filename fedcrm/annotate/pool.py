@@ -168,7 +168,8 @@ def training_view(org: AnnotatedOrg) -> AnnotatedOrg | None:
     """The org restricted to its labelled fields, or None if no custom field has a label.
 
     The matcher learns from every custom field of an org it is given, so a partially labelled
-    org is shown to it with the unlabelled fields left out.
+    org is shown to it with the unlabelled fields left out, marked ``partial`` (its fields
+    train the matcher but do not choose the abstention threshold).
     """
     if is_complete(org):
         return org if any(meta.is_custom for _, meta in org.schema.iter_fields()) else None
@@ -185,7 +186,8 @@ def training_view(org: AnnotatedOrg) -> AnnotatedOrg | None:
     if n_custom == 0:
         return None
     schema = org.schema.model_copy(update={"objects": tuple(objects)})
-    return AnnotatedOrg(schema=schema, source=org.source, labels=dict(org.labels))
+    return AnnotatedOrg(schema=schema, source=org.source, labels=dict(org.labels),
+                        partial=True)
 
 
 def training_corpus(orgs: Sequence[AnnotatedOrg]) -> list[AnnotatedOrg]:

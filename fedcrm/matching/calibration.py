@@ -10,20 +10,41 @@ from sklearn.isotonic import IsotonicRegression
 
 @dataclass(frozen=True)
 class IsotonicCalibrator:
-    """Monotone map from raw model scores to probabilities (Zadrozny & Elkan 2002)."""
+    """Monotone map from raw model scores to probabilities: centred isotonic regression.
+
+    Plain isotonic regression (Zadrozny & Elkan 2002) is a step function: every raw score of
+    a pooled block gets the same probability, and a block can hold a third of an org's
+    fields. A threshold on such probabilities can only take or leave the whole block, so the
+    accepted share jumps with tiny changes of the training data. The centred form (Oron &
+    Flournoy 2017, "Centered Isotonic Regression") keeps the block means but places each at
+    its block's mean raw score and interpolates linearly between them, so the map is strictly
+    increasing between the first and last block centres and scores stay ordered. scikit-learn
+    has only the step form; the centring is the few lines in :meth:`fit`.
+    """
 
     x: np.ndarray
     y: np.ndarray
 
     @classmethod
-    def fit(cls, scores: np.ndarray, labels: np.ndarray) -> IsotonicCalibrator:
-        """Fit on out-of-fold raw scores and 0/1 labels."""
+    def fit(
+        cls, scores: np.ndarray, labels: np.ndarray, *, centred: bool = True
+    ) -> IsotonicCalibrator:
+        """Fit on out-of-fold raw scores and 0/1 labels (``centred=False``: the step form)."""
         if len(scores) == 0 or len(np.unique(labels)) < 2:
             return cls(x=np.array([0.0, 1.0]), y=np.array([0.0, 1.0]))
+        scores = np.asarray(scores, dtype=float)
         model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        model.fit(scores, labels)
-        return cls(x=np.asarray(model.X_thresholds_, dtype=float),
-                   y=np.asarray(model.y_thresholds_, dtype=float))
+        fitted = model.fit_transform(scores, labels)
+        if not centred:
+            return cls(x=np.asarray(model.X_thresholds_, dtype=float),
+                       y=np.asarray(model.y_thresholds_, dtype=float))
+        # one point per level of the fitted step function: (mean raw score, level); the
+        # levels are non-decreasing in the raw score, so their centres are ordered too
+        levels, inverse = np.unique(fitted, return_inverse=True)
+        centres = np.bincount(inverse, weights=scores) / np.bincount(inverse)
+        x = np.r_[scores.min(), centres, scores.max()]
+        y = np.r_[levels[0], levels, levels[-1]]
+        return cls(x=x, y=y)
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated probabilities."""
@@ -49,33 +70,28 @@ def threshold_for_precision(
 ) -> float:
     """Smallest score threshold whose accepted decisions reach ``target`` precision.
 
-    Decisions are accepted when ``score >= threshold``. The precision curve is made monotone
-    (the running minimum from the top), so a threshold is chosen only if *every* higher
-    threshold also meets the target — a noisy spike cannot pull it down. The running minimum
-    starts at the ``min_support``-th decision: a precision measured on fewer decisions is
-    too noisy to veto every lower threshold (one wrong top decision would otherwise mean
-    "accept nothing"). ``weights`` (one per decision) make it a weighted precision. Returns
-    1.0 (accept nothing) if no threshold qualifies with at least ``min_support`` accepted
-    decisions.
+    Decisions are accepted when ``score >= threshold``; the threshold is the lowest score at
+    which the accepted decisions, at least ``min_support`` of them, have precision >=
+    ``target`` (the largest coverage at that precision). A precision measured on the first
+    few decisions is not a veto: an earlier version took the running minimum of the
+    precision from the top, so two wrong decisions among the 20 most confident meant "accept
+    nothing", and the threshold of a matcher trained on a few orgs jumped between 0.7 and
+    1.0 from one retrain to the next. ``weights`` (one per decision) make it a weighted
+    precision. Returns 1.0 (accept nothing) if no threshold qualifies.
     """
     if len(scores) == 0:
         return 1.0
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
     weight = np.ones(len(scores)) if weights is None else np.asarray(weights, float)[order]
-    hits = np.cumsum(correct[order].astype(float) * weight)
+    precision = np.cumsum(correct[order].astype(float) * weight) / np.cumsum(weight)
     counts = np.arange(1, len(scores) + 1)
-    precision = hits / np.cumsum(weight)
-    start = min(min_support, len(scores)) - 1
-    envelope = np.full(len(scores), -np.inf)
-    envelope[start:] = np.minimum.accumulate(precision[start:])
     # only cut between distinct scores
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
-    ok = (envelope >= target) & distinct & (counts >= min_support)
+    ok = (precision >= target) & distinct & (counts >= min_support)
     if not ok.any():
         return 1.0
-    last = int(np.nonzero(ok)[0].max())
-    return float(sorted_scores[last])
+    return float(sorted_scores[int(np.nonzero(ok)[0].max())])
 
 
 def risk_coverage(

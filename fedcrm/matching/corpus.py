@@ -89,6 +89,10 @@ class AnnotatedOrg:
     schema: OrgSchema
     source: OrgSource
     labels: dict[tuple[str, str], FieldLabel] = field(default_factory=dict)
+    #: only a selection of the org's fields is shown (the labelled ones, as active learning
+    #: leaves an org): they train the matcher but do not choose its abstention threshold,
+    #: because fields picked for their uncertainty are harder than the org's fields at large
+    partial: bool = False
 
     @property
     def org_id(self) -> str:

@@ -101,6 +101,22 @@ class _PairData:
     org_kind: list[str] = dc_field(default_factory=list)
 
 
+def threshold_decisions(partial: Sequence[bool], *, min_fields: int = 100) -> np.ndarray:
+    """Which out-of-fold field decisions choose the abstention threshold (one flag per field,
+    True when its org is ``partial``).
+
+    A threshold is only as good as the sample it is chosen on: the fields of a partially
+    labelled org were picked by active learning for their uncertainty, so their precision
+    at any score is lower than that of the fields a new org brings, and a threshold chosen
+    on them refuses more than it needs to. The orgs labelled in full choose it when they
+    give at least ``min_fields`` decisions; otherwise every labelled field does.
+    """
+    complete = ~np.asarray(partial, dtype=bool)
+    if complete.all() or complete.sum() < min_fields:
+        return np.ones(len(complete), dtype=bool)
+    return complete
+
+
 def _train_booster(
     features: pd.DataFrame, labels: np.ndarray, params: dict[str, Any], rounds: int, seed: int
 ) -> lgb.Booster:
@@ -111,21 +127,27 @@ def _train_booster(
 
 
 def _out_of_fold(
-    data: _PairData, params: dict[str, Any], rounds: int, folds: int, seed: int
+    data: _PairData, params: dict[str, Any], rounds: int, folds: int, seed: int,
+    repeats: int = 1,
 ) -> np.ndarray:
-    """Raw scores of every pair from a model that never saw the pair's org."""
+    """Raw scores of every pair from a model that never saw the pair's org, one row per
+    repetition of the cross-validation (the first splits the orgs by size, as GroupKFold
+    does; later ones shuffle them into other folds)."""
     unique_groups = np.unique(data.groups)
     n_splits = min(folds, len(unique_groups))
-    scores = np.full(len(data.labels), np.nan)
+    scores = np.full((repeats, len(data.labels)), np.nan)
     if n_splits < 2:
         return scores
-    for train, test in GroupKFold(n_splits=n_splits).split(data.features, groups=data.groups):
-        if len(np.unique(data.labels[train])) < 2:
-            continue
-        booster = _train_booster(
-            data.features.iloc[train], data.labels[train], params, rounds, seed
-        )
-        scores[test] = booster.predict(data.features.iloc[test])
+    for repeat in range(repeats):
+        splitter = GroupKFold(n_splits=n_splits) if repeat == 0 else GroupKFold(
+            n_splits=n_splits, shuffle=True, random_state=seed + repeat)
+        for train, test in splitter.split(data.features, groups=data.groups):
+            if len(np.unique(data.labels[train])) < 2:
+                continue
+            booster = _train_booster(
+                data.features.iloc[train], data.labels[train], params, rounds, seed
+            )
+            scores[repeat, test] = booster.predict(data.features.iloc[test])
     return scores
 
 
@@ -148,6 +170,7 @@ class FieldMatcher:
         target_precision: float = 0.95,
         pair_target_precision: float = 0.95,
         n_folds: int = 5,
+        n_repeats: int = 1,
         n_rounds: int = 300,
         lgbm_params: dict[str, Any] | None = None,
         random_state: int = 0,
@@ -161,6 +184,7 @@ class FieldMatcher:
         self.target_precision = target_precision
         self.pair_target_precision = pair_target_precision
         self.n_folds = n_folds
+        self.n_repeats = n_repeats
         self.n_rounds = n_rounds
         self.lgbm_params = lgbm_params
         self.random_state = random_state
@@ -183,6 +207,8 @@ class FieldMatcher:
             raise ConfigError("k_candidates and top_k_output must be at least 1")
         if self.n_folds < 2:
             raise ConfigError(f"n_folds must be at least 2, got {self.n_folds}")
+        if self.n_repeats < 1:
+            raise ConfigError(f"n_repeats must be at least 1, got {self.n_repeats}")
         requested_precision(self.embedding_precision)
 
     @property
@@ -263,16 +289,21 @@ class FieldMatcher:
         concept_data, field_info = self._concept_training_data(corpus, progress=progress)
         if concept_data.labels.sum() == 0:
             raise ConfigError("the corpus has no field labelled with a concept; cannot learn")
-        oof = _out_of_fold(concept_data, params, self.n_rounds, self.n_folds, seed)
+        # every repetition of the cross-validation adds one out-of-fold score per pair and
+        # one decision per field; the calibration and the threshold use them all
+        oof = _out_of_fold(concept_data, params, self.n_rounds, self.n_folds, seed,
+                           self.n_repeats)
         has_oof = ~np.isnan(oof)
-        self.concept_calibrator_ = IsotonicCalibrator.fit(
-            oof[has_oof], concept_data.labels[has_oof]
-        )
-        field_scores, field_correct = self._field_decisions(
-            concept_data, oof, field_info, self.concept_calibrator_
-        )
+        labels = np.broadcast_to(concept_data.labels, oof.shape)
+        self.concept_calibrator_ = IsotonicCalibrator.fit(oof[has_oof], labels[has_oof])
+        decisions = [self._field_decisions(concept_data, row, field_info,
+                                           self.concept_calibrator_) for row in oof]
+        field_scores = np.concatenate([scores for scores, _ in decisions])
+        field_correct = np.concatenate([correct for _, correct in decisions])
+        chooses = np.tile(threshold_decisions([corpus[o].partial for o, _ in field_info]),
+                          self.n_repeats)
         self.threshold_ = threshold_for_precision(
-            field_scores, field_correct, self.target_precision
+            field_scores[chooses], field_correct[chooses], self.target_precision
         )
         self.concept_model_ = _train_booster(
             concept_data.features, concept_data.labels, params, self.n_rounds, seed
@@ -283,7 +314,7 @@ class FieldMatcher:
         self.pair_threshold_ = 1.0
         self.join_threshold_ = 1.0
         if pair_data is not None and pair_data.labels.sum() > 0:
-            pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)
+            pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)[0]
             has = ~np.isnan(pair_oof)
             self.pair_calibrator_ = IsotonicCalibrator.fit(pair_oof[has], pair_data.labels[has])
             raw = np.nan_to_num(pair_oof)
@@ -307,6 +338,7 @@ class FieldMatcher:
             "n_field_pairs": len(pair_data.labels) if pair_data is not None else 0,
             "n_positive_field_pairs": int(pair_data.labels.sum()) if pair_data else 0,
             "threshold": self.threshold_,
+            "threshold_fields": int(chooses.sum()) // self.n_repeats,
             "pair_threshold": self.pair_threshold_,
             "join_threshold": self.join_threshold_,
             "oof_field_precision_at_threshold": float(
@@ -659,6 +691,7 @@ class FieldMatcher:
             "target_precision": self.target_precision,
             "pair_target_precision": self.pair_target_precision,
             "n_folds": self.n_folds,
+            "n_repeats": self.n_repeats,
             "n_rounds": self.n_rounds,
             "lgbm_params": self.lgbm_params,
             "random_state": self.random_state,

@@ -44,7 +44,7 @@ def test_partial_orgs_train_on_their_labelled_fields(
     half.labels[("account", "nps__c")] = label.model_copy(update={"org": "gamma",
                                                                   "field": "nps__c"})
     view = training_view(half)
-    assert view is not None
+    assert view is not None and view.partial and not alpha.partial
     assert sorted(f.api_name for _, f in view.schema.iter_fields()) == ["Industry", "nps__c"]
     pool = unlabelled_pool(fitted, [half, delta])
     assert {f.org for f in pool} == {"gamma", "delta"}
@@ -70,6 +70,8 @@ def test_one_full_simulated_round(
         matcher, point = loop.run_round(strategy, 3, truth_oracle(truth), workdir=tmp_path,
                                         matcher=matcher, format=format)
     assert (point.round, point.labels_spent, point.n_training_fields) == (2, 6, 25)
+    # gamma is partial, but alpha and beta give fewer than 100 decisions: all 25 choose
+    assert matcher.training_report_["threshold_fields"] == 25
     assert 0.0 <= point.precision <= 1.0 and 0.0 <= point.coverage <= 1.0
     # the answers went into gamma's label file with their provenance
     gamma = {lab.field: lab for lab in read_labels(folder / "labels" / "gamma.jsonl")}

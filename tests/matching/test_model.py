@@ -15,6 +15,7 @@ from fedcrm.matching.calibration import (
     threshold_for_precision,
 )
 from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.matching.model import threshold_decisions
 from fedcrm.ontology import Ontology
 
 
@@ -190,6 +191,50 @@ def test_calibration_helpers() -> None:
     assert threshold_for_precision(scores, np.zeros(200, bool), 0.95) == 1.0
 
 
+def test_centred_calibration_orders_what_the_step_form_ties() -> None:
+    """Isotonic regression pools 0.30..0.70 into one block (rate 0.5); the centred form keeps
+    the block rates at the block centres but interpolates between them, so a threshold can
+    cut inside the block."""
+    scores = np.r_[np.full(100, 0.1), np.linspace(0.3, 0.7, 200), np.full(100, 0.9)]
+    labels = np.r_[np.zeros(100), np.tile([1, 0], 100), np.ones(100)].astype(int)
+    step = IsotonicCalibrator.fit(scores, labels, centred=False)
+    centred = IsotonicCalibrator.fit(scores, labels)
+    inside = np.linspace(0.31, 0.69, 50)
+    assert np.allclose(step(inside), 0.5)  # one plateau
+    assert np.all(np.diff(centred(inside)) > 0)  # ordered
+    # the block rates sit at the block centres: 0.1 -> 0, 0.5 -> 0.5, 0.9 -> 1
+    assert centred(np.array([0.1, 0.5, 0.9])) == pytest.approx([0.0, 0.5, 1.0])
+    grid = np.linspace(0.0, 1.0, 101)
+    assert np.all(np.diff(centred(grid)) >= 0) and centred(grid).min() >= 0.0
+    # round-trips through the saved form
+    again = IsotonicCalibrator.from_dict(centred.to_dict())
+    assert np.array_equal(again(grid), centred(grid))
+
+
+def test_threshold_is_the_largest_coverage_at_the_target() -> None:
+    """Two wrong decisions among the 20 most confident ones are no veto when the accepted
+    decisions further down reach the target; a dip that the lower ones do not make up is."""
+    scores = np.linspace(1.0, 0.005, 200)
+    correct = np.ones(200, dtype=bool)
+    correct[[3, 7]] = False  # 18 / 20 at the top
+    correct[150:] = False  # 148 / 150 down to the 150th decision, then only wrong ones
+    threshold = threshold_for_precision(scores, correct, 0.95)
+    # the lowest cut with precision >= 0.95: 148 / 155 = 0.955, 148 / 156 = 0.949
+    assert threshold == scores[154]
+    assert correct[scores >= threshold].mean() >= 0.95
+
+
+def test_threshold_is_chosen_on_orgs_labelled_in_full() -> None:
+    """Fields of partially labelled orgs (chosen by active learning) train the model but do
+    not choose the threshold, unless the complete orgs give too few decisions."""
+    partial = [False] * 120 + [True] * 30
+    chooses = threshold_decisions(partial)
+    assert chooses[:120].all() and not chooses[120:].any()
+    assert threshold_decisions(partial, min_fields=121).all()  # too few: every field
+    assert threshold_decisions([True] * 10).all()
+    assert threshold_decisions([False] * 10).all()
+
+
 def test_custom_objects_name_fields_are_aligned_not_mapped(fitted: FieldMatcher) -> None:
     """Custom fields and the Name of custom objects take part in cross-org alignment; only
     custom fields get concept candidates; standard fields of standard objects neither."""
@@ -227,3 +272,26 @@ def test_shipped_matcher_aligns_the_names_of_corresponding_custom_objects() -> N
     assert french.concept is None and english.concept is None
     assert french.block is not None and french.block.startswith("custom:")
     assert french.block == english.block
+
+
+def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontology) -> None:
+    """Each repetition scores every pair out of fold; the first is the plain GroupKFold, the
+    later ones put the orgs into other folds. fit pools them for calibration and threshold."""
+    from fedcrm.matching.model import _out_of_fold
+
+    matcher = FieldMatcher(n_rounds=20, n_folds=2)
+    matcher._prepare_concepts(ontology)
+    data, _ = matcher._concept_training_data(corpus, progress=False)
+    params = matcher._params()
+    once = _out_of_fold(data, params, 20, 2, 0)
+    thrice = _out_of_fold(data, params, 20, 2, 0, repeats=3)
+    assert once.shape == (1, len(data.labels)) and thrice.shape == (3, len(data.labels))
+    assert not np.isnan(thrice).any()
+    assert np.array_equal(thrice[0], once[0])
+    assert any(not np.allclose(row, thrice[0]) for row in thrice[1:])
+    fitted = FieldMatcher(n_rounds=20, n_folds=2, n_repeats=2).fit(corpus, ontology)
+    n_custom = sum(f.is_custom for org in corpus for _, f in org.schema.iter_fields())
+    assert fitted.training_report_["threshold_fields"] == n_custom
+    assert fitted.get_params()["n_repeats"] == 2
+    with pytest.raises(ConfigError, match="n_repeats"):
+        FieldMatcher(n_repeats=0).fit(corpus, ontology)
