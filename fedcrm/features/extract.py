@@ -84,7 +84,12 @@ class TaskMatrix:
             raise FeatureError(f"org {self.org_id}: cannot restrict the {self.space.task.value} "
                                f"matrix to a space with other columns ({missing[:3]})")
         keep = [columns[name] for name in space.feature_names]
-        return replace(self, space=space, x=self.x[:, keep])
+        kept = {source.name for source in space.sources}
+        report = self.report.model_copy(update={
+            "sources_present": [s for s in self.report.sources_present if s in kept],
+            "sources_missing": [s for s in self.report.sources_missing if s in kept],
+        })
+        return replace(self, space=space, x=self.x[:, keep], report=report)
 
 
 def _window_counts(

@@ -141,6 +141,14 @@ def test_prepare_task_leaves_a_leaky_source_out_of_every_org(federation, mapping
     keep = [names.index(n) for n in prepared.space.feature_names]
     for restricted, whole in zip(prepared.matrices, kept.matrices, strict=True):
         np.testing.assert_array_equal(restricted.x, whole.x[:, keep])
+        # the report names only the sources the restricted matrix still has
+        assert "custom:account.exit_survey" not in restricted.report.sources_present
+        assert "custom:account.exit_survey" not in restricted.report.sources_missing
+        dropped = {"custom:account.exit_survey"}
+        assert set(restricted.report.sources_present) == (
+            set(whole.report.sources_present) - dropped)
+    assert any("custom:account.exit_survey" in whole.report.sources_present
+               for whole in kept.matrices)
 
 
 def test_an_honest_federation_loses_no_source(federation, mapping, ontology, reference
