@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.progress import Progress
 
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
@@ -61,11 +61,21 @@ class RoundRecord(BaseModel):
     #: participants whose update claimed another sample count than they enrolled with
     weight_discrepancies: dict[str, int] = Field(default_factory=dict)
     validation_auc: dict[str, float | None] = Field(default_factory=dict)
+    #: unweighted mean of the known validation AUCs (filled in from ``validation_auc``)
     mean_validation_auc: float | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
     privacy: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: encrypted mode only; None for plaintext rounds
     encryption: EncryptedRound | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mean_of_known(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("mean_validation_auc") is None:
+            known = [v for v in (data.get("validation_auc") or {}).values() if v is not None]
+            if known:
+                data = {**data, "mean_validation_auc": float(np.mean(known))}
+        return data
 
 
 class FederationResult(BaseModel):
@@ -181,14 +191,12 @@ class Coordinator:
         timings["aggregate"] = time.perf_counter() - start
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
-        known = [v for v in validation.values() if v is not None]
         timings["evaluate"] = time.perf_counter() - start
         record = RoundRecord(
             round=round_number, strategy=self.strategy.name, selected=plan.participants,
             contributed=[u.participant_id for u in updates] if not rolled_back else [],
             weights=weights, rejections=rejections, rolled_back=rolled_back, dropped=dropped,
             clipped=clipped, weight_discrepancies=discrepancies, validation_auc=validation,
-            mean_validation_auc=float(np.mean(known)) if known else None,
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
         )
         self.history.append(record)

@@ -499,7 +499,6 @@ class SecureCoordinator(Coordinator):
             pid: self.participants[pid].evaluate(self.parameters, "validation")["auc"]
             for pid in active
         }
-        known = [v for v in validation.values() if v is not None]
         timings["evaluate"] = time.perf_counter() - start
         start = time.perf_counter()
         for client in self.clients.values():  # offline work for the next round
@@ -509,7 +508,7 @@ class SecureCoordinator(Coordinator):
             round=round_number, strategy=self.strategy.name, selected=plan.participants,
             contributed=contributed if not rolled_back else [], weights={},
             rejections=rejections, rolled_back=rolled_back, dropped=dropped,
-            validation_auc=validation, mean_validation_auc=float(np.mean(known)) if known else None,
+            validation_auc=validation,
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
             encryption=encryption,
         )

@@ -206,3 +206,16 @@ def test_equal_local_steps_change_the_federated_model_but_not_the_baselines() ->
     second = Coordinator(by_steps, FedAvg(), stepped).run(progress=False)
     assert not np.allclose(first.parameters, second.parameters)
     assert second.mean_test_auc > 0.7
+
+
+def test_round_record_mean_validation_auc_is_the_mean_of_the_known_aucs() -> None:
+    from fedcrm.federation.coordinator import RoundRecord
+
+    base = {"round": 0, "strategy": "fedavg", "selected": ["a", "b", "c"],
+            "contributed": ["a", "b", "c"], "weights": {}}
+    record = RoundRecord(**base, validation_auc={"a": 0.6, "b": None, "c": 0.8})
+    assert record.mean_validation_auc == pytest.approx(0.7)
+    assert RoundRecord(**base, validation_auc={"a": None}).mean_validation_auc is None
+    # a logged round reads back as written
+    again = RoundRecord.model_validate_json(record.model_dump_json())
+    assert again == record

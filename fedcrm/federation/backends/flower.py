@@ -419,13 +419,12 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                 round_number, messages, dropped, timings)
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
-        known = [v for v in validation.values() if v is not None]
         timings["evaluate"] = time.perf_counter() - start
         record = RoundRecord(
             round=round_number, strategy=self.strategy.name, selected=plan.participants,
             contributed=contributed if not rolled_back else [], weights={},
             rejections=rejections, rolled_back=rolled_back, dropped=dropped,
-            validation_auc=validation, mean_validation_auc=float(np.mean(known)) if known else None,
+            validation_auc=validation,
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
             encryption=encryption)
         self.history.append(record)
