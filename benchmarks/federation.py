@@ -236,7 +236,8 @@ def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
     result = Coordinator(participants, make_strategy(strategy), config).run(progress=False)
     recorded, true = [], []
     for matrix, participant in zip(prepared.matrices, participants, strict=True):
-        scores = participant.predict(result.best_parameters, participant.data.test_x)
+        # the global model after the last round, as run_task scores the federated methods
+        scores = participant.predict(result.parameters, participant.data.test_x)
         outcome = np.array([truth[matrix.org_id][i] for i in matrix.ids[matrix.split == "test"]],
                            dtype=float)
         for target, into in ((participant.data.test_y, recorded), (outcome, true)):
