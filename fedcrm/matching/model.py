@@ -102,8 +102,10 @@ class _PairData:
 
 
 def threshold_decisions(partial: Sequence[bool], *, min_fields: int = 100) -> np.ndarray:
-    """Which out-of-fold field decisions choose the abstention threshold (one flag per field,
-    True when its org is ``partial``).
+    """Which out-of-fold field decisions choose the abstention threshold.
+
+    ``partial`` has one flag per field, True when the field's org is ``partial``; the result
+    has one flag per field, True when its decision takes part in choosing the threshold.
 
     A threshold is only as good as the sample it is chosen on: the fields of a partially
     labelled org were picked by active learning for their uncertainty, so their precision
