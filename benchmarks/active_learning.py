@@ -230,17 +230,26 @@ def print_tables(curve: LearningCurve, schedule: Sequence[int], ref_precision: f
         table.add_row(str(labels), *cells)
     console.print(table)
     target = Table(title=f"Labels to reach precision >= {curve.target_precision} and coverage "
-                         f">= {curve.target_coverage}")
-    for column in ("strategy", "labels to target", "vs random (mean of seeds)"):
+                         f">= {curve.target_coverage}: with the matcher's own threshold, and "
+                         "with the best threshold for the held-out orgs (oracle: the ranking)")
+    for column in ("strategy", "own threshold", "own vs random", "oracle threshold",
+                   "oracle vs random"):
         target.add_column(column, justify="left" if column == "strategy" else "right")
-    randoms = [curve.labels_to_target(f"random(seed={s})") for s in random_seeds]
-    reached = [r for r in randoms if r is not None]
-    random_mean = statistics.mean(reached) if reached and len(reached) == len(randoms) else None
+    cells: dict[str, list[str]] = {s: [] for s in curve.strategies}
+    for metric in ("coverage", "coverage_at_target"):
+        randoms = [curve.labels_to_target(f"random(seed={s})", coverage_metric=metric)
+                   for s in random_seeds]
+        reached = [r for r in randoms if r is not None]
+        random_mean = statistics.mean(reached) if reached and len(reached) == len(randoms) \
+            else None
+        for strategy in curve.strategies:
+            labels = curve.labels_to_target(strategy, coverage_metric=metric)
+            cells[strategy].append(str(labels) if labels is not None
+                                   else f"not within {sum(schedule)}")
+            cells[strategy].append(f"{labels / random_mean:.0%}"
+                                   if labels is not None and random_mean else "-")
     for strategy in curve.strategies:
-        labels = curve.labels_to_target(strategy)
-        text = str(labels) if labels is not None else f"not within {sum(schedule)}"
-        ratio = f"{labels / random_mean:.0%}" if labels is not None and random_mean else "-"
-        target.add_row(strategy, text, ratio)
+        target.add_row(strategy, *cells[strategy])
     console.print(target)
 
 
