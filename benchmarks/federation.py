@@ -228,16 +228,14 @@ TRUE_OUTCOME = {"churn": ("Account", "account.id", "truth:churned"),
                 "win_probability": ("Opportunity", "opportunity.id", "truth:won")}
 
 
-def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
-                 truth: dict[str, dict[str, bool]]) -> tuple[float, float]:
-    """(mean test AUC on the recorded labels, on the true outcomes) of one federation."""
+def scored_aucs(prepared: PreparedTask, participants: list[Participant], parameters: np.ndarray,
+                truth: dict[str, dict[str, bool]]) -> tuple[float, float]:
+    """(mean test AUC on the recorded labels, on the true outcomes) of ``parameters`` over the
+    orgs of ``prepared`` (``participants`` in the same order)."""
     definition = get_task(prepared.space.task)
-    participants = participants_of(prepared, config)
-    result = Coordinator(participants, make_strategy(strategy), config).run(progress=False)
     recorded, true = [], []
     for matrix, participant in zip(prepared.matrices, participants, strict=True):
-        # the global model after the last round, as run_task scores the federated methods
-        scores = participant.predict(result.parameters, participant.data.test_x)
+        scores = participant.predict(parameters, participant.data.test_x)
         outcome = np.array([truth[matrix.org_id][i] for i in matrix.ids[matrix.split == "test"]],
                            dtype=float)
         for target, into in ((participant.data.test_y, recorded), (outcome, true)):
@@ -245,6 +243,15 @@ def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
             if auc is not None:
                 into.append(auc)
     return float(np.mean(recorded)), float(np.mean(true))
+
+
+def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
+                 truth: dict[str, dict[str, bool]]) -> tuple[float, float]:
+    """(mean test AUC on the recorded labels, on the true outcomes) of one federation, with
+    the global model after the last round (as run_task scores the federated methods)."""
+    participants = participants_of(prepared, config)
+    result = Coordinator(participants, make_strategy(strategy), config).run(progress=False)
+    return scored_aucs(prepared, participants, result.parameters, truth)
 
 
 def quality_section(args: argparse.Namespace, workdir: Path) -> None:

@@ -31,7 +31,6 @@ from fedcrm.federation.coordinator import Coordinator
 from fedcrm.federation.strategies import make_strategy
 from fedcrm.ontology import load_ontology
 from fedcrm.synth import generate_federation
-from fedcrm.tasks import get_task
 
 VARIANTS = ("qw", "qw_relative", "qw_label_rel", "fedavg_drop_lr<0.4")
 
@@ -74,7 +73,6 @@ def main() -> int:
             prepared = bench.prepare_task(task, inputs, mapping, ontology, reference, seed=seed)
             config = bench.demo_config(rounds=30, seed=seed, model="logistic").model_copy(
                 update={"server_momentum": 0.0})
-            definition = get_task(prepared.space.task)
             quality = {m.org_id: m.report.quality for m in prepared.matrices}
             reliability = {k: q.label_reliability for k, q in quality.items()}
             variants: dict[str, tuple[str, dict[str, float] | None, set[str]]] = {
@@ -96,15 +94,8 @@ def main() -> int:
                 training = [p for p in participants if p.participant_id not in dropped]
                 result = Coordinator(training, make_strategy(strategy), config).run(
                     progress=False)
-                aucs = []
-                for matrix, p in zip(prepared.matrices, participants, strict=True):
-                    scores = p.predict(result.parameters, p.data.test_x)
-                    outcome = np.array([truth[matrix.org_id][i]
-                                        for i in matrix.ids[matrix.split == "test"]], dtype=float)
-                    auc = definition.score(outcome, scores).get("auc")
-                    if auc is not None:
-                        aucs.append(auc)
-                row[name] = float(np.mean(aucs))
+                # scored on every org, the dropped ones included
+                row[name] = bench.scored_aucs(prepared, participants, result.parameters, truth)[1]
             true_auc[(seed, task)] = row
             print(f"| {seed} | {task} | " + " ".join(f"{r:.2f}" for r in sorted(
                 reliability.values())) + " | " + " | ".join(
