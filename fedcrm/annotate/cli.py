@@ -73,6 +73,16 @@ StrategyOption = Annotated[str, typer.Option(
 ImpactOption = Annotated[str, typer.Option(
     "--impact", help="Concept weights: 'default' (from the ontology) or a JSON file written "
                      "by `fedcrm annotate impact`.")]
+LgbmRoundsOption = Annotated[int | None, typer.Option(
+    "--lgbm-rounds", min=1,
+    help=f"Matcher boosting rounds [default: {FAST_MATCHER_PARAMS['n_rounds']}].")]
+FoldsOption = Annotated[int | None, typer.Option(
+    "--folds", min=2,
+    help=f"Matcher calibration folds [default: {FAST_MATCHER_PARAMS['n_folds']}].")]
+RepeatsOption = Annotated[int | None, typer.Option(
+    "--repeats", min=1,
+    help="Repetitions of the matcher's cross-validation, which steady its abstention "
+         f"threshold [default: {FAST_MATCHER_PARAMS['n_repeats']}].")]
 
 
 def default_annotator() -> str:
@@ -101,13 +111,36 @@ def _weights(spec: str, ontology: Ontology) -> dict[str, float]:
     return default_concept_weights(ontology) if spec == "default" else load_weights(spec)
 
 
-def _matcher_params(lgbm_rounds: int | None, folds: int | None) -> dict[str, Any]:
-    params = dict(FAST_MATCHER_PARAMS)
-    if lgbm_rounds is not None:
-        params["n_rounds"] = lgbm_rounds
-    if folds is not None:
-        params["n_folds"] = folds
-    return params
+def _given_params(lgbm_rounds: int | None, folds: int | None,
+                  repeats: int | None) -> dict[str, Any]:
+    given = {"n_rounds": lgbm_rounds, "n_folds": folds, "n_repeats": repeats}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _matcher_params(lgbm_rounds: int | None, folds: int | None,
+                    repeats: int | None) -> dict[str, Any]:
+    return {**FAST_MATCHER_PARAMS, **_given_params(lgbm_rounds, folds, repeats)}
+
+
+def _report_params(existing: LearningCurve | None, report: Path, lgbm_rounds: int | None,
+                   folds: int | None, repeats: int | None) -> dict[str, Any]:
+    """The matcher parameters of a round: the report's own once it has them.
+
+    A learning curve compares rounds of one matcher setup, so an option that contradicts the
+    report's parameters is refused rather than silently ignored.
+    """
+    if existing is None or not existing.matcher_params:
+        return _matcher_params(lgbm_rounds, folds, repeats)
+    kept = existing.matcher_params
+    option = {"n_rounds": "--lgbm-rounds", "n_folds": "--folds", "n_repeats": "--repeats"}
+    clashes = [f"{option[key]} {value} (the report has {kept.get(key, 'the default')})"
+               for key, value in _given_params(lgbm_rounds, folds, repeats).items()
+               if kept.get(key) != value]
+    if clashes:
+        raise ConfigError(f"{report} was started with matcher parameters {kept}; "
+                          f"{', '.join(clashes)} would mix two matcher setups in one curve. "
+                          "Leave the option out, or start a new curve with --report NEW.json")
+    return dict(kept)
 
 
 def _fit_or_load(loop: AnnotationLoop, model: Path | None) -> FieldMatcher:
@@ -194,15 +227,17 @@ def select_command(
     include_labelled: Annotated[bool, typer.Option(
         "--include-labelled", help="Also consider fields that already have a label.")] = False,
     schema: SchemaOption = None,
-    lgbm_rounds: Annotated[int | None, typer.Option(help="Matcher boosting rounds.")] = None,
-    folds: Annotated[int | None, typer.Option(help="Matcher calibration folds.")] = None,
+    lgbm_rounds: LgbmRoundsOption = None,
+    folds: FoldsOption = None,
+    repeats: RepeatsOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Select the fields to label next and write them as a task file."""
     chosen_format = format_of(out, format)
     loop = AnnotationLoop(
         annotations or default_annotations_dir(), held_out=held_out or [], pool_orgs=org,
-        matcher_params=_matcher_params(lgbm_rounds, folds), schemas=_schemas(schema),
+        matcher_params=_matcher_params(lgbm_rounds, folds, repeats),
+        schemas=_schemas(schema),
     )
     matcher = _fit_or_load(loop, model)
     query_strategy = make_strategy(strategy, weights=_weights(impact, loop.ontology), seed=seed,
@@ -296,8 +331,9 @@ def round_command(
         help="Target precision drawn on the plot.")] = None,
     target_coverage: Annotated[float | None, typer.Option(
         help="Target coverage drawn on the plot.")] = None,
-    lgbm_rounds: Annotated[int | None, typer.Option(help="Matcher boosting rounds.")] = None,
-    folds: Annotated[int | None, typer.Option(help="Matcher calibration folds.")] = None,
+    lgbm_rounds: LgbmRoundsOption = None,
+    folds: FoldsOption = None,
+    repeats: RepeatsOption = None,
     schema: SchemaOption = None,
 ) -> None:
     """One round of the loop, in two steps around the human labelling.
@@ -308,13 +344,17 @@ def round_command(
     point to the learning curve (report JSON + PNG).
     """
     existing = LearningCurve.load(report) if report.exists() else None
+    if existing is not None and held_out and set(held_out) != set(existing.held_out):
+        raise ConfigError(f"{report} measures the matcher on held-out orgs "
+                          f"{existing.held_out}, not {list(held_out)}; points measured on "
+                          "other orgs cannot share a curve. Leave --held-out out, or start a "
+                          "new curve with --report NEW.json")
     held = held_out or (existing.held_out if existing else None)
     if not held:
         raise ConfigError("name the held-out orgs to evaluate on with --held-out (fully "
                           "labelled orgs that are never asked about or trained on)")
     pool_orgs = org or (existing.pool_orgs if existing else None)
-    params = existing.matcher_params if existing and existing.matcher_params else \
-        _matcher_params(lgbm_rounds, folds)
+    params = _report_params(existing, report, lgbm_rounds, folds, repeats)
     loop = AnnotationLoop(
         annotations or default_annotations_dir(), held_out=held, pool_orgs=pool_orgs,
         matcher_params=params, schemas=_schemas(schema), report=report,

@@ -171,6 +171,14 @@ def test_cli_round_in_two_steps_with_a_person(
     # starting again before answering is refused, with the way out
     again = runner.invoke(app, ["round", *common])
     assert again.exit_code == 2 and "waiting for the answers" in again.output
+    assert json.loads(report.read_text())["matcher_params"] == {
+        "n_rounds": 40, "n_folds": 2, "n_repeats": 3}
+    # the curve keeps one matcher setup and one held-out set: a clash is refused, not ignored
+    mixed = runner.invoke(app, ["round", *common, "--repeats", "1"])
+    assert mixed.exit_code == 2
+    assert "--repeats 1 (the report has 3)" in " ".join(mixed.output.split())
+    moved = runner.invoke(app, ["round", *common, "--held-out", "gamma"])
+    assert moved.exit_code == 2 and "--report NEW.json" in " ".join(moved.output.split())
     # the person fills in the concept column
     with tasks.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
