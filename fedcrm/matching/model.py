@@ -331,6 +331,9 @@ class FieldMatcher:
             self.pair_model_ = _train_booster(
                 pair_data.features, pair_data.labels, params, self.n_rounds, seed
             )
+        # what the threshold promises, measured on the decisions that chose it
+        chosen_scores, chosen_correct = field_scores[chooses], field_correct[chooses]
+        accepted = chosen_scores >= self.threshold_
         self.training_report_ = {
             "embedding_precision": self.embedder.resolved_precision,
             "n_orgs": len(corpus),
@@ -343,11 +346,10 @@ class FieldMatcher:
             "threshold_fields": int(chooses.sum()) // self.n_repeats,
             "pair_threshold": self.pair_threshold_,
             "join_threshold": self.join_threshold_,
-            "oof_field_precision_at_threshold": float(
-                field_correct[field_scores >= self.threshold_].mean()
-            ) if (field_scores >= self.threshold_).any() else None,
-            "oof_field_coverage_at_threshold": float((field_scores >= self.threshold_).mean())
-            if len(field_scores) else 0.0,
+            "oof_field_precision_at_threshold": float(chosen_correct[accepted].mean())
+            if accepted.any() else None,
+            "oof_field_coverage_at_threshold": float(accepted.mean())
+            if len(chosen_scores) else 0.0,
         }
         self.ontology_version_ = ontology.version
         self.version_ = self._compute_version()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -295,3 +296,37 @@ def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontolog
     assert fitted.get_params()["n_repeats"] == 2
     with pytest.raises(ConfigError, match="n_repeats"):
         FieldMatcher(n_repeats=0).fit(corpus, ontology)
+
+
+def test_report_measures_the_threshold_on_the_decisions_that_chose_it(
+    corpus: list[AnnotatedOrg], ontology: Ontology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When only some orgs choose the threshold, the report's out-of-fold precision and
+    coverage at the threshold are over those orgs' decisions, not every labelled field."""
+    import fedcrm.matching.model as model_module
+
+    left_out = corpus[-1].org_id
+    real_threshold = model_module.threshold_for_precision
+    seen: dict[str, np.ndarray] = {}
+
+    def all_but_the_last_org(partial: list[bool], *, min_fields: int = 100) -> np.ndarray:
+        return np.array(flags, dtype=bool)
+
+    def spy(scores: np.ndarray, correct: np.ndarray, target: float, **kwargs: Any) -> float:
+        seen.setdefault("scores", scores)  # the first call chooses the field threshold
+        seen.setdefault("correct", correct)
+        return real_threshold(scores, correct, target, **kwargs)
+
+    flags = [org.org_id != left_out for org in corpus
+             for _, field in org.schema.iter_fields() if field.is_custom]
+    assert 0 < sum(flags) < len(flags)
+    monkeypatch.setattr(model_module, "threshold_decisions", all_but_the_last_org)
+    monkeypatch.setattr(model_module, "threshold_for_precision", spy)
+    fitted = FieldMatcher(n_rounds=20, n_folds=2, target_precision=0.5).fit(corpus, ontology)
+    report = fitted.training_report_
+    assert report["threshold_fields"] == sum(flags) == len(seen["scores"])
+    accepted = seen["scores"] >= fitted.threshold_
+    assert accepted.any()
+    assert report["oof_field_coverage_at_threshold"] == pytest.approx(accepted.mean())
+    assert report["oof_field_precision_at_threshold"] == pytest.approx(
+        seen["correct"][accepted].mean())
