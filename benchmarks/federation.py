@@ -89,7 +89,8 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
           f"settings: {config.model}, {config.optimizer} lr {config.learning_rate}, "
           f"{config.local_epochs} local epochs"
           + (f", {config.local_steps} local steps" if config.local_steps else "")
-          + f", {config.rounds} rounds, server momentum {config.server_momentum:g}; scale "
+          + f", {config.rounds} rounds, server momentum {config.server_momentum:g}, the mean "
+          f"model of the last {config.averaged_rounds()} rounds; scale "
           f"{args.scale}, seeds {','.join(map(str, seeds))}; mean test AUC over orgs)")
     print()
     print("| federation | task | seed | orgs | flagged as leakage | "
@@ -156,7 +157,8 @@ def training_config(args: argparse.Namespace) -> TrainingConfig:
                                                 ("batch_size", args.batch),
                                                 ("learning_rate", args.lr),
                                                 ("server_momentum", args.server_momentum),
-                                                ("local_steps", args.local_steps))
+                                                ("local_steps", args.local_steps),
+                                                ("average_fraction", args.average_fraction))
                  if value is not None}
     if overrides.get("local_steps") == 0:
         overrides["local_steps"] = None
@@ -248,10 +250,10 @@ def scored_aucs(prepared: PreparedTask, participants: list[Participant], paramet
 def _quality_run(prepared: PreparedTask, strategy: str, config: TrainingConfig,
                  truth: dict[str, dict[str, bool]]) -> tuple[float, float]:
     """(mean test AUC on the recorded labels, on the true outcomes) of one federation, with
-    the global model after the last round (as run_task scores the federated methods)."""
+    the model it delivers (as run_task scores the federated methods)."""
     participants = participants_of(prepared, config)
     result = Coordinator(participants, make_strategy(strategy), config).run(progress=False)
-    return scored_aucs(prepared, participants, result.parameters, truth)
+    return scored_aucs(prepared, participants, result.averaged_parameters, truth)
 
 
 def quality_section(args: argparse.Namespace, workdir: Path) -> None:
@@ -379,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="override the demo's learning rate")
     parser.add_argument("--server-momentum", type=float, default=None,
                         help="override the demo's server momentum (0 = plain FedAvg)")
+    parser.add_argument("--average-fraction", type=float, default=None,
+                        help="share of the last rounds whose global models the delivered model "
+                             "averages (default: the config's 1/3; 0 = the last round's)")
     parser.add_argument("--epsilons", default="1,2,5,8,10")
     parser.add_argument("--clip", type=float, default=5.0,
                         help="DP-SGD per-example clipping norm C")

@@ -95,7 +95,8 @@ def main() -> int:
                 result = Coordinator(training, make_strategy(strategy), config).run(
                     progress=False)
                 # scored on every org, the dropped ones included
-                row[name] = bench.scored_aucs(prepared, participants, result.parameters, truth)[1]
+                row[name] = bench.scored_aucs(prepared, participants,
+                                              result.averaged_parameters, truth)[1]
             true_auc[(seed, task)] = row
             print(f"| {seed} | {task} | " + " ".join(f"{r:.2f}" for r in sorted(
                 reliability.values())) + " | " + " | ".join(

@@ -42,6 +42,14 @@ class TrainingConfig(BaseModel):
     #: of it. Applied by the coordinator to the aggregate only, so it works unchanged with
     #: encrypted aggregation and costs no privacy (post-processing).
     server_momentum: float = Field(default=0.0, ge=0, lt=1)
+    #: the federation delivers the mean of the global models of the last α·rounds rounds
+    #: (at least one): α-suffix averaging of the iterates (Rakhlin, Shamir & Sridharan 2012,
+    #: "Making gradient descent optimal for strongly convex stochastic optimization"), which
+    #: smooths out the round-to-round jitter that small orgs' noisy updates give the last
+    #: model (docs/federation.md, "Which round's model"). 0 = the last round's model.
+    #: Post-processing of models the coordinator holds anyway: no privacy cost, works with
+    #: encrypted aggregation
+    average_fraction: float = Field(default=1 / 3, ge=0, le=1)
     #: L2 bound on every update a participant sends (and, in plaintext mode, receives)
     max_update_norm: float | None = Field(default=5.0, gt=0)
     #: plaintext mode also bounds received updates to this multiple of the round's median
@@ -59,6 +67,10 @@ class TrainingConfig(BaseModel):
     model: Literal["logistic", "mlp"] = "logistic"
     hidden: tuple[int, ...] = (32, 16)
     seed: int = 0
+
+    def averaged_rounds(self, rounds: int | None = None) -> int:
+        """How many last rounds the delivered model averages (see ``average_fraction``)."""
+        return max(1, round(self.average_fraction * (rounds or self.rounds)))
 
     def per_round(self, n_participants: int) -> int:
         """How many participants a round samples out of ``n_participants``."""

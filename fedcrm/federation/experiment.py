@@ -181,11 +181,11 @@ def run_task(
             result = Coordinator(participants(), make_strategy(strategy), config).run(
                 progress=progress)
             timing[strategy] = (time.perf_counter() - start) / config.rounds
-            # the global model after the last round, not the round with the best mean
-            # validation AUC: averaged over small orgs' validation splits that mean is mostly
-            # noise, and choosing on it cost 2.7 (churn), 1.1 (lead) and 0.5 (win) AUC points
-            # on the synthetic federations (docs/federation.md, "Which round's model")
-            parameters[strategy] = dict.fromkeys(datas, result.parameters)
+            # the model the federation delivers (the mean of the last rounds' global models),
+            # not the round with the best mean validation AUC: averaged over small orgs'
+            # validation splits that mean is mostly noise (docs/federation.md, "Which
+            # round's model")
+            parameters[strategy] = dict.fromkeys(datas, result.averaged_parameters)
     if "centralised" in methods:
         central = Participant("centralised", _pooled(list(datas.values())), config=config)
         pooled = central.fit_local()

@@ -219,3 +219,29 @@ def test_round_record_mean_validation_auc_is_the_mean_of_the_known_aucs() -> Non
     # a logged round reads back as written
     again = RoundRecord.model_validate_json(record.model_dump_json())
     assert again == record
+
+
+@pytest.mark.parametrize(("fraction", "average_last"), [(0.0, 1), (0.1, 1), (0.6, 3), (1.0, 5)])
+def test_delivered_model_averages_the_last_rounds(fraction: float, average_last: int) -> None:
+    """The delivered model is the mean of the global models after the last
+    ``average_fraction`` of the rounds (at least one), and is scored on the test splits."""
+    config = CONFIG.model_copy(update={"rounds": 5, "average_fraction": fraction})
+    assert config.averaged_rounds() == average_last
+    result = Coordinator(federation(config), FedAvg(), config).run(progress=False)
+    stepped = Coordinator(federation(config), FedAvg(), config)
+    after = []
+    for number in range(config.rounds):
+        stepped.run_round(number)
+        after.append(stepped.parameters.copy())
+    kept = list(range(max(0, 5 - average_last), 5))
+    assert result.averaged_rounds == kept
+    np.testing.assert_allclose(result.averaged_parameters,
+                               np.mean([after[i] for i in kept], axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(result.parameters, after[-1])
+    if average_last == 1:
+        np.testing.assert_array_equal(result.averaged_parameters, result.parameters)
+    else:
+        assert not np.allclose(result.averaged_parameters, result.parameters)
+    org = stepped.participants["org0"]
+    assert result.averaged_test_metrics["org0"]["auc"] == pytest.approx(
+        org.evaluate(result.averaged_parameters, "test")["auc"])

@@ -249,7 +249,12 @@ def test_flower_simulation_matches_in_process_round_by_round(tmp_path: Path) -> 
                          TRAINING).run(progress=False)
     for pid, metrics in result.test_metrics.items():
         assert flower.test_metrics[pid] == pytest.approx(metrics, abs=1e-6)
+        assert flower.averaged_test_metrics[pid] == pytest.approx(
+            result.averaged_test_metrics[pid], abs=1e-6)
     assert flower.best_round == result.best_round
+    assert flower.averaged_rounds == result.averaged_rounds
+    np.testing.assert_allclose(flower.averaged_parameters, result.averaged_parameters,
+                               atol=1e-6, rtol=0)
 
 
 @pytest.mark.flower_simulation
@@ -358,6 +363,9 @@ def test_run_local_script_matches_in_process(tmp_path: Path) -> None:
     local = Coordinator(participants, settings.strategy.build(), settings.training).run(
         progress=False)
     np.testing.assert_allclose(flower.parameters, local.parameters, atol=1e-6, rtol=0)
+    # the delivered (averaged) model survives result.json too
+    np.testing.assert_allclose(flower.averaged_parameters, local.averaged_parameters,
+                               atol=1e-6, rtol=0)
     for record, local_record in zip(flower.history, local.history, strict=True):
         same_record(record, local_record)
     _no_flower_processes_of(workdir)

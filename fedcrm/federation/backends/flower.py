@@ -24,7 +24,7 @@ message type        coordinator sends                  org answers
 ``query.decrypt``   aggregate + forwarded updates      partial decryption, or refusal
 ``evaluate.validate``  global model                    validation AUC
 ``evaluate.resync``    restored model (after rollback) gate verdict
-``evaluate.test``      final and best models           test metrics
+``evaluate.test``      final, best and averaged models test metrics
 ==================  =================================  ===================================
 """
 
@@ -816,7 +816,10 @@ def write_result(path: str | Path, result: FederationResult) -> Path:
             "best_round": result.best_round,
             "history": [record.model_dump(mode="json") for record in result.history],
             "test_metrics": result.test_metrics,
-            "best_test_metrics": result.best_test_metrics}
+            "best_test_metrics": result.best_test_metrics,
+            "averaged_parameters": vector(result.averaged_parameters),
+            "averaged_rounds": result.averaged_rounds,
+            "averaged_test_metrics": result.averaged_test_metrics}
     file = Path(path)
     file.write_text(json.dumps(data), encoding="utf-8")
     return file
@@ -827,7 +830,7 @@ def read_result(path: str | Path) -> FederationResult:
     import json
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    for key in ("parameters", "best_parameters"):
+    for key in ("parameters", "best_parameters", "averaged_parameters"):
         if data.get(key) is not None:
             data[key] = np.asarray(data[key], dtype=np.float32)
     return FederationResult.model_validate(data)

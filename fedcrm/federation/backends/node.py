@@ -398,7 +398,7 @@ class NodeAgent:
         return pack({"accepted": gate.accepted})
 
     def test(self, content: RecordDict) -> RecordDict:
-        """Test metrics of each candidate model (final and best-validation)."""
+        """Test metrics of each candidate model (final, best-validation and averaged)."""
         fields = fields_of(content)
         reports = [self.participant.evaluate(array_of(content, f"candidate_{index}"), "test")
                    for index in range(int(fields["candidates"]))]

@@ -59,7 +59,7 @@ def run_task_flower(
         started = time.perf_counter()
         outcome = run_flower_simulation(orgs, run_settings)
         timing[method] = (time.perf_counter() - started) / training.rounds
-        federated[method] = outcome.parameters  # the last round's model, as run_task
+        federated[method] = outcome.averaged_parameters  # the delivered model, as run_task
     scorer = Participant("scorer", next(iter(datas.values())), config=training)
     scores: list[OrgScore] = []
     for matrix in prepared.matrices:
