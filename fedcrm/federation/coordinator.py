@@ -102,8 +102,9 @@ class FederationResult(BaseModel):
 
     @property
     def mean_test_auc(self) -> float:
-        """Mean of the participants' test AUCs (participants whose test set has one class are
-        left out)."""
+        """Mean of the participants' test AUCs of the last round's model, ``test_metrics``
+        (participants whose test set has one class are left out); ``averaged_test_metrics``
+        has the delivered model's."""
         values = [m["auc"] for m in self.test_metrics.values() if m["auc"] is not None]
         return float(np.mean(values)) if values else float("nan")
 
