@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{record.round:>5}  {','.join(record.contributed):<24} "
               f"{','.join(record.dropped) or '-':<10} {auc if auc is None else f'{auc:.4f}':>8}"
               f"  {sum(record.seconds.values()):.2f}")
-    print(f"mean test AUC {result.mean_test_auc:.4f}; total {time.perf_counter() - started:.1f} s")
+    print(f"mean test AUC {result.averaged_mean_test_auc:.4f} (the delivered model: the mean of "
+          f"rounds {result.averaged_rounds[0]}–{result.averaged_rounds[-1]}), last round "
+          f"{result.mean_test_auc:.4f}; total {time.perf_counter() - started:.1f} s")
     print(json.dumps({"result": str(federation.output / "result.json"),
                       "rounds": str(federation.output / "rounds.jsonl")}))
     return 0

@@ -103,10 +103,18 @@ class FederationResult(BaseModel):
     @property
     def mean_test_auc(self) -> float:
         """Mean of the participants' test AUCs of the last round's model, ``test_metrics``
-        (participants whose test set has one class are left out); ``averaged_test_metrics``
-        has the delivered model's."""
-        values = [m["auc"] for m in self.test_metrics.values() if m["auc"] is not None]
-        return float(np.mean(values)) if values else float("nan")
+        (participants whose test set has one class are left out)."""
+        return _mean_auc(self.test_metrics)
+
+    @property
+    def averaged_mean_test_auc(self) -> float:
+        """The same for the delivered model, ``averaged_test_metrics``."""
+        return _mean_auc(self.averaged_test_metrics)
+
+
+def _mean_auc(metrics: dict[str, dict[str, float | None]]) -> float:
+    values = [m["auc"] for m in metrics.values() if m.get("auc") is not None]
+    return float(np.mean(values)) if values else float("nan")
 
 
 @dataclass

@@ -245,3 +245,6 @@ def test_delivered_model_averages_the_last_rounds(fraction: float, average_last:
     org = stepped.participants["org0"]
     assert result.averaged_test_metrics["org0"]["auc"] == pytest.approx(
         org.evaluate(result.averaged_parameters, "test")["auc"])
+    assert result.averaged_mean_test_auc == pytest.approx(np.mean(
+        [p.evaluate(result.averaged_parameters, "test")["auc"]
+         for p in stepped.participants.values()]))
