@@ -5,8 +5,9 @@ Reproduce:  .venv/bin/python benchmarks/quality_variants.py              (seeds 
 
 The federations of ``benchmarks/federation.py --section quality --scale 0.1
 --server-momentum 0`` (8 synthetic orgs of very unequal completeness, recency and label
-reliability, one per seed), each task trained with the global model after the last round
-scored against the generator's true outcomes (which no org sees) by:
+reliability, one per seed), each task trained and its delivered model (the mean of the last
+rounds' global models, as run_task scores it) scored against the generator's true outcomes
+(which no org sees) by:
 
 * ``fedavg``: weights ∝ sample counts;
 * ``qw``: quality-weighted, the shipped multiplier ``0.6 + 0.8 × score``;

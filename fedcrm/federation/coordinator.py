@@ -316,8 +316,7 @@ class Coordinator:
         """Run ``rounds`` rounds (default: the config's) and evaluate on every test split."""
         total = rounds or self.config.rounds
         best: tuple[float, int, np.ndarray] | None = None
-        recent: deque[tuple[int, np.ndarray]] = deque(
-            maxlen=self.config.averaged_rounds(total))
+        recent: deque[np.ndarray] = deque(maxlen=self.config.averaged_rounds(total))
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(total):
@@ -325,20 +324,19 @@ class Coordinator:
                 auc = record.mean_validation_auc
                 if auc is not None and (best is None or auc > best[0]):
                     best = (auc, round_number, self.parameters.copy())
-                recent.append((round_number, self.parameters.copy()))
+                recent.append(self.parameters.copy())
                 bar.update(task, advance=1, description=(
                     f"{self.strategy.name} round {round_number + 1}/{total}"
                     + (f" val AUC {auc:.3f}" if auc is not None else "")))
         best_parameters = best[2] if best is not None else self.parameters.copy()
-        averaged = np.mean([values for _, values in recent], axis=0).astype(
-            self.parameters.dtype) if recent else self.parameters.copy()
+        averaged = np.mean(recent, axis=0).astype(self.parameters.dtype)
         test, best_test, averaged_test = self._test_metrics(
             [self.parameters, best_parameters, averaged])
         return FederationResult(parameters=self.parameters.copy(), history=list(self.history),
                                 test_metrics=test, best_parameters=best_parameters,
                                 best_round=best[1] if best is not None else None,
                                 best_test_metrics=best_test, averaged_parameters=averaged,
-                                averaged_rounds=[number for number, _ in recent],
+                                averaged_rounds=list(range(total - len(recent), total)),
                                 averaged_test_metrics=averaged_test)
 
 

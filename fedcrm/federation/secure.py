@@ -495,10 +495,7 @@ class SecureCoordinator(Coordinator):
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
                                                              timings)
         start = time.perf_counter()
-        validation = {
-            pid: self.participants[pid].evaluate(self.parameters, "validation")["auc"]
-            for pid in active
-        }
+        validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
         start = time.perf_counter()
         for client in self.clients.values():  # offline work for the next round
