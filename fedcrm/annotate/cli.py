@@ -25,7 +25,7 @@ import typer
 from rich.table import Table
 
 from fedcrm._console import console, error_console, friendly_errors, print_json
-from fedcrm.annotate.exchange import FORMATS, format_of
+from fedcrm.annotate.exchange import FORMATS, format_of, output_format
 from fedcrm.annotate.loop import (
     FAST_MATCHER_PARAMS,
     AnnotationLoop,
@@ -48,6 +48,8 @@ __all__ = ["app"]
 
 ENV_ANNOTATOR = "FEDCRM_ANNOTATOR"
 DEFAULT_REPORT = Path("annotate-report.json")
+#: fields a round selects unless --n says otherwise
+DEFAULT_N = 50
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "label-studio": "json"}
 
 app = typer.Typer(
@@ -69,7 +71,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machine
 StrategyOption = Annotated[str, typer.Option(
     "--strategy", "-s",
     help="Factors random, margin (uncertainty), entropy, impact joined by '*', optionally "
-         "'+diverse'; 'default' = margin*impact+diverse.")]
+         "'+diverse' then '+explore[=share]'; 'default' = margin*impact+diverse.")]
 ImpactOption = Annotated[str, typer.Option(
     "--impact", help="Concept weights: 'default' (from the ontology) or a JSON file written "
                      "by `fedcrm annotate impact`.")]
@@ -120,27 +122,6 @@ def _given_params(lgbm_rounds: int | None, folds: int | None,
 def _matcher_params(lgbm_rounds: int | None, folds: int | None,
                     repeats: int | None) -> dict[str, Any]:
     return {**FAST_MATCHER_PARAMS, **_given_params(lgbm_rounds, folds, repeats)}
-
-
-def _report_params(existing: LearningCurve | None, report: Path, lgbm_rounds: int | None,
-                   folds: int | None, repeats: int | None) -> dict[str, Any]:
-    """The matcher parameters of a round: the report's own once it has them.
-
-    A learning curve compares rounds of one matcher setup, so an option that contradicts the
-    report's parameters is refused rather than silently ignored.
-    """
-    if existing is None or not existing.matcher_params:
-        return _matcher_params(lgbm_rounds, folds, repeats)
-    kept = existing.matcher_params
-    option = {"n_rounds": "--lgbm-rounds", "n_folds": "--folds", "n_repeats": "--repeats"}
-    clashes = [f"{option[key]} {value} (the report has {kept.get(key, 'the default')})"
-               for key, value in _given_params(lgbm_rounds, folds, repeats).items()
-               if kept.get(key) != value]
-    if clashes:
-        raise ConfigError(f"{report} was started with matcher parameters {kept}; "
-                          f"{', '.join(clashes)} would mix two matcher setups in one curve. "
-                          "Leave the option out, or start a new curve with --report NEW.json")
-    return dict(kept)
 
 
 def _fit_or_load(loop: AnnotationLoop, model: Path | None) -> FieldMatcher:
@@ -214,7 +195,8 @@ def select_command(
     held_out: Annotated[list[str] | None, typer.Option(
         "--held-out", help="Orgs never asked about or trained on (repeatable).")] = None,
     format: Annotated[str | None, typer.Option(
-        help=f"One of {', '.join(FORMATS)} [default: from the extension].")] = None,
+        help=f"One of {', '.join(FORMATS)} [default: from the extension; a format that "
+             "contradicts the extension is refused].")] = None,
     round: Annotated[int | None, typer.Option(help="Round number written into the tasks.")
                      ] = None,
     model: Annotated[Path | None, typer.Option(
@@ -233,7 +215,7 @@ def select_command(
     as_json: JsonOption = False,
 ) -> None:
     """Select the fields to label next and write them as a task file."""
-    chosen_format = format_of(out, format)
+    chosen_format = output_format(out, format)
     loop = AnnotationLoop(
         annotations or default_annotations_dir(), held_out=held_out or [], pool_orgs=org,
         matcher_params=_matcher_params(lgbm_rounds, folds, repeats),
@@ -305,22 +287,37 @@ def round_command(
         "--held-out", help="Fully labelled orgs to evaluate on (first round; remembered).")
                         ] = None,
     org: Annotated[list[str] | None, typer.Option(
-        "--org", help="Pool orgs (first round; remembered) [default: all but held-out].")
-                   ] = None,
-    strategy: StrategyOption = DEFAULT_STRATEGY,
-    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Fields to select.")] = 50,
-    format: Annotated[str, typer.Option(help=f"One of {', '.join(FORMATS)}.")] = "csv",
+        "--org", help="Pool orgs (first round; remembered) [default: all but held-out]. "
+                      "Selection only.")] = None,
+    strategy: Annotated[str | None, typer.Option(
+        "--strategy", "-s",
+        help="Factors random, margin (uncertainty), entropy, impact joined by '*', optionally "
+             "'+diverse' then '+explore[=share]' [default: default = margin*impact+diverse]. "
+             "Selection only: refused with --answers.")] = None,
+    n: Annotated[int | None, typer.Option(
+        "--n", "-n", min=1, help="Fields to select [default: 50]. Selection only.")] = None,
+    format: Annotated[str | None, typer.Option(
+        help=f"One of {', '.join(FORMATS)}. Starting a round: [default: from --out's "
+             "extension, else csv; one that contradicts --out's extension is refused]. With "
+             "--answers: how to read them [default: the pending round's format for its task "
+             "file, else from the extension].")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Task file [default: round-<k>-tasks.<ext> beside the report].")
-                   ] = None,
+        "--out", "-o", help="Task file [default: round-<k>-tasks.<ext> beside the report]. "
+                            "Selection only.")] = None,
     model: Annotated[Path | None, typer.Option(
-        help="Select with this matcher file instead of training one.")] = None,
+        help="Select with this matcher file instead of training one. Selection only.")
+                     ] = None,
     save_model: Annotated[Path | None, typer.Option(
         help="After retraining, save the matcher here.")] = None,
-    impact: ImpactOption = "default",
-    similarity: Annotated[str, typer.Option(
-        help="Diversity similarity: embedding or name.")] = "embedding",
-    seed: Annotated[int, typer.Option(help="Seed of the random strategy.")] = 0,
+    impact: Annotated[str | None, typer.Option(
+        "--impact", help="Concept weights: 'default' (from the ontology) or a JSON file "
+                         "written by `fedcrm annotate impact` [default: default]. Selection "
+                         "only.")] = None,
+    similarity: Annotated[str | None, typer.Option(
+        help="Diversity similarity: embedding or name [default: embedding]. Selection only.")
+                          ] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the random strategy [default: 0]. Selection only.")] = None,
     annotator: AnnotatorOption = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Overwrite existing labels the answers disagree with.")] = False,
@@ -341,23 +338,20 @@ def round_command(
     Without --answers: train the matcher on the current labels (the first time, also measure
     it on the held-out orgs), select --n fields with --strategy and write the task file.
     With --answers: import the labels, retrain, evaluate on the held-out orgs and add the
-    point to the learning curve (report JSON + PNG).
+    point to the learning curve (report JSON + PNG). The answers must be about the fields the
+    round asked about; the selection options (--strategy, --n, --out, ...) are refused then.
     """
     existing = LearningCurve.load(report) if report.exists() else None
-    if existing is not None and held_out and set(held_out) != set(existing.held_out):
-        raise ConfigError(f"{report} measures the matcher on held-out orgs "
-                          f"{existing.held_out}, not {list(held_out)}; points measured on "
-                          "other orgs cannot share a curve. Leave --held-out out, or start a "
-                          "new curve with --report NEW.json")
-    held = held_out or (existing.held_out if existing else None)
-    if not held:
+    if existing is None and not held_out:
         raise ConfigError("name the held-out orgs to evaluate on with --held-out (fully "
                           "labelled orgs that are never asked about or trained on)")
-    pool_orgs = org or (existing.pool_orgs if existing else None)
-    params = _report_params(existing, report, lgbm_rounds, folds, repeats)
+    given = _given_params(lgbm_rounds, folds, repeats)
+    # the loop refuses a held-out set or parameters that contradict an existing report
     loop = AnnotationLoop(
-        annotations or default_annotations_dir(), held_out=held, pool_orgs=pool_orgs,
-        matcher_params=params, schemas=_schemas(schema), report=report,
+        annotations or default_annotations_dir(), held_out=held_out or None, pool_orgs=org,
+        matcher_params={**existing.matcher_params, **given} if existing is not None
+        else _matcher_params(lgbm_rounds, folds, repeats),
+        schemas=_schemas(schema), report=report,
         target_precision=target_precision, target_coverage=target_coverage,
     )
     if discard_pending:
@@ -368,11 +362,21 @@ def round_command(
         if pending is None:
             raise ConfigError(f"{report}: no round is waiting for answers; start one with "
                               "`fedcrm annotate round` (without --answers)")
-        merged = loop.import_answers(answers, round=pending.round,
-                                     annotator=annotator or default_annotator(),
-                                     replace=replace, reason=reason)
+        selection = {"--strategy": strategy, "--n": n, "--out": out, "--model": model,
+                     "--impact": impact, "--similarity": similarity, "--seed": seed,
+                     "--org": org}
+        refused = [option for option, value in selection.items() if value is not None]
+        if refused:
+            raise ConfigError(
+                f"{', '.join(refused)} choose(s) the fields of a new round, but --answers "
+                f"finishes round {pending.round} ({pending.n} fields selected with "
+                f"{pending.strategy}); leave {'it' if len(refused) == 1 else 'them'} out now "
+                "and give them to the next `fedcrm annotate round` without --answers"
+            )
+        merged = loop.import_round_answers(answers, format=format,
+                                           annotator=annotator or default_annotator(),
+                                           replace=replace, reason=reason)
         console.print(merge_table(merged))
-        loop.curve.pending = None
         with console.status("retraining the matcher and evaluating on the held-out orgs"):
             matcher, point = loop.retrain_and_measure(strategy=pending.strategy,
                                                       round=pending.round)
@@ -390,7 +394,9 @@ def round_command(
             f"them with `fedcrm annotate round --report {report} --answers "
             f"{pending.task_file}`, or start over with --discard-pending"
         )
-    format_name = format_of(f"tasks.{_EXTENSIONS.get(format, 'x')}", format)
+    # decided before any training: a task file must be readable back by its name
+    format_name = (output_format(out, format, default="csv") if out is not None
+                   else format_of("tasks", format) if format is not None else "csv")
     if not loop.curve.points:
         with console.status("training the matcher and measuring the starting point"):
             matcher, start = loop.retrain_and_measure(strategy="start", round=0)
@@ -400,10 +406,11 @@ def round_command(
     else:
         matcher = _fit_or_load(loop, model)
     number = loop.curve.next_round()
-    query_strategy = make_strategy(strategy, weights=_weights(impact, loop.ontology), seed=seed,
-                                   similarity=similarity,
+    query_strategy = make_strategy(strategy or DEFAULT_STRATEGY,
+                                   weights=_weights(impact or "default", loop.ontology),
+                                   seed=seed or 0, similarity=similarity or "embedding",
                                    embedder=matcher.embedder)
-    queries = loop.select(query_strategy, n, matcher)
+    queries = loop.select(query_strategy, n if n is not None else DEFAULT_N, matcher)
     target = out or report.with_name(f"round-{number:03d}-tasks.{_EXTENSIONS[format_name]}")
     paths = loop.export(queries, target, round=number, strategy=query_strategy.name,
                         format=format_name, matcher_version=matcher.version_)

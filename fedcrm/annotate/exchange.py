@@ -14,7 +14,7 @@ The answer, in every format: ``concept`` is an ontology concept id, or ``none`` 
 concept fits; ``group`` (only with no concept) names a cross-org group for a custom field other
 orgs share. A row with neither is unanswered and skipped on import. Label Studio's *export*
 (``annotations[].result[].value.choices``; ``text`` for the text areas) is read back, as is its
-flat JSON-MIN export.
+flat JSON-MIN export. A CSV saved with semicolons (Excel in a European locale) is read too.
 """
 
 from __future__ import annotations
@@ -162,6 +162,35 @@ def format_of(path: str | Path, given: str | None = None) -> str:
     )
 
 
+def _format_of_extension(path: str | Path) -> str | None:
+    suffix = Path(path).suffix.lower()
+    return next((name for name, extension in _EXTENSIONS.items() if extension == suffix), None)
+
+
+def output_format(path: str | Path, given: str | None = None, *,
+                  default: str | None = None) -> str:
+    """The format to write ``path`` in: ``given``, else the extension's, else ``default``.
+
+    A ``given`` format that contradicts the extension (``tasks.jsonl`` written as CSV) is
+    refused: a file whose name lies about its format cannot be read back by its name. Without
+    ``given`` or ``default``, an unknown extension is refused as in :func:`format_of`.
+    """
+    by_extension = _format_of_extension(path)
+    if given is not None:
+        chosen = format_of(path, given)
+        if by_extension is not None and by_extension != chosen:
+            raise ConfigError(
+                f"{path}: the extension {Path(path).suffix!r} means the {by_extension} format, "
+                f"but the format given is {chosen}; name the file "
+                f"*{_EXTENSIONS[chosen]}, or leave the format (--format) out to write "
+                f"{by_extension}"
+            )
+        return chosen
+    if by_extension is not None:
+        return by_extension
+    return default if default is not None else format_of(path)
+
+
 def _candidates_text(task: AnnotationTask) -> str:
     return "; ".join(f"{c.concept} ({c.score:.2f})" for c in task.candidates)
 
@@ -218,7 +247,7 @@ def write_tasks(
 ) -> list[Path]:
     """Write a task file (and, for Label Studio, its labelling config); return the paths."""
     target = Path(path)
-    chosen = format_of(target, format)
+    chosen = output_format(target, format)
     target.parent.mkdir(parents=True, exist_ok=True)
     if chosen == "jsonl":
         target.write_text(
@@ -315,6 +344,41 @@ class _Row(BaseModel):
     note: str | None = None
 
 
+def _decision(concept: str | None, group: str | None,
+              where: str) -> tuple[str | None, str | None] | None:
+    """The normalised ``(concept, group)`` of an answer, or None when it gives neither.
+
+    ``none`` or ``-`` (any case) in the concept column is "no concept" (``concept`` None);
+    ``custom:<group>`` there means the group; a ``custom:`` prefix of a group is dropped.
+    Raises :class:`MappingError` naming ``where`` for a ``custom:`` without a group, or a
+    ``custom:`` concept that contradicts the group column.
+    """
+    concept = (concept or "").strip() or None
+    group = (group or "").strip() or None
+    if concept is not None and concept.startswith("custom:"):
+        # a shared block typed into the concept column means "no concept, this group"
+        block = concept.removeprefix("custom:").strip()
+        if not block:
+            raise MappingError(f"{where}: {concept!r} in the concept column names no group; "
+                               "write custom:<group> (e.g. custom:account.loyalty_tier), or "
+                               "'none' if no concept fits")
+        if group is not None and group.removeprefix("custom:").strip() != block:
+            raise MappingError(f"{where}: {concept!r} in the concept column but group "
+                               f"{group!r}; give one of them")
+        concept, group = None, block
+    if group is not None:
+        named = group.removeprefix("custom:").strip()
+        if not named:
+            raise MappingError(f"{where}: group {group!r} names no group; write the group "
+                               "(e.g. account.loyalty_tier) or leave the cell empty")
+        group = named
+    if concept is None and group is None:
+        return None
+    if concept is not None and concept.lower() in (NO_CONCEPT, "-"):
+        concept = None
+    return concept, group
+
+
 def _answer(row: dict[str, Any], where: str) -> Answer | None:
     """One row → an answer; None if unanswered. Raises MappingError naming ``where``."""
     cleaned = {k: (None if v == "" else v) for k, v in row.items() if isinstance(k, str)}
@@ -325,20 +389,10 @@ def _answer(row: dict[str, Any], where: str) -> Answer | None:
             f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
         )
         raise MappingError(f"{where}: malformed answer row ({problems})") from exc
-    concept, group = parsed.concept or None, parsed.group or None
-    if concept is not None and concept.startswith("custom:"):
-        # a shared block typed into the concept column means "no concept, this group"
-        block = concept.removeprefix("custom:")
-        if group is not None and group.removeprefix("custom:") != block:
-            raise MappingError(f"{where}: {concept!r} in the concept column but group "
-                               f"{group!r}; give one of them")
-        concept, group = None, block
-    if group is not None:
-        group = group.removeprefix("custom:") or None
-    if concept is None and group is None:
+    decision = _decision(parsed.concept, parsed.group, where)
+    if decision is None:
         return None
-    if concept is not None and concept.lower() in (NO_CONCEPT, "-"):
-        concept = None
+    concept, group = decision
     return Answer(org=parsed.org, object=parsed.object, field=parsed.field, concept=concept,
                   group=group, annotator=parsed.annotator, labelled_at=parsed.labelled_at,
                   round=parsed.round, note=parsed.note, where=where)
@@ -357,21 +411,35 @@ def _read_jsonl(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
         yield item, f"{path}:{number}"
 
 
+def _csv_delimiter(text: str) -> str:
+    """``,`` unless the header only has the required columns when split on ``;`` or a tab
+    (Excel in a European locale saves "CSV" with semicolons)."""
+    for delimiter in (",", ";", "\t"):
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        if all(column in {h.strip() for h in header} for column in _REQUIRED_COLUMNS):
+            return delimiter
+    return ","
+
+
 def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    delimiter = _csv_delimiter(text)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
+        first_line = text.split("\n", 1)[0]
+        hint = (" The header looks semicolon-separated: save the file as 'CSV UTF-8 (comma "
+                "delimited)'." if ";" in first_line else "")
         raise MappingError(
             f"{path}:1: missing column(s) {missing}; the header must include "
             f"{list(_REQUIRED_COLUMNS)} (export the tasks with `fedcrm annotate select "
-            "--format csv` and fill in the concept column)"
+            f"--format csv` and fill in the concept column).{hint}"
         )
     reader.fieldnames = header
     for row in reader:
         if None in row:
             raise MappingError(f"{path}:{reader.line_num}: more cells than header columns "
-                               "(a stray comma or an unquoted cell?)")
+                               f"(a stray {delimiter!r} or an unquoted cell?)")
         if not any((v or "").strip() for v in row.values()):
             continue
         yield row, f"{path}:{reader.line_num}"
@@ -385,6 +453,48 @@ def _completed_by(annotation: dict[str, Any]) -> str | None:
     if who is not None:
         return f"label-studio-user-{who}"
     return None
+
+
+def _single_choice(value: Any, where: str) -> Any:
+    """A JSON-MIN choice: a string, a list of one, or ``{"choices": [...]}``."""
+    if isinstance(value, dict):
+        value = value.get("choices")
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise MappingError(f"{where}: {len(value)} concepts chosen ({value}); choose one")
+        value = value[0] if value else None
+    return value
+
+
+def _joined_text(value: Any) -> Any:
+    """A JSON-MIN text area: a string, a list of strings, or ``{"text": [...]}``."""
+    if isinstance(value, dict):
+        value = value.get("text")
+    if isinstance(value, list):
+        value = " ".join(str(t).strip() for t in value if str(t).strip()) or None
+    return value
+
+
+def _json_min_row(task: dict[str, Any], where: str) -> dict[str, Any]:
+    """A JSON-MIN task (data and one annotation flattened into one object) as an answer row.
+
+    The annotation time (``updated_at``, else ``created_at``) becomes ``labelled_at``; a
+    numeric ``annotator`` (Label Studio's user id) becomes ``label-studio-user-<id>``, as in
+    the full export.
+    """
+    row = dict(task)
+    row["concept"] = _single_choice(row.get("concept"), where)
+    for name in ("group", "note"):
+        row[name] = _joined_text(row.get(name))
+    annotator = row.get("annotator")
+    if isinstance(annotator, dict):
+        row["annotator"] = _completed_by({"completed_by": annotator})
+    elif isinstance(annotator, int) and not isinstance(annotator, bool):
+        row["annotator"] = f"label-studio-user-{annotator}"
+    if not row.get("labelled_at"):
+        stamp = row.get("updated_at") or row.get("created_at")
+        row["labelled_at"] = str(stamp) if stamp else None
+    return row
 
 
 def _label_studio_answer(result: list[Any], where: str) -> dict[str, str]:
@@ -421,32 +531,39 @@ def _read_label_studio(path: Path, text: str) -> Iterator[tuple[dict[str, Any], 
         if not isinstance(task, dict):
             raise MappingError(f"{where}: expected a JSON object")
         if "data" not in task:  # JSON-MIN: data and answers flattened into one object
-            yield task, where
+            yield _json_min_row(task, where), where
             continue
         data = task["data"]
         if not isinstance(data, dict):
             raise MappingError(f"{where}: 'data' must be an object")
         row = {k: data.get(k) for k in ("org", "object", "field", "round")}
-        answers = []
+        answers: list[tuple[dict[str, str], tuple[str | None, str | None]]] = []
         for annotation in task.get("annotations") or []:
             if not isinstance(annotation, dict) or annotation.get("was_cancelled"):
                 continue
             values = _label_studio_answer(annotation.get("result") or [], where)
-            if values:
-                values["annotator"] = _completed_by(annotation) or ""
-                values["labelled_at"] = str(annotation.get("updated_at") or
-                                            annotation.get("created_at") or "")
-                answers.append(values)
-        decided = {(a.get("concept"), a.get("group")) for a in answers}
-        if len(decided) > 1:
-            said = "; ".join(f"{a['annotator'] or '?'}: {a.get('concept') or a.get('group')}"
-                             for a in answers)
+            # only annotations that give a concept or a group answer; a note alone does not
+            decision = _decision(values.get("concept"), values.get("group"), where)
+            if decision is None:
+                continue
+            values["annotator"] = _completed_by(annotation) or ""
+            values["labelled_at"] = str(annotation.get("updated_at") or
+                                        annotation.get("created_at") or "")
+            answers.append((values, decision))
+        if len({decision for _, decision in answers}) > 1:
+            said = "; ".join(f"{values['annotator'] or '?'}: {_said(decision)}"
+                             for values, decision in answers)
             raise MappingError(f"{where} ({row['org']} {row['object']}.{row['field']}): "
                                f"annotators disagree ({said}); settle it in Label Studio "
                                "and export again")
         if answers:
-            row.update(answers[-1])
+            row.update(answers[-1][0])
         yield row, where
+
+
+def _said(decision: tuple[str | None, str | None]) -> str:
+    concept, group = decision
+    return concept or (f"group {group}" if group else NO_CONCEPT)
 
 
 def read_answers(path: str | Path, *, format: str | None = None) -> AnswerSheet:

@@ -15,6 +15,9 @@ the same task files and import path a person's answers take.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,12 +28,15 @@ from pydantic import BaseModel, Field
 
 from fedcrm.annotate.exchange import (
     AnnotationTask,
+    Answer,
+    AnswerSheet,
     make_tasks,
+    read_answers,
     utc_now,
     write_label_studio_export,
     write_tasks,
 )
-from fedcrm.annotate.merge import MergeReport, import_answers
+from fedcrm.annotate.merge import MAX_LISTED, MergeReport, merge_answers
 from fedcrm.annotate.pool import (
     NO_CONCEPT,
     PoolField,
@@ -123,10 +129,21 @@ class LearningCurve(BaseModel):
             raise MappingError(f"{path}: not a learning-curve report ({exc})") from exc
 
     def save(self, path: str | Path) -> Path:
-        """Write the report as JSON."""
+        """Write the report as JSON, atomically (a temporary file beside it, then
+        ``os.replace``): an interrupted save leaves the previous report, never half of one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(self.model_dump_json(indent=1) + "\n")
+            if path.exists():
+                shutil.copymode(path, temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
         return path
 
     @property
@@ -291,13 +308,18 @@ class AnnotationLoop:
     go to :class:`~fedcrm.matching.FieldMatcher` (e.g. ``{"n_rounds": 100, "n_folds": 3}``
     for quicker rounds); ``embedder`` shares one embedding cache across the round's fits.
     With ``report`` the learning curve is saved there after every round, with a PNG beside it.
+
+    An existing ``report`` fixes the setup: its held-out orgs, matcher parameters and (unless
+    ``pool_orgs`` is given) pool orgs are used, and a ``held_out`` or ``matcher_params`` that
+    contradicts them raises :class:`ConfigError` (a curve compares rounds of one matcher on
+    one held-out set). Leave them out to continue the report, or start a new report.
     """
 
     def __init__(
         self,
         annotations_dir: str | Path,
         *,
-        held_out: Sequence[str],
+        held_out: Sequence[str] | None = None,
         pool_orgs: Sequence[str] | None = None,
         ontology: Ontology | None = None,
         matcher_params: Mapping[str, Any] | None = None,
@@ -308,26 +330,31 @@ class AnnotationLoop:
         target_precision: float | None = None,
         target_coverage: float | None = None,
     ) -> None:
-        overlap = sorted(set(held_out) & set(pool_orgs or ()))
+        self.report_path = Path(report) if report is not None else None
+        existing: LearningCurve | None = None
+        if self.report_path is not None and self.report_path.exists():
+            existing = LearningCurve.load(self.report_path)
+            _check_report_setup(existing, self.report_path, held_out, matcher_params)
+            held_out = existing.held_out
+            matcher_params = existing.matcher_params
+            if pool_orgs is None:
+                pool_orgs = existing.pool_orgs
+        overlap = sorted(set(held_out or ()) & set(pool_orgs or ()))
         if overlap:
             raise ConfigError(f"org(s) {overlap} are both held out and in the pool; an org "
                               "that is evaluated on must never be trained on")
         self.annotations_dir = Path(annotations_dir)
-        self.held_out = list(held_out)
+        self.held_out = list(held_out or ())
         self.pool_orgs = list(pool_orgs) if pool_orgs is not None else None
         self.ontology = ontology if ontology is not None else load_ontology()
         self.matcher_params = dict(matcher_params or {})
         self.metadata_root = metadata_root
         self.schemas = dict(schemas or {})
         self.embedder = embedder
-        self.report_path = Path(report) if report is not None else None
-        if self.report_path is not None and self.report_path.exists():
-            self.curve = LearningCurve.load(self.report_path)
-        else:
-            self.curve = LearningCurve(
-                held_out=self.held_out, pool_orgs=self.pool_orgs,
-                matcher_params=self.matcher_params,
-            )
+        self.curve = existing if existing is not None else LearningCurve(
+            held_out=self.held_out, pool_orgs=self.pool_orgs,
+            matcher_params=self.matcher_params,
+        )
         if target_precision is not None:
             self.curve.target_precision = target_precision
         if target_coverage is not None:
@@ -435,12 +462,91 @@ class AnnotationLoop:
         reason: str | None = None,
         format: str | None = None,
     ) -> MergeReport:
-        """Validate and merge an answers file into the folder (``method="active_learning"``)."""
-        return import_answers(
-            path, self.annotations_dir, format=format, ontology=self.ontology,
-            schemas=self.schemas, metadata_root=self.metadata_root, round=round,
-            annotator=annotator, replace=replace, reason=reason,
+        """Validate and merge an answers file into the folder (``method="active_learning"``).
+
+        Answers about held-out orgs are refused (nothing is imported): the matcher is
+        measured on those orgs, so their labels must not change in the middle of a curve.
+        """
+        sheet = read_answers(path, format=format)
+        self._refuse(sheet, [self._held_out_problem(answer) for answer in sheet.answers],
+                     "are about held-out orgs")
+        return self._merge(sheet, round=round, annotator=annotator, replace=replace,
+                           reason=reason)
+
+    def import_round_answers(
+        self,
+        path: str | Path,
+        *,
+        annotator: str | None = None,
+        replace: bool = False,
+        reason: str | None = None,
+        format: str | None = None,
+    ) -> MergeReport:
+        """Import the answers to the pending round (:attr:`LearningCurve.pending`) and clear
+        it; :meth:`retrain_and_measure` then records (and saves) the round's point.
+
+        The file is read with ``format``, else the pending round's format when ``path`` is the
+        round's task file, else the format its extension names. Every answer must be about a
+        field the round asked about (its task ids) outside the held-out orgs, and a filled
+        round column must be the round's number; otherwise nothing is imported and every
+        such row is listed (a field answered outside the round would be counted as a label
+        the round's strategy spent).
+        """
+        pending = self.curve.pending
+        if pending is None:
+            raise ConfigError(f"{self.report_path or 'the learning curve'}: no round is "
+                              "waiting for answers; start one with `fedcrm annotate round` "
+                              "(without --answers)")
+        if format is None and _same_file(path, pending.task_file):
+            format = pending.format
+        sheet = read_answers(path, format=format)
+        asked = {task_id.casefold() for task_id in pending.task_ids}
+        problems = []
+        for answer in sheet.answers:
+            task_id = f"{answer.org}/{answer.object}.{answer.field}"
+            problem = self._held_out_problem(answer)
+            if problem is None and task_id.casefold() not in asked:
+                problem = (f"{answer.where}: {task_id} was not asked in round "
+                           f"{pending.round}; delete the row (the round asked about the "
+                           f"{len(pending.task_ids)} field(s) of {pending.task_file})")
+            if problem is None and answer.round is not None and answer.round != pending.round:
+                problem = (f"{answer.where}: the round column says {answer.round}, but these "
+                           f"are the answers of round {pending.round}; correct the round "
+                           "column or clear it")
+            problems.append(problem)
+        self._refuse(sheet, problems, f"do not belong to round {pending.round}")
+        report = self._merge(sheet, round=pending.round, annotator=annotator, replace=replace,
+                             reason=reason)
+        self.curve.pending = None
+        return report
+
+    def _held_out_problem(self, answer: Answer) -> str | None:
+        if answer.org not in self.held_out:
+            return None
+        return (f"{answer.where}: {answer.org} {answer.object}.{answer.field} belongs to "
+                f"held-out org {answer.org}, which the matcher is measured on and never asked "
+                "about; delete the row")
+
+    @staticmethod
+    def _refuse(sheet: AnswerSheet, problems: Sequence[str | None], what: str) -> None:
+        found = [problem for problem in problems if problem is not None]
+        if not found:
+            return
+        listed = found[:MAX_LISTED]
+        if len(found) > MAX_LISTED:
+            listed.append(f"... and {len(found) - MAX_LISTED} more")
+        raise MappingError(f"{sheet.path}: {len(found)} answer(s) {what}; nothing was "
+                           "imported:\n  " + "\n  ".join(listed))
+
+    def _merge(self, sheet: AnswerSheet, *, round: int | None, annotator: str | None,
+               replace: bool, reason: str | None) -> MergeReport:
+        report = merge_answers(
+            sheet.answers, self.annotations_dir, ontology=self.ontology, schemas=self.schemas,
+            metadata_root=self.metadata_root, round=round, annotator=annotator,
+            replace=replace, reason=reason,
         )
+        report.unanswered = sheet.unanswered
+        return report
 
     # -------------------------------------------------------------------- measuring
     def measure(
@@ -555,6 +661,42 @@ def shared_embedder(embedding_model: str | Path | None = None) -> Embedder:
         except FedcrmError:
             pass  # no shipped matcher, or one trained on another ontology: start empty
     return Embedder(embedding_model)
+
+
+def _check_report_setup(
+    curve: LearningCurve,
+    path: Path,
+    held_out: Sequence[str] | None,
+    matcher_params: Mapping[str, Any] | None,
+) -> None:
+    """Refuse a held-out set or matcher parameters that contradict an existing report."""
+    if held_out and set(held_out) != set(curve.held_out):
+        raise ConfigError(
+            f"{path} measures the matcher on held-out orgs {curve.held_out}, not "
+            f"{list(held_out)}; points measured on other orgs cannot share a curve. Leave "
+            "held_out (--held-out) out to continue the report, or start a new curve in "
+            "another report (--report NEW.json)"
+        )
+    if matcher_params is None:
+        return
+    kept, given = curve.matcher_params, dict(matcher_params)
+    missing = "the matcher's default"
+    clashes = [f"{key}={given.get(key, missing)} (the report has {kept.get(key, missing)})"
+               for key in sorted(set(kept) | set(given)) if kept.get(key) != given.get(key)]
+    if clashes:
+        raise ConfigError(
+            f"{path} was started with matcher parameters {kept}; {', '.join(clashes)} would "
+            "mix two matcher setups in one curve. Leave matcher_params (--lgbm-rounds, "
+            "--folds, --repeats) out to continue the report, or start a new curve in another "
+            "report (--report NEW.json)"
+        )
+
+
+def _same_file(path: str | Path, other: str | Path) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # one of them is missing: compare the names
+        return Path(path).resolve() == Path(other).resolve()
 
 
 def _slug(name: str) -> str:

@@ -9,7 +9,9 @@ reason, which is then kept in the new label's note.
 
 Merging edits ``labels/<org>.jsonl`` line by line: a replaced label's line is rewritten in
 place, new labels are inserted where the file's sort order puts them (appended if the file is
-not sorted), and every other line stays byte-identical. Each file is replaced atomically.
+not sorted), and every other line stays byte-identical. The import is all-or-nothing: every
+org's new file is written before any is replaced, and if one replacement fails the files
+already replaced are restored from backups (:func:`write_files_atomically`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -270,8 +273,12 @@ def merge_answers(
             plans[org] = (path, replacements, additions)
     if conflicts:
         raise LabelConflictError(conflicts)
+    # every org's new file is prepared before any is replaced: an import is all-or-nothing
+    write_files_atomically({
+        path: merged_label_text(path, replacements, additions)
+        for path, replacements, additions in plans.values()
+    })
     for org, (path, replacements, additions) in plans.items():
-        merge_label_file(path, replacements, additions)
         report.files.append(str(path))
         report.added += len(additions)
         report.replaced += len(replacements)
@@ -317,12 +324,13 @@ def _line_key(line: str, path: Path, number: int) -> tuple[str, str] | None:
         raise MappingError(f"{path}:{number}: invalid label ({exc})") from exc
 
 
-def merge_label_file(
+def merged_label_text(
     path: Path,
     replacements: Mapping[tuple[str, str], FieldLabel],
     additions: Iterable[FieldLabel],
-) -> None:
-    """Rewrite the lines of replaced labels, insert new ones, leave every other line as is."""
+) -> str:
+    """The new text of a label file: the lines of replaced labels rewritten, new labels
+    inserted where the file's sort order puts them, every other line as it is."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
     keys = [_line_key(line, path, number) for number, line in enumerate(lines, start=1)]
     for position, key in enumerate(keys):
@@ -343,15 +351,84 @@ def merge_label_file(
         merged.extend(label.model_dump_json(exclude_none=True) + "\n" for label in pending)
     else:  # an unsorted file: keep its order, add at the end
         merged = lines + [label.model_dump_json(exclude_none=True) + "\n" for label in new]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    return "".join(merged)
+
+
+def merge_label_file(
+    path: Path,
+    replacements: Mapping[tuple[str, str], FieldLabel],
+    additions: Iterable[FieldLabel],
+) -> None:
+    """Rewrite the lines of replaced labels, insert new ones, leave every other line as is."""
+    write_files_atomically({path: merged_label_text(path, replacements, additions)})
+
+
+def _temporary_beside(path: Path, suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def write_files_atomically(contents: Mapping[Path, str]) -> None:
+    """Write several files all-or-nothing.
+
+    Every new text goes to a temporary file beside its target and every existing target is
+    copied to a backup first; only then are the targets replaced, one ``os.replace`` each. If
+    one fails, the targets already replaced are restored from their backups (new files are
+    removed), so either every file has its new text or every file is as it was. Raises
+    :class:`MappingError` naming the file that could not be written (and, should restoring
+    fail too, the backup to copy back by hand).
+    """
+    temporaries: dict[Path, Path] = {}
+    backups: dict[Path, Path] = {}
+    replaced: list[Path] = []
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write("".join(merged))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        try:
+            for path, text in contents.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporaries[path] = _temporary_beside(path, ".new")
+                temporaries[path].write_text(text, encoding="utf-8", newline="")
+                if path.exists():
+                    backups[path] = _temporary_beside(path, ".bak")
+                    shutil.copy2(path, backups[path])
+                    shutil.copymode(path, temporaries[path])  # keep the file's permissions
+        except OSError as exc:
+            raise MappingError(f"{exc.filename or 'a label file'}: cannot write "
+                               f"({exc.strerror or exc}); nothing was imported") from exc
+        for path in contents:
+            try:
+                os.replace(temporaries[path], path)
+            except OSError as exc:
+                stuck = _restore(replaced, backups)
+                raise MappingError(
+                    f"{path}: cannot replace the label file ({exc.strerror or exc}); "
+                    + ("the files already written were restored, nothing was imported"
+                       if not stuck else "restoring failed; copy back by hand: "
+                       + ", ".join(f"{backup} -> {target}" for target, backup in stuck))
+                ) from exc
+            del temporaries[path]
+            replaced.append(path)
+    finally:
+        for leftover in [*temporaries.values(), *backups.values()]:
+            leftover.unlink(missing_ok=True)
+
+
+def _restore(replaced: Sequence[Path], backups: dict[Path, Path]) -> list[tuple[Path, Path]]:
+    """Put the originals of ``replaced`` back (remove the ones that did not exist); the
+    backups used are taken out of ``backups``. Returns (target, backup) pairs that failed,
+    whose backups stay on disk."""
+    stuck: list[tuple[Path, Path]] = []
+    for path in reversed(replaced):
+        backup = backups.pop(path, None)
+        try:
+            if backup is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(backup, path)
+        except OSError:
+            if backup is not None:
+                stuck.append((path, backup))
+    return stuck
 
 
 # ----------------------------------------------------------------------------- review

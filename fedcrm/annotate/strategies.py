@@ -225,6 +225,17 @@ class Diverse(QueryStrategy):
                               f"{similarity!r}")
         if not 0.0 <= floor < 1.0:
             raise ConfigError(f"floor must be in [0, 1), got {floor}")
+        wrapped: QueryStrategy | None = inner
+        while wrapped is not None:
+            if isinstance(wrapped, Explore | Diverse):
+                # Diverse selects with inner.score alone: an inner select never runs
+                raise ConfigError(
+                    f"Diverse cannot wrap {wrapped.name!r}: it selects with the inner "
+                    "strategy's scores only, so an Explore or Diverse inside it would never "
+                    "run; wrap the other way round (Explore(Diverse(...)), "
+                    "'...+diverse+explore')"
+                )
+            wrapped = getattr(wrapped, "inner", None)
         self.inner = inner
         self.similarity = similarity
         self.floor = floor
@@ -353,7 +364,10 @@ def make_strategy(
     ``entropy``, ``impact`` (needs ``weights``; see
     :func:`fedcrm.annotate.impact.default_concept_weights`). Modifiers follow with ``+``:
     ``+diverse`` (greedy diversity, :class:`Diverse`) and ``+explore`` or ``+explore=0.3``
-    (a random share of each batch, :class:`Explore`). ``default`` is ``margin*impact+diverse``.
+    (a random share of each batch, :class:`Explore`), each at most once and ``+explore``
+    last: ``margin+diverse+explore=0.2`` (``+explore+diverse`` is refused, since diversity
+    selects from the scores alone and the exploration would never run).
+    ``default`` is ``margin*impact+diverse``.
     """
     text = _ALIASES.get(spec.strip().lower(), spec.strip().lower())
     base, *modifiers = text.split("+")
@@ -377,8 +391,20 @@ def make_strategy(
                 "'+explore'"
             )
     strategy: QueryStrategy = parts[0] if len(parts) == 1 else Product(*parts)
+    seen: list[str] = []
     for modifier in modifiers:
         name, _, value = modifier.strip().partition("=")
+        if name in seen:
+            raise ConfigError(f"strategy {spec!r}: '+{name}' is given twice; give it once")
+        if name == "diverse" and "explore" in seen:
+            # Diverse selects with its inner strategy's scores, so an Explore inside it would
+            # never run: refuse rather than report a strategy that did not happen
+            fixed = "+".join([base, *(m for m in modifiers if not m.startswith("explore")),
+                              *(m for m in modifiers if m.startswith("explore"))])
+            raise ConfigError(f"strategy {spec!r}: '+explore' must come after '+diverse' "
+                              f"(diversity picks from the scores alone, so exploring inside "
+                              f"it would never happen); write {fixed!r}")
+        seen.append(name)
         if name == "diverse" and not value:
             strategy = Diverse(strategy, similarity=similarity, floor=floor, embedder=embedder)
         elif name == "explore":

@@ -194,3 +194,91 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
         read_answers(tmp_path / "answers.xlsx")
     with pytest.raises(ConfigError, match="unknown format 'excel'"):
         write_tasks([], tmp_path / "tasks.csv", format="excel")
+
+
+def _annotation(concept: str | None = None, *, note: str | None = None, who: int = 1,
+                at: str = "2026-01-02T03:04:05Z") -> dict[str, object]:
+    result: list[dict[str, object]] = []
+    if concept is not None:
+        result.append({"from_name": "concept", "type": "choices",
+                       "value": {"choices": [concept]}})
+    if note is not None:
+        result.append({"from_name": "note", "type": "textarea", "value": {"text": [note]}})
+    return {"result": result, "completed_by": who, "updated_at": at}
+
+
+def test_label_studio_compares_only_answers_after_normalising(tmp_path: Path) -> None:
+    data = {"org": "gamma", "object": "Account", "field": "legacy_id__c", "round": 1}
+    path = tmp_path / "export.json"
+    # a note alone is no answer: it neither clashes with one nor hides it, before or after
+    for given in ([_annotation("account.industry", who=1), _annotation(note="hm", who=2)],
+                  [_annotation(note="hm", who=2), _annotation("account.industry", who=1)]):
+        path.write_text(json.dumps([{"id": 1, "data": data, "annotations": given}]))
+        (answer,) = read_answers(path).answers
+        assert (answer.concept, answer.annotator) == ("account.industry", "label-studio-user-1")
+    # "none" and "NONE" are the same answer
+    path.write_text(json.dumps([{"id": 1, "data": data, "annotations": [
+        _annotation("none", who=1), _annotation("NONE", who=2)]}]))
+    (answer,) = read_answers(path).answers
+    assert (answer.concept, answer.group) == (None, None)
+    # a real disagreement still stops the import
+    path.write_text(json.dumps([{"id": 1, "data": data, "annotations": [
+        _annotation("none", who=1), _annotation("account.industry", who=2)]}]))
+    with pytest.raises(MappingError, match="annotators disagree .*user-1: none; "
+                                           "label-studio-user-2: account.industry"):
+        read_answers(path)
+
+
+def test_label_studio_json_min_keeps_the_time_and_a_numeric_annotator(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    base = {"id": 3, "org": "gamma", "object": "Account", "round": 1}
+    path.write_text(json.dumps([
+        {**base, "field": "legacy_id__c", "concept": "none", "annotator": 7,
+         "created_at": "2026-01-02T00:00:00Z", "updated_at": "2026-01-03T00:00:00Z",
+         "note": ["an id", "from the old CRM"], "lead_time": 12.5},
+        {**base, "field": "disc__c", "concept": {"choices": ["opportunity.discount_percent"]},
+         "annotator": "bo@example.org", "created_at": "2026-01-04T00:00:00Z"},
+    ]))
+    first, second = read_answers(path).answers
+    assert (first.annotator, first.labelled_at, first.note) == (
+        "label-studio-user-7", "2026-01-03T00:00:00Z", "an id from the old CRM")
+    assert (second.concept, second.annotator, second.labelled_at) == (
+        "opportunity.discount_percent", "bo@example.org", "2026-01-04T00:00:00Z")
+
+
+def test_csv_saved_with_semicolons_is_read(tasks: list[AnnotationTask], tmp_path: Path) -> None:
+    # Excel in a European locale saves "CSV" with semicolons (and sometimes no BOM)
+    path = tmp_path / "tasks.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, delimiter=";")
+        writer.writeheader()
+        for task in answered(tasks):
+            writer.writerow({"org": task.org, "object": task.object, "field": task.field,
+                             "concept": task.concept or "", "group": task.group or "",
+                             "annotator": "ana", "round": "2", "label": "a; b"})
+    check_answers(path)
+    path.write_text("org;object;field;label\ngamma;Account;x__c;X\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"missing column.*semicolon-separated: save the "
+                                           r"file as 'CSV UTF-8 \(comma delimited\)'"):
+        read_answers(path)
+
+
+def test_custom_without_a_group_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_text("org,object,field,concept\ngamma,Account,x__c,account.industry\n"
+                    "gamma,Account,y__c,custom:\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv:3: 'custom:' in the concept column "
+                                           r"names no group; write custom:<group>"):
+        read_answers(path)
+
+
+def test_a_format_that_contradicts_the_extension_is_refused(
+    tasks: list[AnnotationTask], tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"tasks\.jsonl: the extension '\.jsonl' means the "
+                                          r"jsonl format, but the format given is csv"):
+        write_tasks(tasks, tmp_path / "tasks.jsonl", format="csv")
+    assert not (tmp_path / "tasks.jsonl").exists()
+    # an extension that names no format takes the given one
+    (path,) = write_tasks(answered(tasks), tmp_path / "answers.txt", format="jsonl")
+    check_answers(path, format="jsonl")

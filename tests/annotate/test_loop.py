@@ -15,12 +15,13 @@ from fedcrm.annotate.loop import (
     AnnotationLoop,
     CurvePoint,
     LearningCurve,
+    PendingRound,
     coverage_at_precision,
     truth_oracle,
 )
 from fedcrm.annotate.pool import load_annotations, training_view, unlabelled_pool
 from fedcrm.annotate.strategies import make_strategy
-from fedcrm.errors import ConfigError
+from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import AnnotatedOrg, read_labels
 from fedcrm.matching.embeddings import Embedder
 from fedcrm.matching.evaluate import Prediction
@@ -176,7 +177,7 @@ def test_cli_round_in_two_steps_with_a_person(
     # the curve keeps one matcher setup and one held-out set: a clash is refused, not ignored
     mixed = runner.invoke(app, ["round", *common, "--repeats", "1"])
     assert mixed.exit_code == 2
-    assert "--repeats 1 (the report has 3)" in " ".join(mixed.output.split())
+    assert "n_repeats=1 (the report has 3)" in " ".join(mixed.output.split())
     moved = runner.invoke(app, ["round", *common, "--held-out", "gamma"])
     assert moved.exit_code == 2 and "--report NEW.json" in " ".join(moved.output.split())
     # the person fills in the concept column
@@ -236,3 +237,146 @@ def test_cli_select_and_import(
     (label,) = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
                 if lab.method == "active_learning"]
     assert (label.annotator, label.round, label.concept) == ("bo", 5, None)
+
+
+# ------------------------------------------------------------------ one setup per report
+def test_the_loop_refuses_a_setup_that_contradicts_its_report(
+    write_annotations: WriteAnnotations, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    report = LearningCurve(held_out=["delta"], pool_orgs=["gamma"],
+                           matcher_params=SMALL).save(tmp_path / "curve.json")
+    with pytest.raises(ConfigError, match=r"held-out orgs \['delta'\], not \['gamma'\].*"
+                                          r"--report NEW\.json"):
+        AnnotationLoop(folder, held_out=["gamma"], report=report)
+    with pytest.raises(ConfigError, match=r"n_rounds=10 \(the report has 40\).*Leave "
+                                          r"matcher_params"):
+        AnnotationLoop(folder, held_out=["delta"], matcher_params={**SMALL, "n_rounds": 10},
+                       report=report)
+    with pytest.raises(ConfigError, match=r"n_repeats=3 \(the report has the matcher's"):
+        AnnotationLoop(folder, matcher_params={**SMALL, "n_repeats": 3}, report=report)
+    # left out, the report's setup is used for fitting as well as for the curve
+    loop = AnnotationLoop(folder, report=report)
+    assert (loop.held_out, loop.pool_orgs, loop.matcher_params) == (["delta"], ["gamma"], SMALL)
+    same = AnnotationLoop(folder, held_out=["delta"], matcher_params=dict(SMALL), report=report)
+    assert same.curve.held_out == ["delta"]
+
+
+def _pending_report(path: Path, task_file: Path) -> Path:
+    return LearningCurve(held_out=["delta"], matcher_params=SMALL, pending=PendingRound(
+        round=1, strategy="margin", n=2, task_file=str(task_file), format="csv",
+        task_ids=["gamma/Account.nps__c", "gamma/Account.legacy_id__c"],
+        created_at="2026-01-01T00:00:00+00:00",
+    )).save(path)
+
+
+def _write_csv(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("org,object,field,concept,round\n"
+                    + "".join(",".join(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_round_answers_must_answer_the_pending_round(
+    write_annotations: WriteAnnotations, ontology: Ontology, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    # the task file's name gives no format: the pending round's own is used
+    tasks = tmp_path / "r1" / "tasks.txt"
+    report = _pending_report(tmp_path / "curve.json", tasks)
+    asked = [("gamma", "Account", "nps__c", "account.nps_score", ""),
+             ("gamma", "ACCOUNT", "LEGACY_ID__C", "none", "1")]
+    _write_csv(tasks, [*asked,
+                       ("gamma", "Account", "cancelled_on__c", "account.churn_date", ""),
+                       ("delta", "Account", "Couleur_Logo__c", "none", ""),
+                       ("gamma", "Account", "nps__c", "account.nps_score", "3")])
+    loop = AnnotationLoop(folder, ontology=ontology, report=report)
+    with pytest.raises(MappingError) as caught:
+        loop.import_round_answers(tasks, annotator="ana")
+    message = str(caught.value)
+    assert "3 answer(s) do not belong to round 1; nothing was imported" in message
+    assert "tasks.txt:4: gamma/Account.cancelled_on__c was not asked in round 1; delete " \
+        "the row" in message
+    assert "tasks.txt:5: delta Account.Couleur_Logo__c belongs to held-out org delta" in message
+    assert "tasks.txt:6: the round column says 3, but these are the answers of round 1" \
+        in message
+    assert [lab.field for lab in read_labels(folder / "labels" / "gamma.jsonl")] == ["Industry"]
+    assert loop.curve.pending is not None
+    _write_csv(tasks, asked)
+    merged = loop.import_round_answers(tasks, annotator="ana")
+    assert (merged.added, loop.curve.pending) == (2, None)
+    learned = [(lab.field, lab.round) for lab in read_labels(folder / "labels" / "gamma.jsonl")
+               if lab.method == "active_learning"]
+    assert sorted(learned) == [("legacy_id__c", 1), ("nps__c", 1)]
+    # the plain import refuses held-out orgs too: their labels measure the curve
+    other = _write_csv(tmp_path / "more.csv", [("delta", "Account", "Couleur_Logo__c",
+                                                "account.industry", "1")])
+    with pytest.raises(MappingError, match="more.csv: 1 answer.* about held-out orgs"):
+        loop.import_answers(other, annotator="ana", replace=True, reason="test")
+
+
+def test_cli_round_refuses_selection_options_with_answers(
+    write_annotations: WriteAnnotations, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    tasks = _write_csv(tmp_path / "round-001-tasks.csv",
+                       [("gamma", "Account", "nps__c", "account.nps_score", "")])
+    report = _pending_report(tmp_path / "curve.json", tasks)
+    refused = CliRunner().invoke(app, ["round", "--report", str(report), "--annotations",
+                                       str(folder), "--answers", str(tasks), "--strategy",
+                                       "random", "--n", "5", "--seed", "0"])
+    assert refused.exit_code == 2
+    assert "--strategy, --n, --seed choose(s) the fields of a new round, but --answers " \
+        "finishes round 1" in " ".join(refused.output.split())
+    assert LearningCurve.load(report).pending is not None
+    assert not any(lab.method == "active_learning"
+                   for lab in read_labels(folder / "labels" / "gamma.jsonl"))
+
+
+def test_cli_round_writes_the_format_its_out_file_names(
+    write_annotations: WriteAnnotations, truth: list[AnnotatedOrg], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    monkeypatch.setenv("FEDCRM_ANNOTATIONS", str(folder))
+    runner = CliRunner()
+    report = tmp_path / "curve.json"
+    common = ["--report", str(report), "--lgbm-rounds", "40", "--folds", "2"]
+    tasks = tmp_path / "r1" / "tasks.jsonl"
+    # a format that contradicts the file name is refused before any training
+    clash = runner.invoke(app, ["round", *common, "--held-out", "delta", "--out", str(tasks),
+                                "--format", "csv"])
+    assert clash.exit_code == 2 and "means the jsonl format" in " ".join(clash.output.split())
+    assert not report.exists() and not tasks.exists()
+    started = runner.invoke(app, ["round", *common, "--held-out", "delta", "--n", "2",
+                                  "--similarity", "name", "--out", str(tasks)])
+    assert started.exit_code == 0, started.output
+    rows = [json.loads(line) for line in tasks.read_text(encoding="utf-8").splitlines()]
+    assert LearningCurve.load(report).pending.format == "jsonl"  # type: ignore[union-attr]
+    for row in rows:
+        label = truth[2].label(row["object"], row["field"])
+        row["concept"], row["group"] = label.concept or "none", label.group
+    tasks.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    finished = runner.invoke(app, ["round", *common, "--answers", str(tasks),
+                                   "--annotator", "ana"])
+    assert finished.exit_code == 0, finished.output
+    assert [p.labels_spent for p in LearningCurve.load(report).points] == [0, 2]
+
+
+def test_the_report_is_replaced_atomically(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    path = LearningCurve(held_out=["delta"]).save(tmp_path / "curve.json")
+    before = path.read_bytes()
+
+    def failing(source: str | Path, target: str | Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", failing)
+    with pytest.raises(OSError, match="No space left"):
+        LearningCurve(held_out=["delta"], points=[_point("margin", 10, 0.9, 0.5)]).save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["curve.json"]

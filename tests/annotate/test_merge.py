@@ -4,6 +4,7 @@ rest of the corpus byte-identical."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,6 +194,32 @@ def test_import_file_and_unregistered_org(folder: Path, ontology: Ontology) -> N
     assert (report.added, report.unanswered, report.unregistered_orgs) == (1, 1, ["acme"])
     (label,) = read_labels(folder / "labels" / "acme.jsonl")
     assert (label.round, label.annotator, label.labelled_at) == (4, "ana", NOW)
+
+
+def test_an_import_touching_several_orgs_is_all_or_nothing(
+    write_annotations: WriteAnnotations, ontology: Ontology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
+    before = snapshot(folder)
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def failing_second(source: str | Path, target: str | Path) -> None:
+        calls.append(str(target))
+        if len(calls) == 2:  # delta's file is already replaced; gamma's fails
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing_second)
+    with pytest.raises(MappingError, match=r"gamma\.jsonl: cannot replace .*restored, nothing "
+                                           r"was imported"):
+        merge_answers([answer("Couleur_Logo__c", None, org="delta"),
+                       answer("nps__c", "account.nps_score", line=2)],
+                      folder, ontology=ontology, round=1, annotator="ana")
+    assert calls[0].endswith("delta.jsonl") and len(calls) == 3  # the third puts delta back
+    assert snapshot(folder) == before
+    assert sorted(p.name for p in (folder / "labels").iterdir()) == [
+        "alpha.jsonl", "delta.jsonl", "gamma.jsonl"]  # no temporary or backup file left
 
 
 # ------------------------------------------------------------------------------ review

@@ -12,6 +12,7 @@ from fedcrm.annotate.pool import PoolField
 from fedcrm.annotate.strategies import (
     Diverse,
     Entropy,
+    Explore,
     Impact,
     Margin,
     Product,
@@ -151,6 +152,22 @@ def test_make_strategy_builds_compositions_from_names(ontology: Ontology) -> Non
         make_strategy("margin+fast")
     with pytest.raises(ConfigError, match="whole number"):
         Margin().select([CERTAIN], -1)
+
+
+def test_explore_must_wrap_diverse_not_the_other_way_round() -> None:
+    # Diverse selects with its inner strategy's scores, so an Explore inside it never ran
+    with pytest.raises(ConfigError, match=r"'\+explore' must come after '\+diverse'.*"
+                                          r"'margin\+diverse\+explore=0\.3'"):
+        make_strategy("margin+explore=0.3+diverse", similarity="name")
+    with pytest.raises(ConfigError, match="Diverse cannot wrap 'margin\\+explore'"):
+        Diverse(Explore(Margin()), similarity="name")
+    with pytest.raises(ConfigError, match=r"'\+diverse' is given twice"):
+        make_strategy("margin+diverse+diverse", similarity="name")
+    strategy = make_strategy("margin+diverse+explore=0.5", similarity="name")
+    assert isinstance(strategy, Explore) and isinstance(strategy.inner, Diverse)
+    assert strategy.name == "margin+diverse+explore=0.5"
+    pool = _twins()
+    assert len(strategy.select(pool, 4)) == 4
 
 
 def test_default_weights_favour_model_inputs_of_several_tasks(ontology: Ontology) -> None:
