@@ -62,7 +62,8 @@ class TrainingConfig(BaseModel):
     #: org's noisy validation split does not reject every model (0 = fixed tolerance only)
     gate_z: float = Field(default=2.0, ge=0)
     #: roll the global model back when participants holding at least this share of the
-    #: round's weight reject it
+    #: selected participants' training records reject it (counted by head in encrypted
+    #: mode, where the coordinator knows no sample counts)
     rollback_share: float = Field(default=0.5, gt=0, le=1)
     model: Literal["logistic", "mlp"] = "logistic"
     hidden: tuple[int, ...] = (32, 16)
@@ -70,10 +71,34 @@ class TrainingConfig(BaseModel):
 
     def averaged_rounds(self, rounds: int | None = None) -> int:
         """How many last rounds the delivered model averages (see ``average_fraction``)."""
-        return max(1, round(self.average_fraction * (rounds or self.rounds)))
+        total = self.rounds if rounds is None else rounds
+        return max(1, _round_half_up(self.average_fraction * total))
 
     def per_round(self, n_participants: int) -> int:
-        """How many participants a round samples out of ``n_participants``."""
+        """How many participants a round samples out of ``n_participants`` (a fraction is
+        rounded half up: 0.5 of 5 orgs is 3)."""
         if self.participants_per_round is not None:
             return min(self.participants_per_round, n_participants)
-        return min(max(round(self.participant_fraction * n_participants), 1), n_participants)
+        count = _round_half_up(self.participant_fraction * n_participants)
+        return min(max(count, 1), n_participants)
+
+
+#: the settings a participant trains and gates with: every participant and the coordinator of
+#: one federation must agree on them (the coordinator builds the initial model and numbers
+#: the rounds the participants seed their training from)
+PARTICIPANT_SIDE = ("model", "hidden", "local_epochs", "local_steps", "batch_size",
+                    "learning_rate", "optimizer", "weight_decay", "prox_mu", "max_update_norm",
+                    "validation_tolerance", "gate_z", "seed")
+
+
+def config_differences(coordinator: TrainingConfig, participant: TrainingConfig) -> list[str]:
+    """``name: coordinator value, participant value`` for each participant-side setting in
+    which the two configs differ."""
+    return [f"{name} {getattr(coordinator, name)!r} ≠ {getattr(participant, name)!r}"
+            for name in PARTICIPANT_SIDE
+            if getattr(coordinator, name) != getattr(participant, name)]
+
+
+def _round_half_up(value: float) -> int:
+    # Python's round() rounds halves to even (round(2.5) == 2), which surprises in a count
+    return int(value + 0.5)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.progress import Progress
 
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
-from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
 from fedcrm.federation.participant import Participant, Update
 from fedcrm.federation.strategies import RoundPlan, Strategy
@@ -68,6 +68,9 @@ class RoundRecord(BaseModel):
     privacy: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: encrypted mode only; None for plaintext rounds
     encryption: EncryptedRound | None = None
+    #: what the strategy reported about its aggregate (``trimmed_per_side`` of a trimmed
+    #: mean, ``withheld`` when client-level DP did not release the round's sum, …)
+    aggregation: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -89,7 +92,7 @@ class FederationResult(BaseModel):
     #: the model after the round with the best mean validation AUC (early stopping on the
     #: participants' validation splits; test splits play no part in choosing it). With small
     #: orgs that mean is noisy and often picks an early round; ``run_task`` and the demo use
-    #: ``parameters`` (docs/federation.md, "Which round's model")
+    #: ``averaged_parameters`` (docs/federation.md, "Which round's model")
     best_parameters: Any = None
     best_round: int | None = None
     best_test_metrics: dict[str, dict[str, float | None]] = {}
@@ -159,6 +162,22 @@ class Coordinator:
                          for p in participants}
         self.strategy = strategy
         self.config = config or participants[0].config
+        mismatched = {p.participant_id: config_differences(self.config, p.config)
+                      for p in participants}
+        mismatched = {pid: diff for pid, diff in mismatched.items() if diff}
+        if mismatched:
+            raise ConfigError(
+                "the coordinator's TrainingConfig and its participants' disagree on how "
+                "participants train (coordinator ≠ participant: "
+                + "; ".join(f"{pid}: {', '.join(diff)}" for pid, diff in mismatched.items())
+                + "); participants train with their own config, so build every Participant "
+                "with the coordinator's config (Participant(..., config=config)) or leave the "
+                "coordinator's config out")
+        strategy_mu = getattr(strategy, "mu", None)
+        if strategy_mu is not None and self.config.prox_mu not in (0.0, strategy_mu):
+            raise ConfigError(f"TrainingConfig.prox_mu={self.config.prox_mu:g} and the "
+                              f"{strategy.name} strategy's mu={strategy_mu:g} disagree; set "
+                              "the proximal term in one place")
         self.log_path = Path(log_path) if log_path is not None else None
         self.server_side_clipping = server_side_clipping
         self.history: list[RoundRecord] = []
@@ -167,6 +186,12 @@ class Coordinator:
         torch.manual_seed(self.config.seed)
         self.parameters = get_parameters(participants[0].new_model())
         self._rng = np.random.default_rng(self.config.seed)
+        for participant in self.participants.values():
+            participant.reset_gate()
+
+    def _prox_mu(self, plan: RoundPlan) -> float:
+        """The round's proximal term μ: the strategy's (FedProx) or else the config's."""
+        return self.config.prox_mu if plan.prox_mu is None else float(plan.prox_mu)
 
     def _active_ids(self) -> list[str]:
         return [pid for pid, p in self.participants.items() if p.active]
@@ -189,37 +214,50 @@ class Coordinator:
         weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
         rejected_share = sum(weights_of[p] for p in rejections) / max(sum(weights_of.values()),
                                                                       1e-12)
-        rolled_back = bool(rejections) and rejected_share >= self.config.rollback_share
+        rolled_back = self._rollback_due(rejected_share)
         start = time.perf_counter()
         weights: dict[str, float] = {}
+        info: dict[str, Any] = {}
         clipped = [u.participant_id for u in updates if u.clipped]
         discrepancies = {u.participant_id: u.n_samples for u in updates
                          if u.n_samples != self.enrolled[u.participant_id][0]}
         updates = [self._enrolled_weights(u) for u in updates]
-        if rolled_back and self._previous is not None:
+        contributed = [] if rolled_back else [u.participant_id for u in updates]
+        if rolled_back:
             self._roll_back()
         elif updates:
             if self.server_side_clipping:
                 updates = self._bound_all(updates)
             aggregate = self.strategy.aggregate(updates)
-            weights = aggregate.weights
-            self._apply_step(aggregate.step)
+            weights, info = aggregate.weights, dict(aggregate.info)
+            if info.get("withheld"):
+                contributed = []  # nothing was released: the global model stays as it is
+            else:
+                self._apply_step(aggregate.step)
         timings["aggregate"] = time.perf_counter() - start
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
         record = RoundRecord(
             round=round_number, strategy=self.strategy.name, selected=plan.participants,
-            contributed=[u.participant_id for u in updates] if not rolled_back else [],
-            weights=weights, rejections=rejections, rolled_back=rolled_back, dropped=dropped,
-            clipped=clipped, weight_discrepancies=discrepancies, validation_auc=validation,
+            contributed=contributed, weights=weights, rejections=rejections,
+            rolled_back=rolled_back, dropped=dropped, clipped=clipped,
+            weight_discrepancies=discrepancies, validation_auc=validation,
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
+            aggregation=info,
         )
         self.history.append(record)
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf-8") as log:
                 log.write(record.model_dump_json() + "\n")
         return record
+
+    def _rollback_due(self, rejected_share: float) -> bool:
+        """Whether the rejections (``rejected_share`` of the round) roll the model back: they
+        must reach ``rollback_share``, and there must be a model to return to (before the
+        first step there is none)."""
+        return (rejected_share > 0 and rejected_share >= self.config.rollback_share
+                and self._previous is not None)
 
     def _apply_step(self, step: np.ndarray) -> None:
         """Move the global model by the round's aggregate, through server momentum when
@@ -254,7 +292,8 @@ class Coordinator:
                 local.rejections[pid] = gate.reason
                 continue
             try:
-                update = participant.train(self.parameters, round_number, prox_mu=plan.prox_mu)
+                update = participant.train(self.parameters, round_number,
+                                           prox_mu=self._prox_mu(plan))
             except PrivacyBudgetExceeded as exc:  # the federation goes on without it
                 participant.active = False
                 local.dropped[pid] = str(exc)
@@ -313,20 +352,27 @@ class Coordinator:
         return bounded
 
     def run(self, rounds: int | None = None, *, progress: bool = True) -> FederationResult:
-        """Run ``rounds`` rounds (default: the config's) and evaluate on every test split."""
-        total = rounds or self.config.rounds
+        """Run ``rounds`` rounds (default: the config's) and evaluate on every test split.
+
+        A second call goes on from the current global model; its rounds are numbered after
+        the earlier ones (so every round trains with fresh seeds), and the result's best and
+        averaged models are chosen among this call's rounds."""
+        total = self.config.rounds if rounds is None else rounds
+        if total < 1:
+            raise ConfigError(f"rounds must be at least 1, got {rounds}")
+        first = self.history[-1].round + 1 if self.history else 0
         best: tuple[float, int, np.ndarray] | None = None
         recent: deque[np.ndarray] = deque(maxlen=self.config.averaged_rounds(total))
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
-            for round_number in range(total):
+            for round_number in range(first, first + total):
                 record = self.run_round(round_number)
                 auc = record.mean_validation_auc
                 if auc is not None and (best is None or auc > best[0]):
                     best = (auc, round_number, self.parameters.copy())
                 recent.append(self.parameters.copy())
                 bar.update(task, advance=1, description=(
-                    f"{self.strategy.name} round {round_number + 1}/{total}"
+                    f"{self.strategy.name} round {round_number - first + 1}/{total}"
                     + (f" val AUC {auc:.3f}" if auc is not None else "")))
         best_parameters = best[2] if best is not None else self.parameters.copy()
         averaged = np.mean(recent, axis=0).astype(self.parameters.dtype)
@@ -336,7 +382,8 @@ class Coordinator:
                                 test_metrics=test, best_parameters=best_parameters,
                                 best_round=best[1] if best is not None else None,
                                 best_test_metrics=best_test, averaged_parameters=averaged,
-                                averaged_rounds=list(range(total - len(recent), total)),
+                                averaged_rounds=list(range(first + total - len(recent),
+                                                           first + total)),
                                 averaged_test_metrics=averaged_test)
 
 

@@ -50,11 +50,17 @@ class ParticipantData:
                                   "do not line up")
             if not np.isfinite(x).all():
                 raise ConfigError(f"{name} split has NaN or infinite features; impute first")
+            if len(y) == 0:
+                raise ConfigError(f"the {name} split is empty; every org needs records in "
+                                  "its train, validation and test splits")
+            labels = np.unique(y)
+            if not np.isin(labels, (0, 1)).all():
+                odd = [float(v) for v in labels if v not in (0, 1)][:5]
+                raise ConfigError(f"{name} split has labels {odd}; labels must be 0 or 1 "
+                                  "(map the outcome to 1 = positive class, 0 = negative)")
         widths = {self.train_x.shape[1], self.validation_x.shape[1], self.test_x.shape[1]}
         if len(widths) != 1:
             raise ConfigError(f"splits have different feature counts {sorted(widths)}")
-        if len(self.train_y) == 0:
-            raise ConfigError("the training split is empty")
 
     @property
     def n_features(self) -> int:
@@ -256,6 +262,13 @@ class Participant:
         self._accept(parameters, metric)
         return GateDecision(participant_id=self.participant_id, accepted=True, metric=metric,
                             reference=reference)
+
+    def reset_gate(self) -> None:
+        """Forget the last accepted model, so the next model checked becomes the reference
+        (a new federation starts here: an earlier federation's reference would judge this
+        one's models against another model)."""
+        self.accepted_parameters = None
+        self.accepted_metric = None
 
     def _accept(self, parameters: np.ndarray, metric: float | None) -> None:
         self.accepted_parameters = parameters.copy()

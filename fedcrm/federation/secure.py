@@ -469,7 +469,7 @@ class SecureCoordinator(Coordinator):
                 continue
             try:
                 sealed = self.clients[pid].contribute(self.parameters, round_number,
-                                                      prox_mu=plan.prox_mu,
+                                                      prox_mu=self._prox_mu(plan),
                                                       strategy=self.strategy)
             except PrivacyBudgetExceeded as exc:
                 participant.active = False
@@ -483,13 +483,12 @@ class SecureCoordinator(Coordinator):
                 privacy[pid] = sealed.privacy
         timings["local_training"] = time.perf_counter() - start
         # by head count: the coordinator does not know the participants' weights
-        rolled_back = (bool(rejections)
-                       and len(rejections) / len(plan.participants) >= self.config.rollback_share)
+        rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
         encryption = EncryptedRound(key_bits=self.secure.keys.key_bits,
                                     quorum=self.secure.keys.quorum)
         contributed: list[str] = []
         cause: Exception | None = None
-        if rolled_back and self._previous is not None:
+        if rolled_back:
             self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,

@@ -22,7 +22,8 @@ class RoundPlan:
     """Who trains this round and with which local settings."""
 
     participants: list[str]
-    prox_mu: float = 0.0
+    #: FedProx's proximal term μ; None = the coordinator's ``TrainingConfig.prox_mu``
+    prox_mu: float | None = None
 
 
 @dataclass

@@ -11,14 +11,17 @@ from fedcrm.federation import (
     CoordinateMedian,
     Coordinator,
     FedAvg,
+    FedProx,
     Participant,
     ParticipantData,
     QualityWeighted,
     TrainingConfig,
+    TrimmedMean,
     Update,
     read_round_log,
 )
 from fedcrm.federation.models import get_parameters
+from fedcrm.federation.strategies import Aggregate
 from tests.federation.helpers import logistic_org
 
 CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.2, batch_size=32)
@@ -248,3 +251,110 @@ def test_delivered_model_averages_the_last_rounds(fraction: float, average_last:
     assert result.averaged_mean_test_auc == pytest.approx(np.mean(
         [p.evaluate(result.averaged_parameters, "test")["auc"]
          for p in stepped.participants.values()]))
+
+
+def test_participants_reused_in_a_new_federation_start_with_fresh_gates() -> None:
+    participants = federation()
+    Coordinator(participants, FedAvg(), CONFIG).run(progress=False)
+    # the gates now hold the trained model's validation AUC; a new federation starts from a
+    # fresh random model, which those references would reject round after round
+    second = Coordinator(participants, FedAvg())  # the participants' own config
+    start = second.parameters.copy()
+    result = second.run(3, progress=False)
+    assert not result.history[0].rejections and not result.history[0].rolled_back
+    assert result.history[0].contributed == ["org0", "org1", "org2", "org3"]
+    assert not np.array_equal(result.parameters, start)
+    assert result.mean_test_auc > 0.7
+
+
+def test_no_rollback_without_a_model_to_return_to() -> None:
+    participants = federation()
+    coordinator = Coordinator(participants, FedAvg(), CONFIG)
+    for participant in participants:  # every gate holds an unreachable reference
+        participant.accepted_metric = 1.0
+    record = coordinator.run_round(0)
+    assert set(record.rejections) == {"org0", "org1", "org2", "org3"}
+    assert not record.rolled_back and record.contributed == []
+
+
+def test_coordinator_config_must_match_how_participants_train() -> None:
+    participants = federation()  # trained with CONFIG: logistic model, lr 0.2
+    with pytest.raises(ConfigError, match=r"org0: model 'mlp' ≠ 'logistic'.*config=config"):
+        Coordinator(participants, FedAvg(), CONFIG.model_copy(update={"model": "mlp"}))
+    with pytest.raises(ConfigError, match=r"learning_rate 0\.5 ≠ 0\.2"):
+        Coordinator(participants, FedAvg(), CONFIG.model_copy(update={"learning_rate": 0.5}))
+    # coordinator-side settings may differ: they are the coordinator's alone
+    Coordinator(participants, FedAvg(), CONFIG.model_copy(update={"rounds": 3,
+                                                                   "server_momentum": 0.5}))
+
+
+def test_config_prox_mu_reaches_local_training() -> None:
+    plain = Coordinator(federation(), FedAvg(), CONFIG).run(2, progress=False)
+    proximal_config = CONFIG.model_copy(update={"prox_mu": 5.0})
+    proximal = Coordinator(federation(proximal_config), FedAvg(), proximal_config).run(
+        2, progress=False)
+    start = Coordinator(federation(), FedAvg(), CONFIG).parameters
+    # a strong proximal term keeps the local models near the global one: smaller steps
+    assert (np.linalg.norm(proximal.parameters - start)
+            < 0.8 * np.linalg.norm(plain.parameters - start))
+    with pytest.raises(ConfigError, match="prox_mu=5 and the fedprox strategy's mu=0.01"):
+        Coordinator(federation(proximal_config), FedProx(0.01), proximal_config)
+    Coordinator(federation(proximal_config), FedProx(5.0), proximal_config)  # agree: fine
+
+
+class _WithholdOddRounds(FedAvg):
+    """FedAvg that, like client-level DP with too few updates, releases nothing in odd
+    rounds."""
+
+    name = "withhold_odd"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def aggregate(self, updates):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls % 2 == 0:
+            step = np.zeros_like(updates[0].delta)
+            return Aggregate(step=step, weights={}, info={"withheld": True,
+                                                          "updates": len(updates)})
+        return super().aggregate(updates)
+
+
+def test_a_withheld_round_leaves_the_model_even_with_momentum() -> None:
+    config = CONFIG.model_copy(update={"server_momentum": 0.9})
+    coordinator = Coordinator(federation(config), _WithholdOddRounds(), config)
+    coordinator.run_round(0)
+    after_first = coordinator.parameters.copy()
+    record = coordinator.run_round(1)
+    np.testing.assert_array_equal(coordinator.parameters, after_first)
+    assert record.contributed == [] and record.aggregation == {"withheld": True, "updates": 4}
+    trimmed = Coordinator(federation(), TrimmedMean(0.25), CONFIG).run_round(0)
+    assert trimmed.aggregation == {"trimmed_per_side": 1}
+
+
+def test_run_checks_rounds_and_numbers_a_second_run_after_the_first() -> None:
+    coordinator = Coordinator(federation(), FedAvg(), CONFIG)
+    for bad in (0, -1):
+        with pytest.raises(ConfigError, match="rounds must be at least 1"):
+            coordinator.run(bad, progress=False)
+    coordinator.run(2, progress=False)
+    second = coordinator.run(3, progress=False)
+    assert [r.round for r in second.history] == [0, 1, 2, 3, 4]
+    assert second.averaged_rounds == [4]  # a third of this run's 3 rounds, rounded
+    assert second.best_round is not None and second.best_round >= 2
+
+
+def test_participant_data_refuses_labels_other_than_0_1_and_empty_splits() -> None:
+    x = np.zeros((4, 2), np.float32)
+    with pytest.raises(ConfigError, match=r"train split has labels \[2\.0\]; labels must be 0"):
+        ParticipantData(x, np.array([0, 2, 0, 2]), x, np.array([0, 1, 0, 1]), x,
+                        np.array([0, 1, 0, 1]))
+    with pytest.raises(ConfigError, match="the validation split is empty"):
+        ParticipantData(x, np.array([0, 1, 0, 1]), x[:0], np.zeros(0), x,
+                        np.array([0, 1, 0, 1]))
+
+
+def test_participant_fraction_rounds_half_up() -> None:
+    assert TrainingConfig(participant_fraction=0.5).per_round(5) == 3
+    assert TrainingConfig(participant_fraction=0.5).per_round(4) == 2
+    assert TrainingConfig(average_fraction=0.5, rounds=5).averaged_rounds() == 3

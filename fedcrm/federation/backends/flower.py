@@ -241,7 +241,7 @@ class FlowerCoordinator(Coordinator):
 
     def _local_round(self, round_number: int, plan: RoundPlan) -> LocalRound:
         content = self._model_message(self.parameters, round=round_number,
-                                      prox_mu=float(plan.prox_mu))
+                                      prox_mu=self._prox_mu(plan))
         replies, failures = self.link.exchange(
             "train.plain", dict.fromkeys(plan.participants, content), group=str(round_number))
         local = LocalRound()
@@ -381,7 +381,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         timings["configure"] = time.perf_counter() - start
         start = time.perf_counter()
         content = self._model_message(self.parameters, round=round_number,
-                                      prox_mu=float(plan.prox_mu), **self._spec_fields())
+                                      prox_mu=self._prox_mu(plan), **self._spec_fields())
         replies, failures = self.link.exchange(
             "train.secure", dict.fromkeys(plan.participants, content), group=str(round_number))
         rejections: dict[str, str] = {}
@@ -406,13 +406,12 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                 if report:
                     privacy[pid] = report
         timings["local_training"] = time.perf_counter() - start
-        rolled_back = (bool(rejections)
-                       and len(rejections) / len(plan.participants) >= self.config.rollback_share)
+        rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
         encryption = EncryptedRound(key_bits=self.spec.key_bits,
                                     quorum=self.setup.public_key.quorum)
         contributed: list[str] = []
         cause: Exception | None = None
-        if rolled_back and self._previous is not None:
+        if rolled_back:
             self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate_encrypted(
