@@ -174,6 +174,9 @@ class RemoteParticipant:
         self.data = _RemoteData(enrolment.n_features)
         self.active = True
 
+    def reset_gate(self) -> None:
+        """Nothing to do here: the gate lives on the org's node, whose state is per run."""
+
     def new_model(self) -> nn.Module:
         """The federation's architecture (the initial model is built on the coordinator)."""
         return make_model(self.config.model, self.data.n_features, hidden=self.config.hidden)
