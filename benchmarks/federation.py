@@ -184,12 +184,13 @@ def dp_run(prepared: PreparedTask, epsilon: float | None, args: argparse.Namespa
                                        accountant="prv", max_grad_norm=args.clip, seed=args.seed)
     result = Coordinator(participants, make_strategy("quality_weighted"), config).run(
         progress=False)
-    aucs = [definition.score(p.data.test_y, p.predict(result.best_parameters, p.data.test_x))
-            .get("auc") for p in participants]
+    # the delivered model, as run_task scores it (post-processing of the rounds' DP models)
+    delivered = result.averaged_parameters
+    aucs = [definition.score(p.data.test_y, p.predict(delivered, p.data.test_x)).get("auc")
+            for p in participants]
     known = [a for a in aucs if a is not None]
     spent = max((h.engine.epsilon_spent for h in hooks.values()), default=0.0)
-    return (float(np.mean(known)), attack_auc(participants, result.best_parameters, args.seed),
-            spent)
+    return float(np.mean(known)), attack_auc(participants, delivered, args.seed), spent
 
 
 def privacy_section(args: argparse.Namespace, workdir: Path) -> None:
