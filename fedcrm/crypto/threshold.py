@@ -308,7 +308,11 @@ def deal(
     participant_ids:
         Who receives shares; ``participant_ids[i - 1]`` gets share ``i``.
     quorum:
-        How many shares decrypt; default :func:`default_quorum` (60 %, rounded up).
+        How many shares decrypt; default :func:`default_quorum` (60 %, rounded up). It must
+        be a majority (more than half of the shares): key holders each refuse a second
+        aggregate for a round, and only a majority makes every two quorums share a holder,
+        so two disjoint groups cannot decrypt two different sums whose difference is one
+        org's update.
     bits:
         Modulus size: 2048 (default) or 3072. Smaller sizes need ``allow_insecure_bits``
         and are for tests only.
@@ -326,6 +330,12 @@ def deal(
     quorum = default_quorum(n_participants) if quorum is None else quorum
     if isinstance(quorum, bool) or not 1 <= quorum <= n_participants:
         raise ConfigError(f"quorum must be in [1, {n_participants}], got {quorum!r}")
+    if 2 * quorum <= n_participants:
+        raise ConfigError(
+            f"quorum {quorum} of {n_participants} key holders is not a majority: two disjoint "
+            f"groups of {quorum} could each decrypt a different sum in one round, and the "
+            f"difference of two sums can be one org's update; use a quorum of at least "
+            f"{n_participants // 2 + 1} (the default is {default_quorum(n_participants)})")
     if bits % 2 or bits < MIN_TEST_KEY_BITS:
         raise ConfigError(f"bits must be an even number ≥ {MIN_TEST_KEY_BITS}, got {bits}")
     if bits < MIN_SECURE_KEY_BITS and not allow_insecure_bits:

@@ -211,6 +211,7 @@ def test_lagrange_coefficients_interpolate_at_zero_times_delta() -> None:
     [
         ({"quorum": 0}, "quorum"),
         ({"quorum": 6}, "quorum"),
+        ({"quorum": 2}, "not a majority"),  # 2 of 5: {1, 2} and {3, 4} are disjoint
         ({"participant_ids": ["a", "a"]}, "distinct"),
         ({"participant_ids": []}, "distinct"),
         ({"allow_insecure_bits": False}, "insecure"),
