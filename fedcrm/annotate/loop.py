@@ -16,8 +16,6 @@ the same task files and import path a person's answers take.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from fedcrm._files import write_atomically
 from fedcrm.annotate.exchange import (
     AnnotationTask,
     Answer,
@@ -131,20 +130,7 @@ class LearningCurve(BaseModel):
     def save(self, path: str | Path) -> Path:
         """Write the report as JSON, atomically (a temporary file beside it, then
         ``os.replace``): an interrupted save leaves the previous report, never half of one."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(self.model_dump_json(indent=1) + "\n")
-            if path.exists():
-                shutil.copymode(path, temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, self.model_dump_json(indent=1) + "\n")
 
     @property
     def strategies(self) -> list[str]:

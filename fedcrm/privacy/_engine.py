@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from fedcrm._files import write_atomically
 from fedcrm.privacy.budget import BudgetExhausted, LedgerError
 from fedcrm.privacy.ledger import LedgerEvent, LedgerRecord, PrivacyLedger, read_ledger, utc_now
 from fedcrm.privacy.models import ClientLevelPlan, RecordLevelPlan, RoundSpend
@@ -43,19 +43,7 @@ def ensure_new_participant(ledger: PrivacyLedger, participant_id: str) -> None:
 
 def write_state_atomically(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(path, text)
 
 
 class BudgetedEngine(ABC):

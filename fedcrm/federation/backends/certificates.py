@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 import ssl
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError
 
 __all__ = [
@@ -53,9 +53,8 @@ class NodeKeyFiles:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret readable by its owner only."""
-    path.write_bytes(data)
-    os.chmod(path, 0o600)
+    """Write a secret readable by its owner only, from the first byte on."""
+    write_atomically(path, data, private=True)
 
 
 def _name(common_name: str) -> x509.Name:

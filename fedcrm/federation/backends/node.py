@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from flwr.app import ArrayRecord, ConfigRecord, Context, RecordDict
 
+from fedcrm._files import write_atomically
 from fedcrm.crypto import KeyHolder, KeyShare, PackingSpec, ParticipantEncryptor, ThresholdPublicKey
 from fedcrm.errors import ConfigError, CryptoError, PrivacyBudgetExceeded
 from fedcrm.federation.backends.records import (
@@ -112,6 +113,11 @@ def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> 
     and ``<org>.secret.json`` per org (its share and signing key, owner-readable only — give
     each to its own org only). Returns the path of ``federation.json``.
     """
+    unsafe = [pid for pid in keys.shares
+              if pid in ("", ".", "..") or Path(pid).name != pid or "\\" in pid]
+    if unsafe:
+        raise ConfigError(f"participant id(s) {unsafe} cannot name a key file: ids used in "
+                          "file names must not contain path separators or be '.' / '..'")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     roster = {pid: key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
@@ -124,9 +130,9 @@ def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> 
         secret = folder / f"{pid}.secret.json"
         signing = keys.signing_keys[pid].private_bytes(
             Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
-        secret.write_text(json.dumps({"share": share.to_dict(), "signing_key": signing}),
-                          encoding="utf-8")
-        secret.chmod(0o600)
+        # owner-readable from the first byte (not written, then chmod-ed)
+        write_atomically(secret, json.dumps({"share": share.to_dict(), "signing_key": signing}),
+                         private=True)
     return public
 
 

@@ -1,0 +1,40 @@
+"""Atomic file writes (one place for the temporary-file-then-rename pattern)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
+                     private: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file beside it and ``os.replace``, so a
+    crash leaves the old file or the new one, never half of one.
+
+    ``private`` files are readable by their owner only from the first byte on (the temporary
+    file is created with mode 0600 and keeps it); other files keep the mode of the file they
+    replace, or get the usual mode for new files (0666 less the umask).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if not private:
+            if target.exists():
+                shutil.copymode(target, temporary)
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                temporary.chmod(0o666 & ~umask)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from fedcrm._files import write_atomically
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_private_files_are_owner_only_and_others_keep_their_mode(tmp_path: Path) -> None:
+    secret = write_atomically(tmp_path / "org.secret.json", '{"k": 1}', private=True)
+    assert _mode(secret) == 0o600 and secret.read_text() == '{"k": 1}'
+    shared = tmp_path / "report.json"
+    shared.write_text("old")
+    shared.chmod(0o640)
+    write_atomically(shared, b"new")
+    assert _mode(shared) == 0o640 and shared.read_bytes() == b"new"
+    fresh = write_atomically(tmp_path / "sub" / "new.txt", "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert _mode(fresh) == 0o666 & ~umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["org.secret.json", "report.json",
+                                                           "sub"]  # no temporaries left
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "state.json"
+    target.write_text("old")
+
+    def refuse(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, "new")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
