@@ -27,10 +27,12 @@ empty in this mode).
 
 Defences are client-side only (DESIGN.md): a server that sees ciphertexts cannot clip, take a
 median of, or trim updates, so :class:`SecureCoordinator` refuses robust strategies and does no
-server-side clipping. What still bounds a participant's influence: its own norm bound
+server-side clipping. An honest participant's influence is bounded by its own norm bound
 (``TrainingConfig.max_update_norm``), the packing clip (every value to ``±clip``, by default
 the norm bound, so an honest bounded update is never clipped twice) and the packing's
-``max_weight`` (no weight can exceed it). A dishonest participant can lie within those bounds.
+``max_weight``. A dishonest one that encrypts raw slot values instead of packing them is
+bounded only by the slots' headroom (there are no range proofs; docs/crypto.md, "Trust
+model"): encryption protects confidentiality, the validation gates guard against poisoning.
 
 In this in-process simulation every role lives in one Python process; the code keeps them
 apart (the coordinator touches only bytes coming out of :class:`SecureClient`), so each
@@ -318,7 +320,7 @@ class SecureClient:
 
     def precompute(self, n_values: int, rounds: int = 1) -> None:
         """Offline step, between rounds: top the randomness pool up for ``rounds`` updates."""
-        needed = self.encryptor.spec.n_plaintexts(n_values) * rounds - len(self.encryptor.pool)
+        needed = self.encryptor.pool_values_needed(n_values, rounds) - len(self.encryptor.pool)
         if needed > 0:
             self.encryptor.pool.precompute(needed)
 
