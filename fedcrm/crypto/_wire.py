@@ -28,8 +28,8 @@ def int_width(value: int) -> int:
 class Writer:
     """Append fields to a record; :meth:`getvalue` returns the bytes."""
 
-    def __init__(self, magic: bytes) -> None:
-        self._parts: list[bytes] = [magic, bytes([VERSION])]
+    def __init__(self, magic: bytes, version: int = VERSION) -> None:
+        self._parts: list[bytes] = [magic, bytes([version])]
 
     def u64(self, value: int) -> Writer:
         self._parts.append(_U64.pack(value))
@@ -61,7 +61,7 @@ class Writer:
 class Reader:
     """Read the fields of one record written by :class:`Writer`, validating as it goes."""
 
-    def __init__(self, data: bytes, magic: bytes, record: str) -> None:
+    def __init__(self, data: bytes, magic: bytes, record: str, version: int = VERSION) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise CryptoError(f"malformed {record}: expected bytes, got {type(data).__name__}")
         self._data = memoryview(bytes(data))
@@ -69,9 +69,17 @@ class Reader:
         self._offset = 0
         if self._take(len(magic)).tobytes() != magic:
             raise CryptoError(f"malformed {record}: wrong magic bytes (not a {record})")
-        version = self._take(1)[0]
-        if version != VERSION:
-            raise CryptoError(f"malformed {record}: unsupported version {version}")
+        found = self._take(1)[0]
+        if 1 <= found < version:
+            raise CryptoError(
+                f"malformed {record}: version {found} comes from an older fedcrm (this one "
+                f"reads version {version}); the sender must upgrade fedcrm"
+            )
+        if found != version:
+            raise CryptoError(
+                f"malformed {record}: unsupported version {found} (this fedcrm reads version "
+                f"{version}; a newer fedcrm, or not a {record})"
+            )
 
     def fail(self, reason: str) -> CryptoError:
         return CryptoError(f"malformed {self._record}: {reason}")

@@ -5,16 +5,19 @@ HTTP, a file) can carry them. Ciphertexts travel as one ``bytes`` value: fixed-w
 big-endian integers of ``ThresholdPublicKey.ciphertext_bytes`` each, so the encoding is
 canonical and the signature covers exactly what is aggregated.
 
-``EncryptedUpdate`` wire format (all integers big-endian)::
+``EncryptedUpdate`` wire format, version 2 (all integers big-endian)::
 
-    b"FCEU" | version u8 | federation_id (u32 len + UTF-8) | round u64
+    b"FCEU" | version u8 = 2 | federation_id (u32 len + UTF-8) | round u64
             | participant_id (u32 len + UTF-8) | context (u32 len + 32 bytes) | n_values u64
-            | ciphertexts (u32 len + bytes) | signature (u32 len + 0 or 64 bytes)
+            | ciphertexts (u32 len + bytes) | proofs (u32 len + bytes)
+            | signature (u32 len + 0 or 64 bytes)
 
-The Ed25519 signature is over the same fields with the domain tag
-``fedcrm.crypto.EncryptedUpdate.signature.v1`` in place of the magic and without the
-signature field, so it binds the federation, the round, the participant, the key and packing
-parameters (``context``) and every ciphertext.
+``proofs`` holds one proof of plaintext knowledge per ciphertext, in order, fixed-width
+(:mod:`~fedcrm.crypto.plaintext_proofs`). Version 1 (no proofs) is refused with an error
+saying the sender runs an older fedcrm. The Ed25519 signature is over the same fields with
+the domain tag ``fedcrm.crypto.EncryptedUpdate.signature.v2`` in place of the magic and
+without the signature field, so it binds the federation, the round, the participant, the key
+and packing parameters (``context``), every ciphertext and every proof.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ SIGNATURE_BYTES = 64
 MAX_MESSAGE_BYTES = 1 << 30
 MAX_CONTRIBUTORS = 1 << 16
 _UPDATE_MAGIC = b"FCEU"
-_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v1"
+_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v2"
+#: 2 added the proofs of plaintext knowledge; other records stay at ``_wire.VERSION``
+UPDATE_VERSION = 2
 _AGGREGATE_MAGIC = b"FCEA"
 
 
@@ -60,6 +65,7 @@ class EncryptedUpdate:
     context: bytes
     n_values: int
     ciphertexts: bytes
+    proofs: bytes = b""
     signature: bytes = b""
 
     def _fields(self, writer: _wire.Writer) -> _wire.Writer:
@@ -70,11 +76,12 @@ class EncryptedUpdate:
             .blob(self.context)
             .u64(self.n_values)
             .blob(self.ciphertexts)
+            .blob(self.proofs)
         )
 
     def signing_payload(self) -> bytes:
         """The canonical bytes the participant signs (everything but the signature)."""
-        return self._fields(_wire.Writer(_UPDATE_SIGNING_TAG)).getvalue()
+        return self._fields(_wire.Writer(_UPDATE_SIGNING_TAG, UPDATE_VERSION)).getvalue()
 
     def with_signature(self, signature: bytes) -> EncryptedUpdate:
         """A copy carrying ``signature``."""
@@ -82,14 +89,15 @@ class EncryptedUpdate:
 
     def to_bytes(self) -> bytes:
         """Serialise to the wire format in the module docstring."""
-        return self._fields(_wire.Writer(_UPDATE_MAGIC)).blob(self.signature).getvalue()
+        writer = _wire.Writer(_UPDATE_MAGIC, UPDATE_VERSION)
+        return self._fields(writer).blob(self.signature).getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> EncryptedUpdate:
         """Parse the wire format, validating every length; raises ``CryptoError``."""
         if len(data) > max_bytes:
             raise _too_large("encrypted update", len(data), max_bytes)
-        reader = _wire.Reader(data, _UPDATE_MAGIC, "encrypted update")
+        reader = _wire.Reader(data, _UPDATE_MAGIC, "encrypted update", UPDATE_VERSION)
         federation_id = reader.text(field="federation_id")
         round_number = reader.u64()
         participant_id = reader.text(field="participant_id")
@@ -98,12 +106,22 @@ class EncryptedUpdate:
             raise reader.fail(f"context must be {CONTEXT_BYTES} bytes, got {len(context)}")
         n_values = reader.u64(maximum=1 << 40)
         ciphertexts = reader.blob(max_bytes, field="ciphertexts")
+        # a proof (a, z, w) is at most 2 ciphertext widths + 1 byte, so never more than 3×
+        # the ciphertexts; verifiers check the exact length for their key
+        proofs = reader.blob(3 * len(ciphertexts), field="proofs")
         signature = reader.blob(SIGNATURE_BYTES, field="signature")
         if len(signature) not in (0, SIGNATURE_BYTES):
             raise reader.fail(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
         reader.done()
         return cls(
-            federation_id, round_number, participant_id, context, n_values, ciphertexts, signature
+            federation_id,
+            round_number,
+            participant_id,
+            context,
+            n_values,
+            ciphertexts,
+            proofs,
+            signature,
         )
 
 

@@ -9,6 +9,10 @@ Every pooled value is handed out once and forgotten: reusing ``r^n`` for two pla
 let anyone divide the two ciphertexts and read ``m1 - m2`` in the clear. For the same reason
 a pool refuses to be copied or pickled (a restored copy would hand the same values out again).
 Randomness comes from :mod:`secrets` only.
+
+The pool keeps each ``r`` next to its ``r^n``: a proof of plaintext knowledge
+(:mod:`~fedcrm.crypto.plaintext_proofs`) needs the ``r`` of the ciphertext it proves, and its
+own commitment randomness ``(s, s^n)`` is one more pooled pair. ``r`` is never serialised.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import Literal, NoReturn, Protocol
 
 import gmpy2
@@ -32,17 +37,61 @@ class PaillierModulus(Protocol):
     def n(self) -> int: ...
 
 
-def fresh_obfuscator(n: int) -> int:
-    """A fresh ``r^n mod n²`` with ``r`` drawn uniformly from ``Z*_n`` by :mod:`secrets`."""
+@dataclass(frozen=True, slots=True, repr=False)
+class PooledRandomness:
+    """One precomputed pair: ``r`` uniform in ``Z*_n`` and ``r_to_n = r^n mod n²``.
+
+    ``r`` is a secret (it opens the ciphertext it randomised); it is used once and never
+    serialised.
+    """
+
+    r: gmpy2.mpz
+    r_to_n: gmpy2.mpz
+
+    def __repr__(self) -> str:
+        return "PooledRandomness(r=…, r_to_n=…)"
+
+    def __reduce__(self) -> NoReturn:
+        raise CryptoError("pooled randomness is secret and used once; it cannot be serialised")
+
+
+def fresh_randomness(n: int) -> PooledRandomness:
+    """A fresh ``(r, r^n mod n²)`` with ``r`` drawn uniformly from ``Z*_n`` by :mod:`secrets`."""
     modulus = gmpy2.mpz(n)
     while True:
         r = gmpy2.mpz(secrets.randbelow(n - 1) + 1)
         if gmpy2.gcd(r, modulus) == 1:
-            return int(gmpy2.powmod(r, modulus, modulus * modulus))
+            return PooledRandomness(r, gmpy2.powmod(r, modulus, modulus * modulus))
+
+
+def fresh_obfuscator(n: int) -> int:
+    """A fresh ``r^n mod n²`` with ``r`` drawn uniformly from ``Z*_n`` by :mod:`secrets`."""
+    return int(fresh_randomness(n).r_to_n)
+
+
+def check_plaintexts(n: int, plaintexts: list[int]) -> None:
+    """Raise :class:`CryptoError` unless every plaintext lies in ``[0, n)``."""
+    for plaintext in plaintexts:
+        if not 0 <= plaintext < n:
+            raise CryptoError("a Paillier plaintext must lie in [0, n)")
+
+
+def encrypt_with(
+    n: int, plaintexts: list[int], randomness: list[PooledRandomness]
+) -> list[int]:
+    """Paillier-encrypt ``plaintexts[j]`` with ``randomness[j]`` (fresh pairs, each used once)."""
+    check_plaintexts(n, plaintexts)
+    modulus = gmpy2.mpz(n)
+    nsquare = modulus * modulus
+    # (1 + n)^m ≡ 1 + m·n (mod n²); Damgård–Jurik 2001, §3
+    return [
+        int((1 + gmpy2.mpz(plaintext) * modulus) * pair.r_to_n % nsquare)
+        for plaintext, pair in zip(plaintexts, randomness, strict=True)
+    ]
 
 
 class RandomnessPool:
-    """A one-use store of precomputed ``r^n mod n²`` values for one public key.
+    """A one-use store of precomputed ``(r, r^n mod n²)`` pairs for one public key.
 
     Parameters
     ----------
@@ -59,8 +108,7 @@ class RandomnessPool:
             raise ConfigError(f"on_empty must be 'raise' or 'compute', got {on_empty!r}")
         self.n = int(public_key.n)
         self.on_empty: OnEmpty = on_empty
-        self._nsquare = gmpy2.mpz(self.n) ** 2
-        self._values: deque[gmpy2.mpz] = deque()
+        self._values: deque[PooledRandomness] = deque()
         self._lock = threading.Lock()
         self.fallback_count = 0
         self.taken_count = 0
@@ -78,15 +126,19 @@ class RandomnessPool:
         """Offline step: add ``count`` fresh values to the pool."""
         if count < 0:
             raise ConfigError(f"count must be ≥ 0, got {count}")
-        fresh = [gmpy2.mpz(fresh_obfuscator(self.n)) for _ in range(count)]
+        fresh = [fresh_randomness(self.n) for _ in range(count)]
         with self._lock:
             self._values.extend(fresh)
 
     def take(self, count: int = 1) -> list[gmpy2.mpz]:
-        """Remove and return ``count`` values; each value leaves the pool for good.
+        """Remove and return ``count`` values ``r^n``; each value leaves the pool for good.
 
         With ``on_empty="raise"`` nothing is taken unless all ``count`` values are there.
         """
+        return [pair.r_to_n for pair in self.take_pairs(count)]
+
+    def take_pairs(self, count: int = 1) -> list[PooledRandomness]:
+        """Like :meth:`take`, but each ``r^n`` comes with its ``r`` (for proofs)."""
         if count < 0:
             raise ConfigError(f"count must be ≥ 0, got {count}")
         with self._lock:
@@ -102,22 +154,13 @@ class RandomnessPool:
         missing = count - len(taken)
         if missing:
             self.fallback_count += missing
-            taken.extend(gmpy2.mpz(fresh_obfuscator(self.n)) for _ in range(missing))
+            taken.extend(fresh_randomness(self.n) for _ in range(missing))
         return taken
 
     def encrypt(self, plaintexts: list[int]) -> list[int]:
         """Online step: Paillier-encrypt each plaintext with its own fresh pooled value."""
-        n = gmpy2.mpz(self.n)
-        for plaintext in plaintexts:
-            if not 0 <= plaintext < self.n:
-                raise CryptoError("a Paillier plaintext must lie in [0, n)")
-        obfuscators = self.take(len(plaintexts))
-        nsquare = self._nsquare
-        # (1 + n)^m ≡ 1 + m·n (mod n²); Damgård–Jurik 2001, §3
-        return [
-            int((1 + gmpy2.mpz(plaintext) * n) * obfuscator % nsquare)
-            for plaintext, obfuscator in zip(plaintexts, obfuscators, strict=True)
-        ]
+        check_plaintexts(self.n, plaintexts)
+        return encrypt_with(self.n, plaintexts, self.take_pairs(len(plaintexts)))
 
     def __reduce__(self) -> NoReturn:
         raise CryptoError(

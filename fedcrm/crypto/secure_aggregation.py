@@ -4,13 +4,17 @@ Three roles, one class each:
 
 * :class:`ParticipantEncryptor` (each org): quantises and packs its weighted update
   (:mod:`~fedcrm.crypto.packing`), encrypts it online with precomputed randomness
-  (:mod:`~fedcrm.crypto.randomness`) and signs it with Ed25519.
-* :class:`SecureAggregator` (coordinator): verifies each message, rejects bad ones with a
-  reason naming the participant and carries on, multiplies the valid ciphertexts (adding the
-  plaintexts), and turns a quorum of partial decryptions into the weighted mean.
-* :class:`KeyHolder` (each org holding a key share): re-verifies the aggregate from the
-  signed updates before partially decrypting it, so a coordinator cannot get a single org's
-  update, or two different aggregates of one round, decrypted.
+  (:mod:`~fedcrm.crypto.randomness`), proves it knows every plaintext
+  (:mod:`~fedcrm.crypto.plaintext_proofs`) and signs it with Ed25519.
+* :class:`SecureAggregator` (coordinator): verifies each message (signature, then fields,
+  then the proofs of plaintext knowledge), rejects bad ones with a reason naming the
+  participant and carries on, multiplies the valid ciphertexts (adding the plaintexts), and
+  turns a quorum of partial decryptions into the weighted mean.
+* :class:`KeyHolder` (each org holding a key share): re-verifies the signed updates and
+  their proofs and recomputes the aggregate before partially decrypting it, so a coordinator
+  cannot get a single org's update, or two different aggregates of one round, decrypted, nor
+  cancel an org out of the sum with a colluding participant's signed transform of that org's
+  ciphertexts.
 
 The coordinator only ever holds ciphertexts and the decrypted aggregate: the weighted sum,
 the total weight (encrypted in slot 0, so no org's own weight is revealed) and who
@@ -29,6 +33,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fedcrm.crypto.messages import EncryptedAggregate, EncryptedUpdate, context_digest
 from fedcrm.crypto.packing import PackingSpec
+from fedcrm.crypto.plaintext_proofs import (
+    POOL_PAIRS_PER_CIPHERTEXT,
+    ProofBinding,
+    encrypt_and_prove,
+    proofs_from_bytes,
+    proofs_to_bytes,
+    verify_plaintext_proofs,
+)
 from fedcrm.crypto.randomness import RandomnessPool
 from fedcrm.crypto.threshold import (
     KeyShare,
@@ -116,7 +128,8 @@ class ParticipantEncryptor:
         The federation's threshold key, packing spec and session id, shared by everyone.
     pool:
         Precomputed randomness; by default an empty pool that raises when exhausted, so
-        call :meth:`precompute` between rounds.
+        call :meth:`precompute` between rounds. Each ciphertext takes two pooled pairs: one
+        encrypts, one commits its proof of plaintext knowledge.
     rng:
         Generator for stochastic rounding (not secret); default: freshly seeded.
     """
@@ -145,9 +158,13 @@ class ParticipantEncryptor:
         self._rng = rng if rng is not None else np.random.default_rng()
         self._context = context_digest(public_key, spec)
 
+    def pool_values_needed(self, n_values: int, rounds: int = 1) -> int:
+        """Pooled pairs that ``rounds`` updates of ``n_values`` values consume."""
+        return self.spec.n_plaintexts(n_values) * POOL_PAIRS_PER_CIPHERTEXT * rounds
+
     def precompute(self, n_values: int, rounds: int = 1) -> None:
         """Offline step: fill the pool for ``rounds`` updates of ``n_values`` values."""
-        self.pool.precompute(self.spec.n_plaintexts(n_values) * rounds)
+        self.pool.precompute(self.pool_values_needed(n_values, rounds))
 
     def encrypt(self, update: np.ndarray, weight: float, round_number: int) -> EncryptedUpdate:
         """Online step: the signed encryption of ``weight · update`` for ``round_number``.
@@ -158,7 +175,10 @@ class ParticipantEncryptor:
         if round_number < 0:
             raise ConfigError(f"round_number must be ≥ 0, got {round_number}")
         plaintexts = self.spec.pack(update, weight, self._rng)
-        ciphertexts = self.pool.encrypt(plaintexts)
+        binding = ProofBinding(
+            self.federation_id, round_number, self.participant_id, self._context
+        )
+        ciphertexts, proofs = encrypt_and_prove(self.public_key, self.pool, plaintexts, binding)
         unsigned = EncryptedUpdate(
             federation_id=self.federation_id,
             round_number=round_number,
@@ -166,6 +186,7 @@ class ParticipantEncryptor:
             context=self._context,
             n_values=int(np.asarray(update).size),
             ciphertexts=_ciphertexts_to_bytes(ciphertexts, self.public_key.ciphertext_bytes),
+            proofs=proofs_to_bytes(self.public_key, proofs),
         )
         return unsigned.with_signature(self._signing_key.sign(unsigned.signing_payload()))
 
@@ -308,6 +329,16 @@ class SecureAggregator:
         for position, ciphertext in enumerate(ciphertexts):
             if not 0 < ciphertext < nsquare or gmpy2.gcd(ciphertext, n) != 1:
                 raise reject(f"malformed: ciphertext {position} is not a unit modulo n²")
+        # last, as the costliest check: the signer knows every plaintext it sent, so its
+        # update cannot be a transform of another org's ciphertexts
+        binding = ProofBinding(
+            update.federation_id, update.round_number, who, update.context
+        )
+        try:
+            proofs = proofs_from_bytes(self.public_key, update.proofs, len(ciphertexts))
+            verify_plaintext_proofs(self.public_key, binding, ciphertexts, proofs)
+        except CryptoError as exc:
+            raise reject(str(exc)) from None
         return update, ciphertexts
 
     # -- decryption -----------------------------------------------------------------------
@@ -368,10 +399,11 @@ class KeyHolder:
     """A participant's decryption role: check what it is asked to decrypt, then do it.
 
     Before partially decrypting an aggregate, the key holder re-verifies the signed updates
-    the coordinator forwards and recomputes their product. It refuses when the product
-    differs, when fewer than ``min_contributors`` distinct participants contributed (so
-    no single org's update can be decrypted), and when it already decrypted a different
-    aggregate for the same or a later round (so no difference of two aggregates can
+    the coordinator forwards, with their proofs of plaintext knowledge (so no contributor's
+    ciphertexts are a transform of another's), and recomputes their product. It refuses
+    when the product differs, when fewer than ``min_contributors`` distinct participants
+    contributed (so no single org's update can be decrypted), and when it already decrypted
+    a different aggregate for the same or a later round (so no difference of two aggregates can
     isolate one update). ``roster`` must come from the federation's setup, not from the
     coordinator.
     """

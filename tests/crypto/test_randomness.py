@@ -80,6 +80,22 @@ def test_online_encryption_matches_phe_raw_encrypt(
     assert pool.encrypt([424242]) == [key.paillier.raw_encrypt(424242, r_value=r)]
 
 
+def test_pairs_keep_r_next_to_r_to_the_n_and_cannot_be_serialised(
+    federation: Federation,
+) -> None:
+    key = federation.public_key
+    pool = RandomnessPool(key)
+    pool.precompute(4)
+    pairs = pool.take_pairs(3)
+    assert len(pool) == 1 and pool.taken_count == 3
+    for pair in pairs:
+        assert 0 < pair.r < key.n and gmpy2.gcd(pair.r, key.n) == 1
+        assert pair.r_to_n == gmpy2.powmod(pair.r, key.n, key.nsquare)
+        assert str(int(pair.r)) not in repr(pair)
+    with pytest.raises(CryptoError, match="cannot be serialised"):
+        pickle.dumps(pairs[0])
+
+
 def test_a_pool_cannot_be_copied_or_pickled(federation: Federation) -> None:
     pool = RandomnessPool(federation.public_key)
     pool.precompute(1)
@@ -114,6 +130,6 @@ def test_the_crypto_package_never_uses_non_cryptographic_randomness_for_secrets(
             if isinstance(node, ast.ImportFrom) and node.module
         }
         assert "random" not in imported, name
-    for name in ("threshold.py", "randomness.py", "_primes.py"):
+    for name in ("threshold.py", "randomness.py", "_primes.py", "plaintext_proofs.py"):
         source = ast.unparse(modules[name])
         assert "secrets." in source and "np.random" not in source, name

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gmpy2
 import numpy as np
 import pytest
 
 from fedcrm import AggregationError, ConfigError, CryptoError
-from fedcrm.crypto import SecureAggregator, combine, deal, partial_decrypt
+from fedcrm.crypto import EncryptedUpdate, SecureAggregator, combine, deal, partial_decrypt
 from fedcrm.federation import (
     CoordinateMedian,
     Coordinator,
@@ -320,7 +322,7 @@ class FlipsABit(SecureClient):
     def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
         sealed = super().contribute(*args, **kwargs)
         altered = bytearray(sealed.message)
-        altered[-100] ^= 0x01  # inside the last ciphertext, before the signature
+        altered[-100] ^= 0x01  # inside the last proof, before the signature
         return SealedUpdate(bytes(altered), sealed.privacy)
 
 
@@ -405,6 +407,43 @@ def test_tampered_replayed_wrong_round_and_malformed_messages_are_rejected_by_na
     assert second.contributed == ["org0", "org1", "org2"]
     assert_step_matches(coordinator, before, coordinator.parameters, second, QualityWeighted())
     assert read_round_log(tmp_path / "r.jsonl")[1].encryption == second.encryption
+
+
+class CancelsAnother(SecureClient):
+    """Colludes with the coordinator: signs the inverse of another org's ciphertexts (with
+    that org's proofs) as its own update, so that the other org cancels out of the sum."""
+
+    source: Records
+
+    def contribute(self, *args: Any, **kwargs: Any) -> SealedUpdate:
+        super().contribute(*args, **kwargs)
+        victim = EncryptedUpdate.from_bytes(self.source.last)
+        key = self.encryptor.public_key
+        width = key.ciphertext_bytes
+        inverse = b"".join(
+            int(gmpy2.invert(int.from_bytes(victim.ciphertexts[k : k + width], "big"),
+                             key.nsquare)).to_bytes(width, "big")
+            for k in range(0, len(victim.ciphertexts), width)
+        )
+        forged = dataclasses.replace(victim, participant_id=self.participant_id,
+                                     ciphertexts=inverse, signature=b"")
+        signature = self.encryptor._signing_key.sign(forged.signing_payload())
+        return SealedUpdate(forged.with_signature(signature).to_bytes())
+
+
+def test_an_update_that_cancels_another_org_is_rejected_by_name(keys4: FederationKeys) -> None:
+    coordinator = secure_coordinator(make_participants(), keys4)
+    swap(coordinator, "org0", Records)
+    swap(coordinator, "org3", CancelsAnother)
+    canceller = coordinator.clients["org3"]
+    assert isinstance(canceller, CancelsAnother)
+    canceller.source = coordinator.clients["org0"]  # type: ignore[assignment]
+    record = coordinator.run_round(0)
+    assert record.encryption is not None and record.encryption.failure is None
+    assert list(record.encryption.rejected_updates) == ["org3"]
+    assert "proofs of plaintext knowledge do not verify" in record.encryption.rejected_updates[
+        "org3"]
+    assert record.contributed == ["org0", "org1", "org2"]
 
 
 def test_a_lone_valid_update_is_never_decrypted(keys4: FederationKeys) -> None:

@@ -1,0 +1,365 @@
+"""Proofs of plaintext knowledge: no participant can sign a transform of another's ciphertexts.
+
+The attack they stop: a participant colluding with the coordinator signs, as its own update,
+the inverse of another org's ciphertexts, so that org cancels out of the sum and the
+"aggregate of three" decrypts to one org's update.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gmpy2
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from fedcrm.crypto import (
+    EncryptedAggregate,
+    EncryptedUpdate,
+    KeyHolder,
+    PackingSpec,
+    ParticipantEncryptor,
+    RandomnessPool,
+    SecureAggregator,
+    UpdateRejected,
+    combine,
+    partial_decrypt,
+)
+from fedcrm.crypto.plaintext_proofs import (
+    PlaintextProof,
+    ProofBinding,
+    challenge_bits,
+    encrypt_and_prove,
+    proof_bytes,
+    proofs_from_bytes,
+    proofs_to_bytes,
+    verify_plaintext_proofs,
+)
+from fedcrm.crypto.randomness import fresh_obfuscator
+from fedcrm.crypto.secure_aggregation import _ciphertexts_from_bytes, _ciphertexts_to_bytes
+from fedcrm.errors import CryptoError
+from tests.crypto._federation import Federation
+
+FEDERATION_ID = "acme-federation"
+ROUND = 7
+N_VALUES = 60  # three ciphertexts per update with the 512-bit test key
+PROOF_FAILURE = "proofs of plaintext knowledge do not verify"
+
+
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """Honest, signed updates of org-a and org-b for one round, and tools to forge more."""
+
+    federation: Federation
+    spec: PackingSpec
+    messages: dict[str, EncryptedUpdate]
+    updates: dict[str, np.ndarray]
+
+    def ciphertexts(self, participant_id: str) -> list[gmpy2.mpz]:
+        width = self.federation.public_key.ciphertext_bytes
+        return _ciphertexts_from_bytes(self.messages[participant_id].ciphertexts, width)
+
+    def signed(self, signer: str, **fields: object) -> EncryptedUpdate:
+        """An update with ``fields``, validly signed by ``signer``'s own key."""
+        base = dict(self.messages["org-a"].__dict__, participant_id=signer, signature=b"")
+        unsigned = EncryptedUpdate(**{**base, **fields})  # type: ignore[arg-type]
+        key = self.federation.signing_keys[signer]
+        return unsigned.with_signature(key.sign(unsigned.signing_payload()))
+
+
+def _encryptor(
+    federation: Federation, spec: PackingSpec, participant_id: str, rounds: int = 1
+) -> ParticipantEncryptor:
+    encryptor = ParticipantEncryptor(
+        participant_id,
+        federation.public_key,
+        spec,
+        federation.signing_keys[participant_id],
+        federation_id=FEDERATION_ID,
+        rng=np.random.default_rng(3),
+    )
+    encryptor.precompute(N_VALUES, rounds=rounds)
+    return encryptor
+
+
+@pytest.fixture(scope="module")
+def honest(federation: Federation, spec: PackingSpec) -> Round:
+    rng = np.random.default_rng(11)
+    updates = {p: rng.normal(0.0, 0.4, N_VALUES) for p in ("org-a", "org-b")}
+    messages = {
+        p: _encryptor(federation, spec, p).encrypt(u, 100.0, ROUND) for p, u in updates.items()
+    }
+    return Round(federation, spec, messages, updates)
+
+
+def _aggregator(honest: Round) -> SecureAggregator:
+    return SecureAggregator(
+        honest.federation.public_key,
+        honest.spec,
+        federation_id=FEDERATION_ID,
+        round_number=ROUND,
+        n_values=N_VALUES,
+        roster=honest.federation.roster,
+    )
+
+
+def _colluding_aggregate(honest: Round, messages: list[EncryptedUpdate]) -> EncryptedAggregate:
+    """What a coordinator who skips verification would ask key holders to decrypt."""
+    key = honest.federation.public_key
+    width = key.ciphertext_bytes
+    product = [gmpy2.mpz(1)] * len(honest.ciphertexts("org-a"))
+    for message in messages:
+        for position, c in enumerate(_ciphertexts_from_bytes(message.ciphertexts, width)):
+            product[position] = product[position] * c % key.nsquare
+    return EncryptedAggregate(
+        FEDERATION_ID,
+        ROUND,
+        messages[0].context,
+        N_VALUES,
+        tuple(m.participant_id for m in messages),
+        _ciphertexts_to_bytes(product, width),
+    )
+
+
+def _inverse_of_b(honest: Round) -> list[int]:
+    nsquare = honest.federation.public_key.nsquare
+    return [int(gmpy2.invert(c, nsquare)) for c in honest.ciphertexts("org-b")]
+
+
+def _mauled_proofs_for_inverse(honest: Round) -> bytes:
+    """org-b's proofs turned into equations for the inverse ciphertexts: (a⁻¹, −z, w⁻¹)."""
+    key = honest.federation.public_key
+    n = key.n
+    proofs = proofs_from_bytes(key, honest.messages["org-b"].proofs, 3)
+    mauled = [
+        PlaintextProof(
+            int(gmpy2.invert(p.commitment, key.nsquare)),
+            (-p.plaintext_response) % n,
+            int(gmpy2.invert(p.randomness_response, n)),
+        )
+        for p in proofs
+    ]
+    return proofs_to_bytes(key, mauled)
+
+
+@pytest.mark.parametrize("proofs", ["none", "copied from org-b", "mauled from org-b"])
+def test_signing_the_inverse_of_anothers_ciphertexts_is_refused_by_everyone(
+    honest: Round, proofs: str
+) -> None:
+    """/tmp/rev/attack1.py: org-c cancels org-b out, so {a, b, c} would decrypt to a alone."""
+    key = honest.federation.public_key
+    proof_bytes_for = {
+        "none": b"",
+        "copied from org-b": honest.messages["org-b"].proofs,
+        "mauled from org-b": _mauled_proofs_for_inverse(honest),
+    }
+    inverse = _ciphertexts_to_bytes(_inverse_of_b(honest), key.ciphertext_bytes)
+    attack = honest.signed("org-c", ciphertexts=inverse, proofs=proof_bytes_for[proofs])
+    messages = [honest.messages["org-a"], honest.messages["org-b"], attack]
+
+    aggregator = _aggregator(honest)
+    rejections = aggregator.submit_all(messages)
+    assert [r.participant_id for r in rejections] == ["org-c"]
+    assert "plaintext knowledge" in rejections[0].reason
+    assert aggregator.contributors == ("org-a", "org-b")
+
+    aggregate = _colluding_aggregate(honest, messages)
+    for share in honest.federation.shares:
+        holder = KeyHolder(
+            share,
+            key,
+            honest.spec,
+            federation_id=FEDERATION_ID,
+            roster=honest.federation.roster,
+            min_contributors=3,
+        )
+        with pytest.raises(CryptoError, match=r"forwarded an invalid update.*'org-c'.*plaintext"):
+            holder.partial_decrypt(aggregate.to_bytes(), [m.to_bytes() for m in messages])
+
+
+def test_without_the_proofs_the_forged_aggregate_is_one_orgs_update(honest: Round) -> None:
+    """Why the attack matters: the product of {a, b, b⁻¹} is a ciphertext of a's update."""
+    key = honest.federation.public_key
+    inverse = _ciphertexts_to_bytes(_inverse_of_b(honest), key.ciphertext_bytes)
+    forged = [
+        honest.messages["org-a"],
+        honest.messages["org-b"],
+        honest.signed("org-c", ciphertexts=inverse),
+    ]
+    decrypted = []
+    for messages in (forged, [honest.messages["org-a"]]):
+        aggregate = _colluding_aggregate(honest, messages)
+        ciphertexts = [
+            int(c) for c in _ciphertexts_from_bytes(aggregate.ciphertexts, key.ciphertext_bytes)
+        ]
+        partials = [partial_decrypt(s, key, ciphertexts) for s in honest.federation.shares[:3]]
+        decrypted.append(combine(key, ciphertexts, partials).plaintexts)
+    assert decrypted[0] == decrypted[1]
+
+
+def test_re_randomised_copies_of_anothers_ciphertexts_are_refused(honest: Round) -> None:
+    key = honest.federation.public_key
+    rerandomised = [
+        int(c * fresh_obfuscator(key.n) % key.nsquare) for c in honest.ciphertexts("org-b")
+    ]
+    attack = honest.signed(
+        "org-c",
+        ciphertexts=_ciphertexts_to_bytes(rerandomised, key.ciphertext_bytes),
+        proofs=honest.messages["org-b"].proofs,
+    )
+    with pytest.raises(UpdateRejected, match=rf"'org-c'.*{PROOF_FAILURE}"):
+        _aggregator(honest).submit(attack)
+
+
+def test_a_proof_copied_from_another_participant_round_or_position_is_refused(
+    federation: Federation, spec: PackingSpec, honest: Round
+) -> None:
+    key = federation.public_key
+    b = honest.messages["org-b"]
+    # org-b's exact ciphertexts and proofs, signed by org-c as its own
+    copied = honest.signed("org-c", ciphertexts=b.ciphertexts, proofs=b.proofs)
+    with pytest.raises(UpdateRejected, match=rf"'org-c'.*{PROOF_FAILURE}"):
+        _aggregator(honest).submit(copied)
+    # org-b's round-7 ciphertexts and proofs, re-signed by org-b for round 8
+    replayed = honest.signed(
+        "org-b", round_number=ROUND + 1, ciphertexts=b.ciphertexts, proofs=b.proofs
+    )
+    next_round = SecureAggregator(
+        key,
+        spec,
+        federation_id=FEDERATION_ID,
+        round_number=ROUND + 1,
+        n_values=N_VALUES,
+        roster=federation.roster,
+    )
+    with pytest.raises(UpdateRejected, match=rf"'org-b'.*{PROOF_FAILURE}"):
+        next_round.submit(replayed)
+    # ciphertexts 0 and 1 swapped together with their proofs
+    width, proof_width = key.ciphertext_bytes, proof_bytes(key)
+    def swap_first_two(blob: bytes, size: int) -> bytes:
+        return blob[size : 2 * size] + blob[:size] + blob[2 * size :]
+
+    swapped = honest.signed(
+        "org-b",
+        ciphertexts=swap_first_two(b.ciphertexts, width),
+        proofs=swap_first_two(b.proofs, proof_width),
+    )
+    with pytest.raises(UpdateRejected, match=rf"'org-b'.*{PROOF_FAILURE}"):
+        _aggregator(honest).submit(swapped)
+    # the untouched message is accepted
+    aggregator = _aggregator(honest)
+    aggregator.submit(b.to_bytes())
+    assert aggregator.contributors == ("org-b",)
+
+
+@pytest.mark.parametrize("part", ["commitment", "plaintext_response", "randomness_response"])
+def test_a_tampered_proof_is_refused_and_names_the_participant(
+    honest: Round, part: str
+) -> None:
+    key = honest.federation.public_key
+    b = honest.messages["org-b"]
+    proofs = proofs_from_bytes(key, b.proofs, 3)
+    modulus = key.nsquare if part == "commitment" else key.n
+    value = getattr(proofs[2], part)
+    # another unit: times 4 (a square, so this is not an order-2 change) mod the modulus
+    proofs[2] = dataclasses.replace(proofs[2], **{part: value * 4 % modulus})
+    tampered = honest.signed(
+        "org-b", ciphertexts=b.ciphertexts, proofs=proofs_to_bytes(key, proofs)
+    )
+    with pytest.raises(UpdateRejected, match=rf"participant 'org-b'.*{PROOF_FAILURE}") as error:
+        _aggregator(honest).submit(tampered.to_bytes())
+    assert error.value.participant_id == "org-b"
+    with pytest.raises(CryptoError, match=r"invalid update.*'org-b'.*plaintext knowledge"):
+        KeyHolder(
+            honest.federation.shares[4],
+            key,
+            honest.spec,
+            federation_id=FEDERATION_ID,
+            roster=honest.federation.roster,
+        ).partial_decrypt(
+            _colluding_aggregate(honest, [honest.messages["org-a"], tampered]),
+            [honest.messages["org-a"], tampered],
+        )
+
+
+def test_malformed_proofs_are_refused_by_name(honest: Round) -> None:
+    key = honest.federation.public_key
+    b = honest.messages["org-b"]
+    short = honest.signed("org-b", ciphertexts=b.ciphertexts, proofs=b.proofs[:-1])
+    with pytest.raises(UpdateRejected, match=r"'org-b'.*malformed.*expected 3 proofs"):
+        _aggregator(honest).submit(short)
+    proofs = proofs_from_bytes(key, b.proofs, 3)
+    for field, value in (
+        ("commitment", 0),
+        ("commitment", key.n),  # not a unit
+        ("randomness_response", 0),
+        ("plaintext_response", key.n),  # out of range; fits the fixed width
+    ):
+        bad = list(proofs)
+        bad[1] = dataclasses.replace(bad[1], **{field: value})
+        forged = honest.signed(
+            "org-b", ciphertexts=b.ciphertexts, proofs=proofs_to_bytes(key, bad)
+        )
+        with pytest.raises(UpdateRejected, match=r"'org-b'.*malformed proof.*ciphertext 1"):
+            _aggregator(honest).submit(forged)
+
+
+def test_proofs_verify_directly_and_are_bound_to_every_field(federation: Federation) -> None:
+    key = federation.public_key
+    pool = RandomnessPool(key)
+    pool.precompute(8)
+    binding = ProofBinding(FEDERATION_ID, 3, "org-a", bytes(32))
+    plaintexts = [0, 1, key.n - 1, 2**200]
+    ciphertexts, proofs = encrypt_and_prove(key, pool, plaintexts, binding)
+    assert len(pool) == 0  # one pair to encrypt and one to commit, per ciphertext
+    verify_plaintext_proofs(key, binding, ciphertexts, proofs)
+    for change in (
+        {"federation_id": "other"},
+        {"round_number": 4},
+        {"participant_id": "org-b"},
+        {"context": b"\x01" * 32},
+    ):
+        with pytest.raises(CryptoError, match=PROOF_FAILURE):
+            changed = dataclasses.replace(binding, **change)  # type: ignore[arg-type]
+            verify_plaintext_proofs(key, changed, ciphertexts, proofs)
+    with pytest.raises(CryptoError, match="4 proofs .* 3 ciphertexts"):
+        verify_plaintext_proofs(key, binding, ciphertexts[:3], proofs)
+    # a proof is knowledge of *this* plaintext: a ciphertext times g (plaintext + 1) fails
+    shifted = [*ciphertexts[:3], ciphertexts[3] * (1 + key.n) % key.nsquare]
+    with pytest.raises(CryptoError, match=PROOF_FAILURE):
+        verify_plaintext_proofs(key, binding, shifted, proofs)
+    verify_plaintext_proofs(key, binding, [], [])
+
+
+def test_challenges_are_shorter_than_the_smallest_prime_factor(federation: Federation) -> None:
+    """Special soundness needs every challenge difference to be invertible modulo n."""
+    key = federation.public_key
+    assert challenge_bits(key) == 128
+    assert 2 ** challenge_bits(key) < min(federation.p, federation.q)
+    assert proof_bytes(key) == key.ciphertext_bytes + 2 * 64
+
+
+def test_an_exhausted_pool_takes_nothing(federation: Federation, spec: PackingSpec) -> None:
+    encryptor = ParticipantEncryptor(
+        "org-a",
+        federation.public_key,
+        spec,
+        federation.signing_keys["org-a"],
+        federation_id=FEDERATION_ID,
+    )
+    assert encryptor.pool_values_needed(N_VALUES) == 6
+    encryptor.pool.precompute(5)
+    with pytest.raises(CryptoError, match="6 values needed, 5 left"):
+        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 0)
+    assert len(encryptor.pool) == 5
+
+
+def test_proofs_are_signed(honest: Round) -> None:
+    b = honest.messages["org-b"]
+    impostor = Ed25519PrivateKey.generate()
+    forged = dataclasses.replace(b, proofs=_mauled_proofs_for_inverse(honest))
+    with pytest.raises(UpdateRejected, match="'org-b'.*bad signature"):
+        _aggregator(honest).submit(forged)
+    with pytest.raises(UpdateRejected, match="'org-b'.*bad signature"):
+        _aggregator(honest).submit(forged.with_signature(impostor.sign(forged.signing_payload())))
