@@ -31,11 +31,13 @@ from fedcrm.features.convert import (
     parse_dates,
     parse_numbers,
 )
-from fedcrm.matching.proposal import OrgMapping
+from fedcrm.matching.proposal import FieldMapping, OrgMapping
 from fedcrm.ontology.models import Ontology
 from fedcrm.schema.models import DataKind, FieldMeta, OrgSchema
 
 ID_COLUMN = "Id"
+#: the records' currency column in multi-currency orgs (one ISO code per record)
+CURRENCY_COLUMN = "CurrencyIsoCode"
 LOCAL_KINDS = frozenset({DataKind.NUMBER, DataKind.CURRENCY, DataKind.PERCENT,
                          DataKind.BOOLEAN, DataKind.PICKLIST})
 
@@ -69,9 +71,53 @@ def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
                                             na_values=[""])
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise FeatureError(f"{path}: cannot read CSV ({exc})") from exc
+        _columns_by_name(tables[path.stem], str(path))
     if not tables:
         raise FeatureError(f"{root}: no .csv record files found")
     return tables
+
+
+def _columns_by_name(frame: pd.DataFrame, where: str) -> dict[str, str]:
+    """Lower-cased column name → the column as written.
+
+    Salesforce API names ignore case (metadata lookups do too), so ``NPE01__REV_KEUR__C``
+    is ``npe01__Rev_kEUR__c``; two columns that differ only by case are ambiguous.
+    """
+    by_name: dict[str, str] = {}
+    for column in frame.columns:
+        key = str(column).lower()
+        if key in by_name:
+            raise FeatureError(
+                f"{where}: columns {by_name[key]!r} and {column!r} differ only by case, and "
+                "Salesforce API names ignore case; keep one of them")
+        by_name[key] = str(column)
+    return by_name
+
+
+def _currency_codes(frame: pd.DataFrame, column: str | None) -> set[str]:
+    if column is None:
+        return set()
+    return set(frame[column].dropna().astype("string").str.strip().str.upper()) - {""}
+
+
+def _org_currency(
+    org_id: str, tables: Mapping[str, pd.DataFrame],
+    decisions: Mapping[tuple[str, str], FieldMapping],
+) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """Per object: the currency code column (``CurrencyIsoCode`` or a field mapped to a
+    ``*.currency_iso_code`` concept) and the codes its records carry."""
+    columns: dict[str, str] = {}
+    codes: dict[str, set[str]] = {}
+    for object_name, frame in tables.items():
+        by_name = _columns_by_name(frame, f"org {org_id}: {object_name}.csv")
+        column = by_name.get(CURRENCY_COLUMN.lower()) or next(
+            (by_name[f] for (o, f), d in decisions.items()
+             if o == object_name.lower() and f in by_name and d.concept is not None
+             and d.concept.endswith(".currency_iso_code")), None)
+        if column is not None:
+            columns[object_name] = column
+            codes[object_name] = _currency_codes(frame, column)
+    return columns, codes
 
 
 def _raw_custom(values: pd.Series, meta: FieldMeta) -> pd.Series:
@@ -94,12 +140,18 @@ def canonicalize(
     ontology: Ontology,
     *,
     currency_rates: dict[str, float] | None = None,
-    default_currency: str = "USD",
+    default_currency: str | None = None,
 ) -> CanonicalOrg:
     """Convert every mapped field of every object with records into canonical columns.
 
-    Raises :class:`FeatureError` when the mapping names a field the org's metadata lacks; a
-    mapped field missing from the records is reported in ``skipped`` (it has no data).
+    Column names match API names whatever their case (as Salesforce's do). Raises
+    :class:`FeatureError` when the mapping names a field the org's metadata lacks, or a table
+    has two columns that differ only by case. A mapped field missing from the records, and
+    every column left out of the canonical tables, is reported in ``skipped``.
+
+    Amounts whose name and values state no currency are in ``default_currency``; without it,
+    in the one currency the org's records carry in a ``CurrencyIsoCode`` column (or a field
+    mapped to ``*.currency_iso_code``), else assumed USD; each conversion's note says which.
     """
     canonical: dict[str, pd.DataFrame] = {}
     conversions: list[Conversion] = []
@@ -113,31 +165,51 @@ def canonicalize(
                 f"org {org_id}: the mapping names {listed.object}.{listed.field}, which "
                 "its metadata does not have; re-run `fedcrm match` on the current metadata"
             ) from None
+    currency_columns, currency_codes = _org_currency(org_id, tables, decisions)
+    org_codes = set().union(*currency_codes.values())
     for object_name, frame in tables.items():
         if object_name not in schema:
             skipped.append(f"{object_name}: records but no metadata for this object")
             continue
         sobject = schema[object_name]
-        if ID_COLUMN not in frame.columns:
+        by_name = _columns_by_name(frame, f"org {org_id}: {object_name}.csv")
+        id_column = by_name.get(ID_COLUMN.lower())
+        if id_column is None:
             raise FeatureError(f"org {org_id}: {object_name} records have no Id column")
-        if frame[ID_COLUMN].isna().any() or frame[ID_COLUMN].duplicated().any():
+        if frame[id_column].isna().any() or frame[id_column].duplicated().any():
             raise FeatureError(f"org {org_id}: {object_name} Id column has empty or duplicate "
                                "values; every record needs its own Id")
-        columns: dict[str, pd.Series] = {ID_COLUMN: frame[ID_COLUMN].astype("string")}
+        # the object's own currency column decides; else the org's, if it has one code
+        codes = currency_codes.get(object_name, org_codes)
+        object_currency, currency_source = default_currency, "org default"
+        if default_currency is None and len(codes) == 1:
+            object_currency = next(iter(codes))
+            where = object_name if object_name in currency_columns else "org"
+            currency_source = f"{where} records' currency column"
+        elif default_currency is None and len(codes) > 1:
+            skipped.append(f"{sobject.api_name}: records carry several currencies "
+                           f"({', '.join(sorted(codes))}); amounts without a currency in "
+                           "their name are read as USD (per-record conversion is not "
+                           "supported)")
+        columns: dict[str, pd.Series] = {ID_COLUMN: frame[id_column].astype("string")}
+        used = {id_column}
         confidence: dict[str, float] = {}
+        unused: list[str] = []
         for meta in sobject.fields:
             decision = decisions.get((sobject.api_name.lower(), meta.api_name.lower()))
-            if meta.api_name not in frame.columns:
+            column = by_name.get(meta.api_name.lower())
+            if column is None:
                 if decision is not None and (decision.concept or decision.block):
                     skipped.append(f"{sobject.api_name}.{meta.api_name}: mapped but absent "
                                    "from the records")
                 continue
-            values = frame[meta.api_name]
+            values = frame[column]
             if decision is not None and decision.concept is not None:
                 concept = ontology.concept(decision.concept)
                 converted, report = convert_field(values, meta, concept, ontology,
                                                   currency_rates=currency_rates,
-                                                  default_currency=default_currency)
+                                                  default_currency=object_currency,
+                                                  default_currency_source=currency_source)
                 conversions.append(report)
                 name = concept.id
                 if name in columns:
@@ -151,13 +223,26 @@ def canonicalize(
                 columns[decision.block] = _raw_custom(values, meta)
             elif meta.is_custom and meta.kind in LOCAL_KINDS:
                 columns[f"local:{meta.api_name}"] = _raw_custom(values, meta)
+            else:
+                unused.append(column)
+                continue
+            used.add(column)
+        if unused:
+            skipped.append(f"{sobject.api_name}: columns not used ({', '.join(unused)}): not "
+                           "mapped, and not a custom number, checkbox or picklist field")
+        unknown = [str(c) for c in frame.columns if c not in used and c not in unused]
+        if unknown:
+            skipped.append(f"{sobject.api_name}: columns dropped ({', '.join(unknown)}): no "
+                           "field of that name in the org's metadata")
         canonical[sobject.api_name] = pd.DataFrame(columns, index=frame.index)
     return CanonicalOrg(org_id=org_id, tables=canonical, conversions=conversions,
                         skipped=skipped)
 
 
 def days_before(dates: pd.Series, as_of: pd.Series | pd.Timestamp) -> pd.Series:
-    """Days from each date to its reference time (positive = in the past)."""
+    """Days from each date to its reference time (positive = in the past; NaN if missing)."""
     delta = (as_of - dates) if isinstance(as_of, pd.Timestamp) else (as_of.values - dates)
-    return pd.Series(np.asarray(delta, dtype="timedelta64[s]").astype(float) / 86400.0,
-                     index=dates.index)
+    seconds = np.asarray(delta, dtype="timedelta64[s]")
+    # NaT cast to float is the most negative int64, not NaN: keep missing dates missing
+    days = np.where(np.isnat(seconds), np.nan, seconds.astype(float) / 86400.0)
+    return pd.Series(days, index=dates.index)

@@ -41,7 +41,17 @@ FALSE_WORDS = frozenset({
     "false", "no", "n", "0", "nein", "non", "faux", "falso", "unchecked", "off",
 })
 _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1 / 24}
-_NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]")
+# Everything but digits, separators and signs goes; an ``e``/``E`` stays only as an exponent
+# (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
+_NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
+_CURRENCY_CODES = "|".join(sorted(USD_PER_UNIT))
+_CURRENCY_IN_TEXT = re.compile(rf"\b({_CURRENCY_CODES})\b|([€£])", re.IGNORECASE)
+_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP"}
+#: one token for scale and currency: "kEUR", "TEUR" (Tausend Euro), "MilesUSD", "MioEUR"
+_THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
+_SCALED_CURRENCY = re.compile(
+    rf"({'|'.join(sorted(_THOUSANDS_PREFIXES))}|m|mm|mn|mio)({_CURRENCY_CODES.lower()})")
+ASSUMED_USD = "assumed USD: no currency in the field name, its values or an org default"
 
 
 class Conversion(BaseModel):
@@ -72,12 +82,44 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return values.astype(float)
     text = values.astype("string").str.strip()
     cleaned = text.str.replace(_NUMBER_CLEAN, "", regex=True)
-    # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals
-    decimal_comma = cleaned.str.contains(r",\d{1,2}$", regex=True, na=False)
+    # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals. A single comma
+    # before exactly three digits is a thousands separator ("3,000"), except after a lone
+    # leading zero: nobody writes "0,125" for 125, so that one is the decimal 0.125.
+    decimal_comma = (cleaned.str.contains(r",\d{1,2}$", regex=True, na=False)
+                     | cleaned.str.fullmatch(r"[-+]?0,\d{3}", na=False))
     cleaned = cleaned.where(~decimal_comma,
                             cleaned.str.replace(".", "", regex=False).str.replace(",", "."))
     cleaned = cleaned.str.replace(",", "", regex=False)
     return pd.to_numeric(cleaned, errors="coerce").astype(float)
+
+
+def currencies_in(values: pd.Series) -> list[str]:
+    """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted."""
+    if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return []
+    found = values.dropna().astype("string").str.extractall(_CURRENCY_IN_TEXT)
+    if found.empty:
+        return []
+    codes = found[0].str.upper().fillna(found[1].map(_SYMBOL_CURRENCY))
+    return sorted(set(codes.dropna()))
+
+
+def scale_cues(tokens: tuple[str, ...]) -> tuple[str, str]:
+    """(``"thousands"`` / ``"millions"`` / ``""``, currency code or ``""``) from whole words.
+
+    Word-level on purpose: a substring test would read "tsd" in ``AmountsDue__c``.
+    Compound tokens such as ``keur`` (``REV_KEUR__C``) or ``teur`` carry both.
+    """
+    cues = unit_cues(tokens)
+    scale = "thousands" if cues["thousands"] else "millions" if cues["millions"] else ""
+    currency = str(cues["currency"])
+    for token in tokens:
+        match = _SCALED_CURRENCY.fullmatch(token)
+        if match:
+            scale = scale or ("thousands" if match.group(1) in _THOUSANDS_PREFIXES
+                              else "millions")
+            currency = currency or match.group(2).upper()
+    return scale, currency
 
 
 def parse_booleans(values: pd.Series) -> pd.Series:
@@ -115,12 +157,19 @@ def numeric_scale(
     values: pd.Series,
     *,
     currency_rates: dict[str, float] | None = None,
-    default_currency: str = "USD",
+    default_currency: str | None = None,
+    default_currency_source: str = "org default",
+    value_currencies: list[str] | None = None,
 ) -> tuple[float, str]:
     """Factor turning this field's numbers into the concept's unit, and why.
 
     Cues come from the API name, label, description and help text (``Revenue_kEUR__c``,
     "Umsatz (Tsd. €)"); for percentages the value range decides between 0-1 and 0-100.
+
+    An amount's currency is, in order: the one its name or label states, the single one its
+    text values carry (``value_currencies``, see :func:`currencies_in`), ``default_currency``
+    (the org's, described by ``default_currency_source``), else USD. The note always says
+    which and why, so an assumed currency is never silent.
     """
     rates = {**USD_PER_UNIT, **(currency_rates or {})}
     tokens = field_tokens(meta)
@@ -129,18 +178,31 @@ def numeric_scale(
     factor, notes = 1.0, []
     unit = concept.unit
     if unit == "currency":
-        currency = str(cues["currency"]) or ("EUR" if "€" in text else "") or (
-            "GBP" if "£" in text else "") or default_currency
+        scale, named = scale_cues(tokens)
+        named = named or ("EUR" if "€" in text else "") or ("GBP" if "£" in text else "")
+        in_values = value_currencies or []
+        if named:
+            currency, origin = named, "from the field name"
+        elif len(in_values) == 1:
+            currency, origin = in_values[0], "from the values"
+        elif default_currency:
+            currency, origin = default_currency.upper(), f"from the {default_currency_source}"
+        else:
+            currency, origin = "USD", ""
+        notes.append(f"{currency} {origin}" if origin else ASSUMED_USD)
+        if not named and len(in_values) > 1:
+            notes.append(f"values mention several currencies ({', '.join(in_values)}); "
+                         f"all read as {currency}")
         if currency not in rates:
             notes.append(f"unknown currency {currency}, left as is")
         else:
             factor *= rates[currency]
             if currency != "USD":
                 notes.append(f"{currency}→USD ×{rates[currency]}")
-        if cues["thousands"] or re.search(r"\bk(eur|usd|gbp)?\b|tsd", normalise(text)):
+        if scale == "thousands":
             factor *= 1000.0
             notes.append("thousands ×1000")
-        elif cues["millions"]:
+        elif scale == "millions":
             factor *= 1e6
             notes.append("millions ×1e6")
     elif unit in ("percent", "ratio"):
@@ -165,17 +227,24 @@ def convert_field(
     ontology: Ontology,
     *,
     currency_rates: dict[str, float] | None = None,
-    default_currency: str = "USD",
+    default_currency: str | None = None,
+    default_currency_source: str = "org default",
 ) -> tuple[pd.Series, Conversion]:
-    """Canonical values of ``concept`` from one org field's raw ``values``."""
+    """Canonical values of ``concept`` from one org field's raw ``values``.
+
+    ``default_currency`` is the org's currency for amounts whose name and values state none
+    (``None``: assume USD, and say so in the conversion's note).
+    """
     present = values.notna() & (values.astype("string").str.strip() != "")
     n_values = int(present.sum())
     n_other, scale, note = 0, 1.0, ""
     family = concept.kind.family
     if family == "numeric":
         numbers = parse_numbers(values)
-        scale, note = numeric_scale(meta, concept, numbers, currency_rates=currency_rates,
-                                    default_currency=default_currency)
+        scale, note = numeric_scale(
+            meta, concept, numbers, currency_rates=currency_rates,
+            default_currency=default_currency, default_currency_source=default_currency_source,
+            value_currencies=currencies_in(values) if concept.unit == "currency" else None)
         converted = numbers * scale
     elif family == "boolean":
         converted = parse_booleans(values)

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 
 from fedcrm.errors import FeatureError
 from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
-from fedcrm.features.convert import parse_booleans, parse_numbers
+from fedcrm.features.convert import parse_booleans, parse_dates, parse_numbers
 from fedcrm.features.leakage import LeakageFinding, LeakageScreen, screen_leakage
 from fedcrm.features.privacy_filters import (
     ExclusionReport,
@@ -184,7 +184,13 @@ def _encode_source(
         missing = parsed.isna().to_numpy()
         block = np.nan_to_num(parsed.to_numpy())[:, None]
     elif source.kind == "date":
-        days = days_before(pd.to_datetime(values), as_of).to_numpy()
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            # a number member of a date block (space built without its metadata) would
+            # otherwise be read as seconds since 1970
+            raise FeatureError(f"the {source.name} values are numbers, not dates; map that "
+                               "field to another custom block")
+        # text members of a date block: values that are not dates ("n/a") become missing
+        days = days_before(parse_dates(values), as_of).to_numpy()
         block = np.nan_to_num(np.clip(days / 365.0, -10, 10))[:, None]
         missing = np.isnan(days)
     elif source.kind == "category":
@@ -283,7 +289,10 @@ def build_task_matrix(
             if source.kind != "rollup":
                 cells += int(labelled.sum())
                 filled += int(values[labelled].notna().sum())
-        blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
+        try:
+            blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
+        except FeatureError as exc:
+            raise FeatureError(f"org {canonical.org_id}: {exc}") from None
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(base), 0), np.float32)
     activity = next((c for c in (f"{definition.sobject.lower()}.last_activity_date",
                                  f"{definition.sobject.lower()}.created_date") if c in base), None)

@@ -14,6 +14,8 @@ sample count in quality-weighted aggregation.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from fedcrm.errors import ConfigError
@@ -41,9 +43,12 @@ def quality_score(
     metrics: QualityMetrics, weights: tuple[float, float, float] = DEFAULT_WEIGHTS
 ) -> float:
     """Weighted mean of the three metrics, in [0, 1]."""
-    if len(weights) != 3 or any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ConfigError(f"weights must be three non-negative numbers with a positive sum, "
-                          f"got {weights}")
+    # NaN fails every comparison, so test finiteness first: (nan, 1, 1) would pass `w < 0`
+    # and `sum <= 0` and give a NaN multiplier
+    if (len(weights) != 3 or not all(math.isfinite(w) for w in weights)
+            or any(w < 0 for w in weights) or sum(weights) <= 0):
+        raise ConfigError(f"weights must be three finite, non-negative numbers with a positive "
+                          f"sum (completeness, recency, label reliability), got {weights}")
     total = sum(weights)
     return (
         weights[0] * metrics.completeness

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from fedcrm.errors import FeatureError
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.ontology.models import Concept, Ontology, Task, Usage
 from fedcrm.schema.models import OrgSchema
@@ -145,6 +146,29 @@ def _task_concepts(task: Task, ontology: Ontology) -> list[Concept]:
     ]
 
 
+_BLOCK_KINDS: dict[str, SourceKind] = {"numeric": "numeric", "boolean": "boolean",
+                                       "temporal": "date"}
+
+
+def _block_kind(block: str, members: list[tuple[str, str, SourceKind]]) -> SourceKind:
+    """The kind of a custom block, from every member field (not whichever org is first).
+
+    Text and picklist members may hold numbers, yes/no or dates as text: they take the kind
+    of the typed members, and values that do not parse become missing (as anywhere else).
+    Typed members of different kinds (a date in one org, a number in another) cannot share
+    a column, so they are refused: a number read as a date is a day in 1970.
+    """
+    typed = {kind for _, _, kind in members if kind != "present"}
+    if not members:
+        return "numeric"  # no metadata: the historical default
+    if len(typed) > 1:
+        listed = "; ".join(f"org {org_id}: {name} → {kind}" for org_id, name, kind in members)
+        raise FeatureError(
+            f"custom block {block} joins fields of incompatible types ({listed}); map them "
+            "to different custom blocks, or correct the mapping")
+    return typed.pop() if typed else "present"
+
+
 def build_feature_space(
     task: Task | str,
     ontology: Ontology,
@@ -156,7 +180,8 @@ def build_feature_space(
     """The feature space of ``task`` for the orgs in ``mapping``.
 
     ``schemas`` (org id → metadata) gives the types of custom-block fields; without it custom
-    blocks are treated as numeric.
+    blocks are treated as numeric. Raises :class:`FeatureError` for a custom block whose
+    member fields have incompatible types (see :func:`_block_kind`).
     """
     task = Task(task)
     definition = TASKS[task]
@@ -183,24 +208,23 @@ def build_feature_space(
                                           unit="count", shared_by=min(
                                               mapped[n] for n in ROLLUP_NEEDS[name])))
     blocks: dict[str, set[str]] = {}
-    kinds: dict[str, str] = {}
+    members: dict[str, list[tuple[str, str, SourceKind]]] = {}
     for org_id, field in mapping.iter_fields():
         if field.concept is None and field.block and field.object.lower() == \
                 definition.sobject.lower():
             blocks.setdefault(field.block, set()).add(org_id)
-            if schemas and org_id in schemas and field.block not in kinds:
+            if schemas and org_id in schemas:
                 try:
                     meta = schemas[org_id][field.object][field.field]
-                    kinds[field.block] = meta.kind.family
                 except KeyError:
-                    pass
+                    continue
+                members.setdefault(field.block, []).append(
+                    (org_id, f"{field.object}.{field.field} ({meta.kind.value})",
+                     _BLOCK_KINDS.get(meta.kind.family, "present")))
     for block, orgs in sorted(blocks.items()):
         if len(orgs) < min_shared:
             continue
-        family = kinds.get(block, "numeric")
-        block_kinds: dict[str, SourceKind] = {"numeric": "numeric", "boolean": "boolean",
-                                              "temporal": "date"}
-        kind = block_kinds.get(family, "present")
+        kind = _block_kind(block, members.get(block, []))
         sources.append(SourceSpec(name=block, kind=kind, sobject=definition.sobject,
                                   shared_by=len(orgs)))
     return FeatureSpace(task=task, ontology_version=ontology.version, sources=tuple(sources))

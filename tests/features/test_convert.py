@@ -77,3 +77,52 @@ def test_nps_stored_as_text(ontology: Ontology) -> None:
                                       meta("NPS__c", "NPS", DataKind.TEXT), nps, ontology)
     assert converted.tolist()[:2] == [8.0, 10.0]
     assert report.n_values == 3 and report.n_converted == 2 and report.n_unparsed == 1
+
+
+@pytest.mark.parametrize("name", ["AmountsDue__c", "PaymentsDue__c", "CostsDue__c"])
+def test_letters_tsd_inside_a_word_are_not_thousands(ontology: Ontology, name: str) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    factor, note = numeric_scale(meta(name, name), revenue, pd.Series([5.0]))
+    assert factor == 1.0 and "thousands" not in note
+
+
+@pytest.mark.parametrize(("name", "label", "factor"), [
+    ("Rev_TSD__c", "Revenue", 1000.0),
+    ("RevTSD__c", "Revenue", 1000.0),
+    ("Umsatz__c", "Umsatz (Tsd. €)", 1080.0),
+    ("npe01__REV_KEUR__C", "Revenue", 1080.0),  # one token carries scale and currency
+    ("Auftragswert_TEUR__c", "Auftragswert", 1080.0),
+    ("valor_milesusd__c", "Valor (MilesUSD)", 1000.0),
+    ("Revenue__c", "Revenue (kUSD)", 1000.0),
+])
+def test_thousands_from_whole_words(ontology: Ontology, name: str, label: str,
+                                    factor: float) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    found, note = numeric_scale(meta(name, label), revenue, pd.Series([5.0]))
+    assert found == pytest.approx(factor) and "thousands ×1000" in note
+
+
+def test_currency_is_never_assumed_silently(ontology: Ontology) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    field = meta("AnnualRevenue", "Annual Revenue", DataKind.CURRENCY)
+    factor, note = numeric_scale(field, revenue, pd.Series([5.0]))
+    assert factor == 1.0 and "assumed USD" in note
+    factor, note = numeric_scale(field, revenue, pd.Series([5.0]), default_currency="EUR")
+    assert factor == pytest.approx(1.08) and "EUR from the org default" in note
+    named, note = numeric_scale(meta("Revenue_GBP__c", "Revenue"), revenue, pd.Series([5.0]),
+                                default_currency="EUR")
+    assert named == pytest.approx(1.28) and "GBP from the field name" in note
+    converted, report = convert_field(pd.Series(["12 EUR", "10 EUR", None]), field, revenue,
+                                      ontology)
+    assert converted.tolist()[:2] == pytest.approx([12 * 1.08, 10 * 1.08])
+    assert "EUR from the values" in report.note
+    _, report = convert_field(pd.Series(["12 EUR", "10 GBP"]), field, revenue, ontology)
+    assert "several currencies (EUR, GBP)" in report.note and "assumed USD" in report.note
+
+
+def test_numbers_with_currency_codes_exponents_and_a_decimal_comma() -> None:
+    parsed = parse_numbers(pd.Series(["12 EUR", "EUR 12", "12,50 €", "1.5e3", "0,125",
+                                      "-0,125", "3,000", "1,250", "12-34"], dtype=object))
+    assert parsed.tolist()[:8] == pytest.approx([12.0, 12.0, 12.5, 1500.0, 0.125, -0.125,
+                                                3000.0, 1250.0])
+    assert np.isnan(parsed.iloc[8])  # a range is not a number

@@ -62,3 +62,12 @@ def test_multiplier_extremes_and_monotonicity() -> None:
     with pytest.raises(ConfigError, match="weights"):
         quality_score(QualityMetrics(completeness=1, recency=1, label_reliability=1,
                                      n_records=1, n_labelled=1), weights=(1.0, -1.0, 0.0))
+
+
+@pytest.mark.parametrize("weights", [(float("nan"), 1.0, 1.0), (float("inf"), 1.0, 1.0),
+                                     (0.0, 0.0, 0.0)])
+def test_weights_must_be_finite_non_negative_and_not_all_zero(weights) -> None:
+    metrics = QualityMetrics(completeness=1, recency=1, label_reliability=1, n_records=1,
+                             n_labelled=1)
+    with pytest.raises(ConfigError, match="finite"):
+        quality_multiplier(metrics, weights)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fedcrm import FeatureError
+from fedcrm.features import canonicalize, read_records
+from fedcrm.features.canonical import days_before
+
+
+def _canonical(org, mapping, ontology, tables=None):
+    return canonicalize(org.org_id, tables or org.tables, org.schema,
+                        mapping.org(org.org_id), ontology)
+
+
+def _with_accounts(org, accounts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {**{name: frame.copy() for name, frame in org.tables.items()}, "Account": accounts}
+
+
+def test_column_names_match_api_names_whatever_their_case(federation, mapping,
+                                                          ontology) -> None:
+    org = federation.orgs[0]
+    plain = _canonical(org, mapping, ontology)
+    shouting = org.tables["Account"].rename(columns=str.upper)  # "ID", "TREUEPUNKTE__C", ...
+    loud = _canonical(org, mapping, ontology, _with_accounts(org, shouting))
+    pd.testing.assert_frame_equal(loud.table("Account"), plain.table("Account"))
+    assert [s.lower() for s in loud.skipped] == [s.lower() for s in plain.skipped]
+    assert any(c.startswith("local:") for c in loud.table("Account").columns)
+
+
+def test_columns_differing_only_by_case_are_refused(federation, mapping, ontology,
+                                                    tmp_path) -> None:
+    org = federation.orgs[0]
+    accounts = org.tables["Account"].copy()
+    accounts["ANNUALREVENUE"] = accounts["AnnualRevenue"]
+    with pytest.raises(FeatureError, match=r"Account\.csv.*'AnnualRevenue'.*'ANNUALREVENUE'"):
+        _canonical(org, mapping, ontology, _with_accounts(org, accounts))
+    accounts.to_csv(tmp_path / "Account.csv", index=False)
+    with pytest.raises(FeatureError, match="Account.csv.*differ only by case"):
+        read_records(tmp_path)
+
+
+def test_every_dropped_column_is_reported(federation, mapping, ontology) -> None:
+    org = federation.orgs[0]
+    accounts = org.tables["Account"].copy()
+    accounts["Mystery__c"] = "x"
+    canonical = _canonical(org, mapping, ontology, _with_accounts(org, accounts))
+    dropped = " | ".join(canonical.skipped)
+    assert "Mystery__c" in dropped and "no field of that name" in dropped
+    assert "KundenbeginnVeraltet__c" in dropped  # unmapped text field: not used, but said so
+    table = canonical.table("Account")
+    used = len(table.columns)
+    reported = sum(s.count(",") + 1 for s in canonical.skipped if s.startswith("Account:"))
+    assert used + reported >= len(accounts.columns)
+
+
+def test_records_currency_column_is_the_default_currency(federation, mapping,
+                                                         ontology) -> None:
+    org = federation.orgs[0]
+    accounts = org.tables["Account"].copy()
+    accounts["CurrencyIsoCode"] = "EUR"
+    canonical = _canonical(org, mapping, ontology, _with_accounts(org, accounts))
+    revenue = next(c for c in canonical.conversions if c.field == "AnnualRevenue")
+    assert revenue.scale == pytest.approx(1.08)
+    assert "EUR from the Account records' currency column" in revenue.note
+    accounts["CurrencyIsoCode"] = ["EUR", "USD"] * (len(accounts) // 2) + ["EUR"] * (
+        len(accounts) % 2)
+    canonical = _canonical(org, mapping, ontology, _with_accounts(org, accounts))
+    revenue = next(c for c in canonical.conversions if c.field == "AnnualRevenue")
+    assert "assumed USD" in revenue.note
+    assert any("several currencies (EUR, USD)" in s for s in canonical.skipped)
+
+
+def test_missing_dates_stay_missing() -> None:
+    dates = pd.Series(pd.to_datetime(["2024-01-01", None]))
+    for as_of in (pd.Timestamp("2025-01-01"), pd.Series(pd.to_datetime(["2025-01-01"] * 2))):
+        days = days_before(dates, as_of)
+        assert days.iloc[0] == 366.0 and np.isnan(days.iloc[1])
