@@ -168,7 +168,8 @@ def curve_table(curve: LearningCurve) -> Table:
             table.add_row(point.strategy, str(point.round), str(point.labels_spent),
                           f"{point.precision:.3f}", f"{point.coverage:.3f}",
                           f"{point.recall:.3f}", f"{point.pair_f1:.3f}",
-                          f"{point.threshold:.3f}", f"{point.fit_seconds:.1f}")
+                          "none" if point.threshold is None else f"{point.threshold:.3f}",
+                          f"{point.fit_seconds:.1f}")
     return table
 
 

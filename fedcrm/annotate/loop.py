@@ -15,6 +15,7 @@ the same task files and import path a person's answers take.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -82,7 +83,9 @@ class CurvePoint(BaseModel):
     pair_precision: float
     pair_recall: float
     pair_f1: float
-    threshold: float
+    #: the matcher's abstention threshold; None when no threshold reached its target
+    #: precision and it accepts nothing (an infinite threshold, which JSON cannot hold)
+    threshold: float | None
     #: coverage at the matcher's target precision with the best threshold for the held-out
     #: orgs (:func:`coverage_at_precision`): what the scores allow, whatever the threshold
     coverage_at_target: float | None = None
@@ -565,7 +568,8 @@ class AnnotationLoop:
             precision=scores.precision, coverage=scores.coverage, recall=scores.recall,
             top1=scores.top1_accuracy, pair_precision=scores.pair_precision,
             pair_recall=scores.pair_recall, pair_f1=scores.pair_f1,
-            threshold=float(matcher.threshold_),
+            threshold=(None if math.isinf(matcher.threshold_)
+                       else float(matcher.threshold_)),
             coverage_at_target=coverage_at_precision(prediction, tests,
                                                      matcher.target_precision),
             fit_seconds=round_seconds(fit_seconds),

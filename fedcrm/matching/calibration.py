@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,10 +78,11 @@ def threshold_for_precision(
     precision from the top, so two wrong decisions among the 20 most confident meant "accept
     nothing", and the threshold of a matcher trained on a few orgs jumped between 0.7 and
     1.0 from one retrain to the next. ``weights`` (one per decision) make it a weighted
-    precision. Returns 1.0 (accept nothing) if no threshold qualifies.
+    precision. Returns ``math.inf`` if no threshold qualifies: nothing is accepted, not even
+    a score of exactly 1.0 (calibrated probabilities reach it, and decisions use ``>=``).
     """
     if len(scores) == 0:
-        return 1.0
+        return math.inf
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
     weight = np.ones(len(scores)) if weights is None else np.asarray(weights, float)[order]
@@ -90,7 +92,7 @@ def threshold_for_precision(
     distinct = np.r_[sorted_scores[1:] < sorted_scores[:-1], True]
     ok = (precision >= target) & distinct & (counts >= min_support)
     if not ok.any():
-        return 1.0
+        return math.inf
     return float(sorted_scores[int(np.nonzero(ok)[0].max())])
 
 

