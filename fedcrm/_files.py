@@ -8,6 +8,14 @@ import tempfile
 from pathlib import Path
 
 
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the process's umask (a temporary file
+    from :func:`tempfile.mkstemp` is 0600 instead)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
                      private: bool = False) -> Path:
     """Write ``data`` to ``path`` through a temporary file beside it and ``os.replace``, so a
@@ -30,9 +38,7 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
             if target.exists():
                 shutil.copymode(target, temporary)
             else:
-                umask = os.umask(0)
-                os.umask(umask)
-                temporary.chmod(0o666 & ~umask)
+                temporary.chmod(new_file_mode())
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

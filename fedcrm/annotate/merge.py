@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from fedcrm._files import new_file_mode
 from fedcrm.annotate.exchange import Answer, read_answers, utc_now
 from fedcrm.annotate.pool import load_org_schema
 from fedcrm.errors import ConfigError, MappingError
@@ -392,6 +393,8 @@ def write_files_atomically(contents: Mapping[Path, str]) -> None:
                     backups[path] = _temporary_beside(path, ".bak")
                     shutil.copy2(path, backups[path])
                     shutil.copymode(path, temporaries[path])  # keep the file's permissions
+                else:
+                    temporaries[path].chmod(new_file_mode())  # not mkstemp's 0600
         except OSError as exc:
             raise MappingError(f"{exc.filename or 'a label file'}: cannot write "
                                f"({exc.strerror or exc}); nothing was imported") from exc

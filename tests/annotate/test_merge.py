@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fedcrm._files import new_file_mode
 from fedcrm.annotate.exchange import Answer
 from fedcrm.annotate.merge import (
     LabelConflictError,
@@ -194,6 +196,8 @@ def test_import_file_and_unregistered_org(folder: Path, ontology: Ontology) -> N
     assert (report.added, report.unanswered, report.unregistered_orgs) == (1, 1, ["acme"])
     (label,) = read_labels(folder / "labels" / "acme.jsonl")
     assert (label.round, label.annotator, label.labelled_at) == (4, "ana", NOW)
+    # a new label file gets the usual mode of a new file, not a temporary file's 0600
+    assert stat.S_IMODE((folder / "labels" / "acme.jsonl").stat().st_mode) == new_file_mode()
 
 
 def test_an_import_touching_several_orgs_is_all_or_nothing(
