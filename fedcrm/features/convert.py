@@ -179,7 +179,8 @@ def numeric_scale(
     unit = concept.unit
     if unit == "currency":
         scale, named = scale_cues(tokens)
-        named = named or ("EUR" if "€" in text else "") or ("GBP" if "£" in text else "")
+        named = named or next((code for symbol, code in _SYMBOL_CURRENCY.items()
+                               if symbol in text), "")
         in_values = value_currencies or []
         if named:
             currency, origin = named, "from the field name"

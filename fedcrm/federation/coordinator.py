@@ -162,9 +162,8 @@ class Coordinator:
                          for p in participants}
         self.strategy = strategy
         self.config = config or participants[0].config
-        mismatched = {p.participant_id: config_differences(self.config, p.config)
-                      for p in participants}
-        mismatched = {pid: diff for pid, diff in mismatched.items() if diff}
+        mismatched = {p.participant_id: diff for p in participants
+                      if (diff := config_differences(self.config, p.config))}
         if mismatched:
             raise ConfigError(
                 "the coordinator's TrainingConfig and its participants' disagree on how "

@@ -162,16 +162,23 @@ def test_coverage_at_precision_picks_the_best_threshold(truth: list[AnnotatedOrg
     assert coverage_at_precision(prediction, [delta], 0.75) == best / len(custom)
 
 
+def _cli_setup(write_annotations: WriteAnnotations, tmp_path: Path,
+               monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, list[str]]:
+    """The annotations folder the CLI tests label (as FEDCRM_ANNOTATIONS), their report and
+    the quick matcher options every `round` call passes."""
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    monkeypatch.setenv("FEDCRM_ANNOTATIONS", str(folder))
+    report = tmp_path / "curve.json"
+    return folder, report, ["--report", str(report), "--lgbm-rounds", "40", "--folds", "2"]
+
+
 def test_cli_round_in_two_steps_with_a_person(
     write_annotations: WriteAnnotations, truth: list[AnnotatedOrg], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
-                                "delta": "all"})
-    monkeypatch.setenv("FEDCRM_ANNOTATIONS", str(folder))
+    folder, report, common = _cli_setup(write_annotations, tmp_path, monkeypatch)
     runner = CliRunner()
-    report = tmp_path / "curve.json"
-    common = ["--report", str(report), "--lgbm-rounds", "40", "--folds", "2"]
     started = runner.invoke(app, ["round", *common, "--held-out", "delta", "--n", "2",
                                   "--similarity", "name", "--format", "csv"])
     assert started.exit_code == 0, started.output
@@ -348,12 +355,8 @@ def test_cli_round_writes_the_format_its_out_file_names(
     write_annotations: WriteAnnotations, truth: list[AnnotatedOrg], tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
-                                "delta": "all"})
-    monkeypatch.setenv("FEDCRM_ANNOTATIONS", str(folder))
+    _, report, common = _cli_setup(write_annotations, tmp_path, monkeypatch)
     runner = CliRunner()
-    report = tmp_path / "curve.json"
-    common = ["--report", str(report), "--lgbm-rounds", "40", "--folds", "2"]
     tasks = tmp_path / "r1" / "tasks.jsonl"
     # a format that contradicts the file name is refused before any training
     clash = runner.invoke(app, ["round", *common, "--held-out", "delta", "--out", str(tasks),

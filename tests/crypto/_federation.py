@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fedcrm.crypto import KeyShare, ThresholdPublicKey
+from fedcrm.crypto import KeyShare, PackingSpec, ParticipantEncryptor, ThresholdPublicKey
 
 TEST_KEY_BITS = 512
 PARTICIPANTS = ("org-a", "org-b", "org-c", "org-d", "org-e")
+FEDERATION_ID = "acme-federation"
+N_VALUES = 60  # three ciphertexts per update with the 512-bit test key
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,20 @@ class Federation:
 
     def share(self, participant_id: str) -> KeyShare:
         return self.shares[self.ids.index(participant_id)]
+
+
+def make_encryptor(federation: Federation, spec: PackingSpec, participant_id: str, *,
+                   rounds: int = 1, seed: int | None = None) -> ParticipantEncryptor:
+    """``participant_id``'s encryptor with randomness for ``rounds`` updates of ``N_VALUES``
+    values; its stochastic rounding is seeded by ``seed`` (default: from the id)."""
+    encryptor = ParticipantEncryptor(
+        participant_id,
+        federation.public_key,
+        spec,
+        federation.signing_keys[participant_id],
+        federation_id=FEDERATION_ID,
+        rng=np.random.default_rng(zlib.crc32(participant_id.encode()) if seed is None
+                                  else seed),
+    )
+    encryptor.precompute(N_VALUES, rounds=rounds)
+    return encryptor

@@ -39,11 +39,9 @@ from fedcrm.crypto.plaintext_proofs import (
 from fedcrm.crypto.randomness import fresh_obfuscator
 from fedcrm.crypto.secure_aggregation import _ciphertexts_from_bytes, _ciphertexts_to_bytes
 from fedcrm.errors import CryptoError
-from tests.crypto._federation import Federation
+from tests.crypto._federation import FEDERATION_ID, N_VALUES, Federation, make_encryptor
 
-FEDERATION_ID = "acme-federation"
 ROUND = 7
-N_VALUES = 60  # three ciphertexts per update with the 512-bit test key
 PROOF_FAILURE = "proofs of plaintext knowledge do not verify"
 
 
@@ -68,27 +66,14 @@ class Round:
         return unsigned.with_signature(key.sign(unsigned.signing_payload()))
 
 
-def _encryptor(
-    federation: Federation, spec: PackingSpec, participant_id: str, rounds: int = 1
-) -> ParticipantEncryptor:
-    encryptor = ParticipantEncryptor(
-        participant_id,
-        federation.public_key,
-        spec,
-        federation.signing_keys[participant_id],
-        federation_id=FEDERATION_ID,
-        rng=np.random.default_rng(3),
-    )
-    encryptor.precompute(N_VALUES, rounds=rounds)
-    return encryptor
-
 
 @pytest.fixture(scope="module")
 def honest(federation: Federation, spec: PackingSpec) -> Round:
     rng = np.random.default_rng(11)
     updates = {p: rng.normal(0.0, 0.4, N_VALUES) for p in ("org-a", "org-b")}
     messages = {
-        p: _encryptor(federation, spec, p).encrypt(u, 100.0, ROUND) for p, u in updates.items()
+        p: make_encryptor(federation, spec, p, seed=3).encrypt(u, 100.0, ROUND)
+        for p, u in updates.items()
     }
     return Round(federation, spec, messages, updates)
 

@@ -22,10 +22,8 @@ from fedcrm.crypto import (
     UpdateRejected,
 )
 from fedcrm.errors import AggregationError, ConfigError, CryptoError
-from tests.crypto._federation import Federation
+from tests.crypto._federation import FEDERATION_ID, N_VALUES, Federation, make_encryptor
 
-FEDERATION_ID = "acme-federation"
-N_VALUES = 60  # three ciphertexts per update with the 512-bit test key
 # weight = sample count × quality multiplier
 WEIGHTS = {
     "org-a": 120 * 0.9,
@@ -35,20 +33,6 @@ WEIGHTS = {
     "org-e": 990 * 0.7,
 }
 
-
-def _encryptor(
-    federation: Federation, spec: PackingSpec, participant_id: str, rounds: int = 1
-) -> ParticipantEncryptor:
-    encryptor = ParticipantEncryptor(
-        participant_id,
-        federation.public_key,
-        spec,
-        federation.signing_keys[participant_id],
-        federation_id=FEDERATION_ID,
-        rng=np.random.default_rng(abs(hash(participant_id)) % 2**32),
-    )
-    encryptor.precompute(N_VALUES, rounds=rounds)
-    return encryptor
 
 
 def _updates(seed: int, participants: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -64,7 +48,7 @@ def _encrypt_round(
     round_number: int = 1,
 ) -> dict[str, bytes]:
     return {
-        p: _encryptor(federation, spec, p).encrypt(u, WEIGHTS[p], round_number).to_bytes()
+        p: make_encryptor(federation, spec, p).encrypt(u, WEIGHTS[p], round_number).to_bytes()
         for p, u in updates.items()
     }
 
@@ -190,7 +174,7 @@ def test_replays_stale_and_wrong_round_messages_are_rejected(
 ) -> None:
     updates = _updates(3, federation.ids)
     aggregator = _aggregator(federation, spec, round_number=2)
-    encryptors = {p: _encryptor(federation, spec, p, rounds=2) for p in federation.ids}
+    encryptors = {p: make_encryptor(federation, spec, p, rounds=2) for p in federation.ids}
 
     current = encryptors["org-a"].encrypt(updates["org-a"], WEIGHTS["org-a"], 2).to_bytes()
     aggregator.submit(current)
