@@ -5,19 +5,20 @@ HTTP, a file) can carry them. Ciphertexts travel as one ``bytes`` value: fixed-w
 big-endian integers of ``ThresholdPublicKey.ciphertext_bytes`` each, so the encoding is
 canonical and the signature covers exactly what is aggregated.
 
-``EncryptedUpdate`` wire format, version 2 (all integers big-endian)::
+``EncryptedUpdate`` wire format, version 3 (all integers big-endian)::
 
-    b"FCEU" | version u8 = 2 | federation_id (u32 len + UTF-8) | round u64
+    b"FCEU" | version u8 = 3 | federation_id (u32 len + UTF-8) | round u64
             | participant_id (u32 len + UTF-8) | context (u32 len + 32 bytes) | n_values u64
-            | ciphertexts (u32 len + bytes) | proofs (u32 len + bytes)
+            | ciphertexts (u32 len + bytes) | proof (u32 len + bytes)
             | signature (u32 len + 0 or 64 bytes)
 
-``proofs`` holds one proof of plaintext knowledge per ciphertext, in order, fixed-width
-(:mod:`~fedcrm.crypto.plaintext_proofs`). Version 1 (no proofs) is refused with an error
-saying the sender runs an older fedcrm. The Ed25519 signature is over the same fields with
-the domain tag ``fedcrm.crypto.EncryptedUpdate.signature.v2`` in place of the magic and
-without the signature field, so it binds the federation, the round, the participant, the key
-and packing parameters (``context``), every ciphertext and every proof.
+``proof`` is the update's one proof of plaintext knowledge for all its ciphertexts,
+fixed-width (:mod:`~fedcrm.crypto.plaintext_proofs`). Versions 1 (no proof) and 2 (one proof
+per ciphertext) are refused with an error saying the sender runs an older fedcrm. The Ed25519
+signature is over the same fields with the domain tag
+``fedcrm.crypto.EncryptedUpdate.signature.v3`` in place of the magic and without the
+signature field, so it binds the federation, the round, the participant, the key and packing
+parameters (``context``), every ciphertext and the proof.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ SIGNATURE_BYTES = 64
 MAX_MESSAGE_BYTES = 1 << 30
 MAX_CONTRIBUTORS = 1 << 16
 _UPDATE_MAGIC = b"FCEU"
-_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v2"
-#: 2 added the proofs of plaintext knowledge; other records stay at ``_wire.VERSION``
-UPDATE_VERSION = 2
+_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v3"
+#: 2 added proofs of plaintext knowledge, 3 made them one proof per update; other records
+#: stay at ``_wire.VERSION``
+UPDATE_VERSION = 3
+#: a proof is ``|n²| + 2·|n|`` bytes: 1,024 for a 2048-bit key; verifiers check the exact size
+MAX_PROOF_BYTES = 1 << 14
 _AGGREGATE_MAGIC = b"FCEA"
 
 
@@ -65,7 +69,7 @@ class EncryptedUpdate:
     context: bytes
     n_values: int
     ciphertexts: bytes
-    proofs: bytes = b""
+    proof: bytes = b""
     signature: bytes = b""
 
     def _fields(self, writer: _wire.Writer) -> _wire.Writer:
@@ -76,7 +80,7 @@ class EncryptedUpdate:
             .blob(self.context)
             .u64(self.n_values)
             .blob(self.ciphertexts)
-            .blob(self.proofs)
+            .blob(self.proof)
         )
 
     def signing_payload(self) -> bytes:
@@ -106,9 +110,7 @@ class EncryptedUpdate:
             raise reader.fail(f"context must be {CONTEXT_BYTES} bytes, got {len(context)}")
         n_values = reader.u64(maximum=1 << 40)
         ciphertexts = reader.blob(max_bytes, field="ciphertexts")
-        # a proof (a, z, w) is at most 2 ciphertext widths + 1 byte, so never more than 3×
-        # the ciphertexts; verifiers check the exact length for their key
-        proofs = reader.blob(3 * len(ciphertexts), field="proofs")
+        proof = reader.blob(MAX_PROOF_BYTES, field="proof")
         signature = reader.blob(SIGNATURE_BYTES, field="signature")
         if len(signature) not in (0, SIGNATURE_BYTES):
             raise reader.fail(f"signature must be {SIGNATURE_BYTES} bytes, got {len(signature)}")
@@ -120,7 +122,7 @@ class EncryptedUpdate:
             context,
             n_values,
             ciphertexts,
-            proofs,
+            proof,
             signature,
         )
 

@@ -1,51 +1,53 @@
-"""Non-interactive proofs that the sender of a Paillier ciphertext knows its plaintext.
+"""One non-interactive proof that the sender of an update knows every plaintext in it.
 
 Why: the coordinator multiplies signed ciphertexts, and key holders check that the aggregate
-is that product. Without these proofs a participant colluding with the coordinator can sign,
-as its own update, a transform of another org's ciphertexts (their inverse, say): the
-other org then cancels out of the sum, and the decrypted aggregate of a "quorum" of
-contributors is one org's update alone. With a proof bound to its signer and position, every
-signed ciphertext is one whose plaintext its signer knows, so it cannot depend on another
-org's secret update.
+is that product. Without a proof a participant colluding with the coordinator can sign, as
+its own update, a transform of another org's ciphertexts (their inverse, say): the other org
+then cancels out of the sum, and the decrypted aggregate of a "quorum" of contributors is one
+org's update alone. With a proof bound to its signer, every signed ciphertext is one whose
+plaintext its signer knows, so it cannot depend on another org's secret update.
 
-The Σ-protocol is the proof of plaintext knowledge for Paillier (Cramer–Damgård–Nielsen 2001,
-"Multiparty computation from threshold homomorphic encryption"; Damgård–Jurik 2001), made
-non-interactive with Fiat–Shamir. For ``c = g^m · r^n mod n²`` with ``g = n + 1``:
+The protocol is the Σ-protocol for Paillier plaintext knowledge (Cramer–Damgård–Nielsen 2001,
+"Multiparty computation from threshold homomorphic encryption"; Damgård–Jurik 2001) run for
+all ``N`` ciphertexts of an update at once, with one commitment and a vector of challenges
+(amortised proofs of knowledge: Cramer–Damgård 2009, "On the amortized complexity of
+zero-knowledge protocols"), made non-interactive with Fiat–Shamir. For ``c_j = g^m_j ·
+r_j^n mod n²`` with ``g = n + 1``:
 
 * commitment: ``a = g^x · s^n mod n²`` with ``x`` uniform in ``Z_n`` and ``(s, s^n)`` a pooled
   pair (:mod:`~fedcrm.crypto.randomness`), so proving costs no online exponentiation by ``n``;
-* challenge: ``e`` = the first :func:`challenge_bits` bits of SHA-256 over a domain tag, the
-  federation, round, participant, context (key and packing), the ciphertext's index, ``c``
-  and ``a``;
-* response: ``z = x + e·m mod n`` and ``w = s · r^e mod n``;
+* challenges: ``ρ_1 … ρ_N`` of :func:`challenge_bits` bits each, expanded from SHA-256 over a
+  domain tag, the federation, round, participant, context (key and packing), ``N``, every
+  ciphertext in order and ``a``;
+* response: ``z = x + Σ ρ_j·m_j mod n`` and ``w = s · Π r_j^ρ_j mod n``;
 * check: ``0 ≤ z < n``, ``w`` a unit mod ``n``, ``a`` a unit mod ``n²`` and
-  ``g^z · w^n ≡ a · c^e (mod n²)``.
+  ``g^z · w^n ≡ a · Π c_j^ρ_j (mod n²)``.
 
 Completeness: ``g`` has order ``n`` in ``Z*_{n²}`` (``(1 + n)^n ≡ 1``), so dropping the
-carry ``⌊(x + e·m)/n⌋`` changes nothing, and ``w^n mod n²`` depends on ``w`` mod ``n`` only.
-Special soundness: two answers ``(z, w)``, ``(z', w')`` to challenges ``e ≠ e'`` for one ``a``
-give ``g^(z−z') (w/w')^n = c^(e−e')``; ``0 < |e − e'|`` is below both prime factors of ``n``,
-so with ``α(e − e') + βn = 1`` the plaintext is ``α(z − z') mod n`` and the randomness
-``(w/w')^α c^β mod n``. Zero knowledge (honest verifier, hence Fiat–Shamir in the random
-oracle model): ``z`` is uniform in ``Z_n`` and ``w`` uniform in ``Z*_n`` whatever ``m`` is.
-Because the hash covers the signer, round, index, ``c`` and ``a``, a proof cannot be copied
-to another participant, round or position, nor mauled into one for ``c^(-1)`` (that needs
-the same ``e`` for a different ``(c, a)``).
+carry of ``z`` changes nothing, and ``w^n mod n²`` depends on ``w`` mod ``n`` only.
+Soundness: every unit of ``Z*_{n²}`` is ``g^m · u^n`` for exactly one ``m ∈ Z_n`` and
+``u ∈ Z*_n`` (Paillier 1999, §2), so two accepted answers ``(z, w)``, ``(z', w')`` for one
+``a`` and challenge vectors ``ρ ≠ ρ'`` give ``z − z' ≡ Σ (ρ_j − ρ'_j)·m_j (mod n)``. From
+``N + 1`` answers whose challenge differences form a matrix invertible mod ``n`` (random
+vectors do, except with negligible probability: each entry is below both prime factors of
+``n``) the extractor solves for every ``m_j``; so in the random oracle model whoever produces
+an accepted proof knows every plaintext of the update. Zero knowledge (honest verifier, hence
+Fiat–Shamir): ``z`` is uniform in ``Z_n`` and ``w`` uniform in ``Z*_n`` whatever the ``m_j``.
+Because the hash covers the signer, round, context, every ciphertext and their order, a proof
+cannot be copied to another participant, round or update, nor kept when a ciphertext is
+changed, moved or re-randomised (that changes every ``ρ_j``).
 
-Verification is batched (small-exponent test, Bellare–Garay–Rabin 1998): with fresh 128-bit
-``ρ_j`` from :mod:`secrets`, one update's proofs pass together iff
-``(g^(Σρ_j z_j) · (Π w_j^ρ_j mod n)^n)² ≡ (Π a_j^ρ_j · c_j^(ρ_j e_j))² (mod n²)``: one
-exponentiation by ``n`` per update instead of one per ciphertext, and
-:func:`~fedcrm.crypto.threshold.multi_exponentiate` for the products. Squaring removes the
-elements of order 2 of ``Z*_{n²}`` (``−1`` among them), which a random ``ρ_j`` would miss
-half the time, as in :func:`~fedcrm.crypto.threshold.verify_partial`; all other element
-orders have only large prime factors (safe primes), so a false batch passes with probability
-about ``2^-128``. An answer wrong only by an order-2 factor ``δ`` is still a proof of
-knowledge: ``δ = δ^n``, so ``(z, w·δ mod n)`` answers exactly.
+Cost, for ``N`` ciphertexts: the prover takes one pooled pair and computes ``Π r_j^ρ_j mod n``
+and the verifier ``Π c_j^ρ_j mod n²`` (:func:`~fedcrm.crypto.threshold.multi_exponentiate`,
+about 16 multiplications per ciphertext for 128-bit challenges), plus one exponentiation by
+``n``. The proof is ``|n²| + 2·|n|`` bytes whatever ``N`` is. (Version 2 of the update
+message carried one such proof per ciphertext: two pooled pairs and three times the bytes per
+ciphertext, and about three times the verifier's work.)
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,15 +60,14 @@ from fedcrm.crypto.threshold import ThresholdPublicKey, _hash, multi_exponentiat
 from fedcrm.errors import CryptoError
 
 MAX_CHALLENGE_BITS = 128
-_BATCH_EXPONENT_BITS = 128
-_CHALLENGE_TAG = b"fedcrm.crypto.plaintext_knowledge.challenge.v1"
-#: pooled ``(r, r^n)`` pairs one ciphertext needs: its encryption and its proof commitment
-POOL_PAIRS_PER_CIPHERTEXT = 2
+_CHALLENGE_TAG = b"fedcrm.crypto.plaintext_knowledge.challenges.v2"
+#: pooled ``(s, s^n)`` pairs one proof needs for its commitment (besides one per ciphertext)
+POOL_PAIRS_PER_PROOF = 1
 
 
 @dataclass(frozen=True)
 class ProofBinding:
-    """What every proof of one update is bound to, besides its ciphertext and index."""
+    """What the proof of one update is bound to, besides its ciphertexts."""
 
     federation_id: str
     round_number: int
@@ -76,7 +77,7 @@ class ProofBinding:
 
 @dataclass(frozen=True)
 class PlaintextProof:
-    """One ciphertext's proof: commitment ``a`` (mod ``n²``), responses ``z``, ``w`` (mod ``n``)."""
+    """One update's proof: commitment ``a`` (mod ``n²``), responses ``z``, ``w`` (mod ``n``)."""
 
     commitment: int
     plaintext_response: int
@@ -86,35 +87,44 @@ class PlaintextProof:
 def challenge_bits(public_key: ThresholdPublicKey) -> int:
     """Challenge length: 128 bits, fewer only for toy keys whose primes are shorter.
 
-    Special soundness needs every challenge difference to be invertible modulo ``n``, i.e.
-    below its smallest prime factor (``bits/2`` bits for keys from :func:`deal`).
+    Soundness needs every challenge difference to be invertible modulo ``n``, i.e. below its
+    smallest prime factor (``bits/2`` bits for keys from :func:`deal`).
     """
     return min(MAX_CHALLENGE_BITS, public_key.n.bit_length() // 2 - 2)
 
 
 def proof_bytes(public_key: ThresholdPublicKey) -> int:
-    """Bytes of one serialised proof: ``a`` as wide as a ciphertext, ``z`` and ``w`` mod n."""
+    """Bytes of a serialised proof: ``a`` as wide as a ciphertext, ``z`` and ``w`` mod n."""
     return public_key.ciphertext_bytes + 2 * _wire.int_width(public_key.n - 1)
 
 
-def _challenge(
+def _challenges(
     public_key: ThresholdPublicKey,
     binding: ProofBinding,
-    index: int,
-    ciphertext: int,
+    ciphertexts: Sequence[int],
     commitment: int,
-) -> int:
-    digest = _hash(
+) -> list[int]:
+    """``ρ_1 … ρ_N``: SHA-256 of everything the proof binds, expanded per position."""
+    seed = _hash(
         _CHALLENGE_TAG,
         binding.federation_id,
         binding.round_number,
         binding.participant_id,
         binding.context,
-        index,
-        ciphertext,
+        len(ciphertexts),
         commitment,
-    ).digest()
-    return int.from_bytes(digest, "big") >> (8 * len(digest) - challenge_bits(public_key))
+    )
+    width = public_key.ciphertext_bytes
+    for ciphertext in ciphertexts:
+        seed.update(int(ciphertext).to_bytes(width, "big"))
+    root = seed.digest()
+    bits = challenge_bits(public_key)
+    drop = 256 - bits
+    return [
+        int.from_bytes(hashlib.sha256(root + position.to_bytes(8, "big")).digest(), "big")
+        >> drop
+        for position in range(len(ciphertexts))
+    ]
 
 
 def encrypt_and_prove(
@@ -122,120 +132,88 @@ def encrypt_and_prove(
     pool: RandomnessPool,
     plaintexts: list[int],
     binding: ProofBinding,
-) -> tuple[list[int], list[PlaintextProof]]:
-    """Encrypt ``plaintexts`` with pooled randomness and prove knowledge of each one.
+) -> tuple[list[int], PlaintextProof]:
+    """Encrypt ``plaintexts`` with pooled randomness and prove knowledge of all of them.
 
-    Takes :data:`POOL_PAIRS_PER_CIPHERTEXT` pairs per plaintext from ``pool`` (all or none
-    when the pool raises on empty); each ``r`` is used once and dropped on return.
+    Takes one pooled pair per plaintext and :data:`POOL_PAIRS_PER_PROOF` more from ``pool``
+    (all or none when the pool raises on empty); each ``r`` is used once and dropped on
+    return.
     """
     check_plaintexts(public_key.n, plaintexts)
     count = len(plaintexts)
-    pairs = pool.take_pairs(POOL_PAIRS_PER_CIPHERTEXT * count)
-    encryption, commitment_randomness = pairs[:count], pairs[count:]
+    pairs = pool.take_pairs(count + POOL_PAIRS_PER_PROOF)
+    encryption, blinding = pairs[:count], pairs[count]
     ciphertexts = encrypt_with(public_key.n, plaintexts, encryption)
     n = gmpy2.mpz(public_key.n)
-    nsquare = n * n
-    proofs = []
-    for index, (plaintext, ciphertext, used, blinding) in enumerate(
-        zip(plaintexts, ciphertexts, encryption, commitment_randomness, strict=True)
-    ):
-        mask = gmpy2.mpz(secrets.randbelow(public_key.n))  # x
-        # a = g^x · s^n with g^x = 1 + x·n (mod n²)
-        commitment = (1 + mask * n) * blinding.r_to_n % nsquare
-        challenge = _challenge(public_key, binding, index, ciphertext, int(commitment))
-        plaintext_response = (mask + challenge * plaintext) % n
-        randomness_response = blinding.r * gmpy2.powmod(used.r, challenge, n) % n
-        proofs.append(
-            PlaintextProof(int(commitment), int(plaintext_response), int(randomness_response))
-        )
-    return ciphertexts, proofs
-
-
-def proofs_to_bytes(public_key: ThresholdPublicKey, proofs: Sequence[PlaintextProof]) -> bytes:
-    """Fixed-width big-endian ``a ‖ z ‖ w`` per proof, in ciphertext order."""
-    commitment_width = public_key.ciphertext_bytes
-    response_width = _wire.int_width(public_key.n - 1)
-    return b"".join(
-        proof.commitment.to_bytes(commitment_width, "big")
-        + proof.plaintext_response.to_bytes(response_width, "big")
-        + proof.randomness_response.to_bytes(response_width, "big")
-        for proof in proofs
+    mask = gmpy2.mpz(secrets.randbelow(public_key.n))  # x
+    # a = g^x · s^n with g^x = 1 + x·n (mod n²)
+    commitment = int((1 + mask * n) * blinding.r_to_n % (n * n))
+    challenges = _challenges(public_key, binding, ciphertexts, commitment)
+    combination = sum(e * m for e, m in zip(challenges, plaintexts, strict=True))  # Σρ_j·m_j
+    plaintext_response = (mask + combination) % n
+    randomness_response = (
+        blinding.r * multi_exponentiate([pair.r for pair in encryption], challenges, n) % n
+    )
+    return ciphertexts, PlaintextProof(
+        commitment, int(plaintext_response), int(randomness_response)
     )
 
 
-def proofs_from_bytes(
-    public_key: ThresholdPublicKey, blob: bytes, count: int
-) -> list[PlaintextProof]:
-    """Parse :func:`proofs_to_bytes` output for ``count`` ciphertexts; checks the length only."""
-    width = proof_bytes(public_key)
-    if len(blob) != count * width:
-        raise CryptoError(
-            f"malformed: {len(blob)} bytes of proofs of plaintext knowledge, expected {count} "
-            f"proofs of {width} bytes"
-        )
-    commitment_width = public_key.ciphertext_bytes
+def proof_to_bytes(public_key: ThresholdPublicKey, proof: PlaintextProof) -> bytes:
+    """Fixed-width big-endian ``a ‖ z ‖ w``."""
     response_width = _wire.int_width(public_key.n - 1)
-    proofs = []
-    for start in range(0, len(blob), width):
-        middle = start + commitment_width
-        end = middle + response_width
-        proofs.append(
-            PlaintextProof(
-                int.from_bytes(blob[start:middle], "big"),
-                int.from_bytes(blob[middle:end], "big"),
-                int.from_bytes(blob[end : start + width], "big"),
-            )
+    return (
+        proof.commitment.to_bytes(public_key.ciphertext_bytes, "big")
+        + proof.plaintext_response.to_bytes(response_width, "big")
+        + proof.randomness_response.to_bytes(response_width, "big")
+    )
+
+
+def proof_from_bytes(public_key: ThresholdPublicKey, blob: bytes) -> PlaintextProof:
+    """Parse :func:`proof_to_bytes` output; checks the length only."""
+    width = proof_bytes(public_key)
+    if len(blob) != width:
+        raise CryptoError(
+            f"malformed: a proof of plaintext knowledge of {len(blob)} bytes, expected {width}"
         )
-    return proofs
+    middle = public_key.ciphertext_bytes
+    end = middle + _wire.int_width(public_key.n - 1)
+    return PlaintextProof(
+        int.from_bytes(blob[:middle], "big"),
+        int.from_bytes(blob[middle:end], "big"),
+        int.from_bytes(blob[end:], "big"),
+    )
 
 
-def verify_plaintext_proofs(
+def verify_plaintext_proof(
     public_key: ThresholdPublicKey,
     binding: ProofBinding,
     ciphertexts: Sequence[int],
-    proofs: Sequence[PlaintextProof],
+    proof: PlaintextProof,
 ) -> None:
-    """Check one update's proofs together; raise :class:`CryptoError` if any fails.
+    """Check one update's proof; raise :class:`CryptoError` if it fails.
 
     ``ciphertexts`` must already be units modulo ``n²``. The caller names the participant.
     """
-    if len(proofs) != len(ciphertexts):
-        raise CryptoError(
-            f"{len(proofs)} proofs of plaintext knowledge for {len(ciphertexts)} ciphertexts"
-        )
-    if not proofs:
-        return
     n = gmpy2.mpz(public_key.n)
     nsquare = n * n
-    for index, proof in enumerate(proofs):
-        if not (
-            0 < proof.commitment < nsquare
-            and gmpy2.gcd(proof.commitment, n) == 1
-            and 0 <= proof.plaintext_response < n
-            and 0 < proof.randomness_response < n
-            and gmpy2.gcd(proof.randomness_response, n) == 1
-        ):
-            raise CryptoError(f"malformed proof of plaintext knowledge for ciphertext {index}")
-    challenges = [
-        _challenge(public_key, binding, index, int(ciphertext), proof.commitment)
-        for index, (ciphertext, proof) in enumerate(zip(ciphertexts, proofs, strict=True))
-    ]
-    # verifier-private weights: the prover cannot choose errors that cancel
-    weights = [secrets.randbits(_BATCH_EXPONENT_BITS) for _ in proofs]
-    plaintext_sum = sum(w * p.plaintext_response for w, p in zip(weights, proofs, strict=True))
-    randomness_product = multi_exponentiate(
-        [p.randomness_response for p in proofs], weights, n
+    if not (
+        0 < proof.commitment < nsquare
+        and gmpy2.gcd(proof.commitment, n) == 1
+        and 0 <= proof.plaintext_response < n
+        and 0 < proof.randomness_response < n
+        and gmpy2.gcd(proof.randomness_response, n) == 1
+    ):
+        raise CryptoError("malformed proof of plaintext knowledge (a value out of range)")
+    challenges = _challenges(public_key, binding, ciphertexts, proof.commitment)
+    # g^z · w^n with g^z = 1 + z·n (mod n²)
+    left = (1 + proof.plaintext_response * n) * gmpy2.powmod(
+        proof.randomness_response, n, nsquare
     )
-    # left = g^(Σρz) · (Πw^ρ)^n with g^k = 1 + k·n (mod n²)
-    left = (1 + plaintext_sum % n * n) * gmpy2.powmod(randomness_product, n, nsquare) % nsquare
-    right = multi_exponentiate(
-        [*(p.commitment for p in proofs), *ciphertexts],
-        [*weights, *(w * e for w, e in zip(weights, challenges, strict=True))],
-        nsquare,
-    )
-    if left * left % nsquare != right * right % nsquare:
+    right = proof.commitment * multi_exponentiate(ciphertexts, challenges, nsquare)
+    if left % nsquare != right % nsquare:
         raise CryptoError(
-            "its proofs of plaintext knowledge do not verify (ciphertexts it did not encrypt "
-            "itself, a proof copied from another participant, round or position, or an "
-            "altered proof)"
+            "its proof of plaintext knowledge does not verify (ciphertexts it did not encrypt "
+            "itself, a proof copied from another participant, round or update, or an altered "
+            "proof or ciphertext)"
         )

@@ -10,9 +10,10 @@ let anyone divide the two ciphertexts and read ``m1 - m2`` in the clear. For the
 a pool refuses to be copied or pickled (a restored copy would hand the same values out again).
 Randomness comes from :mod:`secrets` only.
 
-The pool keeps each ``r`` next to its ``r^n``: a proof of plaintext knowledge
-(:mod:`~fedcrm.crypto.plaintext_proofs`) needs the ``r`` of the ciphertext it proves, and its
-own commitment randomness ``(s, s^n)`` is one more pooled pair. ``r`` is never serialised.
+The pool keeps each ``r`` next to its ``r^n``: an update's proof of plaintext knowledge
+(:mod:`~fedcrm.crypto.plaintext_proofs`) needs the ``r`` of every ciphertext it proves, and
+its own commitment randomness ``(s, s^n)`` is one more pooled pair. ``r`` is never
+serialised.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Three roles, one class each:
   (:mod:`~fedcrm.crypto.randomness`), proves it knows every plaintext
   (:mod:`~fedcrm.crypto.plaintext_proofs`) and signs it with Ed25519.
 * :class:`SecureAggregator` (coordinator): verifies each message (signature, then fields,
-  then the proofs of plaintext knowledge), rejects bad ones with a reason naming the
+  then the proof of plaintext knowledge), rejects bad ones with a reason naming the
   participant and carries on, multiplies the valid ciphertexts (adding the plaintexts), and
   turns a quorum of partial decryptions into the weighted mean.
 * :class:`KeyHolder` (each org holding a key share): re-verifies the signed updates and
@@ -34,12 +34,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fedcrm.crypto.messages import EncryptedAggregate, EncryptedUpdate, context_digest
 from fedcrm.crypto.packing import PackingSpec
 from fedcrm.crypto.plaintext_proofs import (
-    POOL_PAIRS_PER_CIPHERTEXT,
+    POOL_PAIRS_PER_PROOF,
     ProofBinding,
     encrypt_and_prove,
-    proofs_from_bytes,
-    proofs_to_bytes,
-    verify_plaintext_proofs,
+    proof_from_bytes,
+    proof_to_bytes,
+    verify_plaintext_proof,
 )
 from fedcrm.crypto.randomness import RandomnessPool
 from fedcrm.crypto.threshold import (
@@ -128,8 +128,8 @@ class ParticipantEncryptor:
         The federation's threshold key, packing spec and session id, shared by everyone.
     pool:
         Precomputed randomness; by default an empty pool that raises when exhausted, so
-        call :meth:`precompute` between rounds. Each ciphertext takes two pooled pairs: one
-        encrypts, one commits its proof of plaintext knowledge.
+        call :meth:`precompute` between rounds. Each ciphertext takes one pooled pair, and
+        each update one more for the commitment of its proof of plaintext knowledge.
     rng:
         Generator for stochastic rounding (not secret); default: freshly seeded.
     """
@@ -160,7 +160,7 @@ class ParticipantEncryptor:
 
     def pool_values_needed(self, n_values: int, rounds: int = 1) -> int:
         """Pooled pairs that ``rounds`` updates of ``n_values`` values consume."""
-        return self.spec.n_plaintexts(n_values) * POOL_PAIRS_PER_CIPHERTEXT * rounds
+        return (self.spec.n_plaintexts(n_values) + POOL_PAIRS_PER_PROOF) * rounds
 
     def precompute(self, n_values: int, rounds: int = 1) -> None:
         """Offline step: fill the pool for ``rounds`` updates of ``n_values`` values."""
@@ -178,7 +178,7 @@ class ParticipantEncryptor:
         binding = ProofBinding(
             self.federation_id, round_number, self.participant_id, self._context
         )
-        ciphertexts, proofs = encrypt_and_prove(self.public_key, self.pool, plaintexts, binding)
+        ciphertexts, proof = encrypt_and_prove(self.public_key, self.pool, plaintexts, binding)
         unsigned = EncryptedUpdate(
             federation_id=self.federation_id,
             round_number=round_number,
@@ -186,7 +186,7 @@ class ParticipantEncryptor:
             context=self._context,
             n_values=int(np.asarray(update).size),
             ciphertexts=_ciphertexts_to_bytes(ciphertexts, self.public_key.ciphertext_bytes),
-            proofs=proofs_to_bytes(self.public_key, proofs),
+            proof=proof_to_bytes(self.public_key, proof),
         )
         return unsigned.with_signature(self._signing_key.sign(unsigned.signing_payload()))
 
@@ -326,17 +326,25 @@ class SecureAggregator:
             )
         ciphertexts = _ciphertexts_from_bytes(update.ciphertexts, width)
         nsquare, n = self._nsquare, gmpy2.mpz(self.public_key.n)
-        for position, ciphertext in enumerate(ciphertexts):
-            if not 0 < ciphertext < nsquare or gmpy2.gcd(ciphertext, n) != 1:
-                raise reject(f"malformed: ciphertext {position} is not a unit modulo n²")
+        # all units iff their product mod n is one: one gcd instead of one per ciphertext
+        product = gmpy2.mpz(1)
+        for ciphertext in ciphertexts:
+            product = product * ciphertext % n
+        if not all(0 < c < nsquare for c in ciphertexts) or gmpy2.gcd(product, n) != 1:
+            position = next(
+                k
+                for k, c in enumerate(ciphertexts)
+                if not 0 < c < nsquare or gmpy2.gcd(c, n) != 1
+            )
+            raise reject(f"malformed: ciphertext {position} is not a unit modulo n²")
         # last, as the costliest check: the signer knows every plaintext it sent, so its
         # update cannot be a transform of another org's ciphertexts
         binding = ProofBinding(
             update.federation_id, update.round_number, who, update.context
         )
         try:
-            proofs = proofs_from_bytes(self.public_key, update.proofs, len(ciphertexts))
-            verify_plaintext_proofs(self.public_key, binding, ciphertexts, proofs)
+            proof = proof_from_bytes(self.public_key, update.proof)
+            verify_plaintext_proof(self.public_key, binding, ciphertexts, proof)
         except CryptoError as exc:
             raise reject(str(exc)) from None
         return update, ciphertexts

@@ -17,7 +17,7 @@ UPDATE = EncryptedUpdate(
     context=bytes(range(32)),
     n_values=3,
     ciphertexts=b"\x01" * 64,
-    proofs=b"\x04" * 128,
+    proof=b"\x04" * 128,
     signature=b"\x02" * 64,
 )
 AGGREGATE = EncryptedAggregate(
@@ -47,7 +47,7 @@ def test_the_signing_payload_covers_every_field_but_the_signature() -> None:
         "context": bytes(32),
         "n_values": 4,
         "ciphertexts": b"\x01" * 63 + b"\x00",
-        "proofs": b"\x04" * 127 + b"\x00",
+        "proof": b"\x04" * 127 + b"\x00",
     }
     for field, value in changes.items():
         changed = EncryptedUpdate(**{**UPDATE.__dict__, field: value})
@@ -94,22 +94,22 @@ def test_field_sizes_are_validated() -> None:
         EncryptedUpdate.from_bytes(UPDATE.to_bytes(), max_bytes=100)
     with pytest.raises(CryptoError, match="expected bytes"):
         EncryptedUpdate.from_bytes("not bytes")  # type: ignore[arg-type]
-    # proofs are never more than 3× the ciphertexts (a ciphertext-sized commitment, 2 × mod n)
-    with pytest.raises(CryptoError, match="proofs is 193 bytes, at most 192 allowed"):
+    # one proof per update: |n²| + 2·|n| bytes, 16 KiB would be a 16384-bit key
+    with pytest.raises(CryptoError, match="proof is 16385 bytes, at most 16384 allowed"):
         EncryptedUpdate.from_bytes(
-            EncryptedUpdate(**{**UPDATE.__dict__, "proofs": b"\x04" * 193}).to_bytes()
+            EncryptedUpdate(**{**UPDATE.__dict__, "proof": b"\x04" * 16385}).to_bytes()
         )
 
 
-def test_updates_from_an_older_fedcrm_without_proofs_are_refused_clearly() -> None:
+def test_updates_from_an_older_fedcrm_are_refused_clearly() -> None:
     raw = UPDATE.to_bytes()
-    assert raw[4] == 2  # version 2 added the proofs of plaintext knowledge
-    # a version-1 update had no proofs field: ciphertexts, then the signature
-    version_one = raw[:4] + b"\x01" + raw[5:]
-    with pytest.raises(CryptoError, match="version 1 comes from an older fedcrm.*upgrade"):
-        EncryptedUpdate.from_bytes(version_one)
-    with pytest.raises(CryptoError, match="unsupported version 3"):
-        EncryptedUpdate.from_bytes(raw[:4] + b"\x03" + raw[5:])
+    assert raw[4] == 3  # 2 added proofs of plaintext knowledge, 3 made them one per update
+    # version 1 had no proof field, version 2 one proof per ciphertext
+    for old in (1, 2):
+        with pytest.raises(CryptoError, match=f"version {old} comes from an older fedcrm.*upgrade"):
+            EncryptedUpdate.from_bytes(raw[:4] + bytes([old]) + raw[5:])
+    with pytest.raises(CryptoError, match="unsupported version 4"):
+        EncryptedUpdate.from_bytes(raw[:4] + b"\x04" + raw[5:])
     # the other records keep version 1
     assert AGGREGATE.to_bytes()[4] == 1
 

@@ -29,12 +29,13 @@ from fedcrm.crypto import (
 from fedcrm.crypto.plaintext_proofs import (
     PlaintextProof,
     ProofBinding,
+    _challenges,
     challenge_bits,
     encrypt_and_prove,
     proof_bytes,
-    proofs_from_bytes,
-    proofs_to_bytes,
-    verify_plaintext_proofs,
+    proof_from_bytes,
+    proof_to_bytes,
+    verify_plaintext_proof,
 )
 from fedcrm.crypto.randomness import fresh_obfuscator
 from fedcrm.crypto.secure_aggregation import _ciphertexts_from_bytes, _ciphertexts_to_bytes
@@ -42,7 +43,7 @@ from fedcrm.errors import CryptoError
 from tests.crypto._federation import FEDERATION_ID, N_VALUES, Federation, make_encryptor
 
 ROUND = 7
-PROOF_FAILURE = "proofs of plaintext knowledge do not verify"
+PROOF_FAILURE = "proof of plaintext knowledge does not verify"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,35 +113,32 @@ def _inverse_of_b(honest: Round) -> list[int]:
     return [int(gmpy2.invert(c, nsquare)) for c in honest.ciphertexts("org-b")]
 
 
-def _mauled_proofs_for_inverse(honest: Round) -> bytes:
-    """org-b's proofs turned into equations for the inverse ciphertexts: (a⁻¹, −z, w⁻¹)."""
+def _mauled_proof_for_inverse(honest: Round) -> bytes:
+    """org-b's proof turned into an equation for the inverse ciphertexts: (a⁻¹, −z, w⁻¹)."""
     key = honest.federation.public_key
     n = key.n
-    proofs = proofs_from_bytes(key, honest.messages["org-b"].proofs, 3)
-    mauled = [
-        PlaintextProof(
-            int(gmpy2.invert(p.commitment, key.nsquare)),
-            (-p.plaintext_response) % n,
-            int(gmpy2.invert(p.randomness_response, n)),
-        )
-        for p in proofs
-    ]
-    return proofs_to_bytes(key, mauled)
+    proof = proof_from_bytes(key, honest.messages["org-b"].proof)
+    mauled = PlaintextProof(
+        int(gmpy2.invert(proof.commitment, key.nsquare)),
+        (-proof.plaintext_response) % n,
+        int(gmpy2.invert(proof.randomness_response, n)),
+    )
+    return proof_to_bytes(key, mauled)
 
 
-@pytest.mark.parametrize("proofs", ["none", "copied from org-b", "mauled from org-b"])
+@pytest.mark.parametrize("proof", ["none", "copied from org-b", "mauled from org-b"])
 def test_signing_the_inverse_of_anothers_ciphertexts_is_refused_by_everyone(
-    honest: Round, proofs: str
+    honest: Round, proof: str
 ) -> None:
-    """/tmp/rev/attack1.py: org-c cancels org-b out, so {a, b, c} would decrypt to a alone."""
+    """org-c cancels org-b out, so {a, b, c} would decrypt to a alone."""
     key = honest.federation.public_key
     proof_bytes_for = {
         "none": b"",
-        "copied from org-b": honest.messages["org-b"].proofs,
-        "mauled from org-b": _mauled_proofs_for_inverse(honest),
+        "copied from org-b": honest.messages["org-b"].proof,
+        "mauled from org-b": _mauled_proof_for_inverse(honest),
     }
     inverse = _ciphertexts_to_bytes(_inverse_of_b(honest), key.ciphertext_bytes)
-    attack = honest.signed("org-c", ciphertexts=inverse, proofs=proof_bytes_for[proofs])
+    attack = honest.signed("org-c", ciphertexts=inverse, proof=proof_bytes_for[proof])
     messages = [honest.messages["org-a"], honest.messages["org-b"], attack]
 
     aggregator = _aggregator(honest)
@@ -191,24 +189,38 @@ def test_re_randomised_copies_of_anothers_ciphertexts_are_refused(honest: Round)
     attack = honest.signed(
         "org-c",
         ciphertexts=_ciphertexts_to_bytes(rerandomised, key.ciphertext_bytes),
-        proofs=honest.messages["org-b"].proofs,
+        proof=honest.messages["org-b"].proof,
     )
     with pytest.raises(UpdateRejected, match=rf"'org-c'.*{PROOF_FAILURE}"):
         _aggregator(honest).submit(attack)
 
 
-def test_a_proof_copied_from_another_participant_round_or_position_is_refused(
+def test_one_foreign_ciphertext_among_ones_own_is_refused(honest: Round) -> None:
+    """The proof covers every ciphertext: replacing one of org-a's by org-b's inverse fails."""
+    key = honest.federation.public_key
+    own = honest.ciphertexts("org-a")
+    for position in range(len(own)):
+        mixed = list(own)
+        mixed[position] = _inverse_of_b(honest)[position]
+        attack = honest.signed(
+            "org-a", ciphertexts=_ciphertexts_to_bytes(mixed, key.ciphertext_bytes)
+        )
+        with pytest.raises(UpdateRejected, match=rf"'org-a'.*{PROOF_FAILURE}"):
+            _aggregator(honest).submit(attack)
+
+
+def test_a_proof_copied_to_another_participant_round_or_order_is_refused(
     federation: Federation, spec: PackingSpec, honest: Round
 ) -> None:
     key = federation.public_key
     b = honest.messages["org-b"]
-    # org-b's exact ciphertexts and proofs, signed by org-c as its own
-    copied = honest.signed("org-c", ciphertexts=b.ciphertexts, proofs=b.proofs)
+    # org-b's exact ciphertexts and proof, signed by org-c as its own
+    copied = honest.signed("org-c", ciphertexts=b.ciphertexts, proof=b.proof)
     with pytest.raises(UpdateRejected, match=rf"'org-c'.*{PROOF_FAILURE}"):
         _aggregator(honest).submit(copied)
-    # org-b's round-7 ciphertexts and proofs, re-signed by org-b for round 8
+    # org-b's round-7 ciphertexts and proof, re-signed by org-b for round 8
     replayed = honest.signed(
-        "org-b", round_number=ROUND + 1, ciphertexts=b.ciphertexts, proofs=b.proofs
+        "org-b", round_number=ROUND + 1, ciphertexts=b.ciphertexts, proof=b.proof
     )
     next_round = SecureAggregator(
         key,
@@ -220,15 +232,13 @@ def test_a_proof_copied_from_another_participant_round_or_position_is_refused(
     )
     with pytest.raises(UpdateRejected, match=rf"'org-b'.*{PROOF_FAILURE}"):
         next_round.submit(replayed)
-    # ciphertexts 0 and 1 swapped together with their proofs
-    width, proof_width = key.ciphertext_bytes, proof_bytes(key)
-    def swap_first_two(blob: bytes, size: int) -> bytes:
-        return blob[size : 2 * size] + blob[:size] + blob[2 * size :]
-
+    # ciphertexts 0 and 1 swapped
+    width = key.ciphertext_bytes
     swapped = honest.signed(
         "org-b",
-        ciphertexts=swap_first_two(b.ciphertexts, width),
-        proofs=swap_first_two(b.proofs, proof_width),
+        ciphertexts=b.ciphertexts[width : 2 * width] + b.ciphertexts[:width]
+        + b.ciphertexts[2 * width :],
+        proof=b.proof,
     )
     with pytest.raises(UpdateRejected, match=rf"'org-b'.*{PROOF_FAILURE}"):
         _aggregator(honest).submit(swapped)
@@ -244,13 +254,12 @@ def test_a_tampered_proof_is_refused_and_names_the_participant(
 ) -> None:
     key = honest.federation.public_key
     b = honest.messages["org-b"]
-    proofs = proofs_from_bytes(key, b.proofs, 3)
+    proof = proof_from_bytes(key, b.proof)
     modulus = key.nsquare if part == "commitment" else key.n
-    value = getattr(proofs[2], part)
-    # another unit: times 4 (a square, so this is not an order-2 change) mod the modulus
-    proofs[2] = dataclasses.replace(proofs[2], **{part: value * 4 % modulus})
+    # another unit: times 4 mod the modulus
+    proof = dataclasses.replace(proof, **{part: getattr(proof, part) * 4 % modulus})
     tampered = honest.signed(
-        "org-b", ciphertexts=b.ciphertexts, proofs=proofs_to_bytes(key, proofs)
+        "org-b", ciphertexts=b.ciphertexts, proof=proof_to_bytes(key, proof)
     )
     with pytest.raises(UpdateRejected, match=rf"participant 'org-b'.*{PROOF_FAILURE}") as error:
         _aggregator(honest).submit(tampered.to_bytes())
@@ -268,37 +277,39 @@ def test_a_tampered_proof_is_refused_and_names_the_participant(
         )
 
 
-def test_malformed_proofs_are_refused_by_name(honest: Round) -> None:
+def test_a_malformed_proof_is_refused_by_name(honest: Round) -> None:
     key = honest.federation.public_key
     b = honest.messages["org-b"]
-    short = honest.signed("org-b", ciphertexts=b.ciphertexts, proofs=b.proofs[:-1])
-    with pytest.raises(UpdateRejected, match=r"'org-b'.*malformed.*expected 3 proofs"):
+    short = honest.signed("org-b", ciphertexts=b.ciphertexts, proof=b.proof[:-1])
+    width = proof_bytes(key)
+    with pytest.raises(
+        UpdateRejected, match=rf"'org-b'.*malformed.*of {width - 1} bytes, expected {width}"
+    ):
         _aggregator(honest).submit(short)
-    proofs = proofs_from_bytes(key, b.proofs, 3)
+    proof = proof_from_bytes(key, b.proof)
     for field, value in (
         ("commitment", 0),
         ("commitment", key.n),  # not a unit
         ("randomness_response", 0),
         ("plaintext_response", key.n),  # out of range; fits the fixed width
     ):
-        bad = list(proofs)
-        bad[1] = dataclasses.replace(bad[1], **{field: value})
+        bad = dataclasses.replace(proof, **{field: value})
         forged = honest.signed(
-            "org-b", ciphertexts=b.ciphertexts, proofs=proofs_to_bytes(key, bad)
+            "org-b", ciphertexts=b.ciphertexts, proof=proof_to_bytes(key, bad)
         )
-        with pytest.raises(UpdateRejected, match=r"'org-b'.*malformed proof.*ciphertext 1"):
+        with pytest.raises(UpdateRejected, match=r"'org-b'.*malformed proof.*out of range"):
             _aggregator(honest).submit(forged)
 
 
-def test_proofs_verify_directly_and_are_bound_to_every_field(federation: Federation) -> None:
+def test_the_proof_verifies_directly_and_is_bound_to_every_field(federation: Federation) -> None:
     key = federation.public_key
     pool = RandomnessPool(key)
-    pool.precompute(8)
+    pool.precompute(5)
     binding = ProofBinding(FEDERATION_ID, 3, "org-a", bytes(32))
     plaintexts = [0, 1, key.n - 1, 2**200]
-    ciphertexts, proofs = encrypt_and_prove(key, pool, plaintexts, binding)
-    assert len(pool) == 0  # one pair to encrypt and one to commit, per ciphertext
-    verify_plaintext_proofs(key, binding, ciphertexts, proofs)
+    ciphertexts, proof = encrypt_and_prove(key, pool, plaintexts, binding)
+    assert len(pool) == 0  # one pair per ciphertext and one for the proof's commitment
+    verify_plaintext_proof(key, binding, ciphertexts, proof)
     for change in (
         {"federation_id": "other"},
         {"round_number": 4},
@@ -307,14 +318,52 @@ def test_proofs_verify_directly_and_are_bound_to_every_field(federation: Federat
     ):
         with pytest.raises(CryptoError, match=PROOF_FAILURE):
             changed = dataclasses.replace(binding, **change)  # type: ignore[arg-type]
-            verify_plaintext_proofs(key, changed, ciphertexts, proofs)
-    with pytest.raises(CryptoError, match="4 proofs .* 3 ciphertexts"):
-        verify_plaintext_proofs(key, binding, ciphertexts[:3], proofs)
-    # a proof is knowledge of *this* plaintext: a ciphertext times g (plaintext + 1) fails
-    shifted = [*ciphertexts[:3], ciphertexts[3] * (1 + key.n) % key.nsquare]
-    with pytest.raises(CryptoError, match=PROOF_FAILURE):
-        verify_plaintext_proofs(key, binding, shifted, proofs)
-    verify_plaintext_proofs(key, binding, [], [])
+            verify_plaintext_proof(key, changed, ciphertexts, proof)
+    # the proof covers exactly these ciphertexts: one fewer, or one more, fails
+    for subset in (ciphertexts[:3], [*ciphertexts, ciphertexts[0]]):
+        with pytest.raises(CryptoError, match=PROOF_FAILURE):
+            verify_plaintext_proof(key, binding, subset, proof)
+    # it is knowledge of *these* plaintexts: any ciphertext times g (plaintext + 1) fails
+    for position in range(len(ciphertexts)):
+        shifted = list(ciphertexts)
+        shifted[position] = shifted[position] * (1 + key.n) % key.nsquare
+        with pytest.raises(CryptoError, match=PROOF_FAILURE):
+            verify_plaintext_proof(key, binding, shifted, proof)
+    # an update of no ciphertexts still proves (and binds) nothing but its fields
+    pool.precompute(1)
+    empty, proof = encrypt_and_prove(key, pool, [], binding)
+    verify_plaintext_proof(key, binding, empty, proof)
+
+
+def test_the_challenges_bind_the_proof_to_its_ciphertexts(federation: Federation) -> None:
+    """Why the challenges come from a hash of the ciphertexts.
+
+    With fixed challenges, raising plaintext j by one and the response z by ρ_j keeps the
+    verification equation true: a proof could then be moved to other ciphertexts. Hashing the
+    ciphertexts into the challenges makes that proof fail.
+    """
+    key = federation.public_key
+    n, nsquare = key.n, key.nsquare
+    pool = RandomnessPool(key)
+    pool.precompute(4)
+    binding = ProofBinding(FEDERATION_ID, 1, "org-a", bytes(32))
+    ciphertexts, proof = encrypt_and_prove(key, pool, [5, 7, 11], binding)
+    challenges = _challenges(key, binding, ciphertexts, proof.commitment)
+    assert len(set(challenges)) == 3
+    assert all(0 <= e < 2 ** challenge_bits(key) for e in challenges)
+    for position in range(3):
+        shifted = list(ciphertexts)
+        shifted[position] = shifted[position] * (1 + n) % nsquare  # plaintext + 1
+        moved = dataclasses.replace(
+            proof, plaintext_response=(proof.plaintext_response + challenges[position]) % n
+        )
+        left = (1 + moved.plaintext_response * n) * pow(moved.randomness_response, n, nsquare)
+        right = proof.commitment
+        for c, e in zip(shifted, challenges, strict=True):
+            right = right * pow(c, e, nsquare) % nsquare
+        assert left % nsquare == right  # true for the old challenges ...
+        with pytest.raises(CryptoError, match=PROOF_FAILURE):  # ... which the hash replaces
+            verify_plaintext_proof(key, binding, shifted, moved)
 
 
 def test_challenges_are_shorter_than_the_smallest_prime_factor(federation: Federation) -> None:
@@ -333,17 +382,18 @@ def test_an_exhausted_pool_takes_nothing(federation: Federation, spec: PackingSp
         federation.signing_keys["org-a"],
         federation_id=FEDERATION_ID,
     )
-    assert encryptor.pool_values_needed(N_VALUES) == 6
-    encryptor.pool.precompute(5)
-    with pytest.raises(CryptoError, match="6 values needed, 5 left"):
+    assert encryptor.pool_values_needed(N_VALUES) == 4  # 3 ciphertexts and 1 commitment
+    assert encryptor.pool_values_needed(N_VALUES, rounds=5) == 20
+    encryptor.pool.precompute(3)
+    with pytest.raises(CryptoError, match="4 values needed, 3 left"):
         encryptor.encrypt(np.zeros(N_VALUES), 1.0, 0)
-    assert len(encryptor.pool) == 5
+    assert len(encryptor.pool) == 3
 
 
-def test_proofs_are_signed(honest: Round) -> None:
+def test_the_proof_is_signed(honest: Round) -> None:
     b = honest.messages["org-b"]
     impostor = Ed25519PrivateKey.generate()
-    forged = dataclasses.replace(b, proofs=_mauled_proofs_for_inverse(honest))
+    forged = dataclasses.replace(b, proof=_mauled_proof_for_inverse(honest))
     with pytest.raises(UpdateRejected, match="'org-b'.*bad signature"):
         _aggregator(honest).submit(forged)
     with pytest.raises(UpdateRejected, match="'org-b'.*bad signature"):

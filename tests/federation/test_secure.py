@@ -441,7 +441,7 @@ def test_an_update_that_cancels_another_org_is_rejected_by_name(keys4: Federatio
     record = coordinator.run_round(0)
     assert record.encryption is not None and record.encryption.failure is None
     assert list(record.encryption.rejected_updates) == ["org3"]
-    assert "proofs of plaintext knowledge do not verify" in record.encryption.rejected_updates[
+    assert "proof of plaintext knowledge does not verify" in record.encryption.rejected_updates[
         "org3"]
     assert record.contributed == ["org0", "org1", "org2"]
 
