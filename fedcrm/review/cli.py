@@ -334,7 +334,7 @@ def decide_command(
     sobject, name = _split_field(field)
     with open_store(db, url) as store:
         version = seen_version or store.field(org, sobject, name).version
-        record = store.decide(DecisionRequest(
+        record = store.decide(DecisionRequest.from_input(
             org=org, object=sobject, field=name, action=action, seen_version=version,
             reviewer=reviewer or default_reviewer(), concept=concept, comment=comment,
         ))
@@ -362,11 +362,19 @@ def next_command(
 
 
 def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) -> int:
-    """The interactive loop of ``next``; returns the number of decisions made."""
+    """The interactive loop of ``next``; returns the number of decisions made.
+
+    A comment (``c``) belongs to the field on screen: it goes with that field's decision and
+    is dropped when the loop moves on without one (``s``, or a conflict that reloads the
+    field).
+    """
     skipped: set[int] = set()
     decided = 0
     comment: str | None = None
     while True:
+        if comment is not None:
+            console.print("[yellow]The comment was not recorded (no decision on that field).[/]")
+            comment = None
         view = next((v for v in store.queue(org=org) if v.id not in skipped), None)
         if view is None:
             console.print("[green]Nothing left to review.[/]" if not skipped
@@ -408,16 +416,16 @@ def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) ->
                 console.print(f"[dim]unknown key {key!r}[/]")
                 continue
             try:
-                store.decide(DecisionRequest(
+                store.decide(DecisionRequest.from_input(
                     org=view.org, object=view.object, field=view.field, action=action,
                     seen_version=view.version, reviewer=reviewer, concept=concept,
                     comment=comment,
                 ))
             except StaleVersionError as exc:
-                error_console.print(f"[yellow]{exc}[/]", highlight=False)
+                error_console.print(f"[yellow]{escape(str(exc))}[/]", highlight=False)
                 break
-            except FedcrmError as exc:
-                error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            except FedcrmError as exc:  # e.g. a comment too long: press c to replace it
+                error_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
                 continue
             decided += 1
             comment = None
@@ -469,8 +477,10 @@ def status_command(
 @app.command("export")
 @friendly_errors
 def export_command(
-    path: Annotated[Path, typer.Argument(
-        help="File to write, or a folder (gets approved-mapping-v<N>.json).")],
+    # a str, not a Path: Path("approved/") would lose the slash that marks a folder
+    path: Annotated[str, typer.Argument(
+        help="A .json file to write, or a folder (gets approved-mapping-v<N>.json): an "
+        "existing folder, a path ending in '/', or any name without .json.")],
     approved_only: Annotated[bool, typer.Option(
         "--approved-only", help="Undecided fields map to nothing instead of the proposal.")]
     = False,

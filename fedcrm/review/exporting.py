@@ -4,7 +4,9 @@ the audit log."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -12,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from fedcrm import __version__
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import FieldLabel, read_labels, write_labels
 from fedcrm.matching.proposal import (
@@ -72,6 +76,70 @@ def _field_mapping(row: FieldProposal, rejected: set[str], approved_only: bool) 
                         confidence=confidence, candidates=candidates)
 
 
+def approved_target(path: str | Path, version: int) -> Path:
+    """Where :func:`export_approved` writes export ``version`` when asked for ``path``.
+
+    ``path`` is a folder, and gets :data:`APPROVED_NAME`, when it is an existing directory,
+    ends in a path separator, or does not end in ``.json``; otherwise it is the file itself.
+    (The suffix rule matters because ``Path("approved/")``, and so the CLI's argument
+    parsing, drops the trailing slash.)
+    """
+    text = os.fspath(path)
+    target = Path(text)
+    is_folder = (
+        text.endswith(("/", os.sep)) or target.is_dir()
+        or not target.name.lower().endswith(".json")
+    )
+    return target / APPROVED_NAME.format(version=version) if is_folder else target
+
+
+class _WrittenFiles:
+    """Files an export wrote, put back as they were (restored or removed, with the folders it
+    created) if the export fails afterwards, so that no file outlives its database rows."""
+
+    def __init__(self) -> None:
+        self._before: list[tuple[Path, bytes | None]] = []
+        self._new_folders: list[Path] = []
+
+    def write(self, path: Path, text: str) -> None:
+        """Write ``text`` to ``path`` atomically; an OSError becomes a ConfigError naming it."""
+        try:
+            before = path.read_bytes() if path.is_file() else None
+            missing = [folder for folder in (path.parent, *path.parent.parents)
+                       if not folder.exists()]
+            write_atomically(path, text)
+        except OSError as exc:
+            blocking = next((folder for folder in path.parents
+                             if folder.exists() and not folder.is_dir()), None)
+            reason = (f"{blocking} is a file, not a folder" if blocking is not None
+                      else exc.strerror or str(exc))
+            raise ConfigError(
+                f"cannot write {path}: {reason}; export to a folder you can write to, or to a "
+                ".json file whose name is not taken by a folder"
+            ) from exc
+        self._before.append((path, before))
+        self._new_folders.extend(folder for folder in missing
+                                 if folder not in self._new_folders)
+
+    def undo(self, error: BaseException) -> None:
+        """Put the files back; what cannot be undone is noted on ``error``."""
+        for path, before in reversed(self._before):
+            try:
+                if before is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    write_atomically(path, before)
+            except OSError as exc:
+                error.add_note(f"could not undo the write of {path}: {exc.strerror or exc}")
+        for folder in self._new_folders:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError as exc:
+                error.add_note(f"could not remove the new folder {folder}: "
+                               f"{exc.strerror or exc}")
+                break
+
+
 def export_approved(
     store: ReviewStore, path: str | Path, *, exported_by: str, approved_only: bool = False
 ) -> ExportResult:
@@ -80,82 +148,102 @@ def export_approved(
     Every present field of every imported org appears exactly once. Decided fields carry the
     steward's decision (confidence 1); undecided ones keep the matcher's proposal, or map to
     nothing with ``approved_only``. Each export gets the next version number; a folder as
-    ``path`` receives ``approved-mapping-v<N>.json``. The file loads with
-    :meth:`MappingProposal.from_json`; provenance goes to ``<name>.provenance.json``.
+    ``path`` (see :func:`approved_target`) receives ``approved-mapping-v<N>.json``. The file
+    loads with :meth:`MappingProposal.from_json`; provenance goes to ``<name>.provenance.json``.
+
+    Both files are written atomically once the export's database rows (``approved_export``,
+    the audit entry) are flushed, and removed again (or restored, where they replaced older
+    files) if anything fails before the transaction commits: files and rows stand or fall
+    together. A path that cannot be written raises :class:`~fedcrm.ConfigError`.
     """
-    target = Path(path)
-    with store.session() as session:
-        # FOR SHARE on server databases: decisions wait until the export has read them all
-        rows = list(session.scalars(
-            select(FieldProposal).where(FieldProposal.present.is_(True))
-            .order_by(FieldProposal.id).with_for_update(read=True)
-        ))
-        if not rows:
-            raise MappingError("nothing to export: the review store has no fields; "
-                               "import a mapping first (fedcrm review import)")
-        rejected = rejections_by_field(session, [row.id for row in rows])
-        batch_ids = sorted({row.batch_id for row in rows})
-        batches = list(session.scalars(
-            select(ImportBatch).where(ImportBatch.id.in_(batch_ids)).order_by(ImportBatch.id)
-        ))
-        latest = batches[-1]
-        by_org: dict[str, list[FieldMapping]] = {}
-        for row in rows:
-            by_org.setdefault(row.org, []).append(
-                _field_mapping(row, rejected.get(row.id, set()), approved_only)
-            )
-        try:
-            mapping = MappingProposal(
-                ontology_version=latest.ontology_version,
-                matcher_version=latest.matcher_version,
-                orgs=[OrgMapping(org=org, fields=fields) for org, fields in by_org.items()],
-            )
-        except ValidationError as exc:  # pragma: no cover - the store only holds valid fields
-            raise MappingError(f"the approved mapping is inconsistent: {exc}") from exc
-        version = int(session.scalar(select(func.max(ApprovedExport.version))) or 0) + 1
-        if target.is_dir() or str(path).endswith(("/", "\\")):
-            target = target / APPROVED_NAME.format(version=version)
-        effective = [row.last_decision_id for row in rows
-                     if Status(row.status).decided and row.last_decision_id is not None]
-        reviewers: Counter[str] = Counter()
-        for start in range(0, len(effective), 500):
-            reviewers.update(session.scalars(
-                select(Decision.reviewer).where(Decision.id.in_(effective[start:start + 500]))
-            ))
-        actions: Counter[str] = Counter()
-        for action, count in session.execute(
-            select(Decision.action, func.count()).group_by(Decision.action)
-        ):
-            actions[action] = count
-        text = mapping.model_dump_json(indent=1) + "\n"
-        now = utc_now()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        digest = sha256_hex(text.encode("utf-8"))
-        provenance = Provenance(
-            mapping_file=target.name, mapping_sha256=digest, export_version=version,
-            exported_at=now, exported_by=exported_by, approved_only=approved_only,
-            fedcrm_version=__version__, store_schema_version=SCHEMA_VERSION,
-            imports=[{"batch_id": b.id, "source": b.source, "source_sha256": b.source_sha256,
-                      "matcher_version": b.matcher_version,
-                      "ontology_version": b.ontology_version, "imported_at": b.imported_at,
-                      "imported_by": b.imported_by} for b in batches],
-            reviewers=dict(sorted(reviewers.items())),
-            decisions_by_action=dict(sorted(actions.items())),
-            fields_by_status=dict(sorted(Counter(row.status for row in rows).items())),
-            n_fields=len(rows),
+    files = _WrittenFiles()
+    try:
+        with store.session() as session:
+            result = _export_in(session, path, files, exported_by=exported_by,
+                                approved_only=approved_only)
+    except BaseException as exc:
+        files.undo(exc)
+        raise
+    return result
+
+
+def _export_in(
+    session: Session, path: str | Path, files: _WrittenFiles, *, exported_by: str,
+    approved_only: bool,
+) -> ExportResult:
+    """The body of :func:`export_approved`, inside its transaction."""
+    # FOR SHARE on server databases: decisions wait until the export has read them all
+    rows = list(session.scalars(
+        select(FieldProposal).where(FieldProposal.present.is_(True))
+        .order_by(FieldProposal.id).with_for_update(read=True)
+    ))
+    if not rows:
+        raise MappingError("nothing to export: the review store has no fields; "
+                           "import a mapping first (fedcrm review import)")
+    rejected = rejections_by_field(session, [row.id for row in rows])
+    batch_ids = sorted({row.batch_id for row in rows})
+    batches = list(session.scalars(
+        select(ImportBatch).where(ImportBatch.id.in_(batch_ids)).order_by(ImportBatch.id)
+    ))
+    latest = batches[-1]
+    by_org: dict[str, list[FieldMapping]] = {}
+    for row in rows:
+        by_org.setdefault(row.org, []).append(
+            _field_mapping(row, rejected.get(row.id, set()), approved_only)
         )
-        sidecar = provenance_path(target)
-        sidecar.write_text(provenance.model_dump_json(indent=1) + "\n", encoding="utf-8")
-        session.add(ApprovedExport(version=version, exported_at=now, exported_by=exported_by,
-                                   path=str(target)[:1000], sha256=digest,
-                                   approved_only=approved_only, n_fields=len(rows)))
-        session.add(AuditLog(at=now, actor=exported_by, event="export",
-                             matcher_version=latest.matcher_version,
-                             ontology_version=latest.ontology_version,
-                             details={"version": version, "path": str(target),
-                                      "sha256": digest, "approved_only": approved_only,
-                                      "n_fields": len(rows)}))
+    try:
+        mapping = MappingProposal(
+            ontology_version=latest.ontology_version,
+            matcher_version=latest.matcher_version,
+            orgs=[OrgMapping(org=org, fields=fields) for org, fields in by_org.items()],
+        )
+    except ValidationError as exc:  # pragma: no cover - the store only holds valid fields
+        raise MappingError(f"the approved mapping is inconsistent: {exc}") from exc
+    version = int(session.scalar(select(func.max(ApprovedExport.version))) or 0) + 1
+    target = approved_target(path, version)
+    sidecar = provenance_path(target)
+    effective = [row.last_decision_id for row in rows
+                 if Status(row.status).decided and row.last_decision_id is not None]
+    reviewers: Counter[str] = Counter()
+    for start in range(0, len(effective), 500):
+        reviewers.update(session.scalars(
+            select(Decision.reviewer).where(Decision.id.in_(effective[start:start + 500]))
+        ))
+    actions: Counter[str] = Counter()
+    for action, count in session.execute(
+        select(Decision.action, func.count()).group_by(Decision.action)
+    ):
+        actions[action] = count
+    text = mapping.model_dump_json(indent=1) + "\n"
+    now = utc_now()
+    digest = sha256_hex(text.encode("utf-8"))
+    provenance = Provenance(
+        mapping_file=target.name, mapping_sha256=digest, export_version=version,
+        exported_at=now, exported_by=exported_by, approved_only=approved_only,
+        fedcrm_version=__version__, store_schema_version=SCHEMA_VERSION,
+        imports=[{"batch_id": b.id, "source": b.source, "source_sha256": b.source_sha256,
+                  "matcher_version": b.matcher_version,
+                  "ontology_version": b.ontology_version, "imported_at": b.imported_at,
+                  "imported_by": b.imported_by} for b in batches],
+        reviewers=dict(sorted(reviewers.items())),
+        decisions_by_action=dict(sorted(actions.items())),
+        fields_by_status=dict(sorted(Counter(row.status for row in rows).items())),
+        n_fields=len(rows),
+    )
+    session.add(ApprovedExport(version=version, exported_at=now, exported_by=exported_by,
+                               path=str(target)[:1000], sha256=digest,
+                               approved_only=approved_only, n_fields=len(rows)))
+    session.add(AuditLog(at=now, actor=exported_by, event="export",
+                         matcher_version=latest.matcher_version,
+                         ontology_version=latest.ontology_version,
+                         details={"version": version, "path": str(target),
+                                  "sha256": digest, "approved_only": approved_only,
+                                  "n_fields": len(rows)}))
+    # rows first: a version number taken meanwhile (server databases) fails here, before any
+    # file is touched
+    session.flush()
+    files.write(target, text)
+    files.write(sidecar, provenance.model_dump_json(indent=1) + "\n")
     return ExportResult(path=str(target), provenance_path=str(sidecar), version=version,
                         n_fields=len(rows), n_decided=sum(reviewers.values()))
 
@@ -231,7 +319,13 @@ def export_labels(
                     existing_annotator=old.annotator,
                 ))
         if changed:
-            write_labels(path, existing.values())
+            try:
+                write_labels(path, existing.values())
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write labels to {path}: {exc.strerror or exc}; give an "
+                    "annotations folder you can write to"
+                ) from exc
             files.append(str(path))
     report = LabelExportReport(files=files, added=added, replaced=replaced,
                                unchanged=unchanged, conflicts=conflicts)
@@ -254,20 +348,25 @@ def export_audit(store: ReviewStore, path: str | Path, *, format: str = "jsonl")
     if format not in AUDIT_FORMATS:
         raise ConfigError(f"audit format must be one of {AUDIT_FORMATS}, not {format!r}")
     entries = store.audit_log()
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        if format == "jsonl":
-            for entry in entries:
-                handle.write(entry.model_dump_json() + "\n")
-        else:
-            writer = csv.writer(handle)
-            writer.writerow(_CSV_COLUMNS)
-            for entry in entries:
-                data = entry.model_dump(mode="json")
-                writer.writerow([
-                    json.dumps(data[c], sort_keys=True) if isinstance(data[c], dict)
-                    else ("" if data[c] is None else data[c])
-                    for c in _CSV_COLUMNS
-                ])
+    buffer = io.StringIO(newline="")
+    if format == "jsonl":
+        for entry in entries:
+            buffer.write(entry.model_dump_json() + "\n")
+    else:
+        writer = csv.writer(buffer)
+        writer.writerow(_CSV_COLUMNS)
+        for entry in entries:
+            data = entry.model_dump(mode="json")
+            writer.writerow([
+                json.dumps(data[c], sort_keys=True) if isinstance(data[c], dict)
+                else ("" if data[c] is None else data[c])
+                for c in _CSV_COLUMNS
+            ])
+    try:
+        write_atomically(path, buffer.getvalue())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the audit log to {path}: {exc.strerror or exc}; give a file path in "
+            "a folder you can write to"
+        ) from exc
     return len(entries)

@@ -10,6 +10,8 @@ Version history:
 1. proposals, import batches, decisions, rejections and the audit log; decisions and the
    audit log refuse UPDATE and DELETE (triggers on SQLite and PostgreSQL).
 2. ``approved_export``: the numbered history of exported approved mappings.
+3. decisions and the audit log also refuse an INSERT that would replace an existing row
+   (SQLite's ``INSERT OR REPLACE`` deletes the old row without firing DELETE triggers).
 """
 
 from __future__ import annotations
@@ -64,6 +66,24 @@ def _append_only_triggers(conn: Connection, table: str) -> None:
         conn.exec_driver_sql(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION fedcrm_review_append_only()"
+        )
+    # other databases: the session-level guard in fedcrm.review.store still refuses it
+
+
+def _no_replace_trigger(conn: Connection, table: str) -> None:
+    """Make the database refuse an INSERT into ``table`` that reuses an existing ``id``.
+
+    SQLite resolves ``INSERT OR REPLACE`` (and ``REPLACE INTO``) by deleting the old row
+    without firing DELETE triggers (unless ``recursive_triggers`` is on), so the version 1
+    triggers let an append-only row be overwritten; a BEFORE INSERT trigger runs before the
+    conflict is resolved. PostgreSQL needs nothing more: it has no REPLACE, and ``INSERT …
+    ON CONFLICT DO UPDATE`` fires the BEFORE UPDATE trigger of version 1.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id) "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: REPLACE refused'); END"
         )
     # other databases: the session-level guard in fedcrm.review.store still refuses it
 
@@ -182,10 +202,16 @@ def _v2_export_history(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _v3_no_replace(conn: Connection) -> None:
+    for table in APPEND_ONLY_TABLES:
+        _no_replace_trigger(conn, table)
+
+
 #: (description, step); step ``i`` (0-based) takes the database to version ``i + 1``
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("proposals, decisions, rejections, append-only audit log", _v1_core),
     ("history of exported approved mappings", _v2_export_history),
+    ("append-only tables refuse INSERT OR REPLACE", _v3_no_replace),
 )
 #: the schema version this code writes
 SCHEMA_VERSION = len(MIGRATIONS)

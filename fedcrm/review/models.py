@@ -6,8 +6,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from fedcrm.errors import MappingError
 from fedcrm.matching.proposal import CUSTOM_BLOCK_PREFIX
 from fedcrm.schema.models import FieldProfile
 
@@ -89,10 +98,11 @@ class DecisionRequest(_Model):
 
     @field_validator("reviewer", "concept", "comment", mode="before")
     @classmethod
-    def _strip(cls, value: Any) -> Any:
+    def _strip(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             value = value.strip()
-            return value or None
+            # a blank reviewer stays "" so that the error says it is empty, not "not a string"
+            return value if value or info.field_name == "reviewer" else None
         return value
 
     @model_validator(mode="after")
@@ -108,6 +118,34 @@ class DecisionRequest(_Model):
         if self.concept == CUSTOM_BLOCK_PREFIX:
             raise ValueError(f"{where}: a custom block needs an id after {CUSTOM_BLOCK_PREFIX!r}")
         return self
+
+    @classmethod
+    def from_input(cls, **values: Any) -> DecisionRequest:
+        """A request from what a person typed (CLI options, a web form): validated like the
+        constructor, but a problem raises :class:`~fedcrm.MappingError` with one line that
+        names the field and the rule it breaks, instead of pydantic's ``ValidationError``.
+        """
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            where = f"{values.get('org')} {values.get('object')}.{values.get('field')}"
+            raise MappingError(_one_line(exc, where)) from exc
+
+
+def _one_line(error: ValidationError, where: str) -> str:
+    """pydantic's errors as ``where: field: rule`` (joined by ``;``), without its URLs."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        cause = detail.get("ctx", {}).get("error")
+        if not detail["loc"] and isinstance(cause, ValueError):
+            problems.append(str(cause))  # a model check: its message names the field already
+            continue
+        field = ".".join(str(part) for part in detail["loc"]) or "decision"
+        given = detail.get("input")
+        shown = (f" (got {len(given)} characters)" if isinstance(given, str) and len(given) > 60
+                 else f" (got {given!r})")
+        problems.append(f"{where}: {field}: {detail['msg']}{shown}")
+    return "; ".join(problems)
 
 
 class CandidateView(_Model):

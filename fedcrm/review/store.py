@@ -18,7 +18,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.session import ORMExecuteState
 from sqlalchemy.pool import StaticPool
@@ -62,6 +62,7 @@ from fedcrm.schema.models import FieldMeta, FieldProfile, OrgSchema
 DEFAULT_DB = Path(".fedcrm") / "review.db"
 #: SQLite waits this long for another writer before giving up
 SQLITE_BUSY_TIMEOUT_S = 30.0
+_APPEND_ONLY_TABLE_NAMES = frozenset(table.__tablename__ for table in APPEND_ONLY)
 _QUEUE_GROUPS = {Status.NEEDS_REVIEW: 0, Status.PENDING: 1, Status.DEFERRED: 2}
 
 
@@ -81,6 +82,9 @@ def _refuse_append_only_changes(session: Session, _context: Any, _instances: Any
 
 @event.listens_for(_ReviewSession, "do_orm_execute")
 def _refuse_append_only_statements(state: ORMExecuteState) -> None:
+    if state.is_insert:
+        _refuse_replacing_insert(state)
+        return
     if not (state.is_update or state.is_delete):
         return
     for mapper in state.all_mappers:
@@ -88,6 +92,25 @@ def _refuse_append_only_statements(state: ORMExecuteState) -> None:
             raise MappingError(
                 f"{mapper.class_.__tablename__} is append-only: UPDATE and DELETE are refused"
             )
+
+
+def _refuse_replacing_insert(state: ORMExecuteState) -> None:
+    """Refuse ``INSERT OR REPLACE`` and ``INSERT … ON CONFLICT`` (or ``ON DUPLICATE KEY``)
+    into an append-only table: they overwrite an existing row instead of adding one."""
+    statement = state.statement
+    table_name = getattr(getattr(statement, "table", None), "name", None)
+    if table_name not in _APPEND_ONLY_TABLE_NAMES:
+        return
+    # SQLAlchemy keeps prefix_with() clauses in _prefixes and the dialects' on_conflict_*()
+    # and on_duplicate_key_update() clauses in _post_values_clause; neither has a public
+    # accessor
+    prefixes = " ".join(str(prefix) for prefix, _dialect in getattr(statement, "_prefixes", ()))
+    if "REPLACE" in prefixes.upper() or getattr(statement, "_post_values_clause", None) \
+            is not None:
+        raise MappingError(
+            f"{table_name} is append-only: an INSERT with a conflict clause (OR REPLACE, "
+            "ON CONFLICT, ON DUPLICATE KEY) is refused; insert new rows only"
+        )
 
 
 def database_url(location: str | Path | None = None) -> str:
@@ -121,7 +144,14 @@ def create_review_engine(location: str | Path | None = None) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or "mode=memory" in str(url)
     if not in_memory:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the folder {folder} for the review database {database}: "
+                f"{exc.strerror or exc}; give a --db path in a folder you can write to"
+            ) from exc
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
@@ -175,10 +205,13 @@ class ReviewStore:
         self.engine = create_review_engine(location)
         try:
             self.applied_migrations = migrate(self.engine)
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            # OperationalError (a folder, no permission, server down) and DatabaseError
+            # (SQLite's "file is not a database") alike
             self.engine.dispose()
             raise ConfigError(
-                f"cannot open the review database {self.describe()}: {exc.orig}"
+                f"cannot open the review database {self.describe()}: {exc.orig}; give the "
+                "path of a review database or of a new file (--db), or a database URL (--url)"
             ) from exc
         self.ontology = ontology if ontology is not None else load_ontology()
         self._concepts = {c.id: c for c in self.ontology.concepts}
@@ -524,7 +557,7 @@ class ReviewStore:
         skipped = 0
         for org, sobject, field, version in targets:
             try:
-                records.append(self.decide(DecisionRequest(
+                records.append(self.decide(DecisionRequest.from_input(
                     org=org, object=sobject, field=field, action=Action.AUTO_ACCEPT,
                     seen_version=version, reviewer=reviewer,
                     comment=f"auto-accepted: confidence >= {threshold:g}",

@@ -209,7 +209,7 @@ def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") ->
             return field_page(request, field_id, 400,
                               error="auto-accept is a bulk action; use the queue page")
         try:
-            store.decide(DecisionRequest(
+            store.decide(DecisionRequest.from_input(
                 org=view.org, object=view.object, field=view.field, action=kind,
                 seen_version=version, reviewer=reviewer, concept=chosen or None,
                 comment=comment or None,

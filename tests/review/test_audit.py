@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import Executable, delete, insert, literal, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DatabaseError
 
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.review import Action, ReviewStore
-from fedcrm.review.tables import AuditLog, Decision
+from fedcrm.review.tables import AuditLog, Base, Decision
 
 from ._helpers import MATCHER_VERSION, decide
 
@@ -49,6 +50,15 @@ def test_every_decision_records_who_when_what_and_versions(
     "DELETE FROM audit_log",
     "UPDATE decision SET reviewer = 'mallory'",
     "DELETE FROM decision",
+    # REPLACE deletes the old row without firing DELETE triggers: a BEFORE INSERT one refuses
+    "INSERT OR REPLACE INTO audit_log (id, at, actor, event) "
+    "VALUES (1, '1970-01-01T00:00:00+00:00', 'mallory', 'import')",
+    "REPLACE INTO decision (id, field_id, action, reviewer, decided_at, seen_version, "
+    "new_version, batch_id, matcher_version, ontology_version, previous) "
+    "SELECT id, field_id, 'no_equivalent', 'mallory', decided_at, seen_version, new_version, "
+    "batch_id, matcher_version, ontology_version, previous FROM decision",
+    "INSERT INTO audit_log (id, at, actor, event) VALUES (1, 'now', 'mallory', 'import') "
+    "ON CONFLICT (id) DO UPDATE SET actor = excluded.actor",
 ])
 def test_the_database_refuses_to_change_the_log(store: ReviewStore, statement: str) -> None:
     decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
@@ -56,7 +66,8 @@ def test_the_database_refuses_to_change_the_log(store: ReviewStore, statement: s
     with pytest.raises(DatabaseError, match="append-only"), store.engine.begin() as conn:
         conn.execute(text(statement))
     assert store.audit_log() == before
-    assert store.history("acme", "Account", "Annual_Rev__c")[0].reviewer == "ana"
+    history = store.history("acme", "Account", "Annual_Rev__c")
+    assert [(d.reviewer, d.action) for d in history] == [("ana", Action.ACCEPT)]
 
 
 def test_the_session_refuses_to_change_the_log(store: ReviewStore) -> None:
@@ -73,6 +84,38 @@ def test_the_session_refuses_to_change_the_log(store: ReviewStore) -> None:
         session.delete(session.get_one(Decision, 1))
         session.flush()
     assert {e.actor for e in store.audit_log()} == {"importer", "ana"}
+
+
+@pytest.mark.parametrize("statement", [
+    insert(AuditLog).prefix_with("OR REPLACE").values(
+        id=1, at="1970-01-01T00:00:00+00:00", actor="mallory", event="import"),
+    insert(Base.metadata.tables["audit_log"]).prefix_with("OR REPLACE").values(
+        id=1, at="1970-01-01T00:00:00+00:00", actor="mallory", event="import"),
+    sqlite_insert(AuditLog).values(id=1, at="now", actor="mallory", event="import")
+    .on_conflict_do_update(index_elements=["id"], set_={"actor": "mallory"}),
+    insert(Decision).prefix_with("OR REPLACE").from_select(
+        ["id", "field_id", "action", "reviewer", "decided_at", "seen_version", "new_version",
+         "batch_id", "matcher_version", "ontology_version", "previous"],
+        select(Decision.id, Decision.field_id, literal("no_equivalent"), literal("mallory"),
+               Decision.decided_at, Decision.seen_version, Decision.new_version,
+               Decision.batch_id, Decision.matcher_version, Decision.ontology_version,
+               Decision.previous)),
+], ids=["audit-or-replace", "audit-table-or-replace", "audit-on-conflict",
+        "decision-or-replace"])
+def test_the_session_refuses_inserts_that_replace_log_rows(
+    store: ReviewStore, statement: Executable
+) -> None:
+    decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
+    before = store.audit_log()
+    with pytest.raises(MappingError, match="append-only.*OR REPLACE"), \
+            store.session() as session:
+        session.execute(statement)
+    assert store.audit_log() == before
+    history = store.history("acme", "Account", "Annual_Rev__c")
+    assert [(d.reviewer, d.action) for d in history] == [("ana", Action.ACCEPT)]
+    with store.session() as session:  # plain inserts still work
+        session.execute(insert(AuditLog).values(at="now", actor="ana", event="note"))
+    assert [e.event for e in store.audit_log()] == ["import", "decision", "note"]
 
 
 def test_audit_log_exports_as_jsonl_and_csv(store: ReviewStore, tmp_path: Path) -> None:

@@ -75,6 +75,24 @@ def test_malformed_decision_requests(changes: dict[str, object], message: str) -
         request(**changes)
 
 
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"action": Action.CHOOSE}, r"^acme Account\.Annual_Rev__c: 'choose' needs the concept id"),
+    ({"comment": "x" * 4001}, r"^acme Account\.Annual_Rev__c: comment: String should have at "
+                              r"most 4000 characters \(got 4001 characters\)$"),
+    ({"reviewer": "  "}, r"reviewer: String should have at least 1 character"),
+    ({"seen_version": 0}, r"seen_version: Input should be greater than or equal to 1 \(got 0\)"),
+])
+def test_decision_requests_from_user_input_raise_mapping_errors(
+    changes: dict[str, object], message: str
+) -> None:
+    values: dict[str, object] = {"org": "acme", "object": "Account", "field": "Annual_Rev__c",
+                                 "action": Action.ACCEPT, "seen_version": 1, "reviewer": "ana"}
+    with pytest.raises(MappingError, match=message) as caught:
+        DecisionRequest.from_input(**(values | changes))
+    assert "\n" not in str(caught.value) and "pydantic" not in str(caught.value)
+    assert isinstance(caught.value.__cause__, ValidationError)
+
+
 def write(path: Path, content: str | bytes) -> Path:
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -137,3 +155,12 @@ def test_bad_database_locations(tmp_path: Path, ontology: Ontology) -> None:
         ReviewStore("nosuchdb://user@host/db", ontology=ontology)
     with pytest.raises(ConfigError, match="cannot open the review database"):
         ReviewStore(tmp_path, ontology=ontology)  # a folder, not a file
+    notes = write(tmp_path / "notes.txt", "not a database\n" * 100)
+    with pytest.raises(ConfigError, match=r"cannot open the review database "
+                                          r"sqlite:///.*notes\.txt: file is not a database; "
+                                          r"give the path of a review database"):
+        ReviewStore(notes, ontology=ontology)
+    assert notes.read_text() == "not a database\n" * 100
+    with pytest.raises(ConfigError, match=r"cannot create the folder .*notes\.txt for the "
+                                          r"review database"):
+        ReviewStore(notes / "review.db", ontology=ontology)

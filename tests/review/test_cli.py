@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from fedcrm import load_schema
 from fedcrm.examples import example_org_path
 from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
 from fedcrm.ontology import load_ontology
-from fedcrm.review import ReviewStore, Status
-from fedcrm.review.cli import app
+from fedcrm.review import Action, DecisionRequest, ReviewStore, Status
+from fedcrm.review.cli import app, review_loop
 
 runner = CliRunner()
 
@@ -171,3 +173,149 @@ def test_next_skips_and_ends_when_the_queue_is_empty(mapping_file: Path,
     # the end of the input stops the loop like q
     code, out = invoke("next", "--db", db, input="s")
     assert code == 0 and "Stopped; 0 decision(s) recorded." in out
+
+
+def invoke_wide(*args: str) -> tuple[int, str]:
+    """Like :func:`invoke`, on a terminal wide enough that rich wraps no message."""
+    result = runner.invoke(app, list(args), env={"COLUMNS": "2000"})
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def one_error(out: str) -> str:
+    """The one line a failed command printed; asserts that it is one line, and an error."""
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out
+    return lines[0]
+
+
+def test_a_comment_stays_with_its_field_after_a_skip(mapping_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "review.db"
+    invoke("import", str(mapping_file), "--db", str(db))
+    # Health__c first: comment on it, then skip it; NPS next: defer; quit
+    keys = "c" + "only about Health\n" + "s" + "d" + "q"
+    code, out = invoke("next", "--db", str(db), "--reviewer", "ana", input=keys)
+    assert code == 0, out
+    assert "comment was not recorded" in out
+    with ReviewStore(db) as store:
+        [decision] = store.decisions()
+        assert (decision.field, decision.action.value) == ("NPS_Score__c", "defer")
+        assert decision.comment is None
+        assert [e.comment for e in store.audit_log() if e.event == "decision"] == [None]
+
+
+def test_a_comment_is_dropped_when_a_conflict_reloads_the_field(
+    mapping_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "review.db"
+    invoke("import", str(mapping_file), "--db", str(db))
+
+    def someone_else_defers_health() -> str:
+        with ReviewStore(db) as other:
+            health = other.field("acme", "Account", "Health__c")
+            other.decide(DecisionRequest(org="acme", object="Account", field="Health__c",
+                                         action=Action.DEFER, seen_version=health.version,
+                                         reviewer="ben"))
+        return "a"
+
+    # Health__c: comment, then accept after ben deferred it (stale); NPS next: no equivalent
+    keys: list[str | Callable[[], str]] = ["c", someone_else_defers_health, "n", "q"]
+    monkeypatch.setattr(typer, "getchar",
+                        lambda: (key() if callable(key := keys.pop(0)) else key))
+    monkeypatch.setattr(typer, "prompt", lambda *_args, **_kwargs: "only about Health")
+    with ReviewStore(db) as store:
+        assert review_loop(store, "ana") == 1
+        by_field = {(d.field, d.reviewer): d for d in store.decisions()}
+    assert set(by_field) == {("Health__c", "ben"), ("NPS_Score__c", "ana")}
+    assert by_field["NPS_Score__c", "ana"].action is Action.NO_EQUIVALENT
+    assert by_field["NPS_Score__c", "ana"].comment is None
+    assert by_field["Health__c", "ben"].comment is None
+
+
+def test_next_reports_an_over_long_comment_and_goes_on(mapping_file: Path,
+                                                       tmp_path: Path) -> None:
+    db = tmp_path / "review.db"
+    invoke("import", str(mapping_file), "--db", str(db))
+    # Health__c: a 4001-character comment, accept (refused), a short comment, accept
+    keys = "c" + "x" * 4001 + "\n" + "a" + "c" + "short\n" + "a" + "q"
+    code, out = invoke("next", "--db", str(db), "--reviewer", "ana", input=keys)
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "comment: String should have at most 4000 characters" in flat
+    assert "Stopped; 1 decision(s) recorded." in flat
+    with ReviewStore(db) as store:
+        [decision] = store.decisions()
+        assert (decision.field, decision.comment) == ("Health__c", "short")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["choose"], "'choose' needs the concept id"),
+    (["accept", "--concept", "account.nps_score"], "only 'choose' takes a concept"),
+    (["defer", "--comment", "x" * 4001], "comment: String should have at most 4000 characters"),
+    (["defer", "--reviewer", "r" * 201], "reviewer: String should have at most 200 characters"),
+    (["choose", "--concept", "custom:"], "a custom block needs an id after 'custom:'"),
+])
+def test_bad_decisions_are_one_line_errors(
+    mapping_file: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("decide", "acme", "Account.NPS_Score__c", *args, "--db", db)
+    assert code == 2, out
+    assert message in one_error(out)
+    assert "acme Account.NPS_Score__c" in one_error(out)
+    with ReviewStore(db) as store:
+        assert store.decisions() == []
+
+
+def test_auto_accept_with_an_over_long_reviewer_name(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("auto-accept", "--threshold", "0.95", "--yes", "--db", db,
+                            "--reviewer", "r" * 201)
+    assert code == 2 and "at most 200 characters" in one_error(out)
+
+
+@pytest.mark.parametrize("given", ["approved/", "approved", "existing.json"])
+def test_export_into_a_folder(mapping_file: Path, tmp_path: Path, given: str) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    tmp_path.joinpath("existing.json").mkdir()
+    folder = tmp_path / given.rstrip("/")
+    code, out = invoke("export", str(tmp_path / given), "--db", db, "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["path"] == str(folder / "approved-mapping-v1.json")
+    assert folder.is_dir()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "approved-mapping-v1.json", "approved-mapping-v1.provenance.json"]
+    assert sum(1 for _ in MappingProposal.from_json(result["path"]).iter_fields()) == 20
+    code, out = invoke("export", str(tmp_path / given), "--db", db, "--json")
+    assert json.loads(out)["path"] == str(folder / "approved-mapping-v2.json")
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    notes = tmp_path / "notadb.txt"
+    notes.write_text("shopping list\n" * 200)
+    code, out = invoke_wide("status", "--db", str(notes))
+    assert code == 2, out
+    flat = one_error(out)
+    assert "cannot open the review database" in flat and "notadb.txt" in flat
+    assert "file is not a database" in flat and "--db" in flat
+    assert notes.read_text() == "shopping list\n" * 200
+
+
+def test_export_that_cannot_be_written(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    code, out = invoke_wide("export", str(blocker / "m.json"), "--db", db)
+    assert code == 2, out
+    assert f"cannot write {blocker / 'm.json'}" in one_error(out)
+    code, out = invoke_wide("audit", "--out", str(blocker / "audit.csv"), "--db", db)
+    assert code == 2, out
+    assert f"cannot write the audit log to {blocker / 'audit.csv'}" in one_error(out)
+    code, out = invoke_wide("status", "--db", str(blocker / "review.db"))
+    assert code == 2, out
+    assert f"cannot create the folder {blocker}" in one_error(out)

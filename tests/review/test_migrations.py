@@ -80,8 +80,8 @@ def test_fresh_database_gets_every_version(db_path: Path, ontology: Ontology) ->
 def test_orm_classes_match_the_migrated_schema(db_path: Path, ontology: Ontology) -> None:
     ReviewStore(db_path, ontology=ontology).close()
     tables, triggers = describe_schema(db_path)
-    assert triggers == ["audit_log_no_delete", "audit_log_no_update", "decision_no_delete",
-                        "decision_no_update"]
+    assert triggers == ["audit_log_no_delete", "audit_log_no_replace", "audit_log_no_update",
+                        "decision_no_delete", "decision_no_replace", "decision_no_update"]
     for table in Base.metadata.sorted_tables:
         assert table.name in tables, table.name
         assert sorted(c.name for c in table.columns) == sorted(c[0] for c in tables[table.name])
@@ -98,7 +98,7 @@ def test_upgrade_from_version_1_keeps_data_and_matches_a_fresh_schema(
     fill_version_1(old)
 
     with ReviewStore(old, ontology=ontology) as store:
-        assert store.applied_migrations == [2]
+        assert store.applied_migrations == [2, 3]
         kept = store.field("old", "Account", "Industry__c")
         assert kept.status is Status.APPROVED and kept.decided_concept == "account.industry"
         assert kept.last_decision is not None and kept.last_decision.reviewer == "eve"
@@ -111,6 +111,36 @@ def test_upgrade_from_version_1_keeps_data_and_matches_a_fresh_schema(
         assert mapping.matcher_version == "m-old"
         assert mapping.org("old").field("Account", "Industry__c").concept == "account.industry"
 
+    fresh = tmp_path / "fresh.db"
+    ReviewStore(fresh, ontology=ontology).close()
+    assert describe_schema(old) == describe_schema(fresh)
+
+
+def test_upgrade_from_version_2_makes_the_log_refuse_insert_or_replace(
+    tmp_path: Path, ontology: Ontology
+) -> None:
+    old = tmp_path / "old.db"
+    engine = create_review_engine(old)
+    assert migrate(engine, target=2) == [1, 2]
+    engine.dispose()
+    fill_version_1(old)  # version 2 only added a table: the same rows fit
+    replace = ("INSERT OR REPLACE INTO audit_log (id, at, actor, event) "
+               "VALUES (1, '1970-01-01T00:00:00+00:00', 'mallory', 'import')")
+    with sqlite3.connect(old) as connection:  # what version 2 let through
+        connection.execute(replace)
+    with sqlite3.connect(old) as connection:
+        assert connection.execute("SELECT actor FROM audit_log").fetchall() == [("mallory",)]
+
+    with ReviewStore(old, ontology=ontology) as store:
+        assert store.applied_migrations == [3]
+    with sqlite3.connect(old) as connection:
+        with pytest.raises(sqlite3.DatabaseError, match="audit_log is append-only"):
+            connection.execute(replace.replace("mallory", "eve"))
+        with pytest.raises(sqlite3.DatabaseError, match="decision is append-only"):
+            connection.execute("REPLACE INTO decision SELECT * FROM decision")
+    with sqlite3.connect(old) as connection:
+        assert connection.execute("SELECT actor FROM audit_log").fetchall() == [("mallory",)]
+        assert connection.execute("SELECT reviewer FROM decision").fetchall() == [("eve",)]
     fresh = tmp_path / "fresh.db"
     ReviewStore(fresh, ontology=ontology).close()
     assert describe_schema(old) == describe_schema(fresh)

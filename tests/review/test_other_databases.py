@@ -77,8 +77,13 @@ def test_lifecycle_on_the_server(server_store: ReviewStore, tmp_path: Path) -> N
         "account.fax", "account.phone"]
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_log SET actor = 'mallory'",
-                                       "DELETE FROM decision"])
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_log SET actor = 'mallory'",
+    "DELETE FROM decision",
+    # the version 1 BEFORE UPDATE trigger also fires for an upsert's update
+    "INSERT INTO audit_log (id, at, actor, event) VALUES (1, 'now', 'mallory', 'import') "
+    "ON CONFLICT (id) DO UPDATE SET actor = excluded.actor",
+])
 def test_server_refuses_to_change_the_log(server_store: ReviewStore, statement: str) -> None:
     decide(server_store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
     with pytest.raises(DatabaseError, match="append-only"), \

@@ -179,3 +179,24 @@ def test_only_loopback_and_long_tokens(store: ReviewStore) -> None:
             BackgroundServer(store, token=TOKEN, host=host)
     with pytest.raises(ConfigError, match="at least 16 characters"):
         create_app(store, "short")
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"action": "defer", "comment": "x" * 4001},
+     "comment: String should have at most 4000 characters"),
+    ({"choose": "custom:"}, "a custom block needs an id after &#39;custom:&#39;"),
+    ({"action": "defer", "version": "0"}, "seen_version: Input should be greater than or "
+                                          "equal to 1"),
+])
+def test_invalid_decisions_are_shown_on_the_field_page(
+    client: TestClient, store: ReviewStore, form: dict[str, str], message: str
+) -> None:
+    sign_in(client)
+    sector = store.field("acme", "Account", "Sector__c")
+    values = form_values(client.get(f"/field/{sector.id}").text)
+    response = client.post(f"/field/{sector.id}/decide", data=values | form)
+    assert response.status_code == 400
+    assert 'id="error"' in response.text and message in response.text
+    assert "Industry sector of the customer" in response.text  # the field page, re-rendered
+    assert store.field("acme", "Account", "Sector__c").version == sector.version
+    assert [e.event for e in store.audit_log()] == ["import"]

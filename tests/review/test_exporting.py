@@ -1,0 +1,109 @@
+"""Where exports land, and that an export which cannot be written leaves nothing behind: no
+file, no ``approved_export`` row, no audit entry (or the files it would have replaced, as
+they were)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from fedcrm.errors import ConfigError
+from fedcrm.matching.proposal import MappingProposal
+from fedcrm.review import Action, ReviewStore
+from fedcrm.review.exporting import approved_target
+from fedcrm.review.tables import ApprovedExport
+
+from ._helpers import decide, event_details, n_fields
+
+
+def exports_recorded(store: ReviewStore) -> int:
+    """Rows in approved_export."""
+    with store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(ApprovedExport)) or 0)
+
+
+def files_under(folder: Path) -> list[str]:
+    """Every file and folder below ``folder`` but the review database's, relative, sorted."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                  if not p.name.startswith("review.db"))
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("out/", "out/approved-mapping-v3.json"),          # a trailing separator
+    ("out", "out/approved-mapping-v3.json"),           # no .json: a folder
+    ("out.d", "out.d/approved-mapping-v3.json"),
+    ("m.json", "m.json"),                              # a .json name: the file itself
+    ("M.JSON", "M.JSON"),
+    ("taken.json", "taken.json/approved-mapping-v3.json"),  # an existing folder
+])
+def test_approved_target(tmp_path: Path, given: str, expected: str) -> None:
+    tmp_path.joinpath("taken.json").mkdir()
+    assert approved_target(f"{tmp_path}/{given}", 3) == tmp_path / expected
+
+
+def test_a_folder_path_object_gets_a_versioned_file(store: ReviewStore, tmp_path: Path) -> None:
+    # Path("…/approved/") is Path("…/approved"): the slash is gone, the folder rule stays
+    result = store.export_approved(Path(f"{tmp_path}/approved/"), exported_by="ana")
+    assert result.path == str(tmp_path / "approved" / "approved-mapping-v1.json")
+    assert result.provenance_path == str(
+        tmp_path / "approved" / "approved-mapping-v1.provenance.json")
+    assert files_under(tmp_path / "approved") == [
+        "approved-mapping-v1.json", "approved-mapping-v1.provenance.json"]
+    assert sum(1 for _ in MappingProposal.from_json(result.path).iter_fields()) == n_fields()
+
+
+def test_an_export_under_a_file_is_refused_and_records_nothing(
+    store: ReviewStore, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match=r"cannot write .*blocker/m\.json: .*blocker is a "
+                                          r"file, not a folder; export to a folder"):
+        store.export_approved(blocker / "m.json", exported_by="ana")
+    with pytest.raises(ConfigError, match=r"blocker is a file, not a folder"):
+        store.export_approved(f"{blocker}/", exported_by="ana")
+    assert files_under(tmp_path) == ["blocker"]
+    assert exports_recorded(store) == 0 and event_details(store, "export") == []
+
+
+def test_a_folder_in_the_way_of_the_provenance_leaves_no_mapping_behind(
+    store: ReviewStore, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.joinpath("m.provenance.json").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"cannot write .*m\.provenance\.json: Is a directory"):
+        store.export_approved(out / "m.json", exported_by="ana")
+    assert files_under(out) == ["m.provenance.json"]  # no m.json, no temporary file
+    assert exports_recorded(store) == 0 and event_details(store, "export") == []
+    # once the way is clear the export works, and is version 1
+    out.joinpath("m.provenance.json").rmdir()
+    assert store.export_approved(out / "m.json", exported_by="ana").version == 1
+
+
+def test_a_failed_re_export_restores_the_files_it_replaced(
+    store: ReviewStore, tmp_path: Path
+) -> None:
+    target = tmp_path / "m.json"
+    first = store.export_approved(target, exported_by="ana")
+    old_mapping = target.read_bytes()
+    Path(first.provenance_path).unlink()
+    Path(first.provenance_path).mkdir()
+    decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
+    with pytest.raises(ConfigError, match="m.provenance.json"):
+        store.export_approved(target, exported_by="ana")
+    assert target.read_bytes() == old_mapping  # the decision above is not in it
+    assert files_under(tmp_path) == ["m.json", "m.provenance.json"]
+    assert [d["version"] for d in event_details(store, "export")] == [1]
+    assert exports_recorded(store) == 1
+
+
+def test_label_export_into_a_file_is_refused(store: ReviewStore, tmp_path: Path) -> None:
+    decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
+    blocker = tmp_path / "annotations"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match=r"cannot write labels to .*annotations/labels/"
+                                          r"acme\.jsonl"):
+        store.export_labels(blocker)
+    assert event_details(store, "labels") == []
