@@ -5,20 +5,22 @@ is that product. Without a proof a participant colluding with the coordinator ca
 its own update, a transform of another org's ciphertexts (their inverse, say): the other org
 then cancels out of the sum, and the decrypted aggregate of a "quorum" of contributors is one
 org's update alone. With a proof bound to its signer, every signed ciphertext is one whose
-plaintext its signer knows, so it cannot depend on another org's secret update.
+plaintext its signer knows, so it cannot be derived from another org's ciphertexts without
+knowing that org's plaintexts.
 
-The protocol is the Σ-protocol for Paillier plaintext knowledge (Cramer–Damgård–Nielsen 2001,
-"Multiparty computation from threshold homomorphic encryption"; Damgård–Jurik 2001) run for
-all ``N`` ciphertexts of an update at once, with one commitment and a vector of challenges
-(amortised proofs of knowledge: Cramer–Damgård 2009, "On the amortized complexity of
-zero-knowledge protocols"), made non-interactive with Fiat–Shamir. For ``c_j = g^m_j ·
-r_j^n mod n²`` with ``g = n + 1``:
+The protocol is a batched form of the Σ-protocol for Paillier plaintext knowledge
+(Cramer–Damgård–Nielsen 2001, "Multiparty computation from threshold homomorphic
+encryption"; Damgård–Jurik 2001): all ``N`` ciphertexts of an update are proved at once with
+one commitment and a vector of independent challenges (random-linear-combination
+amortisation, cf. Cramer–Damgård 2009, "On the amortized complexity of zero-knowledge
+protocols"), made non-interactive with Fiat–Shamir. For ``c_j = g^m_j · r_j^n mod n²`` with
+``g = n + 1``:
 
 * commitment: ``a = g^x · s^n mod n²`` with ``x`` uniform in ``Z_n`` and ``(s, s^n)`` a pooled
   pair (:mod:`~fedcrm.crypto.randomness`), so proving costs no online exponentiation by ``n``;
 * challenges: ``ρ_1 … ρ_N`` of :func:`challenge_bits` bits each, expanded from SHA-256 over a
-  domain tag, the federation, round, participant, context (key and packing), ``N``, every
-  ciphertext in order and ``a``;
+  domain tag, the public key's fingerprint, the federation, round, participant, context (key
+  and packing), ``N``, ``a`` and every ciphertext in order;
 * response: ``z = x + Σ ρ_j·m_j mod n`` and ``w = s · Π r_j^ρ_j mod n``;
 * check: ``0 ≤ z < n``, ``w`` a unit mod ``n``, ``a`` a unit mod ``n²`` and
   ``g^z · w^n ≡ a · Π c_j^ρ_j (mod n²)``.
@@ -27,12 +29,20 @@ Completeness: ``g`` has order ``n`` in ``Z*_{n²}`` (``(1 + n)^n ≡ 1``), so dr
 carry of ``z`` changes nothing, and ``w^n mod n²`` depends on ``w`` mod ``n`` only.
 Soundness: every unit of ``Z*_{n²}`` is ``g^m · u^n`` for exactly one ``m ∈ Z_n`` and
 ``u ∈ Z*_n`` (Paillier 1999, §2), so two accepted answers ``(z, w)``, ``(z', w')`` for one
-``a`` and challenge vectors ``ρ ≠ ρ'`` give ``z − z' ≡ Σ (ρ_j − ρ'_j)·m_j (mod n)``. From
-``N + 1`` answers whose challenge differences form a matrix invertible mod ``n`` (random
-vectors do, except with negligible probability: each entry is below both prime factors of
-``n``) the extractor solves for every ``m_j``; so in the random oracle model whoever produces
-an accepted proof knows every plaintext of the update. Zero knowledge (honest verifier, hence
-Fiat–Shamir): ``z`` is uniform in ``Z_n`` and ``w`` uniform in ``Z*_n`` whatever the ``m_j``.
+``a`` and challenge vectors ``ρ ≠ ρ'`` give ``z − z' ≡ Σ (ρ_j − ρ'_j)·m_j (mod n)``. ``N + 1``
+answers whose challenge differences are linearly independent mod ``p`` and mod ``q`` give
+every ``m_j``. A fresh challenge vector falls into a fixed proper hyperplane mod ``p`` (or
+``q``) with probability at most ``2^-bits``, because its entries are independent and below
+both prime factors (:func:`~fedcrm.crypto.threshold.deal` makes them the same size). So in
+the random-oracle model, except with probability about ``(Q + 1)·2^-bits`` for a prover
+making ``Q`` hash queries, the plaintexts of an accepted update can be extracted from its
+prover (extraction from ``N + 1`` transcripts rather than two: Attema–Fehr–Klooß 2022,
+"Fiat–Shamir transformation of multi-round interactive proofs"). The attacker here also sees
+the honest orgs' proofs of the same round, so the proofs must not be malleable: the responses
+are unique (``z ∈ [0, n)``, and ``w ↦ w^n mod n²`` is one-to-one on ``(0, n)``) and the
+signer is hashed into the challenges, so a seen proof cannot be turned into another valid
+one. Zero knowledge (honest verifier, hence Fiat–Shamir): ``z`` is uniform in ``Z_n`` and
+``w`` uniform in ``Z*_n`` whatever the ``m_j``.
 Because the hash covers the signer, round, context, every ciphertext and their order, a proof
 cannot be copied to another participant, round or update, nor kept when a ciphertext is
 changed, moved or re-randomised (that changes every ``ρ_j``).
@@ -60,6 +70,8 @@ from fedcrm.crypto.threshold import ThresholdPublicKey, _hash, multi_exponentiat
 from fedcrm.errors import CryptoError
 
 MAX_CHALLENGE_BITS = 128
+#: a key whose challenges would be shorter is refused (deal's smallest test key gives 62)
+MIN_CHALLENGE_BITS = 32
 _CHALLENGE_TAG = b"fedcrm.crypto.plaintext_knowledge.challenges.v2"
 #: pooled ``(s, s^n)`` pairs one proof needs for its commitment (besides one per ciphertext)
 POOL_PAIRS_PER_PROOF = 1
@@ -88,9 +100,16 @@ def challenge_bits(public_key: ThresholdPublicKey) -> int:
     """Challenge length: 128 bits, fewer only for toy keys whose primes are shorter.
 
     Soundness needs every challenge difference to be invertible modulo ``n``, i.e. below its
-    smallest prime factor (``bits/2`` bits for keys from :func:`deal`).
+    smallest prime factor (``bits/2`` bits for keys from :func:`deal`). Keys too small for
+    :data:`MIN_CHALLENGE_BITS` are refused.
     """
-    return min(MAX_CHALLENGE_BITS, public_key.n.bit_length() // 2 - 2)
+    bits = min(MAX_CHALLENGE_BITS, public_key.n.bit_length() // 2 - 2)
+    if bits < MIN_CHALLENGE_BITS:
+        raise CryptoError(
+            f"a {public_key.n.bit_length()}-bit key is too small for proofs of plaintext "
+            f"knowledge (challenges of {bits} bits; at least {MIN_CHALLENGE_BITS} needed)"
+        )
+    return bits
 
 
 def proof_bytes(public_key: ThresholdPublicKey) -> int:
@@ -107,6 +126,7 @@ def _challenges(
     """``ρ_1 … ρ_N``: SHA-256 of everything the proof binds, expanded per position."""
     seed = _hash(
         _CHALLENGE_TAG,
+        public_key.fingerprint(),
         binding.federation_id,
         binding.round_number,
         binding.participant_id,
@@ -193,10 +213,13 @@ def verify_plaintext_proof(
 ) -> None:
     """Check one update's proof; raise :class:`CryptoError` if it fails.
 
-    ``ciphertexts`` must already be units modulo ``n²``. The caller names the participant.
+    ``ciphertexts`` must be units modulo ``n²`` (a non-unit fails the check). The caller
+    names the participant.
     """
     n = gmpy2.mpz(public_key.n)
     nsquare = n * n
+    if not all(0 < c < nsquare for c in ciphertexts):
+        raise CryptoError("a ciphertext is outside (0, n²)")
     if not (
         0 < proof.commitment < nsquare
         and gmpy2.gcd(proof.commitment, n) == 1

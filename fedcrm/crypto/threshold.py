@@ -352,6 +352,12 @@ def deal(
         p, q = (int(x) for x in safe_primes)
         if p == q or not (is_safe_prime(p) and is_safe_prime(q)):
             raise ConfigError("safe_primes must be two distinct safe primes")
+        if p.bit_length() != bits // 2 or q.bit_length() != bits // 2:
+            # balanced factors: proofs take challenges below both (plaintext_proofs)
+            raise ConfigError(
+                f"safe_primes must both have {bits // 2} bits for a {bits}-bit key, got "
+                f"{p.bit_length()} and {q.bit_length()}"
+            )
     n = p * q
     if n.bit_length() != bits:
         raise ConfigError(f"the safe primes give a {n.bit_length()}-bit modulus, not {bits}")

@@ -398,3 +398,21 @@ def test_the_proof_is_signed(honest: Round) -> None:
         _aggregator(honest).submit(forged)
     with pytest.raises(UpdateRejected, match="'org-b'.*bad signature"):
         _aggregator(honest).submit(forged.with_signature(impostor.sign(forged.signing_payload())))
+
+
+def test_unbalanced_primes_and_tiny_keys_are_refused(federation: Federation) -> None:
+    """Soundness takes every challenge below both prime factors, and challenges of 32+ bits."""
+    from fedcrm.crypto import ThresholdPublicKey, deal
+    from fedcrm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must both have 256 bits"):
+        deal(
+            ["a", "b", "c"],
+            bits=512,
+            safe_primes=(federation.p, 1019),  # 1019 = 2·509 + 1, a 10-bit safe prime
+            allow_insecure_bits=True,
+        )
+    # a 28-bit modulus, as a hand-made key object may have (deal's smallest gives 62 bits)
+    tiny = ThresholdPublicKey(3 * 5 * 7 * 11 * 13 * 17 * 19 * 23, ("a",), 1, 4, (16,))
+    with pytest.raises(CryptoError, match="too small for proofs of plaintext knowledge"):
+        challenge_bits(tiny)
