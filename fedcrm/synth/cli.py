@@ -53,7 +53,8 @@ def summary_table(federation: Federation) -> Table:
     table.add_row("total", "", "", *(f"{totals[name]:,}" for name, _ in _OBJECT_COLUMNS),
                   f"{totals['custom']:,}", "", "", "")
     table.caption = ("Other: records of custom objects. Complete, Recency: measured from the "
-                     "records. Labels: label reliability, target/measured definitive share.")
+                     "records. Labels: label reliability q / measured definitive share (q is a "
+                     "per-event probability, not a target share; see docs/synth.md).")
     return table
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError
 from fedcrm.matching.corpus import AnnotatedOrg, FieldLabel, OrgSource, write_labels
 from fedcrm.schema.models import DataKind, OrgSchema
@@ -54,6 +56,12 @@ ANNOTATOR = "fedcrm.synth"
 LICENCE = "CC0-1.0"
 MAX_ORGS = 200
 MAX_ACCOUNTS = 5_000_000
+#: Defaults of the arguments ``fedcrm synth`` cannot set (see :func:`_reproduce_command`).
+DEFAULT_COMPLETENESS = (0.55, 0.98)
+DEFAULT_RECENCY = (0.35, 0.95)
+DEFAULT_LABEL_RELIABILITY = (0.4, 0.95)
+DEFAULT_CUSTOM_OBJECT_RATE = 0.5
+DEFAULT_MIN_ACCOUNTS = 20
 
 #: A progress callback: (stage, done, total) with stage "generate" or "write".
 Progress = Callable[[str, int, int], None]
@@ -169,27 +177,146 @@ class Federation:
         """Write the federation under ``out_dir`` (see ``docs/synth.md`` for the layout).
 
         ``out_dir`` must be empty, missing, or an earlier output of this generator (its org
-        folders are replaced). With ``include_latent`` the canonical latent values and true
-        outcomes are written too, under ``<org>/latent/``.
+        folders are replaced; anything else in it is kept). With ``include_latent`` the
+        canonical latent values and true outcomes are written too, under ``<org>/latent/``.
+
+        The write is safe to interrupt and to run again: ``federation.json`` is removed before
+        any org folder is touched and written last (atomically), each org is written into a
+        temporary sibling folder and renamed into place, and a marker file
+        (``.fedcrm-synth-writing.json``) lets the next write recognise and clean up what an
+        interrupted one left behind.
         """
         out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"output path {out} is a file; give a folder")
-        if out.is_dir() and any(out.iterdir()) and not (out / "federation.json").is_file():
-            raise ConfigError(
-                f"output folder {out} is not empty and holds no federation.json; choose an "
-                "empty folder so nothing of yours is overwritten")
+        _check_output_folder(out)
         out.mkdir(parents=True, exist_ok=True)
-        for previous in out.iterdir():
-            if previous.is_dir() and (previous / "ground_truth.jsonl").is_file():
-                shutil.rmtree(previous)
+        previous = _previous_output(out)
+        new_ids = [org.org_id for org in self.orgs]
+        foreign = [name for name in new_ids
+                   if (out / name).exists() and out / name not in previous]
+        if foreign:
+            raise ConfigError(
+                f"output folder {out} already holds {', '.join(foreign)}, which this "
+                "generator did not write and would replace; move or rename it, or choose "
+                "another folder")
+        # the marker names every folder this write may leave behind, so that a retry after an
+        # interruption removes exactly those (the old manifest is gone by then)
+        owned = sorted({path.name for path in previous if path.is_dir()} | set(new_ids))
+        write_atomically(out / _MARKER, json.dumps(
+            {"note": _MARKER_NOTE, "folders": owned}, indent=2) + "\n")
+        (out / "federation.json").unlink(missing_ok=True)
+        for path in previous:
+            _remove(path)
         for done, org in enumerate(self.orgs):
-            _write_org(org, out / org.org_id, include_latent=include_latent)
+            staging = out / f"{_TEMP_PREFIX}{org.org_id}"
+            _remove(staging)
+            _write_org(org, staging, include_latent=include_latent)
+            target = out / org.org_id
+            _remove(target)
+            staging.rename(target)
             if progress is not None:
                 progress("write", done + 1, len(self.orgs))
-        (out / "federation.json").write_text(self.manifest.model_dump_json(indent=2) + "\n",
-                                             encoding="utf-8")
+        write_atomically(out / "federation.json",
+                               self.manifest.model_dump_json(indent=2) + "\n")
+        (out / _MARKER).unlink()
         return out
+
+
+# --- safe rewriting -------------------------------------------------------------------------
+
+#: Written first and removed last by :meth:`Federation.write`: while it exists, the folder is
+#: an unfinished write of this generator.
+_MARKER = ".fedcrm-synth-writing.json"
+_MARKER_NOTE = ("An unfinished `fedcrm synth` write (it was interrupted or failed). Run it "
+                "again into this folder to finish; the folders listed here are replaced.")
+#: Staging folders and temporary files of :meth:`Federation.write` start with this.
+_TEMP_PREFIX = ".fedcrm-synth-tmp-"
+#: Names of what an interrupted write may leave: staging folders, and the temporary files of
+#: :func:`~fedcrm._files.write_atomically` for the marker and the manifest
+_OUR_TEMPORARY = (_TEMP_PREFIX, f".{_MARKER}.", ".federation.json.")
+#: Org folder names this generator uses (``org01_acme``, ``org12_brisa2``, ``org105_sierra``).
+_ORG_FOLDER = re.compile(r"org\d{2,}_[a-z]+\d*")
+#: Everything :func:`_write_org` puts in an org folder.
+_ORG_ENTRIES = frozenset({"metadata", "records", "latent", "ground_truth.jsonl", "units.json"})
+
+
+def _looks_like_org_output(path: Path) -> bool:
+    """A folder named like one of our orgs holding nothing but what :func:`_write_org` writes
+    (what an interrupted write of an earlier version of this generator leaves behind)."""
+    return (path.is_dir() and _ORG_FOLDER.fullmatch(path.name) is not None
+            and all(child.name in _ORG_ENTRIES for child in path.iterdir()))
+
+
+def _check_output_folder(out: Path) -> None:
+    """Refuse a file, or a non-empty folder that is not (an unfinished) output of ours."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path {out} is a file; give a folder")
+    if not out.is_dir() or (out / "federation.json").is_file() or (out / _MARKER).is_file():
+        return
+    entries = list(out.iterdir())
+    if all(entry.name.startswith(_OUR_TEMPORARY) or _looks_like_org_output(entry)
+           for entry in entries):
+        return  # empty, or only org folders of an interrupted earlier write
+    raise ConfigError(
+        f"output folder {out} is not empty and holds no federation.json; choose an empty "
+        "folder so nothing of yours is overwritten")
+
+
+def _manifest_org_ids(manifest: Path) -> set[str]:
+    """Org folders named by an earlier ``federation.json`` (of ``fedcrm synth`` or of
+    ``fedcrm datasets export``, which share this layout)."""
+    if not manifest.is_file():
+        return set()
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        # a damaged manifest is about to be replaced; its org folders are still recognised
+        # by name (_looks_like_org_output)
+        return set()
+    orgs = data.get("orgs") if isinstance(data, dict) else None
+    names: set[str] = set()
+    for org in orgs if isinstance(orgs, list) else []:
+        if not isinstance(org, dict):
+            continue
+        profile = org.get("profile")
+        org_id = profile.get("org_id") if isinstance(profile, dict) else org.get("org_id")
+        if isinstance(org_id, str):
+            names.add(org_id)
+    return names
+
+
+def _marker_folders(marker: Path) -> set[str]:
+    """Folders an interrupted write listed in its marker file."""
+    if not marker.is_file():
+        return set()
+    try:
+        folders = json.loads(marker.read_text(encoding="utf-8")).get("folders", [])
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return set()  # a marker cut off mid-write; our folders are still recognised by name
+    return {name for name in folders if isinstance(name, str)} if isinstance(
+        folders, list) else set()
+
+
+def _previous_output(out: Path) -> list[Path]:
+    """What an earlier (finished or interrupted) write left in ``out`` and the next one
+    replaces: the org folders its manifest or marker names, org folders of ours recognised by
+    name and content, and staging folders. Nothing else is touched."""
+    named = _manifest_org_ids(out / "federation.json") | _marker_folders(out / _MARKER)
+    # a name is only a folder name here, never a path elsewhere
+    named = {name for name in named if name and Path(name).name == name
+             and name not in {".", ".."}}
+    return sorted(
+        entry for entry in out.iterdir()
+        if entry.name != _MARKER and (
+            entry.name.startswith(_OUR_TEMPORARY) or _looks_like_org_output(entry)
+            or (entry.name in named and entry.is_dir() and not entry.is_symlink())))
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder of ours if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _rule_models() -> dict[str, TaskRule]:
@@ -211,9 +338,28 @@ def _rule_models() -> dict[str, TaskRule]:
 
 
 def _reproduce_command(params: GenerationParams) -> str:
-    return (f"fedcrm synth --orgs {params.n_orgs} --seed {params.seed} --scale {params.scale} "
-            f"--accounts-min {params.accounts[0]} --accounts-max {params.accounts[1]} "
-            f"--languages {','.join(params.languages)} --out DIR")
+    """The command that writes the same files again: ``fedcrm synth …`` when the CLI can set
+    every parameter that differs from its default, otherwise the Python call (and says so)."""
+    api_only = {
+        name: value for name, value, default in (
+            ("completeness", params.completeness, DEFAULT_COMPLETENESS),
+            ("recency", params.recency, DEFAULT_RECENCY),
+            ("label_reliability", params.label_reliability, DEFAULT_LABEL_RELIABILITY),
+            ("custom_object_rate", params.custom_object_rate, DEFAULT_CUSTOM_OBJECT_RATE),
+            ("min_accounts", params.min_accounts, DEFAULT_MIN_ACCOUNTS),
+        ) if value != default
+    }
+    if not api_only:
+        return (f"fedcrm synth --orgs {params.n_orgs} --seed {params.seed} "
+                f"--scale {params.scale} --accounts-min {params.accounts[0]} "
+                f"--accounts-max {params.accounts[1]} --languages {','.join(params.languages)} "
+                f"--reference-date {params.reference_date.isoformat()} --out DIR")
+    arguments = ", ".join(f"{name}={value!r}" for name, value in api_only.items())
+    return (f"Python API only (fedcrm synth cannot set {', '.join(api_only)}): "
+            f"fedcrm.synth.generate_federation({params.n_orgs}, seed={params.seed}, "
+            f"accounts={params.accounts!r}, scale={params.scale!r}, "
+            f"languages={params.languages!r}, "
+            f"reference_date='{params.reference_date.isoformat()}', {arguments}).write('DIR')")
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -264,6 +410,11 @@ def validate_params(
         raise ConfigError(f"scale must be a number, got {scale!r}")
     if not math.isfinite(float(scale)) or float(scale) <= 0:
         raise ConfigError(f"scale must be a positive number, got {scale!r}")
+    largest = round(hi * float(scale))  # the largest org draw_org_size can give
+    if largest > MAX_ACCOUNTS:
+        raise ConfigError(
+            f"scale {scale!r} makes orgs of up to {largest:,} accounts ({int(hi):,} × scale); "
+            f"at most {MAX_ACCOUNTS:,} accounts per org: lower scale or accounts")
     if isinstance(languages, str):
         languages = tuple(part.strip() for part in languages.split(",") if part.strip())
     if not isinstance(languages, Sequence) or not languages:
@@ -293,7 +444,7 @@ def validate_params(
             custom_object_rate, int | float) or not 0 <= custom_object_rate <= 1:
         raise ConfigError(f"custom_object_rate must be a share in [0, 1], got "
                           f"{custom_object_rate!r}")
-    minimum = _check_int("min_accounts", min_accounts, 1)
+    minimum = _check_int("min_accounts", min_accounts, 1, MAX_ACCOUNTS)
     return GenerationParams(
         n_orgs=n, seed=seed_value, accounts=(int(lo), int(hi)), scale=float(scale),
         languages=tuple(languages), reference_date=reference_date,
@@ -313,11 +464,11 @@ def generate_federation(
     scale: float = 1.0,
     languages: Sequence[str] = LANGUAGES,
     reference_date: dt.date | str = DEFAULT_REFERENCE_DATE,
-    completeness: tuple[float, float] = (0.55, 0.98),
-    recency: tuple[float, float] = (0.35, 0.95),
-    label_reliability: tuple[float, float] = (0.4, 0.95),
-    custom_object_rate: float = 0.5,
-    min_accounts: int = 20,
+    completeness: tuple[float, float] = DEFAULT_COMPLETENESS,
+    recency: tuple[float, float] = DEFAULT_RECENCY,
+    label_reliability: tuple[float, float] = DEFAULT_LABEL_RELIABILITY,
+    custom_object_rate: float = DEFAULT_CUSTOM_OBJECT_RATE,
+    min_accounts: int = DEFAULT_MIN_ACCOUNTS,
     progress: Progress | None = None,
 ) -> Federation:
     """Generate ``n_orgs`` heterogeneous synthetic Salesforce orgs.

@@ -38,6 +38,9 @@ from fedcrm.synth.federation import draw_org_size
     ({"label_reliability": (-0.1, 0.5)}, "label_reliability bounds must lie in"),
     ({"custom_object_rate": 2}, "custom_object_rate must be a share"),
     ({"min_accounts": 0}, "min_accounts must be at least 1"),
+    ({"scale": 1e9}, "scale 1000000000.0 makes orgs of up to .* at most 5,000,000 accounts"),
+    ({"scale": 101.0}, r"scale 101.0 makes orgs of up to 5,050,000 accounts"),
+    ({"min_accounts": 10**9}, "min_accounts must be at most 5000000, got 1000000000"),
 ])
 def test_bad_arguments_raise_config_error(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:

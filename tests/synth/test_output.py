@@ -303,3 +303,80 @@ def test_latent_values_are_written_only_on_request(tmp_path: Path) -> None:
     full = federation.write(tmp_path / "full", include_latent=True)
     accounts = pd.read_csv(full / federation.orgs[0].org_id / "latent" / "Account.csv")
     assert {"truth:churned", "truth:churn_probability", "account.nps_score"} <= set(accounts)
+
+
+class _Interrupted(Exception):
+    """Stands in for Ctrl-C or a full disk in the middle of a write."""
+
+
+def _interrupt_after_first_org(stage: str, done: int, total: int) -> None:
+    if stage == "write" and done == 1:
+        raise _Interrupted
+
+
+def _fail_inside_an_org(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next write fail half-way through its first org (metadata written, no labels)."""
+    def failing(path: Path, labels: object) -> None:
+        raise _Interrupted
+
+    monkeypatch.setattr("fedcrm.synth.federation.write_labels", failing)
+
+
+@pytest.mark.parametrize("where", ["between_orgs", "inside_an_org"])
+def test_interrupted_write_then_rewrite_leaves_exactly_the_new_federation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    old = generate_federation(2, seed=1, accounts=(20, 40))
+    other = generate_federation(2, seed=7, accounts=(20, 40))
+    expected = _files(old.write(tmp_path / "fresh"))
+    out = old.write(tmp_path / "out")
+    (out / "notes.txt").write_text("mine")  # the user's, next to the federation
+    (out / "analysis").mkdir()
+    (out / "analysis" / "ground_truth.jsonl").write_text("mine")
+    with monkeypatch.context() as patch, pytest.raises(_Interrupted):
+        if where == "between_orgs":
+            other.write(out, progress=_interrupt_after_first_org)
+        else:
+            _fail_inside_an_org(patch)
+            other.write(out)
+    # no manifest that describes folders which are gone or half-written
+    assert not (out / "federation.json").exists()
+    old.write(out)
+    files = _files(out)
+    assert files.pop("notes.txt") == b"mine"
+    assert files.pop("analysis/ground_truth.jsonl") == b"mine"
+    assert files == expected
+
+
+@pytest.mark.parametrize("where", ["between_orgs", "inside_an_org"])
+def test_retry_after_an_interrupted_first_write_succeeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    federation = generate_federation(2, seed=3, accounts=(20, 40))
+    expected = _files(federation.write(tmp_path / "fresh"))
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch, pytest.raises(_Interrupted):
+        if where == "between_orgs":
+            federation.write(out, progress=_interrupt_after_first_org)
+        else:
+            _fail_inside_an_org(patch)
+            federation.write(out)
+    assert any(out.iterdir())
+    assert _files(federation.write(out)) == expected
+
+
+def test_rewrite_keeps_a_folder_of_yours_named_like_an_org(tmp_path: Path) -> None:
+    federation = generate_federation(1, seed=1, accounts=(20, 20))
+    out = federation.write(tmp_path / "out")
+    mine = out / "org07_acme"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    federation.write(out)
+    assert (mine / "notes.txt").read_text() == "mine"
+    # the same name as an org about to be written: refused before anything changes
+    other = generate_federation(1, seed=2, accounts=(20, 20))
+    clash = out / other.orgs[0].org_id
+    clash.mkdir()
+    (clash / "notes.txt").write_text("mine")
+    before = _files(out)
+    with pytest.raises(ConfigError, match=f"already holds {clash.name}.*move or rename it"):
+        other.write(out)
+    assert _files(out) == before

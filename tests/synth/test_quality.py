@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fedcrm.matching.corpus import read_labels
-from fedcrm.synth import Federation, measure_quality
+from fedcrm.synth import Federation, generate_federation, measure_quality
 from tests.synth.conftest import read_records
 
 
@@ -92,3 +92,26 @@ def test_record_dates_are_relative_to_the_fixed_reference_date(federation: Feder
                     assert len(stamps) and (stamps <= reference).all(), (sobject, column)
         recent = org.tables["Account"]["LastActivityDate"].to_numpy().astype("datetime64[D]")
         assert (recent >= reference - np.timedelta64(60, "D")).any()
+
+
+def test_label_reliability_rules_as_documented() -> None:
+    """docs/synth.md, "How q sets the mix": at q = 1 every retained account younger than 12
+    months is still inferred (and nothing else is), win and lead labels are all definitive; at
+    q = 0 no churn label is definitive, but won deals that escaped the clean-up still are."""
+    sure = generate_federation(2, seed=4, scale=0.01, label_reliability=(1.0, 1.0))
+    for org in sure.orgs:
+        accounts = org.latent["Account"]
+        tenure = accounts["account.tenure_months"]
+        clear = tenure != 12.0  # rounded to 0.1 month: 12.0 may be just under 12
+        young_retained = ~accounts["truth:churned"].astype(bool) & (tenure < 12)
+        inferred = accounts["truth:label_source"] == "inferred"
+        assert (inferred[clear] == young_retained[clear]).all()
+        assert young_retained.any()
+        share = org.measured.definitive_share
+        assert share["churn"] == round(1 - inferred.mean(), 4) < 1
+        assert share["win_probability"] == share["lead_conversion"] == 1.0
+    never = generate_federation(2, seed=4, scale=0.01, label_reliability=(0.0, 0.0))
+    for org in never.orgs:
+        share = org.measured.definitive_share
+        assert share["churn"] == 0.0
+        assert 0 < share["win_probability"] < 1 and 0 < share["lead_conversion"] < 1
