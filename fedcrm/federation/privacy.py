@@ -18,16 +18,21 @@ Two modes; **smaller ε is stronger privacy** in both.
   full noise N(0, σ²C²), so aggregate with :class:`DPFedAvg` (plaintext) or an encrypted sum.
 
 Engines save their state after every round (``state_dir``), and attaching again with the same
-``state_dir`` restores them, so a restarted federation continues with the same ε. Every event is
-one line of the shared JSON-lines ledger (:func:`fedcrm.privacy.read_ledger`).
+``state_dir`` restores them, so a restarted federation continues with the same ε; a state file
+that is behind the ledger (an older copy) is refused. Every event is one line of the shared
+JSON-lines ledger (:func:`fedcrm.privacy.read_ledger`).
 
-What the guarantee covers: the training split. Validation metrics (gating, round log) and test
-metrics are computed on separate splits and released without noise; sample counts are public
-enrolment data. The training loss is withheld from the update under DP.
+What the guarantee covers: the training split, given the split (drawing it is not private).
+Validation metrics (gating, round log) and test metrics are computed on separate splits and
+released without noise; sample counts and quality multipliers are enrolment data released
+exactly. The training loss is withheld from the update under DP. See docs/privacy.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import math
 import re
 import secrets
@@ -162,21 +167,34 @@ def _state_file(state_dir: Path, participant_id: str) -> Path:
     return state_dir / f"{safe}.privacy-state.json"
 
 
+def _round_seed(seed: int, participant_id: str, round_number: int, release: int) -> int:
+    """The 64-bit seed of one round's DP generator, derived from the secret ``seed``.
+
+    HMAC-SHA256 keyed with the seed (a pseudorandom function) over the participant, the round
+    and the release count, truncated to the 64 bits ``torch.Generator.manual_seed`` takes.
+    Someone who knows the other fields but not the seed cannot tell which generator was used
+    without searching the seed, and the seeds of different rounds and participants are
+    unrelated. (A checksum such as CRC-32 would fold every seed into 2³² generators.)
+    """
+    message = json.dumps([participant_id, round_number, release]).encode("utf-8")
+    digest = hmac.new(str(seed).encode("ascii"), message, hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
 def _round_generator(seed: int | None, participant_id: str, round_number: int,
                      release: int) -> torch.Generator:
     """The generator for one round's DP randomness (sampling and noise).
 
     Without a seed it is seeded from OS entropy: the federation's training seed is known to
     the coordinator, and noise it could regenerate would protect nothing. A seed makes
-    experiments reproducible (also across a restart) and must stay secret in production;
-    ``release`` (the engine's count of recorded rounds) keeps a retrained round number from
-    reusing a noise draw.
+    experiments reproducible (also across a restart) and must stay secret in production
+    (:func:`_round_seed`); ``release`` (the engine's count of recorded rounds) keeps a
+    retrained round number from reusing a noise draw.
     """
     generator = torch.Generator()
     if seed is None:
         return generator.manual_seed(secrets.randbits(63))
-    mixed = zlib.crc32(f"{seed}|{participant_id}|{round_number}|{release}".encode())
-    return generator.manual_seed(mixed)
+    return generator.manual_seed(_round_seed(seed, participant_id, round_number, release))
 
 
 # ---------------------------------------------------------------------------- record level
@@ -324,7 +342,8 @@ def attach_record_level_dp(
 
     Raises:
         ConfigError: a budget is missing or invalid, or a restored state has another budget.
-        LedgerError: the ledger already has spending for a participant without saved state.
+        LedgerError: the ledger already has spending for a participant without saved state,
+            or a saved state is behind the ledger (an older copy or an edited file).
     """
     from fedcrm.privacy.record_level import RecordLevelDP
 
@@ -515,6 +534,8 @@ def attach_client_level_dp(
 
     Raises:
         ConfigError: differing budgets, no clip bound, or m larger than a round's participants.
+        LedgerError: the ledger already has spending for a participant without saved state,
+            or a saved state is behind the ledger (an older copy or an edited file).
     """
     from fedcrm.privacy.client_level import ClientLevelDP
 

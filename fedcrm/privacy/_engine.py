@@ -14,6 +14,10 @@ from fedcrm.privacy.models import ClientLevelPlan, RecordLevelPlan, RoundSpend
 
 LedgerLike = PrivacyLedger | str | os.PathLike[str] | None
 
+# ε is recomputed from the saved history by a numerical accountant; a restored ε below the
+# ledger's by less than this (relative) is rounding, not a stale state.
+_EPSILON_SLACK = 1e-9
+
 
 def as_ledger(ledger: LedgerLike) -> PrivacyLedger:
     """A :class:`PrivacyLedger` from a ledger, a path, or ``None`` (in memory)."""
@@ -128,6 +132,56 @@ class BudgetedEngine(ABC):
             self.exhausted = True
             self._log(LedgerEvent.BUDGET_EXHAUSTED, epsilon_projected=projected, message=str(error))
         raise error
+
+    def _check_against_ledger(self, state_path: str | os.PathLike[str] | None = None) -> None:
+        """Refuse restored state that is behind what the ledger already recorded.
+
+        The ledger is append-only and written before the state is saved, so it knows at least
+        as much spending as the newest state file. A state with fewer steps or rounds, less ε,
+        another plan, or not exhausted although the ledger declared the budget exhausted, is an
+        older copy (a backup) or an edited file: restoring it would let the participant spend
+        its budget a second time. Called on restore, before anything is appended.
+
+        Raises:
+            LedgerError: naming the state file, the ledger file and the numbers that disagree.
+        """
+        if self.ledger.path is None or not self.ledger.path.exists():
+            return
+        records = [
+            r for r in read_ledger(self.ledger.path) if r.participant_id == self.participant_id
+        ]
+        if not records:
+            return
+        problems: list[str] = []
+        ledger_steps = max(r.total_steps for r in records)
+        if self.total_steps < ledger_steps:
+            problems.append(f"total_steps={self.total_steps} (ledger: {ledger_steps})")
+        ledger_rounds = max(r.rounds_completed for r in records)
+        if self.rounds_completed < ledger_rounds:
+            problems.append(f"rounds_completed={self.rounds_completed} (ledger: {ledger_rounds})")
+        spent, ledger_spent = self.get_epsilon(), max(r.epsilon_spent for r in records)
+        if spent < ledger_spent - _EPSILON_SLACK * max(1.0, ledger_spent):
+            problems.append(f"ε spent {spent:.6g} (ledger: {ledger_spent:.6g})")
+        if not self.exhausted and any(r.event == LedgerEvent.BUDGET_EXHAUSTED for r in records):
+            problems.append("exhausted=false (ledger: a budget_exhausted event)")
+        plans = [r.plan for r in records if r.plan is not None]
+        if plans and plans[-1] != self.plan:
+            own, planned = self.plan.model_dump(), plans[-1].model_dump()
+            problems.extend(
+                f"plan {name}={own.get(name)!r} (ledger: {planned.get(name)!r})"
+                for name in sorted(own.keys() | planned.keys())
+                if own.get(name) != planned.get(name)
+            )
+        if problems:
+            source = f"privacy engine state {state_path}" if state_path else "the restored state"
+            raise LedgerError(
+                f"{source} for participant {self.participant_id!r} disagrees with its ledger "
+                f"{self.ledger.path}: {'; '.join(problems)}. It is an older copy or an edited "
+                f"file, and restoring it would let the participant spend its budget again. "
+                f"Restore the newest state file of this participant (saved after the ledger's "
+                f"last line for it); if that is lost, the participant must stop contributing "
+                f"under this budget."
+            )
 
     def ledger_records(self) -> list[LedgerRecord]:
         """The ledger lines this engine's ledger holds (all participants, if shared)."""

@@ -384,11 +384,17 @@ class ClientLevelDP(BudgetedEngine):
         ledger: LedgerLike = None,
         generator: torch.Generator | None = None,
     ) -> ClientLevelDP:
-        """Restore an engine saved with :meth:`save`; continues the same ledger file."""
+        """Restore an engine saved with :meth:`save`; continues the same ledger file.
+
+        Raises:
+            LedgerError: the file is missing or invalid, or it is behind the ledger (fewer
+                rounds, less ε, another plan, or not exhausted although the ledger says so):
+                an older copy or an edited file would let the budget be spent again.
+        """
         state = read_state(path)
         if not isinstance(state, ClientLevelState):
             raise LedgerError(f"{path} holds a {state.mode}-level engine state, not client-level")
-        return cls._from_state(state, ledger, generator)
+        return cls._from_state(state, ledger, generator, source=path)
 
     @classmethod
     def _from_state(
@@ -396,6 +402,8 @@ class ClientLevelDP(BudgetedEngine):
         state: ClientLevelState,
         ledger: LedgerLike,
         generator: torch.Generator | None = None,
+        *,
+        source: str | os.PathLike[str] | None = None,
     ) -> ClientLevelDP:
         engine = cls(
             state.plan,
@@ -405,6 +413,7 @@ class ClientLevelDP(BudgetedEngine):
         )
         engine.rounds_completed = state.rounds_completed
         engine.exhausted = state.exhausted
+        engine._check_against_ledger(source)
         if state.open_round_steps is not None:
             engine._log(
                 LedgerEvent.ROUND_INTERRUPTED,

@@ -412,14 +412,24 @@ class RecordLevelDP(BudgetedEngine):
 
         ``ledger`` overrides the ledger path stored in the state. Appends a ``restored`` line
         (and a ``round_interrupted`` line if a round was open when the state was saved).
+
+        Raises:
+            LedgerError: the file is missing or invalid, or it is behind the ledger (fewer
+                steps or rounds, less ε, another plan, or not exhausted although the ledger
+                says so): an older copy or an edited file would let the budget be spent again.
         """
         state = read_state(path)
         if not isinstance(state, RecordLevelState):
             raise LedgerError(f"{path} holds a {state.mode}-level engine state, not record-level")
-        return cls._from_state(state, ledger)
+        return cls._from_state(state, ledger, path)
 
     @classmethod
-    def _from_state(cls, state: RecordLevelState, ledger: LedgerLike) -> RecordLevelDP:
+    def _from_state(
+        cls,
+        state: RecordLevelState,
+        ledger: LedgerLike,
+        source: str | os.PathLike[str] | None = None,
+    ) -> RecordLevelDP:
         if state.accountant.mechanism != state.plan.accountant:
             raise LedgerError(
                 f"saved state for {state.plan.participant_id!r} has a {state.accountant.mechanism} "
@@ -432,6 +442,7 @@ class RecordLevelDP(BudgetedEngine):
         )
         engine.rounds_completed = state.rounds_completed
         engine.exhausted = state.exhausted
+        engine._check_against_ledger(source)
         if state.open_round_steps is not None:
             engine._log(
                 LedgerEvent.ROUND_INTERRUPTED,

@@ -43,11 +43,15 @@ def read_state(path: str | os.PathLike[str]) -> RecordLevelState | ClientLevelSt
 def load_engine(
     path: str | os.PathLike[str], *, ledger: LedgerLike = None
 ) -> RecordLevelDP | ClientLevelDP:
-    """Restore whichever engine (record- or client-level) saved ``path``."""
+    """Restore whichever engine (record- or client-level) saved ``path``.
+
+    Raises:
+        LedgerError: the file is missing, invalid, or behind the ledger (see ``load``).
+    """
     from fedcrm.privacy.client_level import ClientLevelDP
     from fedcrm.privacy.record_level import RecordLevelDP
 
     state = read_state(path)
     if isinstance(state, RecordLevelState):
-        return RecordLevelDP._from_state(state, ledger)
-    return ClientLevelDP._from_state(state, ledger)
+        return RecordLevelDP._from_state(state, ledger, path)
+    return ClientLevelDP._from_state(state, ledger, source=path)

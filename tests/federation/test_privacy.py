@@ -21,6 +21,8 @@ from fedcrm.federation.privacy import (
     PrivacyBudget,
     PrivacyConfig,
     RecordLevelHook,
+    _round_generator,
+    _round_seed,
     attach_client_level_dp,
     attach_privacy,
     attach_record_level_dp,
@@ -136,8 +138,11 @@ def test_restart_mid_federation_keeps_the_accountant(tmp_path: Path) -> None:
     participants = federation(config, count=2)
     hooks = attach_record_level_dp(participants, **options)
     coordinator = Coordinator(participants, FedAvg(), config)
-    for round_number in range(2):
-        coordinator.run_round(round_number)
+    coordinator.run_round(0)
+    state_file = hooks["org0"].state_path
+    assert state_file is not None
+    backup = state_file.read_bytes()  # e.g. a nightly backup of the state folder
+    coordinator.run_round(1)
     global_parameters = coordinator.parameters.copy()
     spent = {pid: hook.engine.get_epsilon() for pid, hook in hooks.items()}
     del hooks, coordinator, participants  # the process stops here
@@ -164,6 +169,15 @@ def test_restart_mid_federation_keeps_the_accountant(tmp_path: Path) -> None:
     # planning again over the same ledger, without the saved state, would reset ε to zero
     with pytest.raises(LedgerError, match="reset its accountant"):
         attach_record_level_dp(federation(config, count=2), options["budgets"], config, ledger)
+    # an older copy of a state file would spend the later rounds' ε again: refused, naming
+    # the files and the numbers
+    newest = state_file.read_bytes()
+    state_file.write_bytes(backup)
+    with pytest.raises(LedgerError) as stale:
+        attach_record_level_dp(federation(config, count=2), **options)
+    assert str(state_file) in str(stale.value) and str(ledger) in str(stale.value)
+    assert "rounds_completed=1 (ledger: 4)" in str(stale.value)
+    state_file.write_bytes(newest)
     # and a saved engine is not silently given another budget
     changed = {**options, "budgets": {"org0": (3.0, 1e-5), "org1": (5.0, 1e-5)}}
     with pytest.raises(ConfigError, match="'org0'.*cannot change mid-federation"):
@@ -227,6 +241,28 @@ def test_every_poisson_step_is_run_and_accounted_and_the_plan_is_enforced() -> N
 
 
 # ------------------------------------------------------------------------------ client level
+def test_a_seed_derives_unrelated_64_bit_generators_per_round_and_participant() -> None:
+    """A secret seed must not collapse into 2³² generators (as CRC-32 folding did)."""
+    fields = [(secret, pid, round_number, release)
+              for secret in (0, 7, 2**32 + 7, 2**62 + 12345) for pid in ("org0", "org1")
+              for round_number in range(3) for release in range(2)]
+    seeds = [_round_seed(*field) for field in fields]
+    assert len(set(seeds)) == len(fields)  # secrets, participants, rounds, releases all differ
+    assert all(0 <= seed < 2**64 for seed in seeds)
+    assert sum(seed >= 2**32 for seed in seeds) > len(seeds) // 2  # uses the full 64 bits
+    # deterministic: reproducible experiments, also across a restart
+    assert [_round_seed(*field) for field in fields] == seeds
+    # pinned, so an unnoticed change of the derivation cannot silently change every seeded run
+    assert _round_seed(0, "a", 0, 0) == 15942355726152406014
+    generator = _round_generator(2**62 + 12345, "emea", 3, 2)
+    assert generator.initial_seed() == _round_seed(2**62 + 12345, "emea", 3, 2) >= 2**32
+    again = _round_generator(2**62 + 12345, "emea", 3, 2)
+    assert torch.equal(torch.rand(8, generator=generator), torch.rand(8, generator=again))
+    # without a seed: OS entropy, a different generator every round
+    assert _round_generator(None, "emea", 3, 2).initial_seed() != _round_generator(
+        None, "emea", 3, 2).initial_seed()
+
+
 def test_client_level_clips_to_the_dp_bound_and_adds_noise() -> None:
     draws = 200
     config = TrainingConfig(rounds=draws, local_epochs=1, learning_rate=0.05, batch_size=32)

@@ -10,6 +10,7 @@ import torch
 from opacus.accountants import create_accountant
 
 from fedcrm.privacy import (
+    BudgetExhausted,
     ClientLevelDP,
     LedgerError,
     LedgerEvent,
@@ -192,3 +193,101 @@ def test_planning_again_instead_of_restoring_is_refused(tmp_path: Path) -> None:
             ledger=ledger_path,
         )
     assert ledger_path.read_bytes() == before
+
+
+def test_an_older_copy_of_the_state_is_refused(tmp_path: Path) -> None:
+    """Restoring last night's backup after later rounds would spend those rounds' ε again."""
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    backup_path = tmp_path / "backup.json"
+    features, labels = separable_data(N)
+    model = logistic_model(4)
+    engine = new_engine(ledger_path)
+    train_private_round(engine, model, features, labels)
+    engine.save(backup_path)
+    train_private_round(engine, model, features, labels)
+    engine.save(state_path)
+    steps = engine.plan.steps_per_round
+    before = ledger_path.read_bytes()
+
+    with pytest.raises(LedgerError) as refused:
+        RecordLevelDP.load(backup_path)
+    message = str(refused.value)
+    assert str(backup_path) in message and str(ledger_path) in message
+    assert f"total_steps={steps} (ledger: {2 * steps})" in message
+    assert "rounds_completed=1 (ledger: 2)" in message
+    assert f"(ledger: {engine.get_epsilon():.6g})" in message and "'org-a'" in message
+    with pytest.raises(LedgerError, match="total_steps"):
+        load_engine(backup_path)
+    assert ledger_path.read_bytes() == before  # nothing appended for a refused restore
+
+    # the newest state still restores and continues
+    restored = RecordLevelDP.load(state_path)
+    assert restored.get_epsilon() == engine.get_epsilon()
+    train_private_round(restored, model, features, labels)
+    assert restored.rounds_completed == 3
+    # and once it has, the state it was restored from is behind the ledger too
+    with pytest.raises(LedgerError, match="rounds_completed=2 \\(ledger: 3\\)"):
+        RecordLevelDP.load(state_path)
+
+
+def test_an_edited_state_is_refused(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    features, labels = separable_data(N)
+    engine = new_engine(ledger_path)
+    train_private_round(engine, logistic_model(4), features, labels)
+    engine.save(state_path)
+    saved = json.loads(state_path.read_text())
+
+    # same steps, a larger σ in the history: less ε than the ledger recorded
+    quieter = json.loads(json.dumps(saved))
+    sigma, rate, count = quieter["accountant"]["history"][0]
+    quieter["accountant"]["history"] = [[sigma * 2, rate, count]]
+    state_path.write_text(json.dumps(quieter))
+    with pytest.raises(LedgerError, match=r"ε spent [0-9.]+ \(ledger: [0-9.]+\)"):
+        RecordLevelDP.load(state_path)
+
+    # a larger budget than the one planned
+    richer = json.loads(json.dumps(saved))
+    richer["plan"]["epsilon"] = 20.0
+    state_path.write_text(json.dumps(richer))
+    with pytest.raises(LedgerError, match=r"plan epsilon=20.0 \(ledger: 2.0\)"):
+        RecordLevelDP.load(state_path)
+
+    state_path.write_text(json.dumps(saved))
+    assert RecordLevelDP.load(state_path).get_epsilon() == engine.get_epsilon()
+
+
+def test_a_state_saved_before_the_budget_ran_out_is_refused(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    engine = ClientLevelDP.from_budget(
+        "org-b",
+        epsilon=3.0,
+        delta=1e-3,
+        rounds=2,
+        total_participants=20,
+        participants_in_sum=10,
+        ledger=ledger_path,
+    )
+    for _ in range(2):
+        engine.begin_round()
+        engine.record_round()
+    engine.save(state_path)
+    with pytest.raises(BudgetExhausted):
+        engine.begin_round()  # writes budget_exhausted to the ledger, not to the state file
+
+    with pytest.raises(LedgerError, match="exhausted=false \\(ledger: a budget_exhausted event\\)"):
+        ClientLevelDP.load(state_path)
+    engine.save(state_path)
+    restored = ClientLevelDP.load(state_path)
+    assert restored.exhausted and not restored.can_afford_next_round()
+
+
+def test_a_ledger_without_lines_for_the_participant_cannot_refuse_its_state(tmp_path: Path) -> None:
+    """Only a ledger with lines for the participant can prove a state stale."""
+    engine = new_engine(tmp_path / "ledger.jsonl")
+    features, labels = separable_data(N)
+    train_private_round(engine, logistic_model(4), features, labels)
+    engine.save(tmp_path / "state.json")
+    other = RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "new-ledger.jsonl")
+    assert other.get_epsilon() == engine.get_epsilon()
+    assert [r.event for r in read_ledger(tmp_path / "new-ledger.jsonl")] == [LedgerEvent.RESTORED]
