@@ -8,13 +8,15 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.text import Text
 
-from fedcrm.errors import FedcrmError
+from fedcrm.errors import ConfigError, FedcrmError
 
 console = Console()
 error_console = Console(stderr=True)
@@ -26,18 +28,41 @@ R = TypeVar("R")
 EXIT_USER_ERROR = 2
 
 
+def plain(text: object, style: str = "") -> Text:
+    """``text`` shown exactly as written: rich markup (``[red]``, ``[/]``) and emoji codes in
+    it are not interpreted. Use it for everything that comes from a user's files, arguments
+    or records (labels, paths, error messages) before printing it or putting it in a table."""
+    return Text(str(text), style=style)
+
+
 def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
-    """Print a fedcrm error as one red line and exit 2, never a traceback."""
+    """Print a fedcrm error as one line (never wrapped, its text never read as markup) and
+    exit 2, never a traceback."""
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except FedcrmError as exc:
-            error_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            error_console.print(Text.assemble(("error:", "bold red"), " ", str(exc)),
+                                highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper
+
+
+def check_output_file(path: Path, *, option: str, example: str) -> None:
+    """Refuse an output file given as ``option`` that cannot be written (a folder, or a path
+    under a file) before a command does any work; missing parent folders are fine (writers
+    create them). ``example`` is a file name to suggest inside a folder."""
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file name such as "
+                          f"{path / example}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{option} {path}: {parent} is a file, not a folder")
+            break
 
 
 def print_json(data: Any) -> None:

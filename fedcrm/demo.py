@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.features.canonical import read_records
 from fedcrm.federation.config import TrainingConfig
@@ -36,10 +37,21 @@ ALL_TASKS: tuple[str, ...] = tuple(task.value for task in Task)
 def demo_config(*, rounds: int = 30, model: str = "logistic", seed: int = 0) -> TrainingConfig:
     """The demo's training settings: FedAvg-style local SGD, 5 local epochs per round, server
     momentum 0.9 (FedAvgM; without it the federated models need ~5× the rounds to come
-    close to the centralised one, see ``docs/federation.md``)."""
-    return TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.1, optimizer="sgd",
-                          batch_size=64, model=model, seed=seed,  # type: ignore[arg-type]
-                          server_momentum=0.9)
+    close to the centralised one, see ``docs/federation.md``).
+
+    Raises :class:`ConfigError` naming the setting (``--rounds``, ``--model``) if one is invalid.
+    """
+    try:
+        return TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.1, optimizer="sgd",
+                              batch_size=64, model=model, seed=seed,  # type: ignore[arg-type]
+                              server_momentum=0.9)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'.'.join(str(part) for part in error['loc'])} {error['input']!r}: "
+            f"{error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigError(f"invalid demo setting: {problems}") from None
 
 
 class MatchingSummary(BaseModel):
@@ -67,30 +79,68 @@ class DemoResult(BaseModel):
         return {name: dict(result.mean) for name, result in self.tasks.items()}
 
     def to_json(self, path: str | Path) -> None:
-        """Write ``{"tasks": {task: {method: mean AUC}}, "details": ...}``."""
+        """Write ``{"tasks": {task: {method: mean AUC}}, "details": ...}``.
+
+        The file is replaced atomically (a failed write leaves the previous file whole);
+        missing parent folders are created. Raises :class:`ConfigError` naming the path
+        if it cannot be written."""
+        target = Path(path)
+        if target.is_dir():
+            raise ConfigError(f"{target} is a folder; give a file name such as "
+                              f"{target / 'demo.json'}")
         payload = {"tasks": self.summary(), "details": self.model_dump(mode="json")}
-        Path(path).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        try:
+            write_atomically(target, json.dumps(payload, indent=1) + "\n")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the demo results to {target} "
+                              f"({exc.strerror or exc})") from exc
 
 
 def _org_folders(data: Path) -> list[Path]:
-    folders = sorted(p for p in data.iterdir()
-                     if p.is_dir() and (p / "metadata").is_dir() and (p / "records").is_dir())
+    if not data.is_dir():
+        what = "is a file, not a folder" if data.exists() else "does not exist"
+        raise ConfigError(f"data folder {data} {what}; give a folder written by `fedcrm synth` "
+                          "or `fedcrm datasets export` (--data)")
+    try:
+        folders = sorted(p for p in data.iterdir()
+                         if p.is_dir() and (p / "metadata").is_dir() and (p / "records").is_dir())
+    except OSError as exc:
+        raise ConfigError(f"cannot read data folder {data} ({exc.strerror or exc})") from exc
     if not folders:
         raise ConfigError(f"{data}: no orgs found (expected <org>/metadata/ and <org>/records/ "
                           "folders, as `fedcrm synth` writes them)")
     return folders
 
 
+def _parse_date(value: object, where: str) -> pd.Timestamp:
+    """``value`` as a date, or a :class:`ConfigError` saying where it came from."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        parsed = pd.Timestamp(value)
+        if pd.isna(parsed):
+            raise ValueError(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(f"{where} {value!r} is not a date; use YYYY-MM-DD") from None
+    return parsed
+
+
 def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
     if given:
-        return pd.Timestamp(given)
+        return _parse_date(given, "--reference-date")
     manifest = data / "federation.json"
     if manifest.is_file():
-        document = json.loads(manifest.read_text(encoding="utf-8"))
-        value = document.get("reference_date") or document.get("params", {}).get(
-            "reference_date")
+        try:
+            document = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else exc
+            raise ConfigError(f"{manifest}: cannot read the manifest ({reason}); fix or remove "
+                              "it and pass --reference-date YYYY-MM-DD") from exc
+        params = document.get("params") if isinstance(document, dict) else None
+        value = (document.get("reference_date") if isinstance(document, dict) else None) or (
+            params.get("reference_date") if isinstance(params, dict) else None)
         if value:
-            return pd.Timestamp(value)
+            return _parse_date(value, f"{manifest}: reference_date")
     raise ConfigError(f"{data}: no federation.json with a reference date; pass "
                       "--reference-date YYYY-MM-DD (the 'today' of the records)")
 
@@ -154,6 +204,11 @@ def run_demo(
     methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
+    unknown = [task for task in tasks if task not in ALL_TASKS]
+    if unknown:
+        raise ConfigError(f"unknown task {unknown[0]!r}; choose from {', '.join(ALL_TASKS)}")
+    if reference_date:
+        _parse_date(reference_date, "--reference-date")
     from fedcrm.matching.api import match
     from fedcrm.synth import generate_federation
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fedcrm import __version__
-from fedcrm._console import console, friendly_errors
+from fedcrm._console import check_output_file, console, friendly_errors, plain
 from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
@@ -91,6 +91,9 @@ def demo_command(
     from fedcrm.ontology.models import Task
 
     config = demo_config(rounds=rounds, model=model, seed=seed)
+    if json_path is not None:
+        # refused before minutes of training, not after them
+        check_output_file(json_path, option="--json", example="demo.json")
     tasks = task or [t.value for t in Task]
     with console.status("fedcrm demo") as status:
         result = run_demo(data=data, out=out, orgs=orgs, seed=seed, scale=scale, tasks=tasks,
@@ -100,7 +103,7 @@ def demo_command(
     print_demo(result)
     if json_path is not None:
         result.to_json(json_path)
-        console.print(f"Wrote {json_path}")
+        console.print(plain(f"Wrote {json_path}"))
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
-from fedcrm._console import console
+from fedcrm._console import console, plain
 from fedcrm.demo import DemoResult
 from fedcrm.federation.experiment import METHODS
 
@@ -22,15 +23,15 @@ def print_demo(result: DemoResult) -> None:
     if matching.concept_precision is not None:
         line += (f"; against ground truth, custom-field precision "
                  f"{matching.concept_precision:.3f}, recall {matching.concept_recall:.3f}")
-    console.print(line)
+    console.print(plain(line))
     for name, task in result.tasks.items():
         methods = [m for m in METHODS if m in task.mean]
-        table = Table(title=f"{name}: test AUC per org ({task.n_features} features, feature "
-                            f"space {task.feature_space})")
+        table = Table(title=plain(f"{name}: test AUC per org ({task.n_features} features, "
+                                  f"feature space {task.feature_space})", style="table.title"))
         for column in ("org", "train", "quality", *methods):
             table.add_column(column, justify="left" if column == "org" else "right")
         for org in task.orgs:
-            table.add_row(org.org, str(org.n_train), f"{org.quality_multiplier:.2f}",
+            table.add_row(plain(org.org), str(org.n_train), f"{org.quality_multiplier:.2f}",
                           *(_fmt(org.metrics[m]["auc"]) for m in methods))
         table.add_section()
         table.add_row("mean", "", "", *(_fmt(task.mean[m]) for m in methods))
@@ -41,10 +42,11 @@ def print_demo(result: DemoResult) -> None:
         timing = ", ".join(f"{k} {v:.2f} s" for k, v in task.seconds_per_round.items())
         console.print(f"time per federated round: {timing}")
         for skipped, reason in task.skipped_orgs.items():
-            console.print(f"[yellow]skipped {skipped}:[/] {reason}")
+            console.print(Text.assemble((f"skipped {skipped}:", "yellow"), " ", reason))
         for source, flagged_by in task.leakage.items():
             action = "left out" if source in task.left_out else "kept (an ontology feature)"
-            console.print(f"[yellow]{source} looks like target leakage[/] in "
-                          f"{', '.join(flagged_by)} (it nearly separates part of one outcome): "
-                          f"{action}")
+            console.print(Text.assemble(
+                (f"{source} looks like target leakage", "yellow"),
+                f" in {', '.join(flagged_by)} (it nearly separates part of one outcome): "
+                f"{action}"))
     console.print(f"demo finished in {result.seconds:.0f} s")

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm._console import console, friendly_errors, print_json
+from fedcrm._console import check_output_file, console, friendly_errors, plain, print_json
+from fedcrm.errors import ConfigError
 from fedcrm.matching.proposal import MappingProposal
 
 matcher_app = typer.Typer(help="Train, evaluate and inspect the field matcher.",
@@ -26,7 +27,7 @@ def org_paths_summary(proposal: MappingProposal) -> Table:
         mapped = sum(f.concept is not None for f in org.fields)
         custom = sum(f.concept is None and f.block is not None for f in org.fields)
         low = sum(f.concept is not None and f.confidence < 0.8 for f in org.fields)
-        table.add_row(org.org, str(len(org.fields)), str(mapped),
+        table.add_row(plain(org.org), str(len(org.fields)), str(mapped),
                       str(len(org.fields) - mapped - custom), str(custom), str(low))
     return table
 
@@ -45,8 +46,8 @@ def mapped_fields_table(proposal: MappingProposal, limit: int) -> Table:
     for org_id, mapping in rows[:limit]:
         evidence = mapping.candidates[0].evidence[0] if mapping.candidates and \
             mapping.candidates[0].evidence else ""
-        table.add_row(org_id, f"{mapping.object}.{mapping.field}", mapping.concept or "",
-                      f"{mapping.confidence:.2f}", evidence)
+        table.add_row(plain(org_id), plain(f"{mapping.object}.{mapping.field}"),
+                      plain(mapping.concept or ""), f"{mapping.confidence:.2f}", plain(evidence))
     return table
 
 
@@ -68,6 +69,10 @@ def match_command(
     """
     from fedcrm.matching.api import match
 
+    if show < 0:
+        raise ConfigError(f"--show must be 0 or more, got {show}")
+    if out is not None:
+        check_output_file(out, option="--out", example="mapping.json")
     proposal = match(paths, model=model, strict=not lenient)
     if out is not None:
         proposal.to_json(out)
@@ -80,10 +85,10 @@ def match_command(
         f.block for _, f in proposal.iter_fields() if f.block and f.block.startswith("custom:")
     )
     if blocks:
-        console.print(f"{len(blocks)} shared custom block(s): "
-                      + ", ".join(f"{b} ({n} orgs)" for b, n in blocks.most_common(8)))
+        console.print(plain(f"{len(blocks)} shared custom block(s): "
+                            + ", ".join(f"{b} ({n} orgs)" for b, n in blocks.most_common(8))))
     if out is not None:
-        console.print(f"Wrote {out}")
+        console.print(plain(f"Wrote {out}"))
 
 
 @matcher_app.command("train")
@@ -116,7 +121,7 @@ def train_command(
     for key, value in report.items():
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
-    console.print(f"Saved {path}")
+    console.print(plain(f"Saved {path}"))
 
 
 @matcher_app.command("evaluate")
@@ -148,7 +153,7 @@ def evaluate_command(
     for column in rows[0]:
         table.add_column(column, justify="left" if column == "method" else "right")
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(plain("" if v is None else v) for v in row.values()))
     console.print(table)
 
 
@@ -189,4 +194,4 @@ def corpus_command(
     folder = annotations or default_annotations_dir()
     with console.status("Generating synthetic orgs"):
         written = write_synthetic_corpus(folder, chosen)
-    console.print(f"Wrote {len(written)} synthetic orgs into {folder}")
+    console.print(plain(f"Wrote {len(written)} synthetic orgs into {folder}"))

@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm._console import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, plain, print_json
+from fedcrm.errors import ConfigError
 from fedcrm.ontology import Concept, load_ontology
 
 
@@ -23,14 +24,18 @@ def ontology_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the canonical concepts, or search them by name, synonym or description."""
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
     ontology = load_ontology()
     if query:
-        hits = ontology.search(query, limit=limit)
+        # filter by object before cutting to --limit, or the object's concepts that rank
+        # below other objects' would never show
+        hits = ontology.search(query, limit=len(ontology))
         rows: list[tuple[Concept, float | None]] = [
             (c, score)
             for c, score in hits
             if sobject is None or c.object.lower() == sobject.lower()
-        ]
+        ][:limit]
     else:
         concepts = ontology.for_object(sobject) if sobject else ontology.concepts
         rows = [(c, None) for c in concepts]
@@ -43,7 +48,7 @@ def ontology_command(
         )
         return
     title = f"Ontology {ontology.version}: {len(rows)} of {len(ontology)} concepts"
-    table = Table(title=title)
+    table = Table(title=plain(title, style="table.title"))
     columns = ["Concept", "Kind", "Label", "Standard field", "Usage", "Tasks"]
     if query:
         columns.append("Score")
@@ -56,5 +61,5 @@ def ontology_command(
         ]
         if query:
             cells.append(f"{score:.0f}")
-        table.add_row(*cells)
+        table.add_row(*(plain(cell) for cell in cells))
     console.print(table)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from fedcrm._console import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, plain, print_json
+from fedcrm.errors import SchemaError
 from fedcrm.schema import load_schema, summarize_schema
 from fedcrm.schema.models import OrgSchema
 
@@ -28,18 +30,31 @@ LenientOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+def _object_list(schema: OrgSchema, most: int = 20) -> str:
+    """The org's object names for an error message (the first ``most`` of them)."""
+    names = [o.api_name for o in schema.objects]
+    if not names:
+        return "none (the org has no objects)"
+    listed = ", ".join(names[:most])
+    if len(names) > most:
+        listed += f" and {len(names) - most} more (see `fedcrm schema summary`)"
+    return listed
+
+
 def print_warnings(schema: OrgSchema) -> None:
     """List what lenient loading skipped or noticed."""
     skipped = [w for w in schema.warnings if w.skipped]
     notes = [w for w in schema.warnings if not w.skipped]
+    # warnings quote labels, values and paths from the org's files: never read them as markup
     if skipped:
         console.print(f"[yellow]Skipped {len(skipped)} item(s):[/]")
         for warning in skipped:
-            console.print(f"  [yellow]-[/] {warning}", highlight=False)
+            console.print(Text.assemble("  ", ("-", "yellow"), " ", str(warning)),
+                          highlight=False)
     if notes:
         console.print(f"[dim]{len(notes)} note(s):[/]")
         for warning in notes:
-            console.print(f"  [dim]- {warning}[/]", highlight=False)
+            console.print(plain(f"  - {warning}", style="dim"), highlight=False)
 
 
 @app.command("summary")
@@ -56,13 +71,14 @@ def summary_command(
     if as_json:
         print_json(summary)
         return
-    table = Table(title=f"Org {summary.org_id} ({summary.source_format})")
+    table = Table(title=plain(f"Org {summary.org_id} ({summary.source_format})",
+                              style="table.title"))
     for column in ("Object", "Label", "Fields", "Custom", "Picklists", "Lookups", "Formulas"):
         table.add_column(column, justify="right" if column not in ("Object", "Label") else "left")
     for row in summary.objects:
         table.add_row(
-            row.object,
-            row.label or "",
+            plain(row.object),
+            plain(row.label or ""),
             str(row.n_fields),
             str(row.n_custom),
             str(row.n_picklist),
@@ -76,7 +92,7 @@ def summary_command(
     )
     console.print(table)
     if summary.namespaces:
-        console.print(f"Managed-package namespaces: {', '.join(summary.namespaces)}")
+        console.print(plain(f"Managed-package namespaces: {', '.join(summary.namespaces)}"))
     print_warnings(schema)
 
 
@@ -93,18 +109,21 @@ def fields_command(
 ) -> None:
     """List fields with their kind, label and description."""
     schema = load_schema(path, org_id=org_id, strict=not lenient)
+    if sobject and sobject not in schema:
+        raise SchemaError(f"no object {sobject!r} in this org; --object takes one of "
+                          f"{_object_list(schema)}", path=path)
     objects = [schema.object(sobject)] if sobject else list(schema.objects)
     if as_json:
         print_json([o.model_dump(mode="json", exclude={"source"}) for o in objects])
         return
     for obj in objects:
-        table = Table(title=f"{schema.org_id}: {obj.api_name}")
+        table = Table(title=plain(f"{schema.org_id}: {obj.api_name}", style="table.title"))
         for column in ("Field", "Label", "Kind", "Description"):
             table.add_column(column, overflow="fold")
         for field in obj.fields:
             table.add_row(
-                field.api_name, field.label or "", field.kind.value,
-                (field.description or field.help_text or "")[:120],
+                plain(field.api_name), plain(field.label or ""), field.kind.value,
+                plain((field.description or field.help_text or "")[:120]),
             )
         console.print(table)
     print_warnings(schema)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm._console import console, friendly_errors, print_json
+from fedcrm._console import console, friendly_errors, plain, print_json
 from fedcrm.datasets import definitions, load_dataset
 from fedcrm.datasets.federation import RealFederation
 from fedcrm.datasets.source import default_data_root
@@ -85,6 +85,6 @@ def export_command(
         print_json(federation.manifest)
         return
     console.print(federation_table(federation))
-    console.print(f"Wrote {len(federation.orgs)} orgs to {folder} (manifest: "
-                  f"{folder / 'federation.json'}); run the pipeline with "
-                  f"`fedcrm demo --data {folder}`", highlight=False)
+    console.print(plain(f"Wrote {len(federation.orgs)} orgs to {folder} (manifest: "
+                        f"{folder / 'federation.json'}); run the pipeline with "
+                        f"`fedcrm demo --data {folder}`"), highlight=False)

@@ -69,8 +69,13 @@ def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
         try:
             tables[path.stem] = pd.read_csv(path, dtype="string", keep_default_na=False,
                                             na_values=[""])
+        except pd.errors.EmptyDataError:
+            raise FeatureError(f"{path}: empty file, not even a header row; export the object "
+                               "again (at least its header line) or remove the file") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise FeatureError(f"{path}: cannot read CSV ({exc})") from exc
+            raise FeatureError(f"{path}: cannot read CSV ({str(exc).strip()})") from exc
+        except OSError as exc:
+            raise FeatureError(f"{path}: cannot read CSV ({exc.strerror or exc})") from exc
         _columns_by_name(tables[path.stem], str(path))
     if not tables:
         raise FeatureError(f"{root}: no .csv record files found")

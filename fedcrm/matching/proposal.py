@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import MappingError
 
 FORMAT_VERSION = 1
@@ -150,10 +151,22 @@ class MappingProposal(_Model):
         return pairs
 
     def to_json(self, path: str | Path | None = None) -> str:
-        """Serialise (and write to ``path`` if given)."""
+        """Serialise (and write to ``path`` if given).
+
+        The file is replaced atomically, so a failed write leaves the previous mapping whole;
+        missing parent folders are created. A path that cannot be written (a folder, a
+        read-only place) raises :class:`MappingError` naming it."""
         text = self.model_dump_json(indent=1)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            target = Path(path)
+            if target.is_dir():
+                raise MappingError(f"{target} is a folder; give a file name such as "
+                                   f"{target / 'mapping.json'}")
+            try:
+                write_atomically(target, text + "\n")
+            except OSError as exc:
+                raise MappingError(
+                    f"cannot write the mapping to {target} ({exc.strerror or exc})") from exc
         return text
 
     @classmethod

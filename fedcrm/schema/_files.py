@@ -2,18 +2,59 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from fedcrm.schema._problems import ProblemLog
 
 #: tool, VCS and environment folders that never hold org metadata
 SKIP_DIRS = frozenset({".git", ".sfdx", ".sf", "node_modules", "__pycache__", ".venv"})
 
 
-def walk_files(root: Path) -> Iterator[Path]:
-    """Files under ``root`` in sorted (deterministic) order, skipping :data:`SKIP_DIRS`."""
-    for entry in sorted(root.iterdir()):
+def walk_files(root: Path, *, log: ProblemLog | None = None) -> Iterator[Path]:
+    """Files under ``root`` in sorted (deterministic) order, skipping :data:`SKIP_DIRS`.
+
+    Symbolic links are followed only while they stay inside ``root`` (a link to elsewhere
+    would load files that are not part of this org), and no folder is read twice (a link
+    back up the tree would otherwise be walked until the OS refuses with ELOOP). ``log``
+    (when given) hears of every link not followed and every folder that cannot be listed;
+    without it they are passed over silently (format detection only looks).
+    """
+    top = Path(os.path.realpath(root))
+    yield from _walk(Path(root), top, top, {top}, log)
+
+
+def _walk(folder: Path, resolved_folder: Path, top: Path, visited: set[Path],
+          log: ProblemLog | None) -> Iterator[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        if log is not None:
+            log.problem(f"cannot list this folder ({exc.strerror or exc})", path=folder)
+        return
+    for entry in entries:
+        resolved = resolved_folder / entry.name
+        if entry.is_symlink():
+            resolved = Path(os.path.realpath(entry))
+            if not resolved.exists():
+                if log is not None:
+                    log.note("broken symbolic link (or a link loop); ignored", path=entry)
+                continue
+            if not resolved.is_relative_to(top):
+                if log is not None:
+                    log.skip(f"symbolic link to {resolved}, outside {top}; not followed "
+                             "(copy the files in, or load the folder it points to)", path=entry)
+                continue
         if entry.is_dir():
-            if entry.name not in SKIP_DIRS:
-                yield from walk_files(entry)
+            if entry.name in SKIP_DIRS:
+                continue
+            if resolved in visited:
+                if log is not None:
+                    log.note(f"the folder {resolved} again (through a symbolic link); "
+                             "not read twice", path=entry)
+                continue
+            visited.add(resolved)
+            yield from _walk(entry, resolved, top, visited, log)
         elif entry.is_file():
             yield entry

@@ -12,14 +12,20 @@ from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
+from pydantic import ValidationError
 
 from fedcrm.errors import SchemaError
-from fedcrm.schema._problems import ProblemLog
-from fedcrm.schema.models import DataKind, FieldMeta, PicklistValue
+from fedcrm.schema._problems import ProblemLog, describe_validation_error
+from fedcrm.schema.models import DataKind, FieldMeta, PicklistValue, SObjectSchema
 from fedcrm.schema.types import kind_from_metadata_type
 
 #: Salesforce caps metadata files far below this; anything larger is not metadata.
 MAX_XML_BYTES = 20 * 1024 * 1024
+
+#: FieldMeta / SObjectSchema attribute → the element it comes from, for error messages
+_XML_TAGS = {"api_name": "fullName", "help_text": "inlineHelpText",
+             "reference_to": "referenceTo", "relationship_name": "relationshipName",
+             "default_value": "defaultValue", "plural_label": "pluralLabel"}
 
 
 def local_name(element: Element) -> str:
@@ -65,6 +71,13 @@ def parse_xml_file(path: Path, expected_root: str) -> Element:
         ) from exc
     except OSError as exc:
         raise SchemaError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
+    except LookupError as exc:
+        # <?xml ... encoding="bogus"?>: expat knows no such encoding
+        raise SchemaError(f"XML declares an encoding Python does not know ({exc}); save the "
+                          "file as UTF-8 and declare encoding=\"UTF-8\"", path=path) from exc
+    except ValueError as exc:
+        raise SchemaError(f"cannot decode the XML ({exc}); save the file as UTF-8",
+                          path=path) from exc
     if local_name(root) != expected_root:
         raise SchemaError(
             f"expected a <{expected_root}> document, found <{local_name(root)}>",
@@ -235,7 +248,12 @@ def parse_custom_field(
     except SchemaError as exc:
         log.problem(exc.reason, path=path, sobject=sobject, field=name)
         return None
-    return FieldMeta(**attributes)
+    try:
+        return FieldMeta(**attributes)
+    except ValidationError as exc:
+        log.problem(f"invalid field ({describe_validation_error(exc, _XML_TAGS)})",
+                    path=path, sobject=sobject, field=name.strip() or None)
+        return None
 
 
 def parse_name_field(element: Element, *, path: Path, sobject: str) -> FieldMeta | None:
@@ -263,3 +281,16 @@ def object_attributes(root: Element) -> dict[str, str | None]:
         "plural_label": child_text(root, "pluralLabel"),
         "description": child_text(root, "description"),
     }
+
+
+def build_object(
+    log: ProblemLog, *, path: str | Path | None, name: str, **attributes: Any
+) -> SObjectSchema | None:
+    """An :class:`SObjectSchema`, or ``None`` (logged as a problem naming ``path``) when the
+    metadata gives it invalid attributes, e.g. a blank object name."""
+    try:
+        return SObjectSchema(api_name=name, **attributes)
+    except ValidationError as exc:
+        log.problem(f"invalid object ({describe_validation_error(exc, _XML_TAGS)})",
+                    path=path, sobject=name.strip() or None)
+        return None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from fedcrm.errors import SchemaError
 from fedcrm.schema.models import LoadWarning
@@ -40,6 +43,26 @@ class ProblemLog:
             )
         )
 
+    def skip(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        sobject: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        """Record something deliberately not read (listed as skipped, never raises: it is a
+        rule of the loader, such as not following links out of the folder, not bad data)."""
+        self.warnings.append(
+            LoadWarning(
+                message=message,
+                path=str(path) if path is not None else None,
+                sobject=sobject,
+                field=field,
+                skipped=True,
+            )
+        )
+
     def note(
         self,
         message: str,
@@ -58,3 +81,19 @@ class ProblemLog:
                 skipped=False,
             )
         )
+
+
+def describe_validation_error(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """One line listing what pydantic rejected (``length: must be >= 0 (found -1)``), with
+    model attribute names shown as the source file spells them (``names``: attribute → key)."""
+    names = names or {}
+    problems = []
+    for error in exc.errors():
+        where = ".".join(names.get(str(part), str(part)) for part in error["loc"])
+        found = error.get("input")
+        shown = ""
+        if isinstance(found, str | int | float):
+            text = repr(found)
+            shown = f" (found {text if len(text) <= 60 else text[:57] + '...'})"
+        problems.append(f"{where}: {error['msg']}{shown}" if where else f"{error['msg']}{shown}")
+    return "; ".join(problems)

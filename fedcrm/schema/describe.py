@@ -16,12 +16,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import walk_files
-from fedcrm.schema._problems import ProblemLog
+from fedcrm.schema._problems import ProblemLog, describe_validation_error
 from fedcrm.schema.models import FieldMeta, OrgSchema, PicklistValue, SObjectSchema, SourceFormat
 from fedcrm.schema.types import kind_from_describe
 
 #: describe files of even the largest orgs are a few MB per object
 MAX_JSON_BYTES = 200 * 1024 * 1024
+
+#: FieldMeta / SObjectSchema attribute → the describe key it comes from, for error messages
+_DESCRIBE_KEYS = {"api_name": "name", "help_text": "inlineHelpText",
+                  "reference_to": "referenceTo", "relationship_name": "relationshipName",
+                  "formula": "calculatedFormula", "default_value": "defaultValue",
+                  "plural_label": "labelPlural"}
 
 
 class _DescribePicklistValue(BaseModel):
@@ -116,6 +122,12 @@ def _read_json(path: Path) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise SchemaError(f"file is not UTF-8 text ({exc.reason})", path=path) from exc
+    except ValueError as exc:
+        # e.g. an integer of more than 4300 digits (Python's int-conversion limit)
+        raise SchemaError(f"unreadable JSON ({str(exc).split(';')[0]}); no describe holds "
+                          "such values", path=path) from exc
+    except RecursionError:
+        raise SchemaError("JSON nested too deeply to be a describe", path=path) from None
     except OSError as exc:
         raise SchemaError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
 
@@ -145,31 +157,36 @@ def field_from_describe(
         )
         return None
     default = parsed.defaultValue
-    return FieldMeta(
-        api_name=parsed.name,
-        label=parsed.label,
-        kind=kind,
-        source_type=parsed.type,
-        length=parsed.length or None,
-        precision=parsed.precision or None,
-        scale=parsed.scale if parsed.precision else None,
-        help_text=parsed.inlineHelpText,
-        picklist_values=tuple(
-            PicklistValue(value=v.value, label=v.label, active=v.active, default=v.defaultValue)
-            for v in parsed.picklistValues
-        ),
-        reference_to=tuple(parsed.referenceTo),
-        relationship_name=parsed.relationshipName,
-        formula=parsed.calculatedFormula,
-        default_value=None if default is None else str(default),
-        required=not parsed.nillable and parsed.createable and not parsed.defaultedOnCreate,
-        unique=parsed.unique,
-        external_id=parsed.externalId,
-        is_formula=parsed.calculated and parsed.calculatedFormula is not None,
-        is_master_detail=parsed.cascadeDelete and parsed.type == "reference",
-        is_name_field=parsed.nameField,
-        source=source,
-    )
+    try:
+        return FieldMeta(
+            api_name=parsed.name,
+            label=parsed.label,
+            kind=kind,
+            source_type=parsed.type,
+            length=parsed.length or None,
+            precision=parsed.precision or None,
+            scale=parsed.scale if parsed.precision else None,
+            help_text=parsed.inlineHelpText,
+            picklist_values=tuple(
+                PicklistValue(value=v.value, label=v.label, active=v.active, default=v.defaultValue)
+                for v in parsed.picklistValues
+            ),
+            reference_to=tuple(parsed.referenceTo),
+            relationship_name=parsed.relationshipName,
+            formula=parsed.calculatedFormula,
+            default_value=None if default is None else str(default),
+            required=not parsed.nillable and parsed.createable and not parsed.defaultedOnCreate,
+            unique=parsed.unique,
+            external_id=parsed.externalId,
+            is_formula=parsed.calculated and parsed.calculatedFormula is not None,
+            is_master_detail=parsed.cascadeDelete and parsed.type == "reference",
+            is_name_field=parsed.nameField,
+            source=source,
+        )
+    except ValidationError as exc:
+        log.problem(f"invalid describe field ({describe_validation_error(exc, _DESCRIBE_KEYS)})",
+                    path=source, sobject=sobject, field=parsed.name.strip() or None)
+        return None
 
 
 def sobject_from_describe(
@@ -178,7 +195,7 @@ def sobject_from_describe(
     """One object describe → :class:`SObjectSchema` (``None`` if lenient mode skipped it)."""
     name = describe.get("name")
     raw_fields = describe.get("fields")
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name.strip():
         log.problem("object describe has no 'name'", path=source)
         return None
     if not isinstance(raw_fields, list):
@@ -197,13 +214,18 @@ def sobject_from_describe(
         fields[key] = field
     label = describe.get("label")
     plural = describe.get("labelPlural")
-    return SObjectSchema(
-        api_name=name,
-        label=label if isinstance(label, str) else None,
-        plural_label=plural if isinstance(plural, str) else None,
-        fields=tuple(fields.values()),
-        source=source,
-    )
+    try:
+        return SObjectSchema(
+            api_name=name,
+            label=label if isinstance(label, str) else None,
+            plural_label=plural if isinstance(plural, str) else None,
+            fields=tuple(fields.values()),
+            source=source,
+        )
+    except ValidationError as exc:
+        log.problem(f"invalid object describe ({describe_validation_error(exc, _DESCRIBE_KEYS)})",
+                    path=source, sobject=name)
+        return None
 
 
 def schema_from_describes(
@@ -253,7 +275,7 @@ def load_describe(
                                      source=None, log=log)
     path = Path(source)
     if path.is_dir():
-        files = [f for f in walk_files(path) if f.suffix.lower() == ".json"]
+        files = [f for f in walk_files(path, log=log) if f.suffix.lower() == ".json"]
         if not files:
             raise SchemaError("no .json describe files in this folder", path=path)
         default_org = path.name
@@ -272,6 +294,9 @@ def load_describe(
             describes = _describes_in(document, path=str(file))
         except SchemaError as exc:
             log.problem(exc.reason, path=file)
+            continue
+        except RecursionError:
+            log.problem("JSON nested too deeply to be a describe", path=file)
             continue
         pairs.extend((d, str(file)) for d in describes)
     return schema_from_describes(pairs, org_id=org_id or default_org,

@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fedcrm.errors import SchemaError
+from fedcrm.schema._files import walk_files
 from fedcrm.schema.describe import load_describe
 from fedcrm.schema.live import is_salesforce_client, load_live
-from fedcrm.schema.mdapi import is_mdapi_source, load_mdapi
+from fedcrm.schema.mdapi import OBJECT_SUFFIX as MDAPI_SUFFIX
+from fedcrm.schema.mdapi import load_mdapi
 from fedcrm.schema.models import OrgSchema
-from fedcrm.schema.sfdx import is_sfdx_source, load_sfdx
+from fedcrm.schema.sfdx import FIELD_SUFFIX, load_sfdx
+from fedcrm.schema.sfdx import OBJECT_SUFFIX as SFDX_SUFFIX
 
 Format = Literal["auto", "sfdx", "mdapi", "describe", "live"]
 
@@ -30,17 +33,52 @@ def detect_format(path: Path) -> Literal["sfdx", "mdapi", "describe"]:
             ".object file, or a describe .json file",
             path=path,
         )
-    if is_sfdx_source(path):
+    try:
+        next(path.iterdir(), None)
+    except OSError as exc:
+        raise SchemaError(f"cannot list this folder ({exc.strerror or exc})", path=path) from exc
+    sfdx_file, mdapi_file = _first_metadata_files(path)
+    if sfdx_file is not None and mdapi_file is not None:
+        raise SchemaError(_mixed_formats_message(path, sfdx_file, mdapi_file), path=path)
+    if sfdx_file is not None:
         return "sfdx"
-    if is_mdapi_source(path):
+    if mdapi_file is not None:
         return "mdapi"
-    if any(path.rglob("*.json")):
+    if any(f.suffix.lower() == ".json" for f in walk_files(path)):
         return "describe"
     raise SchemaError(
         "no Salesforce metadata found: expected objects/<Object>/fields/*.field-meta.xml "
         "(sfdx), objects/<Object>.object (Metadata API) or describe .json files",
         path=path,
     )
+
+
+def _first_metadata_files(path: Path) -> tuple[Path | None, Path | None]:
+    """The first sfdx file and the first Metadata API ``.object`` file under ``path``."""
+    sfdx_file = mdapi_file = None
+    for file in walk_files(path):
+        if sfdx_file is None and file.name.endswith((FIELD_SUFFIX, SFDX_SUFFIX)):
+            sfdx_file = file
+        elif mdapi_file is None and file.name.endswith(MDAPI_SUFFIX):
+            mdapi_file = file
+        if sfdx_file is not None and mdapi_file is not None:
+            break
+    return sfdx_file, mdapi_file
+
+
+def _mixed_formats_message(path: Path, sfdx_file: Path, mdapi_file: Path) -> str:
+    """Both formats in one folder: say where each is and how to load just one."""
+    sfdx_part = sfdx_file.relative_to(path).parts
+    mdapi_part = mdapi_file.relative_to(path).parts
+    message = (f"holds both sfdx source (e.g. {Path(*sfdx_part)}) and Metadata API files "
+               f"(e.g. {Path(*mdapi_part)}); fedcrm reads one format per org: ")
+    if len(sfdx_part) > 1 and len(mdapi_part) > 1 and sfdx_part[0] != mdapi_part[0]:
+        message += (f"load one of them by pointing at {path / sfdx_part[0]} or "
+                    f"{path / mdapi_part[0]}")
+    else:
+        message += "move one format into a folder of its own and point at that folder"
+    return message + (" (in Python, load_schema(..., format='sfdx' or 'mdapi') picks one "
+                      "explicitly)")
 
 
 def load_schema(

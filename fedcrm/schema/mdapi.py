@@ -8,6 +8,7 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import walk_files
 from fedcrm.schema._metadata_xml import (
+    build_object,
     children,
     object_attributes,
     parse_custom_field,
@@ -30,11 +31,12 @@ def is_mdapi_source(path: Path) -> bool:
 def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = True) -> OrgSchema:
     """Load every ``.object`` file under ``path`` (or the single file ``path``)."""
     root = Path(path)
+    log = ProblemLog(strict=strict)
     if root.is_file():
         files = [root]
         default_org = root.stem
     elif root.is_dir():
-        files = [f for f in walk_files(root) if f.name.endswith(OBJECT_SUFFIX)]
+        files = [f for f in walk_files(root, log=log) if f.name.endswith(OBJECT_SUFFIX)]
         default_org = root.name
     else:
         raise SchemaError("no such file or folder", path=root)
@@ -42,7 +44,6 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
         raise SchemaError(
             "no Metadata API object files found (expected objects/<Object>.object)", path=root
         )
-    log = ProblemLog(strict=strict)
     objects: dict[str, SObjectSchema] = {}
     for file in files:
         name = file.name[: -len(OBJECT_SUFFIX)]
@@ -89,8 +90,10 @@ def _load_object_file(file: Path, name: str, log: ProblemLog) -> SObjectSchema |
     name_field = parse_name_field(root, path=file, sobject=name)
     if name_field is not None:
         fields.setdefault("name", name_field)
-    return SObjectSchema(
-        api_name=name,
+    return build_object(
+        log,
+        path=file,
+        name=name,
         fields=tuple(sorted(fields.values(), key=lambda f: f.api_name.lower())),
         source=str(file),
         **object_attributes(root),

@@ -9,6 +9,7 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import walk_files
 from fedcrm.schema._metadata_xml import (
+    build_object,
     object_attributes,
     parse_custom_field,
     parse_name_field,
@@ -42,7 +43,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
     log = ProblemLog(strict=strict)
     field_files: dict[str, list[Path]] = defaultdict(list)
     object_files: dict[str, list[Path]] = defaultdict(list)
-    for file in walk_files(root):
+    for file in walk_files(root, log=log):
         if file.name.endswith(FIELD_SUFFIX):
             if file.parent.name != "fields":
                 log.problem(
@@ -63,7 +64,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
                 )
                 continue
             object_files[object_name].append(file)
-    if not field_files and not object_files and not log.warnings:
+    if not field_files and not object_files and not any(w.skipped for w in log.warnings):
         raise SchemaError(
             "no sfdx object metadata found (expected objects/<Object>/fields/"
             "<Field>.field-meta.xml files)",
@@ -125,9 +126,12 @@ def _load_object(
             )
             continue
         fields[key] = field
-    return SObjectSchema(
-        api_name=name,
+    source = source or (str(field_files[0].parent.parent) if field_files else None)
+    return build_object(
+        log,
+        path=source,
+        name=name,
         fields=tuple(sorted(fields.values(), key=lambda f: f.api_name.lower())),
-        source=source or (str(field_files[0].parent.parent) if field_files else None),
+        source=source,
         **attributes,
     )

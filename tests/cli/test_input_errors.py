@@ -1,0 +1,184 @@
+"""Bad input to the commands ends in exit code 2 and one line naming the file or option, and
+whatever the user's files say is shown as written (never read as rich markup)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from fedcrm.cli import app
+from fedcrm.examples import example_org_path
+from tests.schema._builders import write_sfdx_field
+
+runner = CliRunner()
+
+
+def one_line_error(result: Result) -> str:
+    """The single ``error:`` line of a failed command (asserting there is nothing else)."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def write_describe(path: Path, fields: list[dict[str, object]], **extra: object) -> Path:
+    path.write_text(json.dumps({"name": "Account", "fields": fields, **extra}))
+    return path
+
+
+# --- 1. markup in errors, warnings and tables -----------------------------------------------
+
+
+def test_error_quoting_markup_is_printed_verbatim_on_one_line(tmp_path: Path) -> None:
+    describe = write_describe(tmp_path / "org.json", [{"name": "A__c", "type": "[/x]"}])
+    line = one_line_error(runner.invoke(app, ["schema", "summary", str(describe)]))
+    assert "unknown describe type '[/x]'" in line and str(describe) in line
+
+
+def test_lenient_warnings_quoting_markup_are_printed_verbatim(tmp_path: Path) -> None:
+    describe = write_describe(tmp_path / "org.json", [
+        {"name": "A__c", "type": "[/x]"}, {"name": "B__c", "type": "string", "label": "B"}])
+    result = runner.invoke(app, ["schema", "summary", str(describe), "--lenient"])
+    assert result.exit_code == 0, result.output
+    assert "Skipped 1 item(s)" in result.output and "'[/x]'" in result.output
+
+
+def test_table_cells_and_titles_show_labels_as_written(tmp_path: Path) -> None:
+    describe = write_describe(tmp_path / "org[b].json", [
+        {"name": "Seg__c", "type": "string", "label": "Segment [red]A[/red]"},
+        {"name": "X__c", "type": "string", "label": "Weird [/] label",
+         "inlineHelpText": "See [link=http://example.com]here[/link]"},
+    ], label="Account [bold]")
+    fields = runner.invoke(app, ["schema", "fields", str(describe)], terminal_width=200)
+    assert fields.exit_code == 0, fields.output
+    assert "Segment [red]A[/red]" in fields.output and "Weird [/] label" in fields.output
+    assert "[link=http://example.com]here[/link]" in fields.output
+    assert "org[b]: Account" in fields.output
+    summary = runner.invoke(app, ["schema", "summary", str(describe)], terminal_width=200)
+    assert summary.exit_code == 0, summary.output
+    assert "Account [bold]" in summary.output and "Org org[b]" in summary.output
+
+
+# --- 5. fields --object unknown -----------------------------------------------------------------
+
+
+def test_fields_of_an_unknown_object_lists_the_objects() -> None:
+    line = one_line_error(runner.invoke(
+        app, ["schema", "fields", str(example_org_path()), "--object", "Nope"]))
+    assert "no object 'Nope'" in line
+    assert "Account" in line and "Subscription__c" in line
+
+
+# --- 6. demo options and data -------------------------------------------------------------------
+
+
+def _org_folder(data: Path, name: str = "o1") -> Path:
+    org = data / name
+    write_sfdx_field(org / "metadata", "Account", "Rev__c")
+    (org / "records").mkdir()
+    return org
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    (["--model", "xgboost"], "--model 'xgboost'"),
+    (["--rounds", "-1"], "--rounds -1"),
+    (["--task", "foo"], "unknown task 'foo'"),
+    (["--reference-date", "notadate"], "--reference-date 'notadate' is not a date"),
+])
+def test_demo_rejects_bad_options_before_any_work(arguments: list[str], expected: str) -> None:
+    assert expected in one_line_error(runner.invoke(app, ["demo", *arguments]))
+
+
+def test_demo_data_must_be_a_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    line = one_line_error(runner.invoke(app, ["demo", "--data", str(missing)]))
+    assert str(missing) in line and "does not exist" in line
+    a_file = tmp_path / "f.txt"
+    a_file.write_text("x")
+    line = one_line_error(runner.invoke(app, ["demo", "--data", str(a_file)]))
+    assert str(a_file) in line and "not a folder" in line
+
+
+def test_demo_names_a_broken_manifest(tmp_path: Path) -> None:
+    _org_folder(tmp_path)
+    (tmp_path / "federation.json").write_text("{bad")
+    line = one_line_error(runner.invoke(app, ["demo", "--data", str(tmp_path)]))
+    assert str(tmp_path / "federation.json") in line and "--reference-date" in line
+    (tmp_path / "federation.json").write_text('{"reference_date": "someday"}')
+    line = one_line_error(runner.invoke(app, ["demo", "--data", str(tmp_path)]))
+    assert "'someday' is not a date" in line
+
+
+def test_demo_names_an_empty_records_file(tmp_path: Path) -> None:
+    org = _org_folder(tmp_path)
+    (org / "records" / "Account.csv").write_bytes(b"")
+    line = one_line_error(runner.invoke(
+        app, ["demo", "--data", str(tmp_path), "--reference-date", "2024-01-01"]))
+    assert str(org / "records" / "Account.csv") in line and "empty file" in line
+
+
+def test_demo_json_path_is_checked_before_training(tmp_path: Path) -> None:
+    line = one_line_error(runner.invoke(app, ["demo", "--json", str(tmp_path)]))
+    assert f"--json {tmp_path} is a folder" in line
+    blocker = tmp_path / "f.txt"
+    blocker.write_text("x")
+    line = one_line_error(runner.invoke(app, ["demo", "--json", str(blocker / "d.json")]))
+    assert "is a file, not a folder" in line
+
+
+# --- 2. match --out ------------------------------------------------------------------------------
+
+
+def test_match_out_creates_missing_folders(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "sub" / "mapping.json"
+    result = runner.invoke(app, ["match", str(example_org_path()), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["orgs"][0]["org"] == "acme"
+    assert [p.name for p in out.parent.iterdir()] == ["mapping.json"]  # no temporary left
+
+
+def test_match_out_that_cannot_be_written_is_one_line(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    line = one_line_error(runner.invoke(
+        app, ["match", str(example_org_path()), "--out", str(tmp_path)]))
+    assert f"--out {tmp_path} is a folder" in line
+    out = tmp_path / "mapping.json"
+    out.write_text("the previous mapping\n")
+
+    def disk_full(_descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    line = one_line_error(runner.invoke(
+        app, ["match", str(example_org_path()), "--out", str(out)]))
+    assert str(out) in line and "No space left on device" in line
+    assert out.read_text() == "the previous mapping\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mapping.json"]
+
+
+def test_match_show_must_not_be_negative() -> None:
+    assert "--show must be 0 or more" in one_line_error(runner.invoke(
+        app, ["match", str(example_org_path()), "--show", "-1"]))
+
+
+# --- ontology --limit ----------------------------------------------------------------------------
+
+
+def test_ontology_filters_by_object_before_the_limit() -> None:
+    result = runner.invoke(app, ["ontology", "revenue", "--object", "Lead", "--limit", "3",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert len(hits) == 3 and all(hit["object"] == "Lead" for hit in hits)
+
+
+def test_ontology_limit_must_be_positive() -> None:
+    assert "--limit must be at least 1" in one_line_error(
+        runner.invoke(app, ["ontology", "revenue", "--limit", "-3"]))
