@@ -34,7 +34,8 @@ USD_PER_UNIT: dict[str, float] = {
     "AUD": 0.66, "INR": 0.012, "SEK": 0.095, "NOK": 0.093, "DKK": 0.145,
 }
 TRUE_WORDS = frozenset({
-    "true", "yes", "y", "1", "x", "ja", "j", "oui", "si", "sí", "vrai", "verdadero", "wahr",
+    "true", "yes", "y", "1", "x", "ja", "j", "oui", "o", "si", "sí", "s", "vrai", "verdadero",
+    "wahr",
     "checked", "on",
 })
 FALSE_WORDS = frozenset({

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
 from fedcrm.errors import FeatureError
 from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
@@ -143,6 +143,34 @@ def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series
     raise FeatureError(f"unknown roll-up {name!r}")
 
 
+def _split(
+    idx: np.ndarray, y_all: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` into (rest, held out ≈ ``fraction``), stratified by label when each class
+    has two records; with ``groups``, records of one group stay on one side (the held-out part
+    is one fold of scikit-learn's ``StratifiedGroupKFold``, so its size is about the fraction).
+    """
+    strata = y_all[idx].astype(int)
+    stratify = min(np.bincount(strata)) >= 2
+    keys = None
+    if groups is not None:
+        # a record without a group is a group of its own
+        keys = pd.Series(groups[idx]).astype("string")
+        keys = keys.fillna(pd.Series([f"\0row{i}" for i in idx]).astype("string"))
+    n_splits = max(2, round(1 / fraction))
+    if keys is None or keys.nunique() < 2:
+        rest, held = train_test_split(idx, test_size=fraction, random_state=seed,
+                                      stratify=strata if stratify else None)
+        return rest, held
+    if stratify and keys.nunique() >= n_splits:
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        rest_at, held_at = next(folds.split(idx, strata, keys.to_numpy()))
+    else:
+        shuffle = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        rest_at, held_at = next(shuffle.split(idx, strata, keys.to_numpy()))
+    return idx[rest_at], idx[held_at]
+
+
 def _base_table(canonical: CanonicalOrg, space: FeatureSpace) -> pd.DataFrame:
     definition = TASKS[space.task]
     base = canonical.table(definition.sobject).copy()
@@ -253,15 +281,13 @@ def build_task_matrix(
         raise FeatureError(f"org {canonical.org_id}: every labelled record has the same "
                            f"{space.task.value} outcome; nothing to learn from")
     idx = np.arange(len(base))[labelled]
-    strata = y_all[labelled]
-    train_val, test = train_test_split(idx, test_size=test_size, random_state=seed,
-                                       stratify=strata if min(np.bincount(strata.astype(int)))
-                                       >= 2 else None)
+    # an account's deals share its account columns: they go to one split together
+    groups = (base["opportunity.account_id"].to_numpy()
+              if space.task is Task.WIN_PROBABILITY and "opportunity.account_id" in base
+              else None)
+    train_val, test = _split(idx, y_all, groups, test_size, seed)
     relative = validation_size / (1 - test_size)
-    train_strata = y_all[train_val]
-    train, validation = train_test_split(
-        train_val, test_size=relative, random_state=seed,
-        stratify=train_strata if min(np.bincount(train_strata.astype(int))) >= 2 else None)
+    train, validation = _split(train_val, y_all, groups, relative, seed)
     split = np.empty(len(base), dtype=object)
     split[train], split[validation], split[test] = "train", "validation", "test"
     # custom features need enough training examples, or they are excluded (privacy filter)

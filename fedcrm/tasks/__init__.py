@@ -2,19 +2,28 @@
 
 Each task reads only canonical concepts, so it means the same thing in every org:
 
-* **churn** (Account): ``account.churned`` (or a recorded ``account.churn_date``).
-  Definitive: churned with a date, or retained with a booked renewal; inferred: any other
-  flag (e.g. one set by a dormancy rule).
+* **churn** (Account): ``account.churned``, or a recorded ``account.churn_date`` where the
+  flag is missing (row by row). Definitive: churned with a date, or retained with a booked
+  renewal; inferred: any other flag (e.g. one set by a dormancy rule).
 * **lead_conversion** (Lead): converted (``lead.is_converted`` or status closed-converted).
-  Definitive: status closed-converted or closed-not-converted; inferred: an open lead older
-  than 180 days, counted as not converted (younger open leads are unlabelled).
+  With a creation date mapped, only the cohort of leads created at least 180 days before the
+  reference date is labelled, converted or not (converted later than the reference counts as
+  not converted); definitive: status closed-converted or closed-not-converted, inferred: an
+  open lead counted as not converted. Labelling young leads only when they had converted
+  made a lead's age predict its label. Without a creation date, the status alone labels.
 * **win_probability** (Opportunity): ``opportunity.is_won`` among closed deals. Definitive: won,
   or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal).
 
 Every record also gets an *as-of* time, the moment its features describe: the churn date for
 churned accounts and the close date for closed deals (so roll-ups over "the last 90 days" look
 at the 90 days before the outcome, not before today, which would leak it), the reference date
-otherwise.
+otherwise; never later than the reference date. A churned account without a churn date is
+described as of the reference date, after it left: its date features and roll-ups can give
+the outcome away (the leakage screen catches blatant cases only).
+
+Nothing after the reference date counts (a backtest with an earlier reference sees the data as
+it was then): records created after it are unlabelled, and a churn, conversion or close dated
+after it has not happened yet (the account is unlabelled, the lead open, the deal open).
 """
 
 from __future__ import annotations
@@ -57,30 +66,54 @@ def _flag(table: pd.DataFrame, concept: str) -> pd.Series | None:
     return table[concept].astype(float) if concept in table else None
 
 
+def _date(table: pd.DataFrame, concept: str) -> pd.Series | None:
+    return pd.to_datetime(table[concept]) if concept in table else None
+
+
+def _after(dates: pd.Series | None, reference: pd.Timestamp, index: pd.Index) -> pd.Series:
+    """True where a date is later than the reference (False where missing)."""
+    if dates is None:
+        return pd.Series(False, index=index)
+    return (dates > reference).fillna(False).astype(bool)
+
+
+def _as_of(values: pd.Series, reference: pd.Timestamp) -> pd.Series:
+    """As-of times, never later than the reference date."""
+    stamps = pd.to_datetime(values).fillna(reference)
+    return stamps.where(stamps <= reference, reference)
+
+
 def churn_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
-    """Account churn: the churned flag, or a recorded churn date."""
+    """Account churn: the churned flag, or a recorded churn date where the flag is missing."""
     churned = _flag(table, "account.churned")
-    churn_date = table.get("account.churn_date", None)
+    churn_date = _date(table, "account.churn_date")
     if churned is None and churn_date is None:
         raise FeatureError("churn needs account.churned or account.churn_date mapped; neither "
                            "is in this org's approved mapping")
+    index = table.index
+    has_date = churn_date.notna() if churn_date is not None else pd.Series(False, index=index)
     if churned is None:
-        assert churn_date is not None
-        churned = churn_date.notna().astype(float)
-    has_date = churn_date.notna() if churn_date is not None else pd.Series(False,
-                                                                           index=table.index)
+        churned = has_date.astype(float)
+    else:
+        # a churn date where the flag is blank (or its value unreadable) means churned
+        churned = churned.where(churned.notna() | ~has_date, 1.0)
     renewals = table["account.renewal_count"].astype(float) if "account.renewal_count" in \
-        table else pd.Series(np.nan, index=table.index)
+        table else pd.Series(np.nan, index=index)
     definitive = ((churned == 1) & has_date) | ((churned == 0) & (renewals >= 1))
-    as_of = pd.Series(reference, index=table.index)
+    # as of the reference date, an account that churns later, or did not exist yet, has no
+    # outcome to learn from
+    created = _date(table, "account.created_date")
+    later = _after(churn_date, reference, index) | _after(created, reference, index)
+    y = churned.where(~later)
+    as_of = pd.Series(reference, index=index)
     if churn_date is not None:
-        as_of = churn_date.where((churned == 1) & has_date, reference)
-    return Outcome(y=churned, definitive=definitive.fillna(False).astype(bool),
-                   as_of=pd.to_datetime(as_of))
+        as_of = churn_date.where((churned == 1) & has_date, as_of)
+    return Outcome(y=y, definitive=(definitive & ~later).fillna(False).astype(bool),
+                   as_of=_as_of(as_of, reference))
 
 
 def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
-    """Lead conversion: converted / closed-not-converted, or stale open leads as not converted."""
+    """Lead conversion over the cohort of leads at least 180 days old (see the module)."""
     status = table.get("lead.status", None)
     converted = _flag(table, "lead.is_converted")
     if status is None and converted is None:
@@ -92,17 +125,25 @@ def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         pd.Series(False, index=index)
     is_converted = (converted == 1) if converted is not None else closed_converted
     is_converted = is_converted.fillna(False) | closed_converted.fillna(False)
+    # converted after the reference date: still open then
+    is_converted = is_converted & ~_after(_date(table, "lead.converted_date"), reference, index)
+    closed_lost = closed_lost.fillna(False).astype(bool)
     y = pd.Series(np.nan, index=index)
-    y[is_converted] = 1.0
-    y[closed_lost.fillna(False) & ~is_converted] = 0.0
-    definitive = y.notna()
-    if "lead.created_date" in table:
-        age = (reference - pd.to_datetime(table["lead.created_date"])).dt.days
-        stale = y.isna() & (age >= LEAD_STALE_DAYS)
-        y[stale] = 0.0
-    elif status is None:
+    created = _date(table, "lead.created_date")
+    if created is not None:
+        # one rule for every lead of the cohort, whatever its outcome: labelling young leads
+        # only when they had converted would let age predict the label
+        cohort = ((reference - created).dt.days >= LEAD_STALE_DAYS).fillna(False)
+        y[cohort] = is_converted[cohort].astype(float)
+        definitive = cohort & (is_converted | closed_lost)
+    elif status is not None:
+        y[is_converted] = 1.0
+        y[closed_lost & ~is_converted] = 0.0
+        definitive = y.notna()
+    else:
         # no status and no creation date: the converted flag is all there is
         y = is_converted.astype(float)
+        definitive = pd.Series(False, index=index)
     return Outcome(y=y, definitive=definitive.astype(bool),
                    as_of=pd.Series(reference, index=index))
 
@@ -126,16 +167,19 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
     else:
         assert won is not None and closed is not None
         is_closed, is_won = (closed == 1), (won == 1)
+    close = _date(table, "opportunity.close_date")
+    # closed after the reference date: still open then; created after it: not there yet
+    is_closed = is_closed & ~_after(close, reference, index) & ~_after(
+        _date(table, "opportunity.created_date"), reference, index)
     y = pd.Series(np.nan, index=index)
     y[is_closed] = is_won[is_closed].astype(float)
     has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \
         table else pd.Series(False, index=index)
     definitive = is_closed & (is_won | has_reason)
     as_of = pd.Series(reference, index=index)
-    if "opportunity.close_date" in table:
-        close = pd.to_datetime(table["opportunity.close_date"])
-        as_of = close.where(is_closed & close.notna(), reference)
-    return Outcome(y=y, definitive=definitive.astype(bool), as_of=pd.to_datetime(as_of))
+    if close is not None:
+        as_of = close.where(is_closed & close.notna(), as_of)
+    return Outcome(y=y, definitive=definitive.astype(bool), as_of=_as_of(as_of, reference))
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,28 @@ def test_bad_inputs_fail_clearly(federation, mapping, ontology, reference) -> No
     duplicated["Account"].loc[1, "Id"] = duplicated["Account"].loc[0, "Id"]
     with pytest.raises(FeatureError, match="duplicate"):
         canonicalize(org.org_id, duplicated, org.schema, mapping.org(org.org_id), ontology)
+
+
+def test_an_accounts_deals_share_one_split(federation, mapping, ontology, reference) -> None:
+    """Win probability joins the account's columns to every deal, so deals of one account in
+    train and test would let the test score reward memorised accounts."""
+    space = build_feature_space("win_probability", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    checked = 0
+    for org in federation.orgs:
+        canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                                 ontology)
+        deals = canonical.table("Opportunity")
+        if "opportunity.account_id" not in deals:
+            continue
+        matrix = build_task_matrix(canonical, space, reference)
+        by_id = dict(zip(deals["Id"], deals["opportunity.account_id"], strict=True))
+        splits: dict[str, set[str]] = {}
+        for record_id, part in zip(matrix.ids, matrix.split, strict=True):
+            if part is not None and pd.notna(by_id.get(record_id)):
+                splits.setdefault(by_id[record_id], set()).add(part)
+        assert splits and all(len(parts) == 1 for parts in splits.values()), org.org_id
+        labelled = np.array([part is not None for part in matrix.split])
+        assert 0.1 < (matrix.split == "test").sum() / labelled.sum() < 0.35  # about a fifth
+        checked += 1
+    assert checked

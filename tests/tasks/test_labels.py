@@ -65,3 +65,67 @@ def test_metrics() -> None:
     assert get_task("churn").score(np.array([1, 1]), np.array([0.2, 0.3]))["auc"] is None
     with pytest.raises(FeatureError, match="unknown task"):
         get_task("upsell")
+
+
+def test_a_churn_date_labels_an_account_whose_flag_is_blank() -> None:
+    """Row by row: a recorded churn date means churned where the flag is missing."""
+    table = pd.DataFrame({
+        "account.churned": [np.nan, np.nan, 0.0, 1.0],
+        "account.churn_date": pd.to_datetime(["2025-01-10", "2024-11-02", None, None]),
+    })
+    outcome = get_task("churn").outcome(table, REF)
+    assert outcome.y.tolist() == [1.0, 1.0, 0.0, 1.0]
+    assert outcome.definitive.tolist() == [True, True, False, False]
+    assert outcome.as_of.iloc[0] == pd.Timestamp("2025-01-10")
+
+
+def test_french_and_spanish_yes_flags_are_read() -> None:
+    from fedcrm.features.convert import parse_booleans
+
+    parsed = parse_booleans(pd.Series(["O", "N", "S", "n", "o"]))
+    assert parsed.tolist() == [1.0, 0.0, 1.0, 0.0, 1.0]
+
+
+def test_young_leads_are_unlabelled_whatever_their_outcome() -> None:
+    """Only the cohort of leads at least 180 days old is labelled, so age cannot give the
+    label away (before, a young lead was labelled only when it had converted)."""
+    table = pd.DataFrame({
+        "lead.status": ["other", "other", "other", "other", "closed_not_converted"],
+        "lead.is_converted": [1.0, 0.0, 1.0, 0.0, 0.0],
+        "lead.created_date": pd.to_datetime(["2025-06-01", "2025-06-01", "2024-06-01",
+                                             "2024-06-01", "2025-06-01"]),
+    })
+    outcome = get_task("lead_conversion").outcome(table, REF)
+    assert np.isnan(outcome.y.iloc[0]) and np.isnan(outcome.y.iloc[1])
+    assert outcome.y.tolist()[2:4] == [1.0, 0.0]
+    assert np.isnan(outcome.y.iloc[4])  # closed young: still outside the cohort
+    assert outcome.definitive.tolist() == [False, False, True, False, False]
+
+
+def test_nothing_after_the_reference_date_counts() -> None:
+    later = "2025-12-01"
+    leads = pd.DataFrame({
+        "lead.status": ["closed_converted", "closed_converted", "other"],
+        "lead.is_converted": [1.0, 1.0, 0.0],
+        "lead.created_date": pd.to_datetime(["2025-09-01", "2024-01-01", "2024-01-01"]),
+        "lead.converted_date": pd.to_datetime([later, later, None]),
+    })
+    outcome = get_task("lead_conversion").outcome(leads, REF)
+    # created after the reference: unlabelled; converted after it: open, so not converted
+    assert np.isnan(outcome.y.iloc[0]) and outcome.y.tolist()[1:] == [0.0, 0.0]
+    deals = pd.DataFrame({
+        "opportunity.stage": ["closed_won", "closed_won"],
+        "opportunity.close_date": pd.to_datetime([later, "2025-01-01"]),
+    })
+    outcome = get_task("win_probability").outcome(deals, REF)
+    assert np.isnan(outcome.y.iloc[0]) and outcome.y.iloc[1] == 1.0
+    assert (outcome.as_of <= REF).all()
+    accounts = pd.DataFrame({
+        "account.churned": [1.0, 0.0, 1.0],
+        "account.churn_date": pd.to_datetime([later, None, "2025-01-01"]),
+        "account.created_date": pd.to_datetime(["2020-01-01", later, "2020-01-01"]),
+    })
+    outcome = get_task("churn").outcome(accounts, REF)
+    assert np.isnan(outcome.y.iloc[0]) and np.isnan(outcome.y.iloc[1])
+    assert outcome.y.iloc[2] == 1.0
+    assert (outcome.as_of <= REF).all()
