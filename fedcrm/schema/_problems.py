@@ -33,15 +33,7 @@ class ProblemLog:
         """Record a problem that makes the loader skip something (raises when strict)."""
         if self.strict:
             raise SchemaError(message, path=path, sobject=sobject, field=field)
-        self.warnings.append(
-            LoadWarning(
-                message=message,
-                path=str(path) if path is not None else None,
-                sobject=sobject,
-                field=field,
-                skipped=True,
-            )
-        )
+        self.skip(message, path=path, sobject=sobject, field=field)
 
     def skip(
         self,
