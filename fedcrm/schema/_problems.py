@@ -45,15 +45,7 @@ class ProblemLog:
     ) -> None:
         """Record something deliberately not read (listed as skipped, never raises: it is a
         rule of the loader, such as not following links out of the folder, not bad data)."""
-        self.warnings.append(
-            LoadWarning(
-                message=message,
-                path=str(path) if path is not None else None,
-                sobject=sobject,
-                field=field,
-                skipped=True,
-            )
-        )
+        self._record(message, path, sobject, field, skipped=True)
 
     def note(
         self,
@@ -64,13 +56,24 @@ class ProblemLog:
         field: str | None = None,
     ) -> None:
         """Record something worth telling the user that loses no data (never raises)."""
+        self._record(message, path, sobject, field, skipped=False)
+
+    def _record(
+        self,
+        message: str,
+        path: str | Path | None,
+        sobject: str | None,
+        field: str | None,
+        *,
+        skipped: bool,
+    ) -> None:
         self.warnings.append(
             LoadWarning(
                 message=message,
                 path=str(path) if path is not None else None,
                 sobject=sobject,
                 field=field,
-                skipped=False,
+                skipped=skipped,
             )
         )
 
