@@ -45,6 +45,16 @@ def test_dates_iso_and_day_first() -> None:
     assert parse_dates(pd.Series(["2024-05-01T10:00:00.000Z"])).iloc[0].hour == 10
 
 
+def test_dates_in_every_format_the_generator_writes() -> None:
+    from fedcrm.synth.planner import _DATE_FORMATS
+
+    stamps = pd.Series(pd.to_datetime(["2024-12-31", "2023-02-01", "2022-07-15"]))
+    for formats in _DATE_FORMATS.values():
+        for fmt in formats:
+            parsed = parse_dates(stamps.dt.strftime(fmt))
+            assert parsed.tolist() == stamps.tolist(), fmt
+
+
 def test_currency_thousands_and_percent_scaling(ontology: Ontology) -> None:
     revenue = ontology.concept("account.annual_revenue")
     factor, note = numeric_scale(meta("Umsatz_kEUR__c", "Umsatz (Tsd. EUR)"), revenue,
