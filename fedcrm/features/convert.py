@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from fedcrm.matching.features import normalise
+from fedcrm.features.values import ValueMapper
 from fedcrm.matching.text import expand, split_api_name, unit_cues, words
 from fedcrm.ontology.models import Concept, Ontology
 from fedcrm.schema.models import DataKind, FieldMeta
@@ -254,13 +254,26 @@ def convert_field(
     elif family == "temporal":
         converted = parse_dates(values)
     elif family == "categorical" and concept.value_set:
-        value_set = ontology.value_set(concept.value_set)
-        lookup = {normalise(k): v for k, v in value_set.lookup().items()}
-        text = values.astype("string").map(lambda v: normalise(v) if isinstance(v, str) else v)
-        codes = text.map(lambda v: lookup.get(v) if isinstance(v, str) else None)
+        mapper = ValueMapper(ontology.value_set(concept.value_set))
+        labels = {v.value: v.label for v in meta.picklist_values if v.label}
+        text = values.astype("string")
+        table: dict[str, str | None] = {}
+        for value in text.dropna().unique():
+            code = mapper.code(value)
+            if code is None and labels.get(value, value) != value:
+                code = mapper.code(labels[value])
+            table[value] = code
+        inside = sum(code is not None and not mapper.spelled_whole(value)
+                     and not mapper.spelled_whole(labels.get(value, value))
+                     for value, code in table.items())
+        if inside:
+            # counted, not listed: a text field's values may be record contents
+            note = (f"{inside} distinct value(s) mapped by an ontology spelling found inside "
+                    "them; check them in the mapping review")
+        codes = text.map(lambda v: table.get(v) if isinstance(v, str) else None)
         unknown = present & codes.isna()
         n_other = int(unknown.sum())
-        fallback = value_set.other
+        fallback = mapper.value_set.other
         converted = codes.astype(object).where(~unknown, fallback)
         converted = converted.where(present, None)
     else:

@@ -1,0 +1,94 @@
+"""Org picklist values onto a canonical value set's codes.
+
+An org writes ``Cerrado - no convertido`` where the ontology knows ``No convertido`` and
+``Convertido``. Exact lookup of the whole value misses it and the value falls to the set's
+``other`` code, which for a label such as ``lead.status`` loses the outcome. :class:`ValueMapper`
+first looks the whole value up, then looks for the ontology's spellings *inside* it, word by
+word. A spelling inside a longer one that also matches (``convertido`` inside ``no convertido``)
+does not count; if the spellings left name more than one code (``Kunde - Partner``), the value
+is ambiguous and maps to nothing rather than to a guess.
+
+Hand-written because no library maps free-text picklist values onto a closed vocabulary this
+way; rapidfuzz's similarity scores answer a different question (how alike two whole strings
+are) and map ``Nicht konvertiert`` close to ``Konvertiert``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fedcrm.matching.features import normalise
+from fedcrm.ontology.models import ValueSet
+
+#: words that turn a spelling found inside a value into its opposite (en, de, fr, es)
+NEGATIONS = frozenset({"not", "no", "non", "nicht", "kein", "keine", "pas", "sin", "sans",
+                       "un", "ohne"})
+
+
+@dataclass(frozen=True)
+class _Hit:
+    code: str
+    start: int
+    end: int
+
+
+@dataclass
+class ValueMapper:
+    """Maps org picklist values onto the codes of one canonical value set."""
+
+    value_set: ValueSet
+    #: also look for spellings inside a value (``False``: whole values only, as before)
+    search_inside: bool = True
+    _exact: dict[str, str] = field(init=False, repr=False)
+    _phrases: list[tuple[tuple[str, ...], str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._exact = {}
+        phrases: dict[tuple[str, ...], set[str]] = {}
+        for spelling, code in self.value_set.lookup().items():
+            key = normalise(spelling)
+            if not key:
+                continue
+            self._exact.setdefault(key, code)
+            phrases.setdefault(tuple(key.split()), set()).add(code)
+        # a phrase that spells two codes in the ontology cannot decide between them
+        self._phrases = [(words, next(iter(codes))) for words, codes in phrases.items()
+                         if len(codes) == 1]
+        self._words: dict[str, set[str]] = {}
+        for words, code in self._phrases:
+            for word in words:
+                self._words.setdefault(word, set()).add(code)
+
+    def spelled_whole(self, value: str) -> bool:
+        """Whether ``value`` as a whole is one of the ontology's spellings."""
+        return normalise(value) in self._exact
+
+    def code(self, value: str) -> str | None:
+        """The code ``value`` spells, or ``None`` when no code or more than one fits."""
+        key = normalise(value)
+        if not key:
+            return None
+        if key in self._exact:
+            return self._exact[key]
+        if not self.search_inside:
+            return None
+        words = key.split()
+        hits = [
+            _Hit(code, start, start + len(phrase))
+            for phrase, code in self._phrases
+            for start in range(len(words) - len(phrase) + 1)
+            if tuple(words[start:start + len(phrase)]) == phrase
+        ]
+        kept = [hit for hit in hits if not any(
+            other.start <= hit.start and hit.end <= other.end
+            and other.end - other.start > hit.end - hit.start for other in hits)]
+        codes = {hit.code for hit in kept}
+        if len(codes) != 1:
+            return None
+        covered = {i for hit in kept for i in range(hit.start, hit.end)}
+        rest = [word for i, word in enumerate(words) if i not in covered]
+        # "Non cotée" is not "cotée"; "Cliente - Canal" has a word of another code's spelling
+        if any(word in NEGATIONS for word in rest) or any(
+                self._words.get(word, codes) - codes for word in rest):
+            return None
+        return codes.pop()
