@@ -138,6 +138,11 @@ def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series
     if name == "rollup:contacts":
         if "contact.account_id" not in contacts:
             return pd.Series(np.nan, index=base.index)
+        if "contact.created_date" in contacts:
+            # contacts added after the as-of time were not there yet; undated ones count
+            dated = contacts.assign(__created=pd.to_datetime(
+                contacts["contact.created_date"]).fillna(pd.Timestamp("1900-01-01")))
+            return _window_counts(base, dated, "contact.account_id", "__created", None)
         counts = contacts.groupby("contact.account_id").size()
         return base[ID_COLUMN].map(counts).fillna(0.0).astype(float)
     raise FeatureError(f"unknown roll-up {name!r}")

@@ -43,7 +43,7 @@ ROLLUPS: dict[str, tuple[str, str]] = {
     "rollup:cases_total": ("Case", "cases created before the as-of time"),
     "rollup:won_deals_365d": ("Opportunity", "deals won in the year before the as-of time"),
     "rollup:won_amount_365d": ("Opportunity", "amount won in that year"),
-    "rollup:contacts": ("Contact", "contacts on the account"),
+    "rollup:contacts": ("Contact", "contacts on the account at the as-of time"),
 }
 ROLLUP_NEEDS: dict[str, tuple[str, ...]] = {
     "rollup:cases_90d": ("case.account_id", "case.created_date"),

@@ -143,3 +143,31 @@ def test_an_accounts_deals_share_one_split(federation, mapping, ontology, refere
         assert 0.1 < (matrix.split == "test").sum() / labelled.sum() < 0.35  # about a fifth
         checked += 1
     assert checked
+
+
+class _Tables:
+    """Just enough of a CanonicalOrg for the roll-ups."""
+
+    def __init__(self, contacts: pd.DataFrame) -> None:
+        self._tables = {"Case": pd.DataFrame(), "Opportunity": pd.DataFrame(),
+                        "Contact": contacts}
+
+    def table(self, name: str) -> pd.DataFrame:
+        return self._tables[name]
+
+
+def test_contact_rollup_counts_only_contacts_there_at_the_as_of_time() -> None:
+    from fedcrm.features.extract import ID_COLUMN, _rollup
+
+    base = pd.DataFrame({ID_COLUMN: ["a1", "a2"],
+                         "__as_of": pd.to_datetime(["2024-01-01", "2025-01-01"])})
+    contacts = pd.DataFrame({
+        "contact.account_id": ["a1", "a1", "a1", "a2"],
+        "contact.created_date": pd.to_datetime(["2023-05-01", "2024-06-01", None,
+                                                "2024-06-01"]),
+    })
+    counts = _rollup("rollup:contacts", base, _Tables(contacts))  # type: ignore[arg-type]
+    # a1: one before its as-of, one after (not yet there), one undated (counted)
+    assert counts.tolist() == [2.0, 1.0]
+    undated = contacts.drop(columns="contact.created_date")
+    assert _rollup("rollup:contacts", base, _Tables(undated)).tolist() == [3.0, 1.0]  # type: ignore[arg-type]
