@@ -133,7 +133,11 @@ class BudgetedEngine(ABC):
             self._log(LedgerEvent.BUDGET_EXHAUSTED, epsilon_projected=projected, message=str(error))
         raise error
 
-    def _check_against_ledger(self, state_path: str | os.PathLike[str] | None = None) -> None:
+    def _check_against_ledger(
+        self,
+        state_path: str | os.PathLike[str] | None = None,
+        saved_ledger: str | None = None,
+    ) -> None:
         """Refuse restored state that is behind what the ledger already recorded.
 
         The ledger is append-only and written before the state is saved, so it knows at least
@@ -142,16 +146,37 @@ class BudgetedEngine(ABC):
         older copy (a backup) or an edited file: restoring it would let the participant spend
         its budget a second time. Called on restore, before anything is appended.
 
+        ``saved_ledger`` is the ledger path the state itself names. When the engine is given
+        another ledger, the state is checked against both, and a ledger file that has no line
+        of a participant whose state has spent (its plan line is written first) is refused:
+        otherwise pointing a restore at a fresh ledger would hide the spending.
+
         Raises:
             LedgerError: naming the state file, the ledger file and the numbers that disagree.
         """
-        if self.ledger.path is None or not self.ledger.path.exists():
+        source = f"privacy engine state {state_path}" if state_path else "the restored state"
+        own = [r for r in self.ledger.records() if r.participant_id == self.participant_id]
+        if own:
+            self._compare_with(own, str(self.ledger.path or "in memory"), source)
+        saved = Path(saved_ledger) if saved_ledger is not None else None
+        moved = saved is not None and (
+            self.ledger.path is None or saved.resolve() != self.ledger.path.resolve())
+        if not moved or saved is None:
             return
-        records = [
-            r for r in read_ledger(self.ledger.path) if r.participant_id == self.participant_id
-        ]
-        if not records:
-            return
+        if saved.exists():
+            records = [r for r in read_ledger(saved) if r.participant_id == self.participant_id]
+            if records:
+                self._compare_with(records, str(saved), source)
+        if not own and (self.total_steps or self.rounds_completed):
+            raise LedgerError(
+                f"{source} for participant {self.participant_id!r} has spent budget "
+                f"({self.total_steps} steps) but its new ledger {self.ledger!r} has no line of "
+                f"it; the state was spending against {saved}. Restore with that ledger (or a "
+                f"copy of it moved to the new path), so the spending stays on record."
+            )
+
+    def _compare_with(self, records: list[LedgerRecord], path: str, source: str) -> None:
+        """Raise :class:`LedgerError` if this engine is behind ``records`` (read from ``path``)."""
         problems: list[str] = []
         ledger_steps = max(r.total_steps for r in records)
         if self.total_steps < ledger_steps:
@@ -173,10 +198,9 @@ class BudgetedEngine(ABC):
                 if own.get(name) != planned.get(name)
             )
         if problems:
-            source = f"privacy engine state {state_path}" if state_path else "the restored state"
             raise LedgerError(
                 f"{source} for participant {self.participant_id!r} disagrees with its ledger "
-                f"{self.ledger.path}: {'; '.join(problems)}. It is an older copy or an edited "
+                f"{path}: {'; '.join(problems)}. It is an older copy or an edited "
                 f"file, and restoring it would let the participant spend its budget again. "
                 f"Restore the newest state file of this participant (saved after the ledger's "
                 f"last line for it); if that is lost, the participant must stop contributing "

@@ -442,7 +442,7 @@ class RecordLevelDP(BudgetedEngine):
         )
         engine.rounds_completed = state.rounds_completed
         engine.exhausted = state.exhausted
-        engine._check_against_ledger(source)
+        engine._check_against_ledger(source, state.ledger_path)
         if state.open_round_steps is not None:
             engine._log(
                 LedgerEvent.ROUND_INTERRUPTED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from fedcrm.privacy import (
     ClientLevelDP,
     LedgerError,
     LedgerEvent,
+    PrivacyLedger,
     RecordLevelDP,
     load_engine,
     read_ledger,
@@ -282,12 +284,25 @@ def test_a_state_saved_before_the_budget_ran_out_is_refused(tmp_path: Path) -> N
     assert restored.exhausted and not restored.can_afford_next_round()
 
 
-def test_a_ledger_without_lines_for_the_participant_cannot_refuse_its_state(tmp_path: Path) -> None:
-    """Only a ledger with lines for the participant can prove a state stale."""
+def test_a_state_cannot_move_to_a_ledger_that_does_not_know_its_spending(
+        tmp_path: Path) -> None:
+    """Restoring onto a fresh ledger would hide what the state spent: refused. A copy of the
+    ledger at a new path is fine, and a stale state is still caught by the ledger it names."""
     engine = new_engine(tmp_path / "ledger.jsonl")
     features, labels = separable_data(N)
     train_private_round(engine, logistic_model(4), features, labels)
     engine.save(tmp_path / "state.json")
-    other = RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "new-ledger.jsonl")
-    assert other.get_epsilon() == engine.get_epsilon()
-    assert [r.event for r in read_ledger(tmp_path / "new-ledger.jsonl")] == [LedgerEvent.RESTORED]
+    with pytest.raises(LedgerError, match="has no line of it.*ledger.jsonl"):
+        RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "new-ledger.jsonl")
+    with pytest.raises(LedgerError, match="has no line of it"):
+        RecordLevelDP.load(tmp_path / "state.json", ledger=PrivacyLedger())
+    assert not (tmp_path / "new-ledger.jsonl").exists()
+    shutil.copy(tmp_path / "ledger.jsonl", tmp_path / "moved.jsonl")
+    moved = RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "moved.jsonl")
+    assert moved.get_epsilon() == engine.get_epsilon()
+    assert read_ledger(tmp_path / "moved.jsonl")[-1].event == LedgerEvent.RESTORED
+    # the state's own ledger spends on; an old copy of that ledger cannot vouch for the state
+    shutil.copy(tmp_path / "ledger.jsonl", tmp_path / "old-copy.jsonl")
+    train_private_round(engine, logistic_model(4), features, labels)
+    with pytest.raises(LedgerError, match="disagrees with its ledger .*ledger.jsonl"):
+        RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "old-copy.jsonl")
