@@ -399,6 +399,20 @@ class SecureCoordinator(Coordinator):
                 f"this config selects {self.config.per_round(len(ids))} per round; key holders "
                 "refuse to decrypt a sum of fewer updates"
             )
+        # client-level DP splits its noise over sums of at least m updates; key holders must
+        # then refuse smaller sums (McMahan et al. 2018 DP-FedAvg, with the noise shared out)
+        planned = {pid: p.privacy.engine.plan.participants_in_sum
+                   for pid, p in self.participants.items()
+                   if getattr(p.privacy, "mode", None) == "client"}
+        short = sorted(pid for pid, m in planned.items() if m > secure.min_contributors)
+        if short:
+            needed = max(planned[pid] for pid in short)
+            raise ConfigError(
+                f"participants {short} add client-level DP noise planned for sums of at least "
+                f"{needed} updates, but key holders decrypt sums of {secure.min_contributors}; "
+                f"a smaller sum carries too little noise: set SecureAggregation("
+                f"min_contributors={needed}) or plan participants_in_sum={secure.min_contributors}"
+            )
         clip = secure.clip if secure.clip is not None else self.config.max_update_norm
         if clip is None:
             raise ConfigError("encrypted aggregation needs a bound on update values: set "

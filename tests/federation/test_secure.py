@@ -33,6 +33,7 @@ from fedcrm.federation import (
     key_ceremony,
     read_round_log,
 )
+from fedcrm.federation.privacy import attach_client_level_dp
 from fedcrm.federation.strategies import Aggregate
 from tests.federation.helpers import logistic_org
 
@@ -556,3 +557,16 @@ def test_bad_encrypted_configuration(keys4: FederationKeys) -> None:
     with pytest.raises(ConfigError, match="'org0': its key share does not belong"):
         FederationKeys(keys4.public_key, {**keys4.shares, "org0": other.shares["org0"]},
                        keys4.signing_keys)
+
+
+def test_client_level_noise_planned_for_bigger_sums_than_key_holders_decrypt_is_refused(
+        keys4: FederationKeys) -> None:
+    """Each org adds N(0, σ²C²/m): a decrypted sum of fewer than m updates is under-noised."""
+    participants = make_participants()
+    attach_client_level_dp(participants, (8.0, 1e-3), CONFIG, participants_in_sum=4,
+                           clip_norm=1.0, seed=3)
+    with pytest.raises(ConfigError, match=r"sums of at least 4 updates.*min_contributors=4"):
+        SecureCoordinator(participants, Strategy(), CONFIG,
+                          secure=SecureAggregation(keys4, min_contributors=2))
+    SecureCoordinator(participants, Strategy(), CONFIG,
+                      secure=SecureAggregation(keys4, min_contributors=4))
