@@ -65,7 +65,7 @@ if TYPE_CHECKING:
         RoundSpend,
     )
     from fedcrm.privacy.record_level import PrivateTraining, RecordLevelDP
-    from fedcrm.privacy.state import load_engine, read_state
+    from fedcrm.privacy.state import Recovery, load_engine, read_state, recover_state
 
 # Submodules are imported on first use (PEP 562), so that `fedcrm privacy advise` and
 # `import fedcrm.privacy.ledger` do not pay for importing torch, Opacus and dp-accounting.
@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "RecordLevelDP": "fedcrm.privacy.record_level",
     "RecordLevelPlan": "fedcrm.privacy.models",
     "RecordLevelState": "fedcrm.privacy.models",
+    "Recovery": "fedcrm.privacy.state",
     "RoundSpend": "fedcrm.privacy.models",
     "RoundStepLimitExceeded": "fedcrm.privacy.budget",
     "SensitivityRow": "fedcrm.privacy.advice",
@@ -99,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "per_example_losses": "fedcrm.privacy.attacks",
     "read_ledger": "fedcrm.privacy.ledger",
     "read_state": "fedcrm.privacy.state",
+    "recover_state": "fedcrm.privacy.state",
     "sensitivity_analysis": "fedcrm.privacy.advice",
     "shadow_model_attack_auc": "fedcrm.privacy.attacks",
     "summarize_ledger": "fedcrm.privacy.ledger",
@@ -122,6 +124,7 @@ __all__ = [
     "RecordLevelDP",
     "RecordLevelPlan",
     "RecordLevelState",
+    "Recovery",
     "RoundSpend",
     "RoundStepLimitExceeded",
     "SensitivityRow",
@@ -136,6 +139,7 @@ __all__ = [
     "per_example_losses",
     "read_ledger",
     "read_state",
+    "recover_state",
     "sensitivity_analysis",
     "shadow_model_attack_auc",
     "summarize_ledger",

@@ -122,3 +122,28 @@ def ledger_command(
             console.print(
                 f"[red]anomaly[/red] {summary.participant_id}: {anomaly}", highlight=False
             )
+
+
+@app.command("recover")
+def recover_command(
+    state: Annotated[Path, typer.Argument(help="Engine state file that is behind its ledger.")],
+    ledger: Annotated[Path | None, typer.Option(
+        "--ledger", help="Ledger file (default: the one the state names).")] = None,
+) -> None:
+    """Bring a state file up to its ledger after a crash between the two writes."""
+    from fedcrm.privacy.state import recover_state
+
+    try:
+        recovery = recover_state(state, ledger=ledger)
+    except FedcrmError as error:
+        raise _fail(error) from None
+    console = Console()
+    if recovery.backup is None:
+        console.print(f"{state} agrees with {recovery.ledger_path}: nothing to recover",
+                      highlight=False, markup=False)
+        return
+    console.print(
+        f"{recovery.participant_id}: +{recovery.steps_added} steps, rounds "
+        f"{recovery.rounds_before} → {recovery.rounds_after}, ε {recovery.epsilon_before:.4g} → "
+        f"{recovery.epsilon_after:.4g} (ledger {recovery.ledger_path}); the old state is "
+        f"{recovery.backup}", highlight=False, markup=False)

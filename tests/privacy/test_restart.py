@@ -19,6 +19,8 @@ from fedcrm.privacy import (
     RecordLevelDP,
     load_engine,
     read_ledger,
+    read_state,
+    recover_state,
 )
 
 from ._helpers import loader_for, logistic_model, separable_data, train_private_round
@@ -306,3 +308,79 @@ def test_a_state_cannot_move_to_a_ledger_that_does_not_know_its_spending(
     train_private_round(engine, logistic_model(4), features, labels)
     with pytest.raises(LedgerError, match="disagrees with its ledger .*ledger.jsonl"):
         RecordLevelDP.load(tmp_path / "state.json", ledger=tmp_path / "old-copy.jsonl")
+
+
+def test_a_crash_between_the_ledger_line_and_the_state_save_is_recovered(
+        tmp_path: Path) -> None:
+    """The round line is on the ledger, the state was not saved: recover_state charges the
+    missing steps at the plan's σ and q, so ε matches the ledger and nothing is spent twice."""
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    features, labels = separable_data(N)
+    model = logistic_model(4)
+    engine = new_engine(ledger_path)
+    train_private_round(engine, model, features, labels)
+    engine.save(state_path)
+    train_private_round(engine, model, features, labels)  # ... and the process dies here
+    with pytest.raises(LedgerError, match="rounds_completed=1"):
+        RecordLevelDP.load(state_path)
+
+    recovery = recover_state(state_path)
+    assert recovery.steps_added == engine.plan.steps_per_round
+    assert (recovery.rounds_before, recovery.rounds_after) == (1, 2)
+    assert recovery.epsilon_after == pytest.approx(engine.get_epsilon(), rel=1e-9)
+    assert recovery.epsilon_after > recovery.epsilon_before
+    assert recovery.backup is not None and Path(recovery.backup).exists()
+    assert read_state(recovery.backup).rounds_completed == 1  # the old file is kept
+    restored = RecordLevelDP.load(state_path)
+    assert restored.get_epsilon() == pytest.approx(engine.get_epsilon(), rel=1e-9)
+    assert restored.rounds_completed == 2
+    # a state that is not behind is left alone
+    engine.save(state_path)
+    assert recover_state(state_path).backup is None
+
+
+def test_client_level_recovery_and_what_recovery_refuses(tmp_path: Path) -> None:
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    engine = ClientLevelDP.from_budget("org-b", epsilon=3.0, delta=1e-3, rounds=6,
+                                       total_participants=20, participants_in_sum=10,
+                                       ledger=ledger_path)
+    engine.save(state_path)
+    for _ in range(2):
+        engine.begin_round()
+        engine.privatize_update(torch.ones(5))
+        engine.record_round()
+    recovery = recover_state(state_path)
+    assert recovery.steps_added == 2 and recovery.rounds_after == 2
+    assert load_engine(state_path).get_epsilon() == pytest.approx(engine.get_epsilon())
+
+    with pytest.raises(LedgerError, match="no line of participant 'org-b'"):
+        recover_state(state_path, ledger=_other_ledger(tmp_path))
+    with pytest.raises(LedgerError, match="needs the ledger file"):
+        recover_state(state_path, ledger=tmp_path / "missing.jsonl")
+
+
+def _other_ledger(tmp_path: Path) -> Path:
+    path = tmp_path / "other.jsonl"
+    new_engine(path)
+    return path
+
+
+def test_recover_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fedcrm.privacy.cli import app
+
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    engine = ClientLevelDP.from_budget("org-c", epsilon=3.0, delta=1e-3, rounds=4,
+                                       total_participants=20, participants_in_sum=10,
+                                       ledger=ledger_path)
+    engine.save(state_path)
+    engine.begin_round()
+    engine.record_round()
+    result = CliRunner().invoke(app, ["recover", str(state_path)])
+    assert result.exit_code == 0, result.output
+    assert "org-c: +1 steps, rounds 0 → 1" in result.output
+    again = CliRunner().invoke(app, ["recover", str(state_path)])
+    assert again.exit_code == 0 and "nothing to recover" in again.output
+    missing = CliRunner().invoke(app, ["recover", str(tmp_path / "nope.json")])
+    assert missing.exit_code == 1 and "does not exist" in " ".join(missing.output.split())
