@@ -844,7 +844,9 @@ def _leads(draw: OrgDraw, rng: np.random.Generator, ref: int, accounts: pd.DataF
                       open_status).astype(object)
     converted_day = np.where(is_converted, np.floor(
         created + 5 + rng.uniform(0, 1, n) * np.minimum(age - 5, 120)), np.nan)
-    sql_day = np.where(is_converted, converted_day - np.floor(rng.uniform(0, 15, n)),
+    # qualified up to two weeks before converting, never before the lead existed
+    sql_day = np.where(is_converted, np.maximum(
+        converted_day - np.floor(rng.uniform(0, 15, n)), np.floor(created)),
                        np.where(closed & ~converted & (rng.random(n) < 0.2),
                                 np.floor(created + rng.uniform(5, 40, n)), np.nan))
     target_account = rng.integers(0, len(accounts), n)

@@ -121,3 +121,20 @@ def test_leakage_fields_are_filled_only_after_the_outcome(federation: Federation
         leakage = [label for label in org.labels if label.note and "leakage" in label.note]
         assert {label.concept for label in leakage} >= {"account.churned", "account.churn_date",
                                                         "opportunity.loss_reason"}
+
+
+def test_lead_dates_follow_the_lead_lifecycle(federation: Federation) -> None:
+    checked = 0
+    for org in federation.orgs:
+        leads = org.latent["Lead"]
+        created = pd.to_datetime(leads["lead.created_date"]).dt.normalize()
+        for column in ("lead.sql_date", "lead.converted_date"):
+            later = pd.to_datetime(leads[column])
+            dated = later.notna()
+            assert (later[dated] >= created[dated]).all(), (org.org_id, column)
+            checked += int(dated.sum())
+        sql, converted = pd.to_datetime(leads["lead.sql_date"]), pd.to_datetime(
+            leads["lead.converted_date"])
+        both = sql.notna() & converted.notna()
+        assert (sql[both] <= converted[both]).all()
+    assert checked > 100
