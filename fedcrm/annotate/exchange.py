@@ -15,6 +15,13 @@ concept fits; ``group`` (only with no concept) names a cross-org group for a cus
 orgs share. A row with neither is unanswered and skipped on import. Label Studio's *export*
 (``annotations[].result[].value.choices``; ``text`` for the text areas) is read back, as is its
 flat JSON-MIN export. A CSV saved with semicolons (Excel in a European locale) is read too.
+
+CSV cells are guarded against formula injection: a cell that starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return is written with a leading ``'`` (so a spreadsheet shows it as
+text instead of running it; OWASP, "CSV Injection"), and that ``'`` is dropped again on import.
+CSV import is strict: an unclosed quote, text after a closing quote, a cell over the csv
+module's size limit, or a cell that swallowed the following rows (a stray ``"`` at the start of
+a note) is an error naming the spreadsheet row and the physical line.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fedcrm.annotate.pool import NO_CONCEPT, PoolField
 from fedcrm.annotate.strategies import Query
@@ -44,11 +51,44 @@ CSV_COLUMNS = (
     "top_candidates", "priority", "round", "strategy", "concept", "group", "annotator", "note",
 )
 _REQUIRED_COLUMNS = ("org", "object", "field", "concept")
+#: the keys (columns) import reads; a key that differs from one only in case is refused
+ANSWER_KEYS = ("org", "object", "field", "concept", "group", "annotator", "labelled_at",
+               "round", "note")
+#: a spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: a round number as an answer or a task file gives it: a whole number >= 0, not a bool
+RoundNumber = Annotated[int, Field(strict=True, ge=0)]
 
 
 def utc_now() -> str:
     """The current time as ISO 8601 UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def utc_timestamp(text: str) -> str:
+    """An ISO 8601 time (``2026-01-31T14:05:00Z``, ``2026-01-31 15:05+01:00``, ``2026-01-31``)
+    normalised to UTC (``2026-01-31T14:05:00+00:00``); a time without an offset is taken as UTC.
+
+    Raises :class:`ValueError` for anything else (``next tuesday``, ``31/01/2026``).
+    """
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def csv_safe(value: str) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text: a leading ``'`` before a cell that
+    starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return)."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def csv_unescaped(value: str) -> str:
+    """Undo :func:`csv_safe`: drop the ``'`` in front of a formula-like cell (a ``'`` in front
+    of anything else is the annotator's and stays)."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        return value[1:]
+    return value
 
 
 class TaskCandidate(BaseModel):
@@ -75,7 +115,7 @@ class AnnotationTask(BaseModel):
     candidates: list[TaskCandidate] = Field(default_factory=list)
     priority: float = 0.0
     rank: int = 0
-    round: int | None = None
+    round: RoundNumber | None = None
     strategy: str = ""
     #: the answer: a concept id, "none", or blank (unanswered)
     concept: str | None = None
@@ -98,9 +138,10 @@ class Answer(BaseModel):
     group: str | None = None
     annotator: str | None = None
     labelled_at: str | None = None
-    round: int | None = None
+    round: RoundNumber | None = None
     note: str | None = None
-    #: where the answer was read (``tasks.csv:14``, ``tasks.json task 3``), for messages
+    #: where the answer was read (``tasks.csv row 3 (line 5)``, ``tasks.jsonl:3``,
+    #: ``tasks.json task 3``), for messages
     where: str = ""
 
 
@@ -284,7 +325,8 @@ def write_tasks(
 
 
 def _csv_row(task: AnnotationTask) -> dict[str, str]:
-    return {
+    """The CSV cells of a task, each made safe to open in a spreadsheet (:func:`csv_safe`)."""
+    cells = {
         "task_id": task.task_id, "org": task.org, "object": task.object, "field": task.field,
         "label": task.label, "type": task.type, "description": task.description,
         "picklist_values": "; ".join(task.picklist_values),
@@ -293,6 +335,7 @@ def _csv_row(task: AnnotationTask) -> dict[str, str]:
         "concept": task.concept or "", "group": task.group or "",
         "annotator": task.annotator or "", "note": task.note or "",
     }
+    return {column: csv_safe(value) for column, value in cells.items()}
 
 
 def write_label_studio_export(tasks: Sequence[AnnotationTask], path: str | Path) -> Path:
@@ -342,6 +385,20 @@ class _Row(BaseModel):
     labelled_at: str | None = None
     round: int | None = None
     note: str | None = None
+
+    @field_validator("round", mode="before")
+    @classmethod
+    def _whole_round(cls, value: Any) -> Any:
+        """A round is a whole number >= 0: ``2`` or ``"2"`` (a CSV cell), never ``true``,
+        ``-7`` or ``2.5``."""
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ValueError(f"the round must be a whole number >= 0 (e.g. 2), not {value!r}; "
+                         "correct it or clear it")
 
 
 def _decision(concept: str | None, group: str | None,
@@ -408,41 +465,118 @@ def _read_jsonl(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
             raise MappingError(f"{path}:{number}: not a JSON object ({exc.msg})") from exc
         if not isinstance(item, dict):
             raise MappingError(f"{path}:{number}: expected a JSON object per line")
+        _refuse_misspelt_keys(item, f"{path}:{number}", "key")
         yield item, f"{path}:{number}"
+
+
+def _refuse_misspelt_keys(keys: Iterable[Any], where: str, what: str) -> None:
+    """Refuse a key (column) that is an answer key in another case (``Concept``): it would be
+    ignored, and its answers silently counted as unanswered."""
+    for key in keys:
+        if not isinstance(key, str) or key in ANSWER_KEYS:
+            continue
+        meant = next((k for k in ANSWER_KEYS if k == key.strip().casefold()), None)
+        if meant is not None:
+            raise MappingError(f"{where}: the {what} {key!r} is not read (names are lower "
+                               f"case); rename it {meant!r}")
 
 
 def _csv_delimiter(text: str) -> str:
     """``,`` unless the header only has the required columns when split on ``;`` or a tab
     (Excel in a European locale saves "CSV" with semicolons)."""
     for delimiter in (",", ";", "\t"):
-        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        try:
+            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        except csv.Error:
+            continue  # the strict reader of _csv_records names the problem
         if all(column in {h.strip() for h in header} for column in _REQUIRED_COLUMNS):
             return delimiter
     return ","
 
 
+def _csv_problem(error: csv.Error, delimiter: str) -> str:
+    """What a :class:`csv.Error` means for a person with a spreadsheet, and the fix."""
+    message = str(error)
+    if "end of data" in message:
+        return ("a quoted cell is never closed (a stray '\"' at the start of a cell?); "
+                "remove the quote or close it")
+    if "expected after" in message:
+        return (f"text after the closing '\"' of a quoted cell, where {delimiter!r} or the "
+                "end of the row should be (a stray '\"' at the start of a cell?); quote the "
+                "whole cell, doubling the quotes inside it, or remove the quotes")
+    if "field limit" in message:
+        return (f"a cell is longer than {csv.field_size_limit()} characters (a stray '\"' "
+                "that swallowed the rest of the file, or a pasted text?); shorten it")
+    return f"not readable as CSV ({message}); save the file again as 'CSV UTF-8'"
+
+
+def _csv_records(path: Path, text: str,
+                 delimiter: str) -> Iterator[tuple[list[str], int, int]]:
+    """``(cells, spreadsheet row, first physical line)`` of every record, the header being row
+    1 and a blank line a row of its own, as a spreadsheet counts them.
+
+    The reader is strict; a :class:`csv.Error` becomes a :class:`MappingError` naming the row.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    row = 0
+    while True:
+        line = reader.line_num + 1
+        row += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MappingError(f"{path} row {row} (line {line}): "
+                               f"{_csv_problem(exc, delimiter)}") from exc
+        yield cells, row, line
+
+
+def _swallowed_rows(cell: str, delimiter: str, width: int) -> int:
+    """How many lines after the first of a multi-line ``cell`` split into exactly ``width``
+    cells, i.e. look like rows of the sheet that a stray ``"`` pulled into this cell."""
+    if width < 2 or ("\n" not in cell and "\r" not in cell):
+        return 0
+    lines = cell.splitlines()[1:]
+    return sum(1 for line in lines
+               if len(next(csv.reader([line], delimiter=delimiter), [])) == width)
+
+
 def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
     delimiter = _csv_delimiter(text)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
+    records = _csv_records(path, text, delimiter)
+    first = next(records, None)
+    header = [h.strip() for h in first[0]] if first is not None else []
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
         first_line = text.split("\n", 1)[0]
         hint = (" The header looks semicolon-separated: save the file as 'CSV UTF-8 (comma "
                 "delimited)'." if ";" in first_line else "")
         raise MappingError(
-            f"{path}:1: missing column(s) {missing}; the header must include "
+            f"{path} row 1 (line 1): missing column(s) {missing}; the header must include "
             f"{list(_REQUIRED_COLUMNS)} (export the tasks with `fedcrm annotate select "
             f"--format csv` and fill in the concept column).{hint}"
         )
-    reader.fieldnames = header
-    for row in reader:
-        if None in row:
-            raise MappingError(f"{path}:{reader.line_num}: more cells than header columns "
+    _refuse_misspelt_keys(header, f"{path} row 1 (line 1)", "column")
+    for cells, row, line in records:
+        where = f"{path} row {row} (line {line})"
+        if len(cells) > len(header):
+            raise MappingError(f"{where}: more cells than header columns "
                                f"(a stray {delimiter!r} or an unquoted cell?)")
-        if not any((v or "").strip() for v in row.values()):
+        for column, cell in zip(header, cells, strict=False):
+            swallowed = _swallowed_rows(cell, delimiter, len(header))
+            if swallowed:
+                raise MappingError(
+                    f"{where}: the {column or 'unnamed'} cell runs over {swallowed} more "
+                    f"line(s) that look like rows of their own (a stray '\"' at the start "
+                    f"of the cell quotes everything up to the next '\"'); remove the stray "
+                    f"quote or close it"
+                )
+        if not any(cell.strip() for cell in cells):
             continue
-        yield row, f"{path}:{reader.line_num}"
+        values = {column: csv_unescaped(cell) for column, cell in zip(header, cells,
+                                                                      strict=False)}
+        yield values, where
 
 
 def _completed_by(annotation: dict[str, Any]) -> str | None:
@@ -531,6 +665,7 @@ def _read_label_studio(path: Path, text: str) -> Iterator[tuple[dict[str, Any], 
         if not isinstance(task, dict):
             raise MappingError(f"{where}: expected a JSON object")
         if "data" not in task:  # JSON-MIN: data and answers flattened into one object
+            _refuse_misspelt_keys(task, where, "key")
             yield _json_min_row(task, where), where
             continue
         data = task["data"]
@@ -569,7 +704,8 @@ def _said(decision: tuple[str | None, str | None]) -> str:
 def read_answers(path: str | Path, *, format: str | None = None) -> AnswerSheet:
     """Read the answered tasks in ``path`` (any of the three formats).
 
-    Malformed input raises :class:`MappingError` naming the file and line (or task).
+    Malformed input raises :class:`MappingError` naming the file and line (the spreadsheet
+    row and the line of a CSV; the task of Label Studio).
     Validation against the ontology and the orgs' metadata happens on merge
     (:func:`fedcrm.annotate.merge.merge_answers`).
     """

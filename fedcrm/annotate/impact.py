@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from fedcrm.federation.experiment import OrgInput
     from fedcrm.matching.proposal import MappingProposal
 
-#: bump when the cached file's meaning changes
-CACHE_FORMAT = 1
+#: bump when the cached file's meaning changes (2: the key hashes the records' contents)
+CACHE_FORMAT = 2
 _SUFFIXES = ("#missing", "#days", "#present")
 
 
@@ -193,6 +193,23 @@ class ImpactWeights(BaseModel):
     from_cache: bool = False
 
 
+def table_digest(table: pd.DataFrame) -> str:
+    """A hash of a table's contents: column names, dtypes, index and every value.
+
+    Row counts alone would let a cache computed on other records of the same size be read back.
+    """
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[str(c), str(t)] for c, t in table.dtypes.items()]).encode())
+    try:
+        values = pd.util.hash_pandas_object(table, index=True).to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): hash their text instead
+        values = pd.util.hash_pandas_object(table.astype(str), index=True).to_numpy()
+    digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def _cache_key(
     tasks: Sequence[str], orgs: Sequence[OrgInput], mapping: MappingProposal,
     reference_date: Any, config: TrainingConfig, n_repeats: int, seed: int, scale: float,
@@ -200,8 +217,11 @@ def _cache_key(
 ) -> str:
     payload = {
         "format": CACHE_FORMAT, "tasks": sorted(tasks), "ontology": ontology.version,
-        "orgs": sorted((o.org_id, sorted((name, len(t)) for name, t in o.tables.items()))
-                       for o in orgs),
+        "orgs": sorted(
+            (o.org_id, hashlib.sha256(o.schema.model_dump_json().encode()).hexdigest(),
+             sorted((name, len(t), table_digest(t)) for name, t in o.tables.items()))
+            for o in orgs
+        ),
         "mapping": hashlib.sha256(mapping.model_dump_json().encode()).hexdigest(),
         "reference_date": str(reference_date), "config": config.model_dump(mode="json"),
         "n_repeats": n_repeats, "seed": seed, "scale": scale,

@@ -479,7 +479,9 @@ class AnnotationLoop:
         field the round asked about (its task ids) outside the held-out orgs, and a filled
         round column must be the round's number; otherwise nothing is imported and every
         such row is listed (a field answered outside the round would be counted as a label
-        the round's strategy spent).
+        the round's strategy spent). A file in which no row has an answer (the task file
+        before anyone filled it in) is refused and the round stays pending: closing it would
+        retrain and record a curve point for no labels.
         """
         pending = self.curve.pending
         if pending is None:
@@ -489,6 +491,12 @@ class AnnotationLoop:
         if format is None and _same_file(path, pending.task_file):
             format = pending.format
         sheet = read_answers(path, format=format)
+        if not sheet.answers:
+            raise MappingError(
+                f"{sheet.path}: no row has a concept or group ({sheet.unanswered} unanswered); "
+                "fill in the concept column (a concept id, or 'none') and import again; round "
+                f"{pending.round} is still waiting for its answers"
+            )
         asked = {task_id.casefold() for task_id in pending.task_ids}
         problems = []
         for answer in sheet.answers:

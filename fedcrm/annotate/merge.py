@@ -2,10 +2,11 @@
 
 Every answer is checked before anything is written — the org has metadata, the field exists,
 the concept is in the ontology, a concept and a group are not both given, the same field is
-not answered two ways — and all problems are reported together, each naming the file and line
-(or Label Studio task) and the fix. An answer that disagrees with a label the corpus already
-has is a *conflict*: the import stops and lists them all, unless ``replace`` is given with a
-reason, which is then kept in the new label's note.
+not answered two ways, the round and the labelling time are sound — and all problems are
+reported together, each naming the file and line (or Label Studio task) and the fix. An
+answer that disagrees with a label the corpus already has is a *conflict*: the import stops
+and lists them all, unless ``replace`` is given with a reason, which is then kept in the new
+label's note.
 
 Merging edits ``labels/<org>.jsonl`` line by line: a replaced label's line is rewritten in
 place, new labels are inserted where the file's sort order puts them (appended if the file is
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from fedcrm._files import new_file_mode
-from fedcrm.annotate.exchange import Answer, read_answers, utc_now
+from fedcrm.annotate.exchange import Answer, read_answers, utc_now, utc_timestamp
 from fedcrm.annotate.pool import load_org_schema
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import (
@@ -155,14 +156,18 @@ def merge_answers(
     """Validate ``answers`` and merge them into ``annotations_dir/labels/``.
 
     Provenance of each new label: ``annotator`` (the answer's own, else this argument),
-    ``labelled_at`` (the answer's, else ``now``), ``round`` (this argument, else the answer's;
-    required for ``method="active_learning"``) and ``method``. Raises :class:`MappingError`
-    listing every invalid answer, or :class:`LabelConflictError` listing every conflict;
-    in both cases nothing is written.
+    ``labelled_at`` (the answer's, an ISO 8601 time normalised to UTC, else ``now``),
+    ``round`` (the answer's, else this argument; required for ``method="active_learning"``;
+    an answer whose round contradicts this argument is invalid) and ``method``. Raises
+    :class:`MappingError` listing every invalid answer, or :class:`LabelConflictError` listing
+    every conflict; in both cases nothing is written.
     """
     if replace and not (reason and reason.strip()):
         raise ConfigError("replacing existing labels needs a reason (--reason '...'); it is "
                           "kept in the new labels' notes")
+    if round is not None and (isinstance(round, bool) or not isinstance(round, int)
+                              or round < 0):
+        raise ConfigError(f"the round must be a whole number >= 0 (--round 3), got {round!r}")
     root = Path(annotations_dir) if annotations_dir is not None else default_annotations_dir()
     meta_root = Path(metadata_root) if metadata_root is not None else default_metadata_root()
     ontology = ontology if ontology is not None else load_ontology()
@@ -211,11 +216,25 @@ def merge_answers(
             problems.append(f"{where}: group {answer.group!r} must be letters, digits, '_', "
                             "'.' or '-' (e.g. account.loyalty_tier)")
             continue
-        effective_round = round if round is not None else answer.round
+        if round is not None and answer.round is not None and answer.round != round:
+            problems.append(f"{where}: the round column says {answer.round}, but round {round} "
+                            "was given (--round); correct the round column, clear it, or "
+                            "leave --round out")
+            continue
+        effective_round = answer.round if answer.round is not None else round
         if method == "active_learning" and effective_round is None:
             problems.append(f"{where}: no round number; fill the round column or pass "
                             "--round")
             continue
+        labelled_at = None
+        if answer.labelled_at is not None and answer.labelled_at.strip():
+            try:
+                labelled_at = utc_timestamp(answer.labelled_at)
+            except ValueError:
+                problems.append(f"{where}: labelled_at {answer.labelled_at!r} is not an ISO "
+                                "8601 time; write it like 2026-01-31T14:05:00Z, or clear it "
+                                "to record the import time")
+                continue
         who = answer.annotator or annotator
         if not who:
             problems.append(f"{where}: who labelled this? Fill the annotator column or pass "
@@ -224,7 +243,7 @@ def merge_answers(
         label = FieldLabel(
             org=answer.org, object=sobject.api_name, field=meta.api_name,
             concept=answer.concept, group=answer.group, annotator=who, method=method,
-            labelled_at=answer.labelled_at or stamp, round=effective_round, note=answer.note,
+            labelled_at=labelled_at or stamp, round=effective_round, note=answer.note,
         )
         key = (answer.org, label.key)
         if key in chosen:
@@ -375,14 +394,19 @@ def write_files_atomically(contents: Mapping[Path, str]) -> None:
 
     Every new text goes to a temporary file beside its target and every existing target is
     copied to a backup first; only then are the targets replaced, one ``os.replace`` each. If
-    one fails, the targets already replaced are restored from their backups (new files are
-    removed), so either every file has its new text or every file is as it was. Raises
-    :class:`MappingError` naming the file that could not be written (and, should restoring
-    fail too, the backup to copy back by hand).
+    anything stops the replacing — an :class:`OSError`, but also Ctrl-C
+    (:class:`KeyboardInterrupt`) or any other exception — the targets already replaced are
+    restored from their backups (new files are removed) and the exception goes on, so either
+    every file has its new text or every file is as it was. Backups are deleted only once
+    every file is written or every file is restored. Raises :class:`MappingError` naming the
+    file that could not be written (and, should restoring fail too, the backup to copy back by
+    hand; for an exception other than :class:`OSError` that goes into the exception's notes).
     """
     temporaries: dict[Path, Path] = {}
     backups: dict[Path, Path] = {}
+    #: targets whose replacement has begun; one interrupted mid-call is restored as well
     replaced: list[Path] = []
+    settled = False  # True once every target has its new text or its old one again
     try:
         try:
             for path, text in contents.items():
@@ -398,22 +422,37 @@ def write_files_atomically(contents: Mapping[Path, str]) -> None:
         except OSError as exc:
             raise MappingError(f"{exc.filename or 'a label file'}: cannot write "
                                f"({exc.strerror or exc}); nothing was imported") from exc
-        for path in contents:
-            try:
+        try:
+            for path in contents:
+                replaced.append(path)
                 os.replace(temporaries[path], path)
-            except OSError as exc:
-                stuck = _restore(replaced, backups)
-                raise MappingError(
-                    f"{path}: cannot replace the label file ({exc.strerror or exc}); "
-                    + ("the files already written were restored, nothing was imported"
-                       if not stuck else "restoring failed; copy back by hand: "
+                del temporaries[path]
+        except BaseException as exc:
+            # not only OSError: a Ctrl-C between two replacements would leave some orgs
+            # written and others not
+            current = replaced[-1] if replaced else None
+            if current in temporaries and temporaries[current].exists():
+                replaced.pop()  # stopped before its os.replace happened: nothing to restore
+            stuck = _restore(replaced, backups)
+            settled = True  # the backups of `stuck` were taken out of `backups`: they stay
+            by_hand = ("restoring failed; copy back by hand: "
                        + ", ".join(f"{backup} -> {target}" for target, backup in stuck))
+            if isinstance(exc, OSError):
+                raise MappingError(
+                    f"{current}: cannot replace the label file ({exc.strerror or exc}); "
+                    + ("the files already written were restored, nothing was imported"
+                       if not stuck else by_hand)
                 ) from exc
-            del temporaries[path]
-            replaced.append(path)
+            if stuck:
+                exc.add_note(f"writing the label files was interrupted; {by_hand}")
+            raise
+        settled = True
     finally:
-        for leftover in [*temporaries.values(), *backups.values()]:
+        for leftover in temporaries.values():
             leftover.unlink(missing_ok=True)
+        if settled or not replaced:
+            for backup in backups.values():
+                backup.unlink(missing_ok=True)
 
 
 def _restore(replaced: Sequence[Path], backups: dict[Path, Path]) -> list[tuple[Path, Path]]:

