@@ -149,8 +149,12 @@ def check_certificate(path: str | Path, *, role: str = "certificate") -> x509.Ce
     try:
         certificate = x509.load_pem_x509_certificate(file.read_bytes())
     except FileNotFoundError:
-        raise ConfigError(f"{role} {file} does not exist; check the path in the "
-                          "[flower] section of the federation config") from None
+        raise ConfigError(f"{role} {file} does not exist; check the path passed for it "
+                          "(a launcher's certificate folder, a SuperNode's "
+                          "--root-certificates)") from None
+    except OSError as exc:
+        raise ConfigError(f"{role} {file} cannot be read ({exc.strerror or exc}); pass the "
+                          "path of a PEM certificate file") from None
     except ValueError as exc:
         raise ConfigError(f"{role} {file} is not a PEM certificate ({exc})") from None
     now = dt.datetime.now(dt.UTC)
@@ -173,6 +177,24 @@ def _split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _client_context(ca_file: Path) -> ssl.SSLContext:
+    """A TLS client context trusting ``ca_file`` (ConfigError naming the file if it cannot
+    serve as one)."""
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise ConfigError(f"CA certificate {ca_file} does not exist; pass the CA certificate "
+                          "that issued the SuperLink's certificate as root "
+                          "certificates") from None
+    except ssl.SSLError as exc:
+        raise ConfigError(f"CA certificate {ca_file} is not a PEM certificate "
+                          f"({exc.reason or exc}); pass the PEM file of the CA that issued "
+                          "the SuperLink's certificate") from None
+    except OSError as exc:
+        raise ConfigError(f"CA certificate {ca_file} cannot be read ({exc.strerror or exc}); "
+                          "pass the path of a PEM file") from None
+
+
 def check_superlink(address: str, *, root_certificates: str | Path | None = None,
                     timeout: float = 5.0) -> None:
     """Fail fast, with a clear :class:`ConfigError`, when a SuperNode could not talk to the
@@ -185,12 +207,13 @@ def check_superlink(address: str, *, root_certificates: str | Path | None = None
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(
             f"cannot reach the SuperLink at {address} ({reason}, after at most {timeout:g} s); "
-            "is flower-superlink running there, and is the [flower] superlink address right?"
+            "is flower-superlink running there, and is this address (the SuperNode's "
+            "--superlink) right?"
         ) from None
     with connection:
         if root_certificates is None:
             return
-        context = ssl.create_default_context(cafile=str(root_certificates))
+        context = _client_context(Path(root_certificates))
         try:
             with context.wrap_socket(connection, server_hostname=host):
                 return

@@ -43,6 +43,7 @@ import numpy as np
 from flwr.app import Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
+from pydantic import ValidationError
 from torch import nn
 
 from fedcrm.crypto import PackingSpec, SecureAggregator
@@ -54,11 +55,11 @@ from fedcrm.federation.backends.node import (
     PublicSetup,
 )
 from fedcrm.federation.backends.records import (
-    array_of,
+    field_of,
     fields_of,
     from_json,
-    optional_float,
     pack,
+    vector_of,
 )
 from fedcrm.federation.coordinator import (
     Coordinator,
@@ -191,6 +192,47 @@ def _require_quorum(what: str, answered: int, asked: int, minimum: int,
             + "; ".join(f"{pid}: {why}" for pid, why in failures.items()))
 
 
+#: what reading a malformed reply raises (ConfigError and pydantic's ValidationError are
+#: ValueErrors): one org's bad reply is that org's problem, never the coordinator's crash
+_MALFORMED = (KeyError, TypeError, ValueError, OverflowError)
+
+
+def _discarded(message_type: str, error: Exception) -> str:
+    """The round log's reason for an org whose reply could not be used (one line)."""
+    if isinstance(error, ValidationError):
+        reason = "; ".join(f"{'.'.join(str(part) for part in problem['loc'])}: "
+                           f"{problem['msg']}" for problem in error.errors(include_url=False))
+    else:
+        reason = " ".join(str(error).split())
+    return f"its {message_type} reply was discarded: {reason}"
+
+
+def _privacy_report(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The privacy spend an org reported with its update (empty without a privacy hook)."""
+    if fields.get("privacy") is None:
+        return {}
+    report = from_json(field_of(dict(fields), "privacy", str))
+    if not isinstance(report, dict):
+        raise ConfigError("field 'privacy' is not a JSON object")
+    return report
+
+
+def _test_report(report: Any) -> dict[str, float | None]:
+    """One org's test metrics of one model, checked: AUC in [0, 1], log loss and record
+    count finite and non-negative, or None (the in-process ``binary_metrics`` keys)."""
+    if not isinstance(report, dict):
+        raise ConfigError(f"a metric report is {type(report).__name__}, expected an object")
+    checked: dict[str, float | None] = {}
+    for key, upper in (("auc", 1.0), ("log_loss", math.inf), ("n", math.inf)):
+        value = report.get(key)
+        if value is not None:
+            value = field_of(report, key, float)
+            if not (math.isfinite(value) and 0.0 <= value <= upper):
+                raise ConfigError(f"{key} {value!r} is out of range")
+        checked[key] = value
+    return checked
+
+
 RoundHook = Callable[[RoundRecord, np.ndarray], None]
 
 
@@ -199,7 +241,11 @@ class FlowerCoordinator(Coordinator):
     """The in-process :class:`~fedcrm.federation.Coordinator`, talking to orgs over Flower.
 
     Orgs that do not answer a message in time are dropped from the federation (named in the
-    round's ``dropped``); a round goes on as long as ``[flower] min_replies`` answered.
+    round's ``dropped``); every exchange (training, validation, re-synchronising the gates
+    after a rollback, test evaluation) goes on as long as ``[flower] min_replies`` answered,
+    and fails with :class:`AggregationError` below it. An org whose reply cannot be used (a
+    missing field, a delta that is not a finite float32 vector of the model's size) is named
+    in the round's ``dropped`` and its reply discarded; it stays in the federation.
     """
 
     def __init__(self, link: NodeLink, enrolments: Sequence[Enrolment],
@@ -254,59 +300,115 @@ class FlowerCoordinator(Coordinator):
         for pid in plan.participants:  # plan order, as the in-process loop adds updates
             if pid not in replies:
                 continue
-            fields = fields_of(replies[pid])
-            if not fields["accepted"]:
-                local.rejections[pid] = str(fields.get("reason", ""))
-                continue
-            if "dropped" in fields:
-                self.participants[pid].active = False
-                local.dropped[pid] = str(fields["dropped"])
-                continue
-            if fields.get("participant_id") != pid:
-                local.dropped[pid] = (f"its update claims to come from "
-                                      f"{fields.get('participant_id')!r}; discarded")
-                continue
-            privacy = from_json(fields.get("privacy"))
-            if privacy:
-                local.privacy[pid] = privacy
-            delta = array_of(replies[pid], "delta")
-            local.updates.append(Update(
-                participant_id=pid, round=round_number, delta=delta,
-                n_samples=int(fields["n_samples"]),
-                quality_multiplier=float(fields["quality_multiplier"]),
-                norm=float(fields["norm"]), clipped=bool(fields["clipped"]),
-                train_loss=float(fields["train_loss"]), privacy=privacy))
+            try:
+                self._read_training_reply(pid, round_number, replies[pid], local)
+            except _MALFORMED as exc:
+                local.dropped[pid] = _discarded("train.plain", exc)
         return local
+
+    def _read_training_reply(self, pid: str, round_number: int, reply: RecordDict,
+                             local: LocalRound) -> None:
+        """Add one org's ``train.plain`` answer to ``local``: a gate rejection, a drop (its
+        privacy budget is spent) or its update. Raises (one of ``_MALFORMED``) before adding
+        anything when the reply is malformed."""
+        fields = fields_of(reply)
+        if not field_of(fields, "accepted", bool):
+            local.rejections[pid] = str(fields.get("reason", ""))
+            return
+        if "dropped" in fields:
+            self.participants[pid].active = False
+            local.dropped[pid] = str(fields["dropped"])
+            return
+        if fields.get("participant_id") != pid:
+            raise ConfigError(f"its update claims to come from {fields.get('participant_id')!r}")
+        privacy = _privacy_report(fields)
+        update = Update(
+            participant_id=pid, round=round_number,
+            delta=vector_of(reply, "delta", int(self.parameters.size)),
+            n_samples=field_of(fields, "n_samples", int),
+            quality_multiplier=field_of(fields, "quality_multiplier", float),
+            norm=field_of(fields, "norm", float), clipped=field_of(fields, "clipped", bool),
+            train_loss=field_of(fields, "train_loss", float), privacy=privacy)
+        if privacy:
+            local.privacy[pid] = privacy
+        local.updates.append(update)
 
     def _resync_gates(self, parameters: np.ndarray) -> None:
         content = self._model_message(parameters)
         reachable = [pid for pid in self.participants if pid not in self.lost]
-        _, failures = self.link.exchange("evaluate.resync", dict.fromkeys(reachable, content))
+        replies, failures = self.link.exchange("evaluate.resync",
+                                               dict.fromkeys(reachable, content))
         self._drop(failures, {})
+        _require_quorum("re-synchronising the gates after a rollback", len(replies),
+                        len(reachable), self.min_replies, failures)
 
     def _validate(self, parameters: np.ndarray, participant_ids: Sequence[str],
                   dropped: dict[str, str]) -> dict[str, float | None]:
         content = self._model_message(parameters)
+        # an org lost earlier (in this round's training, say) is not asked again: asking
+        # would only make the round wait round_timeout a second time
+        reachable = [pid for pid in participant_ids if pid not in self.lost]
         replies, failures = self.link.exchange("evaluate.validate",
-                                               dict.fromkeys(participant_ids, content))
+                                               dict.fromkeys(reachable, content))
         self._drop(failures, dropped)
-        return {pid: optional_float(fields_of(replies[pid]), "auc") if pid in replies else None
+        _require_quorum("validation of the global model", len(replies), len(reachable),
+                        self.min_replies, failures)
+        return {pid: self._reported_auc(pid, replies[pid]) if pid in replies else None
                 for pid in participant_ids}
+
+    @staticmethod
+    def _reported_auc(pid: str, reply: RecordDict) -> float | None:
+        """An org's validation AUC: a finite number in [0, 1], or None (absent: its split has
+        one class; anything else is ignored with a warning, so one org cannot choose the
+        "best" round by reporting an impossible AUC)."""
+        try:
+            fields = fields_of(reply)
+            if fields.get("auc") is None:
+                return None
+            auc = float(field_of(fields, "auc", float))
+            if not (math.isfinite(auc) and 0.0 <= auc <= 1.0):
+                raise ConfigError(f"AUC {auc!r} is not a number in [0, 1]")
+        except _MALFORMED as exc:
+            warnings.warn(f"org {pid!r}: validation AUC ignored ({exc})", RuntimeWarning,
+                          stacklevel=3)
+            return None
+        return auc
 
     def _test_metrics(self, candidates: Sequence[np.ndarray]
                       ) -> list[dict[str, dict[str, float | None]]]:
         arrays = {f"candidate_{i}": vector for i, vector in enumerate(candidates)}
         content = pack({"candidates": len(candidates)}, arrays)
         reachable = [pid for pid in self.participants if pid not in self.lost]
-        replies, _ = self.link.exchange("evaluate.test", dict.fromkeys(reachable, content))
-        unknown = {"auc": None, "log_loss": None, "n": None}
+        replies, failures = self.link.exchange("evaluate.test",
+                                               dict.fromkeys(reachable, content))
+        self._drop(failures, {})
+        _require_quorum("test evaluation", len(replies), len(reachable), self.min_replies,
+                        failures)
         results: list[dict[str, dict[str, float | None]]] = [{} for _ in candidates]
         for pid in self.participants:
-            reports = (from_json(fields_of(replies[pid])["metrics"]) if pid in replies
-                       else [dict(unknown) for _ in candidates])
-            for index, report in enumerate(reports):
+            for index, report in enumerate(self._reported_tests(pid, replies.get(pid),
+                                                                len(candidates))):
                 results[index][pid] = report
         return results
+
+    @staticmethod
+    def _reported_tests(pid: str, reply: RecordDict | None, count: int
+                        ) -> list[dict[str, float | None]]:
+        """An org's test metrics of the ``count`` candidate models; unknown (None) where it
+        did not answer or answered with something else (with a warning)."""
+        unknown: list[dict[str, float | None]] = [
+            {"auc": None, "log_loss": None, "n": None} for _ in range(count)]
+        if reply is None:
+            return unknown
+        try:
+            reports = from_json(field_of(fields_of(reply), "metrics", str))
+            if not isinstance(reports, list) or len(reports) != count:
+                raise ConfigError(f"expected a list of {count} metric reports")
+            return [_test_report(report) for report in reports]
+        except _MALFORMED as exc:
+            warnings.warn(f"org {pid!r}: test metrics ignored ({exc})", RuntimeWarning,
+                          stacklevel=3)
+            return unknown
 
 
 # --------------------------------------------------------------------- encrypted coordinator
@@ -397,17 +499,21 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         for pid in plan.participants:
             if pid not in replies:
                 continue
-            fields = fields_of(replies[pid])
-            if not fields["accepted"]:
-                rejections[pid] = str(fields.get("reason", ""))
-            elif "dropped" in fields:
-                self.participants[pid].active = False
-                dropped[pid] = str(fields["dropped"])
-            else:
-                messages[pid] = bytes(fields["message"])
-                report = from_json(fields.get("privacy"))
-                if report:
-                    privacy[pid] = report
+            try:
+                fields = fields_of(replies[pid])
+                if not field_of(fields, "accepted", bool):
+                    rejections[pid] = str(fields.get("reason", ""))
+                elif "dropped" in fields:
+                    self.participants[pid].active = False
+                    dropped[pid] = str(fields["dropped"])
+                else:
+                    message = field_of(fields, "message", bytes)
+                    report = _privacy_report(fields)
+                    messages[pid] = message
+                    if report:
+                        privacy[pid] = report
+            except _MALFORMED as exc:
+                dropped[pid] = _discarded("train.secure", exc)
         timings["local_training"] = time.perf_counter() - start
         rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
         encryption = EncryptedRound(key_bits=self.spec.key_bits,
@@ -527,12 +633,18 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                 for pid in online:  # key order, as the in-process coordinator asks
                     if pid not in replies:
                         continue
-                    fields = fields_of(replies[pid])
-                    if "partial" in fields:
-                        partials.append(bytes(fields["partial"]))
-                        count -= 1
-                    else:
+                    try:
+                        fields = fields_of(replies[pid])
+                        partial = (field_of(fields, "partial", bytes) if "partial" in fields
+                                   else None)
+                    except _MALFORMED as exc:
+                        refused[pid] = _discarded("query.decrypt", exc)
+                        continue
+                    if partial is None:
                         refused[pid] = str(fields.get("refused", "refused"))
+                    else:
+                        partials.append(partial)
+                        count -= 1
 
         return decrypt_with_quorum(aggregator, quorum, ask, waiting, partials, unreachable,
                                    refused)
@@ -554,8 +666,40 @@ def _wait_for_nodes(grid: Grid, minimum: int, timeout: float, poll: float) -> li
         time.sleep(max(poll, 0.1))
 
 
+def _enrolment_of(pid: str, node_id: int, fields: Mapping[str, Any], *,
+                  encrypted: bool) -> Enrolment:
+    """An org's enrolment facts, checked as the in-process backend checks its participants
+    (ConfigError naming the fact): a positive feature count; plaintext: a positive sample
+    count and a quality multiplier in [0.6, 1.4]; encrypted: the weight's power-of-two
+    ceiling, a finite positive power of two."""
+    facts = dict(fields)
+    n_features = field_of(facts, "n_features", int)
+    if n_features < 1:
+        raise ConfigError(f"n_features must be at least 1, got {n_features}")
+    if encrypted:
+        ceiling = float(field_of(facts, "weight_ceiling", float))
+        if not (math.isfinite(ceiling) and ceiling > 0 and math.frexp(ceiling)[0] == 0.5):
+            raise ConfigError(f"weight_ceiling must be a finite positive power of two, got "
+                              f"{ceiling!r}")
+        return Enrolment(participant_id=pid, node_id=node_id, n_features=n_features,
+                         weight_ceiling=ceiling)
+    n_samples = field_of(facts, "n_samples", int)
+    if n_samples < 1:
+        raise ConfigError(f"n_samples must be at least 1, got {n_samples}")
+    quality = float(field_of(facts, "quality_multiplier", float))
+    if not 0.6 <= quality <= 1.4:
+        raise ConfigError(f"quality multiplier must be in [0.6, 1.4], got {quality}")
+    return Enrolment(participant_id=pid, node_id=node_id, n_features=n_features,
+                     n_samples=n_samples, quality_multiplier=quality)
+
+
 def enrol(grid: Grid, settings: FederationConfig) -> tuple[NodeLink, list[Enrolment]]:
-    """Wait for the orgs' nodes, ask each who it is, and check it against the roster."""
+    """Wait for the orgs' nodes, ask each who it is, and check it against the roster.
+
+    A node that refuses to enrol (its weight exceeds ``[encryption] max_weight``, say) or
+    sends invalid facts stops the run with a :class:`ConfigError` naming it, as the
+    in-process backend refuses such a participant; nodes that do not answer are left out
+    (with a warning) while ``[flower] min_available`` of them enrol."""
     flower = settings.flower
     roster = settings.participants
     minimum = flower.min_available or (len(roster) if roster else 1)
@@ -566,24 +710,38 @@ def enrol(grid: Grid, settings: FederationConfig) -> tuple[NodeLink, list[Enrolm
     replies, failures = probe.exchange("query.enrol", {key: pack({}) for key in by_node})
     enrolments: dict[str, Enrolment] = {}
     problems = [f"{key}: {why}" for key, why in failures.items()]
+    refused: list[str] = []
     for key, content in replies.items():
-        fields = fields_of(content)
-        pid = str(fields["participant_id"])
+        try:
+            fields = fields_of(content)
+            pid = field_of(fields, "participant_id", str)
+            encrypted = field_of(fields, "encrypted", bool)
+        except _MALFORMED as exc:
+            refused.append(f"{key} answered without a usable enrolment ({exc}); check that "
+                           "its SuperNode runs fedcrm's ClientApp")
+            continue
         if roster is not None and pid not in roster:
             problems.append(f"{key} says it is {pid!r}, who is not in the roster {roster}")
             continue
         if pid in enrolments:
             raise ConfigError(f"two SuperNodes both say they are {pid!r}; give each org's "
                               "node its own --node-config org=...")
-        if bool(fields["encrypted"]) != settings.encryption.enabled:
+        if encrypted != settings.encryption.enabled:
             raise ConfigError(f"org {pid!r} has encryption "
-                              f"{'on' if fields['encrypted'] else 'off'} but the coordinator "
+                              f"{'on' if encrypted else 'off'} but the coordinator "
                               "has it the other way; all parties must read the same config")
-        enrolments[pid] = Enrolment(
-            participant_id=pid, node_id=by_node[key], n_features=int(fields["n_features"]),
-            n_samples=int(fields.get("n_samples", 0)),
-            quality_multiplier=float(fields.get("quality_multiplier", 1.0)),
-            weight_ceiling=optional_float(fields, "weight_ceiling"))
+        if "refused" in fields:
+            refused.append(f"org {pid!r} ({key}) refused to enrol: {fields['refused']}")
+            continue
+        try:
+            enrolments[pid] = _enrolment_of(pid, by_node[key], fields, encrypted=encrypted)
+        except _MALFORMED as exc:
+            refused.append(f"org {pid!r} ({key}) sent invalid enrolment facts ({exc}); check "
+                           "its SuperNode's --node-config (quality=...) and its data")
+    if refused:
+        # as the in-process Participant and SecureCoordinator refuse such an org when they
+        # are built: the run does not start without it
+        raise ConfigError("the federation cannot start: " + "; ".join(refused))
     order = [pid for pid in (roster or sorted(enrolments)) if pid in enrolments]
     if len(order) < minimum:
         raise AggregationError(f"only {order} enrolled, {minimum} needed ([flower] "

@@ -100,7 +100,9 @@ class LocalFederation:
     workdir:
         Folder for certificates, keys, logs, the Flower home and the run's output.
     config:
-        The federation config file every party reads (``[flower]`` settings apply).
+        The federation config file every party reads. Its ``[flower]`` quorum and timeouts
+        apply; its ``superlink``, ``root_certificates`` and ``insecure`` are not read (this
+        class runs its own SuperLink on a free loopback port with a throwaway CA).
     orgs:
         The orgs, one SuperNode each.
     tls, node_auth:
@@ -395,7 +397,7 @@ def _explain_node_failure(name: str, address: str, key: Path | None, log: str) -
                            "issued it as root certificates")
     if "Connection refused" in log or "Giving up reconnection" in log:
         return ConfigError(f"SuperNode {name!r} cannot reach the SuperLink at {address} "
-                           "(connection refused); check the [flower] superlink address and "
-                           "that flower-superlink runs")
+                           "(connection refused); check the address it was given (--superlink) "
+                           "and that flower-superlink runs")
     return ConfigError(f"SuperNode {name!r} exited before joining the SuperLink at "
                        f"{address}:\n{_tail(log)}")

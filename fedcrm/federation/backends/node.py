@@ -13,6 +13,10 @@ privacy hook), ``ParticipantEncryptor.encrypt`` and ``KeyHolder.partial_decrypt`
 from __future__ import annotations
 
 import json
+import os
+import stat
+import warnings
+import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -136,6 +140,11 @@ def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> 
     return public
 
 
+#: what a key file of the wrong shape raises while it is read (a list where an object
+#: belongs raises AttributeError, a wrong hex string ValueError, …)
+_MALFORMED_KEYS = (KeyError, TypeError, ValueError, AttributeError)
+
+
 def load_public_setup(path: str | Path) -> PublicSetup:
     """Read ``federation.json`` (see :func:`write_key_files`)."""
     file = Path(path)
@@ -148,22 +157,43 @@ def load_public_setup(path: str | Path) -> PublicSetup:
     except FileNotFoundError:
         raise ConfigError(f"encryption setup {file} does not exist; make it with "
                           "write_key_files (examples/flower/launch.py does)") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"encryption setup {file} is malformed: {exc!r}") from None
+    except OSError as exc:
+        raise ConfigError(f"encryption setup {file} cannot be read ({exc.strerror or exc}); "
+                          "point [encryption] keys at the federation.json file that "
+                          "write_key_files wrote") from None
+    except _MALFORMED_KEYS as exc:
+        raise ConfigError(f"encryption setup {file} is malformed: {exc!r}; write it again "
+                          "with write_key_files") from None
 
 
 def load_org_secrets(path: str | Path) -> OrgSecrets:
-    """Read an ``<org>.secret.json`` (see :func:`write_key_files`)."""
+    """Read an ``<org>.secret.json`` (see :func:`write_key_files`). Warns (as ssh does) when
+    the file is readable or writable by anyone but its owner."""
     file = Path(path)
     try:
+        _warn_if_shared(file)
         data = json.loads(file.read_text(encoding="utf-8"))
         return OrgSecrets(KeyShare.from_dict(data["share"]),
                           Ed25519PrivateKey.from_private_bytes(bytes.fromhex(data["signing_key"])))
     except FileNotFoundError:
         raise ConfigError(f"key file {file} does not exist; pass this org's own "
                           "<org>.secret.json as --node-config keys=...") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"key file {file} cannot be read ({exc.strerror or exc}); pass "
+                          "this org's own <org>.secret.json as --node-config keys=...") from None
+    except _MALFORMED_KEYS as exc:
         raise ConfigError(f"key file {file} is malformed: {exc!r}") from None
+
+
+def _warn_if_shared(file: Path) -> None:
+    """Warn when a secret key file has group or other permission bits (POSIX only)."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(file.stat().st_mode)
+    if mode & 0o077:
+        warnings.warn(f"key file {file} holds this org's key share and signing key but its "
+                      f"permissions are {mode:#o} (other users can access it); restrict it "
+                      f"with chmod 600 {file}", RuntimeWarning, stacklevel=3)
 
 
 # ------------------------------------------------------------------------------ data files
@@ -182,16 +212,25 @@ def load_participant_data(path: str | Path) -> ParticipantData:
     """Inverse of :func:`save_participant_data`."""
     file = Path(path)
     try:
-        with np.load(file) as arrays:
+        loaded = np.load(file)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array, not an .npz archive of splits")
+        with loaded as arrays:
             splits = [np.asarray(arrays[name]) for name in _SPLITS]
-            return ParticipantData(splits[0], splits[1], splits[2], splits[3], splits[4],
-                                   splits[5], [str(n) for n in arrays["feature_names"]])
+            names = [str(n) for n in arrays["feature_names"]]
     except FileNotFoundError:
         raise ConfigError(f"participant data {file} does not exist; check the SuperNode's "
                           "--node-config data=...") from None
     except KeyError as exc:
         raise ConfigError(f"participant data {file} lacks the array {exc}; write it with "
                           "save_participant_data") from None
+    except (OSError, ValueError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"participant data {file} is not an .npz file of save_participant_data "
+                          f"({exc}); write it with save_participant_data and check the "
+                          "SuperNode's --node-config data=...") from None
+    # outside the try: ParticipantData's own errors (NaN features, labels) name the split
+    return ParticipantData(splits[0], splits[1], splits[2], splits[3], splits[4], splits[5],
+                           names)
 
 
 # ---------------------------------------------------------------------------- resources
@@ -307,7 +346,9 @@ class NodeAgent:
     # ------------------------------------------------------------------------- handlers
     def enrol(self) -> RecordDict:
         """Enrolment facts: id and width always; sample count and quality in plaintext mode,
-        only the power-of-two ceiling of the aggregation weight in encrypted mode."""
+        only the power-of-two ceiling of the aggregation weight in encrypted mode, or
+        ``refused`` with the reason when this org cannot take part (its weight exceeds
+        ``[encryption] max_weight`` or is not positive)."""
         config = self.resources.config
         fields: dict[str, ConfigValue | None] = {
             "participant_id": self.participant_id,
@@ -316,10 +357,18 @@ class NodeAgent:
         }
         if config.encryption.enabled:
             weight = participant_weight(config.strategy.build(), self.participant)
+            max_weight = config.encryption.max_weight
             if not (np.isfinite(weight) and weight > 0):
-                raise ConfigError(f"participant {self.participant_id!r} has no positive "
-                                  "aggregation weight")
-            fields["weight_ceiling"] = _power_of_two_ceiling(weight)
+                # a refusal, not an exception: the coordinator stops the run naming this org
+                fields["refused"] = "it has no positive aggregation weight"
+            elif max_weight is not None and weight > max_weight:
+                # checked here because only this node knows its weight; the in-process
+                # SecureCoordinator refuses the same participant when it is built
+                fields["refused"] = (f"its weight is above [encryption] max_weight="
+                                     f"{max_weight:g}; raise max_weight in the federation "
+                                     "config every party reads")
+            else:
+                fields["weight_ceiling"] = _power_of_two_ceiling(weight)
         else:
             fields["n_samples"] = self.participant.n_samples
             fields["quality_multiplier"] = self.participant.quality_multiplier

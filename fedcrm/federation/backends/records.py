@@ -64,6 +64,46 @@ def array_of(content: RecordDict, name: str) -> np.ndarray:
     return np.array(records[ARRAYS][name].numpy(), dtype=np.float32).reshape(-1)
 
 
+def vector_of(content: RecordDict, name: str, size: int) -> np.ndarray:
+    """A model-sized vector received from an org: float32, exactly ``size`` values, all
+    finite (ConfigError saying which of these it is not). The coordinator reads every delta
+    through here, so one org's NaN or short vector cannot reach the global model."""
+    records = content.array_records
+    if ARRAYS not in records or name not in records[ARRAYS]:
+        raise ConfigError(f"the message has no array {name!r}")
+    array = records[ARRAYS][name]
+    if array.dtype != "float32":
+        raise ConfigError(f"array {name!r} is {array.dtype}, expected float32")
+    vector = array_of(content, name)
+    if vector.size != size:
+        raise ConfigError(f"array {name!r} has {vector.size} values, the model has {size}")
+    if not np.isfinite(vector).all():
+        raise ConfigError(f"array {name!r} has {int((~np.isfinite(vector)).sum())} NaN or "
+                          "infinite value(s)")
+    return vector
+
+
+def field_of(fields: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    """Field ``key`` of a received message, which must be present and of type ``kind``
+    (ConfigError otherwise). A boolean does not pass for an ``int`` or ``float``, and an
+    ``int`` passes for a ``float`` (returned as one)."""
+    if key not in fields:
+        raise ConfigError(f"the message lacks the field {key!r}")
+    value = fields[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ConfigError(f"field {key!r} is a boolean, expected {_names(kinds)}")
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kinds):
+        raise ConfigError(f"field {key!r} is {type(value).__name__}, expected {_names(kinds)}")
+    return value
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    return " or ".join(kind.__name__ for kind in kinds)
+
+
 def optional_float(fields: dict[str, Any], key: str) -> float | None:
     """A float field that may be absent (None cannot travel in a ConfigRecord)."""
     value = fields.get(key)
