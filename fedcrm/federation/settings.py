@@ -109,11 +109,12 @@ class FlowerSettings(BaseModel):
     """How the Flower backend reaches and waits for its participants."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    #: the SuperLink's address as the SuperNodes and ``flwr`` see it (host:port)
+    #: informational (the library does not read it; the deployment's ``flwr`` and
+    #: ``flower-supernode`` flags decide): the SuperLink's address (host:port)
     superlink: str = "127.0.0.1:9093"
-    #: CA certificate that signed the SuperLink's certificate; None only with insecure
+    #: informational, as ``superlink``: the CA certificate that signed the SuperLink's one
     root_certificates: Path | None = None
-    #: plain HTTP without TLS (local experiments only)
+    #: informational, as ``superlink``: plain HTTP without TLS (local experiments only)
     insecure: bool = False
     #: participants that must be connected before the first round (default: the roster, or 1)
     min_available: int | None = Field(default=None, ge=1)
