@@ -134,13 +134,26 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Leave-one-org-out evaluation on the real orgs, against the baselines."""
-    from fedcrm.matching.corpus import load_corpus
+    from fedcrm.matching.corpus import default_annotations_dir, load_corpus
     from fedcrm.matching.evaluate import evaluate
     from fedcrm.ontology import load_ontology
 
     ontology = load_ontology()
     real = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology,
                        kinds=("real",))
+    folder = annotations if annotations is not None else default_annotations_dir()
+    if not real:
+        raise ConfigError(
+            f"{folder / 'sources.yaml'} lists no org of kind 'real'; evaluation holds out "
+            "real orgs only: add one (kind: real) or pass --annotations with real orgs"
+        )
+    if orgs:
+        unknown = sorted(set(orgs) - {o.org_id for o in real})
+        if unknown:
+            raise ConfigError(
+                f"--org {', '.join(unknown)}: not a real org of {folder / 'sources.yaml'}; "
+                f"real orgs are {', '.join(o.org_id for o in real)}"
+            )
     synthetic = load_corpus(annotations, ontology=ontology, kinds=("synthetic",))
     with console.status("Evaluating") as status:
         results = evaluate(real, test_orgs=orgs, extra_train=synthetic, ontology=ontology,

@@ -27,6 +27,14 @@ def ontology_command(
     if limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
     ontology = load_ontology()
+    if sobject is not None:
+        by_key = {name.lower(): name for name in ontology.objects}
+        if sobject.lower() not in by_key:
+            raise ConfigError(
+                f"--object {sobject!r} is not an object of the ontology; use one of "
+                + ", ".join(ontology.objects)
+            )
+        sobject = by_key[sobject.lower()]
     if query:
         # filter by object before cutting to --limit, or the object's concepts that rank
         # below other objects' would never show

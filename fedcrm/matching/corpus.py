@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,15 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from fedcrm.errors import MappingError
+from fedcrm.errors import ConfigError, MappingError
+from fedcrm.ontology.loader import load_ontology
 from fedcrm.ontology.models import Ontology
 from fedcrm.schema import load_schema
 from fedcrm.schema.models import OrgSchema
 
 ENV_ANNOTATIONS = "FEDCRM_ANNOTATIONS"
 ENV_METADATA_ROOT = "FEDCRM_METADATA_ROOT"
+KINDS = ("real", "synthetic")
 
 
 class FieldLabel(BaseModel):
@@ -129,20 +132,37 @@ def default_metadata_root() -> Path:
     return Path(__file__).resolve().parents[3] / "shared" / "data" / "salesforce-metadata" / "orgs"
 
 
-def read_labels(path: Path) -> list[FieldLabel]:
-    """Labels from a JSON-lines file; errors name the file and line."""
-    labels: list[FieldLabel] = []
+def _read_text(path: Path, what: str) -> str:
+    """``path`` decoded as UTF-8; errors name the file (and the first bad byte)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
-        raise MappingError(f"{path}: cannot read labels ({exc.strerror or exc})") from exc
+        raise MappingError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{path}: not UTF-8 (byte {exc.start}); re-save as UTF-8") from None
+
+
+def read_labels(path: Path, *, org: str | None = None) -> list[FieldLabel]:
+    """Labels from a JSON-lines file; errors name the file and line. With ``org``, every row
+    must name that org (a label file holds one org's labels)."""
+    labels: list[FieldLabel] = []
+    lines = _read_text(path, "labels").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            labels.append(FieldLabel.model_validate(json.loads(line)))
+            label = FieldLabel.model_validate(json.loads(line))
         except (json.JSONDecodeError, ValidationError) as exc:
             raise MappingError(f"{path}:{number}: invalid label ({exc})") from exc
+        if org is not None and label.org != org:
+            raise MappingError(
+                f"{path}:{number}: label of {label.object}.{label.field} names org "
+                f"{label.org!r}, but this file holds the labels of org {org!r}; set its "
+                f"'org' to {org!r} or move the row to labels/{label.org}.jsonl"
+            )
+        labels.append(label)
     return labels
 
 
@@ -156,18 +176,25 @@ def write_labels(path: Path, labels: Iterable[FieldLabel]) -> None:
 
 
 def read_sources(folder: Path) -> list[OrgSource]:
-    """The org sources listed in ``sources.yaml``."""
+    """The org sources listed in ``sources.yaml`` (each org once)."""
     path = folder / "sources.yaml"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MappingError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        document = yaml.safe_load(_read_text(path, "org sources"))
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: malformed YAML ({exc})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("orgs"), list):
+        raise MappingError(
+            f"{path}: expected a mapping with an 'orgs:' list (one entry per annotated org: "
+            "org, kind, licence)"
+        )
     try:
-        return [OrgSource.model_validate(entry) for entry in document.get("orgs", [])]
+        sources = [OrgSource.model_validate(entry) for entry in document["orgs"]]
     except ValidationError as exc:
         raise MappingError(f"{path}: invalid source entry ({exc})") from exc
+    twice = sorted(org for org, n in Counter(s.org for s in sources).items() if n > 1)
+    if twice:
+        raise MappingError(f"{path}: org(s) {twice} listed more than once; keep one entry each")
+    return sources
 
 
 def check_labels(
@@ -194,27 +221,62 @@ def check_labels(
             raise MappingError(f"org {org.org_id}: labels use unknown concept ids {bad}")
 
 
+def _chosen_sources(
+    root: Path, kinds: tuple[str, ...], orgs: Iterable[str] | None
+) -> list[OrgSource]:
+    """The sources of ``sources.yaml`` that ``kinds`` and ``orgs`` select; a filter value
+    that selects nothing is an error, not an empty corpus."""
+    if isinstance(kinds, str):
+        raise ConfigError(f"kinds must be a tuple such as ('real',), not the string {kinds!r}")
+    bad_kinds = sorted(set(kinds) - set(KINDS))
+    if bad_kinds:
+        raise ConfigError(f"unknown org kind(s) {bad_kinds}; kinds are {list(KINDS)}")
+    if isinstance(orgs, str):
+        raise ConfigError(f"orgs must be a list of org ids such as [{orgs!r}], not a string")
+    sources = read_sources(root)
+    if orgs is None:
+        return [s for s in sources if s.kind in kinds]
+    wanted = list(dict.fromkeys(orgs))
+    by_org = {s.org: s for s in sources}
+    unknown = [o for o in wanted if o not in by_org]
+    if unknown:
+        raise MappingError(
+            f"{root / 'sources.yaml'}: no org(s) {unknown}; its orgs of kind "
+            f"{'/'.join(kinds)} are {[s.org for s in sources if s.kind in kinds]}"
+        )
+    other_kind = [f"{o} ({by_org[o].kind})" for o in wanted if by_org[o].kind not in kinds]
+    if other_kind:
+        raise MappingError(
+            f"{root / 'sources.yaml'}: org(s) {other_kind} are not of kind "
+            f"{'/'.join(kinds)}; leave them out or add their kind to kinds"
+        )
+    chosen = set(wanted)
+    return [s for s in sources if s.org in chosen]
+
+
 def load_corpus(
     folder: str | Path | None = None,
     *,
     metadata_root: str | Path | None = None,
     ontology: Ontology | None = None,
-    kinds: tuple[str, ...] = ("real", "synthetic"),
+    kinds: tuple[str, ...] = KINDS,
     orgs: Iterable[str] | None = None,
     skip_missing_real: bool = False,
 ) -> list[AnnotatedOrg]:
     """Load every annotated org (metadata + labels), checked for completeness.
 
-    Real orgs' metadata is read from ``metadata_root`` (see :func:`default_metadata_root`); with
-    ``skip_missing_real`` an absent real org is left out instead of raising.
+    ``kinds`` and ``orgs`` select orgs of ``sources.yaml``; an unknown kind or org id, or an
+    org not of ``kinds``, raises. Labels are checked against ``ontology`` (default: the
+    shipped one). Real orgs' metadata is read from ``metadata_root`` (see
+    :func:`default_metadata_root`); with ``skip_missing_real`` an absent real org is left
+    out instead of raising.
     """
     root = Path(folder) if folder is not None else default_annotations_dir()
     meta_root = Path(metadata_root) if metadata_root is not None else default_metadata_root()
-    wanted = set(orgs) if orgs is not None else None
+    chosen = _chosen_sources(root, kinds, orgs)
+    ontology = ontology if ontology is not None else load_ontology()
     corpus: list[AnnotatedOrg] = []
-    for source in read_sources(root):
-        if source.kind not in kinds or (wanted is not None and source.org not in wanted):
-            continue
+    for source in chosen:
         if source.kind == "real":
             org_path = meta_root / (source.path or source.org)
             if not org_path.exists():
@@ -228,10 +290,16 @@ def load_corpus(
         else:
             schema_path = root / "schemas" / f"{source.org}.json"
             try:
-                schema = OrgSchema.model_validate_json(schema_path.read_text(encoding="utf-8"))
-            except (OSError, ValidationError) as exc:
+                schema = OrgSchema.model_validate_json(_read_text(schema_path, "schema"))
+            except ValidationError as exc:
                 raise MappingError(f"{schema_path}: cannot load synthetic schema ({exc})") from exc
-        labels = read_labels(root / "labels" / f"{source.org}.jsonl")
+            if schema.org_id != source.org:
+                raise MappingError(
+                    f"{schema_path}: org_id is {schema.org_id!r}, but sources.yaml lists this "
+                    f"file as org {source.org!r}; make the two the same"
+                )
+        labels_path = root / "labels" / f"{source.org}.jsonl"
+        labels = read_labels(labels_path, org=source.org)
         org = AnnotatedOrg(schema=schema, source=source)
         for label in labels:
             if label.key in org.labels:

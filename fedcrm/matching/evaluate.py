@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from fedcrm.errors import ConfigError
 from fedcrm.matching.calibration import (
     expected_calibration_error,
     risk_coverage,
@@ -43,6 +44,10 @@ class Prediction:
     accepted: dict[FieldKey, str | None] = field(default_factory=dict)
     #: (calibrated probability, label) of every candidate pair, for calibration error
     calibration: list[tuple[float, int]] = field(default_factory=list)
+    #: (calibrated probability, label) of each field's top candidate only: the decision the
+    #: probability is used for (most candidate pairs are easy negatives near 0, which pull
+    #: the all-pairs error towards 0)
+    top_calibration: list[tuple[float, int]] = field(default_factory=list)
     #: every field's block when the held-out and context orgs are matched together from
     #: scratch, none approved (only the learned matcher fills it)
     scratch_blocks: dict[FieldKey, str | None] = field(default_factory=dict)
@@ -68,6 +73,8 @@ class MethodScores:
     n_true_pairs: int
     seconds: float
     risk_coverage: list[dict[str, float]] = field(default_factory=list)
+    #: ECE over each field's top candidate (``ece`` is over every candidate pair)
+    ece_top1: float | None = None
 
     def row(self) -> dict[str, Any]:
         """Flat dict for tables and JSON."""
@@ -83,6 +90,7 @@ class MethodScores:
             "pair_R": round(self.pair_recall, 3),
             "pair_F1": round(self.pair_f1, 3),
             "ECE": None if self.ece is None else round(self.ece, 3),
+            "ECE_top1": None if self.ece_top1 is None else round(self.ece_top1, 3),
             "seconds": round(self.seconds, 1),
         }
 
@@ -211,10 +219,8 @@ def score_method(
     counts = pair_counts(prediction.blocks, test_orgs, context_orgs)
     pair_precision, pair_recall, pair_f1 = pair_scores(*counts)
     n_true = counts[1]
-    ece = None
-    if prediction.calibration:
-        probabilities, labels = map(np.array, zip(*prediction.calibration, strict=True))
-        ece = expected_calibration_error(probabilities, labels)
+    ece = _ece(prediction.calibration)
+    ece_top1 = _ece(prediction.top_calibration)
     return MethodScores(
         name=name,
         top1_accuracy=correct_top1 / n_concept if n_concept else 0.0,
@@ -232,7 +238,16 @@ def score_method(
         n_true_pairs=n_true,
         seconds=seconds,
         risk_coverage=risk_coverage(np.array(scores), np.array(correctness)) if scores else [],
+        ece_top1=ece_top1,
     )
+
+
+def _ece(pairs: list[tuple[float, int]]) -> float | None:
+    """Expected calibration error of (probability, label) pairs; None when there are none."""
+    if not pairs:
+        return None
+    probabilities, labels = map(np.array, zip(*pairs, strict=True))
+    return expected_calibration_error(probabilities, labels)
 
 
 # ------------------------------------------------------------------------ methods
@@ -268,11 +283,16 @@ def matcher_method(*, from_scratch: bool = False, **params: Any) -> Method:
         proposal = matcher.predict(
             [o.schema for o in test], fixed=fixed, fixed_schemas=[o.schema for o in context]
         )
+        # custom as FieldMeta.is_custom says (__c, __pc, __x, ...), as score_method counts
+        custom = {
+            (org.org_id, o.api_name, f.api_name)
+            for org in test for o, f in org.schema.iter_fields() if f.is_custom
+        }
         prediction = Prediction()
         for org_id, mapping in proposal.iter_fields():
             key = (org_id, mapping.object, mapping.field)
             prediction.blocks[key] = mapping.block
-            if mapping.field.endswith("__c"):
+            if key in custom:
                 prediction.ranked[key] = [(c.concept, c.score) for c in mapping.candidates]
                 prediction.accepted[key] = mapping.concept
         if from_scratch:
@@ -285,10 +305,11 @@ def matcher_method(*, from_scratch: bool = False, **params: Any) -> Method:
                 if entry.rule is not None:
                     continue
                 truth = org.label(entry.object, entry.field).concept
-                prediction.calibration.extend(
-                    (probability, int(concept == truth)) for concept, probability, _ in
-                    entry.candidates
-                )
+                pairs = [(probability, int(concept == truth))
+                         for concept, probability, _ in entry.candidates]
+                prediction.calibration.extend(pairs)
+                if pairs:
+                    prediction.top_calibration.append(max(pairs, key=lambda pair: pair[0]))
         return prediction
 
     return run
@@ -497,10 +518,25 @@ def evaluate(
     ``extra_train`` (e.g. synthetic orgs) and scored on the held-out org; metrics are pooled
     over all held-out orgs.
     """
+    by_id = {o.org_id: o for o in corpus}
+    if isinstance(test_orgs, str):
+        raise ConfigError(f"test_orgs must be a list of org ids such as [{test_orgs!r}], not "
+                          "a string")
+    chosen = (list(dict.fromkeys(test_orgs)) if test_orgs is not None
+              else [o.org_id for o in corpus])
+    if not chosen:
+        raise ConfigError(
+            "nothing to evaluate: no held-out orgs (the corpus has no orgs, or test_orgs is "
+            "empty); give evaluate at least one annotated org"
+        )
+    unknown = [o for o in chosen if o not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"test org(s) {unknown} are not in the evaluated corpus; choose from "
+            f"{sorted(by_id)}"
+        )
     ontology = ontology if ontology is not None else load_ontology()
     methods = methods if methods is not None else default_methods()
-    chosen = list(test_orgs) if test_orgs is not None else [o.org_id for o in corpus]
-    by_id = {o.org_id: o for o in corpus}
     pooled: dict[str, Prediction] = {name: Prediction() for name in methods}
     seconds = dict.fromkeys(methods, 0.0)
     for org_id in chosen:
@@ -517,6 +553,7 @@ def evaluate(
             target.accepted.update(prediction.accepted)
             target.blocks.update({k: v for k, v in prediction.blocks.items() if k[0] == org_id})
             target.calibration.extend(prediction.calibration)
+            target.top_calibration.extend(prediction.top_calibration)
     results = []
     for name in methods:
         results.append(_score_pooled(name, pooled[name], corpus, chosen, seconds[name]))
