@@ -16,10 +16,6 @@ out/
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +25,8 @@ from pydantic import BaseModel, ConfigDict
 
 from fedcrm.datasets.build import FieldSource, RealOrg
 from fedcrm.datasets.spec import DatasetDefinition
-from fedcrm.errors import ConfigError
-from fedcrm.matching.corpus import AnnotatedOrg, OrgSource, write_labels
-from fedcrm.synth.sfdx_writer import write_metadata
+from fedcrm.matching.corpus import AnnotatedOrg, OrgSource
+from fedcrm.synth.folder import write_federation_folder, write_org_folder
 
 #: outcome of each source row of the task object: 1.0, 0.0, or NaN (unlabelled)
 OutcomeFunction = Callable[[pd.DataFrame], pd.Series]
@@ -173,101 +168,16 @@ class RealFederation:
 
         Everything is first written into a hidden folder inside ``out_dir`` and only then
         moved into place, so a failure while writing (a full disk, a bad path) leaves an
-        earlier export exactly as it was. ``federation.json`` is removed before the org folders
-        are swapped and written last, so no manifest ever describes half an export. Only
-        ``federation.json`` and earlier org folders (those holding ``ground_truth.jsonl``) are
-        ever removed; anything else of the user's stays. Raises :class:`ConfigError` naming
-        the folder if it cannot be used or written.
+        earlier export exactly as it was, and no manifest ever describes half an export
+        (:func:`fedcrm.synth.folder.write_federation_folder`). Anything of the user's in the
+        folder stays. Raises :class:`ConfigError` naming the folder if it cannot be used or
+        written.
         """
-        out = Path(out_dir)
-        created = not out.exists()
-        self._check_output_folder(out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            staging = out / f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}.tmp"
-            staging.mkdir()
-        except OSError as exc:
-            raise ConfigError(f"cannot write the federation to {out} "
-                              f"({exc.strerror or exc})") from exc
-        try:
-            try:
-                for org in self.orgs:
-                    _write_org(org, staging / org.org_id)
-                (staging / "federation.json").write_text(
-                    self.manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write the federation to {out} ({exc.strerror or exc}); "
-                    + ("nothing was written" if created else
-                       "what the folder held before is unchanged")) from exc
-            try:
-                _swap_in(staging, out)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot move the new export into {out} ({exc.strerror or exc}); the "
-                    "folder is left without federation.json, so nothing reads it as a "
-                    "federation: delete it and export again") from exc
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            if created and out.is_dir() and not any(out.iterdir()):
-                out.rmdir()
-        return out
+        orgs = {org.org_id: org for org in self.orgs}
 
-    def _check_output_folder(self, out: Path) -> None:
-        """Refuse an output folder whose contents are not an earlier export (before writing)."""
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"output path {out} is a file; give a folder")
-        if not out.is_dir():
-            return
-        try:
-            entries = [e for e in out.iterdir() if not e.name.startswith(_STAGING_PREFIX)]
-        except OSError as exc:
-            raise ConfigError(f"cannot read output folder {out} ({exc.strerror or exc})") from exc
-        if entries and not (out / "federation.json").is_file():
-            raise ConfigError(f"output folder {out} is not empty and holds no federation.json; "
-                              "choose an empty folder so nothing of yours is overwritten")
-        for org in self.orgs:
-            folder = out / org.org_id
-            if (folder.exists() or folder.is_symlink()) and not _is_export_org(folder):
-                raise ConfigError(f"{folder} is not an org folder of an earlier export (it has "
-                                  "no ground_truth.jsonl); move it away so nothing of yours is "
-                                  "overwritten")
+        def write_org(org_id: str, folder: Path) -> None:
+            org = orgs[org_id]
+            write_org_folder(folder, org.schema, org.tables, org.labels, org.units)
 
-
-#: hidden folders inside the output folder where a new export is written before it is moved
-#: into place (left over only if the process was killed; the next export removes them)
-_STAGING_PREFIX = ".fedcrm-export-"
-
-
-def _is_export_org(folder: Path) -> bool:
-    """An org folder written by an earlier export (``ground_truth.jsonl`` marks it)."""
-    return folder.is_dir() and not folder.is_symlink() and (folder / "ground_truth.jsonl").is_file()
-
-
-def _swap_in(staging: Path, out: Path) -> None:
-    """Replace the earlier export in ``out`` by the one written in ``staging``: manifest out,
-    earlier org folders out, new org folders in (renames on one file system), manifest in."""
-    (out / "federation.json").unlink(missing_ok=True)
-    for previous in sorted(out.iterdir()):
-        if previous.name.startswith(_STAGING_PREFIX) and previous != staging:
-            shutil.rmtree(previous, ignore_errors=True)  # a killed export's leftovers
-        elif _is_export_org(previous):
-            shutil.rmtree(previous)
-    for folder in sorted(staging.iterdir()):
-        if folder.is_dir():
-            os.replace(folder, out / folder.name)
-    os.replace(staging / "federation.json", out / "federation.json")
-
-
-def _write_org(org: RealOrg, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_metadata(org.schema, folder / "metadata", None)
-    records = folder / "records"
-    records.mkdir(exist_ok=True)
-    for sobject, table in org.tables.items():
-        table.to_csv(records / f"{sobject}.csv", index=False, lineterminator="\n")
-    write_labels(folder / "ground_truth.jsonl", org.labels)
-    units = {f"{obj}.{name}": encoding.model_dump(mode="json", exclude_defaults=True)
-             for (obj, name), encoding in sorted(org.units.items())}
-    (folder / "units.json").write_text(json.dumps(units, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+        return write_federation_folder(Path(out_dir), list(orgs), write_org,
+                                       self.manifest.model_dump_json(indent=2) + "\n")

@@ -8,10 +8,7 @@ byte, and changing one org's size does not change another org's schema.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError
-from fedcrm.matching.corpus import AnnotatedOrg, FieldLabel, OrgSource, write_labels
+from fedcrm.matching.corpus import AnnotatedOrg, FieldLabel, OrgSource
 from fedcrm.schema.models import DataKind, OrgSchema
 from fedcrm.synth import naming, rules
 from fedcrm.synth.catalog import GROUP_FIELDS, HARD_NEGATIVE_SLOTS
 from fedcrm.synth.encode import build_tables
+from fedcrm.synth.folder import write_federation_folder, write_org_folder
 from fedcrm.synth.latent import OrgDraw, simulate
 from fedcrm.synth.models import (
     FederationManifest,
@@ -47,7 +44,6 @@ from fedcrm.synth.planner import (
     plan_org,
 )
 from fedcrm.synth.quality import measure_quality
-from fedcrm.synth.sfdx_writer import write_metadata
 from fedcrm.synth.values import VALUE_SPELLINGS
 from fedcrm.synth.vocabulary import LANGUAGES
 
@@ -176,147 +172,32 @@ class Federation:
               progress: Progress | None = None) -> Path:
         """Write the federation under ``out_dir`` (see ``docs/synth.md`` for the layout).
 
-        ``out_dir`` must be empty, missing, or an earlier output of this generator (its org
-        folders are replaced; anything else in it is kept). With ``include_latent`` the
-        canonical latent values and true outcomes are written too, under ``<org>/latent/``.
+        ``out_dir`` must be empty, missing, or an earlier output of this generator or of
+        ``fedcrm datasets export`` (its org folders are replaced; anything else in it is
+        kept). With ``include_latent`` the canonical latent values and true outcomes are
+        written too, under ``<org>/latent/``.
 
-        The write is safe to interrupt and to run again: ``federation.json`` is removed before
-        any org folder is touched and written last (atomically), each org is written into a
-        temporary sibling folder and renamed into place, and a marker file
-        (``.fedcrm-synth-writing.json``) lets the next write recognise and clean up what an
-        interrupted one left behind.
+        Every org is written into a staging folder first, so a failure leaves an earlier
+        output as it was, and a write stopped while swapping the new orgs in is finished by
+        the next one (:func:`fedcrm.synth.folder.write_federation_folder`).
         """
-        out = Path(out_dir)
-        _check_output_folder(out)
-        out.mkdir(parents=True, exist_ok=True)
-        previous = _previous_output(out)
-        new_ids = [org.org_id for org in self.orgs]
-        foreign = [name for name in new_ids
-                   if (out / name).exists() and out / name not in previous]
-        if foreign:
-            raise ConfigError(
-                f"output folder {out} already holds {', '.join(foreign)}, which this "
-                "generator did not write and would replace; move or rename it, or choose "
-                "another folder")
-        # the marker names every folder this write may leave behind, so that a retry after an
-        # interruption removes exactly those (the old manifest is gone by then)
-        owned = sorted({path.name for path in previous if path.is_dir()} | set(new_ids))
-        write_atomically(out / _MARKER, json.dumps(
-            {"note": _MARKER_NOTE, "folders": owned}, indent=2) + "\n")
-        (out / "federation.json").unlink(missing_ok=True)
-        for path in previous:
-            _remove(path)
-        for done, org in enumerate(self.orgs):
-            staging = out / f"{_TEMP_PREFIX}{org.org_id}"
-            _remove(staging)
-            _write_org(org, staging, include_latent=include_latent)
-            target = out / org.org_id
-            _remove(target)
-            staging.rename(target)
-            if progress is not None:
-                progress("write", done + 1, len(self.orgs))
-        write_atomically(out / "federation.json",
-                               self.manifest.model_dump_json(indent=2) + "\n")
-        (out / _MARKER).unlink()
-        return out
+        orgs = {org.org_id: org for org in self.orgs}
 
+        def write_org(org_id: str, folder: Path) -> None:
+            org = orgs[org_id]
+            kinds = {sobject: {f.api_name.lower(): f.kind for f in org.schema[sobject].fields}
+                     for sobject in org.tables}
+            write_org_folder(
+                folder, org.schema,
+                {sobject: _csv_ready(table, kinds[sobject])
+                 for sobject, table in org.tables.items()},
+                org.labels, org.units,
+                custom_object=org.plan.custom_object if org.plan is not None else None,
+                latent=org.latent if include_latent else None)
 
-# --- safe rewriting -------------------------------------------------------------------------
-
-#: Written first and removed last by :meth:`Federation.write`: while it exists, the folder is
-#: an unfinished write of this generator.
-_MARKER = ".fedcrm-synth-writing.json"
-_MARKER_NOTE = ("An unfinished `fedcrm synth` write (it was interrupted or failed). Run it "
-                "again into this folder to finish; the folders listed here are replaced.")
-#: Staging folders and temporary files of :meth:`Federation.write` start with this.
-_TEMP_PREFIX = ".fedcrm-synth-tmp-"
-#: Names of what an interrupted write may leave: staging folders, and the temporary files of
-#: :func:`~fedcrm._files.write_atomically` for the marker and the manifest
-_OUR_TEMPORARY = (_TEMP_PREFIX, f".{_MARKER}.", ".federation.json.")
-#: Org folder names this generator uses (``org01_acme``, ``org12_brisa2``, ``org105_sierra``).
-_ORG_FOLDER = re.compile(r"org\d{2,}_[a-z]+\d*")
-#: Everything :func:`_write_org` puts in an org folder.
-_ORG_ENTRIES = frozenset({"metadata", "records", "latent", "ground_truth.jsonl", "units.json"})
-
-
-def _looks_like_org_output(path: Path) -> bool:
-    """A folder named like one of our orgs holding nothing but what :func:`_write_org` writes
-    (what an interrupted write of an earlier version of this generator leaves behind)."""
-    return (path.is_dir() and _ORG_FOLDER.fullmatch(path.name) is not None
-            and all(child.name in _ORG_ENTRIES for child in path.iterdir()))
-
-
-def _check_output_folder(out: Path) -> None:
-    """Refuse a file, or a non-empty folder that is not (an unfinished) output of ours."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output path {out} is a file; give a folder")
-    if not out.is_dir() or (out / "federation.json").is_file() or (out / _MARKER).is_file():
-        return
-    entries = list(out.iterdir())
-    if all(entry.name.startswith(_OUR_TEMPORARY) or _looks_like_org_output(entry)
-           for entry in entries):
-        return  # empty, or only org folders of an interrupted earlier write
-    raise ConfigError(
-        f"output folder {out} is not empty and holds no federation.json; choose an empty "
-        "folder so nothing of yours is overwritten")
-
-
-def _manifest_org_ids(manifest: Path) -> set[str]:
-    """Org folders named by an earlier ``federation.json`` (of ``fedcrm synth`` or of
-    ``fedcrm datasets export``, which share this layout)."""
-    if not manifest.is_file():
-        return set()
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        # a damaged manifest is about to be replaced; its org folders are still recognised
-        # by name (_looks_like_org_output)
-        return set()
-    orgs = data.get("orgs") if isinstance(data, dict) else None
-    names: set[str] = set()
-    for org in orgs if isinstance(orgs, list) else []:
-        if not isinstance(org, dict):
-            continue
-        profile = org.get("profile")
-        org_id = profile.get("org_id") if isinstance(profile, dict) else org.get("org_id")
-        if isinstance(org_id, str):
-            names.add(org_id)
-    return names
-
-
-def _marker_folders(marker: Path) -> set[str]:
-    """Folders an interrupted write listed in its marker file."""
-    if not marker.is_file():
-        return set()
-    try:
-        folders = json.loads(marker.read_text(encoding="utf-8")).get("folders", [])
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return set()  # a marker cut off mid-write; our folders are still recognised by name
-    return {name for name in folders if isinstance(name, str)} if isinstance(
-        folders, list) else set()
-
-
-def _previous_output(out: Path) -> list[Path]:
-    """What an earlier (finished or interrupted) write left in ``out`` and the next one
-    replaces: the org folders its manifest or marker names, org folders of ours recognised by
-    name and content, and staging folders. Nothing else is touched."""
-    named = _manifest_org_ids(out / "federation.json") | _marker_folders(out / _MARKER)
-    # a name is only a folder name here, never a path elsewhere
-    named = {name for name in named if name and Path(name).name == name
-             and name not in {".", ".."}}
-    return sorted(
-        entry for entry in out.iterdir()
-        if entry.name != _MARKER and (
-            entry.name.startswith(_OUR_TEMPORARY) or _looks_like_org_output(entry)
-            or (entry.name in named and entry.is_dir() and not entry.is_symlink())))
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or folder of ours if it exists."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+        return write_federation_folder(Path(out_dir), list(orgs), write_org,
+                                       self.manifest.model_dump_json(indent=2) + "\n",
+                                       progress=progress)
 
 
 def _rule_models() -> dict[str, TaskRule]:
@@ -738,24 +619,3 @@ def _csv_ready(table: pd.DataFrame, sobject_fields: dict[str, DataKind]) -> pd.D
             columns[name] = column
     return pd.DataFrame(columns)
 
-
-def _write_org(org: SyntheticOrg, folder: Path, *, include_latent: bool) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    custom_object = org.plan.custom_object if org.plan is not None else None
-    write_metadata(org.schema, folder / "metadata", custom_object)
-    records = folder / "records"
-    records.mkdir(exist_ok=True)
-    for sobject, table in org.tables.items():
-        kinds = {f.api_name.lower(): f.kind for f in org.schema[sobject].fields}
-        _csv_ready(table, kinds).to_csv(records / f"{sobject}.csv", index=False,
-                                        lineterminator="\n")
-    write_labels(folder / "ground_truth.jsonl", org.labels)
-    units = {f"{obj}.{name}": encoding.model_dump(mode="json", exclude_defaults=True)
-             for (obj, name), encoding in sorted(org.units.items())}
-    (folder / "units.json").write_text(json.dumps(units, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
-    if include_latent:
-        latent_folder = folder / "latent"
-        latent_folder.mkdir(exist_ok=True)
-        for sobject, frame in org.latent.items():
-            frame.to_csv(latent_folder / f"{sobject}.csv", index=False, lineterminator="\n")

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fedcrm.datasets import RealFederation, load_dataset
-from fedcrm.datasets import federation as federation_module
 from fedcrm.datasets.cli import app
 from fedcrm.errors import ConfigError
+from fedcrm.synth import folder as federation_module
 
 runner = CliRunner()
 
@@ -80,7 +80,7 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_earlier_org(
     out = bank.write(tmp_path / "bank")
     (out / "bank_spain" / "ground_truth.jsonl").unlink()  # now just a folder of the user's
     before = snapshot(out)
-    with pytest.raises(ConfigError, match="bank_spain is not an org folder"):
+    with pytest.raises(ConfigError, match="holds bank_spain, which is not an org folder"):
         bank.write(out)
     assert snapshot(out) == before
 

@@ -319,7 +319,7 @@ def _fail_inside_an_org(monkeypatch: pytest.MonkeyPatch) -> None:
     def failing(path: Path, labels: object) -> None:
         raise _Interrupted
 
-    monkeypatch.setattr("fedcrm.synth.federation.write_labels", failing)
+    monkeypatch.setattr("fedcrm.synth.folder.write_labels", failing)
 
 
 @pytest.mark.parametrize("where", ["between_orgs", "inside_an_org"])
@@ -338,8 +338,11 @@ def test_interrupted_write_then_rewrite_leaves_exactly_the_new_federation(
         else:
             _fail_inside_an_org(patch)
             other.write(out)
-    # no manifest that describes folders which are gone or half-written
-    assert not (out / "federation.json").exists()
+    # the new orgs were still being staged: the earlier federation is there as it was
+    before = _files(out)
+    assert before.pop("notes.txt") == b"mine"
+    assert before.pop("analysis/ground_truth.jsonl") == b"mine"
+    assert before == expected
     old.write(out)
     files = _files(out)
     assert files.pop("notes.txt") == b"mine"
@@ -359,7 +362,7 @@ def test_retry_after_an_interrupted_first_write_succeeds(
         else:
             _fail_inside_an_org(patch)
             federation.write(out)
-    assert any(out.iterdir())
+    assert not out.exists()  # a failed first write leaves nothing behind
     assert _files(federation.write(out)) == expected
 
 
