@@ -200,21 +200,32 @@ def test_import_file_and_unregistered_org(folder: Path, ontology: Ontology) -> N
     assert stat.S_IMODE((folder / "labels" / "acme.jsonl").stat().st_mode) == new_file_mode()
 
 
+def replace_interrupted(monkeypatch: pytest.MonkeyPatch, at: int, error: BaseException,
+                        *, after: bool = False) -> list[str]:
+    """Make the ``at``-th ``os.replace`` raise ``error`` (``after``: once it has replaced);
+    returns the list of targets replaced so far, in order."""
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        calls.append(str(target))
+        if len(calls) == at and not after:
+            raise error
+        real_replace(source, target)
+        if len(calls) == at and after:
+            raise error
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
 def test_an_import_touching_several_orgs_is_all_or_nothing(
     write_annotations: WriteAnnotations, ontology: Ontology, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
     before = snapshot(folder)
-    real_replace = os.replace
-    calls: list[str] = []
-
-    def failing_second(source: str | Path, target: str | Path) -> None:
-        calls.append(str(target))
-        if len(calls) == 2:  # delta's file is already replaced; gamma's fails
-            raise OSError(28, "No space left on device")
-        real_replace(source, target)
-
-    monkeypatch.setattr(os, "replace", failing_second)
+    # delta's file is already replaced; gamma's fails
+    calls = replace_interrupted(monkeypatch, 2, OSError(28, "No space left on device"))
     with pytest.raises(MappingError, match=r"gamma\.jsonl: cannot replace .*restored, nothing "
                                            r"was imported"):
         merge_answers([answer("Couleur_Logo__c", None, org="delta"),
@@ -233,16 +244,8 @@ def test_an_interrupted_import_restores_every_file(
 ) -> None:
     folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
     before = snapshot(folder)
-    real_replace = os.replace
-    calls: list[str] = []
-
-    def interrupted_second(source: str | Path, target: str | Path) -> None:
-        calls.append(str(target))
-        real_replace(source, target)
-        if len(calls) == 2:  # Ctrl-C lands just after gamma's file was replaced
-            raise interruption
-
-    monkeypatch.setattr(os, "replace", interrupted_second)
+    # Ctrl-C lands just after gamma's file was replaced
+    calls = replace_interrupted(monkeypatch, 2, interruption(), after=True)
     with pytest.raises(interruption):
         merge_answers([answer("Couleur_Logo__c", None, org="delta"),
                        answer("nps__c", "account.nps_score", line=2)],
@@ -258,16 +261,8 @@ def test_an_interruption_before_a_replacement_restores_only_what_was_replaced(
 ) -> None:
     folder = write_annotations({"alpha": "all", "delta": "standard", "gamma": "standard"})
     before = snapshot(folder)
-    real_replace = os.replace
-    calls: list[str] = []
-
-    def interrupted_second(source: str | Path, target: str | Path) -> None:
-        calls.append(str(target))
-        if len(calls) == 2:  # Ctrl-C between delta's replacement and gamma's
-            raise KeyboardInterrupt
-        real_replace(source, target)
-
-    monkeypatch.setattr(os, "replace", interrupted_second)
+    # Ctrl-C between delta's replacement and gamma's
+    calls = replace_interrupted(monkeypatch, 2, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         merge_answers([answer("Couleur_Logo__c", None, org="delta"),
                        answer("nps__c", "account.nps_score", line=2)],

@@ -340,15 +340,8 @@ def test_a_crash_between_the_ledger_line_and_the_state_save_is_recovered(
 
 
 def test_client_level_recovery_and_what_recovery_refuses(tmp_path: Path) -> None:
-    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
-    engine = ClientLevelDP.from_budget("org-b", epsilon=3.0, delta=1e-3, rounds=6,
-                                       total_participants=20, participants_in_sum=10,
-                                       ledger=ledger_path)
-    engine.save(state_path)
-    for _ in range(2):
-        engine.begin_round()
-        engine.privatize_update(torch.ones(5))
-        engine.record_round()
+    state_path = tmp_path / "state.json"
+    engine = _client_engine_behind_its_state("org-b", tmp_path, rounds=2)
     recovery = recover_state(state_path)
     assert recovery.steps_added == 2 and recovery.rounds_after == 2
     assert load_engine(state_path).get_epsilon() == pytest.approx(engine.get_epsilon())
@@ -357,6 +350,19 @@ def test_client_level_recovery_and_what_recovery_refuses(tmp_path: Path) -> None
         recover_state(state_path, ledger=_other_ledger(tmp_path))
     with pytest.raises(LedgerError, match="needs the ledger file"):
         recover_state(state_path, ledger=tmp_path / "missing.jsonl")
+
+
+def _client_engine_behind_its_state(pid: str, tmp_path: Path, rounds: int) -> ClientLevelDP:
+    """A client-level engine that saved ``state.json`` and then released ``rounds`` rounds."""
+    engine = ClientLevelDP.from_budget(pid, epsilon=3.0, delta=1e-3, rounds=6,
+                                       total_participants=20, participants_in_sum=10,
+                                       ledger=tmp_path / "ledger.jsonl")
+    engine.save(tmp_path / "state.json")
+    for _ in range(rounds):
+        engine.begin_round()
+        engine.privatize_update(torch.ones(5))
+        engine.record_round()
+    return engine
 
 
 def _other_ledger(tmp_path: Path) -> Path:
@@ -370,13 +376,8 @@ def test_recover_on_the_command_line(tmp_path: Path) -> None:
 
     from fedcrm.privacy.cli import app
 
-    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
-    engine = ClientLevelDP.from_budget("org-c", epsilon=3.0, delta=1e-3, rounds=4,
-                                       total_participants=20, participants_in_sum=10,
-                                       ledger=ledger_path)
-    engine.save(state_path)
-    engine.begin_round()
-    engine.record_round()
+    state_path = tmp_path / "state.json"
+    _client_engine_behind_its_state("org-c", tmp_path, rounds=1)
     result = CliRunner().invoke(app, ["recover", str(state_path)])
     assert result.exit_code == 0, result.output
     assert "org-c: +1 steps, rounds 0 → 1" in result.output
