@@ -159,20 +159,23 @@ class BudgetedEngine(ABC):
         if own:
             self._compare_with(own, str(self.ledger.path or "in memory"), source)
         saved = Path(saved_ledger) if saved_ledger is not None else None
-        moved = saved is not None and (
-            self.ledger.path is None or saved.resolve() != self.ledger.path.resolve())
-        if not moved or saved is None:
-            return
-        if saved.exists():
+        if saved is None:
+            return  # an engine that kept its ledger in memory: nothing on disk to compare
+        moved = self.ledger.path is None or saved.resolve() != self.ledger.path.resolve()
+        if moved and saved.exists():
             records = [r for r in read_ledger(saved) if r.participant_id == self.participant_id]
             if records:
                 self._compare_with(records, str(saved), source)
         if not own and (self.total_steps or self.rounds_completed):
+            where = (f"its new ledger {self.ledger!r} has no line of it; the state was "
+                     f"spending against {saved}. Restore with that ledger (or a copy of it "
+                     f"moved to the new path)" if moved else
+                     f"its ledger {saved} has no line of it (deleted, emptied, or a relative "
+                     f"path read from another folder). Restore with the ledger it was "
+                     f"spending against")
             raise LedgerError(
                 f"{source} for participant {self.participant_id!r} has spent budget "
-                f"({self.total_steps} steps) but its new ledger {self.ledger!r} has no line of "
-                f"it; the state was spending against {saved}. Restore with that ledger (or a "
-                f"copy of it moved to the new path), so the spending stays on record."
+                f"({self.total_steps} steps) but {where}, so the spending stays on record."
             )
 
     def _compare_with(self, records: list[LedgerRecord], path: str, source: str) -> None:

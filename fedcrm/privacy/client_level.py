@@ -369,7 +369,7 @@ class ClientLevelDP(BudgetedEngine):
             rounds_completed=self.rounds_completed,
             exhausted=self.exhausted,
             open_round_steps=1 if self._round_open else None,
-            ledger_path=str(self.ledger.path) if self.ledger.path is not None else None,
+            ledger_path=str(self.ledger.path.resolve()) if self.ledger.path is not None else None,
         )
 
     def save(self, path: str | os.PathLike[str]) -> None:

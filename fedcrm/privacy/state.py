@@ -113,8 +113,14 @@ def recover_state(
     if not records:
         raise LedgerError(f"ledger {ledger_file} has no line of participant {pid!r}: it is not "
                           f"the ledger the state {path} was spending against")
+    named = Path(state.ledger_path) if state.ledger_path else None
+    if named is not None and named.is_file() and named.resolve() != ledger_file.resolve():
+        # the ledger the state names still exists: it counts too (an old copy passed as
+        # ledger= must not vouch for a state the real ledger has moved past)
+        records += [r for r in read_ledger(named) if r.participant_id == pid]
+        ledger_file = named
     plans = [r.plan for r in records if r.plan is not None]
-    if plans and plans[-1] != state.plan:
+    if any(plan != state.plan for plan in plans):
         raise LedgerError(f"privacy engine state {path} has another plan than the ledger "
                           f"{ledger_file} for {pid!r}: not a crash between two writes; restore "
                           f"the state of the ledger's plan")
@@ -135,7 +141,7 @@ def recover_state(
     recovered = state.model_copy(update={
         "accountant": state.accountant.model_copy(update={"history": history}),
         "rounds_completed": rounds, "exhausted": exhausted, "open_round_steps": None,
-        "saved_at": utc_now(), "ledger_path": str(ledger_file)})
+        "saved_at": utc_now(), "ledger_path": str(ledger_file.resolve())})
     # the same check a restore makes, against the ledger (raises if still behind)
     engine = engine_type._from_state(recovered, str(ledger_file), path)
     after = engine.get_epsilon()

@@ -385,3 +385,37 @@ def test_recover_on_the_command_line(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "nothing to recover" in again.output
     missing = CliRunner().invoke(app, ["recover", str(tmp_path / "nope.json")])
     assert missing.exit_code == 1 and "does not exist" in " ".join(missing.output.split())
+
+
+def test_an_old_copy_of_the_ledger_cannot_vouch_for_a_stale_state(tmp_path: Path) -> None:
+    """recover_state(ledger=old copy) still counts the ledger the state names."""
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
+    features, labels = separable_data(N)
+    model = logistic_model(4)
+    engine = new_engine(ledger_path)
+    train_private_round(engine, model, features, labels)
+    engine.save(state_path)
+    shutil.copy(ledger_path, tmp_path / "old-copy.jsonl")
+    train_private_round(engine, model, features, labels)
+    train_private_round(engine, model, features, labels)
+    recovery = recover_state(state_path, ledger=tmp_path / "old-copy.jsonl")
+    assert recovery.rounds_after == 3
+    assert recovery.epsilon_after == pytest.approx(engine.get_epsilon(), rel=1e-9)
+    assert RecordLevelDP.load(state_path).get_epsilon() == pytest.approx(engine.get_epsilon())
+
+
+def test_a_state_whose_ledger_is_gone_or_read_from_elsewhere_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    features, labels = separable_data(N)
+    engine = new_engine(Path("ledger.jsonl"))  # a relative path
+    train_private_round(engine, logistic_model(4), features, labels)
+    engine.save(tmp_path / "state.json")
+    assert Path(read_state(tmp_path / "state.json").ledger_path or "").is_absolute()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the absolute path still finds the ledger
+    assert RecordLevelDP.load(tmp_path / "state.json").rounds_completed == 1
+    (tmp_path / "ledger.jsonl").unlink()
+    with pytest.raises(LedgerError, match="has no line of it \\(deleted"):
+        RecordLevelDP.load(tmp_path / "state.json")
