@@ -29,7 +29,7 @@ from rich.table import Table
 from fedcrm.datasets import LOADERS, load_dataset
 from fedcrm.demo import DEMO_ACCOUNTS
 from fedcrm.features.values import ValueMapper
-from fedcrm.ontology import Ontology, load_ontology
+from fedcrm.ontology import Ontology, Usage, load_ontology
 from fedcrm.synth import generate_federation
 
 
@@ -53,11 +53,12 @@ def count(folder: Path, ontology: Ontology, search_inside: bool) -> Counts:
         for entry in json.loads(units_file.read_text(encoding="utf-8")).values():
             if "concept" not in entry or not entry.get("value_map"):
                 continue
-            value_set_id = ontology.concept(entry["concept"]).value_set
-            if not value_set_id:
+            concept = ontology.concept(entry["concept"])
+            if not concept.value_set:
                 continue
-            value_set = ontology.value_set(value_set_id)
-            mapper = ValueMapper(value_set, search_inside=search_inside)
+            value_set = ontology.value_set(concept.value_set)
+            mapper = ValueMapper(value_set, search_inside=search_inside,
+                                 label=concept.usage is Usage.LABEL)
             for value, true_code in entry["value_map"].items():
                 code = mapper.code(value) or value_set.other
                 if code == true_code:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fedcrm.features.values import ValueMapper
 from fedcrm.matching.text import expand, split_api_name, unit_cues, words
-from fedcrm.ontology.models import Concept, Ontology
+from fedcrm.ontology.models import Concept, Ontology, Usage
 from fedcrm.schema.models import DataKind, FieldMeta
 
 #: Reference conversion rates to USD (approximate 2024 annual averages, ECB / Federal Reserve
@@ -254,7 +254,8 @@ def convert_field(
     elif family == "temporal":
         converted = parse_dates(values)
     elif family == "categorical" and concept.value_set:
-        mapper = ValueMapper(ontology.value_set(concept.value_set))
+        mapper = ValueMapper(ontology.value_set(concept.value_set),
+                             label=concept.usage is Usage.LABEL)
         labels = {v.value: v.label for v in meta.picklist_values if v.label}
         text = values.astype("string")
         table: dict[str, str | None] = {}

@@ -20,9 +20,23 @@ from dataclasses import dataclass, field
 from fedcrm.matching.features import normalise
 from fedcrm.ontology.models import ValueSet
 
-#: words that turn a spelling found inside a value into its opposite (en, de, fr, es)
-NEGATIONS = frozenset({"not", "no", "non", "nicht", "kein", "keine", "pas", "sin", "sans",
-                       "un", "ohne"})
+#: words that turn a spelling found inside a value into its opposite or its past (en, de, fr,
+#: es; ``t`` is what is left of "won't" once punctuation is gone)
+NEGATIONS = frozenset({
+    "not", "no", "non", "nicht", "kein", "keine", "pas", "sin", "sans", "un", "ohne", "t",
+    "never", "nie", "niemals", "jamais", "nunca", "nein", "almost", "fast", "presque", "casi",
+    "past", "former", "ex", "ehemalig", "ehemaliger", "ehemalige", "ancien", "ancienne",
+    "antiguo", "antigua", "cancelled", "canceled", "storniert", "gekundigt", "annule",
+    "annulee", "resilie", "cancelado", "cancelada", "reversed", "mistake",
+})
+#: the only words a task label's value may have besides the spelling found in it ("Cerrado -
+#: convertido", "Conclu - gagné"): anything else ("Converted by mistake", "To be converted")
+#: leaves the value unmapped rather than risk the outcome
+LABEL_FRAME_WORDS = frozenset({
+    "closed", "close", "stage", "status", "phase", "final", "cerrado", "cerrada", "abgeschlossen",
+    "geschlossen", "cloture", "cloturee", "clos", "conclu", "conclue", "ferme",
+    "fermee", "etape", "etapa", "estado", "statut", "fase",
+})
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,9 @@ class ValueMapper:
     value_set: ValueSet
     #: also look for spellings inside a value (``False``: whole values only, as before)
     search_inside: bool = True
+    #: a task label's value set: a spelling inside a value counts only when every other word
+    #: is a frame word (:data:`LABEL_FRAME_WORDS`)
+    label: bool = False
     _exact: dict[str, str] = field(init=False, repr=False)
     _phrases: list[tuple[tuple[str, ...], str]] = field(init=False, repr=False)
 
@@ -55,7 +72,11 @@ class ValueMapper:
         self._phrases = [(words, next(iter(codes))) for words, codes in phrases.items()
                          if len(codes) == 1]
         self._words: dict[str, set[str]] = {}
+        #: phrases by their first word, so a value is only compared with phrases that can start
+        #: at each of its words
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for words, code in self._phrases:
+            self._by_first.setdefault(words[0], []).append((words, code))
             for word in words:
                 self._words.setdefault(word, set()).add(code)
 
@@ -75,8 +96,8 @@ class ValueMapper:
         words = key.split()
         hits = [
             _Hit(code, start, start + len(phrase))
-            for phrase, code in self._phrases
-            for start in range(len(words) - len(phrase) + 1)
+            for start, word in enumerate(words)
+            for phrase, code in self._by_first.get(word, ())
             if tuple(words[start:start + len(phrase)]) == phrase
         ]
         kept = [hit for hit in hits if not any(
@@ -90,5 +111,7 @@ class ValueMapper:
         # "Non cotée" is not "cotée"; "Cliente - Canal" has a word of another code's spelling
         if any(word in NEGATIONS for word in rest) or any(
                 self._words.get(word, codes) - codes for word in rest):
+            return None
+        if self.label and any(word not in LABEL_FRAME_WORDS for word in rest):
             return None
         return codes.pop()

@@ -56,3 +56,27 @@ def test_convert_field_maps_inner_spellings_and_labels(ontology: Ontology) -> No
     # the value read from inside is counted in the note, the record values are not shown
     assert report.note.startswith("2 distinct value(s) mapped by an ontology spelling")
     assert "Cerrado" not in report.note
+
+
+@pytest.mark.parametrize(("concept", "value"), [
+    ("opportunity.stage", "Never Won"), ("opportunity.stage", "Won't Proceed"),
+    ("opportunity.stage", "Almost Won"), ("opportunity.stage", "Gewonnen? Nein"),
+    ("opportunity.stage", "Closed Won-Reversed"), ("lead.status", "Never Converted"),
+    ("lead.status", "To be converted"), ("lead.status", "Converted by mistake"),
+])
+def test_a_label_value_is_only_read_from_inside_with_frame_words(
+        ontology: Ontology, concept: str, value: str) -> None:
+    """Label values decide outcomes: any word besides the spelling and 'closed', 'stage' and
+    the like leaves the value unmapped (these mapped to won / converted before)."""
+    meta = FieldMeta(api_name="Stage__c", kind="picklist")
+    converted, _ = convert_field(pd.Series([value, "Conclu - gagné"]), meta,
+                                 ontology.concept(concept), ontology)
+    assert converted.iloc[0] == "other"
+    if concept == "opportunity.stage":
+        assert converted.iloc[1] == "closed_won"
+
+
+def test_a_past_or_cancelled_membership_is_not_the_membership(ontology: Ontology) -> None:
+    account_type = ValueMapper(ontology.value_set("account_type"))
+    for value in ("Past Customer", "Customer - Cancelled", "Ex-Customer (former)"):
+        assert account_type.code(value) != "customer_direct", value
