@@ -171,6 +171,12 @@ def _swap_in(staging: Path, out: Path, org_ids: Sequence[str], manifest: str) ->
                                                indent=2) + "\n")
     (out / _MANIFEST).unlink(missing_ok=True)
     for path in previous:
+        if path.is_dir() and not path.is_symlink() and not path.name.startswith("."):
+            # renamed aside first (atomic), so a kill mid-delete leaves a hidden leftover of
+            # ours, never a half-emptied org folder that no longer looks like one
+            aside = out / f"{_STAGING_PREFIX}old-{uuid.uuid4().hex[:8]}-{path.name}"
+            os.replace(path, aside)
+            path = aside
         _remove(path)
     for org_id in org_ids:
         os.replace(staging / org_id, out / org_id)

@@ -73,3 +73,23 @@ def test_a_folder_of_the_users_is_never_taken_for_an_org(tmp_path: Path) -> None
     (out / "federation.json").unlink()
     with pytest.raises(ConfigError, match="not empty and holds no federation.json"):
         federation.write(out)
+
+
+def test_a_write_stopped_while_deleting_an_old_org_is_finished_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = generate_federation(2, seed=1, accounts=(20, 30))
+    expected = _files(old.write(tmp_path / "fresh"))
+    out = old.write(tmp_path / "out")
+    real_rmtree = folder_module.shutil.rmtree
+
+    def half_deleted(path: Path, *args: object, **kwargs: object) -> None:
+        (Path(path) / "ground_truth.jsonl").unlink(missing_ok=True)  # part of it is gone...
+        raise KeyboardInterrupt  # ... when the process is stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(folder_module.shutil, "rmtree", half_deleted)
+        with pytest.raises(KeyboardInterrupt):
+            old.write(out)
+    monkeypatch.setattr(folder_module.shutil, "rmtree", real_rmtree)
+    old.write(out)
+    assert _files(out) == expected
