@@ -144,7 +144,7 @@ def parse_dates(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     best: pd.Series | None = None
     for options in ({"format": "ISO8601"}, {"format": "%d.%m.%Y"}, {"format": "%d/%m/%Y"},
-                    {"format": "%m/%d/%Y"}, {"format": "%d-%m-%Y"},
+                    {"format": "%m/%d/%Y"}, {"format": "%d-%m-%Y"}, {"format": "%m-%d-%Y"},
                     {"format": "%Y-%m-%d %H:%M:%S"}):
         parsed = pd.to_datetime(text, errors="coerce", utc=True, **options)
         if best is None or parsed.notna().sum() > best.notna().sum():

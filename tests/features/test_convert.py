@@ -45,6 +45,13 @@ def test_dates_iso_and_day_first() -> None:
     assert parse_dates(pd.Series(["2024-05-01T10:00:00.000Z"])).iloc[0].hour == 10
 
 
+def test_dashed_dates_take_the_order_that_reads_every_value() -> None:
+    day_first = parse_dates(pd.Series(["31-12-2024", "01-02-2023"]))
+    assert day_first.tolist() == [pd.Timestamp("2024-12-31"), pd.Timestamp("2023-02-01")]
+    month_first = parse_dates(pd.Series(["12-31-2024", "01-05-2024"]))
+    assert month_first.tolist() == [pd.Timestamp("2024-12-31"), pd.Timestamp("2024-01-05")]
+
+
 def test_dates_in_every_format_the_generator_writes() -> None:
     from fedcrm.synth.planner import _DATE_FORMATS
 
