@@ -12,6 +12,7 @@ from rich.table import Table
 from fedcrm._console import check_output_file, console, friendly_errors, plain, print_json
 from fedcrm.errors import ConfigError
 from fedcrm.matching.proposal import MappingProposal
+from fedcrm.schema.models import CUSTOM_SUFFIXES
 
 matcher_app = typer.Typer(help="Train, evaluate and inspect the field matcher.",
                           no_args_is_help=True)
@@ -36,7 +37,7 @@ def mapped_fields_table(proposal: MappingProposal, limit: int) -> Table:
     """The mapped custom fields, least confident first (what a steward should look at)."""
     rows = [
         (org_id, f) for org_id, f in proposal.iter_fields()
-        if f.concept is not None and f.field.endswith("__c")
+        if f.concept is not None and f.field.endswith(CUSTOM_SUFFIXES)
     ]
     rows.sort(key=lambda item: item[1].confidence)
     table = Table(title=f"Mapped custom fields (least confident first, {min(limit, len(rows))} "

@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fedcrm.errors import SchemaError
 
 _NAMESPACE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)__(.+)$")
-_CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav")
+#: API-name suffixes of custom fields and objects (``__c``, person-account ``__pc``, external
+#: ``__x``, big objects ``__b``, platform events ``__e``, metadata types ``__mdt``, ...)
+CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav")
 
 
 class DataKind(StrEnum):
@@ -193,13 +195,13 @@ class FieldMeta(_Frozen):
     @property
     def is_custom(self) -> bool:
         """True for custom fields (API name ends in ``__c`` and similar suffixes)."""
-        return self.api_name.endswith(_CUSTOM_SUFFIXES)
+        return self.api_name.endswith(CUSTOM_SUFFIXES)
 
     @property
     def namespace(self) -> str | None:
         """Managed-package namespace prefix (``npe01`` in ``npe01__Type__c``), if any."""
         stem = self.api_name
-        for suffix in _CUSTOM_SUFFIXES:
+        for suffix in CUSTOM_SUFFIXES:
             if stem.endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
@@ -240,7 +242,7 @@ class SObjectSchema(_Frozen):
     @property
     def is_custom(self) -> bool:
         """True for custom objects (``__c`` and related suffixes)."""
-        return self.api_name.endswith(_CUSTOM_SUFFIXES)
+        return self.api_name.endswith(CUSTOM_SUFFIXES)
 
     def field(self, api_name: str) -> FieldMeta:
         """The field called ``api_name`` (case-insensitive), or a ``KeyError`` naming it."""

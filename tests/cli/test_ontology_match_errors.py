@@ -66,3 +66,23 @@ def test_evaluate_unknown_org_lists_the_real_orgs(tmp_path: Path) -> None:
         "--org", "tiny"]))
     assert line == (f"error: --org tiny: not a real org of {folder / 'sources.yaml'}; real "
                     "orgs are tinyorg")
+
+
+def test_the_mapped_custom_fields_table_lists_every_kind_of_custom_field() -> None:
+    from rich.console import Console
+
+    from fedcrm.cli.match import mapped_fields_table
+    from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
+
+    fields = [FieldMapping(object="Account", field=name, concept="account.nps_score",
+                           confidence=0.9, block="account.nps_score")
+              for name in ("NPS__c", "Loyalty__pc")]
+    fields.append(FieldMapping(object="Account", field="Industry", concept="account.industry",
+                               confidence=0.99, block="account.industry"))
+    proposal = MappingProposal(ontology_version="x", matcher_version="y",
+                               orgs=[OrgMapping(org="acme", fields=fields)])
+    console = Console(width=200, record=True)
+    console.print(mapped_fields_table(proposal, limit=10))
+    text = console.export_text()
+    assert "Account.NPS__c" in text and "Account.Loyalty__pc" in text
+    assert "Account.Industry" not in text and "2 of 2" in text
