@@ -166,13 +166,16 @@ def read_labels(path: Path, *, org: str | None = None) -> list[FieldLabel]:
     return labels
 
 
+def labels_text(labels: Iterable[FieldLabel]) -> str:
+    """Labels as JSON lines, sorted by object and field (what :func:`write_labels` writes)."""
+    rows = sorted(labels, key=lambda lab: (lab.object.lower(), lab.field.lower()))
+    return "".join(lab.model_dump_json(exclude_none=True) + "\n" for lab in rows)
+
+
 def write_labels(path: Path, labels: Iterable[FieldLabel]) -> None:
     """Write labels as JSON lines, sorted by object and field."""
-    rows = sorted(labels, key=lambda lab: (lab.object.lower(), lab.field.lower()))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "".join(lab.model_dump_json(exclude_none=True) + "\n" for lab in rows), encoding="utf-8"
-    )
+    path.write_text(labels_text(labels), encoding="utf-8")
 
 
 def read_sources(folder: Path) -> list[OrgSource]:

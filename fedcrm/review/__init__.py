@@ -17,7 +17,7 @@ The CLI (``fedcrm review``) and the local web page (``fedcrm review serve``) are
 over :class:`ReviewStore`.
 """
 
-from fedcrm.review.errors import StaleVersionError, UnknownFieldError
+from fedcrm.review.errors import ReviewBusy, StaleVersionError, UnknownFieldError
 from fedcrm.review.exporting import provenance_path
 from fedcrm.review.fingerprint import field_fingerprint
 from fedcrm.review.impact import default_impact_weights
@@ -55,6 +55,7 @@ __all__ = [
     "LabelExportReport",
     "Progress",
     "Provenance",
+    "ReviewBusy",
     "ReviewStore",
     "StaleVersionError",
     "Status",

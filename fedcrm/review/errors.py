@@ -1,9 +1,10 @@
-"""Errors of the review workflow; both are :class:`fedcrm.MappingError`, so callers that catch
-mapping problems in general catch these too."""
+"""Errors of the review workflow. The field errors are :class:`fedcrm.MappingError`, so callers
+that catch mapping problems in general catch them too; :class:`ReviewBusy` is a
+:class:`fedcrm.FedcrmError` of its own (try again later)."""
 
 from __future__ import annotations
 
-from fedcrm.errors import MappingError
+from fedcrm.errors import FedcrmError, MappingError
 
 
 class UnknownFieldError(MappingError, KeyError):
@@ -54,3 +55,8 @@ class StaleVersionError(MappingError):
             f"now at version {current_version} (another reviewer or a re-import changed it); "
             "reload the field and decide again"
         )
+
+
+class ReviewBusy(FedcrmError):
+    """The review database stayed locked by another process for longer than the busy
+    timeout; nothing was changed, and the same request can simply be made again."""

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedcrm import __version__
 from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, MappingError
-from fedcrm.matching.corpus import FieldLabel, read_labels, write_labels
+from fedcrm.matching.corpus import FieldLabel, labels_text, read_labels
 from fedcrm.matching.proposal import (
     CUSTOM_BLOCK_PREFIX,
     Candidate,
@@ -28,6 +29,7 @@ from fedcrm.matching.proposal import (
     OrgMapping,
 )
 from fedcrm.review._util import sha256_hex, utc_now
+from fedcrm.review.errors import ReviewBusy
 from fedcrm.review.migrations import SCHEMA_VERSION
 from fedcrm.review.models import (
     ExportResult,
@@ -101,8 +103,11 @@ class _WrittenFiles:
         self._before: list[tuple[Path, bytes | None]] = []
         self._new_folders: list[Path] = []
 
-    def write(self, path: Path, text: str) -> None:
-        """Write ``text`` to ``path`` atomically; an OSError becomes a ConfigError naming it."""
+    def write(self, path: Path, text: str, *, what: str = "",
+              fix: str = "export to a folder you can write to, or to a .json file whose name "
+                         "is not taken by a folder") -> None:
+        """Write ``text`` to ``path`` atomically; an OSError becomes a ConfigError naming it
+        (``what`` the file holds, ``fix`` what to do)."""
         try:
             before = path.read_bytes() if path.is_file() else None
             missing = [folder for folder in (path.parent, *path.parent.parents)
@@ -113,10 +118,7 @@ class _WrittenFiles:
                              if folder.exists() and not folder.is_dir()), None)
             reason = (f"{blocking} is a file, not a folder" if blocking is not None
                       else exc.strerror or str(exc))
-            raise ConfigError(
-                f"cannot write {path}: {reason}; export to a folder you can write to, or to a "
-                ".json file whose name is not taken by a folder"
-            ) from exc
+            raise ConfigError(f"cannot write {what}{path}: {reason}; {fix}") from exc
         self._before.append((path, before))
         self._new_folders.extend(folder for folder in missing
                                  if folder not in self._new_folders)
@@ -241,7 +243,13 @@ def _export_in(
                                   "n_fields": len(rows)}))
     # rows first: a version number taken meanwhile (server databases) fails here, before any
     # file is touched
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ReviewBusy(
+            f"another export took version {version} at the same time; nothing was written, "
+            "export again"
+        ) from exc
     files.write(target, text)
     files.write(sidecar, provenance.model_dump_json(indent=1) + "\n")
     return ExportResult(path=str(target), provenance_path=str(sidecar), version=version,
@@ -265,18 +273,34 @@ def export_labels(
     kept, unless ``replace`` is true. Labels carry ``method="review"``, the reviewer as
     annotator, the decision time and the comment.
     """
-    root = Path(folder)
-    with store.session() as session:
-        rows = list(session.scalars(
-            select(FieldProposal).where(
-                FieldProposal.present.is_(True),
-                FieldProposal.status.in_([Status.APPROVED.value, Status.NO_EQUIVALENT.value]),
-            ).order_by(FieldProposal.id)
-        ))
-        decision_ids = [row.last_decision_id for row in rows if row.last_decision_id]
-        decisions = {d.id: d for d in session.scalars(
-            select(Decision).where(Decision.id.in_(decision_ids))
-        )} if decision_ids else {}
+    files = _WrittenFiles()
+    try:
+        # one transaction (on SQLite the write lock) from reading the decisions to the audit
+        # entry: two label exports cannot interleave their read-merge-write of one file, and
+        # files and audit entry stand or fall together
+        with store.session() as session:
+            return _labels_in(session, Path(folder), files, replace=replace,
+                              exported_by=exported_by)
+    except BaseException as exc:
+        files.undo(exc)
+        raise
+
+
+def _labels_in(
+    session: Session, root: Path, files: _WrittenFiles, *, replace: bool, exported_by: str,
+) -> LabelExportReport:
+    """The body of :func:`export_labels`, inside its transaction."""
+    # FOR SHARE on server databases: decisions wait until the export has written them
+    rows = list(session.scalars(
+        select(FieldProposal).where(
+            FieldProposal.present.is_(True),
+            FieldProposal.status.in_([Status.APPROVED.value, Status.NO_EQUIVALENT.value]),
+        ).order_by(FieldProposal.id).with_for_update(read=True)
+    ))
+    decision_ids = [row.last_decision_id for row in rows if row.last_decision_id]
+    decisions = {d.id: d for d in session.scalars(
+        select(Decision).where(Decision.id.in_(decision_ids))
+    )} if decision_ids else {}
     by_org: dict[str, list[FieldLabel]] = {}
     for row in rows:
         decision = decisions.get(row.last_decision_id or -1)
@@ -292,9 +316,9 @@ def export_labels(
             group=_group_of(row.decided_block), annotator=decision.reviewer, method="review",
             labelled_at=decision.decided_at, note=decision.comment,
         ))
-    files: list[str] = []
     added = replaced = unchanged = 0
     conflicts: list[LabelConflict] = []
+    changed_files: dict[Path, list[FieldLabel]] = {}
     for org, labels in by_org.items():
         path = root / "labels" / f"{org}.jsonl"
         existing = {label.key: label for label in read_labels(path)} if path.exists() else {}
@@ -319,21 +343,17 @@ def export_labels(
                     existing_annotator=old.annotator,
                 ))
         if changed:
-            try:
-                write_labels(path, existing.values())
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write labels to {path}: {exc.strerror or exc}; give an "
-                    "annotations folder you can write to"
-                ) from exc
-            files.append(str(path))
-    report = LabelExportReport(files=files, added=added, replaced=replaced,
-                               unchanged=unchanged, conflicts=conflicts)
-    store.record_event("labels", exported_by, {
+            changed_files[path] = list(existing.values())
+    session.add(AuditLog(at=utc_now(), actor=exported_by, event="labels", details={
         "folder": str(root), "added": added, "replaced": replaced, "unchanged": unchanged,
         "conflicts": len(conflicts),
-    })
-    return report
+    }))
+    session.flush()  # the audit entry first: if it cannot be written, no file is touched
+    for path, labels in changed_files.items():
+        files.write(path, labels_text(labels), what="labels to ",
+                    fix="give an annotations folder you can write to")
+    return LabelExportReport(files=[str(path) for path in changed_files], added=added,
+                             replaced=replaced, unchanged=unchanged, conflicts=conflicts)
 
 
 _CSV_COLUMNS = ("id", "at", "actor", "event", "org", "object", "field", "field_id", "before",

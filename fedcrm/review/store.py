@@ -18,7 +18,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.session import ORMExecuteState
 from sqlalchemy.pool import StaticPool
@@ -28,7 +28,7 @@ from fedcrm.matching.proposal import CUSTOM_BLOCK_PREFIX, MappingProposal
 from fedcrm.ontology import load_ontology
 from fedcrm.ontology.models import Ontology
 from fedcrm.review._util import sha256_hex, utc_now
-from fedcrm.review.errors import StaleVersionError, UnknownFieldError
+from fedcrm.review.errors import ReviewBusy, StaleVersionError, UnknownFieldError
 from fedcrm.review.exporting import export_approved, export_audit, export_labels
 from fedcrm.review.fingerprint import field_fingerprint
 from fedcrm.review.impact import default_impact_weights, field_impact, priority
@@ -62,6 +62,8 @@ from fedcrm.schema.models import FieldMeta, FieldProfile, OrgSchema
 DEFAULT_DB = Path(".fedcrm") / "review.db"
 #: SQLite waits this long for another writer before giving up
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: execution option of the store's read-only transactions
+READ_ONLY = "fedcrm_read_only"
 _APPEND_ONLY_TABLE_NAMES = frozenset(table.__tablename__ for table in APPEND_ONLY)
 _QUEUE_GROUPS = {Status.NEEDS_REVIEW: 0, Status.PENDING: 1, Status.DEFERRED: 2}
 
@@ -171,10 +173,20 @@ def create_review_engine(location: str | Path | None = None) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # take the write lock up front: a transaction that read first and writes later
-        # would otherwise fail with "database is locked" instead of waiting its turn
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # would otherwise fail with "database is locked" instead of waiting its turn; reads
+        # (READ_ONLY) take no lock, so in WAL mode they never wait for a writer
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _locked(error: DBAPIError) -> bool:
+    """Whether a driver error says the database is locked (SQLite's busy timeout ran out)."""
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _field_key(org: str, sobject: str, field: str) -> tuple[str, str, str]:
@@ -209,6 +221,12 @@ class ReviewStore:
             # OperationalError (a folder, no permission, server down) and DatabaseError
             # (SQLite's "file is not a database") alike
             self.engine.dispose()
+            if _locked(exc):
+                raise ReviewBusy(
+                    f"the review database {self.describe()} is busy: another process held its "
+                    f"write lock for more than {SQLITE_BUSY_TIMEOUT_S:g} s while it was being "
+                    "opened; try again when it is done"
+                ) from exc
             raise ConfigError(
                 f"cannot open the review database {self.describe()}: {exc.orig}; give the "
                 "path of a review database or of a new file (--db), or a database URL (--url)"
@@ -220,6 +238,8 @@ class ReviewStore:
             else default_impact_weights(self.ontology)
         )
         self._sessions = sessionmaker(self.engine, class_=_ReviewSession, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
+                                   class_=_ReviewSession, expire_on_commit=False)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -244,9 +264,30 @@ class ReviewStore:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in one transaction, committed on success (for advanced use and tests)."""
-        with self._sessions.begin() as session:
+        """A session in one transaction, committed on success (for advanced use and tests).
+
+        On SQLite it holds the write lock until it ends, so do not call other store methods
+        that write from inside it.
+        """
+        with self._transaction() as session:
             yield session
+
+    @contextlib.contextmanager
+    def _transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction; a database still locked after the busy timeout is a
+        :class:`ReviewBusy` error, not a driver traceback."""
+        maker = self._reads if read_only else self._sessions
+        try:
+            with maker.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if not _locked(exc):
+                raise
+            raise ReviewBusy(
+                f"the review database {self.describe()} is busy: another process held its "
+                f"write lock for more than {SQLITE_BUSY_TIMEOUT_S:g} s; nothing was changed, "
+                "try again when it is done"
+            ) from exc
 
     # -- import -----------------------------------------------------------------------------
 
@@ -276,7 +317,7 @@ class ReviewStore:
         withdrawn: list[str] = []
         removed: list[str] = []
         n_new = n_kept = n_unverified = 0
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             batch = ImportBatch(
                 source=source_name[:500], source_sha256=source_sha,
                 matcher_version=proposal.matcher_version,
@@ -431,7 +472,7 @@ class ReviewStore:
         if request.action is Action.CHOOSE and target is not None:
             self._check_choice(target, where)
         now = utc_now()
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             row = self._find(session, request.org, request.object, request.field)
             if row.version != request.seen_version:
                 raise StaleVersionError(row.org, row.object, row.field,
@@ -543,7 +584,7 @@ class ReviewStore:
             )
         if not 0.5 <= threshold <= 1.0:
             raise ConfigError(f"auto-accept threshold must be between 0.5 and 1, not {threshold}")
-        with self._sessions() as session:
+        with self._transaction(read_only=True) as session:
             targets = session.execute(
                 select(FieldProposal.org, FieldProposal.object, FieldProposal.field,
                        FieldProposal.version)
@@ -564,7 +605,7 @@ class ReviewStore:
                 )))
             except StaleVersionError:
                 skipped += 1  # someone decided it meanwhile; theirs stands
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             session.add(AuditLog(at=utc_now(), actor=reviewer, event="auto_accept",
                                  details={"threshold": threshold, "accepted": len(records),
                                           "skipped_stale": skipped}))
@@ -644,12 +685,12 @@ class ReviewStore:
 
     def field(self, org: str, sobject: str, field: str) -> FieldView:
         """Everything about one field (case-insensitive object and field names)."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             return self._views(session, [self._find(session, org, sobject, field)])[0]
 
     def field_by_id(self, field_id: int) -> FieldView:
         """Everything about the field with store id ``field_id``."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             row = session.get(FieldProposal, field_id)
             if row is None or not row.present:
                 raise UnknownFieldError.by_id(field_id)
@@ -657,7 +698,7 @@ class ReviewStore:
 
     def fields(self, *, org: str | None = None) -> list[FieldView]:
         """Every present field, in import order."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             query = select(FieldProposal).where(FieldProposal.present.is_(True))
             if org is not None:
                 query = query.where(FieldProposal.org == org)
@@ -675,7 +716,7 @@ class ReviewStore:
         wanted = [Status.NEEDS_REVIEW, Status.PENDING]
         if include_deferred:
             wanted.append(Status.DEFERRED)
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             query = select(FieldProposal).where(
                 FieldProposal.present.is_(True),
                 FieldProposal.status.in_([s.value for s in wanted]),
@@ -694,7 +735,7 @@ class ReviewStore:
 
     def history(self, org: str, sobject: str, field: str) -> list[DecisionRecord]:
         """Every decision on one field, oldest first."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             row = self._find(session, org, sobject, field)
             return [_decision_record(d, row) for d in session.scalars(
                 select(Decision).where(Decision.field_id == row.id).order_by(Decision.id)
@@ -702,20 +743,20 @@ class ReviewStore:
 
     def decisions(self) -> list[DecisionRecord]:
         """Every decision in the store, oldest first."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             rows = {r.id: r for r in session.scalars(select(FieldProposal))}
             return [_decision_record(d, rows[d.field_id])
                     for d in session.scalars(select(Decision).order_by(Decision.id))]
 
     def rejected_concepts(self, org: str, sobject: str, field: str) -> set[str]:
         """Concepts ruled out for one field."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             row = self._find(session, org, sobject, field)
             return rejections_by_field(session, [row.id]).get(row.id, set())
 
     def progress(self, *, org: str | None = None) -> Progress:
         """How many fields are decided, by status and by org."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             query = (
                 select(FieldProposal.org, FieldProposal.status, func.count())
                 .where(FieldProposal.present.is_(True))
@@ -747,12 +788,12 @@ class ReviewStore:
 
     def record_event(self, event_name: str, actor: str, details: dict[str, Any]) -> None:
         """Append a store-wide event (exports, label exports) to the audit log."""
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             session.add(AuditLog(at=utc_now(), actor=actor, event=event_name, details=details))
 
     def audit_log(self, *, since_id: int = 0) -> list[AuditEntry]:
         """The audit log, oldest first (entries after ``since_id``)."""
-        with self._sessions.begin() as session:
+        with self._transaction(read_only=True) as session:
             return [
                 AuditEntry.model_validate(row, from_attributes=True)
                 for row in session.scalars(

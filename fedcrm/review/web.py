@@ -28,7 +28,7 @@ from fedcrm._console import console
 from fedcrm.errors import ConfigError, FedcrmError
 from fedcrm.review._loopback import LOOPBACK_HOSTS, check_loopback
 from fedcrm.review._templates import STYLESHEET, TEMPLATES
-from fedcrm.review.errors import StaleVersionError, UnknownFieldError
+from fedcrm.review.errors import ReviewBusy, StaleVersionError, UnknownFieldError
 from fedcrm.review.models import Action, DecisionRequest, FieldView
 from fedcrm.review.store import ReviewStore
 
@@ -122,7 +122,8 @@ def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") ->
 
     @app.exception_handler(FedcrmError)
     def fedcrm_error(request: Request, exc: FedcrmError) -> HTMLResponse:
-        status = 404 if isinstance(exc, UnknownFieldError) else 400
+        status = (404 if isinstance(exc, UnknownFieldError)
+                  else 503 if isinstance(exc, ReviewBusy) else 400)
         return page("error.html", request, status, title="Cannot do that", error=str(exc))
 
     @app.get("/static/review.css")
@@ -216,6 +217,8 @@ def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") ->
             ))
         except StaleVersionError as exc:
             return field_page(request, field_id, 409, error=str(exc))
+        except ReviewBusy as exc:
+            return field_page(request, field_id, 503, error=str(exc))
         except FedcrmError as exc:
             return field_page(request, field_id, 400, error=str(exc))
         upcoming = next((v for v in store.queue() if v.id != field_id), None)
