@@ -6,7 +6,11 @@ An org writes ``Cerrado - no convertido`` where the ontology knows ``No converti
 first looks the whole value up, then looks for the ontology's spellings *inside* it, word by
 word. A spelling inside a longer one that also matches (``convertido`` inside ``no convertido``)
 does not count; if the spellings left name more than one code (``Kunde - Partner``), the value
-is ambiguous and maps to nothing rather than to a guess.
+is ambiguous and maps to nothing rather than to a guess. So does a value whose other words
+negate the spelling or put it in the past (``Never Won``, ``Past Customer``, :data:`NEGATIONS`)
+or belong to another code's spelling. For a task label's value set (``label=True``) every other
+word must be a frame word such as ``closed`` or ``cerrado`` (:data:`LABEL_FRAME_WORDS`): a wrong
+label is worse than a missing one.
 
 Hand-written because no library maps free-text picklist values onto a closed vocabulary this
 way; rapidfuzz's similarity scores answer a different question (how alike two whole strings
