@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from federation import _seeds  # benchmarks/federation.py, beside this script
 from rich.console import Console
 from rich.table import Table
 
@@ -68,13 +69,6 @@ def count(folder: Path, ontology: Ontology, search_inside: bool) -> Counts:
                 else:
                     counts.wrong += 1
     return counts
-
-
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        first, last = text.split("-")
-        return list(range(int(first), int(last) + 1))
-    return [int(s) for s in text.split(",")]
 
 
 def main(argv: list[str] | None = None) -> int:

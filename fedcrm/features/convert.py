@@ -259,14 +259,13 @@ def convert_field(
         labels = {v.value: v.label for v in meta.picklist_values if v.label}
         text = values.astype("string")
         table: dict[str, str | None] = {}
+        inside = 0
         for value in text.dropna().unique():
-            code = mapper.code(value)
+            code, whole = mapper.match(value)
             if code is None and labels.get(value, value) != value:
-                code = mapper.code(labels[value])
+                code, whole = mapper.match(labels[value])
             table[value] = code
-        inside = sum(code is not None and not mapper.spelled_whole(value)
-                     and not mapper.spelled_whole(labels.get(value, value))
-                     for value, code in table.items())
+            inside += code is not None and not whole
         if inside:
             # counted, not listed: a text field's values may be record contents
             note = (f"{inside} distinct value(s) mapped by an ontology spelling found inside "

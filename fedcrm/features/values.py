@@ -61,7 +61,11 @@ class ValueMapper:
     #: is a frame word (:data:`LABEL_FRAME_WORDS`)
     label: bool = False
     _exact: dict[str, str] = field(init=False, repr=False)
-    _phrases: list[tuple[tuple[str, ...], str]] = field(init=False, repr=False)
+    #: unambiguous phrases by their first word, so a value is only compared with phrases that
+    #: can start at each of its words
+    _by_first: dict[str, list[tuple[tuple[str, ...], str]]] = field(init=False, repr=False)
+    #: word → the codes whose phrases contain it
+    _words: dict[str, set[str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._exact = {}
@@ -72,31 +76,29 @@ class ValueMapper:
                 continue
             self._exact.setdefault(key, code)
             phrases.setdefault(tuple(key.split()), set()).add(code)
-        # a phrase that spells two codes in the ontology cannot decide between them
-        self._phrases = [(words, next(iter(codes))) for words, codes in phrases.items()
-                         if len(codes) == 1]
-        self._words: dict[str, set[str]] = {}
-        #: phrases by their first word, so a value is only compared with phrases that can start
-        #: at each of its words
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-        for words, code in self._phrases:
+        self._by_first, self._words = {}, {}
+        for words, codes in phrases.items():
+            if len(codes) != 1:
+                continue  # a phrase that spells two codes cannot decide between them
+            code = next(iter(codes))
             self._by_first.setdefault(words[0], []).append((words, code))
             for word in words:
                 self._words.setdefault(word, set()).add(code)
 
-    def spelled_whole(self, value: str) -> bool:
-        """Whether ``value`` as a whole is one of the ontology's spellings."""
-        return normalise(value) in self._exact
-
     def code(self, value: str) -> str | None:
         """The code ``value`` spells, or ``None`` when no code or more than one fits."""
+        return self.match(value)[0]
+
+    def match(self, value: str) -> tuple[str | None, bool]:
+        """``(code, whole)``: the code ``value`` spells (``None`` when no code or more than
+        one fits) and whether it was spelled as a whole value rather than found inside."""
         key = normalise(value)
         if not key:
-            return None
+            return None, False
         if key in self._exact:
-            return self._exact[key]
+            return self._exact[key], True
         if not self.search_inside:
-            return None
+            return None, False
         words = key.split()
         hits = [
             _Hit(code, start, start + len(phrase))
@@ -109,13 +111,13 @@ class ValueMapper:
             and other.end - other.start > hit.end - hit.start for other in hits)]
         codes = {hit.code for hit in kept}
         if len(codes) != 1:
-            return None
+            return None, False
         covered = {i for hit in kept for i in range(hit.start, hit.end)}
         rest = [word for i, word in enumerate(words) if i not in covered]
         # "Non cotée" is not "cotée"; "Cliente - Canal" has a word of another code's spelling
         if any(word in NEGATIONS for word in rest) or any(
                 self._words.get(word, codes) - codes for word in rest):
-            return None
+            return None, False
         if self.label and any(word not in LABEL_FRAME_WORDS for word in rest):
-            return None
-        return codes.pop()
+            return None, False
+        return codes.pop(), False

@@ -42,6 +42,13 @@ def new_engine(ledger: Path) -> RecordLevelDP:
     )
 
 
+def client_engine(pid: str, ledger: Path, *, rounds: int = 6) -> ClientLevelDP:
+    """A client-level engine for (3, 1e-3) over ``rounds`` rounds, 10 of 20 participants."""
+    return ClientLevelDP.from_budget(pid, epsilon=3.0, delta=1e-3, rounds=rounds,
+                                     total_participants=20, participants_in_sum=10,
+                                     ledger=ledger)
+
+
 def test_restart_restores_epsilon_and_appends_to_the_same_ledger(tmp_path: Path) -> None:
     ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "org-a.state.json"
     features, labels = separable_data(N)
@@ -131,15 +138,7 @@ def test_saving_mid_round_keeps_the_steps_charged(tmp_path: Path) -> None:
 
 def test_client_level_engine_survives_a_restart(tmp_path: Path) -> None:
     ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
-    engine = ClientLevelDP.from_budget(
-        "org-b",
-        epsilon=3.0,
-        delta=1e-3,
-        rounds=6,
-        total_participants=20,
-        participants_in_sum=10,
-        ledger=ledger_path,
-    )
+    engine = client_engine("org-b", ledger_path)
     for _ in range(2):
         engine.begin_round()
         engine.privatize_update(torch.ones(5))
@@ -263,15 +262,7 @@ def test_an_edited_state_is_refused(tmp_path: Path) -> None:
 
 def test_a_state_saved_before_the_budget_ran_out_is_refused(tmp_path: Path) -> None:
     ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "state.json"
-    engine = ClientLevelDP.from_budget(
-        "org-b",
-        epsilon=3.0,
-        delta=1e-3,
-        rounds=2,
-        total_participants=20,
-        participants_in_sum=10,
-        ledger=ledger_path,
-    )
+    engine = client_engine("org-b", ledger_path, rounds=2)
     for _ in range(2):
         engine.begin_round()
         engine.record_round()
@@ -354,9 +345,7 @@ def test_client_level_recovery_and_what_recovery_refuses(tmp_path: Path) -> None
 
 def _client_engine_behind_its_state(pid: str, tmp_path: Path, rounds: int) -> ClientLevelDP:
     """A client-level engine that saved ``state.json`` and then released ``rounds`` rounds."""
-    engine = ClientLevelDP.from_budget(pid, epsilon=3.0, delta=1e-3, rounds=6,
-                                       total_participants=20, participants_in_sum=10,
-                                       ledger=tmp_path / "ledger.jsonl")
+    engine = client_engine(pid, tmp_path / "ledger.jsonl")
     engine.save(tmp_path / "state.json")
     for _ in range(rounds):
         engine.begin_round()
