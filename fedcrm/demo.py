@@ -26,6 +26,7 @@ from fedcrm.matching.proposal import MappingProposal
 from fedcrm.ontology import load_ontology
 from fedcrm.ontology.models import Task
 from fedcrm.schema import load_schema
+from fedcrm.schema.models import CUSTOM_SUFFIXES
 
 #: demo defaults: five orgs, small enough that a single org learns poorly alone
 DEMO_ORGS = 5
@@ -170,7 +171,7 @@ def _score_mapping(folders: Sequence[Path], proposal: MappingProposal) -> tuple[
         seen = True
         truth = {(lab.object, lab.field): lab.concept for lab in read_labels(truth_file)}
         for mapping in proposal.org(folder.name).fields:
-            if not mapping.field.endswith("__c"):
+            if not mapping.field.endswith(CUSTOM_SUFFIXES):
                 continue
             expected = truth.get((mapping.object, mapping.field))
             truths += expected is not None

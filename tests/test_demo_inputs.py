@@ -56,3 +56,23 @@ def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
         run_demo(data=tmp_path, reference_date="31/31/2020")
     with pytest.raises(ConfigError, match="does not exist"):
         run_demo(data=tmp_path / "missing")
+
+
+def test_matching_score_counts_every_custom_suffix(tmp_path: Path) -> None:
+    from fedcrm.demo import _score_mapping
+    from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
+
+    folder = tmp_path / "orgA"
+    folder.mkdir()
+    truth = [("Tier__c", "account.tier"), ("Churned__pc", "account.churned")]
+    folder.joinpath("ground_truth.jsonl").write_text("".join(
+        json.dumps({"org": "orgA", "object": "Account", "field": field, "concept": concept,
+                    "annotator": "x", "method": "synthetic"}) + "\n"
+        for field, concept in truth), encoding="utf-8")
+    decided = [("Tier__c", "account.tier"), ("Churned__pc", "account.industry"),  # wrong
+               ("Name", "account.name")]  # standard: not scored
+    proposal = MappingProposal(ontology_version="x", matcher_version="x", orgs=[OrgMapping(
+        org="orgA", fields=[FieldMapping(object="Account", field=field, concept=concept,
+                                         confidence=0.9, block=concept)
+                            for field, concept in decided])])
+    assert _score_mapping([folder], proposal) == (0.5, 0.5)

@@ -8,6 +8,7 @@ records into train / validation / test (the test split is never touched by train
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -54,6 +55,9 @@ class MatrixReport(BaseModel):
     #: columns the target-leakage screen flagged on the training split (None: not screened,
     #: a class had too few records)
     leakage: list[LeakageFinding] | None = None
+    #: labelled records with a value, per source counted in ``quality.completeness`` (so a
+    #: restricted matrix can recompute its completeness without the sources it lost)
+    filled: dict[str, int] = {}
 
 
 @dataclass
@@ -85,9 +89,16 @@ class TaskMatrix:
                                f"matrix to a space with other columns ({missing[:3]})")
         keep = [columns[name] for name in space.feature_names]
         kept = {source.name for source in space.sources}
+        filled = {name: n for name, n in self.report.filled.items() if name in kept}
+        # completeness (and so the quality weight) counts only the sources the model sees
+        cells = self.report.n_labelled * len(filled)
+        quality = self.report.quality.model_copy(update={
+            "completeness": sum(filled.values()) / cells if cells else 0.0})
         report = self.report.model_copy(update={
             "sources_present": [s for s in self.report.sources_present if s in kept],
             "sources_missing": [s for s in self.report.sources_missing if s in kept],
+            "filled": filled, "quality": quality,
+            "quality_multiplier": quality_multiplier(quality),
         })
         return replace(self, space=space, x=self.x[:, keep], report=report)
 
@@ -156,7 +167,14 @@ def _split(
     is one fold of scikit-learn's ``StratifiedGroupKFold``, so its size is about the fraction).
     """
     strata = y_all[idx].astype(int)
-    stratify = min(np.bincount(strata)) >= 2
+    # scikit-learn holds out ceil(fraction · n) records; stratifying needs a record of each
+    # class on both sides
+    n_held = math.ceil(fraction * len(idx))
+    if n_held >= len(idx):
+        raise FeatureError(f"{len(idx)} records cannot be split")
+    classes = len(np.unique(strata))
+    stratify = (min(np.bincount(strata)) >= 2 and n_held >= classes
+                and len(idx) - n_held >= classes)
     keys = None
     if groups is not None:
         # a record without a group is a group of its own
@@ -290,9 +308,15 @@ def build_task_matrix(
     groups = (base["opportunity.account_id"].to_numpy()
               if space.task is Task.WIN_PROBABILITY and "opportunity.account_id" in base
               else None)
-    train_val, test = _split(idx, y_all, groups, test_size, seed)
-    relative = validation_size / (1 - test_size)
-    train, validation = _split(train_val, y_all, groups, relative, seed)
+    try:
+        train_val, test = _split(idx, y_all, groups, test_size, seed)
+        relative = validation_size / (1 - test_size)
+        train, validation = _split(train_val, y_all, groups, relative, seed)
+    except FeatureError:
+        raise FeatureError(
+            f"org {canonical.org_id}: {len(idx)} labelled {definition.sobject} records are too "
+            f"few to split into training, validation and test records for "
+            f"{space.task.value}") from None
     split = np.empty(len(base), dtype=object)
     split[train], split[validation], split[test] = "train", "validation", "test"
     # custom features need enough training examples, or they are excluded (privacy filter)
@@ -304,6 +328,7 @@ def build_task_matrix(
     suppressed: list[SuppressionReport] = []
     present, absent = [], []
     cells = filled = 0
+    filled_by_source: dict[str, int] = {}
     for source in space.sources:
         values: pd.Series | None
         if source.kind == "rollup":
@@ -319,7 +344,8 @@ def build_task_matrix(
             present.append(source.name)
             if source.kind != "rollup":
                 cells += int(labelled.sum())
-                filled += int(values[labelled].notna().sum())
+                filled_by_source[source.name] = int(values[labelled].notna().sum())
+                filled += filled_by_source[source.name]
         try:
             blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
         except FeatureError as exc:
@@ -354,6 +380,7 @@ def build_task_matrix(
         n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
         sources_present=present, sources_missing=absent, suppressed=suppressed,
         excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
+        filled=filled_by_source,
         leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage,
                                observed=_observed(x[train], space)),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 
 class TrainingConfig(BaseModel):
@@ -66,8 +66,8 @@ class TrainingConfig(BaseModel):
     #: mode, where the coordinator knows no sample counts)
     rollback_share: float = Field(default=0.5, gt=0, le=1)
     model: Literal["logistic", "mlp"] = "logistic"
-    hidden: tuple[int, ...] = (32, 16)
-    seed: int = 0
+    hidden: tuple[PositiveInt, ...] = (32, 16)
+    seed: int = Field(default=0, ge=0)
 
     def averaged_rounds(self, rounds: int | None = None) -> int:
         """How many last rounds the delivered model averages (see ``average_fraction``)."""
@@ -100,5 +100,6 @@ def config_differences(coordinator: TrainingConfig, participant: TrainingConfig)
 
 
 def _round_half_up(value: float) -> int:
-    # Python's round() rounds halves to even (round(2.5) == 2), which surprises in a count
-    return int(value + 0.5)
+    # Python's round() rounds halves to even (round(2.5) == 2), which surprises in a count;
+    # rounding to 9 decimals first undoes float error (0.58 * 25 is 14.499999999999998)
+    return int(round(value, 9) + 0.5)

@@ -207,7 +207,13 @@ class Coordinator:
         timings["configure"] = time.perf_counter() - start
         start = time.perf_counter()
         local = self._local_round(round_number, plan)
-        rejections, dropped, updates = local.rejections, local.dropped, local.updates
+        rejections, dropped = local.rejections, local.dropped
+        updates = []
+        for update in local.updates:  # one NaN would make the global model NaN
+            if np.isfinite(update.delta).all():
+                updates.append(update)
+            else:
+                dropped[update.participant_id] = "its update holds non-finite numbers"
         privacy = local.privacy
         timings["local_training"] = time.perf_counter() - start
         weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
@@ -217,7 +223,6 @@ class Coordinator:
         start = time.perf_counter()
         weights: dict[str, float] = {}
         info: dict[str, Any] = {}
-        clipped = [u.participant_id for u in updates if u.clipped]
         discrepancies = {u.participant_id: u.n_samples for u in updates
                          if u.n_samples != self.enrolled[u.participant_id][0]}
         updates = [self._enrolled_weights(u) for u in updates]
@@ -233,6 +238,8 @@ class Coordinator:
                 contributed = []  # nothing was released: the global model stays as it is
             else:
                 self._apply_step(aggregate.step)
+        # after the server's own bound: the updates it scaled down are listed too
+        clipped = [u.participant_id for u in updates if u.clipped]
         timings["aggregate"] = time.perf_counter() - start
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
@@ -303,10 +310,11 @@ class Coordinator:
         return local
 
     def _resync_gates(self, parameters: np.ndarray) -> None:
-        """After a rollback, every participant re-checks the restored model, so its gate
-        compares the next model with this one."""
+        """After a rollback, every participant takes the restored model as its gate's
+        reference (:meth:`Participant.rebase`), so its gate compares the next model with
+        this one."""
         for participant in self.participants.values():
-            participant.check(parameters)
+            participant.rebase(parameters)
 
     def _validate(self, parameters: np.ndarray, participant_ids: Sequence[str],
                   dropped: dict[str, str]) -> dict[str, float | None]:

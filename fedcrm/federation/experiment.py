@@ -119,8 +119,8 @@ def prepare_task(
             matrices.append(build_task_matrix(canonical, space, reference_date, k=k,
                                               min_examples=min_examples, seed=seed,
                                               leakage=leakage))
-        except FeatureError as exc:
-            skipped[org.org_id] = str(exc)
+        except FeatureError as exc:  # keyed by org: the message need not name it again
+            skipped[org.org_id] = str(exc).removeprefix(f"org {org.org_id}: ")
     if not matrices:
         raise FeatureError(f"no org can take part in {Task(task).value}: "
                            + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
@@ -204,6 +204,17 @@ def run_task(
                                quality_multiplier=round(multipliers[matrix.org_id], 3),
                                metrics=metrics))
 
+    return task_result(prepared, scores, list(parameters),
+                       {k: round(v, 3) for k, v in timing.items()})
+
+
+def task_result(prepared: PreparedTask, scores: list[OrgScore], methods: Sequence[str],
+                seconds_per_round: dict[str, float]) -> TaskResult:
+    """The task's result from its per-org scores: the means over the orgs (an org whose
+    test split has one class has no AUC and is left out of every method's mean), the orgs
+    the task skipped and what the leakage screen found (every backend reports alike)."""
+    definition = get_task(prepared.space.task)
+
     def mean(method: str, metric: str) -> float | None:
         values = [s.metrics[method].get(metric) for s in scores if method in s.metrics]
         known = [v for v in values if v is not None]
@@ -212,10 +223,10 @@ def run_task(
     return TaskResult(
         task=definition.task.value, metric="auc", feature_space=prepared.space.version,
         n_features=prepared.space.n_features, orgs=scores,
-        mean={m: mean(m, "auc") for m in parameters},
-        mean_spearman={m: mean(m, "spearman") for m in parameters}
+        mean={m: mean(m, "auc") for m in methods},
+        mean_spearman={m: mean(m, "spearman") for m in methods}
         if "spearman" in definition.metrics else {},
-        seconds_per_round={k: round(v, 3) for k, v in timing.items()},
+        seconds_per_round=seconds_per_round,
         skipped_orgs=prepared.skipped,
         leakage=prepared.leakage,
         left_out=prepared.left_out,

@@ -207,6 +207,9 @@ class Participant:
         self.privacy = privacy
         self.accepted_parameters: np.ndarray | None = None
         self.accepted_metric: float | None = None
+        # the gate's reference before the current one: the model a rollback restores
+        self.previous_parameters: np.ndarray | None = None
+        self.previous_metric: float | None = None
         self.active = True
 
     # ------------------------------------------------------------------ models
@@ -263,14 +266,42 @@ class Participant:
         return GateDecision(participant_id=self.participant_id, accepted=True, metric=metric,
                             reference=reference)
 
+    def rebase(self, parameters: np.ndarray) -> GateDecision:
+        """After a rollback: make the restored model the gate's reference.
+
+        The coordinator restores the global model before the one it rolled back. A participant
+        that accepted the rolled-back model holds it as its reference, and checking the
+        restored model against it could refuse every later model near the restored one (the
+        participant would stop contributing). So when ``parameters`` is the model this
+        participant accepted before its current one, it becomes the reference without a
+        check; any other model is checked as usual (a coordinator cannot make a participant
+        take a model it never accepted).
+        """
+        previous = self.previous_parameters
+        if previous is None or self.accepted_parameters is None or \
+                previous.shape != parameters.shape or not np.array_equal(previous, parameters):
+            return self.check(parameters)
+        metric = self.evaluate(parameters, "validation")["auc"]
+        reference = self.accepted_metric
+        self.accepted_parameters = parameters.copy()
+        self.accepted_metric = metric if metric is not None else self.previous_metric
+        self.previous_parameters, self.previous_metric = None, None
+        return GateDecision(participant_id=self.participant_id, accepted=True, metric=metric,
+                            reference=reference,
+                            reason="the model restored by a rollback; it is the new reference")
+
     def reset_gate(self) -> None:
         """Forget the last accepted model, so the next model checked becomes the reference
         (a new federation starts here: an earlier federation's reference would judge this
         one's models against another model)."""
         self.accepted_parameters = None
         self.accepted_metric = None
+        self.previous_parameters = None
+        self.previous_metric = None
 
     def _accept(self, parameters: np.ndarray, metric: float | None) -> None:
+        self.previous_parameters, self.previous_metric = (self.accepted_parameters,
+                                                          self.accepted_metric)
         self.accepted_parameters = parameters.copy()
         if metric is not None:
             self.accepted_metric = metric
@@ -337,6 +368,11 @@ class Participant:
             batches += 1
         trained = get_parameters(trained_module)
         delta = (trained - parameters).astype(np.float32)
+        if self.privacy is None and not np.isfinite(delta).all():
+            raise ConfigError(
+                f"participant {self.participant_id}: local training diverged in round "
+                f"{round_number} (the model's parameters are no longer finite numbers); "
+                f"lower learning_rate (now {config.learning_rate:g})")
         privatized = self.privacy.privatize(delta) if self.privacy is not None else None
         if privatized is None:
             norm = float(np.linalg.norm(delta))

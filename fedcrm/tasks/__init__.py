@@ -210,9 +210,12 @@ class TaskDefinition:
         if len(np.unique(y_true)) == 2:
             result["auc"] = float(roc_auc_score(y_true, probabilities))
         if "spearman" in self.metrics:
-            value = spearmanr(probabilities, y_true).statistic if len(np.unique(y_true)) == 2 \
-                else np.nan
-            result["spearman"] = None if np.isnan(value) else float(value)
+            result["spearman"] = None
+            if len(np.unique(y_true)) == 2:
+                # a constant prediction ranks nothing: its rank correlation is 0, as its AUC
+                # is 0.5 (scipy says NaN, which would drop it from one method's mean only)
+                result["spearman"] = (0.0 if len(np.unique(probabilities)) < 2
+                                      else float(spearmanr(probabilities, y_true).statistic))
         return result
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fedcrm import ConfigError
-from fedcrm.features import build_feature_space
+from fedcrm.features import build_feature_space, build_task_matrix, canonicalize
 from fedcrm.features.leakage import LeakageScreen, screen_leakage
 from fedcrm.federation import TrainingConfig
 from fedcrm.federation.experiment import OrgInput, prepare_task, run_task
@@ -132,6 +132,13 @@ def test_prepare_task_leaves_a_leaky_source_out_of_every_org(federation, mapping
     result = run_task(prepared, TrainingConfig(rounds=1, local_epochs=1),
                       methods=("local",), progress=False)
     assert result.leakage == prepared.leakage
+    assert result.left_out == ["custom:account.exit_survey"]
+    # fedcrm demo --backend flower reports them too (its baselines need no Flower run)
+    from fedcrm.federation.backends.task import run_task_flower
+
+    on_flower = run_task_flower(prepared, TrainingConfig(rounds=1, local_epochs=1),
+                                methods=("local",))
+    assert (on_flower.leakage, on_flower.left_out) == (result.leakage, result.left_out)
 
     assert prepared.left_out == ["custom:account.exit_survey"]
     kept = prepare_task("churn", inputs, planted, ontology, reference, drop_leakage="none")
@@ -147,6 +154,15 @@ def test_prepare_task_leaves_a_leaky_source_out_of_every_org(federation, mapping
         dropped = {"custom:account.exit_survey"}
         assert set(restricted.report.sources_present) == (
             set(whole.report.sources_present) - dropped)
+    # the quality weight counts only the sources the model sees: as if built without them
+    org = next(i for i in inputs if i.org_id == prepared.matrices[0].org_id)
+    direct = build_task_matrix(
+        canonicalize(org.org_id, org.tables, org.schema, planted.org(org.org_id), ontology),
+        prepared.space, reference)
+    restricted = prepared.matrices[0].report
+    assert restricted.quality == direct.report.quality
+    assert restricted.quality_multiplier == direct.report.quality_multiplier
+    assert restricted.quality != kept.matrices[0].report.quality
     assert any("custom:account.exit_survey" in whole.report.sources_present
                for whole in kept.matrices)
 

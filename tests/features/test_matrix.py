@@ -171,3 +171,34 @@ def test_contact_rollup_counts_only_contacts_there_at_the_as_of_time() -> None:
     assert counts.tolist() == [2.0, 1.0]
     undated = contacts.drop(columns="contact.created_date")
     assert _rollup("rollup:contacts", base, _Tables(undated)).tolist() == [3.0, 1.0]  # type: ignore[arg-type]
+
+
+def test_an_org_with_a_handful_of_labelled_records_is_refused_not_crashed(
+        federation, mapping, ontology, reference) -> None:
+    """scikit-learn refuses a stratified split with fewer held-out records than classes; the
+    org must come out as a FeatureError (the federation skips it), never a ValueError."""
+    org = federation.orgs[0]
+    space = build_feature_space("churn", ontology, mapping)
+    full = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id), ontology)
+    outcome = TASKS[Task.CHURN].outcome(full.table("Account"), pd.Timestamp(reference))
+    y = outcome.y.to_numpy()
+    churned = list(np.flatnonzero(outcome.labelled.to_numpy() & (y == 1)))
+    retained = list(np.flatnonzero(outcome.labelled.to_numpy() & (y == 0)))
+    results = {}
+    for n in range(2, 13):
+        rows = sorted(churned[: n // 2] + retained[: n - n // 2])
+        tables = {name: frame.iloc[0:0] if name != "Account" else frame.iloc[rows]
+                  for name, frame in org.tables.items()}
+        canonical = canonicalize(org.org_id, tables, org.schema, mapping.org(org.org_id),
+                                 ontology)
+        try:
+            matrix = build_task_matrix(canonical, space, reference)
+        except FeatureError as exc:
+            assert "too few to split" in str(exc) and org.org_id in str(exc)
+            results[n] = "refused"
+        else:
+            parts = set(matrix.split)
+            assert {"train", "validation", "test"} <= parts
+            results[n] = "built"
+    assert results[2] == "refused" and results[12] == "built"
+    assert "built" in results.values() and list(results.values()).count("refused") >= 1

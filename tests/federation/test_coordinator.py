@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
 from fedcrm import ConfigError
 from fedcrm.federation import (
@@ -358,3 +359,102 @@ def test_participant_fraction_rounds_half_up() -> None:
     assert TrainingConfig(participant_fraction=0.5).per_round(5) == 3
     assert TrainingConfig(participant_fraction=0.5).per_round(4) == 2
     assert TrainingConfig(average_fraction=0.5, rounds=5).averaged_rounds() == 3
+    # 0.58 · 25 is 14.499999999999998 in floating point; the half still rounds up
+    assert TrainingConfig(participant_fraction=0.58).per_round(25) == 15
+
+
+@pytest.mark.parametrize("setting", [{"hidden": (-4,)}, {"hidden": (16, 0)}, {"seed": -1}])
+def test_impossible_model_sizes_and_seeds_are_refused(setting: dict) -> None:
+    with pytest.raises(ValidationError, match=next(iter(setting))):
+        TrainingConfig(**setting)
+
+
+def _org_on_feature(n: int, column: int, seed: int) -> ParticipantData:
+    """Two features; the label is the sign of ``column``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)).astype(np.float32)
+    y = (x[:, column] > 0).astype(np.float32)
+    a, b = int(n * 0.6), int(n * 0.8)
+    return ParticipantData(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:])
+
+
+def test_after_a_rollback_the_restored_model_is_every_gates_reference() -> None:
+    config = TrainingConfig(rounds=1, adaptive_clip_factor=None, gate_z=0.0,
+                            validation_tolerance=0.02)
+    big = Participant("big", _org_on_feature(1000, 0, seed=0), config=config)
+    small = Participant("small", _org_on_feature(200, 1, seed=1), config=config)
+    coordinator = Coordinator([big, small], FedAvg(), config)
+    restored = np.array([1.0, 0.0, 0.0], np.float32)  # good for big, chance for small
+    rolled = np.array([0.0, 1.0, 0.0], np.float32)    # chance for big, good for small
+    big.check(restored), small.check(restored)
+    coordinator._previous, coordinator.parameters = restored.copy(), rolled.copy()
+    record = coordinator.run_round(5)
+    assert record.rolled_back and list(record.rejections) == ["big"]
+    np.testing.assert_array_equal(coordinator.parameters, restored)
+    # small accepted the rolled-back model; its gate now judges against the restored one
+    np.testing.assert_array_equal(small.accepted_parameters, restored)
+    assert small.accepted_metric == pytest.approx(small.evaluate(restored)["auc"])
+    later = [coordinator.run_round(number) for number in range(6, 9)]
+    assert all(r.contributed == ["big", "small"] and not r.rejections for r in later)
+
+
+def test_a_rollback_cannot_make_a_gate_take_a_model_it_never_accepted() -> None:
+    config = TrainingConfig(rounds=1, gate_z=0.0, validation_tolerance=0.02)
+    small = Participant("small", _org_on_feature(200, 1, seed=1), config=config)
+    small.check(np.array([0.0, 1.0, 0.0], np.float32))
+    stranger = np.array([0.0, -1.0, 0.0], np.float32)  # never accepted, much worse
+    decision = small.rebase(stranger)
+    assert not decision.accepted
+    np.testing.assert_array_equal(small.accepted_parameters, [0.0, 1.0, 0.0])
+
+
+class _NaNSender(Participant):
+    """A participant whose update holds a NaN (a broken or malicious org)."""
+
+    def train(self, parameters: np.ndarray, round_number: int, **options: object) -> Update:
+        update = super().train(parameters, round_number, **options)  # type: ignore[arg-type]
+        delta = update.delta.copy()
+        delta[0] = np.nan
+        return update.model_copy(update={"delta": delta})
+
+
+@pytest.mark.parametrize("strategy", [FedAvg(), CoordinateMedian(), TrimmedMean(0.2)])
+def test_a_non_finite_update_is_dropped_not_averaged(strategy) -> None:
+    config = CONFIG.model_copy(update={"rounds": 1})
+    participants = [Participant(f"org{i}", logistic_org(300, 0.0, seed=i), config=config)
+                    for i in range(4)]
+    participants.append(_NaNSender("bad", logistic_org(300, 0.0, seed=9), config=config))
+    coordinator = Coordinator(participants, strategy, config)
+    record = coordinator.run_round(0)
+    assert np.isfinite(coordinator.parameters).all()
+    assert "non-finite" in record.dropped["bad"] and "bad" not in record.contributed
+    assert record.contributed == ["org0", "org1", "org2", "org3"]
+
+
+def test_diverging_local_training_is_a_clear_error() -> None:
+    config = CONFIG.model_copy(update={"learning_rate": 1e30, "adaptive_clip_factor": None})
+    participant = Participant("org0", logistic_org(300, 0.0, seed=0), config=config)
+    start = get_parameters(participant.new_model_seeded())
+    with pytest.raises(ConfigError, match="org0: local training diverged.*lower learning_rate"):
+        for number in range(5):
+            start = start + participant.train(start, number).delta
+
+
+class _Scaler(Participant):
+    """Sends 30 times its honest update (and does not say it was clipped)."""
+
+    def train(self, parameters: np.ndarray, round_number: int, **options: object) -> Update:
+        update = super().train(parameters, round_number, **options)  # type: ignore[arg-type]
+        delta = update.delta * 30
+        return update.model_copy(update={"delta": delta, "norm": float(np.linalg.norm(delta)),
+                                         "clipped": False})
+
+
+def test_the_round_log_lists_updates_the_server_bounded() -> None:
+    config = TrainingConfig(rounds=1, max_update_norm=1000.0, learning_rate=0.01,
+                            local_epochs=1, adaptive_clip_factor=2.0)
+    participants = [Participant(f"org{i}", logistic_org(300, 0.0, seed=i), config=config)
+                    for i in range(3)]
+    participants.append(_Scaler("bad", logistic_org(300, 0.0, seed=9), config=config))
+    record = Coordinator(participants, FedAvg(), config).run_round(0)
+    assert record.clipped == ["bad"]

@@ -62,6 +62,10 @@ def test_metrics() -> None:
     win = get_task("win_probability")
     scores = win.score(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     assert scores["auc"] == pytest.approx(0.75) and scores["spearman"] is not None
+    # a constant prediction counts in both means: AUC 0.5, rank correlation 0
+    constant = win.score(np.array([0, 0, 1, 1]), np.full(4, 0.3))
+    assert constant == {"auc": 0.5, "spearman": 0.0}
+    assert win.score(np.array([1, 1]), np.array([0.2, 0.3])) == {"auc": None, "spearman": None}
     assert get_task("churn").score(np.array([1, 1]), np.array([0.2, 0.3]))["auc"] is None
     with pytest.raises(FeatureError, match="unknown task"):
         get_task("upsell")

@@ -307,21 +307,31 @@ class NodeAgent:
         gate = self.state.config_records.get(GATE_STATE)
         if gate is not None and "metric" in gate:
             self.participant.accepted_metric = float(gate["metric"])  # type: ignore[arg-type]
+        if gate is not None and "previous_metric" in gate:
+            self.participant.previous_metric = float(
+                gate["previous_metric"])  # type: ignore[arg-type]
         arrays = self.state.array_records.get(GATE_PARAMETERS)
         if arrays is not None and "parameters" in arrays:
             self.participant.accepted_parameters = np.asarray(arrays["parameters"].numpy())
+        if arrays is not None and "previous" in arrays:
+            self.participant.previous_parameters = np.asarray(arrays["previous"].numpy())
 
     def save_gate(self) -> None:
         """Keep the gate's reference for the next message (node-local Context.state)."""
         from flwr.app import Array
 
         fields: dict[str, Any] = {}
-        if self.participant.accepted_metric is not None:
-            fields["metric"] = float(self.participant.accepted_metric)
+        participant = self.participant
+        if participant.accepted_metric is not None:
+            fields["metric"] = float(participant.accepted_metric)
+        if participant.previous_metric is not None:
+            fields["previous_metric"] = float(participant.previous_metric)
         self.state[GATE_STATE] = ConfigRecord(fields)
-        if self.participant.accepted_parameters is not None:
-            self.state[GATE_PARAMETERS] = ArrayRecord(
-                {"parameters": Array(np.asarray(self.participant.accepted_parameters))})
+        arrays = {name: Array(np.asarray(values)) for name, values in (
+            ("parameters", participant.accepted_parameters),
+            ("previous", participant.previous_parameters)) if values is not None}
+        if arrays:
+            self.state[GATE_PARAMETERS] = ArrayRecord(arrays)
 
     def _attach_privacy(self) -> None:
         privacy = self.resources.config.privacy
@@ -447,8 +457,9 @@ class NodeAgent:
         return pack({"auc": auc})
 
     def resync(self, content: RecordDict) -> RecordDict:
-        """After a rollback: re-check the restored model so the gate compares against it."""
-        gate = self.participant.check(array_of(content, "parameters"))
+        """After a rollback: the restored model becomes the gate's reference if this org
+        accepted it before (:meth:`Participant.rebase`); any other model is checked."""
+        gate = self.participant.rebase(array_of(content, "parameters"))
         self.save_gate()
         return pack({"accepted": gate.accepted})
 

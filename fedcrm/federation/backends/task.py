@@ -17,7 +17,14 @@ from fedcrm.errors import ConfigError
 from fedcrm.federation.backends.flower import SimulatedOrg, run_flower_simulation
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.data import participant_data
-from fedcrm.federation.experiment import METHODS, OrgScore, PreparedTask, TaskResult, run_task
+from fedcrm.federation.experiment import (
+    METHODS,
+    OrgScore,
+    PreparedTask,
+    TaskResult,
+    run_task,
+    task_result,
+)
 from fedcrm.federation.participant import Participant
 from fedcrm.federation.settings import FederationConfig
 from fedcrm.tasks import get_task
@@ -74,19 +81,6 @@ def run_task_flower(
                                quality_multiplier=round(multipliers[matrix.org_id], 3),
                                metrics=metrics))
 
-    def mean(method: str, metric: str) -> float | None:
-        known = [v for s in scores if method in s.metrics
-                 if (v := s.metrics[method].get(metric)) is not None]
-        return float(np.mean(known)) if known else None
-
-    ordered = [m for m in METHODS if m in methods]
-    return TaskResult(
-        task=definition.task.value, metric="auc", feature_space=prepared.space.version,
-        n_features=prepared.space.n_features, orgs=scores,
-        mean={m: mean(m, "auc") for m in ordered},
-        mean_spearman={m: mean(m, "spearman") for m in ordered}
-        if "spearman" in definition.metrics else {},
-        seconds_per_round={**(result.seconds_per_round if result is not None else {}),
-                           **{k: round(v, 3) for k, v in timing.items()}},
-        skipped_orgs=prepared.skipped,
-    )
+    return task_result(prepared, scores, [m for m in METHODS if m in methods],
+                       {**(result.seconds_per_round if result is not None else {}),
+                        **{k: round(v, 3) for k, v in timing.items()}})
