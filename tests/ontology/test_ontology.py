@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from fedcrm import OntologyError
+from fedcrm.matching.text import words
 from fedcrm.ontology import Task, Usage, default_ontology_dir, load_ontology, ontology_fingerprint
 from fedcrm.schema import DataKind
 
@@ -118,3 +119,25 @@ def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
     edit_first_concept(folder, label="Yearly revenue")
     assert ontology_fingerprint(folder) != before
     assert len(before) == 16
+
+
+# Spellings two concepts of one object may share: words that really mean both in some language
+# (French "engagement" is a commitment, i.e. a contract term; Spanish "estado" is a state and a
+# status). Anything else shared is an editing slip: the matcher would get the same text
+# evidence for two concepts and could only guess between them.
+HOMONYMS = {
+    ("Account", "engagement"), ("Account", "region"), ("Contact", "responsable"),
+    ("Lead", "estado"), ("Lead", "region"),
+}
+
+
+def test_no_spelling_is_shared_by_two_concepts_of_an_object() -> None:
+    owners: dict[tuple[str, str], set[str]] = {}
+    for concept in load_ontology().concepts:
+        spellings = [concept.label, *concept.synonyms,
+                     *(t for names in concept.translations.values() for t in names)]
+        for spelling in spellings:
+            key = (concept.object, " ".join(words(spelling)))
+            owners.setdefault(key, set()).add(concept.id)
+    shared = {key: sorted(ids) for key, ids in owners.items() if len(ids) > 1}
+    assert set(shared) <= HOMONYMS, {k: v for k, v in shared.items() if k not in HOMONYMS}
