@@ -215,6 +215,16 @@ def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Enc
         return _Encoded(parsed.dt.strftime("%Y-%m-%d").fillna(""), xml_type="Date")
     if kind in ("checkbox", "boolean"):
         truth = values.isin(column.true_values)
+        # everything but the true spellings reads as false, so a stray value (a "yes" beside
+        # "Yes"/"No") would silently become false: only the declared spellings, or one
+        falses = sorted(set(values[~blank & ~truth]))
+        stray = ([v for v in falses if v not in column.false_values] if column.false_values
+                 else falses[1:] if len(falses) > 1 else [])
+        if stray:
+            raise DatasetError(
+                f"{_where(file, column)}: {stray} would be read as false; a yes/no column holds "
+                f"the true spelling(s) {list(column.true_values)} and one false spelling "
+                f"({list(column.false_values) or falses[0]})")
         if kind == "boolean" and spec.yes_no_picklists and column.standard is None:
             options = YES_NO[spec.language]
             yes, no = options[spec.variant % len(options)]

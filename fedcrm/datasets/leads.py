@@ -31,6 +31,9 @@ LEAKAGE_COLUMNS: dict[str, str] = {
     "Tags": "set by the sales team after contact; leaks the outcome",
     "Lead Quality": "the sales team's judgement after contact; leaks the outcome",
     "Last Notable Activity": "updated until the lead closes; leaks the outcome",
+    "Last Activity": "the last activity logged, kept up to date after contact (a phone "
+                     "conversation, unsubscribed, a bounced email); leaks the outcome as "
+                     "Last Notable Activity does",
 }
 
 
@@ -65,7 +68,6 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     _number("Total Time Spent on Website", "time_on_site", "lead.time_on_website"),
     _number("Page Views Per Visit", "page_views_per_visit", "lead.page_views_per_visit",
             decimals=2),
-    _choice("Last Activity", "last_activity", "lead.last_activity_type"),
     ColumnSpec("Country", "Lead", "text", standard="Country", concept="lead.country"),
     _choice("Specialization", "specialization", "lead.specialization"),
     _choice("How did you hear about X Education", "heard_about_us", "lead.heard_about_us"),

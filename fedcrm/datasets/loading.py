@@ -38,8 +38,10 @@ def build_federation(
     key = frame[definition.split_key].astype(str).str.strip()
     claimed = [value for spec in definition.orgs for value in spec.keys]
     unclaimed = sorted(set(key) - set(claimed))
-    if unclaimed:
-        raise DatasetError(f"{definition.files[0]}, column {definition.split_key!r}: value(s) "
+    if unclaimed:  # named after the file the split key comes from (a joined one, maybe)
+        source = next((c.file for c in definition.columns
+                       if c.source == definition.split_key and c.file), definition.files[0])
+        raise DatasetError(f"{source}, column {definition.split_key!r}: value(s) "
                            f"{unclaimed} belong to no org of {definition.name}")
     groups = [frame.index[key.isin(spec.keys)] for spec in definition.orgs]
     empty = [spec.org_id for spec, rows in zip(definition.orgs, groups, strict=True)

@@ -70,8 +70,6 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("__is_won", "Opportunity", "checkbox", standard="IsWon",
                concept="opportunity.is_won", true_values=("true",),
                derived="deal_stage is Won", note="outcome"),
-    ColumnSpec("engage_date", "Opportunity", "date", words="engage_date",
-               group="opportunity.engage_date", date_format=DATE_FORMAT),
     ColumnSpec("close_date", "Opportunity", "date", standard="CloseDate",
                concept="opportunity.close_date", date_format=DATE_FORMAT,
                note="outcome date; blank on open deals"),
@@ -102,6 +100,11 @@ COLUMNS: tuple[ColumnSpec, ...] = (
                group="account.parent_company", file=ACCOUNTS),
 )
 
+#: why the engage date is left out (a closed deal is seen as of its close date)
+ENGAGE_DATE_REASON = (
+    "seen as of a closed deal's close date, it becomes the length of the sales cycle (median 57 "
+    "days for won deals, 14 for lost), which an open deal does not have yet; it leaks the outcome")
+
 DEFINITION = DatasetDefinition(
     name="sales-pipeline",
     title="CRM sales opportunities",
@@ -122,6 +125,7 @@ DEFINITION = DatasetDefinition(
     ),
     source="kisaraF/CRM-Sales_Analysis @ b3502afa (CRM Sales Opportunities)",
     licence="no licence stated",
+    excluded={"engage_date": ENGAGE_DATE_REASON},
     notes=(
         "close_value is written to ExpectedRevenue (a label concept): it is 0 for every lost "
         "deal and blank for every open one, so as Amount it would give the outcome away",
@@ -142,7 +146,17 @@ def _product_key(name: str) -> str:
     return re.sub(r"\s+", "", name).lower()
 
 
+def _unique(frame: pd.DataFrame, keys: pd.Series, file: str, column: str) -> None:
+    """Refuse a lookup table whose join key repeats (which row would a deal take?)."""
+    repeated = sorted(set(frame[column][keys.duplicated(keep=False)]))
+    if repeated:
+        raise DatasetError(f"{file}, column {column!r}: {repeated} appear more than once; each "
+                           "must name one row")
+
+
 def _join(pipeline: pd.DataFrame, products: pd.DataFrame, teams: pd.DataFrame) -> pd.DataFrame:
+    _unique(teams, teams["sales_agent"], TEAMS, "sales_agent")
+    _unique(products, products["product"].map(_product_key), PRODUCTS, "product")
     agents = teams.set_index("sales_agent")
     unknown = sorted(set(pipeline["sales_agent"]) - set(agents.index))
     if unknown:
@@ -179,7 +193,7 @@ def load_sales_pipeline(root: str | Path | None = None, *, seed: int = 0,
     """
     folder = resolve_root(root) / DEFINITION.folder
     pipeline = read_csv(folder / PIPELINE, ["opportunity_id", "sales_agent", "product",
-                                            "account", "deal_stage", "engage_date",
+                                            "account", "deal_stage",
                                             "close_date", "close_value"])
     accounts = read_csv(folder / ACCOUNTS, [c.source for c in DEFINITION.columns_of("Account")])
     products = read_csv(folder / PRODUCTS, ["product", "series", "sales_price"])
@@ -189,6 +203,7 @@ def load_sales_pipeline(root: str | Path | None = None, *, seed: int = 0,
     if unknown:
         raise DatasetError(f"{PIPELINE}, column 'account': account(s) {unknown} are not in "
                            f"{ACCOUNTS}")
+    _unique(accounts, accounts["account"], ACCOUNTS, "account")
     deals = _join(pipeline, products, teams)
 
     def frames_for(spec: OrgSpec, rows: pd.DataFrame, index: int) -> dict[str, pd.DataFrame]:

@@ -52,6 +52,9 @@ def read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
     """A source CSV as text (blank cells as empty strings, nothing else treated as missing),
     checked for the columns the loader needs."""
     if not path.is_file():
+        if (path.parent.parent / path.name).is_file():
+            raise DatasetError(f"{path}: file not found; {path.parent.parent} is the "
+                               f"{path.parent.name} folder itself: pass the folder above it")
         raise DatasetError(f"{path}: file not found; the dataset folder is incomplete")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)

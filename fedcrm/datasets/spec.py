@@ -61,6 +61,10 @@ class ColumnSpec:
     values: str | None = None
     #: booleans: the source spellings that mean true (anything else non-blank is false)
     true_values: tuple[str, ...] = ()
+    #: booleans: the source spellings that mean false, when there are several ("No", "No
+    #: internet service"); any other value is an error. Left empty, a column may hold one
+    #: spelling besides the true ones
+    false_values: tuple[str, ...] = ()
     #: numbers: digits after the decimal point declared in the metadata
     decimals: int = 0
     #: a :data:`~fedcrm.datasets.vocabulary.UNIT_WORDS` key named in the label and API name

@@ -35,9 +35,13 @@ _ADD_ON_NOTE = "'No internet service' is stored as false (InternetService says s
 
 
 def _flag(source: str, words: str, group: str, *, true: str = "Yes",
-          note: str | None = None) -> ColumnSpec:
+          false: tuple[str, ...] = ("No",), note: str | None = None) -> ColumnSpec:
     return ColumnSpec(source, "Account", "checkbox", words=words, group=group,
-                      true_values=(true,), note=note)
+                      true_values=(true,), false_values=false, note=note)
+
+
+def _add_on(source: str, words: str, group: str) -> ColumnSpec:
+    return _flag(source, words, group, false=("No", "No internet service"), note=_ADD_ON_NOTE)
 
 
 COLUMNS: tuple[ColumnSpec, ...] = (
@@ -45,23 +49,23 @@ COLUMNS: tuple[ColumnSpec, ...] = (
                concept="account.account_number"),
     ColumnSpec("gender", "Account", "picklist", words="gender", group="account.gender",
                values="gender"),
-    _flag("SeniorCitizen", "senior_citizen", "account.senior_citizen", true="1"),
+    _flag("SeniorCitizen", "senior_citizen", "account.senior_citizen", true="1", false=("0",)),
     _flag("Partner", "has_partner", "account.has_partner"),
     _flag("Dependents", "has_dependents", "account.has_dependents"),
     ColumnSpec("tenure", "Account", "number", words="tenure_months",
                concept="account.tenure_months"),
     _flag("PhoneService", "phone_service", "account.phone_service"),
     _flag("MultipleLines", "multiple_lines", "account.multiple_lines",
+          false=("No", "No phone service"),
           note="'No phone service' is stored as false (PhoneService says so)"),
     ColumnSpec("InternetService", "Account", "picklist", words="internet_service",
                group="account.internet_service", values="telco_internet"),
-    _flag("OnlineSecurity", "online_security", "account.online_security", note=_ADD_ON_NOTE),
-    _flag("OnlineBackup", "online_backup", "account.online_backup", note=_ADD_ON_NOTE),
-    _flag("DeviceProtection", "device_protection", "account.device_protection",
-          note=_ADD_ON_NOTE),
-    _flag("TechSupport", "tech_support", "account.tech_support", note=_ADD_ON_NOTE),
-    _flag("StreamingTV", "streaming_tv", "account.streaming_tv", note=_ADD_ON_NOTE),
-    _flag("StreamingMovies", "streaming_movies", "account.streaming_movies", note=_ADD_ON_NOTE),
+    _add_on("OnlineSecurity", "online_security", "account.online_security"),
+    _add_on("OnlineBackup", "online_backup", "account.online_backup"),
+    _add_on("DeviceProtection", "device_protection", "account.device_protection"),
+    _add_on("TechSupport", "tech_support", "account.tech_support"),
+    _add_on("StreamingTV", "streaming_tv", "account.streaming_tv"),
+    _add_on("StreamingMovies", "streaming_movies", "account.streaming_movies"),
     ColumnSpec("Contract", "Account", "picklist", words="contract_term",
                concept="account.contract_term", values="telco_contract"),
     _flag("PaperlessBilling", "paperless_billing", "account.paperless_billing"),
@@ -74,7 +78,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
                concept="account.lifetime_value", decimals=2,
                note="blank for the 11 customers with tenure 0, as in the source"),
     ColumnSpec("Churn", "Account", "boolean", words="churned", concept="account.churned",
-               true_values=("Yes",), note="outcome"),
+               true_values=("Yes",), false_values=("No",), note="outcome"),
 )
 
 DEFINITION = DatasetDefinition(

@@ -29,7 +29,7 @@ EXPECTED_SOURCES = {
     "lead-scoring": {"lead.lead_source", "lead.website_visits", "lead.has_opted_out_of_email",
                      "custom:lead.time_on_website"},
     "sales-pipeline": {"opportunity.amount", "account.industry", "account.annual_revenue",
-                       "account.number_of_employees", "custom:opportunity.engage_date"},
+                       "account.number_of_employees", "custom:opportunity.product"},
 }
 #: label concepts that must never become features
 OUTCOMES = {"account.churned", "lead.is_converted", "opportunity.stage", "opportunity.is_won",

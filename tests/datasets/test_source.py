@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fedcrm import ConfigError
 from fedcrm.datasets import ENV_SHARED_DATA, DatasetError, default_data_root, load_dataset
+from fedcrm.datasets.sales import load_sales_pipeline
 from fedcrm.datasets.source import MIN_ROWS_PER_ORG, allocate, resolve_root
 from fedcrm.datasets.telco import load_telco_churn
 from tests.datasets.conftest import read_source
@@ -58,6 +60,36 @@ def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Pat
         load_telco_churn(tmp_path)
 
 
+@pytest.mark.parametrize(("column", "value"), [("Churn", "yes"), ("OnlineSecurity", "1")])
+def test_a_stray_yes_no_value_is_an_error_not_a_false(crm_root: Path, tmp_path: Path,
+                                                     column: str, value: str) -> None:
+    """Every non-true value of a flag reads as false, so "yes" beside "Yes"/"No" would turn a
+    churned customer into a retained one without a word."""
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
+    rows.loc[3, column] = value
+    folder = tmp_path / "telco-churn"
+    folder.mkdir()
+    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    with pytest.raises(DatasetError, match=rf"'{column}'.*\['{value}'\] would be read as false"):
+        load_telco_churn(tmp_path)
+
+
+@pytest.mark.parametrize(("file", "key"), [("sales_teams.csv", "sales_agent"),
+                                           ("products.csv", "product"),
+                                           ("accounts.csv", "account")])
+def test_a_repeated_lookup_key_is_an_error(crm_root: Path, tmp_path: Path, file: str,
+                                           key: str) -> None:
+    folder = tmp_path / "sales-pipeline"
+    folder.mkdir()
+    for name in ("sales_pipeline.csv", "accounts.csv", "products.csv", "sales_teams.csv"):
+        rows = read_source(crm_root, "sales-pipeline", name)
+        if name == file:
+            rows = pd.concat([rows, rows.iloc[[0]]])
+        rows.to_csv(folder / name, index=False)
+    with pytest.raises(DatasetError, match=rf"{file}, column '{key}'.*more than once"):
+        load_sales_pipeline(tmp_path)
+
+
 def test_an_unclaimed_split_value_is_an_error(crm_root: Path, tmp_path: Path) -> None:
     rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
     rows.loc[0, "PaymentMethod"] = "Barter"
@@ -96,3 +128,8 @@ def test_allocate_properties(sizes: list[int], extra: int) -> None:
         for j in range(len(sizes)):
             if sizes[i] > sizes[j]:
                 assert counts[i] >= counts[j]
+
+
+def test_a_dataset_folder_given_as_root_says_to_pass_its_parent(crm_root: Path) -> None:
+    with pytest.raises(DatasetError, match="is the bank-churn folder itself: pass the folder"):
+        load_dataset("bank-churn", root=crm_root / "bank-churn")

@@ -128,9 +128,25 @@ def test_lead_leakage_columns_are_not_written(crm_root: Path, slices: dict[str, 
         assert not {f.source for f in org.fields} & set(LEAKAGE_COLUMNS)
         labels = " ".join(meta.label or meta.api_name for _, meta in org.schema.iter_fields())
         assert "Tags" not in labels and "Quality" not in labels and "Notable" not in labels
+        # the spellings Last Activity was written under before it was left out
+        names = {meta.label for _, meta in org.schema.iter_fields()}
+        assert not {"Last Activity", "Latest Activity Type", "Last Touch"} & names
         records = read_org_records(written["lead-scoring"] / org.org_id, "Lead")
         written_values = set(records.to_numpy().ravel())
         assert not written_values & tag_values
+
+
+def test_sales_engage_date_is_not_written(slices: dict[str, RealFederation],
+                                          written: dict[str, Path]) -> None:
+    """Seen as of a closed deal's close date, the engage date is the sales cycle's length."""
+    federation = slices["sales-pipeline"]
+    assert set(federation.manifest.excluded_columns) == {"engage_date"}
+    for org in federation.orgs:
+        assert "engage_date" not in {f.source for f in org.fields}
+        records = read_org_records(written["sales-pipeline"] / org.org_id, "Opportunity")
+        dated = [c for c in records.columns
+                 if records[c].astype(str).str.fullmatch(r"\d{4}-\d{2}-\d{2}").any()]
+        assert dated == ["CloseDate"], org.org_id
 
 
 def test_lead_select_is_written_as_missing(crm_root: Path, slices: dict[str, RealFederation],
