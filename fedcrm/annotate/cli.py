@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from fedcrm._console import console, error_console, friendly_errors, print_json
@@ -61,12 +62,12 @@ app = typer.Typer(
 
 AnnotationsOption = Annotated[Path | None, typer.Option(
     "--annotations", envvar=ENV_ANNOTATIONS,
-    help="Annotations folder (sources.yaml, labels/, schemas/) [default: the repository's].")]
+    help="Annotations folder (sources.yaml, labels/, schemas/) \\[default: the repository's].")]
 SchemaOption = Annotated[list[str] | None, typer.Option(
     "--schema", help="ORG=PATH metadata of an org not in sources.yaml (repeatable).")]
 AnnotatorOption = Annotated[str | None, typer.Option(
     "--annotator", envvar=ENV_ANNOTATOR,
-    help="Who labelled, for rows without an annotator [default: your user name].")]
+    help="Who labelled, for rows without an annotator \\[default: your user name].")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 StrategyOption = Annotated[str, typer.Option(
     "--strategy", "-s",
@@ -77,14 +78,14 @@ ImpactOption = Annotated[str, typer.Option(
                      "by `fedcrm annotate impact`.")]
 LgbmRoundsOption = Annotated[int | None, typer.Option(
     "--lgbm-rounds", min=1,
-    help=f"Matcher boosting rounds [default: {FAST_MATCHER_PARAMS['n_rounds']}].")]
+    help=f"Matcher boosting rounds \\[default: {FAST_MATCHER_PARAMS['n_rounds']}].")]
 FoldsOption = Annotated[int | None, typer.Option(
     "--folds", min=2,
-    help=f"Matcher calibration folds [default: {FAST_MATCHER_PARAMS['n_folds']}].")]
+    help=f"Matcher calibration folds \\[default: {FAST_MATCHER_PARAMS['n_folds']}].")]
 RepeatsOption = Annotated[int | None, typer.Option(
     "--repeats", min=1,
     help="Repetitions of the matcher's cross-validation, which steady its abstention "
-         f"threshold [default: {FAST_MATCHER_PARAMS['n_repeats']}].")]
+         f"threshold \\[default: {FAST_MATCHER_PARAMS['n_repeats']}].")]
 
 
 def default_annotator() -> str:
@@ -191,12 +192,12 @@ def select_command(
     strategy: StrategyOption = DEFAULT_STRATEGY,
     n: Annotated[int, typer.Option("--n", "-n", min=1, help="Fields to select.")] = 50,
     org: Annotated[list[str] | None, typer.Option(
-        "--org", help="Only fields of these orgs (repeatable) [default: every org not held "
+        "--org", help="Only fields of these orgs (repeatable) \\[default: every org not held "
                       "out].")] = None,
     held_out: Annotated[list[str] | None, typer.Option(
         "--held-out", help="Orgs never asked about or trained on (repeatable).")] = None,
     format: Annotated[str | None, typer.Option(
-        help=f"One of {', '.join(FORMATS)} [default: from the extension; a format that "
+        help=f"One of {', '.join(FORMATS)} \\[default: from the extension; a format that "
              "contradicts the extension is refused].")] = None,
     round: Annotated[int | None, typer.Option(help="Round number written into the tasks.")
                      ] = None,
@@ -246,14 +247,14 @@ def import_command(
     annotations: AnnotationsOption = None,
     annotator: AnnotatorOption = None,
     round: Annotated[int | None, typer.Option(
-        help="Round number [default: the round column of the file].")] = None,
+        help="Round number \\[default: the round column of the file].")] = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Overwrite existing labels the answers disagree with.")] = False,
     reason: Annotated[str | None, typer.Option(
         help="Why existing labels are replaced (required with --replace; kept in the note).")
                       ] = None,
     format: Annotated[str | None, typer.Option(
-        help=f"One of {', '.join(FORMATS)} [default: from the extension].")] = None,
+        help=f"One of {', '.join(FORMATS)} \\[default: from the extension].")] = None,
     schema: SchemaOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -270,8 +271,8 @@ def import_command(
         return
     console.print(merge_table(report))
     for org in report.unregistered_orgs:
-        error_console.print(f"[yellow]note:[/] org {org} is not in sources.yaml; the matcher "
-                            "does not train on its labels until it is registered there")
+        error_console.print(f"[yellow]note:[/] org {escape(org)} is not in sources.yaml; the "
+                            "matcher does not train on its labels until it is registered there")
 
 
 @app.command("round")
@@ -288,22 +289,22 @@ def round_command(
         "--held-out", help="Fully labelled orgs to evaluate on (first round; remembered).")
                         ] = None,
     org: Annotated[list[str] | None, typer.Option(
-        "--org", help="Pool orgs (first round; remembered) [default: all but held-out]. "
+        "--org", help="Pool orgs (first round; remembered) \\[default: all but held-out]. "
                       "Selection only.")] = None,
     strategy: Annotated[str | None, typer.Option(
         "--strategy", "-s",
         help="Factors random, margin (uncertainty), entropy, impact joined by '*', optionally "
-             "'+diverse' then '+explore[=share]' [default: default = margin*impact+diverse]. "
+             "'+diverse' then '+explore[=share]' \\[default: default = margin*impact+diverse]. "
              "Selection only: refused with --answers.")] = None,
     n: Annotated[int | None, typer.Option(
-        "--n", "-n", min=1, help="Fields to select [default: 50]. Selection only.")] = None,
+        "--n", "-n", min=1, help="Fields to select \\[default: 50]. Selection only.")] = None,
     format: Annotated[str | None, typer.Option(
-        help=f"One of {', '.join(FORMATS)}. Starting a round: [default: from --out's "
+        help=f"One of {', '.join(FORMATS)}. Starting a round: \\[default: from --out's "
              "extension, else csv; one that contradicts --out's extension is refused]. With "
-             "--answers: how to read them [default: the pending round's format for its task "
+             "--answers: how to read them \\[default: the pending round's format for its task "
              "file, else from the extension].")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Task file [default: round-<k>-tasks.<ext> beside the report]. "
+        "--out", "-o", help="Task file \\[default: round-<k>-tasks.<ext> beside the report]. "
                             "Selection only.")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Select with this matcher file instead of training one. Selection only.")
@@ -312,13 +313,13 @@ def round_command(
         help="After retraining, save the matcher here.")] = None,
     impact: Annotated[str | None, typer.Option(
         "--impact", help="Concept weights: 'default' (from the ontology) or a JSON file "
-                         "written by `fedcrm annotate impact` [default: default]. Selection "
+                         "written by `fedcrm annotate impact` \\[default: default]. Selection "
                          "only.")] = None,
     similarity: Annotated[str | None, typer.Option(
-        help="Diversity similarity: embedding or name [default: embedding]. Selection only.")
+        help="Diversity similarity: embedding or name \\[default: embedding]. Selection only.")
                           ] = None,
     seed: Annotated[int | None, typer.Option(
-        help="Seed of the random strategy [default: 0]. Selection only.")] = None,
+        help="Seed of the random strategy \\[default: 0]. Selection only.")] = None,
     annotator: AnnotatorOption = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Overwrite existing labels the answers disagree with.")] = False,
@@ -521,7 +522,7 @@ def impact_command(
                                       "cache: an up-to-date file is reused).")],
     data: Annotated[Path | None, typer.Option(
         help="A folder in the `fedcrm synth` layout (<org>/metadata, <org>/records, "
-             "<org>/ground_truth.jsonl) [default: generate a small synthetic federation].")
+             "<org>/ground_truth.jsonl) \\[default: generate a small synthetic federation].")
                     ] = None,
     orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

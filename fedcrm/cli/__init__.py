@@ -82,7 +82,7 @@ def demo_command(
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Also write the numbers as JSON here.")] = None,
     backend: Annotated[str, typer.Option(
-        help="simulation (in-process) or flower (needs fedcrm[flower]).")] = "simulation",
+        help="simulation (in-process) or flower (needs fedcrm\\[flower]).")] = "simulation",
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""

@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from fedcrm.errors import FedcrmError
+from fedcrm._console import friendly_errors
 from fedcrm.privacy.advice import EpsilonAdvice, Tier, advise_epsilon
 from fedcrm.privacy.ledger import LedgerSummary, summarize_ledger
 
@@ -26,11 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _fail(error: FedcrmError) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {error}", highlight=False)
-    return typer.Exit(code=1)
 
 
 def advice_table(advice: EpsilonAdvice) -> Table:
@@ -47,6 +43,7 @@ def advice_table(advice: EpsilonAdvice) -> Table:
 
 
 @app.command("advise")
+@friendly_errors
 def advise_command(
     n_samples: Annotated[
         int, typer.Option("--n-samples", min=1, help="Number of training records.")
@@ -57,10 +54,7 @@ def advise_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Recommend ε (and δ) for a participant from its data size and regulatory tier."""
-    try:
-        advice = advise_epsilon(n_samples, tier)
-    except FedcrmError as error:
-        raise _fail(error) from None
+    advice = advise_epsilon(n_samples, tier)
     console = Console()
     if json_output:
         console.print_json(advice.model_dump_json())
@@ -68,7 +62,7 @@ def advise_command(
     console.print(advice_table(advice))
     console.print(advice.rationale, highlight=False)
     for warning in advice.warnings:
-        console.print(f"[yellow]note:[/yellow] {warning}", highlight=False)
+        console.print(Text.assemble(("note:", "yellow"), " ", warning), highlight=False)
 
 
 def ledger_table(summaries: list[LedgerSummary]) -> Table:
@@ -103,15 +97,13 @@ def ledger_table(summaries: list[LedgerSummary]) -> Table:
 
 
 @app.command("ledger")
+@friendly_errors
 def ledger_command(
     path: Annotated[Path, typer.Argument(help="Ledger file (JSON lines).")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
 ) -> None:
     """Summarise a privacy ledger: ε spent and left per participant, and any anomalies."""
-    try:
-        summaries = summarize_ledger(path)
-    except FedcrmError as error:
-        raise _fail(error) from None
+    summaries = summarize_ledger(path)
     console = Console()
     if json_output:
         console.print_json(json.dumps([s.model_dump(mode="json") for s in summaries]))
@@ -119,12 +111,13 @@ def ledger_command(
     console.print(ledger_table(summaries))
     for summary in summaries:
         for anomaly in summary.anomalies:
-            console.print(
-                f"[red]anomaly[/red] {summary.participant_id}: {anomaly}", highlight=False
-            )
+            console.print(Text.assemble(("anomaly", "red"),
+                                        f" {summary.participant_id}: {anomaly}"),
+                          highlight=False)
 
 
 @app.command("recover")
+@friendly_errors
 def recover_command(
     state: Annotated[Path, typer.Argument(help="Engine state file that is behind its ledger.")],
     ledger: Annotated[Path | None, typer.Option(
@@ -133,10 +126,7 @@ def recover_command(
     """Bring a state file up to its ledger after a crash between the two writes."""
     from fedcrm.privacy.state import recover_state
 
-    try:
-        recovery = recover_state(state, ledger=ledger)
-    except FedcrmError as error:
-        raise _fail(error) from None
+    recovery = recover_state(state, ledger=ledger)
     console = Console()
     if recovery.backup is None:
         console.print(f"{state} agrees with {recovery.ledger_path}: nothing to recover",

@@ -50,13 +50,13 @@ app = typer.Typer(
 )
 
 DbOption = Annotated[Path | None, typer.Option(
-    "--db", help=f"SQLite file of the review store [default: {DEFAULT_DB}].")]
+    "--db", help=f"SQLite file of the review store \\[default: {DEFAULT_DB}].")]
 UrlOption = Annotated[str | None, typer.Option(
     "--url", envvar=ENV_URL,
     help="Any SQLAlchemy database URL instead of --db (e.g. postgresql+psycopg://…).")]
 ReviewerOption = Annotated[str | None, typer.Option(
     "--reviewer", envvar=ENV_REVIEWER,
-    help="Who is deciding (recorded in the audit log) [default: your user name].")]
+    help="Who is deciding (recorded in the audit log) \\[default: your user name].")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
@@ -555,7 +555,7 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8765,
     token: Annotated[str | None, typer.Option(
         envvar="FEDCRM_REVIEW_TOKEN",
-        help="Login token [default: a random one, printed at start].")] = None,
+        help="Login token \\[default: a random one, printed at start].")] = None,
     db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
 ) -> None:
     """Serve the review page on this machine only, behind a login token."""

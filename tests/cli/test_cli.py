@@ -22,6 +22,19 @@ def test_help_lists_commands() -> None:
         assert command in result.output
 
 
+def test_help_keeps_bracketed_text() -> None:
+    """Rich reads "[default: …]" in a help text as a markup tag and drops it unless escaped."""
+    wide = {"COLUMNS": "200"}
+    shown = {
+        ("review", "next"): "[default: .fedcrm/review.db]",
+        ("annotate", "import"): "[default: the round column of the file]",
+        ("demo",): "fedcrm[flower]",
+    }
+    for command, text in shown.items():
+        result = runner.invoke(app, [*command, "--help"], env=wide)
+        assert result.exit_code == 0 and text in result.output, command
+
+
 def test_demo_refuses_an_unknown_backend_before_any_work() -> None:
     result = runner.invoke(app, ["demo", "--backend", "spark", "--orgs", "2"])
     assert result.exit_code != 0

@@ -160,4 +160,4 @@ def test_cli_ledger_summarises_a_ledger(tmp_path: Path) -> None:
     (summary,) = json.loads(result.output)
     assert summary["participant_id"] == "org-a" and summary["epsilon_spent"] == 0.0
     missing = runner.invoke(app, ["ledger", str(tmp_path / "missing.jsonl")])
-    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output

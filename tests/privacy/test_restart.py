@@ -373,7 +373,7 @@ def test_recover_on_the_command_line(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, ["recover", str(state_path)])
     assert again.exit_code == 0 and "nothing to recover" in again.output
     missing = CliRunner().invoke(app, ["recover", str(tmp_path / "nope.json")])
-    assert missing.exit_code == 1 and "does not exist" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "does not exist" in " ".join(missing.output.split())
 
 
 def test_an_old_copy_of_the_ledger_cannot_vouch_for_a_stale_state(tmp_path: Path) -> None:
