@@ -219,7 +219,7 @@ def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Enc
         # "Yes"/"No") would silently become false: only the declared spellings, or one
         falses = sorted(set(values[~blank & ~truth]))
         stray = ([v for v in falses if v not in column.false_values] if column.false_values
-                 else falses[1:] if len(falses) > 1 else [])
+                 else falses[1:])
         if stray:
             raise DatasetError(
                 f"{_where(file, column)}: {stray} would be read as false; a yes/no column holds "

@@ -91,9 +91,8 @@ class TaskMatrix:
         kept = {source.name for source in space.sources}
         filled = {name: n for name, n in self.report.filled.items() if name in kept}
         # completeness (and so the quality weight) counts only the sources the model sees
-        cells = self.report.n_labelled * len(filled)
         quality = self.report.quality.model_copy(update={
-            "completeness": sum(filled.values()) / cells if cells else 0.0})
+            "completeness": _completeness(filled, self.report.n_labelled)})
         report = self.report.model_copy(update={
             "sources_present": [s for s in self.report.sources_present if s in kept],
             "sources_missing": [s for s in self.report.sources_missing if s in kept],
@@ -101,6 +100,12 @@ class TaskMatrix:
             "quality_multiplier": quality_multiplier(quality),
         })
         return replace(self, space=space, x=self.x[:, keep], report=report)
+
+
+def _completeness(filled: dict[str, int], n_labelled: int) -> float:
+    """Share of the labelled records' cells that hold a value, over the counted sources."""
+    cells = n_labelled * len(filled)
+    return sum(filled.values()) / cells if cells else 0.0
 
 
 def _window_counts(
@@ -327,8 +332,7 @@ def build_task_matrix(
     blocks: list[np.ndarray] = []
     suppressed: list[SuppressionReport] = []
     present, absent = [], []
-    cells = filled = 0
-    filled_by_source: dict[str, int] = {}
+    filled: dict[str, int] = {}  # per source: labelled records with a value
     for source in space.sources:
         values: pd.Series | None
         if source.kind == "rollup":
@@ -343,9 +347,7 @@ def build_task_matrix(
         else:
             present.append(source.name)
             if source.kind != "rollup":
-                cells += int(labelled.sum())
-                filled_by_source[source.name] = int(values[labelled].notna().sum())
-                filled += filled_by_source[source.name]
+                filled[source.name] = int(values[labelled].notna().sum())
         try:
             blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
         except FeatureError as exc:
@@ -358,7 +360,7 @@ def build_task_matrix(
         days = days_before(pd.to_datetime(base[activity]), reference)
         recency = float((days[labelled] <= RECENT_DAYS).mean())
     metrics = QualityMetrics(
-        completeness=filled / cells if cells else 0.0,
+        completeness=_completeness(filled, int(labelled.sum())),
         recency=recency,
         label_reliability=outcome.label_reliability,
         n_records=len(base),
@@ -380,7 +382,7 @@ def build_task_matrix(
         n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
         sources_present=present, sources_missing=absent, suppressed=suppressed,
         excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
-        filled=filled_by_source,
+        filled=filled,
         leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage,
                                observed=_observed(x[train], space)),
     )

@@ -277,9 +277,8 @@ class Participant:
         check; any other model is checked as usual (a coordinator cannot make a participant
         take a model it never accepted).
         """
-        previous = self.previous_parameters
-        if previous is None or self.accepted_parameters is None or \
-                previous.shape != parameters.shape or not np.array_equal(previous, parameters):
+        if self.previous_parameters is None or not np.array_equal(self.previous_parameters,
+                                                                  parameters):
             return self.check(parameters)
         metric = self.evaluate(parameters, "validation")["auc"]
         reference = self.accepted_metric
