@@ -63,6 +63,8 @@ def prepare(workdir: Path, orgs: int, rounds: int, encrypted: bool, key_bits: in
         secrets = {name: workdir / "fed-keys" / f"{name}.secret.json" for name in names}
         settings["encryption"] = {**settings.get("encryption", {}), "enabled": True,
                                   "keys": str(setup)}
+        if key_bits < 2048:  # the nodes and the coordinator refuse small keys otherwise
+            settings["encryption"]["allow_insecure_bits"] = True
     config = workdir / "federation.toml"
     config.write_text(tomli_w.dumps(settings), encoding="utf-8")
     local_orgs = []

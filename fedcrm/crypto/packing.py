@@ -198,7 +198,8 @@ class PackingSpec:
         weight = float(weight)
         if not (math.isfinite(weight) and 0 < weight <= self.max_weight):
             raise ConfigError(
-                f"weight {weight!r} is outside (0, max_weight={self.max_weight!r}]; raise "
+                # the weight itself stays out of the message: it is the org's secret
+                f"the weight is outside (0, max_weight={self.max_weight!r}]; raise "
                 "max_weight in the PackingSpec (all participants must agree on it)"
             )
         relative = weight / self.max_weight

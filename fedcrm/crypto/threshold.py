@@ -112,6 +112,12 @@ class ThresholdPublicKey:
             raise ConfigError("participant_ids must be distinct non-empty strings")
         if not 1 <= self.quorum <= len(ids):
             raise ConfigError(f"quorum must be in [1, {len(ids)}], got {self.quorum}")
+        if 2 * self.quorum <= len(ids):
+            # the rule deal() enforces, re-checked for keys read from a file or dealt elsewhere
+            raise ConfigError(
+                f"quorum {self.quorum} of {len(ids)} key holders is not a majority: two "
+                "disjoint groups could each decrypt a different sum of one round; deal the "
+                f"key again with a quorum of at least {len(ids) // 2 + 1}")
         if len(self.verification_keys) != len(ids):
             raise ConfigError(
                 f"{len(ids)} participants need {len(ids)} verification keys, "
@@ -120,6 +126,16 @@ class ThresholdPublicKey:
         for value in (self.verification_base, *self.verification_keys):
             if not 1 <= value < self.nsquare:
                 raise ConfigError("verification keys must lie in [1, n²)")
+
+    def check_size(self, *, allow_insecure_bits: bool = False) -> None:
+        """Refuse a modulus under :data:`MIN_SECURE_KEY_BITS` (as :func:`deal` does) unless
+        ``allow_insecure_bits``; for keys read from a file or dealt outside fedcrm."""
+        # two primes of b/2 bits each make a modulus of b or b - 1 bits
+        if self.n.bit_length() + 1 < MIN_SECURE_KEY_BITS and not allow_insecure_bits:
+            raise ConfigError(
+                f"the threshold public key has a {self.n.bit_length()}-bit modulus; keys under "
+                f"{MIN_SECURE_KEY_BITS} bits are insecure: run the key ceremony again with "
+                "2048 or 3072 bits ([encryption] allow_insecure_bits is for tests only)")
 
     @property
     def nsquare(self) -> int:
@@ -195,6 +211,8 @@ class ThresholdPublicKey:
     def from_dict(cls, data: dict[str, Any]) -> ThresholdPublicKey:
         """Inverse of :meth:`to_dict`; raises :class:`ConfigError` on malformed input."""
         try:
+            if not isinstance(data["participant_ids"], list):
+                raise TypeError("participant_ids must be a list of participant ids")
             return cls(
                 n=int(data["n"], 16),
                 participant_ids=tuple(str(p) for p in data["participant_ids"]),
@@ -519,7 +537,8 @@ def partial_decrypt(
         raise CryptoError(
             f"the key share of {share.participant_id!r} belongs to a different public key"
         )
-    if public_key.participant_ids[share.index - 1 : share.index] != (share.participant_id,):
+    if not (1 <= share.index <= public_key.n_participants
+            and public_key.participant_ids[share.index - 1] == share.participant_id):
         raise CryptoError(f"share {share.index} is not registered to {share.participant_id!r}")
     _check_ciphertexts(public_key, ciphertexts)
     nsquare = gmpy2.mpz(public_key.nsquare)

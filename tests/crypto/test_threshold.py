@@ -249,6 +249,23 @@ def test_keys_round_trip_through_json_and_shares_hide_their_secret(
         ThresholdPublicKey.from_dict({"n": "zz"})
 
 
+def test_a_key_read_from_a_file_keeps_the_rules_deal_enforces(federation: Federation) -> None:
+    """A key file written by hand or by another dealer: a quorum that is not a majority, a
+    roster given as one string, or a small modulus is refused."""
+    data = federation.public_key.to_dict()
+    ids = data["participant_ids"]
+    half = len(ids) // 2
+    with pytest.raises(ConfigError, match=f"quorum {half} of {len(ids)} key holders is not a "
+                                          "majority"):
+        ThresholdPublicKey.from_dict({**data, "quorum": half})
+    with pytest.raises(ConfigError, match="participant_ids must be a list"):
+        ThresholdPublicKey.from_dict({**data, "participant_ids": "".join(ids)})
+    key = ThresholdPublicKey.from_dict(data)
+    with pytest.raises(ConfigError, match="keys under 2048 bits are insecure"):
+        key.check_size()
+    key.check_size(allow_insecure_bits=True)
+
+
 def test_partial_decryptions_round_trip_and_malformed_bytes_fail(
     partials: list[PartialDecryption],
 ) -> None:
@@ -271,6 +288,12 @@ def test_a_share_of_another_key_is_refused(
         partial_decrypt(wrong, federation.public_key, ciphertexts)
     with pytest.raises(CryptoError, match="outside"):
         partial_decrypt(federation.shares[0], federation.public_key, [0])
+    ids = federation.public_key.participant_ids
+    # index -1 would slice out the next-to-last id: it must be refused, not looked up
+    for index, owner in ((-1, ids[-2]), (0, ids[-1]), (len(ids) + 1, ids[0]), (2, ids[0])):
+        share = dataclasses.replace(federation.shares[0], index=index, participant_id=owner)
+        with pytest.raises(CryptoError, match=f"share {index} is not registered to"):
+            partial_decrypt(share, federation.public_key, ciphertexts)
 
 
 @pytest.mark.parametrize("size", [1, 31, 32, 33, 150])

@@ -267,7 +267,8 @@ def test_flower_simulation_encrypted_matches_in_process() -> None:
                               allow_insecure_bits=True)
     keys = FederationKeys.from_deal(public_key, shares)
     settings = make_settings(training=training, strategy={"name": "quality_weighted"},
-                                encryption={"enabled": True, "federation_id": "test-fid"},
+                                encryption={"enabled": True, "federation_id": "test-fid",
+                                            "allow_insecure_bits": True},
                                 flower={"round_timeout": 120})
     seen: list[tuple[RoundRecord, np.ndarray]] = []
     run_flower_simulation(simulated, settings, keys=keys,

@@ -8,10 +8,13 @@ under a second or two; the real-process tests are in ``test_flower.py``.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
+import shutil
 import socket
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from flwr.app import Array, ArrayRecord, Message, RecordDict
 from flwr.supercore.task_identity import TaskIdentity
 
 from fedcrm import AggregationError, ConfigError
-from fedcrm.crypto import deal
+from fedcrm.crypto import SecureAggregator, deal
 from fedcrm.federation import (
     Coordinator,
     FederationKeys,
@@ -180,16 +183,24 @@ def keys() -> FederationKeys:
 
 def secure_settings(**encryption: Any) -> FederationConfig:
     return settings(training={"learning_rate": 0.05},
-                    encryption={"enabled": True, "federation_id": "fid", **encryption})
+                    encryption={"enabled": True, "federation_id": "fid",
+                                "allow_insecure_bits": True, **encryption})
 
 
 def secure_run(config: FederationConfig, keys: FederationKeys,
-               tamper: Mapping[tuple[str, str], Tamper] | None = None
-               ) -> tuple[FlowerSecureCoordinator, MessageGrid]:
+               tamper: Mapping[tuple[str, str], Tamper] | None = None, *,
+               state_dir: Path | None = None) -> tuple[FlowerSecureCoordinator, MessageGrid]:
+    """An encrypted run over a MessageGrid; ``state_dir`` is where the nodes keep what they
+    must remember across runs (a new temporary folder by default)."""
     setup = PublicSetup(keys.public_key, keys.roster, "fid")
+    state = state_dir
+    if state is None:
+        state = Path(tempfile.mkdtemp(prefix="fedcrm-test-nodes-"))
+        atexit.register(shutil.rmtree, state, ignore_errors=True)
     grid = MessageGrid([
         NodeResources(pid, data, config, quality_multiplier=quality, setup=setup,
-                      secrets=OrgSecrets(keys.shares[pid], keys.signing_keys[pid]))
+                      secrets=OrgSecrets(keys.shares[pid], keys.signing_keys[pid]),
+                      state_dir=state)
         for pid, data, quality in org_data()], tamper)
     link, enrolments = enrol(grid, config)  # type: ignore[arg-type]
     return FlowerSecureCoordinator(link, enrolments, config, setup), grid
@@ -398,6 +409,121 @@ def test_malformed_partial_decryption_counts_as_a_refusal(keys: FederationKeys) 
         "org0"]
     assert "org0" not in record.encryption.decrypted_by
     assert sum(1 for org, kind in grid.sent if kind == "query.decrypt") == 3
+
+
+# ----------------------------------------------- what a coordinator cannot make a node do
+def _agent(grid: MessageGrid, org: str) -> NodeAgent:
+    node = next(n for n, r in grid.resources.items() if r.participant_id == org)
+    return NodeAgent(grid.resources[node], grid.states[node])
+
+
+def _round_zero_messages(keys: FederationKeys, state_dir: Path
+                         ) -> tuple[FlowerSecureCoordinator, dict[str, bytes]]:
+    """Run round 0 and keep every org's signed ciphertext message as the coordinator saw it."""
+    captured: dict[str, bytes] = {}
+
+    def keep(org: str) -> Tamper:
+        def tamper(reply: RecordDict) -> RecordDict:
+            captured[org] = bytes(fields_of(reply)["message"])
+            return reply
+        return tamper
+
+    coordinator, _ = secure_run(secure_settings(), keys,
+                                {(org, "train.secure"): keep(org) for org in IDS},
+                                state_dir=state_dir)
+    assert sorted(coordinator.run_round(0).contributed) == IDS
+    return coordinator, captured
+
+
+def _decrypt_request(coordinator: FlowerSecureCoordinator, keys: FederationKeys,
+                     messages: list[bytes]) -> RecordDict:
+    aggregator = SecureAggregator(keys.public_key, coordinator.spec, federation_id="fid",
+                                  round_number=0, n_values=coordinator.n_values,
+                                  roster=keys.roster)
+    for message in messages:
+        aggregator.submit(message)
+    return pack({"aggregate": aggregator.encrypted_aggregate().to_bytes(), "updates": messages,
+                 **coordinator._spec_fields()})
+
+
+def test_a_new_run_cannot_get_a_second_aggregate_of_a_round_decrypted(
+        keys: FederationKeys, tmp_path: Path) -> None:
+    """Round 0 decrypted {org0, org1, org2}. A coordinator that starts a new run (a fresh
+    Context.state) and replays org0's and org1's signed updates as round 0 would learn org2's
+    update and weight from the difference of the two sums; the key holders' record on disk
+    refuses it. Nodes without that record (another state folder) would have decrypted."""
+    coordinator, captured = _round_zero_messages(keys, tmp_path / "nodes")
+    subset = _decrypt_request(coordinator, keys, [captured["org0"], captured["org1"]])
+    _, new_run = secure_run(secure_settings(), keys, state_dir=tmp_path / "nodes")
+    _, forgetful = secure_run(secure_settings(), keys, state_dir=tmp_path / "elsewhere")
+    for org in keys.public_key.participant_ids[:keys.public_key.quorum]:
+        reply = fields_of(_agent(new_run, org).decrypt(subset))
+        assert "second, different aggregate for round 0" in str(reply["refused"])
+        assert "partial" in fields_of(_agent(forgetful, org).decrypt(subset))
+    # the whole round's aggregate again is the same aggregate: still answered
+    again = _decrypt_request(coordinator, keys, [captured[org] for org in IDS])
+    assert "partial" in fields_of(_agent(new_run, "org0").decrypt(again))
+
+
+def test_an_unreadable_record_of_decrypted_rounds_is_never_read_as_empty(
+        keys: FederationKeys, tmp_path: Path) -> None:
+    coordinator, captured = _round_zero_messages(keys, tmp_path)
+    record = tmp_path / "org0.decrypted-rounds.json"
+    assert json.loads(record.read_text())  # written when round 0 was decrypted
+    record.write_text("{not json")
+    _, new_run = secure_run(secure_settings(), keys, state_dir=tmp_path)
+    request = _decrypt_request(coordinator, keys, [captured["org0"], captured["org1"]])
+    with pytest.raises(ConfigError, match="record of decrypted rounds .* cannot be read"):
+        _agent(new_run, "org0").decrypt(request)
+
+
+def test_encrypted_node_needs_a_state_folder_and_a_secure_key(keys: FederationKeys) -> None:
+    pid, data, _ = org_data()[0]
+    setup = PublicSetup(keys.public_key, keys.roster, "fid")
+    secrets = OrgSecrets(keys.shares[pid], keys.signing_keys[pid])
+    with pytest.raises(ConfigError, match="needs a folder where its key share records"):
+        NodeResources(pid, data, secure_settings(), setup=setup, secrets=secrets)
+    strict = secure_settings(allow_insecure_bits=False)
+    with pytest.raises(ConfigError, match="512-bit modulus; keys under 2048 bits are insecure"):
+        NodeResources(pid, data, strict, setup=setup, secrets=secrets, state_dir=Path("s"))
+    with pytest.raises(ConfigError, match="512-bit modulus"):
+        secure_run(strict, keys)
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"max_weight": 1.0}, "max_weight=1 is not a power of two at least the weight ceiling"),
+    ({"max_weight": 384.0}, "max_weight=384 is not a power of two"),
+    ({"max_participants": 2}, "packing is for max_participants=2, but the encryption setup's "
+                              "roster has 3"),
+])
+def test_node_refuses_packing_bounds_the_coordinator_picks(
+        keys: FederationKeys, changes: dict[str, float], reason: str) -> None:
+    """A max_weight below an org's weight would make its encryption fail, and whether it
+    fails would tell the coordinator the weight: the node refuses before it trains, with a
+    message that holds no weight (org2 weighs 350)."""
+    coordinator, grid = secure_run(secure_settings(), keys)
+    agent = _agent(grid, "org2")
+    trained: list[int] = []
+    agent.participant.train = lambda *a, **k: trained.append(1)  # type: ignore[method-assign]
+    content = coordinator._model_message(coordinator.parameters, round=0, prox_mu=0.0,
+                                         **{**coordinator._spec_fields(), **changes})
+    with pytest.raises(ConfigError, match=reason) as error:
+        agent.train_encrypted(content)
+    assert trained == [] and "350" not in str(error.value)
+    request = pack({"aggregate": b"", "updates": [], **coordinator._spec_fields(), **changes})
+    assert reason in str(fields_of(_agent(grid, "org0").decrypt(request))["refused"])
+
+
+def test_the_configured_max_weight_is_the_only_one_a_node_accepts(
+        keys: FederationKeys) -> None:
+    coordinator, grid = secure_run(secure_settings(max_weight=1000.0), keys)
+    assert coordinator.spec.max_weight == 1000.0
+    assert coordinator.run_round(0).encryption.failure is None  # type: ignore[union-attr]
+    content = coordinator._model_message(coordinator.parameters, round=1, prox_mu=0.0,
+                                         **{**coordinator._spec_fields(), "max_weight": 1024.0})
+    with pytest.raises(ConfigError, match=r"is not the federation config's \[encryption\] "
+                                          "max_weight=1000"):
+        _agent(grid, "org0").train_encrypted(content)
 
 
 # ------------------------------------------------------------------ key and certificate files

@@ -428,6 +428,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         super().__init__(link, enrolments, settings, strategy=strategy, log_path=log_path,
                          server_side_clipping=False)
         encryption = settings.encryption
+        setup.public_key.check_size(allow_insecure_bits=encryption.allow_insecure_bits)
         self.setup = setup
         ids = list(self.participants)
         strangers = sorted(set(ids) - set(setup.roster))
@@ -461,7 +462,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         #: aggregation weights are secret in encrypted mode: the coordinator keeps none
         self.enrolled = {}
         self.n_values = int(self.parameters.size)
-        self.spec = PackingSpec(clip=float(clip), max_participants=len(ids),
+        # sized for the whole roster, which each node checks (a coordinator cannot pick it)
+        self.spec = PackingSpec(clip=float(clip), max_participants=len(setup.roster),
                                 max_weight=float(max_weight), bits=encryption.bits,
                                 key_bits=setup.public_key.n.bit_length())
         self._last_round = -1

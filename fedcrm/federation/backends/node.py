@@ -13,6 +13,7 @@ privacy hook), ``ParticipantEncryptor.encrypt`` and ``KeyHolder.partial_decrypt`
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import warnings
@@ -110,6 +111,12 @@ def _secrets_from_raw(share: KeyShare, signing_key: bytes) -> OrgSecrets:
     return OrgSecrets(share, Ed25519PrivateKey.from_private_bytes(signing_key))
 
 
+def _file_safe(participant_id: str) -> bool:
+    """Whether ``participant_id`` can name a file (no path separators, not '.' or '..')."""
+    return (participant_id not in ("", ".", "..") and Path(participant_id).name == participant_id
+            and "\\" not in participant_id)
+
+
 def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> Path:
     """Split :class:`fedcrm.federation.FederationKeys` into files for a deployment.
 
@@ -117,8 +124,7 @@ def write_key_files(keys: Any, directory: str | Path, *, federation_id: str) -> 
     and ``<org>.secret.json`` per org (its share and signing key, owner-readable only — give
     each to its own org only). Returns the path of ``federation.json``.
     """
-    unsafe = [pid for pid in keys.shares
-              if pid in ("", ".", "..") or Path(pid).name != pid or "\\" in pid]
+    unsafe = [pid for pid in keys.shares if not _file_safe(pid)]
     if unsafe:
         raise ConfigError(f"participant id(s) {unsafe} cannot name a key file: ids used in "
                           "file names must not contain path separators or be '.' / '..'")
@@ -250,6 +256,21 @@ class NodeResources:
     ledger_path: Path | None = None
     #: privacy: seeds the DP noise (experiments only; None draws it from OS entropy)
     privacy_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.setup is not None:
+            self.setup.public_key.check_size(
+                allow_insecure_bits=self.config.encryption.allow_insecure_bits)
+        if self.secrets is not None and self.state_dir is None:
+            # Context.state lasts one run: a coordinator that starts a new run could have a
+            # second, different aggregate of a round decrypted and subtract the two
+            raise ConfigError(
+                f"participant {self.participant_id!r}: encrypted mode needs a folder where its "
+                "key share records the rounds it decrypted, across runs and restarts "
+                "(--node-config state-dir=..., or NodeResources(state_dir=...))")
+        if self.secrets is not None and not _file_safe(self.participant_id):
+            raise ConfigError(f"participant id {self.participant_id!r} cannot name a state "
+                              "file: ids must not contain path separators or be '.' / '..'")
 
     def __repr__(self) -> str:
         return (f"NodeResources(participant_id={self.participant_id!r}, "
@@ -437,18 +458,23 @@ class NodeAgent:
         """Key-holder step: re-verify the forwarded updates, then partially decrypt."""
         fields = fields_of(content)
         setup, secrets = self._keys()
-        holder = KeyHolder(secrets.share, setup.public_key, self._spec(fields),
+        try:
+            spec = self._spec(fields)
+        except ConfigError as exc:
+            return pack({"refused": str(exc)})
+        holder = KeyHolder(secrets.share, setup.public_key, spec,
                            federation_id=setup.federation_id, roster=setup.roster,
                            min_contributors=self.resources.config.encryption.min_contributors)
-        # what this holder already decrypted survives between messages, so a coordinator
-        # cannot get two different aggregates of one round decrypted (KeyHolder's rule)
+        # what this holder already decrypted is kept on the node's disk (it outlives the
+        # run and the node), so no coordinator gets two different aggregates of one round
+        # decrypted, in this run or a later one (KeyHolder's rule)
         holder._decrypted = self._decrypted_rounds()
         try:
             partial = holder.partial_decrypt(bytes(fields["aggregate"]),
                                              [bytes(u) for u in fields["updates"]])
         except CryptoError as exc:
             return pack({"refused": str(exc)})
-        self._save_secure(decrypted=holder._decrypted)
+        self._save_decrypted(holder._decrypted)  # before the partial leaves the node
         return pack({"partial": partial.to_bytes()})
 
     def validate(self, content: RecordDict) -> RecordDict:
@@ -493,6 +519,29 @@ class NodeAgent:
                 f"config (clip={clip}, bits={settings.encryption.bits}); both sides must read "
                 "the same config file")
         setup, _ = self._keys()
+        # the coordinator may not choose the packing's other bounds either: a max_weight
+        # below this org's weight would make encrypting fail, and failing or not would
+        # tell the coordinator the weight (a binary search on max_weight)
+        if int(fields["max_participants"]) != len(setup.roster):
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator's packing is for "
+                f"max_participants={fields['max_participants']}, but the encryption setup's "
+                f"roster has {len(setup.roster)} participants")
+        max_weight = float(fields["max_weight"])
+        configured = settings.encryption.max_weight
+        if configured is not None:
+            agreed = max_weight == configured
+        else:
+            ceiling = _power_of_two_ceiling(
+                participant_weight(settings.strategy.build(), self.participant))
+            agreed = max_weight >= ceiling and math.frexp(max_weight)[0] == 0.5
+        if not agreed:
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator's max_weight="
+                f"{max_weight:g} is not "
+                + (f"the federation config's [encryption] max_weight={configured:g}"
+                   if configured is not None else
+                   "a power of two at least the weight ceiling this org sent at enrolment"))
         return PackingSpec(clip=float(fields["clip"]),
                            max_participants=int(fields["max_participants"]),
                            max_weight=float(fields["max_weight"]), bits=int(fields["bits"]),
@@ -512,18 +561,45 @@ class NodeAgent:
             generator.bit_generator.state = json.loads(str(saved))
         return generator
 
-    def _decrypted_rounds(self) -> dict[int, bytes]:
-        saved = self._secure_state().get("decrypted")
-        return ({int(k): bytes.fromhex(v) for k, v in json.loads(str(saved)).items()}
-                if saved else {})
+    def _decrypted_file(self) -> tuple[Path, str]:
+        """The node's record of decrypted rounds, and this key's entry in it (federation id
+        and key fingerprint: a new key ceremony starts a new entry)."""
+        setup, _ = self._keys()
+        assert self.resources.state_dir is not None  # NodeResources requires it with keys
+        entry = f"{setup.federation_id}/{setup.public_key.fingerprint().hex()[:32]}"
+        return self.resources.state_dir / f"{self.participant_id}.decrypted-rounds.json", entry
 
-    def _save_secure(self, *, generator: np.random.Generator | None = None,
-                     decrypted: dict[int, bytes] | None = None) -> None:
+    def _read_decrypted(self, path: Path) -> dict[str, dict[str, str]]:
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            # never read as "nothing decrypted yet": that would reopen the replay
+            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
+                              f"rounds {path} cannot be read ({exc}); restore it from a "
+                              "backup, or run a new key ceremony") from None
+        if not isinstance(saved, dict) or not all(isinstance(v, dict) for v in saved.values()):
+            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
+                              f"rounds {path} is malformed; restore it from a backup, or run "
+                              "a new key ceremony")
+        return saved
+
+    def _decrypted_rounds(self) -> dict[int, bytes]:
+        """Round → digest of the aggregate this key share decrypted in that round."""
+        path, entry = self._decrypted_file()
+        rounds = self._read_decrypted(path).get(entry, {})
+        return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
+
+    def _save_decrypted(self, decrypted: Mapping[int, bytes]) -> None:
+        path, entry = self._decrypted_file()
+        saved = self._read_decrypted(path)
+        saved[entry] = {str(k): v.hex() for k, v in sorted(decrypted.items())}
+        write_atomically(path, json.dumps(saved, indent=1))
+
+    def _save_secure(self, *, generator: np.random.Generator) -> None:
         state = self._secure_state()
-        if generator is not None:
-            state["generator"] = json.dumps(generator.bit_generator.state)
-        if decrypted is not None:
-            state["decrypted"] = json.dumps({str(k): v.hex() for k, v in decrypted.items()})
+        state["generator"] = json.dumps(generator.bit_generator.state)
         self.state[SECURE_STATE] = ConfigRecord(state)
 
 
