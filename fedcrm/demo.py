@@ -123,7 +123,8 @@ def _parse_date(value: object, where: str) -> pd.Timestamp:
             raise ValueError(value)
     except (ValueError, TypeError, OverflowError):
         raise ConfigError(f"{where} {value!r} is not a date; use YYYY-MM-DD") from None
-    return parsed
+    # record dates are naive UTC; an ISO time with a zone ("...T00:00:00Z") is converted
+    return parsed.tz_convert(None) if parsed.tz is not None else parsed
 
 
 def _reference_date(data: Path, given: str | None) -> pd.Timestamp:

@@ -41,7 +41,8 @@ TRUE_WORDS = frozenset({
 FALSE_WORDS = frozenset({
     "false", "no", "n", "0", "nein", "non", "faux", "falso", "unchecked", "off",
 })
-_DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1 / 24}
+_DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1 / 24,
+                     "minutes": 1 / 1440, "weeks": 7.0}
 # Everything but digits, separators and signs goes; an ``e``/``E`` stays only as an exponent
 # (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")

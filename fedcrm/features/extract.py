@@ -136,21 +136,31 @@ def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series
     contacts = canonical.table("Contact")
     if name == "rollup:cases_90d":
         return _window_counts(base, cases, "case.account_id", "case.created_date", 90)
+    # a filtered roll-up whose filter this org does not map is unknown (missing), never the
+    # unfiltered count: "all cases" read as "escalated cases" would change its meaning
+    unknown = pd.Series(np.nan, index=base.index)
     if name == "rollup:escalated_cases_90d":
-        mask = cases["case.is_escalated"] == 1 if "case.is_escalated" in cases else None
+        if "case.is_escalated" not in cases:
+            return unknown
+        mask = cases["case.is_escalated"] == 1
         return _window_counts(base, cases, "case.account_id", "case.created_date", 90, mask)
     if name == "rollup:high_priority_cases_90d":
-        mask = cases["case.priority"].isin(HIGH_PRIORITY) if "case.priority" in cases else None
+        if "case.priority" not in cases:
+            return unknown
+        mask = cases["case.priority"].isin(HIGH_PRIORITY)
         return _window_counts(base, cases, "case.account_id", "case.created_date", 90, mask)
     if name == "rollup:cases_total":
         return _window_counts(base, cases, "case.account_id", "case.created_date", None)
-    won = deals["opportunity.stage"] == "closed_won" if "opportunity.stage" in deals else None
-    if name == "rollup:won_deals_365d":
+    if name in ("rollup:won_deals_365d", "rollup:won_amount_365d"):
+        if "opportunity.stage" in deals:
+            won = deals["opportunity.stage"] == "closed_won"
+        elif "opportunity.is_won" in deals:
+            won = deals["opportunity.is_won"] == 1
+        else:
+            return unknown
+        value = "opportunity.amount" if name == "rollup:won_amount_365d" else None
         return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
-                              365, won)
-    if name == "rollup:won_amount_365d":
-        return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
-                              365, won, value="opportunity.amount")
+                              365, won, value=value)
     if name == "rollup:contacts":
         if "contact.account_id" not in contacts:
             return pd.Series(np.nan, index=base.index)
@@ -296,6 +306,8 @@ def build_task_matrix(
     Raises :class:`FeatureError` for an org with no labelled records (or one class only).
     """
     reference = pd.Timestamp(reference_date)
+    if reference.tz is not None:  # record dates are read as naive UTC (parse_dates)
+        reference = reference.tz_convert(None)
     definition = TASKS[space.task]
     base = _base_table(canonical, space)
     outcome: Outcome = definition.outcome(base, reference)

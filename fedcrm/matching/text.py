@@ -59,6 +59,10 @@ DURATION_WORDS = {
     "meses": "months", "years": "years", "year": "years", "jahre": "years", "ans": "years",
     "anos": "years", "hours": "hours", "hrs": "hours", "stunden": "hours", "heures": "hours",
     "horas": "hours",
+    # not "min" (minimum) nor "wk" alone
+    "minutes": "minutes", "minute": "minutes", "mins": "minutes", "minuten": "minutes",
+    "minutos": "minutes", "weeks": "weeks", "week": "weeks", "wks": "weeks", "wochen": "weeks",
+    "semaines": "weeks", "semanas": "weeks",
 }
 
 

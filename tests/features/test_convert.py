@@ -119,6 +119,19 @@ def test_thousands_from_whole_words(ontology: Ontology, name: str, label: str,
     assert found == pytest.approx(factor) and "thousands ×1000" in note
 
 
+@pytest.mark.parametrize(("name", "concept", "factor"), [
+    ("FirstResponseMinutes__c", "case.first_response_hours", 1 / 60),
+    ("Avg_Resolution_Minutes__c", "account.avg_resolution_time_hours", 1 / 60),
+    ("Antwortzeit_Minuten__c", "case.first_response_hours", 1 / 60),
+    ("Response_Weeks__c", "lead.days_to_first_response", 7.0),
+    ("Min_Response_Hours__c", "case.first_response_hours", 1.0),  # "min" is not minutes
+])
+def test_durations_in_minutes_and_weeks_are_converted(ontology: Ontology, name: str,
+                                                      concept: str, factor: float) -> None:
+    found, _ = numeric_scale(meta(name, name), ontology.concept(concept), pd.Series([90.0]))
+    assert found == pytest.approx(factor)
+
+
 def test_currency_is_never_assumed_silently(ontology: Ontology) -> None:
     revenue = ontology.concept("account.annual_revenue")
     field = meta("AnnualRevenue", "Annual Revenue", DataKind.CURRENCY)

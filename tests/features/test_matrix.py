@@ -148,8 +148,10 @@ def test_an_accounts_deals_share_one_split(federation, mapping, ontology, refere
 class _Tables:
     """Just enough of a CanonicalOrg for the roll-ups."""
 
-    def __init__(self, contacts: pd.DataFrame) -> None:
-        self._tables = {"Case": pd.DataFrame(), "Opportunity": pd.DataFrame(),
+    def __init__(self, contacts: pd.DataFrame, cases: pd.DataFrame | None = None,
+                 deals: pd.DataFrame | None = None) -> None:
+        self._tables = {"Case": pd.DataFrame() if cases is None else cases,
+                        "Opportunity": pd.DataFrame() if deals is None else deals,
                         "Contact": contacts}
 
     def table(self, name: str) -> pd.DataFrame:
@@ -171,6 +173,52 @@ def test_contact_rollup_counts_only_contacts_there_at_the_as_of_time() -> None:
     assert counts.tolist() == [2.0, 1.0]
     undated = contacts.drop(columns="contact.created_date")
     assert _rollup("rollup:contacts", base, _Tables(undated)).tolist() == [3.0, 1.0]  # type: ignore[arg-type]
+
+
+def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() -> None:
+    """An org without case.is_escalated has no escalated-case count (missing), not its count
+    of all cases; won deals fall back on is_won when the stage is not mapped."""
+    from fedcrm.features.extract import ID_COLUMN, _rollup
+
+    base = pd.DataFrame({ID_COLUMN: ["a1", "a2"],
+                         "__as_of": pd.to_datetime(["2024-06-01", "2024-06-01"])})
+    cases = pd.DataFrame({"case.account_id": ["a1", "a1", "a2"],
+                          "case.created_date": pd.to_datetime(["2024-05-01"] * 3),
+                          "case.is_escalated": [1, 0, 0]})
+    deals = pd.DataFrame({"opportunity.account_id": ["a1", "a1", "a2"],
+                          "opportunity.close_date": pd.to_datetime(["2024-03-01"] * 3),
+                          "opportunity.is_won": [1, 0, 0],
+                          "opportunity.amount": [100.0, 50.0, 70.0]})
+    tables = _Tables(pd.DataFrame(), cases, deals)
+    assert _rollup("rollup:escalated_cases_90d", base, tables).tolist() == [1.0, 0.0]  # type: ignore[arg-type]
+    assert _rollup("rollup:won_amount_365d", base, tables).tolist() == [100.0, 0.0]  # type: ignore[arg-type]
+    bare = _Tables(pd.DataFrame(), cases.drop(columns="case.is_escalated"),
+                   deals.drop(columns="opportunity.is_won"))
+    for name in ("rollup:escalated_cases_90d", "rollup:high_priority_cases_90d",
+                 "rollup:won_deals_365d", "rollup:won_amount_365d"):
+        assert _rollup(name, base, bare).isna().all(), name  # type: ignore[arg-type]
+    assert _rollup("rollup:cases_90d", base, bare).tolist() == [2.0, 1.0]  # type: ignore[arg-type]
+
+
+def test_a_reference_date_with_a_time_zone_is_read_as_utc(federation, mapping, ontology,
+                                                         reference) -> None:
+    org = federation.orgs[0]
+    space = build_feature_space("churn", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                             ontology)
+    naive = build_task_matrix(canonical, space, reference)
+    zoned = build_task_matrix(canonical, space, pd.Timestamp(reference).tz_localize("UTC")
+                              .tz_convert("Europe/Berlin"))
+    np.testing.assert_array_equal(naive.x, zoned.x)
+    np.testing.assert_array_equal(naive.y, zoned.y)
+
+
+def test_account_type_is_not_a_feature_where_its_values_follow_the_outcome(
+        mapping, ontology) -> None:
+    for task in ("churn", "win_probability"):
+        space = build_feature_space(task, ontology, mapping)
+        assert "account.type" not in {s.name for s in space.sources}, task
 
 
 def test_an_org_with_a_handful_of_labelled_records_is_refused_not_crashed(
