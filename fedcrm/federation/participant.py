@@ -395,26 +395,29 @@ class Participant:
         )
 
     def fit_local(self, rounds: int | None = None) -> np.ndarray:
-        """Local-only baseline: the same model and budget of epochs, never federated.
+        """Local-only baseline: this org's records alone, trained the way the federation trains
+        (a federation of one): the same model, rounds, local epochs, update bound, server
+        momentum and validation gate, and the same delivered model, the mean of the last
+        rounds' models. A comparison with the federation then differs only in whose records
+        take part. (Until 2026-11-26 this was plain SGD with early stopping on the validation
+        AUC; without the server momentum the federated models had, it stopped short of what
+        the org could learn alone: docs/federation.md.)
 
-        Trains without the privacy hook: the local model never leaves the org, and building
-        it must not spend the privacy budget the federation's rounds are planned with.
+        Trains in epochs (``local_steps`` equalises orgs within a federation; one org has
+        nothing to equalise) and without the privacy hook: the local model never leaves the
+        org, and building it must not spend the privacy budget the federation's rounds are
+        planned with.
         """
-        parameters = get_parameters(self.new_model_seeded())
-        best, best_auc = parameters, -1.0
-        hook, self.privacy = self.privacy, None
-        try:
-            for round_number in range(rounds or self.config.rounds):
-                update = self.train(parameters, round_number, prox_mu=0.0,
-                                    epochs=self.config.local_epochs)
-                parameters = parameters + update.delta
-                # keep the round that did best on the validation split (early stopping)
-                auc = self.evaluate(parameters, "validation")["auc"]
-                if auc is None or auc > best_auc:
-                    best, best_auc = parameters, -1.0 if auc is None else auc
-        finally:
-            self.privacy = hook
-        return best
+        # the coordinator imports this module, so it is imported here
+        from fedcrm.federation.coordinator import Coordinator
+        from fedcrm.federation.strategies import FedAvg
+
+        config = self.config.model_copy(update={
+            "local_steps": None, "rounds": rounds if rounds is not None else self.config.rounds})
+        alone = Participant(self.participant_id, self.data, config=config,
+                            quality_multiplier=self.quality_multiplier,
+                            model_factory=self.model_factory)
+        return Coordinator([alone], FedAvg(), config).run(progress=False).averaged_parameters
 
     def new_model_seeded(self) -> nn.Module:
         """A fresh model initialised from the federation seed (same for every org)."""
