@@ -27,6 +27,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     command = ".venv/bin/python benchmarks/centralised_reference.py " + shlex.join(
         argv if argv is not None else sys.argv[1:])
     print(f"command: {command}\n")
