@@ -635,10 +635,15 @@ def decrypt_with_quorum(
     """
     ask(quorum)
     if len(partials) < quorum:
+        reasons = "".join(f"; {pid} refused: {why}" for pid, why in sorted(refused.items()))
+        replayed = any("second, different aggregate" in why for why in refused.values())
         raise AggregationError(
             f"threshold decryption needs {quorum} key holders, only {len(partials)} "
             f"answered (unreachable: {unreachable or 'none'}; refused: "
-            f"{sorted(refused) or 'none'})")
+            f"{sorted(refused) or 'none'}){reasons}"
+            + (". Key holders remember every round they decrypted with this key, across "
+               "runs: a new run of a federation needs a new federation id or key ceremony"
+               if replayed else ""))
     try:
         return aggregator.finalize(partials)
     except CryptoError:

@@ -490,7 +490,60 @@ def test_encrypted_node_needs_a_state_folder_and_a_secure_key(keys: FederationKe
         secure_run(strict, keys)
 
 
+def test_a_second_run_with_the_same_keys_says_why_its_rounds_are_refused(
+        keys: FederationKeys, tmp_path: Path) -> None:
+    _round_zero_messages(keys, tmp_path)
+    again, _ = secure_run(secure_settings(), keys, state_dir=tmp_path)
+    with pytest.raises(AggregationError, match=r"org0 refused: .*second, different aggregate"
+                                               r".*a new run of a federation needs a new "
+                                               "federation id or key ceremony"):
+        again.run_round(0)
+
+
+def test_deciding_and_recording_a_decryption_happen_under_the_node_lock(
+        keys: FederationKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs' requests may be handled at once: without a lock both could read "round 0
+    not decrypted yet" and both be answered. While a holder decides, the lock is held."""
+    from filelock import FileLock, Timeout
+
+    from fedcrm.crypto import KeyHolder
+
+    coordinator, captured = _round_zero_messages(keys, tmp_path / "run1")
+    _, grid = secure_run(secure_settings(), keys, state_dir=tmp_path / "run2")
+    agent = _agent(grid, "org0")
+    record, _ = agent._decrypted_file()
+    held: list[bool] = []
+    decide = KeyHolder.partial_decrypt
+
+    def probing(self: KeyHolder, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with FileLock(record.with_name(record.name + ".lock"), timeout=0):
+                held.append(False)
+        except Timeout:
+            held.append(True)
+        return decide(self, *args, **kwargs)
+
+    monkeypatch.setattr(KeyHolder, "partial_decrypt", probing)
+    assert "partial" in fields_of(agent.decrypt(
+        _decrypt_request(coordinator, keys, [captured[org] for org in IDS])))
+    assert held == [True]
+
+
+def test_any_org_id_names_its_record_of_decrypted_rounds(tmp_path: Path) -> None:
+    ids = ["acme/eu", "b", "c"]
+    public_key, shares = deal(ids, bits=512, allow_insecure_bits=True)
+    odd = FederationKeys.from_deal(public_key, shares)
+    _, data, _ = org_data()[0]
+    resources = NodeResources("acme/eu", data, secure_settings(), state_dir=tmp_path,
+                              setup=PublicSetup(odd.public_key, odd.roster, "fid"),
+                              secrets=OrgSecrets(odd.shares["acme/eu"],
+                                                 odd.signing_keys["acme/eu"]))
+    path, _ = NodeAgent(resources, RecordDict())._decrypted_file()
+    assert path == tmp_path / "acme%2Feu.decrypted-rounds.json"
+
+
 @pytest.mark.parametrize(("changes", "reason"), [
+    ({"max_weight": "abc"}, "max_weight='abc'; both must be numbers"),
     ({"max_weight": 1.0}, "max_weight=1 is not a power of two at least the weight ceiling"),
     ({"max_weight": 384.0}, "max_weight=384 is not a power of two"),
     ({"max_participants": 2}, "packing is for max_participants=2, but the encryption setup's "

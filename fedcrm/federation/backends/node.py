@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+from filelock import FileLock
 from flwr.app import ArrayRecord, ConfigRecord, Context, RecordDict
 
 from fedcrm._files import write_atomically
@@ -167,6 +169,9 @@ def load_public_setup(path: str | Path) -> PublicSetup:
         raise ConfigError(f"encryption setup {file} cannot be read ({exc.strerror or exc}); "
                           "point [encryption] keys at the federation.json file that "
                           "write_key_files wrote") from None
+    except ConfigError as exc:  # the key's own checks (a quorum that is no majority, …)
+        raise ConfigError(f"encryption setup {file}: {exc}; write it again with "
+                          "write_key_files after a new key ceremony") from None
     except _MALFORMED_KEYS as exc:
         raise ConfigError(f"encryption setup {file} is malformed: {exc!r}; write it again "
                           "with write_key_files") from None
@@ -268,9 +273,6 @@ class NodeResources:
                 f"participant {self.participant_id!r}: encrypted mode needs a folder where its "
                 "key share records the rounds it decrypted, across runs and restarts "
                 "(--node-config state-dir=..., or NodeResources(state_dir=...))")
-        if self.secrets is not None and not _file_safe(self.participant_id):
-            raise ConfigError(f"participant id {self.participant_id!r} cannot name a state "
-                              "file: ids must not contain path separators or be '.' / '..'")
 
     def __repr__(self) -> str:
         return (f"NodeResources(participant_id={self.participant_id!r}, "
@@ -467,14 +469,17 @@ class NodeAgent:
                            min_contributors=self.resources.config.encryption.min_contributors)
         # what this holder already decrypted is kept on the node's disk (it outlives the
         # run and the node), so no coordinator gets two different aggregates of one round
-        # decrypted, in this run or a later one (KeyHolder's rule)
-        holder._decrypted = self._decrypted_rounds()
-        try:
-            partial = holder.partial_decrypt(bytes(fields["aggregate"]),
-                                             [bytes(u) for u in fields["updates"]])
-        except CryptoError as exc:
-            return pack({"refused": str(exc)})
-        self._save_decrypted(holder._decrypted)  # before the partial leaves the node
+        # decrypted, in this run or a later one (KeyHolder's rule); the lock makes reading,
+        # deciding and recording one step, since two runs' requests may be handled at once
+        path, entry = self._decrypted_file()
+        with FileLock(path.with_name(path.name + ".lock")):
+            holder._decrypted = self._decrypted_rounds(path, entry)
+            try:
+                partial = holder.partial_decrypt(bytes(fields["aggregate"]),
+                                                 [bytes(u) for u in fields["updates"]])
+            except CryptoError as exc:
+                return pack({"refused": str(exc)})
+            self._save_decrypted(path, entry, holder._decrypted)  # before the partial leaves
         return pack({"partial": partial.to_bytes()})
 
     def validate(self, content: RecordDict) -> RecordDict:
@@ -522,12 +527,19 @@ class NodeAgent:
         # the coordinator may not choose the packing's other bounds either: a max_weight
         # below this org's weight would make encrypting fail, and failing or not would
         # tell the coordinator the weight (a binary search on max_weight)
-        if int(fields["max_participants"]) != len(setup.roster):
+        try:
+            max_participants = int(fields["max_participants"])
+            max_weight = float(fields["max_weight"])
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator's packing has "
+                f"max_participants={fields['max_participants']!r} and max_weight="
+                f"{fields['max_weight']!r}; both must be numbers") from None
+        if max_participants != len(setup.roster):
             raise ConfigError(
                 f"participant {self.participant_id!r}: the coordinator's packing is for "
                 f"max_participants={fields['max_participants']}, but the encryption setup's "
                 f"roster has {len(setup.roster)} participants")
-        max_weight = float(fields["max_weight"])
         configured = settings.encryption.max_weight
         if configured is not None:
             agreed = max_weight == configured
@@ -542,9 +554,8 @@ class NodeAgent:
                 + (f"the federation config's [encryption] max_weight={configured:g}"
                    if configured is not None else
                    "a power of two at least the weight ceiling this org sent at enrolment"))
-        return PackingSpec(clip=float(fields["clip"]),
-                           max_participants=int(fields["max_participants"]),
-                           max_weight=float(fields["max_weight"]), bits=int(fields["bits"]),
+        return PackingSpec(clip=float(fields["clip"]), max_participants=max_participants,
+                           max_weight=max_weight, bits=int(fields["bits"]),
                            key_bits=setup.public_key.n.bit_length())
 
     def _secure_state(self) -> dict[str, Any]:
@@ -567,7 +578,9 @@ class NodeAgent:
         setup, _ = self._keys()
         assert self.resources.state_dir is not None  # NodeResources requires it with keys
         entry = f"{setup.federation_id}/{setup.public_key.fingerprint().hex()[:32]}"
-        return self.resources.state_dir / f"{self.participant_id}.decrypted-rounds.json", entry
+        # any org id names a file: '/' and other unsafe characters are %-escaped
+        name = quote(self.participant_id, safe="") + ".decrypted-rounds.json"
+        return self.resources.state_dir / name, entry
 
     def _read_decrypted(self, path: Path) -> dict[str, dict[str, str]]:
         try:
@@ -585,14 +598,12 @@ class NodeAgent:
                               "a new key ceremony")
         return saved
 
-    def _decrypted_rounds(self) -> dict[int, bytes]:
+    def _decrypted_rounds(self, path: Path, entry: str) -> dict[int, bytes]:
         """Round → digest of the aggregate this key share decrypted in that round."""
-        path, entry = self._decrypted_file()
         rounds = self._read_decrypted(path).get(entry, {})
         return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
 
-    def _save_decrypted(self, decrypted: Mapping[int, bytes]) -> None:
-        path, entry = self._decrypted_file()
+    def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes]) -> None:
         saved = self._read_decrypted(path)
         saved[entry] = {str(k): v.hex() for k, v in sorted(decrypted.items())}
         write_atomically(path, json.dumps(saved, indent=1))
