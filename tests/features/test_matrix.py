@@ -177,7 +177,8 @@ def test_contact_rollup_counts_only_contacts_there_at_the_as_of_time() -> None:
 
 def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() -> None:
     """An org without case.is_escalated has no escalated-case count (missing), not its count
-    of all cases; won deals fall back on is_won when the stage is not mapped."""
+    of all cases; won deals fall back on is_won when the stage is not mapped, and a won
+    renewal (what makes a retained churn label definitive) is not counted."""
     from fedcrm.features.extract import ID_COLUMN, _rollup
 
     base = pd.DataFrame({ID_COLUMN: ["a1", "a2"],
@@ -192,6 +193,9 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
     tables = _Tables(pd.DataFrame(), cases, deals)
     assert _rollup("rollup:escalated_cases_90d", base, tables).tolist() == [1.0, 0.0]  # type: ignore[arg-type]
     assert _rollup("rollup:won_amount_365d", base, tables).tolist() == [100.0, 0.0]  # type: ignore[arg-type]
+    renewals = deals.assign(**{"opportunity.type": ["renewal", "new_business", "renewal"]})
+    assert _rollup("rollup:won_deals_365d", base,  # type: ignore[arg-type]
+                   _Tables(pd.DataFrame(), cases, renewals)).tolist() == [0.0, 0.0]
     bare = _Tables(pd.DataFrame(), cases.drop(columns="case.is_escalated"),
                    deals.drop(columns="opportunity.is_won"))
     for name in ("rollup:escalated_cases_90d", "rollup:high_priority_cases_90d",
