@@ -31,12 +31,17 @@ def test_space_is_shared_stable_and_leak_free(federation, mapping, ontology) -> 
     assert "rollup:cases_90d" in {s.name for s in churn.sources}
 
 
-def test_matrix_shape_splits_and_no_nan(federation, mapping, ontology, reference) -> None:
-    space = build_feature_space("lead_conversion", ontology, mapping,
+def _space_and_org(federation, mapping, ontology, task: str, index: int):
+    """The task's feature space over every org, and org ``index`` in canonical form."""
+    space = build_feature_space(task, ontology, mapping,
                                 {o.org_id: o.schema for o in federation.orgs})
-    org = federation.orgs[0]
-    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
-                             ontology)
+    org = federation.orgs[index]
+    return space, canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                               ontology)
+
+
+def test_matrix_shape_splits_and_no_nan(federation, mapping, ontology, reference) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "lead_conversion", 0)
     matrix = build_task_matrix(canonical, space, reference)
     assert matrix.x.shape == (len(matrix.y), space.n_features)
     assert np.isfinite(matrix.x).all()
@@ -52,11 +57,7 @@ def test_matrix_shape_splits_and_no_nan(federation, mapping, ontology, reference
 
 def test_case_rollup_counts_the_90_days_before_as_of(federation, mapping, ontology,
                                                      reference) -> None:
-    org = federation.orgs[1]
-    space = build_feature_space("churn", ontology, mapping,
-                                {o.org_id: o.schema for o in federation.orgs})
-    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
-                             ontology)
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 1)
     matrix = build_task_matrix(canonical, space, reference)
     column = space.feature_names.index("rollup:cases_90d")
     cases = canonical.table("Case")
@@ -206,11 +207,7 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
 
 def test_a_reference_date_with_a_time_zone_is_read_as_utc(federation, mapping, ontology,
                                                          reference) -> None:
-    org = federation.orgs[0]
-    space = build_feature_space("churn", ontology, mapping,
-                                {o.org_id: o.schema for o in federation.orgs})
-    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
-                             ontology)
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
     naive = build_task_matrix(canonical, space, reference)
     zoned = build_task_matrix(canonical, space, pd.Timestamp(reference).tz_localize("UTC")
                               .tz_convert("Europe/Berlin"))
