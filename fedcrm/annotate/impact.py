@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from fedcrm.federation.experiment import OrgInput
     from fedcrm.matching.proposal import MappingProposal
 
-#: bump when the cached file's meaning changes (2: the key hashes the records' contents)
-CACHE_FORMAT = 2
+#: bump when the cached file's meaning changes (2: the key hashes the records' contents;
+#: 3: the task models are a federation of one, account.type is no churn or win feature)
+CACHE_FORMAT = 3
 _SUFFIXES = ("#missing", "#days", "#present")
 
 

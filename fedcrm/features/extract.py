@@ -114,7 +114,7 @@ def _window_counts(
 ) -> pd.Series:
     """Per base record: count (or sum of ``value``) of child rows dated in the ``days`` before
     the base record's as-of time (all earlier rows when ``days`` is None)."""
-    if key not in child or date not in child:
+    if key not in child or date not in child or (value is not None and value not in child):
         return pd.Series(np.nan, index=base.index)
     rows = child[[key, date] + ([value] if value else [])].copy()
     if mask is not None:

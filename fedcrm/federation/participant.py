@@ -412,8 +412,13 @@ class Participant:
         from fedcrm.federation.coordinator import Coordinator
         from fedcrm.federation.strategies import FedAvg
 
+        if rounds is not None and rounds < 1:
+            raise ConfigError(f"participant {self.participant_id}: fit_local needs at least one "
+                              f"round, got rounds={rounds}")
+        # no proximal term: it pulls toward the global model, which alone is the org's own
         config = self.config.model_copy(update={
-            "local_steps": None, "rounds": rounds if rounds is not None else self.config.rounds})
+            "local_steps": None, "prox_mu": 0.0,
+            "rounds": rounds if rounds is not None else self.config.rounds})
         alone = Participant(self.participant_id, self.data, config=config,
                             quality_multiplier=self.quality_multiplier,
                             model_factory=self.model_factory)

@@ -636,7 +636,8 @@ def decrypt_with_quorum(
     ask(quorum)
     if len(partials) < quorum:
         reasons = "".join(f"; {pid} refused: {why}" for pid, why in sorted(refused.items()))
-        replayed = any("second, different aggregate" in why for why in refused.values())
+        replayed = any("second, different aggregate" in why or "was already decrypted" in why
+                       for why in refused.values())
         raise AggregationError(
             f"threshold decryption needs {quorum} key holders, only {len(partials)} "
             f"answered (unreachable: {unreachable or 'none'}; refused: "

@@ -202,6 +202,8 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
     for name in ("rollup:escalated_cases_90d", "rollup:high_priority_cases_90d",
                  "rollup:won_deals_365d", "rollup:won_amount_365d"):
         assert _rollup(name, base, bare).isna().all(), name  # type: ignore[arg-type]
+    no_amount = _Tables(pd.DataFrame(), cases, deals.drop(columns="opportunity.amount"))
+    assert _rollup("rollup:won_amount_365d", base, no_amount).isna().all()  # type: ignore[arg-type]
     assert _rollup("rollup:cases_90d", base, bare).tolist() == [2.0, 1.0]  # type: ignore[arg-type]
 
 

@@ -212,6 +212,24 @@ def test_equal_local_steps_change_the_federated_model_but_not_the_baselines() ->
     assert second.mean_test_auc > 0.7
 
 
+def test_the_local_baseline_is_a_federation_of_one() -> None:
+    """fit_local trains the org alone the way the federation trains (rounds, epochs, server
+    momentum, gate, the delivered mean of the last rounds) and leaves the participant as it
+    was; without the server momentum the model differs (the old plain-SGD baseline)."""
+    config = CONFIG.model_copy(update={"rounds": 4, "server_momentum": 0.9})
+    org = federation(config)[0]
+    org.accepted_metric = 0.5
+    alone = Participant(org.participant_id, org.data, config=config)  # ids seed the batches
+    expected = Coordinator([alone], FedAvg(), config).run(progress=False).averaged_parameters
+    np.testing.assert_array_equal(org.fit_local(), expected)
+    assert org.accepted_metric == 0.5 and org.accepted_parameters is None
+    plain = Participant(org.participant_id, org.data,
+                        config=config.model_copy(update={"server_momentum": 0.0}))
+    assert not np.allclose(plain.fit_local(), expected)
+    with pytest.raises(ConfigError, match="at least one round, got rounds=0"):
+        org.fit_local(rounds=0)
+
+
 def test_round_record_mean_validation_auc_is_the_mean_of_the_known_aucs() -> None:
     from fedcrm.federation.coordinator import RoundRecord
 

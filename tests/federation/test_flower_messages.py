@@ -498,6 +498,12 @@ def test_a_second_run_with_the_same_keys_says_why_its_rounds_are_refused(
                                                r".*a new run of a federation needs a new "
                                                "federation id or key ceremony"):
         again.run_round(0)
+    later, _ = secure_run(secure_settings(), keys, state_dir=tmp_path / "later")
+    assert later.run_round(1).encryption.failure is None  # type: ignore[union-attr]
+    earlier, _ = secure_run(secure_settings(), keys, state_dir=tmp_path / "later")
+    with pytest.raises(AggregationError, match=r"round 1 was already decrypted.*a new run of "
+                                               "a federation needs a new federation id"):
+        earlier.run_round(0)
 
 
 def test_deciding_and_recording_a_decryption_happen_under_the_node_lock(
@@ -543,7 +549,9 @@ def test_any_org_id_names_its_record_of_decrypted_rounds(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("changes", "reason"), [
-    ({"max_weight": "abc"}, "max_weight='abc'; both must be numbers"),
+    ({"max_weight": "abc"}, "must hold numbers, bits and max_participants whole ones"),
+    ({"clip": "abc"}, "must hold numbers"),
+    ({"max_participants": 3.7}, "bits and max_participants whole ones"),
     ({"max_weight": 1.0}, "max_weight=1 is not a power of two at least the weight ceiling"),
     ({"max_weight": 384.0}, "max_weight=384 is not a power of two"),
     ({"max_participants": 2}, "packing is for max_participants=2, but the encryption setup's "

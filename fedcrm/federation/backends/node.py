@@ -472,6 +472,7 @@ class NodeAgent:
         # decrypted, in this run or a later one (KeyHolder's rule); the lock makes reading,
         # deciding and recording one step, since two runs' requests may be handled at once
         path, entry = self._decrypted_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(path.with_name(path.name + ".lock")):
             holder._decrypted = self._decrypted_rounds(path, entry)
             try:
@@ -515,9 +516,20 @@ class NodeAgent:
     def _spec(self, fields: Mapping[str, Any]) -> PackingSpec:
         """The round's packing, checked against this org's own copy of the settings."""
         settings = self.resources.config
+        try:
+            clip_sent = float(fields["clip"])
+            max_weight = float(fields["max_weight"])
+            whole = {name: float(fields[name]) for name in ("bits", "max_participants")}
+            if not all(value.is_integer() for value in whole.values()):
+                raise ValueError("not whole numbers")
+        except (KeyError, TypeError, ValueError, OverflowError):
+            sent = {k: fields.get(k) for k in ("clip", "bits", "max_participants", "max_weight")}
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator's packing ({sent}) "
+                "must hold numbers, bits and max_participants whole ones") from None
+        bits, max_participants = int(whole["bits"]), int(whole["max_participants"])
         clip = settings.encryption.clip or settings.training.max_update_norm
-        if clip is None or abs(float(fields["clip"]) - clip) > 1e-12 or int(
-                fields["bits"]) != settings.encryption.bits:
+        if clip is None or abs(clip_sent - clip) > 1e-12 or bits != settings.encryption.bits:
             raise ConfigError(
                 f"participant {self.participant_id!r}: the coordinator's packing (clip="
                 f"{fields['clip']}, bits={fields['bits']}) differs from this org's federation "
@@ -527,14 +539,6 @@ class NodeAgent:
         # the coordinator may not choose the packing's other bounds either: a max_weight
         # below this org's weight would make encrypting fail, and failing or not would
         # tell the coordinator the weight (a binary search on max_weight)
-        try:
-            max_participants = int(fields["max_participants"])
-            max_weight = float(fields["max_weight"])
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"participant {self.participant_id!r}: the coordinator's packing has "
-                f"max_participants={fields['max_participants']!r} and max_weight="
-                f"{fields['max_weight']!r}; both must be numbers") from None
         if max_participants != len(setup.roster):
             raise ConfigError(
                 f"participant {self.participant_id!r}: the coordinator's packing is for "
@@ -554,8 +558,8 @@ class NodeAgent:
                 + (f"the federation config's [encryption] max_weight={configured:g}"
                    if configured is not None else
                    "a power of two at least the weight ceiling this org sent at enrolment"))
-        return PackingSpec(clip=float(fields["clip"]), max_participants=max_participants,
-                           max_weight=max_weight, bits=int(fields["bits"]),
+        return PackingSpec(clip=clip_sent, max_participants=max_participants,
+                           max_weight=max_weight, bits=bits,
                            key_bits=setup.public_key.n.bit_length())
 
     def _secure_state(self) -> dict[str, Any]:
@@ -601,7 +605,12 @@ class NodeAgent:
     def _decrypted_rounds(self, path: Path, entry: str) -> dict[int, bytes]:
         """Round → digest of the aggregate this key share decrypted in that round."""
         rounds = self._read_decrypted(path).get(entry, {})
-        return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
+        try:
+            return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
+        except (TypeError, ValueError):
+            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
+                              f"rounds {path} is malformed; restore it from a backup, or run "
+                              "a new key ceremony") from None
 
     def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes]) -> None:
         saved = self._read_decrypted(path)
