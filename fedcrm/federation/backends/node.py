@@ -593,14 +593,15 @@ class NodeAgent:
             return {}
         except (OSError, ValueError) as exc:
             # never read as "nothing decrypted yet": that would reopen the replay
-            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
-                              f"rounds {path} cannot be read ({exc}); restore it from a "
-                              "backup, or run a new key ceremony") from None
+            raise self._bad_record(path, f"cannot be read ({exc})") from None
         if not isinstance(saved, dict) or not all(isinstance(v, dict) for v in saved.values()):
-            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
-                              f"rounds {path} is malformed; restore it from a backup, or run "
-                              "a new key ceremony")
+            raise self._bad_record(path, "is malformed")
         return saved
+
+    def _bad_record(self, path: Path, what: str) -> ConfigError:
+        return ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
+                           f"rounds {path} {what}; restore it from a backup, or run a new key "
+                           "ceremony")
 
     def _decrypted_rounds(self, path: Path, entry: str) -> dict[int, bytes]:
         """Round → digest of the aggregate this key share decrypted in that round."""
@@ -608,9 +609,7 @@ class NodeAgent:
         try:
             return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
         except (TypeError, ValueError):
-            raise ConfigError(f"participant {self.participant_id!r}: the record of decrypted "
-                              f"rounds {path} is malformed; restore it from a backup, or run "
-                              "a new key ceremony") from None
+            raise self._bad_record(path, "is malformed") from None
 
     def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes]) -> None:
         saved = self._read_decrypted(path)
