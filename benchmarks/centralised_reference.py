@@ -1,7 +1,7 @@
 """Is the trainer's centralised baseline a fair one? fedcrm's local-only, quality-weighted and
 centralised models against scikit-learn's ``LogisticRegression`` on the same matrices.
 
-    .venv/bin/python benchmarks/centralised_reference.py --seeds 0-9     (~1 min a seed)
+    .venv/bin/python benchmarks/centralised_reference.py --seeds 0-9     (~2 min a seed)
 
 "Within 1 point of centralised" only means something if the centralised model is trained as
 well as a logistic model can be. fedcrm trains its centralised baseline with the federation's
