@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from fedcrm.matching.proposal import MappingProposal
 
 #: bump when the cached file's meaning changes (2: the key hashes the records' contents;
-#: 3: the task models are a federation of one, account.type is no churn or win feature)
-CACHE_FORMAT = 3
+#: 3: the task models are a federation of one, account.type is no churn or win feature;
+#: 4: deals closed at a stage without a result are unlabelled, zoned dates are read as UTC)
+CACHE_FORMAT = 4
 _SUFFIXES = ("#missing", "#days", "#present")
 
 

@@ -141,7 +141,8 @@ def parse_dates(values: pd.Series) -> pd.Series:
     """UTC-naive timestamps from dates, date-times, epoch-free text in common orders."""
     if pd.api.types.is_datetime64_any_dtype(values):
         converted = pd.to_datetime(values, errors="coerce")
-        return converted.dt.tz_localize(None) if converted.dt.tz is not None else converted
+        # tz_convert(None) goes to UTC first; tz_localize(None) would keep the local wall time
+        return converted.dt.tz_convert(None) if converted.dt.tz is not None else converted
     text = values.astype("string").str.strip()
     best: pd.Series | None = None
     for options in ({"format": "ISO8601"}, {"format": "%d.%m.%Y"}, {"format": "%d/%m/%Y"},

@@ -353,6 +353,8 @@ def build_task_matrix(
         values: pd.Series | None
         if source.kind == "rollup":
             values = _rollup(source.name, base, canonical)
+            if values is not None and bool(values.isna().all()):
+                values = None  # e.g. its filter is not mapped: same columns, reported missing
         elif source.name in base and not (source.name.startswith("custom:")
                                           and source.name not in kept):
             values = base[source.name]

@@ -12,7 +12,9 @@ Each task reads only canonical concepts, so it means the same thing in every org
   open lead counted as not converted. Labelling young leads only when they had converted
   made a lead's age predict its label. Without a creation date, the status alone labels.
 * **win_probability** (Opportunity): ``opportunity.is_won`` among closed deals. Definitive: won,
-  or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal).
+  or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal). A deal
+  closed by ``opportunity.is_closed`` at a stage that names no result, in an org without
+  ``opportunity.is_won``, is unlabelled: whether it was won is not recorded.
 
 Every record also gets an *as-of* time, the moment its features describe: the churn date for
 churned accounts and the close date for closed deals (so roll-ups over "the last 90 days" look
@@ -157,20 +159,25 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         raise FeatureError("win probability needs opportunity.stage, or both "
                            "opportunity.is_won and opportunity.is_closed, mapped")
     index = table.index
+    # closed (by the flag) at a stage that names no result, with no won flag mapped: whether
+    # the deal was won is not recorded, so it gets no label rather than "lost"
+    unknown = pd.Series(False, index=index)
     if stage is not None:
         is_closed = stage.isin(["closed_won", "closed_lost"]).fillna(False)
         is_won = (stage == "closed_won").fillna(False)
-        if closed is not None:
-            is_closed = is_closed | (closed == 1)
         if won is not None:
             is_won = is_won | (won == 1)
+        elif closed is not None:
+            unknown = (closed == 1) & ~is_closed
+        if closed is not None:
+            is_closed = is_closed | (closed == 1)
     else:
         assert won is not None and closed is not None
         is_closed, is_won = (closed == 1), (won == 1)
     close = _date(table, "opportunity.close_date")
     # closed after the reference date: still open then; created after it: not there yet
     is_closed = is_closed & ~_after(close, reference, index) & ~_after(
-        _date(table, "opportunity.created_date"), reference, index)
+        _date(table, "opportunity.created_date"), reference, index) & ~unknown
     y = pd.Series(np.nan, index=index)
     y[is_closed] = is_won[is_closed].astype(float)
     has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \

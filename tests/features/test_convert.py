@@ -43,6 +43,10 @@ def test_dates_iso_and_day_first() -> None:
     german = parse_dates(pd.Series(["31.12.2024", "01.02.2023"]))
     assert german.iloc[0] == pd.Timestamp("2024-12-31")
     assert parse_dates(pd.Series(["2024-05-01T10:00:00.000Z"])).iloc[0].hour == 10
+    # text with an offset and a time-zone-aware column alike come out as naive UTC
+    assert parse_dates(pd.Series(["2024-05-01T10:00:00+02:00"])).iloc[0].hour == 8
+    aware = pd.Series(pd.to_datetime(["2024-05-01 10:00"])).dt.tz_localize("Europe/Berlin")
+    assert parse_dates(aware).tolist() == [pd.Timestamp("2024-05-01 08:00")]
 
 
 def test_dashed_dates_take_the_order_that_reads_every_value() -> None:

@@ -207,6 +207,22 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
     assert _rollup("rollup:cases_90d", base, bare).tolist() == [2.0, 1.0]  # type: ignore[arg-type]
 
 
+def test_a_rollup_missing_for_every_record_is_reported_missing(federation, mapping, ontology,
+                                                              reference) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
+    tables = dict(canonical.tables)
+    case_name = next(name for name in tables if name.lower() == "case")
+    tables[case_name] = tables[case_name].drop(columns="case.is_escalated")
+    bare = type(canonical)(canonical.org_id, tables)
+    before = build_task_matrix(canonical, space, reference).report
+    after = build_task_matrix(bare, space, reference)
+    assert "rollup:escalated_cases_90d" in before.sources_present
+    assert "rollup:escalated_cases_90d" in after.report.sources_missing
+    assert "rollup:escalated_cases_90d" not in after.report.sources_present
+    column = space.feature_names.index("rollup:escalated_cases_90d#missing")
+    assert (after.x[:, column] == 1).all()
+
+
 def test_a_reference_date_with_a_time_zone_is_read_as_utc(federation, mapping, ontology,
                                                          reference) -> None:
     space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)

@@ -133,3 +133,19 @@ def test_nothing_after_the_reference_date_counts() -> None:
     assert np.isnan(outcome.y.iloc[0]) and np.isnan(outcome.y.iloc[1])
     assert outcome.y.iloc[2] == 1.0
     assert (outcome.as_of <= REF).all()
+
+
+def test_a_deal_closed_at_a_stage_without_a_result_is_unlabelled_without_a_won_flag() -> None:
+    """Closed by the flag at stage ``other`` or blank: won or lost is not recorded."""
+    table = pd.DataFrame({
+        "opportunity.stage": ["other", None, "closed_lost", "closed_won", "other"],
+        "opportunity.is_closed": [1.0, 1.0, 1.0, 1.0, 0.0],
+    })
+    outcome = get_task("win_probability").outcome(table, REF)
+    assert np.isnan(outcome.y.iloc[0]) and np.isnan(outcome.y.iloc[1])
+    assert outcome.y.tolist()[2:4] == [0.0, 1.0] and np.isnan(outcome.y.iloc[4])
+    assert not outcome.definitive.iloc[0] and not outcome.definitive.iloc[1]
+    # with a won flag, the flag decides
+    flagged = table.assign(**{"opportunity.is_won": [1.0, 0.0, 0.0, 1.0, 0.0]})
+    outcome = get_task("win_probability").outcome(flagged, REF)
+    assert outcome.y.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and np.isnan(outcome.y.iloc[4])
