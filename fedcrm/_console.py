@@ -35,17 +35,28 @@ def plain(text: object, style: str = "") -> Text:
     return Text(str(text), style=style)
 
 
+def _print_error(message: str) -> None:
+    error_console.print(Text.assemble(("error:", "bold red"), " ", message),
+                        highlight=False, soft_wrap=True)
+
+
 def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
     """Print a fedcrm error as one line (never wrapped, its text never read as markup) and
-    exit 2, never a traceback."""
+    exit 2, never a traceback. A file-system error a command did not foresee (a path that
+    cannot be read or written) is printed the same way, with the path it concerns."""
 
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except FedcrmError as exc:
-            error_console.print(Text.assemble(("error:", "bold red"), " ", str(exc)),
-                                highlight=False, soft_wrap=True)
+            _print_error(str(exc))
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): nothing to tell anyone
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename is not None else ""
+            _print_error(f"{where}{exc.strerror or exc}")
             raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper

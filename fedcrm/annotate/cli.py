@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,7 +26,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from fedcrm._console import console, error_console, friendly_errors, print_json
+from fedcrm._console import (
+    check_output_file,
+    console,
+    error_console,
+    friendly_errors,
+    plain,
+    print_json,
+)
 from fedcrm.annotate.exchange import FORMATS, format_of, output_format
 from fedcrm.annotate.loop import (
     FAST_MATCHER_PARAMS,
@@ -125,6 +133,19 @@ def _matcher_params(lgbm_rounds: int | None, folds: int | None,
     return {**FAST_MATCHER_PARAMS, **_given_params(lgbm_rounds, folds, repeats)}
 
 
+def _check_selection(strategy: str, impact: str, similarity: str, ontology: Ontology) -> None:
+    """Refuse a bad --strategy, --impact or --similarity before any training (the strategy
+    is built again with the matcher's embedder once there is one)."""
+    make_strategy(strategy, weights=_weights(impact, ontology), similarity=similarity)
+
+
+def _check_plot(path: Path, option: str) -> None:
+    """An output PNG: a file (not a folder, not under a file) whose name ends in .png."""
+    check_output_file(path, option=option, example="curve.png")
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"{option} {path}: the plot is a PNG; give a name ending in .png")
+
+
 def _fit_or_load(loop: AnnotationLoop, model: Path | None) -> FieldMatcher:
     if model is not None:
         from fedcrm.matching.model import FieldMatcher
@@ -143,8 +164,8 @@ def selection_table(queries: list[Query], limit: int = 20) -> Table:
     for query in queries[:limit]:
         field = query.field
         top = ", ".join(f"{c} {p:.2f}" for c, p in field.candidates[:3]) or "-"
-        table.add_row(str(query.rank + 1), field.org, f"{field.object}.{field.field}",
-                      field.label, top, f"{query.priority:.3f}")
+        table.add_row(str(query.rank + 1), plain(field.org), plain(f"{field.object}.{field.field}"),
+                      plain(field.label), plain(top), f"{query.priority:.3f}")
     return table
 
 
@@ -154,19 +175,19 @@ def merge_table(report: MergeReport) -> Table:
     for column in ("Added", "Replaced", "Unchanged", "Unanswered", "Files"):
         table.add_column(column, justify="right" if column != "Files" else "left")
     table.add_row(str(report.added), str(report.replaced), str(report.unchanged),
-                  str(report.unanswered), "\n".join(report.files) or "-")
+                  str(report.unanswered), plain("\n".join(report.files) or "-"))
     return table
 
 
 def curve_table(curve: LearningCurve) -> Table:
     """The learning curve, one row per point."""
-    table = Table(title="Learning curve on held-out orgs " + ", ".join(curve.held_out))
+    table = Table(title="Learning curve on held-out orgs " + escape(", ".join(curve.held_out)))
     for column in ("Strategy", "Round", "Labels", "Precision", "Coverage", "Recall",
                    "Pair F1", "Threshold", "Fit s"):
         table.add_column(column, justify="left" if column == "Strategy" else "right")
     for strategy in curve.strategies:
         for point in curve.curve(strategy):
-            table.add_row(point.strategy, str(point.round), str(point.labels_spent),
+            table.add_row(plain(point.strategy), str(point.round), str(point.labels_spent),
                           f"{point.precision:.3f}", f"{point.coverage:.3f}",
                           f"{point.recall:.3f}", f"{point.pair_f1:.3f}",
                           "none" if point.threshold is None else f"{point.threshold:.3f}",
@@ -176,7 +197,7 @@ def curve_table(curve: LearningCurve) -> Table:
 
 def _print_point(point: CurvePoint) -> None:
     console.print(
-        f"Round {point.round} ({point.strategy}): {point.labels_spent} labels spent → "
+        f"Round {point.round} ({escape(point.strategy)}): {point.labels_spent} labels spent → "
         f"precision {point.precision:.3f}, coverage {point.coverage:.3f}, pairwise F1 "
         f"{point.pair_f1:.3f} on the held-out orgs"
     )
@@ -218,11 +239,13 @@ def select_command(
 ) -> None:
     """Select the fields to label next and write them as a task file."""
     chosen_format = output_format(out, format)
+    check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[chosen_format]}")
     loop = AnnotationLoop(
         annotations or default_annotations_dir(), held_out=held_out or [], pool_orgs=org,
         matcher_params=_matcher_params(lgbm_rounds, folds, repeats),
         schemas=_schemas(schema),
     )
+    _check_selection(strategy, impact, similarity, loop.ontology)
     matcher = _fit_or_load(loop, model)
     query_strategy = make_strategy(strategy, weights=_weights(impact, loop.ontology), seed=seed,
                                    similarity=similarity,
@@ -235,9 +258,10 @@ def select_command(
                     "tasks": [q.field.task_id for q in queries]})
         return
     console.print(selection_table(queries))
-    console.print(f"Wrote {', '.join(str(p) for p in paths)}. Fill in the concept column "
-                  "(a concept id, or 'none'), then: fedcrm annotate import "
-                  f"{paths[0]}" + ("" if round is not None else " --round <k>"))
+    console.print(plain(f"Wrote {', '.join(str(p) for p in paths)}. Fill in the concept column "
+                        "(a concept id, or 'none'), then: fedcrm annotate import "
+                        f"{shlex.quote(str(paths[0]))}"
+                        + ("" if round is not None else " --round <k>")))
 
 
 @app.command("import")
@@ -327,9 +351,9 @@ def round_command(
     discard_pending: Annotated[bool, typer.Option(
         "--discard-pending", help="Forget a round whose answers never came.")] = False,
     target_precision: Annotated[float | None, typer.Option(
-        help="Target precision drawn on the plot.")] = None,
+        min=0.0, max=1.0, help="Target precision drawn on the plot.")] = None,
     target_coverage: Annotated[float | None, typer.Option(
-        help="Target coverage drawn on the plot.")] = None,
+        min=0.0, max=1.0, help="Target coverage drawn on the plot.")] = None,
     lgbm_rounds: LgbmRoundsOption = None,
     folds: FoldsOption = None,
     repeats: RepeatsOption = None,
@@ -343,6 +367,9 @@ def round_command(
     point to the learning curve (report JSON + PNG). The answers must be about the fields the
     round asked about; the selection options (--strategy, --n, --out, ...) are refused then.
     """
+    check_output_file(report, option="--report", example=DEFAULT_REPORT.name)
+    if save_model is not None:
+        check_output_file(save_model, option="--save-model", example="matcher.zip")
     existing = LearningCurve.load(report) if report.exists() else None
     if existing is None and not held_out:
         raise ConfigError("name the held-out orgs to evaluate on with --held-out (fully "
@@ -384,21 +411,25 @@ def round_command(
                                                       round=pending.round)
         if save_model is not None:
             matcher.save(save_model)
-            console.print(f"Saved the matcher to {save_model}")
+            console.print(plain(f"Saved the matcher to {save_model}"))
         _print_point(point)
         console.print(curve_table(loop.curve))
-        console.print(f"Report {report}, plot {plot_path(report)}")
+        console.print(plain(f"Report {report}, plot {plot_path(report)}"))
         return
     if loop.curve.pending is not None:
         pending = loop.curve.pending
         raise ConfigError(
             f"round {pending.round} is waiting for the answers in {pending.task_file}; import "
-            f"them with `fedcrm annotate round --report {report} --answers "
-            f"{pending.task_file}`, or start over with --discard-pending"
+            f"them with `fedcrm annotate round --report {shlex.quote(str(report))} --answers "
+            f"{shlex.quote(pending.task_file)}`, or start over with --discard-pending"
         )
     # decided before any training: a task file must be readable back by its name
     format_name = (output_format(out, format, default="csv") if out is not None
                    else format_of("tasks", format) if format is not None else "csv")
+    if out is not None:
+        check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[format_name]}")
+    _check_selection(strategy or DEFAULT_STRATEGY, impact or "default",
+                     similarity or "embedding", loop.ontology)
     if not loop.curve.points:
         with console.status("training the matcher and measuring the starting point"):
             matcher, start = loop.retrain_and_measure(strategy="start", round=0)
@@ -423,11 +454,12 @@ def round_command(
     )
     loop.save()
     console.print(selection_table(queries))
-    console.print(
+    console.print(plain(
         f"Round {number}: wrote {', '.join(str(p) for p in paths)}. Label the concept column "
         "(a concept id, or 'none'; a group for a custom field other orgs share), then run:\n"
-        f"  fedcrm annotate round --report {report} --answers {paths[0]}"
-    )
+        f"  fedcrm annotate round --report {shlex.quote(str(report))} --answers "
+        f"{shlex.quote(str(paths[0]))}"
+    ))
 
 
 def _now() -> str:
@@ -443,12 +475,14 @@ def report_command(
                       ] = DEFAULT_REPORT,
     plot: Annotated[Path | None, typer.Option(help="Also draw the curve to this PNG.")] = None,
     target_precision: Annotated[float | None, typer.Option(
-        help="Precision target for 'labels to target'.")] = None,
+        min=0.0, max=1.0, help="Precision target for 'labels to target'.")] = None,
     target_coverage: Annotated[float | None, typer.Option(
-        help="Coverage target for 'labels to target'.")] = None,
+        min=0.0, max=1.0, help="Coverage target for 'labels to target'.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print the learning curve (labels spent vs precision / coverage / pairwise F1)."""
+    if plot is not None:
+        _check_plot(plot, "--plot")
     curve = LearningCurve.load(report)
     if target_precision is not None:
         curve.target_precision = target_precision
@@ -467,14 +501,13 @@ def report_command(
     console.print(curve_table(curve))
     if targets is not None:
         for strategy, labels in targets.items():
-            console.print(f"{strategy}: target reached with "
-                          f"{labels if labels is not None else 'not reached'}"
-                          f"{' labels' if labels is not None else ''}")
+            console.print(plain(f"{strategy}: target reached with {labels} labels"
+                                if labels is not None else f"{strategy}: target not reached"))
     if curve.pending is not None:
-        console.print(f"Round {curve.pending.round} is waiting for answers in "
-                      f"{curve.pending.task_file}")
+        console.print(plain(f"Round {curve.pending.round} is waiting for answers in "
+                            f"{curve.pending.task_file}"))
     if plot is not None:
-        console.print(f"Wrote {plot}")
+        console.print(plain(f"Wrote {plot}"))
 
 
 @app.command("from-review")
@@ -535,8 +568,17 @@ def impact_command(
     from fedcrm.ontology import load_ontology
     from fedcrm.ontology.models import Task
 
+    check_output_file(out, option="--out", example="weights.json")
+    known = [t.value for t in Task]
+    unknown = [t for t in task or [] if t not in known]
+    if unknown:
+        raise ConfigError(f"--task {', '.join(unknown)}: unknown task; use one of "
+                          f"{', '.join(known)}")
+    if data is not None and not data.is_dir():
+        raise ConfigError(f"--data {data}: {'not a folder' if data.exists() else 'no such folder'}"
+                          "; give a folder in the `fedcrm synth` layout")
     ontology = load_ontology()
-    tasks = task or [t.value for t in Task]
+    tasks = task or known
     with console.status("training downstream models and permuting concepts"):
         if data is None:
             result = synthetic_impact_weights(ontology, n_orgs=orgs, seed=seed, cache=out,
@@ -550,7 +592,7 @@ def impact_command(
         print_json(result)
         return
     table = Table(title=f"Downstream concept weights ({'cached' if result.from_cache else 'new'}"
-                        f", {out})")
+                        f", {escape(str(out))})")
     for column in ("Concept", "Weight", *result.importance):
         table.add_column(column, justify="left" if column == "Concept" else "right")
     ranked = sorted(result.weights.items(), key=lambda item: -item[1])
@@ -572,6 +614,16 @@ def _synth_folder(data: Path, ontology: Ontology) -> tuple[list[Any], Any, Any]:
     from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
     from fedcrm.schema import load_schema
 
+    manifest = data / "federation.json"
+    if not manifest.is_file():
+        raise ConfigError(f"{manifest}: missing; it holds the records' reference date")
+    try:
+        reference = pd.Timestamp(json.loads(manifest.read_text(encoding="utf-8"))
+                                 ["reference_date"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{manifest}: cannot read its reference_date ({exc}); it should be "
+                          "the JSON object `fedcrm synth` writes, with \"reference_date\": "
+                          "\"YYYY-MM-DD\"") from None
     folders = sorted(p for p in data.iterdir() if (p / "metadata").is_dir())
     if not folders:
         raise ConfigError(f"{data}: no <org>/metadata folders; expected the `fedcrm synth` "
@@ -590,10 +642,6 @@ def _synth_folder(data: Path, ontology: Ontology) -> tuple[list[Any], Any, Any]:
                          block=lab.concept or (f"custom:{lab.group}" if lab.group else None))
             for lab in read_labels(truth)
         ]))
-    manifest = data / "federation.json"
-    if not manifest.is_file():
-        raise ConfigError(f"{manifest}: missing; it holds the records' reference date")
-    reference = pd.Timestamp(json.loads(manifest.read_text(encoding="utf-8"))["reference_date"])
     mapping = MappingProposal(ontology_version=ontology.version,
                               matcher_version="ground-truth", orgs=mappings)
     return inputs, mapping, reference

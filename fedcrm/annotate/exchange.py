@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fedcrm._files import write_atomically
 from fedcrm.annotate.pool import NO_CONCEPT, PoolField
 from fedcrm.annotate.strategies import Query
 from fedcrm.errors import ConfigError, MappingError
@@ -286,21 +287,27 @@ def write_tasks(
     ontology: Ontology | None = None,
     matcher_version: str | None = None,
 ) -> list[Path]:
-    """Write a task file (and, for Label Studio, its labelling config); return the paths."""
+    """Write a task file (and, for Label Studio, its labelling config); return the paths.
+
+    Each file is written atomically: an interrupted write leaves the old file or none."""
     target = Path(path)
     chosen = output_format(target, format)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        extension = "json" if chosen == "label-studio" else chosen
+        raise ConfigError(f"{target} is a folder; give a task file name such as "
+                          f"{target / ('tasks.' + extension)}")
     if chosen == "jsonl":
-        target.write_text(
-            "".join(t.model_dump_json(exclude_none=True) + "\n" for t in tasks), encoding="utf-8"
-        )
+        write_atomically(target, "".join(t.model_dump_json(exclude_none=True) + "\n"
+                                         for t in tasks))
         return [target]
     if chosen == "csv":
-        with target.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for task in tasks:
-                writer.writerow(_csv_row(task))
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for task in tasks:
+            writer.writerow(_csv_row(task))
+        # the byte-order mark tells spreadsheets the file is UTF-8
+        write_atomically(target, buffer.getvalue().encode("utf-8-sig"))
         return [target]
     documents = []
     for number, task in enumerate(tasks, start=1):
@@ -317,10 +324,9 @@ def write_tasks(
                             "value": {"choices": [best.concept]}}],
             }]
         documents.append(document)
-    target.write_text(json.dumps(documents, indent=1, ensure_ascii=False) + "\n",
-                      encoding="utf-8")
+    write_atomically(target, json.dumps(documents, indent=1, ensure_ascii=False) + "\n")
     config = label_config_path(target)
-    config.write_text(LABEL_CONFIG, encoding="utf-8")
+    write_atomically(config, LABEL_CONFIG)
     return [target, config]
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.ontology.models import Ontology, Task, Usage
 
@@ -310,8 +311,7 @@ def downstream_impact_weights(
         importance=importance, validation_auc=validation_auc,
     )
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(result.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        write_atomically(cache_path, result.model_dump_json(indent=1) + "\n")
     return result
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from fedcrm._files import write_atomically
 from fedcrm.annotate.exchange import (
@@ -127,8 +127,13 @@ class LearningCurve(BaseModel):
         except OSError as exc:
             raise MappingError(f"{path}: cannot read the learning-curve report "
                                f"({exc.strerror or exc})") from exc
-        except ValueError as exc:
-            raise MappingError(f"{path}: not a learning-curve report ({exc})") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
+                for error in exc.errors()[:3])
+            more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+            raise MappingError(f"{path}: not a learning-curve report ({problems}{more}); give "
+                               "the JSON file `fedcrm annotate round` wrote") from None
 
     def save(self, path: str | Path) -> Path:
         """Write the report as JSON, atomically (a temporary file beside it, then

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm._console import check_output_file, console, friendly_errors, plain, print_json
+from fedcrm._console import (
+    check_output_file,
+    console,
+    error_console,
+    friendly_errors,
+    plain,
+    print_json,
+)
 from fedcrm.errors import ConfigError
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.schema.models import CUSTOM_SUFFIXES
@@ -68,13 +75,27 @@ def match_command(
 
     The org id of each PATH is its folder or file name without extension.
     """
-    from fedcrm.matching.api import match
+    from fedcrm.matching.api import as_schemas, match
 
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
     if out is not None:
         check_output_file(out, option="--out", example="mapping.json")
-    proposal = match(paths, model=model, strict=not lenient)
+    schemas = as_schemas(list(paths), strict=not lenient)
+    ids = [schema.org_id for schema in schemas]
+    repeated = sorted({org for org in ids if ids.count(org) > 1})
+    if repeated:
+        raise ConfigError(f"org id(s) {', '.join(repeated)} come from more than one PATH (an "
+                          "org's id is its folder or file name without extension); give each "
+                          "org a folder or file of its own name")
+    for schema in schemas:  # on stderr, so --json output stays clean
+        skipped = [warning for warning in schema.warnings if warning.skipped]
+        if skipped:
+            error_console.print(plain(f"warning: {schema.org_id}: --lenient skipped "
+                                      f"{len(skipped)} item(s):", "yellow"), highlight=False)
+            for warning in skipped:
+                error_console.print(plain(f"  - {warning}"), highlight=False, soft_wrap=True)
+    proposal = match(schemas, model=model, strict=not lenient)
     if out is not None:
         proposal.to_json(out)
     if as_json:
@@ -108,6 +129,8 @@ def train_command(
     from fedcrm.matching.model import FieldMatcher
     from fedcrm.ontology import load_ontology
 
+    if out is not None:
+        check_output_file(out, option="--out", example="matcher.zip")
     ontology = load_ontology()
     with console.status("Loading the annotated corpus"):
         corpus = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology)

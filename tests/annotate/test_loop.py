@@ -412,3 +412,74 @@ def test_an_unfilled_task_file_does_not_close_the_round(
     curve = LearningCurve.load(report)
     assert curve.pending is not None and curve.pending.round == 1  # still waiting
     assert curve.points == []  # no retraining, no point for zero labels
+
+
+# ------------------------------------------------------------------ bad input at the boundary
+def test_cli_refuses_bad_outputs_and_options_before_any_training(
+    write_annotations: WriteAnnotations, tmp_path: Path
+) -> None:
+    """A folder as --out, a bad --strategy or a bad --plot fail at once with exit code 2 (no
+    annotations folder is even read for the first, no matcher is fitted for the second)."""
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
+    runner = CliRunner()
+    common = ["--annotations", str(folder), "--n", "2"]
+    (tmp_path / "d.csv").mkdir()
+    as_folder = runner.invoke(app, ["select", *common, "--out", str(tmp_path / "d.csv")])
+    assert as_folder.exit_code == 2 and "is a folder" in as_folder.output
+    bogus = runner.invoke(app, ["select", *common, "--out", str(tmp_path / "t.csv"),
+                                "--strategy", "bogus"])
+    assert bogus.exit_code == 2 and "unknown part 'bogus'" in bogus.output
+    assert not (tmp_path / "t.csv").exists()
+    started = runner.invoke(app, ["round", *common, "--report", str(tmp_path / "r.json"),
+                                  "--held-out", "delta", "--similarity", "colour"])
+    assert started.exit_code == 2, started.output
+    assert not (tmp_path / "r.json").exists()
+    curve = LearningCurve(held_out=["delta"], matcher_params=dict(SMALL))
+    report = curve.save(tmp_path / "curve.json")
+    for plot, message in ((tmp_path, "is a folder"), (tmp_path / "p.txt", "ending in .png")):
+        refused = runner.invoke(app, ["report", "--report", str(report), "--plot", str(plot)])
+        assert refused.exit_code == 2 and message in refused.output, refused.output
+    out_of_range = runner.invoke(app, ["report", "--report", str(report),
+                                       "--target-precision", "7"])
+    assert out_of_range.exit_code == 2
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"held_out": 3}')
+    unreadable = runner.invoke(app, ["report", "--report", str(broken)])
+    assert unreadable.exit_code == 2
+    assert "not a learning-curve report (held_out: " in " ".join(unreadable.output.split())
+    assert "errors.pydantic.dev" not in unreadable.output
+
+
+def test_cli_impact_refuses_bad_data_and_tasks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = ["--out", str(tmp_path / "w.json")]
+    missing = runner.invoke(app, ["impact", *out, "--data", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output
+    unknown = runner.invoke(app, ["impact", *out, "--task", "upsell"])
+    assert unknown.exit_code == 2 and "unknown task" in unknown.output
+    as_folder = runner.invoke(app, ["impact", "--out", str(tmp_path)])
+    assert as_folder.exit_code == 2 and "is a folder" in as_folder.output
+    data = tmp_path / "fed"
+    (data / "org1" / "metadata").mkdir(parents=True)
+    (data / "org1" / "records").mkdir()
+    (data / "org1" / "ground_truth.jsonl").write_text("")
+    (data / "federation.json").write_text("{not json")
+    bad_manifest = runner.invoke(app, ["impact", *out, "--data", str(data)])
+    assert bad_manifest.exit_code == 2 and "reference_date" in bad_manifest.output, \
+        bad_manifest.output
+
+
+def test_a_task_file_with_markup_and_spaces_is_shown_as_written(
+    write_annotations: WriteAnnotations, fitted: FieldMatcher, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
+    model = fitted.save(tmp_path / "matcher.zip")
+    tasks = tmp_path / "my [v2] tasks" / "t.csv"
+    result = CliRunner().invoke(app, ["select", "--annotations", str(folder), "--model",
+                                      str(model), "--n", "2", "--out", str(tasks),
+                                      "--strategy", "random"])
+    assert result.exit_code == 0, result.output
+    assert tasks.read_bytes().startswith(b"\xef\xbb\xbf")  # still UTF-8 with a BOM
+    squashed = "".join(result.output.split())
+    # the path is printed whole and quoted for the shell
+    assert "fedcrmannotateimport'" + "".join(str(tasks).split()) + "'" in squashed

@@ -144,6 +144,23 @@ def test_match_out_creates_missing_folders(tmp_path: Path) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["mapping.json"]  # no temporary left
 
 
+def test_match_lenient_lists_what_it_skipped_on_stderr(tmp_path: Path) -> None:
+    describe = write_describe(tmp_path / "org.json", [
+        {"name": "A__c", "type": "[/x]"}, {"name": "B__c", "type": "string", "label": "B"}])
+    result = runner.invoke(app, ["match", str(describe), "--lenient", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["orgs"][0]["org"] == "org"  # stdout is the JSON alone
+    assert "--lenient skipped 1 item(s)" in result.stderr and "'[/x]'" in result.stderr
+
+
+def test_one_org_given_twice_and_a_folder_as_model_output_are_one_line(tmp_path: Path) -> None:
+    org = str(example_org_path())
+    line = one_line_error(runner.invoke(app, ["match", org, org]))
+    assert "acme come from more than one PATH" in line and "load_schema" not in line
+    line = one_line_error(runner.invoke(app, ["matcher", "train", "--out", str(tmp_path)]))
+    assert f"--out {tmp_path} is a folder" in line
+
+
 def test_match_out_that_cannot_be_written_is_one_line(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     line = one_line_error(runner.invoke(
@@ -182,3 +199,26 @@ def test_ontology_filters_by_object_before_the_limit() -> None:
 def test_ontology_limit_must_be_positive() -> None:
     assert "--limit must be at least 1" in one_line_error(
         runner.invoke(app, ["ontology", "revenue", "--limit", "-3"]))
+
+
+def test_an_unforeseen_file_error_is_one_line_naming_the_path(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from fedcrm._console import friendly_errors
+
+    @friendly_errors
+    def command() -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/srv/out/tasks.csv")
+
+    with pytest.raises(typer.Exit) as exited:
+        command()
+    assert exited.value.exit_code == 2
+    assert capsys.readouterr().err.strip() == "error: /srv/out/tasks.csv: Permission denied"
+
+    @friendly_errors
+    def reader_gone() -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        reader_gone()
