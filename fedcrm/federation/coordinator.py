@@ -17,6 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rich.progress import Progress
 
+from fedcrm._console import error_console
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
 from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
@@ -370,7 +371,7 @@ class Coordinator:
         first = self.history[-1].round + 1 if self.history else 0
         best: tuple[float, int, np.ndarray] | None = None
         recent: deque[np.ndarray] = deque(maxlen=self.config.averaged_rounds(total))
-        with Progress(transient=True, disable=not progress) as bar:
+        with Progress(transient=True, disable=not progress, console=error_console) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(first, first + total):
                 record = self.run_round(round_number)

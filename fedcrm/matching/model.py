@@ -383,7 +383,10 @@ class FieldMatcher:
         if progress:
             from rich.progress import track
 
-            iterator = track(list(iterator), description="Featurising orgs")
+            from fedcrm._console import error_console
+
+            iterator = track(list(iterator), description="Featurising orgs",
+                             console=error_console)
         for org_number, org in iterator:
             positions = self._learnable_fields(org.schema)
             if not positions:

@@ -299,5 +299,8 @@ def load_describe(
             log.problem("JSON nested too deeply to be a describe", path=file)
             continue
         pairs.extend((d, str(file)) for d in describes)
+    if not pairs and strict:
+        raise SchemaError("no object describe in it (an empty list?); give the JSON of "
+                          "sObject describe calls", path=path)
     return schema_from_describes(pairs, org_id=org_id or default_org,
                                  source_format=SourceFormat.DESCRIBE, source=str(path), log=log)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.progress import track
 
+from fedcrm._console import error_console
 from fedcrm.errors import SchemaError
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.describe import schema_from_describes
@@ -90,7 +91,8 @@ def load_live(
     names = _select(global_describe, objects)
     log = ProblemLog(strict=strict)
     pairs: list[tuple[Mapping[str, Any], str]] = []
-    iterator = track(names, description="Describing objects") if progress else names
+    iterator = (track(names, description="Describing objects", console=error_console)
+                if progress else names)
     for name in iterator:
         origin = f"https://{instance}/sobjects/{name}/describe"
         try:

@@ -93,3 +93,12 @@ def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
         load_describe(tmp_path / "missing.json")
     with pytest.raises(SchemaError, match=r"no \.json describe files"):
         load_describe(tmp_path)
+
+
+def test_a_file_without_any_describe_is_an_error_not_an_empty_org(tmp_path: Path) -> None:
+    empty = tmp_path / "org.json"
+    empty.write_text("[]")
+    with pytest.raises(SchemaError, match="no object describe in it") as raised:
+        load_describe(empty)
+    assert str(empty) in str(raised.value)
+    assert load_describe(empty, strict=False).objects == ()  # lenient: an empty org
