@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fedcrm._console import friendly_errors
+from fedcrm._console import friendly_errors, plain
 from fedcrm.privacy.advice import EpsilonAdvice, Tier, advise_epsilon
 from fedcrm.privacy.ledger import LedgerSummary, summarize_ledger
 
@@ -68,6 +68,8 @@ def advise_command(
 def ledger_table(summaries: list[LedgerSummary]) -> Table:
     """A rich table with one row per participant of a ledger."""
     table = Table(title="Privacy ledger")
+    # a narrow terminal folds long participant ids and wraps headers ("ε target" over two
+    # lines) rather than cutting anything with "…"
     for column, justify in (
         ("participant", "left"),
         ("mode", "left"),
@@ -79,13 +81,14 @@ def ledger_table(summaries: list[LedgerSummary]) -> Table:
         ("δ", "right"),
         ("status", "left"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for summary in summaries:
         planned = f"/{summary.planned_rounds}" if summary.planned_rounds else ""
         table.add_row(
-            summary.participant_id,
+            # read from the ledger file: shown as written, never as rich markup
+            plain(summary.participant_id),
             summary.mode,
-            summary.accountant,
+            plain(summary.accountant),
             f"{summary.rounds_completed}{planned}",
             f"{summary.epsilon_spent:.4g}",
             f"{summary.epsilon_target:g}",

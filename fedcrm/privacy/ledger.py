@@ -10,6 +10,7 @@ participants may share one file.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -125,26 +126,55 @@ def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRecord]:
     """Read and validate every record of a ledger file, in file order.
 
     Raises:
-        LedgerError: the file is missing or a line is not a valid record (names the line).
+        LedgerError: the file is missing, a folder or unreadable, or a line is not UTF-8 text
+            or not a valid record (names the line).
     """
     path = Path(path)
+    if path.is_dir():
+        raise LedgerError(f"privacy ledger {path} is a folder, not a ledger file; give the "
+                          f"JSON-lines file the engines append to")
     if not path.is_file():
         raise LedgerError(f"privacy ledger {path} does not exist")
     records: list[LedgerRecord] = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(LedgerRecord.model_validate_json(line))
-            except ValidationError as error:
-                first = error.errors()[0]
-                where = ".".join(str(part) for part in first["loc"]) or "line"
-                raise LedgerError(
-                    f"privacy ledger {path}, line {line_number}: not a valid ledger record "
-                    f"({where}: {first['msg']})"
-                ) from error
+    try:
+        with open(path, "rb") as handle:
+            lines = handle.readlines()
+    except OSError as error:
+        raise LedgerError(f"privacy ledger {path}: cannot read it "
+                          f"({error.strerror or error})") from error
+    for line_number, raw_line in enumerate(lines, start=1):
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise LedgerError(
+                f"privacy ledger {path}, line {line_number}: not UTF-8 text (byte "
+                f"0x{raw_line[error.start]:02x} at offset {error.start} of the line); a ledger "
+                f"is the JSON-lines file fedcrm writes"
+            ) from error
+        if not line.strip():
+            continue
+        try:
+            records.append(LedgerRecord.model_validate_json(line.rstrip("\r\n")))
+        except ValidationError as error:
+            problem = _validation_problem(error, "not a valid ledger record", one_line=True)
+            raise LedgerError(f"privacy ledger {path}, line {line_number}: {problem}") from error
     return records
+
+
+def _validation_problem(error: ValidationError, invalid: str, *, one_line: bool = False) -> str:
+    """The first problem pydantic found, in words: ``not valid JSON (…)``, ``not a JSON
+    object``, or ``<invalid> (<field>: <message>)``. With ``one_line`` (a ledger line), a JSON
+    position says only the column, as the caller names the line."""
+    first = error.errors()[0]
+    if first["type"] == "json_invalid":
+        reason = first["msg"].removeprefix("Invalid JSON: ")
+        if one_line:
+            reason = re.sub(r" at line 1 column (\d+)$", r" at column \1", reason)
+        return f"not valid JSON ({reason})"
+    if first["type"] in ("model_type", "dict_type"):
+        return "not a JSON object"
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{invalid} ({where}: {first['msg']})" if where else f"{invalid} ({first['msg']})"
 
 
 class LedgerSummary(BaseModel):

@@ -11,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from fedcrm.privacy._engine import LedgerLike, write_state_atomically
 from fedcrm.privacy.accountants import total_steps
 from fedcrm.privacy.budget import LedgerError
-from fedcrm.privacy.ledger import LedgerEvent, PrivacyLedger, read_ledger, utc_now
+from fedcrm.privacy.ledger import (
+    LedgerEvent,
+    PrivacyLedger,
+    _validation_problem,
+    read_ledger,
+    utc_now,
+)
 from fedcrm.privacy.models import ClientLevelState, EngineState, RecordLevelState
 
 if TYPE_CHECKING:
@@ -27,19 +33,30 @@ def read_state(path: str | os.PathLike[str]) -> RecordLevelState | ClientLevelSt
     """Read and validate a state file written by ``RecordLevelDP.save``/``ClientLevelDP.save``.
 
     Raises:
-        LedgerError: the file is missing or not a valid engine state.
+        LedgerError: the file is missing, a folder, unreadable, or not a valid engine state.
     """
     path = Path(path)
+    if path.is_dir():
+        raise LedgerError(f"privacy engine state {path} is a folder, not a state file; give "
+                          f"the file the engine's save() wrote")
     if not path.is_file():
         raise LedgerError(f"privacy engine state {path} does not exist")
     try:
-        return _STATE_ADAPTER.validate_json(path.read_bytes())
+        data = path.read_bytes()
+    except OSError as error:
+        raise LedgerError(f"privacy engine state {path}: cannot read it "
+                          f"({error.strerror or error})") from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LedgerError(f"privacy engine state {path} is not UTF-8 text (byte "
+                          f"0x{data[error.start]:02x} at offset {error.start}); it should be "
+                          f"the JSON file the engine's save() wrote") from error
+    try:
+        return _STATE_ADAPTER.validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise LedgerError(
-            f"privacy engine state {path} is not valid ({where}: {first['msg']})"
-        ) from error
+        raise LedgerError(f"privacy engine state {path} is "
+                          f"{_validation_problem(error, 'not valid')}") from error
 
 
 def load_engine(

@@ -6,6 +6,8 @@ the ``fedcrm`` app (``app.command("synth")(synth)``).
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -13,25 +15,39 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fedcrm._console import console, error_console, friendly_errors, print_json
-from fedcrm.synth.federation import DEFAULT_REFERENCE_DATE, Federation, generate_federation
+from fedcrm._console import console, error_console, friendly_errors, plain, print_json
+from fedcrm.errors import ConfigError
+from fedcrm.synth.federation import (
+    DEFAULT_REFERENCE_DATE,
+    MAX_ACCOUNTS,
+    MAX_ORGS,
+    Federation,
+    generate_federation,
+)
+from fedcrm.synth.vocabulary import LANGUAGES
 
 _OBJECT_COLUMNS = (("Account", "Accts"), ("Contact", "Contacts"), ("Lead", "Leads"),
                    ("Opportunity", "Opps"), ("Case", "Cases"))
 
 
-def summary_table(federation: Federation) -> Table:
-    """One row per org: language, naming style, records per object and data quality."""
-    table = Table(title=f"Synthetic federation (seed {federation.seed})")
-    table.add_column("Org")
-    table.add_column("Lang")
-    table.add_column("Style")
-    for _, title in _OBJECT_COLUMNS:
-        table.add_column(title, justify="right")
-    table.add_column("Other", justify="right")
-    table.add_column("Complete", justify="right")
-    table.add_column("Recency", justify="right")
-    table.add_column("Labels", justify="right")
+def summary_tables(federation: Federation) -> tuple[Table, Table]:
+    """Two tables with one row per org: its profile and data quality, and its records per
+    object. Two, not one, so that each fits an 80-column terminal with nothing cut."""
+    profiles = Table(title=f"Synthetic federation (seed {federation.seed})")
+    # org ids and styles fold rather than end in "…"; numbers never break
+    profiles.add_column("Org", overflow="fold")
+    profiles.add_column("Lang", no_wrap=True)
+    profiles.add_column("Style", overflow="fold")
+    for title in ("Complete", "Recency", "Labels"):
+        profiles.add_column(title, justify="right", no_wrap=True)
+    profiles.caption = ("Complete, Recency: measured from the records. Labels: label "
+                        "reliability q / measured definitive share (q is a per-event "
+                        "probability, not a target share; see docs/synth.md).")
+    records_table = Table(title="Records per org")
+    records_table.add_column("Org", overflow="fold")
+    for _, title in (*_OBJECT_COLUMNS, ("custom", "Other")):
+        records_table.add_column(title, justify="right", no_wrap=True)
+    records_table.caption = "Other: records of custom objects."
     totals = dict.fromkeys([name for name, _ in _OBJECT_COLUMNS] + ["custom"], 0)
     for org in federation.orgs:
         records = org.records
@@ -41,21 +57,52 @@ def summary_table(federation: Federation) -> Table:
         totals["custom"] += custom
         definitive = org.measured.definitive_share
         mean_definitive = sum(definitive.values()) / len(definitive) if definitive else 0.0
-        table.add_row(
-            org.org_id, org.profile.language, org.profile.naming_style,
-            *(f"{records.get(name, 0):,}" for name, _ in _OBJECT_COLUMNS),
-            f"{custom:,}" if custom else "-",
+        profiles.add_row(
+            plain(org.org_id), org.profile.language, org.profile.naming_style,
             f"{org.measured.completeness:.2f}",
             f"{org.measured.recency:.2f}",
             f"{org.profile.quality.label_reliability:.2f}/{mean_definitive:.2f}",
         )
-    table.add_section()
-    table.add_row("total", "", "", *(f"{totals[name]:,}" for name, _ in _OBJECT_COLUMNS),
-                  f"{totals['custom']:,}", "", "", "")
-    table.caption = ("Other: records of custom objects. Complete, Recency: measured from the "
-                     "records. Labels: label reliability q / measured definitive share (q is a "
-                     "per-event probability, not a target share; see docs/synth.md).")
-    return table
+        records_table.add_row(plain(org.org_id),
+                              *(f"{records.get(name, 0):,}" for name, _ in _OBJECT_COLUMNS),
+                              f"{custom:,}" if custom else "-")
+    records_table.add_section()
+    records_table.add_row("total", *(f"{totals[name]:,}" for name, _ in _OBJECT_COLUMNS),
+                          f"{totals['custom']:,}")
+    return profiles, records_table
+
+
+def check_options(*, orgs: int, seed: int, scale: float, accounts_min: int, accounts_max: int,
+                  languages: tuple[str, ...], reference_date: str) -> None:
+    """Refuse invalid options with a message that names the option (the library's own checks,
+    which name Python parameters, still run after these)."""
+    if not 1 <= orgs <= MAX_ORGS:
+        raise ConfigError(f"--orgs must be between 1 and {MAX_ORGS}, got {orgs}")
+    if seed < 0:
+        raise ConfigError(f"--seed must be at least 0, got {seed}")
+    if not math.isfinite(scale) or scale <= 0:
+        raise ConfigError(f"--scale must be a positive number, got {scale:g}")
+    for option, accounts in (("--accounts-min", accounts_min), ("--accounts-max", accounts_max)):
+        if not 1 <= accounts <= MAX_ACCOUNTS:
+            raise ConfigError(f"{option} must be between 1 and {MAX_ACCOUNTS:,}, got "
+                              f"{accounts:,}")
+    if accounts_min > accounts_max:
+        raise ConfigError(f"--accounts-min {accounts_min:,} is greater than --accounts-max "
+                          f"{accounts_max:,}")
+    largest = round(accounts_max * scale)
+    if largest > MAX_ACCOUNTS:
+        raise ConfigError(f"--scale {scale:g} makes orgs of up to {largest:,} accounts "
+                          f"(--accounts-max {accounts_max:,} × --scale); at most "
+                          f"{MAX_ACCOUNTS:,} accounts per org: lower --scale or --accounts-max")
+    if not languages:
+        raise ConfigError(f"--languages must name at least one of {', '.join(LANGUAGES)}")
+    try:
+        date = dt.date.fromisoformat(reference_date)
+    except ValueError:
+        raise ConfigError(f"--reference-date must be a date (YYYY-MM-DD), got "
+                          f"{reference_date!r}") from None
+    if not dt.date(2005, 1, 1) <= date <= dt.date(2100, 12, 31):
+        raise ConfigError(f"--reference-date must lie between 2005 and 2100, got {date}")
 
 
 @friendly_errors
@@ -82,15 +129,17 @@ def synth(
 ) -> None:
     """Generate heterogeneous synthetic Salesforce orgs with known ground truth."""
     language_list = tuple(part.strip() for part in languages.split(",") if part.strip())
+    check_options(orgs=orgs, seed=seed, scale=scale, accounts_min=accounts_min,
+                  accounts_max=accounts_max, languages=language_list,
+                  reference_date=reference_date)
+    # progress goes to stderr: stdout holds only the result, so piped output starts with it
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=error_console if as_json else console, transient=True,
-        disable=as_json,
+        TimeElapsedColumn(), console=error_console, transient=True, disable=as_json,
     )
     with progress:
-        generating = progress.add_task("generating orgs", total=orgs if orgs > 0 else None)
-        writing = progress.add_task("writing files", total=orgs if orgs > 0 else None,
-                                    visible=False)
+        generating = progress.add_task("generating orgs", total=orgs)
+        writing = progress.add_task("writing files", total=orgs, visible=False)
 
         def report(stage: str, done: int, total: int) -> None:
             task = generating if stage == "generate" else writing
@@ -104,7 +153,9 @@ def synth(
     if as_json:
         print_json(federation.manifest)
         return
-    console.print(summary_table(federation))
+    for table in summary_tables(federation):
+        console.print(table)
     total = sum(sum(org.records.values()) for org in federation.orgs)
-    console.print(f"Wrote {len(federation.orgs)} orgs, {total:,} records to {folder} "
-                  f"(manifest: {folder / 'federation.json'})", highlight=False)
+    console.print(plain(f"Wrote {len(federation.orgs)} orgs, {total:,} records to {folder} "
+                        f"(manifest: {folder / 'federation.json'})"),
+                  highlight=False, soft_wrap=True)

@@ -46,3 +46,40 @@ def test_export_errors_are_one_line(tmp_path: Path) -> None:
                                  "--root", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "real CRM datasets not found" in result.output
+
+
+def test_max_rows_error_names_the_option(tmp_path: Path) -> None:
+    """Checked before any data is read, so it needs no shared data."""
+    result = runner.invoke(app, ["export", "bank-churn", "--out", str(tmp_path / "x"),
+                                 "--max-rows", "2", "--root", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "--max-rows must be at least the number of orgs of bank-churn (3), got 2" in \
+        " ".join(result.output.split())
+    assert "max_rows" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_root_help_says_where_the_default_is() -> None:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["export", "--help"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "$FEDCRM_SHARED_DATA/crm-datasets" in text
+    assert "shared/data/crm-datasets in the folder that holds the fedcrm repository" in text
+
+
+def test_list_shows_whole_org_ids_at_80_columns() -> None:
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    listed = json.loads(runner.invoke(app, ["list", "--json"]).output)
+    for dataset in listed.values():
+        for org in dataset["orgs"]:
+            assert f" {org} " in result.output
+
+
+def test_list_shows_the_data_root_as_written(tmp_path: Path) -> None:
+    shared = tmp_path / "data[v2]"
+    result = CliRunner(env={"COLUMNS": "200", "FEDCRM_SHARED_DATA": str(shared)}).invoke(
+        app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert f"(read from {shared / 'crm-datasets'})" in " ".join(result.output.split())

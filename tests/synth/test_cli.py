@@ -6,6 +6,7 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -52,7 +53,7 @@ def test_synth_json_prints_the_manifest(tmp_path: Path) -> None:
 def test_synth_reports_bad_arguments_without_a_traceback(tmp_path: Path) -> None:
     result = _run("--orgs", "0", "--out", str(tmp_path / "x"))
     assert result.exit_code == 2
-    assert "n_orgs must be at least 1" in result.output
+    assert "--orgs must be between 1 and 200, got 0" in result.output
     assert "Traceback" not in result.output
     result = _run("--languages", "en,klingon", "--out", str(tmp_path / "y"))
     assert result.exit_code == 2
@@ -97,3 +98,52 @@ def test_synth_refuses_a_scale_beyond_the_account_limit(tmp_path: Path) -> None:
     assert "at most 5,000,000 accounts per org" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "big").exists()
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--orgs", "201"], "--orgs must be between 1 and 200, got 201"),
+    (["--seed", "-1"], "--seed must be at least 0, got -1"),
+    (["--scale", "0"], "--scale must be a positive number, got 0"),
+    (["--accounts-min", "0"], "--accounts-min must be between 1 and 5,000,000, got 0"),
+    (["--accounts-min", "10", "--accounts-max", "5"],
+     "--accounts-min 10 is greater than --accounts-max 5"),
+    (["--scale", "1e9"], "lower --scale or --accounts-max"),
+    (["--languages", ","], "--languages must name at least one of en, de, fr, es"),
+    (["--reference-date", "someday"], "--reference-date must be a date (YYYY-MM-DD)"),
+    (["--reference-date", "1999-01-01"], "--reference-date must lie between 2005 and 2100"),
+])
+def test_errors_name_the_option_not_the_python_parameter(
+        tmp_path: Path, arguments: list[str], message: str) -> None:
+    result = _run(*arguments, "--out", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --")
+    assert message in " ".join(result.stderr.split())
+    assert "n_orgs" not in result.stderr and "reference_date" not in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_stdout_holds_only_the_result(tmp_path: Path) -> None:
+    """Progress goes to stderr, so piped output starts with the table (no blank lines)."""
+    result = _run("--orgs", "2", "--scale", "0.01", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(" ") and result.stdout.split()[0] == "Synthetic"
+    assert "generating orgs" not in result.stdout and "writing files" not in result.stdout
+
+
+def test_a_path_with_brackets_is_printed_as_written(tmp_path: Path) -> None:
+    out = tmp_path / "runs[v2]"
+    result = _run("--orgs", "1", "--scale", "0.01", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"records to {out} (manifest: {out / 'federation.json'})" in result.stdout
+
+
+def test_tables_fit_80_columns_with_nothing_cut(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--orgs", "3", "--out", str(tmp_path)],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines if line.startswith(("┃", "│"))) <= 80
+    for org in json.loads((tmp_path / "federation.json").read_text(encoding="utf-8"))["orgs"]:
+        assert f"│ {org['profile']['org_id']} " in result.stdout
+    assert "Complete" in result.stdout and "Contacts" in result.stdout

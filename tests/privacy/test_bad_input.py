@@ -1,0 +1,95 @@
+"""A ledger or state file that is not what it should be: a one-line error naming the file and
+what is wrong, never a traceback; and what the ledger holds is shown as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fedcrm.privacy import LedgerError, LedgerEvent, PrivacyLedger, read_ledger
+from fedcrm.privacy.cli import app
+from fedcrm.privacy.state import read_state
+
+from .test_ledger import record
+
+runner = CliRunner(env={"COLUMNS": "80"})
+
+
+def _one_line_error(arguments: list[str]) -> str:
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    return " ".join(result.stderr.split())
+
+
+def test_a_ledger_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1))
+    with open(path, "ab") as handle:
+        handle.write(b"\xff\xfe\n")
+    with pytest.raises(LedgerError, match=r"l.jsonl, line 2: not UTF-8 text \(byte 0xff"):
+        read_ledger(path)
+    line = _one_line_error(["ledger", str(path)])
+    assert line.startswith(f"error: privacy ledger {path}, line 2: not UTF-8 text")
+
+
+def test_a_state_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(LedgerError, match=r"state.json is not UTF-8 text \(byte 0xff"):
+        read_state(path)
+
+
+def test_a_folder_is_not_called_missing(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="is a folder, not a ledger file"):
+        read_ledger(tmp_path)
+    with pytest.raises(LedgerError, match="is a folder, not a state file"):
+        read_state(tmp_path)
+    for command in ("ledger", "recover"):
+        line = _one_line_error([command, str(tmp_path)])
+        assert f"{tmp_path} is a folder" in line and "does not exist" not in line
+
+
+@pytest.mark.parametrize(("content", "ledger_problem", "state_problem"), [
+    ("[1]", "line 1: not a JSON object", "is not a JSON object"),
+    ('"text"', "line 1: not a JSON object", "is not a JSON object"),
+    ("xx", "line 1: not valid JSON (expected value at column 1)",
+     "is not valid JSON (expected value at line 1 column 1)"),
+    ('{"mode": "x"}', "line 1: not a valid ledger record (timestamp: Field required)",
+     "is not valid (Input tag 'x' found using 'mode' does not match"),
+])
+def test_whole_line_problems_are_worded_without_an_empty_location(
+        tmp_path: Path, content: str, ledger_problem: str, state_problem: str) -> None:
+    path = tmp_path / "file.json"
+    path.write_text(content + "\n", encoding="utf-8")
+    with pytest.raises(LedgerError) as ledger_error:
+        read_ledger(path)
+    assert str(ledger_error.value) == f"privacy ledger {path}, {ledger_problem}"
+    with pytest.raises(LedgerError) as state_error:
+        read_state(path)
+    assert str(state_error.value).startswith(f"privacy engine state {path} {state_problem}")
+    for message in (str(ledger_error.value), str(state_error.value)):
+        assert "(:" not in message and "(line:" not in message
+
+
+def test_participant_ids_are_shown_as_written_not_as_markup(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    ledger = PrivacyLedger(path)
+    for participant in ("[bold]acme[/]", "evil[/]"):
+        ledger.append(record(LedgerEvent.ROUND, 0.5, 1, participant=participant))
+    result = CliRunner(env={"COLUMNS": "160"}).invoke(app, ["ledger", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "│ [bold]acme[/] " in result.stdout and "│ evil[/] " in result.stdout
+
+
+def test_the_ledger_table_cuts_nothing_at_80_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    ledger = PrivacyLedger(path)
+    for participant in ("org01_vercors", "org-a"):
+        ledger.append(record(LedgerEvent.ROUND, 0.5, 1, participant=participant))
+    result = runner.invoke(app, ["ledger", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
