@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from fedcrm._console import check_output_file, console, friendly_errors, plain
 from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
+from fedcrm.errors import ConfigError
 
 app = typer.Typer(
     name="fedcrm",
@@ -69,16 +71,20 @@ def demo_command(
     data: Annotated[Path | None, typer.Option(
         help="A folder written by `fedcrm synth` (default: generate one).")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Keep the generated federation here (default: a temporary folder).")] = None,
-    orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.")] = 5,
+        help="Keep the generated federation here (default: a temporary folder; not with "
+             "--data).")] = None,
+    orgs: Annotated[int | None, typer.Option(
+        help="Synthetic orgs to generate \\[default: 5; not with --data].")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    scale: Annotated[float, typer.Option(help="Size of the generated orgs.")] = 0.05,
+    scale: Annotated[float | None, typer.Option(
+        help="Size of the generated orgs \\[default: 0.05; not with --data].")] = None,
     rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 30,
     model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
     task: Annotated[list[str] | None, typer.Option(
         help="Only these tasks (churn, lead_conversion, win_probability).")] = None,
     reference_date: Annotated[str | None, typer.Option(
-        help="The records' 'today' when --data has no federation.json.")] = None,
+        help="The records' 'today' \\[default: the reference date in the federation.json of "
+             "--data or of the generated federation; needed when --data has none].")] = None,
     json_path: Annotated[Path | None, typer.Option(
         "--json", help="Also write the numbers as JSON here.")] = None,
     backend: Annotated[str, typer.Option(
@@ -87,16 +93,29 @@ def demo_command(
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
     from fedcrm.cli.demo import print_demo
-    from fedcrm.demo import demo_config, run_demo
+    from fedcrm.demo import DEMO_ORGS, DEMO_SCALE, demo_config, run_demo
     from fedcrm.ontology.models import Task
+    from fedcrm.synth.federation import MAX_ORGS
 
+    if data is not None:
+        unused = [option for option, value in (("--out", out), ("--orgs", orgs),
+                                                ("--scale", scale)) if value is not None]
+        if unused:
+            raise ConfigError(f"{', '.join(unused)} shape(s) a generated federation, but --data "
+                              f"{data} gives one; leave {'it' if len(unused) == 1 else 'them'} "
+                              "out")
+    if orgs is not None and not 1 <= orgs <= MAX_ORGS:
+        raise ConfigError(f"--orgs must be between 1 and {MAX_ORGS}, got {orgs}")
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise ConfigError(f"--scale must be a positive number, got {scale:g}")
     config = demo_config(rounds=rounds, model=model, seed=seed)
     if json_path is not None:
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json")
     tasks = task or [t.value for t in Task]
     with console.status("fedcrm demo") as status:
-        result = run_demo(data=data, out=out, orgs=orgs, seed=seed, scale=scale, tasks=tasks,
+        result = run_demo(data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
+                          seed=seed, scale=DEMO_SCALE if scale is None else scale, tasks=tasks,
                           config=config, reference_date=reference_date,
                           backend=backend,
                           status=lambda message: status.update(f"fedcrm demo: {message}"))

@@ -222,3 +222,13 @@ def test_an_unforeseen_file_error_is_one_line_naming_the_path(
 
     with pytest.raises(BrokenPipeError):
         reader_gone()
+
+
+def test_demo_options_of_a_generated_federation_are_refused_with_data(tmp_path: Path) -> None:
+    line = one_line_error(runner.invoke(app, ["demo", "--data", str(tmp_path), "--orgs", "3",
+                                              "--out", str(tmp_path / "o")]))
+    assert "--out, --orgs shape(s) a generated federation" in line
+    assert "--orgs must be between 1 and" in one_line_error(
+        runner.invoke(app, ["demo", "--orgs", "0"]))
+    assert "--scale must be a positive number" in one_line_error(
+        runner.invoke(app, ["demo", "--scale", "-1"]))
