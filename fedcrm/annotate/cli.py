@@ -539,7 +539,7 @@ def from_review_command(
     else:
         from fedcrm.review.store import ReviewStore
 
-        with ReviewStore(url if url is not None else str(db)) as store:
+        with ReviewStore(url if url is not None else str(db), create=False) as store:
             merged = import_review_labels(store, folder, schemas=_schemas(schema),
                                           replace=replace, reason=reason)
     if as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from fedcrm._console import console, error_console, friendly_errors, print_json
 from fedcrm.errors import ConfigError, FedcrmError
 from fedcrm.review._loopback import check_loopback
 from fedcrm.review.errors import StaleVersionError
+from fedcrm.review.exporting import AUDIT_FORMATS
 from fedcrm.review.models import (
     Action,
     DecisionRequest,
@@ -39,8 +41,12 @@ __all__ = ["app"]
 
 ENV_URL = "FEDCRM_REVIEW_URL"
 ENV_REVIEWER = "FEDCRM_REVIEWER"
+#: why ``next`` cannot run without a terminal, and what to use instead
+NO_TERMINAL = "`review next` needs an interactive terminal; use `fedcrm review decide`"
 #: how many candidates ``next`` offers on the number keys
 MAX_KEYED_CANDIDATES = 5
+#: audit formats by file extension, for ``audit --out`` without ``--format``
+AUDIT_FORMAT_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 app = typer.Typer(
     name="review",
@@ -68,11 +74,56 @@ def default_reviewer() -> str:
         return "unknown"
 
 
-def open_store(db: Path | None, url: str | None) -> ReviewStore:
-    """The store named by ``--db`` or ``--url`` (not both)."""
+class DecideAction(StrEnum):
+    """The actions ``review decide`` takes: every :class:`Action` but the bulk
+    ``auto_accept``, which is a command of its own (``review auto-accept``)."""
+
+    ACCEPT = Action.ACCEPT.value
+    CHOOSE = Action.CHOOSE.value
+    NO_EQUIVALENT = Action.NO_EQUIVALENT.value
+    DEFER = Action.DEFER.value
+
+
+def open_store(db: Path | None, url: str | None, *, create: bool = False) -> ReviewStore:
+    """The store named by ``--db`` or ``--url`` (not both).
+
+    Only ``review import`` passes ``create=True``: every other command needs an existing
+    review, and a missing SQLite file (a typo in --db) is an error, not an empty review.
+    """
     if db is not None and url is not None:
         raise ConfigError("give --db (a SQLite file) or --url (a database URL), not both")
-    return ReviewStore(url if url is not None else (db or DEFAULT_DB))
+    return ReviewStore(url if url is not None else (db or DEFAULT_DB), create=create)
+
+
+def check_org(store: ReviewStore, org: str | None) -> None:
+    """Refuse an ``--org`` the store has no fields of, naming the orgs it has."""
+    if org is None:
+        return
+    known = sorted(store.progress().by_org)
+    if org not in known:
+        raise ConfigError(f"org {org!r} is not in the review store {store.describe()} "
+                          f"(known orgs: {', '.join(known) or 'none'})")
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is an interactive terminal (``next`` reads single keys)."""
+    return sys.stdin.isatty()
+
+
+def audit_format(out: Path | None, format: str | None) -> str:
+    """The audit format: ``--format`` if given, else the one ``--out``'s extension names
+    (``.csv``; ``.jsonl`` or ``.json``), else jsonl. A ``--format`` that the extension
+    contradicts is refused: it would put JSON lines in a .csv file or the reverse."""
+    if format is not None and format not in AUDIT_FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(AUDIT_FORMATS)}, not {format!r}")
+    implied = AUDIT_FORMAT_BY_SUFFIX.get(out.suffix.lower()) if out is not None else None
+    if format is None:
+        return implied or "jsonl"
+    if out is not None and implied is not None and format != implied:
+        raise ConfigError(f"--format {format} contradicts the file name {out} (a {out.suffix} "
+                          f"file holds {implied}); drop --format, or name the file "
+                          f"{out.with_suffix('.' + format)}")
+    return format
 
 
 def _split_field(qualified: str) -> tuple[str, str]:
@@ -197,8 +248,8 @@ def profile_table(profile: FieldProfile) -> Table:
     if profile.length_mean is not None:
         table.add_row("mean length", f"{profile.length_mean:.1f}")
     if profile.pattern_shares:
-        table.add_row("looks like", ", ".join(
-            f"{name} {share:.0%}" for name, share in profile.pattern_shares.items() if share))
+        table.add_row("looks like", escape(", ".join(
+            f"{name} {share:.0%}" for name, share in profile.pattern_shares.items() if share)))
     return table
 
 
@@ -252,15 +303,15 @@ def import_command(
 ) -> None:
     """Import a `fedcrm match` result; re-importing keeps decisions of unchanged fields."""
     schemas = load_schemas(schema or [])
-    with open_store(db, url) as store:
+    with open_store(db, url, create=True) as store:
         report = store.import_proposal(mapping, schemas=schemas,
                                        imported_by=reviewer or default_reviewer())
         if as_json:
             print_json(report)
             return
         console.print(f"Imported {report.n_fields} fields of {len(report.orgs)} org(s) "
-                      f"into {store.describe()}: {report.n_new} new, {report.n_kept} decisions "
-                      f"kept, {len(report.flagged)} flagged for review, "
+                      f"into {escape(store.describe())}: {report.n_new} new, "
+                      f"{report.n_kept} decisions kept, {len(report.flagged)} flagged for review, "
                       f"{len(report.removed)} removed.")
         for name in report.flagged:
             console.print(f"  [magenta]needs review[/] {escape(name)} (metadata changed)")
@@ -280,6 +331,7 @@ def queue_command(
 ) -> None:
     """List undecided fields, low confidence and high impact first."""
     with open_store(db, url) as store:
+        check_org(store, org)
         views = store.queue(org=org, limit=limit)
         if as_json:
             print_json([v.model_dump(mode="json") for v in views])
@@ -306,7 +358,7 @@ def show_command(
         show_field(view, store.progress())
         for record in store.history(org, sobject, name):
             console.print(f"  {record.decided_at[:19]} {escape(record.reviewer)}: "
-                          f"{record.action.value} {record.concept or record.block or ''} "
+                          f"{record.action.value} {escape(record.concept or record.block or '')} "
                           f"{escape(record.comment or '')}")
 
 
@@ -315,8 +367,9 @@ def show_command(
 def decide_command(
     org: Annotated[str, typer.Argument(help="Org id.")],
     field: Annotated[str, typer.Argument(help="Object.Field")],
-    action: Annotated[Action, typer.Argument(help="accept, choose, no_equivalent or defer.",
-                                             case_sensitive=False)],
+    action: Annotated[DecideAction, typer.Argument(
+        help="accept, choose, no_equivalent or defer (bulk acceptance: `review auto-accept`).",
+        case_sensitive=False)],
     concept: Annotated[str | None, typer.Option(
         help="For choose: the concept id (or custom:<id> block).")] = None,
     comment: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
@@ -328,21 +381,20 @@ def decide_command(
     as_json: JsonOption = False,
 ) -> None:
     """Decide one field without the interactive loop (for scripts)."""
-    if action is Action.AUTO_ACCEPT:
-        raise ConfigError("auto_accept is not a per-field action; use `fedcrm review "
-                          "auto-accept --threshold T --yes`")
     sobject, name = _split_field(field)
     with open_store(db, url) as store:
         version = seen_version or store.field(org, sobject, name).version
         record = store.decide(DecisionRequest.from_input(
-            org=org, object=sobject, field=name, action=action, seen_version=version,
+            org=org, object=sobject, field=name, action=Action(action.value),
+            seen_version=version,
             reviewer=reviewer or default_reviewer(), concept=concept, comment=comment,
         ))
         if as_json:
             print_json(record)
             return
         console.print(f"{escape(org)} {escape(sobject)}.{escape(name)}: {record.action.value} "
-                      f"{record.concept or record.block or ''} (version {record.new_version})")
+                      f"{escape(record.concept or record.block or '')} "
+                      f"(version {record.new_version})")
 
 
 @app.command("next")
@@ -356,8 +408,11 @@ def next_command(
     a accept · 1-5 choose that candidate · n no equivalent · d defer · c comment ·
     s skip · q quit
     """
+    if not stdin_is_terminal():
+        raise ConfigError(NO_TERMINAL)
     who = reviewer or default_reviewer()
     with open_store(db, url) as store:
+        check_org(store, org)
         review_loop(store, who, org=org)
 
 
@@ -392,6 +447,8 @@ def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) ->
                 key = typer.getchar().lower()
             except (KeyboardInterrupt, EOFError):
                 key = "q"
+            except OSError as exc:  # no terminal to read keys from (/dev/tty)
+                raise ConfigError(f"{NO_TERMINAL} ({exc.strerror or exc})") from exc
             action: Action | None = None
             concept: str | None = None
             if key in ("q", ""):  # "" is the end of piped input
@@ -413,7 +470,7 @@ def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) ->
             elif key.isdigit() and 1 <= int(key) <= keys:
                 action, concept = Action.CHOOSE, view.candidates[int(key) - 1].concept
             else:
-                console.print(f"[dim]unknown key {key!r}[/]")
+                console.print(f"[dim]unknown key {escape(repr(key))}[/]")
                 continue
             try:
                 store.decide(DecisionRequest.from_input(
@@ -429,7 +486,7 @@ def review_loop(store: ReviewStore, reviewer: str, *, org: str | None = None) ->
                 continue
             decided += 1
             comment = None
-            console.print(f"[green]✓[/] {action.value} {concept or ''}")
+            console.print(f"[green]✓[/] {action.value} {escape(concept or '')}")
             break
 
 
@@ -444,6 +501,9 @@ def auto_accept_command(
     as_json: JsonOption = False,
 ) -> None:
     """Accept confident proposals in bulk (only with --yes; never by default)."""
+    if not yes:  # the store's own refusal names its Python argument, confirm=True
+        raise ConfigError("auto-accept accepts fields nobody looked at; pass --yes once you "
+                          "have chosen the threshold deliberately")
     with open_store(db, url) as store:
         records = store.auto_accept(threshold, reviewer or default_reviewer(), confirm=yes)
         if as_json:
@@ -464,7 +524,7 @@ def status_command(
             print_json(progress.model_dump(mode="json") | {"fraction": progress.fraction})
             return
         console.print(progress_text(progress))
-        table = Table(title=f"Review status ({store.describe()})")
+        table = Table(title=f"Review status ({escape(store.describe())})")
         statuses = [s.value for s in Status]
         table.add_column("Org")
         for status in statuses:
@@ -494,9 +554,9 @@ def export_command(
         if as_json:
             print_json(result)
             return
-        console.print(f"Wrote approved mapping v{result.version} to {result.path} "
+        console.print(f"Wrote approved mapping v{result.version} to {escape(str(result.path))} "
                       f"({result.n_decided} of {result.n_fields} fields decided); provenance "
-                      f"in {result.provenance_path}")
+                      f"in {escape(str(result.provenance_path))}")
 
 
 @app.command("labels")
@@ -521,9 +581,9 @@ def labels_command(
         console.print(
             f"  [yellow]conflict[/] {escape(conflict.org)} {escape(conflict.object)}."
             f"{escape(conflict.field)}: label says "
-            f"{conflict.existing_concept or conflict.existing_group or 'no concept'} "
+            f"{escape(conflict.existing_concept or conflict.existing_group or 'no concept')} "
             f"({escape(conflict.existing_annotator)}), decision says "
-            f"{conflict.decided_concept or conflict.decided_group or 'no concept'}; "
+            f"{escape(conflict.decided_concept or conflict.decided_group or 'no concept')}; "
             "rerun with --replace to take the decision")
 
 
@@ -532,14 +592,17 @@ def labels_command(
 def audit_command(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write here instead of standard output.")] = None,
-    format: Annotated[str, typer.Option(help="jsonl or csv.")] = "jsonl",
+    format: Annotated[str | None, typer.Option(
+        help="jsonl or csv \\[default: from the --out extension (.csv, .jsonl, .json), else "
+        "jsonl].")] = None,
     db: DbOption = None, url: UrlOption = None,
 ) -> None:
     """Export the append-only audit log (imports, decisions, flags, exports)."""
+    format = audit_format(out, format)
     with open_store(db, url) as store:
         if out is not None:
             count = store.export_audit(out, format=format)
-            console.print(f"Wrote {count} audit entries to {out}")
+            console.print(f"Wrote {count} audit entries to {escape(str(out))}")
             return
         if format != "jsonl":
             raise ConfigError("only jsonl goes to standard output; use --out for csv")

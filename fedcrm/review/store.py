@@ -125,11 +125,13 @@ def database_url(location: str | Path | None = None) -> str:
     return f"sqlite:///{Path(text).expanduser()}"
 
 
-def create_review_engine(location: str | Path | None = None) -> Engine:
+def create_review_engine(location: str | Path | None = None, *, create: bool = True) -> Engine:
     """An engine for the review database at ``location`` (SQLite path or SQLAlchemy URL).
 
     SQLite gets a write-ahead log, a busy timeout and ``BEGIN IMMEDIATE`` transactions, so
-    concurrent reviewers queue for the write lock instead of failing half-way.
+    concurrent reviewers queue for the write lock instead of failing half-way. With
+    ``create=False`` a SQLite file that does not exist is refused instead of created (a
+    database server's URL cannot be checked that way and is used as given).
     """
     try:
         url = make_url(database_url(location))
@@ -145,6 +147,11 @@ def create_review_engine(location: str | Path | None = None) -> Engine:
             ) from exc
     database = url.database or ""
     in_memory = database in ("", ":memory:") or "mode=memory" in str(url)
+    # a file: URI (?uri=true) names its file in a form a Path cannot check
+    checkable = not in_memory and "uri" not in url.query
+    if checkable and not create and not Path(database).exists():
+        raise ConfigError(f"no review database at {database}; run `fedcrm review import` "
+                          "first (or check the --db path)")
     if not in_memory:
         folder = Path(database).parent
         try:
@@ -203,7 +210,9 @@ class ReviewStore:
     ``location`` is a SQLite file path (default ``.fedcrm/review.db``) or any SQLAlchemy URL
     (``postgresql+psycopg://…``). Concept ids are checked against ``ontology`` (default: the
     shipped one); ``impact_weights`` (concept id → weight) overrides the queue's default
-    weights (see :mod:`fedcrm.review.impact`).
+    weights (see :mod:`fedcrm.review.impact`). ``create=False`` opens an existing review only:
+    a SQLite file that does not exist raises :class:`~fedcrm.errors.ConfigError` and nothing
+    is created (for readers, which would otherwise show a typo'd path as an empty review).
     """
 
     def __init__(
@@ -212,9 +221,10 @@ class ReviewStore:
         *,
         ontology: Ontology | None = None,
         impact_weights: Mapping[str, float] | None = None,
+        create: bool = True,
     ) -> None:
         self.url = database_url(location)
-        self.engine = create_review_engine(location)
+        self.engine = create_review_engine(location, create=create)
         try:
             self.applied_migrations = migrate(self.engine)
         except DBAPIError as exc:

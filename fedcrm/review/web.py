@@ -9,6 +9,7 @@ under a strict Content-Security-Policy: no scripts, no external assets.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import secrets
@@ -24,7 +25,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import DictLoader, Environment, select_autoescape
 
-from fedcrm._console import console
+from fedcrm._console import console, plain
 from fedcrm.errors import ConfigError, FedcrmError
 from fedcrm.review._loopback import LOOPBACK_HOSTS, check_loopback
 from fedcrm.review._templates import STYLESHEET, TEMPLATES
@@ -265,16 +266,42 @@ def serve(
     store: ReviewStore, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
     default_reviewer: str = "",
 ) -> None:
-    """Serve the review page until interrupted; prints the sign-in address with the token."""
+    """Serve the review page until interrupted; prints the sign-in address with the token.
+
+    The port is bound before anything is printed, so a port in use is a
+    :class:`~fedcrm.errors.ConfigError` and no sign-in address that leads nowhere.
+    """
     check_loopback(host)
     token = token or secrets.token_urlsafe(24)
-    port = port or free_port(host)
     app = create_app(store, token, default_reviewer=default_reviewer)
+    listener = _listen(host, port)
+    port = int(listener.getsockname()[1])  # the one picked when port was 0
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"Mapping review for {store.describe()}")
-    console.print(f"Open http://{shown}:{port}/login?token={token}")
+    console.print(plain(f"Mapping review for {store.describe()}"))
+    console.print(plain(f"Open http://{shown}:{port}/login?token={token}"))
     console.print("Press Ctrl+C to stop.")
-    _server(app, host, port).run()
+    _server(app, host, port).run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: any free port), for uvicorn to serve on."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                             socket.SOCK_STREAM)
+    # as uvicorn does: a port whose old connections linger in TIME_WAIT is free to bind
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} is in use on {host}; pass --port (another port, "
+                              "or 0 for any free one)") from exc
+        raise ConfigError(f"cannot listen on {host} port {port}: {exc.strerror or exc}; "
+                          "pass another --port") from exc
+    # listen at once: a browser opened from the printed address waits in the backlog until
+    # uvicorn starts accepting, instead of being refused
+    listener.listen()
+    return listener
 
 
 class BackgroundServer:

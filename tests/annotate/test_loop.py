@@ -483,3 +483,12 @@ def test_a_task_file_with_markup_and_spaces_is_shown_as_written(
     squashed = "".join(result.output.split())
     # the path is printed whole and quoted for the shell
     assert "fedcrmannotateimport'" + "".join(str(tasks).split()) + "'" in squashed
+
+
+def test_cli_from_review_refuses_a_missing_database_and_creates_none(tmp_path: Path) -> None:
+    db = tmp_path / "nowhere" / "review.db"
+    result = CliRunner().invoke(app, ["from-review", "--db", str(db), "--annotations",
+                                      str(tmp_path / "annotations")])
+    assert result.exit_code == 2
+    assert "no review database at" in " ".join(result.output.split())
+    assert not db.exists() and not db.parent.exists()

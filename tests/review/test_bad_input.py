@@ -164,3 +164,17 @@ def test_bad_database_locations(tmp_path: Path, ontology: Ontology) -> None:
     with pytest.raises(ConfigError, match=r"cannot create the folder .*notes\.txt for the "
                                           r"review database"):
         ReviewStore(notes / "review.db", ontology=ontology)
+
+
+def test_opening_without_create_refuses_a_missing_file(tmp_path: Path,
+                                                        ontology: Ontology) -> None:
+    missing = tmp_path / "typo" / "reveiw.db"
+    with pytest.raises(ConfigError, match=r"no review database at .*reveiw\.db; run "
+                                          r"`fedcrm review import` first"):
+        ReviewStore(missing, ontology=ontology, create=False)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its folder
+    ReviewStore(missing, ontology=ontology).close()  # creating stays the default
+    with ReviewStore(missing, ontology=ontology, create=False) as existing:
+        assert existing.progress().total == 0
+    # nothing to check for an in-memory database
+    ReviewStore("sqlite://", ontology=ontology, create=False).close()

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,10 +18,12 @@ import typer
 from typer.testing import CliRunner
 
 from fedcrm import load_schema
+from fedcrm.errors import ConfigError
 from fedcrm.examples import example_org_path
 from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
 from fedcrm.ontology import load_ontology
 from fedcrm.review import Action, DecisionRequest, ReviewStore, Status
+from fedcrm.review import cli as review_cli
 from fedcrm.review.cli import app, review_loop
 
 runner = CliRunner()
@@ -48,6 +57,13 @@ def mapping_file(tmp_path: Path) -> Path:
     path = tmp_path / "mapping.json"
     proposal.to_json(path)
     return path
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``next`` run under typer's runner, whose standard input is no terminal; the
+    runner feeds the keys ``typer.getchar`` reads."""
+    monkeypatch.setattr(review_cli, "stdin_is_terminal", lambda: True)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str]:
@@ -141,6 +157,7 @@ def test_auto_accept_with_yes(mapping_file: Path, tmp_path: Path) -> None:
     assert code == 0 and "Auto-accepted 1 field(s)" in out
 
 
+@pytest.mark.usefixtures("terminal")
 def test_next_is_driven_by_single_keys(mapping_file: Path, tmp_path: Path) -> None:
     db = tmp_path / "review.db"
     invoke("import", str(mapping_file), "--db", str(db))
@@ -162,6 +179,7 @@ def test_next_is_driven_by_single_keys(mapping_file: Path, tmp_path: Path) -> No
         assert {d.reviewer for d in store.decisions()} == {"ana"}
 
 
+@pytest.mark.usefixtures("terminal")
 def test_next_skips_and_ends_when_the_queue_is_empty(mapping_file: Path,
                                                      tmp_path: Path) -> None:
     db = str(tmp_path / "review.db")
@@ -189,6 +207,7 @@ def one_error(out: str) -> str:
     return lines[0]
 
 
+@pytest.mark.usefixtures("terminal")
 def test_a_comment_stays_with_its_field_after_a_skip(mapping_file: Path, tmp_path: Path) -> None:
     db = tmp_path / "review.db"
     invoke("import", str(mapping_file), "--db", str(db))
@@ -232,6 +251,7 @@ def test_a_comment_is_dropped_when_a_conflict_reloads_the_field(
     assert by_field["Health__c", "ben"].comment is None
 
 
+@pytest.mark.usefixtures("terminal")
 def test_next_reports_an_over_long_comment_and_goes_on(mapping_file: Path,
                                                        tmp_path: Path) -> None:
     db = tmp_path / "review.db"
@@ -316,6 +336,215 @@ def test_export_that_cannot_be_written(mapping_file: Path, tmp_path: Path) -> No
     code, out = invoke_wide("audit", "--out", str(blocker / "audit.csv"), "--db", db)
     assert code == 2, out
     assert f"cannot write the audit log to {blocker / 'audit.csv'}" in one_error(out)
-    code, out = invoke_wide("status", "--db", str(blocker / "review.db"))
+    code, out = invoke_wide("import", str(mapping_file), "--db", str(blocker / "review.db"))
     assert code == 2, out
     assert f"cannot create the folder {blocker}" in one_error(out)
+
+
+# -- commands that need an existing review ---------------------------------------------------
+
+#: every command but import, with the arguments it needs to get as far as opening the store
+NEEDS_A_REVIEW = [
+    ["status"], ["queue"], ["show", "acme", "Account.Health__c"],
+    ["decide", "acme", "Account.Health__c", "accept"], ["next"],
+    ["auto-accept", "--threshold", "0.9", "--yes"], ["export", "out.json"],
+    ["labels", "annotations"], ["audit"], ["serve", "--port", "0"],
+]
+
+
+@pytest.mark.usefixtures("terminal")
+@pytest.mark.parametrize("command", NEEDS_A_REVIEW, ids=lambda command: command[0])
+def test_commands_refuse_a_missing_database_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke_wide(*command)
+    assert code == 2, out
+    assert ("no review database at .fedcrm/review.db; run `fedcrm review import` first"
+            in one_error(out))
+    code, out = invoke_wide(*command, "--db", "reveiw.db")  # a typo
+    assert code == 2, out
+    assert "no review database at reveiw.db" in one_error(out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_still_creates_the_database(mapping_file: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke("import", str(mapping_file))
+    assert code == 0, out
+    assert (tmp_path / ".fedcrm" / "review.db").is_file()
+    code, out = invoke("status")
+    assert code == 0 and "0/20 decided" in out
+
+
+# -- next without a terminal ---------------------------------------------------------------
+
+def test_next_without_a_terminal_says_to_use_decide(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("next", "--db", db)  # the runner's input is no terminal
+    assert code == 2, out
+    assert one_error(out) == ("error: `review next` needs an interactive terminal; use "
+                              "`fedcrm review decide`")
+
+
+@pytest.mark.parametrize("piped", [b"a", None], ids=["pipe", "dev-null"])
+def test_next_with_piped_input_in_a_real_process(mapping_file: Path, tmp_path: Path,
+                                                 piped: bytes | None) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    # a session of its own has no controlling terminal: /dev/tty cannot be opened either
+    finished = subprocess.run(
+        [sys.executable, "-m", "fedcrm", "review", "next", "--db", db],
+        input=piped, stdin=None if piped is not None else subprocess.DEVNULL,
+        capture_output=True, start_new_session=True, timeout=120, check=False,
+    )
+    errors = finished.stderr.decode()
+    assert finished.returncode == 2, errors
+    assert "needs an interactive terminal" in errors and "Traceback" not in errors
+    with ReviewStore(db) as store:
+        assert store.decisions() == []
+
+
+def test_the_loop_turns_an_unreadable_terminal_into_an_error(
+    mapping_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "review.db"
+    invoke("import", str(mapping_file), "--db", str(db))
+
+    def no_tty() -> str:
+        raise OSError(6, "No such device or address", "/dev/tty")
+
+    monkeypatch.setattr(typer, "getchar", no_tty)
+    with ReviewStore(db) as store, pytest.raises(ConfigError, match=r"interactive terminal; "
+                                                 r"use `fedcrm review decide` \(No such"):
+        review_loop(store, "ana")
+
+
+# -- unknown orgs, actions, formats ------------------------------------------------------------
+
+@pytest.mark.usefixtures("terminal")
+@pytest.mark.parametrize("command", ["queue", "next"])
+def test_an_unknown_org_is_refused_with_the_known_ones(mapping_file: Path, tmp_path: Path,
+                                                        command: str) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide(command, "--org", "nope", "--db", db)
+    assert code == 2, out
+    assert "org 'nope' is not in the review store" in one_error(out)
+    assert "(known orgs: acme)" in one_error(out)
+
+
+def test_decide_offers_only_per_field_actions(mapping_file: Path, tmp_path: Path) -> None:
+    code, out = invoke_wide("decide", "--help")
+    assert code == 0 and "ACTION:{accept|choose|no_equivalent|defer}" in out
+    assert "auto_accept" not in out
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("decide", "acme", "Account.NPS_Score__c", "auto_accept", "--db", db)
+    assert code == 2 and "is not one of" in out
+
+
+@pytest.mark.parametrize(("name", "format", "expected"), [
+    ("log.csv", None, "csv"), ("log.CSV", None, "csv"), ("log.jsonl", None, "jsonl"),
+    ("log.json", None, "jsonl"), ("log.txt", None, "jsonl"), ("log.txt", "csv", "csv"),
+    ("log.csv", "csv", "csv"),
+])
+def test_audit_format_follows_the_file_extension(
+    mapping_file: Path, tmp_path: Path, name: str, format: str | None, expected: str
+) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    out_file = tmp_path / name
+    code, out = invoke("audit", "--db", db, "-o", str(out_file),
+                       *(["--format", format] if format else []))
+    assert code == 0, out
+    first = out_file.read_text().splitlines()[0]
+    if expected == "csv":
+        assert first.startswith("id,at,actor,event,")
+    else:
+        assert json.loads(first)["event"] == "import"
+
+
+@pytest.mark.parametrize(("name", "format"), [("log.csv", "jsonl"), ("log.jsonl", "csv"),
+                                              ("log.json", "csv")])
+def test_audit_refuses_a_format_the_extension_contradicts(
+    mapping_file: Path, tmp_path: Path, name: str, format: str
+) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("audit", "--db", db, "-o", str(tmp_path / name), "--format", format)
+    assert code == 2, out
+    assert f"--format {format} contradicts the file name" in one_error(out)
+    assert not (tmp_path / name).exists()
+
+
+def test_auto_accept_without_yes_names_the_flag_only(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("auto-accept", "--threshold", "0.9", "--db", db)
+    assert code == 2, out
+    assert "pass --yes" in one_error(out) and "confirm=True" not in out
+    with ReviewStore(db) as store:
+        assert store.decisions() == []
+
+
+# -- user text is printed as written ------------------------------------------------------------
+
+def test_paths_and_values_are_not_read_as_markup(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    code, out = invoke_wide("export", str(tmp_path / "exports[v2]") + "/", "--db", db)
+    assert code == 0, out
+    assert f"to {tmp_path / 'exports[v2]' / 'approved-mapping-v1.json'}" in out
+    audit_file = tmp_path / "bk[/]a.jsonl"
+    code, out = invoke_wide("audit", "--db", db, "-o", str(audit_file))
+    assert code == 0, out
+    assert f"to {audit_file}" in out and audit_file.is_file()
+    code, out = invoke_wide("decide", "acme", "Account.Health__c", "choose", "--concept",
+                            "custom:[b]tier", "--db", db)
+    assert code == 0, out
+    assert "choose custom:[b]tier (version 2)" in out
+    code, out = invoke_wide("show", "acme", "Account.Health__c", "--db", db)
+    assert code == 0 and "choose custom:[b]tier" in out
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+def test_serve_refuses_a_port_in_use_before_printing_the_address(
+    mapping_file: Path, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = invoke_wide("serve", "--port", str(port), "--db", db)
+    assert code == 2, out
+    assert f"port {port} is in use on 127.0.0.1; pass --port" in one_error(out)
+    assert "login?token" not in out
+
+
+def test_serve_prints_the_address_it_listens_on(mapping_file: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "review.db")
+    invoke("import", str(mapping_file), "--db", db)
+    token = "t[b]" + "x" * 20  # rich markup in the token is printed as written
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fedcrm", "review", "serve", "--port", "0", "--db", db,
+         "--token", token],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ | {"COLUMNS": "2000", "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline(), server.stdout.readline()]
+        found = re.fullmatch(r"Open (http://127\.0\.0\.1:(\d+))/login\?token=(\S+)\n", lines[1])
+        assert found is not None, lines
+        assert int(found[2]) > 0 and found[3] == token
+        with urllib.request.urlopen(found[1] + "/login", timeout=30) as page:
+            assert page.status == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
