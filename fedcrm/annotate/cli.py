@@ -139,11 +139,16 @@ def _check_selection(strategy: str, impact: str, similarity: str, ontology: Onto
     make_strategy(strategy, weights=_weights(impact, ontology), similarity=similarity)
 
 
+#: image formats ``--plot`` writes (matplotlib picks the format from the extension)
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+
 def _check_plot(path: Path, option: str) -> None:
-    """An output PNG: a file (not a folder, not under a file) whose name ends in .png."""
+    """An output image: a file (not a folder, not under a file) named .png, .svg or .pdf."""
     check_output_file(path, option=option, example="curve.png")
-    if path.suffix.lower() != ".png":
-        raise ConfigError(f"{option} {path}: the plot is a PNG; give a name ending in .png")
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise ConfigError(f"{option} {path}: give a name ending in "
+                          f"{', '.join(PLOT_SUFFIXES)} (the format follows the extension)")
 
 
 def _fit_or_load(loop: AnnotationLoop, model: Path | None) -> FieldMatcher:
@@ -473,7 +478,8 @@ def _now() -> str:
 def report_command(
     report: Annotated[Path, typer.Option("--report", help="Learning-curve report (JSON).")
                       ] = DEFAULT_REPORT,
-    plot: Annotated[Path | None, typer.Option(help="Also draw the curve to this PNG.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Also draw the curve to this image (.png, .svg or .pdf).")] = None,
     target_precision: Annotated[float | None, typer.Option(
         min=0.0, max=1.0, help="Precision target for 'labels to target'.")] = None,
     target_coverage: Annotated[float | None, typer.Option(

@@ -134,6 +134,9 @@ class LearningCurve(BaseModel):
             more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
             raise MappingError(f"{path}: not a learning-curve report ({problems}{more}); give "
                                "the JSON file `fedcrm annotate round` wrote") from None
+        except ValueError as exc:  # not UTF-8 text
+            raise MappingError(f"{path}: not a learning-curve report ({exc}); give the JSON "
+                               "file `fedcrm annotate round` wrote") from None
 
     def save(self, path: str | Path) -> Path:
         """Write the report as JSON, atomically (a temporary file beside it, then

@@ -105,9 +105,17 @@ def check_org(store: ReviewStore, org: str | None) -> None:
                           f"(known orgs: {', '.join(known) or 'none'})")
 
 
-def stdin_is_terminal() -> bool:
-    """Whether standard input is an interactive terminal (``next`` reads single keys)."""
-    return sys.stdin.isatty()
+def terminal_available() -> bool:
+    """Whether ``next`` can read single keys: standard input is a terminal, or the process has
+    a controlling terminal (the key reader falls back to ``/dev/tty`` when standard input is
+    redirected)."""
+    if sys.stdin.isatty():
+        return True
+    try:
+        with open("/dev/tty", "rb"):
+            return True
+    except OSError:
+        return False
 
 
 def audit_format(out: Path | None, format: str | None) -> str:
@@ -408,7 +416,7 @@ def next_command(
     a accept · 1-5 choose that candidate · n no equivalent · d defer · c comment ·
     s skip · q quit
     """
-    if not stdin_is_terminal():
+    if not terminal_available():
         raise ConfigError(NO_TERMINAL)
     who = reviewer or default_reviewer()
     with open_store(db, url) as store:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError
 from fedcrm.matching.corpus import OrgSource, read_sources, write_labels
 from fedcrm.synth.federation import MAX_ORGS, generate_federation
@@ -47,7 +48,6 @@ def write_synthetic_corpus(
     root = Path(folder)
     sources = read_sources(root)
     kept = [s for s in sources if s.kind != "synthetic"]
-    earlier_synthetic = [s.org for s in sources if s.kind == "synthetic"]
     staging = Path(tempfile.mkdtemp(prefix=".synthetic-corpus-", dir=root))
     try:
         added = _generate_into(staging, chosen)
@@ -56,14 +56,10 @@ def write_synthetic_corpus(
         # stale files: at every step each org sources.yaml lists still has its files.
         _move_in(staging, root, written)
         document = {"orgs": [s.model_dump(exclude_none=True) for s in kept + added]}
-        (staging / "sources.yaml").write_text(
-            SOURCES_HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True,
-                                            width=100),
-            encoding="utf-8",
-        )
-        # one rename: a reader sees the old list or the new one, never half a file
-        os.replace(staging / "sources.yaml", root / "sources.yaml")
-        _remove_stale(root, earlier_synthetic, keep={s.org for s in kept} | set(written))
+        # one rename, keeping the file's mode: a reader sees the old list or the new one
+        write_atomically(root / "sources.yaml", SOURCES_HEADER + yaml.safe_dump(
+            document, sort_keys=False, allow_unicode=True, width=100))
+        _remove_stale(root, keep={s.org for s in kept} | set(written))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
@@ -123,16 +119,13 @@ def _move_in(staging: Path, root: Path, org_ids: Sequence[str]) -> None:
             os.replace(staging / sub_folder / name, root / sub_folder / name)
 
 
-def _remove_stale(root: Path, earlier_synthetic: Sequence[str], keep: set[str]) -> None:
-    """Delete synthetic files no org of the new ``sources.yaml`` uses.
-
-    Stale are the files of orgs that were synthetic before, and (as the layout reserves them
-    for synthetic orgs) any ``schemas/*.json`` and ``labels/syn*.jsonl``; files of an org
-    still listed are never touched.
+def _remove_stale(root: Path, keep: set[str]) -> None:
+    """Delete synthetic files no org of the new ``sources.yaml`` uses: the layout reserves
+    ``schemas/*.json`` and ``labels/syn*.jsonl`` for synthetic orgs; files of an org still
+    listed are never touched. Only these globs are deleted, never a path built from an org id
+    read from ``sources.yaml`` (an id such as ``../x`` would point outside the folder).
     """
-    candidates = {root / "schemas" / f"{org}.json" for org in earlier_synthetic}
-    candidates |= {root / "labels" / f"{org}.jsonl" for org in earlier_synthetic}
-    candidates |= set((root / "schemas").glob("*.json"))
+    candidates = set((root / "schemas").glob("*.json"))
     candidates |= set((root / "labels").glob("syn*.jsonl"))
     for path in sorted(candidates):
         if path.stem not in keep:

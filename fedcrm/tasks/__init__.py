@@ -14,7 +14,8 @@ Each task reads only canonical concepts, so it means the same thing in every org
 * **win_probability** (Opportunity): ``opportunity.is_won`` among closed deals. Definitive: won,
   or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal). A deal
   closed by ``opportunity.is_closed`` at a stage that names no result, in an org without
-  ``opportunity.is_won``, is unlabelled: whether it was won is not recorded.
+  ``opportunity.is_won``, is unlabelled (whether it was won is not recorded) unless it has a
+  loss reason.
 
 Every record also gets an *as-of* time, the moment its features describe: the churn date for
 churned accounts and the close date for closed deals (so roll-ups over "the last 90 days" look
@@ -159,8 +160,10 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         raise FeatureError("win probability needs opportunity.stage, or both "
                            "opportunity.is_won and opportunity.is_closed, mapped")
     index = table.index
-    # closed (by the flag) at a stage that names no result, with no won flag mapped: whether
-    # the deal was won is not recorded, so it gets no label rather than "lost"
+    has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \
+        table else pd.Series(False, index=index)
+    # closed (by the flag) at a stage that names no result, with no won flag mapped and no
+    # loss reason: whether the deal was won is not recorded, so it gets no label, not "lost"
     unknown = pd.Series(False, index=index)
     if stage is not None:
         is_closed = stage.isin(["closed_won", "closed_lost"]).fillna(False)
@@ -168,7 +171,7 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         if won is not None:
             is_won = is_won | (won == 1)
         elif closed is not None:
-            unknown = (closed == 1) & ~is_closed
+            unknown = (closed == 1) & ~is_closed & ~has_reason
         if closed is not None:
             is_closed = is_closed | (closed == 1)
     else:
@@ -180,8 +183,6 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         _date(table, "opportunity.created_date"), reference, index) & ~unknown
     y = pd.Series(np.nan, index=index)
     y[is_closed] = is_won[is_closed].astype(float)
-    has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \
-        table else pd.Series(False, index=index)
     definitive = is_closed & (is_won | has_reason)
     as_of = pd.Series(reference, index=index)
     if close is not None:

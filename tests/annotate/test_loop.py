@@ -416,29 +416,40 @@ def test_an_unfilled_task_file_does_not_close_the_round(
 
 # ------------------------------------------------------------------ bad input at the boundary
 def test_cli_refuses_bad_outputs_and_options_before_any_training(
-    write_annotations: WriteAnnotations, tmp_path: Path
+    write_annotations: WriteAnnotations, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A folder as --out, a bad --strategy or a bad --plot fail at once with exit code 2 (no
-    annotations folder is even read for the first, no matcher is fitted for the second)."""
+    """A folder as --out, a bad --strategy or --similarity, or a bad --plot fail with exit code
+    2 before any matcher is fitted."""
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the matcher was fitted before the options were checked")
+
+    monkeypatch.setattr(AnnotationLoop, "fit", no_training)
+    monkeypatch.setattr(AnnotationLoop, "retrain_and_measure", no_training)
     folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
     runner = CliRunner()
     common = ["--annotations", str(folder), "--n", "2"]
     (tmp_path / "d.csv").mkdir()
     as_folder = runner.invoke(app, ["select", *common, "--out", str(tmp_path / "d.csv")])
-    assert as_folder.exit_code == 2 and "is a folder" in as_folder.output
+    assert as_folder.exit_code == 2 and "is a folder" in as_folder.output, as_folder.output
     bogus = runner.invoke(app, ["select", *common, "--out", str(tmp_path / "t.csv"),
                                 "--strategy", "bogus"])
-    assert bogus.exit_code == 2 and "unknown part 'bogus'" in bogus.output
+    assert bogus.exit_code == 2 and "unknown part 'bogus'" in bogus.output, bogus.output
     assert not (tmp_path / "t.csv").exists()
     started = runner.invoke(app, ["round", *common, "--report", str(tmp_path / "r.json"),
-                                  "--held-out", "delta", "--similarity", "colour"])
-    assert started.exit_code == 2, started.output
+                                  "--held-out", "alpha", "--similarity", "colour"])
+    assert started.exit_code == 2 and "similarity must be one of" in started.output, \
+        started.output
     assert not (tmp_path / "r.json").exists()
     curve = LearningCurve(held_out=["delta"], matcher_params=dict(SMALL))
     report = curve.save(tmp_path / "curve.json")
     for plot, message in ((tmp_path, "is a folder"), (tmp_path / "p.txt", "ending in .png")):
         refused = runner.invoke(app, ["report", "--report", str(report), "--plot", str(plot)])
         assert refused.exit_code == 2 and message in refused.output, refused.output
+    drawn = runner.invoke(app, ["report", "--report", str(report), "--plot",
+                                str(tmp_path / "curve.svg")])
+    assert drawn.exit_code == 0 and (tmp_path / "curve.svg").read_text().lstrip().startswith(
+        ("<?xml", "<svg")), drawn.output
     out_of_range = runner.invoke(app, ["report", "--report", str(report),
                                        "--target-precision", "7"])
     assert out_of_range.exit_code == 2
@@ -448,6 +459,9 @@ def test_cli_refuses_bad_outputs_and_options_before_any_training(
     assert unreadable.exit_code == 2
     assert "not a learning-curve report (held_out: " in " ".join(unreadable.output.split())
     assert "errors.pydantic.dev" not in unreadable.output
+    broken.write_bytes(b"\xff\xfe{\x00}\x00")  # UTF-16, not UTF-8
+    not_utf8 = runner.invoke(app, ["report", "--report", str(broken)])
+    assert not_utf8.exit_code == 2 and "not a learning-curve report" in not_utf8.output
 
 
 def test_cli_impact_refuses_bad_data_and_tasks(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def mapping_file(tmp_path: Path) -> Path:
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let ``next`` run under typer's runner, whose standard input is no terminal; the
     runner feeds the keys ``typer.getchar`` reads."""
-    monkeypatch.setattr(review_cli, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(review_cli, "terminal_available", lambda: True)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str]:

@@ -91,3 +91,19 @@ def test_an_interrupted_generation_leaves_the_corpus_as_it_was(
         write_synthetic_corpus(annotations, [(1, 8), (1, 9)])
     assert len(calls) == 2
     assert _files(annotations) == before
+
+
+def test_an_org_id_that_climbs_out_of_the_folder_deletes_nothing_outside(tmp_path: Path) -> None:
+    root = tmp_path / "annotations"
+    (root / "labels").mkdir(parents=True)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    for name in ("precious.json", "precious.jsonl"):
+        (victim / name).write_text("keep\n", encoding="utf-8")
+    (root / "sources.yaml").write_text(
+        "orgs:\n- org: ../../victim/precious\n  kind: synthetic\n  licence: CC0-1.0\n",
+        encoding="utf-8")
+    root.joinpath("sources.yaml").chmod(0o664)
+    write_synthetic_corpus(root, [(1, 9)])
+    assert sorted(p.name for p in victim.iterdir()) == ["precious.json", "precious.jsonl"]
+    assert root.joinpath("sources.yaml").stat().st_mode & 0o777 == 0o664  # mode kept

@@ -136,16 +136,19 @@ def test_nothing_after_the_reference_date_counts() -> None:
 
 
 def test_a_deal_closed_at_a_stage_without_a_result_is_unlabelled_without_a_won_flag() -> None:
-    """Closed by the flag at stage ``other`` or blank: won or lost is not recorded."""
+    """Closed by the flag at stage ``other`` or blank: won or lost is not recorded (unless a
+    loss reason says lost)."""
     table = pd.DataFrame({
-        "opportunity.stage": ["other", None, "closed_lost", "closed_won", "other"],
-        "opportunity.is_closed": [1.0, 1.0, 1.0, 1.0, 0.0],
+        "opportunity.stage": ["other", None, "closed_lost", "closed_won", "other", None],
+        "opportunity.is_closed": [1.0, 1.0, 1.0, 1.0, 0.0, 1.0],
+        "opportunity.loss_reason": [None, None, None, None, None, "price"],
     })
     outcome = get_task("win_probability").outcome(table, REF)
     assert np.isnan(outcome.y.iloc[0]) and np.isnan(outcome.y.iloc[1])
     assert outcome.y.tolist()[2:4] == [0.0, 1.0] and np.isnan(outcome.y.iloc[4])
     assert not outcome.definitive.iloc[0] and not outcome.definitive.iloc[1]
+    assert outcome.y.iloc[5] == 0.0 and outcome.definitive.iloc[5]  # a loss reason: lost
     # with a won flag, the flag decides
-    flagged = table.assign(**{"opportunity.is_won": [1.0, 0.0, 0.0, 1.0, 0.0]})
+    flagged = table.assign(**{"opportunity.is_won": [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]})
     outcome = get_task("win_probability").outcome(flagged, REF)
     assert outcome.y.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and np.isnan(outcome.y.iloc[4])
