@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from federation import _seeds, prepared_tasks, training_config  # benchmarks/federation.py
 
-from fedcrm.demo import DEMO_SCALE
+from fedcrm.demo import DEMO_ROUNDS, DEMO_SCALE
 from fedcrm.federation import ParticipantData
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import run_task
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0-9", help='"0-9" or "0,3,5"')
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=DEMO_ROUNDS)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

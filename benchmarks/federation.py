@@ -50,7 +50,14 @@ from privacy import attack_auc  # benchmarks/privacy.py, beside this script
 from tasks import ALL_FEDERATIONS, SYNTHETIC, write_federation
 
 from fedcrm.datasets import truth_mapping
-from fedcrm.demo import ALL_TASKS, DEMO_ACCOUNTS, DEMO_SCALE, demo_config, read_federation
+from fedcrm.demo import (
+    ALL_TASKS,
+    DEMO_ACCOUNTS,
+    DEMO_ROUNDS,
+    DEMO_SCALE,
+    demo_config,
+    read_federation,
+)
 from fedcrm.federation import Coordinator, Participant, TrainingConfig, make_strategy
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
@@ -370,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare section: several seeds (\"0-19\" or \"0,3,5\") and a summary")
     parser.add_argument("--scale", type=float, default=DEMO_SCALE)
     parser.add_argument("--synthetic-orgs", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=DEMO_ROUNDS)
     parser.add_argument("--model", choices=["logistic", "mlp"], default="logistic",
                         help="the torch model every method trains")
     parser.add_argument("--local-epochs", type=int, default=None,

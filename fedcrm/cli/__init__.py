@@ -78,7 +78,7 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     scale: Annotated[float | None, typer.Option(
         help="Size of the generated orgs \\[default: 0.05; not with --data].")] = None,
-    rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 30,
+    rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 60,
     model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
     task: Annotated[list[str] | None, typer.Option(
         help="Only these tasks (churn, lead_conversion, win_probability).")] = None,
