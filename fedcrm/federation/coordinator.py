@@ -371,7 +371,9 @@ class Coordinator:
         first = self.history[-1].round + 1 if self.history else 0
         best: tuple[float, int, np.ndarray] | None = None
         recent: deque[np.ndarray] = deque(maxlen=self.config.averaged_rounds(total))
-        with Progress(transient=True, disable=not progress, console=error_console) as bar:
+        # on stderr, and only on a terminal (a transient bar still leaves a newline in a log)
+        with Progress(transient=True, console=error_console,
+                      disable=not progress or not error_console.is_terminal) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(first, first + total):
                 record = self.run_round(round_number)

@@ -386,7 +386,7 @@ class FieldMatcher:
             from fedcrm._console import error_console
 
             iterator = track(list(iterator), description="Featurising orgs",
-                             console=error_console)
+                             console=error_console, disable=not error_console.is_terminal)
         for org_number, org in iterator:
             positions = self._learnable_fields(org.schema)
             if not positions:

@@ -91,7 +91,8 @@ def load_live(
     names = _select(global_describe, objects)
     log = ProblemLog(strict=strict)
     pairs: list[tuple[Mapping[str, Any], str]] = []
-    iterator = (track(names, description="Describing objects", console=error_console)
+    iterator = (track(names, description="Describing objects", console=error_console,
+                      transient=True, disable=not error_console.is_terminal)
                 if progress else names)
     for name in iterator:
         origin = f"https://{instance}/sobjects/{name}/describe"

@@ -135,7 +135,8 @@ def synth(
     # progress goes to stderr: stdout holds only the result, so piped output starts with it
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=error_console, transient=True, disable=as_json,
+        TimeElapsedColumn(), console=error_console, transient=True,
+        disable=as_json or not error_console.is_terminal,
     )
     with progress:
         generating = progress.add_task("generating orgs", total=orgs)
