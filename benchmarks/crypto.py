@@ -367,6 +367,8 @@ def federated_auc(args: argparse.Namespace, argv: list[str] | None, pinned: str)
         for r in encrypted.history)
     distance = float(np.max(np.abs(encrypted.parameters.astype(np.float64)
                                    - plaintext.parameters)))
+    assert encrypted.mean_test_auc is not None and plaintext.mean_test_auc is not None, \
+        "no org's test split has both classes"
     difference = encrypted.mean_test_auc - plaintext.mean_test_auc
     print(f"\nfederated AUC: plaintext vs encrypted — {len(ids)} logistic orgs "
           f"({', '.join(str(int(n)) for n in sizes)} records, {features} features), "

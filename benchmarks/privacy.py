@@ -284,7 +284,7 @@ def federated_section(args: argparse.Namespace) -> None:
     print("| ε | mean test AUC | attack AUC | max ε spent | s per run |")
     print("|---|---:|---:|---:|---:|")
     for epsilon, runs, seconds in rows:
-        test = [r["test_auc"] for r in runs]
+        test = [r["test_auc"] for r in runs if r["test_auc"] is not None]
         attack = [r["attack_auc"] for r in runs]
         label = "no DP" if epsilon is None else f"{epsilon:g}"
         spent = "—" if epsilon is None else f"{max(r['epsilon_spent'] for r in runs):.3f}"

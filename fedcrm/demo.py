@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from fedcrm._args import string_list
 from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.features.canonical import read_records
@@ -212,6 +213,7 @@ def run_demo(
     methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
+    tasks = string_list(tasks, "tasks")
     unknown = [task for task in tasks if task not in ALL_TASKS]
     if unknown:
         raise ConfigError(f"unknown task {unknown[0]!r}; choose from {', '.join(ALL_TASKS)}")

@@ -130,9 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{record.round:>5}  {','.join(record.contributed):<24} "
               f"{','.join(record.dropped) or '-':<10} {auc if auc is None else f'{auc:.4f}':>8}"
               f"  {sum(record.seconds.values()):.2f}")
-    print(f"mean test AUC {result.averaged_mean_test_auc:.4f} (the delivered model: the mean of "
-          f"rounds {result.averaged_rounds[0]}–{result.averaged_rounds[-1]}), last round "
-          f"{result.mean_test_auc:.4f}; total {time.perf_counter() - started:.1f} s")
+    def auc(value: float | None) -> str:
+        return "n/a (no test split has both classes)" if value is None else f"{value:.4f}"
+
+    print(f"mean test AUC {auc(result.averaged_mean_test_auc)} (the delivered model: the mean "
+          f"of rounds {result.averaged_rounds[0]}–{result.averaged_rounds[-1]}), last round "
+          f"{auc(result.mean_test_auc)}; total {time.perf_counter() - started:.1f} s")
     print(json.dumps({"result": str(federation.output / "result.json"),
                       "rounds": str(federation.output / "rounds.jsonl")}))
     return 0

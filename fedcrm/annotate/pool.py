@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from fedcrm._args import string_list
 from fedcrm.errors import MappingError
 from fedcrm.matching.corpus import (
     AnnotatedOrg,
@@ -126,7 +127,7 @@ def load_annotations(
     """
     root = Path(folder) if folder is not None else default_annotations_dir()
     meta_root = Path(metadata_root) if metadata_root is not None else default_metadata_root()
-    wanted = set(orgs) if orgs is not None else None
+    wanted = set(string_list(orgs, "orgs")) if orgs is not None else None
     result: list[AnnotatedOrg] = []
     for source in read_sources(root):
         if source.kind not in kinds or (wanted is not None and source.org not in wanted):

@@ -163,6 +163,10 @@ class Impact(QueryStrategy):
         bad = sorted(k for k, v in weights.items() if not math.isfinite(v) or v < 0)
         if bad:
             raise ConfigError(f"impact weights must be finite and >= 0; check {bad[:5]}")
+        for name, value in (("default", default), ("none_weight", none_weight)):
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"Impact {name} must be a finite number >= 0, got {value!r}")
         self.weights = dict(weights)
         self.default = default
         self.none_weight = none_weight

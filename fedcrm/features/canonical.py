@@ -26,6 +26,7 @@ import pandas as pd
 from fedcrm.errors import FeatureError
 from fedcrm.features.convert import (
     Conversion,
+    check_currency_options,
     convert_field,
     parse_booleans,
     parse_dates,
@@ -157,7 +158,12 @@ def canonicalize(
     Amounts whose name and values state no currency are in ``default_currency``; without it,
     in the one currency the org's records carry in a ``CurrencyIsoCode`` column (or a field
     mapped to ``*.currency_iso_code``), else assumed USD; each conversion's note says which.
+    ``currency_rates`` (USD per unit, by three-letter code) override or extend
+    :data:`~fedcrm.features.convert.USD_PER_UNIT`. Raises
+    :class:`~fedcrm.errors.ConfigError` for a rate that is not a finite number > 0, or a
+    ``default_currency`` that has no rate.
     """
+    currency_rates, default_currency = check_currency_options(currency_rates, default_currency)
     canonical: dict[str, pd.DataFrame] = {}
     conversions: list[Conversion] = []
     skipped: list[str] = []

@@ -15,12 +15,16 @@ Each conversion reports what it did, so nothing is silently lost.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from fedcrm.errors import ConfigError
 from fedcrm.features.values import ValueMapper
 from fedcrm.matching.text import expand, split_api_name, unit_cues, words
 from fedcrm.ontology.models import Concept, Ontology, Usage
@@ -54,6 +58,7 @@ _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "
 _SCALED_CURRENCY = re.compile(
     rf"({'|'.join(sorted(_THOUSANDS_PREFIXES))}|m|mm|mn|mio)({_CURRENCY_CODES.lower()})")
 ASSUMED_USD = "assumed USD: no currency in the field name, its values or an org default"
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
 
 class Conversion(BaseModel):
@@ -68,6 +73,48 @@ class Conversion(BaseModel):
     n_other: int = 0
     scale: float = 1.0
     note: str = ""
+
+
+def check_currency_options(
+    currency_rates: Mapping[str, float] | None, default_currency: str | None
+) -> tuple[dict[str, float] | None, str | None]:
+    """Validate ``currency_rates`` and ``default_currency`` as a caller passed them.
+
+    Returns them normalized (codes upper-case). A rate must be a finite number > 0 (USD per
+    unit of the currency) keyed by a three-letter code; ``default_currency`` must be a code
+    the converter has a rate for (:data:`USD_PER_UNIT` or ``currency_rates``). Anything else
+    raises :class:`ConfigError`: a NaN, negative or unknown rate would silently turn every
+    amount missing, negative or unconverted.
+    """
+    rates: dict[str, float] | None = None
+    if currency_rates is not None:
+        if not isinstance(currency_rates, Mapping):
+            raise ConfigError(f"currency_rates must be a dict of currency code → USD per unit "
+                              f"(e.g. {{'EUR': 1.08}}), got {type(currency_rates).__name__}")
+        rates = {}
+        for key, rate in currency_rates.items():
+            code = key.strip().upper() if isinstance(key, str) else key
+            if not isinstance(code, str) or not _CURRENCY_CODE.fullmatch(code):
+                raise ConfigError(f"currency_rates key {key!r} is not a three-letter "
+                                  "currency code; use an ISO 4217 code such as 'EUR'")
+            if code in rates:
+                raise ConfigError(f"currency_rates gives {code} twice (keys are "
+                                  "case-insensitive); keep one rate per currency")
+            if (not isinstance(rate, Real) or isinstance(rate, bool)
+                    or not math.isfinite(float(rate)) or float(rate) <= 0):
+                raise ConfigError(f"currency_rates[{key!r}] is {rate!r}; a rate must be a "
+                                  f"finite number > 0, the USD value of one {code}")
+            rates[code] = float(rate)
+    if default_currency is None:
+        return rates, None
+    known = sorted({*USD_PER_UNIT, *(rates or {})})
+    code = default_currency.strip().upper() if isinstance(default_currency, str) else None
+    if code is None or not _CURRENCY_CODE.fullmatch(code) or code not in known:
+        raise ConfigError(
+            f"default_currency {default_currency!r} is not a currency code the converter "
+            f"knows ({', '.join(known)}); pass one of those, or add its rate with "
+            "currency_rates={'<CODE>': <USD per unit>}")
+    return rates, code
 
 
 def field_tokens(meta: FieldMeta) -> tuple[str, ...]:

@@ -8,15 +8,17 @@ records into train / validation / test (the test split is never touched by train
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
-from fedcrm.errors import FeatureError
+from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.features.canonical import ID_COLUMN, CanonicalOrg, days_before
 from fedcrm.features.convert import parse_booleans, parse_dates, parse_numbers
 from fedcrm.features.leakage import LeakageFinding, LeakageScreen, screen_leakage
@@ -33,6 +35,8 @@ from fedcrm.tasks import TASKS, Outcome
 
 HIGH_PRIORITY = ("critical", "high")
 RECENT_DAYS = 365
+#: the seeds scikit-learn's splitters accept (numpy's ``RandomState`` range)
+MAX_SEED = 2**32 - 1
 
 
 class MatrixReport(BaseModel):
@@ -288,6 +292,41 @@ def _observed(x: np.ndarray, space: FeatureSpace) -> np.ndarray:
     return observed
 
 
+def _reference_timestamp(reference_date: object) -> pd.Timestamp:
+    """``reference_date`` as a naive UTC timestamp (record dates are read as naive UTC, see
+    :func:`~fedcrm.features.convert.parse_dates`), or :class:`ConfigError`."""
+    problem = (f"reference_date {reference_date!r} is not a date; use YYYY-MM-DD or a pandas "
+               "Timestamp")
+    # numbers are refused: pd.Timestamp(20240101) is a nanosecond count in 1970, not a date
+    if not isinstance(reference_date, (str, dt.date, np.datetime64)):
+        raise ConfigError(problem)
+    try:
+        reference = pd.Timestamp(reference_date)
+    except (ValueError, TypeError, OverflowError):
+        raise ConfigError(problem) from None
+    if pd.isna(reference):  # "NaT", np.datetime64("NaT")
+        raise ConfigError(problem)
+    if reference.tz is not None:
+        reference = reference.tz_convert(None)
+    return reference
+
+
+def _check_split_options(test_size: float, validation_size: float, seed: int) -> None:
+    """Refuse split sizes and seeds that scikit-learn (or the arithmetic here) cannot use."""
+    for name, size in (("test_size", test_size), ("validation_size", validation_size)):
+        if (not isinstance(size, Real) or isinstance(size, bool)
+                or not math.isfinite(float(size)) or not 0 < float(size) < 1):
+            raise ConfigError(f"{name} must be a fraction of the labelled records, a number "
+                              f"strictly between 0 and 1 (e.g. 0.2), got {size!r}")
+    total = float(test_size) + float(validation_size)
+    if total >= 1:
+        raise ConfigError(f"test_size + validation_size must be below 1 to leave training "
+                          f"records, got {test_size!r} + {validation_size!r} = {total:g}; "
+                          "make them smaller")
+    if not isinstance(seed, Integral) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+
+
 def build_task_matrix(
     canonical: CanonicalOrg,
     space: FeatureSpace,
@@ -307,11 +346,16 @@ def build_task_matrix(
     column: dropping flagged sources is the federation's decision (:meth:`TaskMatrix.restrict`,
     done by :func:`fedcrm.federation.experiment.prepare_task`), since all orgs share one space.
 
-    Raises :class:`FeatureError` for an org with no labelled records (or one class only).
+    ``reference_date`` is a date (``"YYYY-MM-DD"``, ``datetime``, ``date`` or
+    ``pd.Timestamp``; a time-zone aware one is converted to naive UTC). ``test_size`` and
+    ``validation_size`` are fractions of the labelled records (each strictly between 0 and 1,
+    together below 1); ``seed`` is an integer from 0 to 2**32 - 1.
+
+    Raises :class:`ConfigError` for an argument outside those ranges, and
+    :class:`FeatureError` for an org with no labelled records (or one class only).
     """
-    reference = pd.Timestamp(reference_date)
-    if reference.tz is not None:  # record dates are read as naive UTC (parse_dates)
-        reference = reference.tz_convert(None)
+    _check_split_options(test_size, validation_size, seed)
+    reference = _reference_timestamp(reference_date)
     definition = TASKS[space.task]
     base = _base_table(canonical, space)
     outcome: Outcome = definition.outcome(base, reference)

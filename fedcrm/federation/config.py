@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 class TrainingConfig(BaseModel):
     """How participants train locally and how rounds run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # infinity passes every lower bound (a learning rate of inf diverges in round 0): refuse
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
     rounds: int = Field(default=20, ge=1)
     local_epochs: int = Field(default=2, ge=1)
     #: when set, every participant runs exactly this many SGD steps per round (cycling through

@@ -4,7 +4,7 @@ reproducibly for a seed."""
 
 from __future__ import annotations
 
-import json
+import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from rich.progress import Progress
 
 from fedcrm._console import error_console
@@ -51,6 +51,9 @@ class RoundRecord(BaseModel):
     """What happened in one round (one JSON line of the round log)."""
 
     model_config = ConfigDict(frozen=True)
+    #: the id of the coordinator that ran the round (a log may hold several runs' rounds;
+    #: None in logs written before it was recorded)
+    run: str | None = None
     round: int
     strategy: str
     selected: list[str]
@@ -105,20 +108,20 @@ class FederationResult(BaseModel):
     averaged_test_metrics: dict[str, dict[str, float | None]] = {}
 
     @property
-    def mean_test_auc(self) -> float:
+    def mean_test_auc(self) -> float | None:
         """Mean of the participants' test AUCs of the last round's model, ``test_metrics``
-        (participants whose test set has one class are left out)."""
+        (participants whose test set has one class are left out; None when every one is)."""
         return _mean_auc(self.test_metrics)
 
     @property
-    def averaged_mean_test_auc(self) -> float:
+    def averaged_mean_test_auc(self) -> float | None:
         """The same for the delivered model, ``averaged_test_metrics``."""
         return _mean_auc(self.averaged_test_metrics)
 
 
-def _mean_auc(metrics: dict[str, dict[str, float | None]]) -> float:
+def _mean_auc(metrics: dict[str, dict[str, float | None]]) -> float | None:
     values = [m["auc"] for m in metrics.values() if m.get("auc") is not None]
-    return float(np.mean(values)) if values else float("nan")
+    return float(np.mean(values)) if values else None
 
 
 @dataclass
@@ -156,6 +159,19 @@ class Coordinator:
                 "participants have mismatched feature spaces (columns per participant: "
                 + ", ".join(f"{k}={v}" for k, v in widths.items())
                 + "); build every org's matrix from the same FeatureSpace")
+        # remote participants (Flower) hold no names here; their nodes check them
+        names = {p.participant_id: list(getattr(p.data, "feature_names", None) or [])
+                 for p in participants}
+        named = [pid for pid, columns in names.items() if columns]
+        for other in named[1:]:
+            if names[other] != names[named[0]]:
+                column = next(i for i, (a, b) in enumerate(zip(
+                    names[named[0]], names[other], strict=True)) if a != b)
+                raise ConfigError(
+                    f"participants {named[0]} and {other} order their features differently "
+                    f"(column {column}: {names[named[0]][column]!r} vs "
+                    f"{names[other][column]!r}); build every org's matrix from the same "
+                    "FeatureSpace")
         self.participants = {p.participant_id: p for p in participants}
         #: sample counts and quality multipliers fixed at enrolment (the calibration phase);
         #: aggregation weights come from here, never from what an update claims
@@ -179,6 +195,17 @@ class Coordinator:
                               f"{strategy.name} strategy's mu={strategy_mu:g} disagree; set "
                               "the proximal term in one place")
         self.log_path = Path(log_path) if log_path is not None else None
+        if self.log_path is not None:  # refused now, not after the first round has trained
+            if self.log_path.is_dir():
+                raise ConfigError(f"log_path {self.log_path} is a folder; give a file such as "
+                                  f"{self.log_path / 'rounds.jsonl'}")
+            try:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(f"log_path {self.log_path}: cannot create its folder "
+                                  f"({exc.strerror or exc})") from None
+        #: stamps this coordinator's records, so the runs that share a log can be told apart
+        self.run_id = secrets.token_hex(6)
         self.server_side_clipping = server_side_clipping
         self.history: list[RoundRecord] = []
         self._previous: np.ndarray | None = None
@@ -253,6 +280,13 @@ class Coordinator:
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
             aggregation=info,
         )
+        record = self._keep(record)
+        return record
+
+    def _keep(self, record: RoundRecord) -> RoundRecord:
+        """Stamp ``record`` with this run's id, add it to the history and append it to the
+        round log."""
+        record = record.model_copy(update={"run": self.run_id})
         self.history.append(record)
         if self.log_path is not None:
             with self.log_path.open("a", encoding="utf-8") as log:
@@ -397,7 +431,36 @@ class Coordinator:
                                 averaged_test_metrics=averaged_test)
 
 
-def read_round_log(path: str | Path) -> list[RoundRecord]:
-    """Parse a round log written by a coordinator."""
-    return [RoundRecord.model_validate(json.loads(line))
-            for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_round_log(path: str | Path, run: str | None = None) -> list[RoundRecord]:
+    """Parse a round log written by a coordinator: the rounds of run ``run`` (a
+    ``Coordinator.run_id``), or of the one run the log holds.
+
+    Raises :class:`ConfigError` for a file that cannot be read or holds something other than
+    round records, and for a log that several coordinators appended to when ``run`` is not
+    given (their rounds would otherwise read as one federation's).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"{path}: cannot read the round log ({reason})") from None
+    records: list[RoundRecord] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(RoundRecord.model_validate_json(line))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the line"
+            raise ConfigError(f"{path}, line {number}: not a round record ({where}: "
+                              f"{first['msg']})") from None
+    if run is not None:
+        return [record for record in records if record.run == run]
+    runs = list(dict.fromkeys(record.run for record in records))
+    if len(runs) > 1:
+        raise ConfigError(f"{path} holds the rounds of {len(runs)} coordinator runs "
+                          f"({', '.join(str(r) for r in runs)}); pass run= one of them, or "
+                          "give each federation its own log_path")
+    return records

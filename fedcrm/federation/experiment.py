@@ -110,6 +110,19 @@ def prepare_task(
     """
     if drop_leakage not in ("custom", "all", "none"):
         raise ConfigError(f"drop_leakage must be 'custom', 'all' or 'none', got {drop_leakage!r}")
+    task = _task(task)
+    if isinstance(orgs, OrgInput) or not isinstance(orgs, Sequence) or not orgs:
+        raise ConfigError("orgs must be a non-empty list of OrgInput (one per org)")
+    ids = [org.org_id for org in orgs]
+    repeated = sorted({org_id for org_id in ids if ids.count(org_id) > 1})
+    if repeated:
+        raise ConfigError(f"org id(s) {repeated} are given more than once; each org takes part "
+                          "once")
+    unmapped = [org_id for org_id in ids if org_id not in {o.org for o in mapping.orgs}]
+    if unmapped:
+        raise ConfigError(f"org(s) {unmapped} have no mapping in the proposal, which maps "
+                          f"{[o.org for o in mapping.orgs]} (org ids are case-sensitive); "
+                          "match their metadata first")
     space = build_feature_space(task, ontology, mapping, {o.org_id: o.schema for o in orgs})
     matrices, skipped = [], {}
     for org in orgs:
@@ -141,6 +154,15 @@ def prepare_task(
         matrices = [matrix.restrict(space) for matrix in matrices]
     return PreparedTask(space=space, matrices=matrices, skipped=skipped, leakage=flagged,
                         left_out=drop)
+
+
+def _task(task: Task | str) -> Task:
+    """``task`` as a :class:`Task`, or a :class:`ConfigError` that lists the tasks."""
+    try:
+        return Task(task)
+    except ValueError:
+        raise ConfigError(f"unknown task {task!r}; choose from "
+                          f"{', '.join(t.value for t in Task)}") from None
 
 
 def _pooled(datas: Sequence[ParticipantData]) -> ParticipantData:

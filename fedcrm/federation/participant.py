@@ -44,7 +44,21 @@ class ParticipantData:
 
     def __post_init__(self) -> None:
         for name in ("train", "validation", "test"):
-            x, y = getattr(self, f"{name}_x"), getattr(self, f"{name}_y")
+            try:  # lists and other array-likes are fine; text or objects are not
+                x = np.asarray(getattr(self, f"{name}_x"), dtype=np.float64)
+                y = np.asarray(getattr(self, f"{name}_y"), dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name} split: features and labels must be numbers "
+                                  "(arrays of floats)") from None
+            if y.ndim == 2 and y.shape[1] == 1:
+                y = y[:, 0]  # a column vector of labels
+            if y.ndim != 1:
+                raise ConfigError(f"{name} split: labels must be one number per record, got "
+                                  f"shape {y.shape}")
+            original_x = getattr(self, f"{name}_x")
+            if not isinstance(original_x, np.ndarray) or original_x.dtype.kind not in "fiub":
+                setattr(self, f"{name}_x", x)
+            setattr(self, f"{name}_y", y)
             if x.ndim != 2 or len(x) != len(y):
                 raise ConfigError(f"{name} split: features {x.shape} and labels {y.shape} "
                                   "do not line up")
@@ -61,6 +75,10 @@ class ParticipantData:
         widths = {self.train_x.shape[1], self.validation_x.shape[1], self.test_x.shape[1]}
         if len(widths) != 1:
             raise ConfigError(f"splits have different feature counts {sorted(widths)}")
+        if self.feature_names and len(self.feature_names) != self.train_x.shape[1]:
+            raise ConfigError(f"{len(self.feature_names)} feature names for "
+                              f"{self.train_x.shape[1]} feature columns; give one name per "
+                              "column, in column order")
 
     @property
     def n_features(self) -> int:
@@ -196,9 +214,18 @@ class Participant:
         model_factory: ModelFactory | None = None,
         privacy: PrivacyHook | None = None,
     ) -> None:
-        if not 0.6 <= quality_multiplier <= 1.4:
-            raise ConfigError(f"participant {participant_id}: quality multiplier must be in "
-                              f"[0.6, 1.4], got {quality_multiplier}")
+        if not isinstance(participant_id, str) or not participant_id:
+            raise ConfigError(f"a participant id is a non-empty string (the org id), got "
+                              f"{participant_id!r}")
+        if not isinstance(data, ParticipantData):
+            raise ConfigError(f"participant {participant_id}: data must be a ParticipantData "
+                              f"(fedcrm.federation.participant_data builds one), got "
+                              f"{type(data).__name__}")
+        if isinstance(quality_multiplier, bool) or not isinstance(
+                quality_multiplier, int | float | np.integer | np.floating) \
+                or not 0.6 <= quality_multiplier <= 1.4:
+            raise ConfigError(f"participant {participant_id}: quality multiplier must be a "
+                              f"number in [0.6, 1.4], got {quality_multiplier!r}")
         self.participant_id = participant_id
         self.data = data
         self.config = config or TrainingConfig()

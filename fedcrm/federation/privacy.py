@@ -145,6 +145,9 @@ class PrivacyConfig(BaseModel):
 
 
 def _resolve_budgets(participant_ids: Sequence[str], budgets: Budgets) -> dict[str, PrivacyBudget]:
+    if not isinstance(budgets, PrivacyBudget | tuple | list | Mapping):
+        raise ConfigError(f"a privacy budget is an (epsilon, delta) pair, a PrivacyBudget, or a "
+                          f"dict of them by participant id; got {budgets!r}")
     if isinstance(budgets, PrivacyBudget | tuple | list):
         common = PrivacyBudget.model_validate(budgets)
         return dict.fromkeys(participant_ids, common)

@@ -54,6 +54,7 @@ from typing import Any, Literal
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fedcrm._args import string_list
 from fedcrm.crypto import (
     AggregationResult,
     EncryptedUpdate,
@@ -172,7 +173,7 @@ def key_ceremony(
     share to its org over an authenticated private channel, publishes the public key, and
     exits. ``quorum`` defaults to 60 % of the key holders, rounded up.
     """
-    ids = list(participant_ids)
+    ids = string_list(participant_ids, "participant_ids")
     public_key, shares = deal(ids, quorum, bits=key_bits, safe_primes=safe_primes,
                               allow_insecure_bits=allow_insecure_bits)
     return FederationKeys.from_deal(public_key, shares)
@@ -524,10 +525,7 @@ class SecureCoordinator(Coordinator):
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
             encryption=encryption,
         )
-        self.history.append(record)
-        if self.log_path is not None:
-            with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(record.model_dump_json() + "\n")
+        record = self._keep(record)
         if encryption.failure is not None:
             if self.secure.on_failure == "raise":
                 raise AggregationError(encryption.failure) from cause

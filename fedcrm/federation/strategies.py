@@ -7,6 +7,7 @@ wrapping a strategy, not by flags on one big class (Flower's strategy pattern).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,8 +117,9 @@ class FedProx(FedAvg):
     name = "fedprox"
 
     def __init__(self, mu: float = 0.01) -> None:
-        if mu <= 0:
-            raise ConfigError(f"FedProx needs mu > 0, got {mu}")
+        if isinstance(mu, bool) or not isinstance(mu, int | float) or not math.isfinite(mu) \
+                or mu <= 0:
+            raise ConfigError(f"FedProx needs a finite number mu > 0, got {mu!r}")
         self.mu = mu
 
     def configure_round(

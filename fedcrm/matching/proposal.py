@@ -125,7 +125,9 @@ class MappingProposal(_Model):
         for org in self.orgs:
             if org.org == org_id:
                 return org
-        raise KeyError(f"no org {org_id!r} in this mapping; have {[o.org for o in self.orgs]}")
+        raise MappingError(f"no org {org_id!r} in this mapping; it has "
+                           f"{[o.org for o in self.orgs]} (org ids are case-sensitive; match "
+                           "the org's metadata to add it)")
 
     def iter_fields(self) -> Iterator[tuple[str, FieldMapping]]:
         """(org id, field decision) for every field."""

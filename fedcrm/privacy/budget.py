@@ -112,6 +112,11 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+#: the largest ε a budget may have: e^100 bounds nothing, and calibrating noise for ε in the
+#: thousands takes the PRV accountant minutes
+MAX_EPSILON = 100.0
+
+
 def validate_budget(
     epsilon: float,
     delta: float,
@@ -126,7 +131,7 @@ def validate_budget(
     participants for client-level DP); δ must be strictly below ``1/n_protected``.
 
     Raises:
-        ConfigError: ε ≤ 0 or not finite, δ ≤ 0, or δ ≥ 1/n.
+        ConfigError: ε ≤ 0, above :data:`MAX_EPSILON` or not finite, δ ≤ 0, or δ ≥ 1/n.
     """
     who = f"participant {participant_id!r}"
     if not is_positive_integer(n_protected):
@@ -137,6 +142,12 @@ def validate_budget(
         raise ConfigError(
             f"{who}: epsilon must be a finite number > 0 (smaller ε is stronger privacy; "
             f"typical budgets are 0.5–10), got epsilon={epsilon!r}"
+        )
+    if epsilon > MAX_EPSILON:
+        raise ConfigError(
+            f"{who}: epsilon={epsilon!r} promises nothing (an attacker's odds may grow by "
+            f"e^ε); budgets above {MAX_EPSILON:g} are refused (typical budgets are 0.5–10; to "
+            "train without DP, leave privacy off)"
         )
     delta_limit = 1.0 / n_protected
     if not _is_real(delta) or not math.isfinite(delta) or delta <= 0:  # type: ignore[arg-type]

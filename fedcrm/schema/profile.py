@@ -12,6 +12,7 @@ formats). Two rules keep single records out of it:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,11 +55,20 @@ def k_aggregated_quantiles(values: np.ndarray, k: int) -> dict[str, float]:
     return result
 
 
-def profile_series(series: pd.Series, *, k: int = 5, max_categories: int = 50) -> FieldProfile:
+def profile_series(series: pd.Series | Sequence[object], *, k: int = 5,
+                   max_categories: int = 50) -> FieldProfile:
     """Profile one column of records without letting any rare value out.
 
-    ``k`` is the minimum number of records a reported category must have (default 5).
+    ``series`` is a pandas Series or any sequence of values. ``k`` is the minimum number of
+    records a reported category must have (default 5). Infinite numbers count as values but
+    are left out of the numeric statistics (quantiles, mean, standard deviation), which
+    describe the finite ones.
     """
+    if not isinstance(series, pd.Series):
+        if isinstance(series, str | bytes) or not isinstance(series, Sequence | np.ndarray):
+            raise ConfigError(f"profile_series takes a pandas Series or a list of values, got "
+                              f"{type(series).__name__}")
+        series = pd.Series(list(series))
     if not isinstance(k, int) or k < 2:
         raise ConfigError(f"k must be an integer >= 2, got {k!r}")
     if max_categories < 0:
@@ -82,8 +92,9 @@ def profile_series(series: pd.Series, *, k: int = 5, max_categories: int = 50) -
     is_numeric = pd.api.types.is_numeric_dtype(non_null) and not is_bool
     if is_bool and n_values:
         profile["true_rate"] = float(non_null.astype(bool).mean())
-    if is_numeric and n_values >= k:
-        numbers = non_null.to_numpy(dtype=float)
+    numbers = non_null.to_numpy(dtype=float) if is_numeric else np.zeros(0)
+    numbers = numbers[np.isfinite(numbers)]
+    if is_numeric and len(numbers) >= k:
         profile["numeric_quantiles"] = k_aggregated_quantiles(numbers, k)
         profile["numeric_mean"] = float(numbers.mean())
         profile["numeric_std"] = float(numbers.std())

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedcrm import FeatureError
+from fedcrm import ConfigError, FeatureError
 from fedcrm.features import canonicalize, read_records
 from fedcrm.features.canonical import days_before
 
@@ -77,3 +77,39 @@ def test_missing_dates_stay_missing() -> None:
     for as_of in (pd.Timestamp("2025-01-01"), pd.Series(pd.to_datetime(["2025-01-01"] * 2))):
         days = days_before(dates, as_of)
         assert days.iloc[0] == 366.0 and np.isnan(days.iloc[1])
+
+
+@pytest.mark.parametrize("rates, named", [
+    ({"USD": float("nan"), "EUR": float("nan")}, "'USD'"),
+    ({"EUR": -1.08}, "'EUR'"),
+    ({"GBP": 0}, "'GBP'"),
+    ({"CHF": float("inf")}, "'CHF'"),
+    ({"EUR": "1.08"}, "'EUR'"),
+    ({"EURO": 1.08}, "'EURO'"),
+])
+def test_a_rate_that_is_not_a_positive_number_is_refused(federation, mapping, ontology,
+                                                         rates, named) -> None:
+    org = federation.orgs[0]
+    with pytest.raises(ConfigError, match=f"currency_rates.*{named}") as caught:
+        canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id), ontology,
+                     currency_rates=rates)
+    assert "currency code" in str(caught.value) or "> 0" in str(caught.value)
+
+
+@pytest.mark.parametrize("code", ["EURO", "XYZ", "", "eu"])
+def test_an_unknown_default_currency_is_refused(federation, mapping, ontology, code) -> None:
+    org = federation.orgs[0]
+    with pytest.raises(ConfigError, match=r"default_currency .* currency_rates=") as caught:
+        canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id), ontology,
+                     default_currency=code)
+    assert "EUR" in str(caught.value)  # the codes it does know are listed
+
+
+def test_rates_and_default_currency_are_read_case_insensitively(federation, mapping,
+                                                                ontology) -> None:
+    org = federation.orgs[0]
+    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                             ontology, currency_rates={"brl": 0.2}, default_currency="brl")
+    revenue = next(c for c in canonical.conversions if c.field == "AnnualRevenue")
+    assert revenue.scale == pytest.approx(0.2)
+    assert "BRL from the org default" in revenue.note

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedcrm import FeatureError
+from fedcrm import ConfigError, FeatureError
 from fedcrm.features import build_feature_space, build_task_matrix, canonicalize
+from fedcrm.federation.experiment import OrgInput, prepare_task
 from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
 from fedcrm.ontology import Usage
 from fedcrm.tasks import TASKS, Task
@@ -269,3 +270,55 @@ def test_an_org_with_a_handful_of_labelled_records_is_refused_not_crashed(
             results[n] = "built"
     assert results[2] == "refused" and results[12] == "built"
     assert "built" in results.values() and list(results.values()).count("refused") >= 1
+
+
+@pytest.mark.parametrize("sizes, named", [
+    ({"test_size": 0}, "test_size"),
+    ({"validation_size": 0}, "validation_size"),
+    ({"test_size": float("nan")}, "test_size"),
+    ({"test_size": -0.1}, "test_size"),
+    ({"test_size": 1.0}, "test_size"),
+    ({"validation_size": "0.1"}, "validation_size"),
+    ({"validation_size": 0.8}, r"test_size \+ validation_size"),
+    ({"test_size": 0.5, "validation_size": 0.5}, r"test_size \+ validation_size"),
+])
+def test_split_sizes_outside_0_to_1_are_refused(federation, mapping, ontology, reference,
+                                                sizes, named) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "lead_conversion", 0)
+    with pytest.raises(ConfigError, match=named):
+        build_task_matrix(canonical, space, reference, **sizes)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "7"])
+def test_a_seed_scikit_learn_cannot_use_is_refused(federation, mapping, ontology, reference,
+                                                   seed) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "lead_conversion", 0)
+    with pytest.raises(ConfigError, match="seed must be an integer from 0 to 4294967295"):
+        build_task_matrix(canonical, space, reference, seed=seed)
+
+
+def test_prepare_task_refuses_a_negative_seed(federation, mapping, ontology,
+                                              reference) -> None:
+    orgs = [OrgInput(o.org_id, o.schema, o.tables) for o in federation.orgs]
+    with pytest.raises(ConfigError, match="seed"):
+        prepare_task("lead_conversion", orgs, mapping, ontology, reference, seed=-1)
+
+
+@pytest.mark.parametrize("date", ["not a date", None, "", "NaT", 20240101, float("nan")])
+def test_a_reference_date_that_is_not_a_date_is_refused(federation, mapping, ontology,
+                                                        date) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "lead_conversion", 0)
+    with pytest.raises(ConfigError, match="reference_date .* is not a date; use YYYY-MM-DD"):
+        build_task_matrix(canonical, space, date)
+
+
+def test_a_reference_date_can_be_text_a_date_or_a_datetime(federation, mapping, ontology,
+                                                           reference) -> None:
+    space, canonical = _space_and_org(federation, mapping, ontology, "lead_conversion", 0)
+    expected = build_task_matrix(canonical, space, reference)
+    day = pd.Timestamp(reference)
+    for date in (day.strftime("%Y-%m-%d"), day.date(), day.to_pydatetime(),
+                 np.datetime64(day.strftime("%Y-%m-%d"))):
+        matrix = build_task_matrix(canonical, space, date)
+        np.testing.assert_array_equal(matrix.x, expected.x)
+        np.testing.assert_array_equal(matrix.split, expected.split)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,3 +123,13 @@ def test_profile_model_rejects_rare_categories() -> None:
     with pytest.raises(ValidationError, match="fewer than k=5"):
         FieldProfile(k=5, n_rows=10, null_rate=0, distinct_ratio=0.5,
                      categories=({"value": "x", "count": 2},))
+
+
+def test_a_list_is_profiled_and_infinite_numbers_stay_out_of_the_statistics() -> None:
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, float("inf"), float("-inf")]
+    profile = profile_series(values, k=2)
+    assert profile.n_rows == 8
+    assert profile.numeric_mean == pytest.approx(3.5)
+    assert all(math.isfinite(q) for q in profile.numeric_quantiles.values())
+    with pytest.raises(ConfigError, match="a pandas Series or a list of values"):
+        profile_series("abc")

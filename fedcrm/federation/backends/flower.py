@@ -537,10 +537,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
             validation_auc=validation,
             seconds={k: round(v, 4) for k, v in timings.items()}, privacy=privacy,
             encryption=encryption)
-        self.history.append(record)
-        if self.log_path is not None:
-            with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(record.model_dump_json() + "\n")
+        record = self._keep(record)
         self._report(record)
         if encryption.failure is not None:
             if self.settings.encryption.on_failure == "raise":
