@@ -288,8 +288,9 @@ def federated_section(args: argparse.Namespace) -> None:
         attack = [r["attack_auc"] for r in runs]
         label = "no DP" if epsilon is None else f"{epsilon:g}"
         spent = "—" if epsilon is None else f"{max(r['epsilon_spent'] for r in runs):.3f}"
+        tested = f"{statistics.mean(test):.3f} ± {_std(test):.3f}" if test else "n/a"
         print(
-            f"| {label} | {statistics.mean(test):.3f} ± {_std(test):.3f} | "
+            f"| {label} | {tested} | "
             f"{statistics.mean(attack):.3f} ± {_std(attack):.3f} | {spent} | {seconds:.1f} |"
         )
     print()

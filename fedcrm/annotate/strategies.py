@@ -31,6 +31,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Real
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -160,11 +161,12 @@ class Impact(QueryStrategy):
     def __init__(
         self, weights: Mapping[str, float], *, default: float = 1.0, none_weight: float = 1.0
     ) -> None:
-        bad = sorted(k for k, v in weights.items() if not math.isfinite(v) or v < 0)
+        bad = sorted(k for k, v in weights.items() if isinstance(v, bool)
+                     or not isinstance(v, Real) or not math.isfinite(v) or v < 0)
         if bad:
             raise ConfigError(f"impact weights must be finite and >= 0; check {bad[:5]}")
         for name, value in (("default", default), ("none_weight", none_weight)):
-            if isinstance(value, bool) or not isinstance(value, int | float) \
+            if isinstance(value, bool) or not isinstance(value, Real) \
                     or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"Impact {name} must be a finite number >= 0, got {value!r}")
         self.weights = dict(weights)

@@ -119,6 +119,11 @@ class FederationResult(BaseModel):
         return _mean_auc(self.averaged_test_metrics)
 
 
+def _feature_names(participant: Participant) -> list[str]:
+    names = getattr(participant.data, "feature_names", None)
+    return [str(name) for name in names] if names is not None else []
+
+
 def _mean_auc(metrics: dict[str, dict[str, float | None]]) -> float | None:
     values = [m["auc"] for m in metrics.values() if m.get("auc") is not None]
     return float(np.mean(values)) if values else None
@@ -159,18 +164,23 @@ class Coordinator:
                 "participants have mismatched feature spaces (columns per participant: "
                 + ", ".join(f"{k}={v}" for k, v in widths.items())
                 + "); build every org's matrix from the same FeatureSpace")
-        # remote participants (Flower) hold no names here; their nodes check them
-        names = {p.participant_id: list(getattr(p.data, "feature_names", None) or [])
-                 for p in participants}
+        # remote participants (Flower) hold no names on this side, so they are not compared
+        # here: a Flower federation relies on every node building its matrix from the
+        # published feature space
+        names = {p.participant_id: _feature_names(p) for p in participants}
         named = [pid for pid, columns in names.items() if columns]
         for other in named[1:]:
-            if names[other] != names[named[0]]:
-                column = next(i for i, (a, b) in enumerate(zip(
-                    names[named[0]], names[other], strict=True)) if a != b)
+            first, second = names[named[0]], names[other]
+            if first != second:
+                pairs = enumerate(zip(first, second, strict=False))
+                column = next((i for i, (a, b) in pairs if a != b),
+                              min(len(first), len(second)))
+                shown = (f"column {column}: {first[column]!r} vs {second[column]!r}"
+                         if column < min(len(first), len(second))
+                         else f"{len(first)} vs {len(second)} names")
                 raise ConfigError(
-                    f"participants {named[0]} and {other} order their features differently "
-                    f"(column {column}: {names[named[0]][column]!r} vs "
-                    f"{names[other][column]!r}); build every org's matrix from the same "
+                    f"participants {named[0]} and {other} name their feature columns "
+                    f"differently ({shown}); build every org's matrix from the same "
                     "FeatureSpace")
         self.participants = {p.participant_id: p for p in participants}
         #: sample counts and quality multipliers fixed at enrolment (the calibration phase);
@@ -431,9 +441,20 @@ class Coordinator:
                                 averaged_test_metrics=averaged_test)
 
 
-def read_round_log(path: str | Path, run: str | None = None) -> list[RoundRecord]:
+class _OneRun:
+    """The default of :func:`read_round_log`'s ``run``: the one run the log holds."""
+
+    def __repr__(self) -> str:
+        return "the log's one run"
+
+
+ONE_RUN = _OneRun()
+
+
+def read_round_log(path: str | Path, run: str | _OneRun | None = ONE_RUN) -> list[RoundRecord]:
     """Parse a round log written by a coordinator: the rounds of run ``run`` (a
-    ``Coordinator.run_id``), or of the one run the log holds.
+    ``Coordinator.run_id``; None selects rounds written before run ids were recorded), or by
+    default those of the one run the log holds.
 
     Raises :class:`ConfigError` for a file that cannot be read or holds something other than
     round records, and for a log that several coordinators appended to when ``run`` is not
@@ -456,9 +477,12 @@ def read_round_log(path: str | Path, run: str | None = None) -> list[RoundRecord
             where = ".".join(str(part) for part in first["loc"]) or "the line"
             raise ConfigError(f"{path}, line {number}: not a round record ({where}: "
                               f"{first['msg']})") from None
-    if run is not None:
-        return [record for record in records if record.run == run]
     runs = list(dict.fromkeys(record.run for record in records))
+    if not isinstance(run, _OneRun):
+        if records and run not in runs:
+            raise ConfigError(f"{path} has no rounds of run {run!r}; its runs are "
+                              f"{', '.join(str(r) for r in runs)}")
+        return [record for record in records if record.run == run]
     if len(runs) > 1:
         raise ConfigError(f"{path} holds the rounds of {len(runs)} coordinator runs "
                           f"({', '.join(str(r) for r in runs)}); pass run= one of them, or "

@@ -111,7 +111,10 @@ def prepare_task(
     if drop_leakage not in ("custom", "all", "none"):
         raise ConfigError(f"drop_leakage must be 'custom', 'all' or 'none', got {drop_leakage!r}")
     task = _task(task)
-    if isinstance(orgs, OrgInput) or not isinstance(orgs, Sequence) or not orgs:
+    if isinstance(orgs, OrgInput | str):
+        raise ConfigError("orgs must be a list of OrgInput (one per org), not a single one")
+    orgs = list(orgs)
+    if not orgs or not all(isinstance(org, OrgInput) for org in orgs):
         raise ConfigError("orgs must be a non-empty list of OrgInput (one per org)")
     ids = [org.org_id for org in orgs]
     repeated = sorted({org_id for org_id in ids if ids.count(org_id) > 1})

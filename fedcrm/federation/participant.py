@@ -29,6 +29,17 @@ from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.models import ModelFactory, get_parameters, make_model, set_parameters
 
 
+def _numeric_array(values: object, split: str) -> np.ndarray:
+    """``values`` as a numeric array: a numeric ndarray as it is, anything else as float32."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values
+    try:
+        return np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{split} split: features and labels must be numbers (arrays of "
+                          "floats)") from None
+
+
 @dataclass
 class ParticipantData:
     """One org's model-ready splits (float32 features, 0/1 labels). The test split is for
@@ -43,21 +54,20 @@ class ParticipantData:
     feature_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # numpy arrays, tuples or a pandas Index of names alike (an array has no truth value)
+        self.feature_names = [str(n) for n in self.feature_names] \
+            if self.feature_names is not None else []
         for name in ("train", "validation", "test"):
-            try:  # lists and other array-likes are fine; text or objects are not
-                x = np.asarray(getattr(self, f"{name}_x"), dtype=np.float64)
-                y = np.asarray(getattr(self, f"{name}_y"), dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} split: features and labels must be numbers "
-                                  "(arrays of floats)") from None
+            # numeric arrays are kept as they are (no copy); lists and other array-likes
+            # become float32 arrays; text or objects are refused
+            x = _numeric_array(getattr(self, f"{name}_x"), name)
+            y = _numeric_array(getattr(self, f"{name}_y"), name)
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]  # a column vector of labels
             if y.ndim != 1:
                 raise ConfigError(f"{name} split: labels must be one number per record, got "
                                   f"shape {y.shape}")
-            original_x = getattr(self, f"{name}_x")
-            if not isinstance(original_x, np.ndarray) or original_x.dtype.kind not in "fiub":
-                setattr(self, f"{name}_x", x)
+            setattr(self, f"{name}_x", x)
             setattr(self, f"{name}_y", y)
             if x.ndim != 2 or len(x) != len(y):
                 raise ConfigError(f"{name} split: features {x.shape} and labels {y.shape} "

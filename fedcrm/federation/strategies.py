@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,7 @@ class FedProx(FedAvg):
     name = "fedprox"
 
     def __init__(self, mu: float = 0.01) -> None:
-        if isinstance(mu, bool) or not isinstance(mu, int | float) or not math.isfinite(mu) \
-                or mu <= 0:
+        if isinstance(mu, bool) or not isinstance(mu, Real) or not math.isfinite(mu) or mu <= 0:
             raise ConfigError(f"FedProx needs a finite number mu > 0, got {mu!r}")
         self.mu = mu
 

@@ -102,6 +102,13 @@ class OrgMapping(_Model):
         raise KeyError(f"org {self.org} has no field {sobject}.{field} in this mapping")
 
 
+class UnknownOrgError(MappingError, KeyError):
+    """An org the mapping does not have (a :class:`KeyError` too, as it was before)."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 class MappingProposal(_Model):
     """A whole federation's mapping (proposed by the matcher or approved by a steward)."""
 
@@ -125,7 +132,7 @@ class MappingProposal(_Model):
         for org in self.orgs:
             if org.org == org_id:
                 return org
-        raise MappingError(f"no org {org_id!r} in this mapping; it has "
+        raise UnknownOrgError(f"no org {org_id!r} in this mapping; it has "
                            f"{[o.org for o in self.orgs]} (org ids are case-sensitive; match "
                            "the org's metadata to add it)")
 

@@ -12,7 +12,7 @@ formats). Two rules keep single records out of it:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ def k_aggregated_quantiles(values: np.ndarray, k: int) -> dict[str, float]:
     return result
 
 
-def profile_series(series: pd.Series | Sequence[object], *, k: int = 5,
+def profile_series(series: pd.Series | Iterable[object], *, k: int = 5,
                    max_categories: int = 50) -> FieldProfile:
     """Profile one column of records without letting any rare value out.
 
@@ -65,7 +65,7 @@ def profile_series(series: pd.Series | Sequence[object], *, k: int = 5,
     describe the finite ones.
     """
     if not isinstance(series, pd.Series):
-        if isinstance(series, str | bytes) or not isinstance(series, Sequence | np.ndarray):
+        if isinstance(series, str | bytes) or not isinstance(series, Iterable):
             raise ConfigError(f"profile_series takes a pandas Series or a list of values, got "
                               f"{type(series).__name__}")
         series = pd.Series(list(series))

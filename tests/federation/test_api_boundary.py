@@ -40,13 +40,15 @@ def test_participants_whose_columns_are_in_another_order_are_refused() -> None:
     names = [f"f{i}" for i in range(10)]
     a = Participant("a", _named(logistic_org(200, 0.0, 1), names), config=CONFIG)
     b = Participant("b", _named(logistic_org(200, 0.3, 2), names[::-1]), config=CONFIG)
-    with pytest.raises(ConfigError, match="order their features differently .column 0: 'f0' vs "
-                                          "'f9'"):
+    with pytest.raises(ConfigError, match="name their feature columns differently .column 0: "
+                                          "'f0' vs 'f9'"):
         Coordinator([a, b], FedAvg(), CONFIG)
     same = Participant("b", _named(logistic_org(200, 0.3, 2), names), config=CONFIG)
     Coordinator([a, same], FedAvg(), CONFIG)  # the same order is fine
     with pytest.raises(ConfigError, match="3 feature names for 10 feature columns"):
         _named(logistic_org(200, 0.0, 1), names[:3])
+    as_array = _named(logistic_org(200, 0.0, 1), np.array(names))  # type: ignore[arg-type]
+    assert as_array.feature_names == names
 
 
 def test_participant_data_reads_lists_and_column_labels_and_refuses_text() -> None:
@@ -54,6 +56,9 @@ def test_participant_data_reads_lists_and_column_labels_and_refuses_text() -> No
     as_lists = dataclasses.replace(data, train_x=data.train_x.tolist(),
                                    train_y=data.train_y[:, None])
     assert as_lists.train_x.shape == data.train_x.shape and as_lists.train_y.ndim == 1
+    assert as_lists.train_x.dtype == np.float32
+    kept = dataclasses.replace(data)
+    assert kept.train_x is data.train_x  # a numeric array is not copied
     with pytest.raises(ConfigError, match="must be numbers"):
         dataclasses.replace(data, train_x=np.full(data.train_x.shape, "x", dtype=object))
     with pytest.raises(ConfigError, match="participant id is a non-empty string"):
@@ -67,6 +72,9 @@ def test_participant_data_reads_lists_and_column_labels_and_refuses_text() -> No
 def test_non_finite_settings_are_refused() -> None:
     with pytest.raises(ConfigError, match="finite number mu > 0"):
         FedProx(mu=float("nan"))
+    assert FedProx(mu=np.float32(0.5)).mu == pytest.approx(0.5)  # numpy numbers are numbers
+    with pytest.raises(ConfigError, match="impact weights must be finite"):
+        Impact({"account.industry": True})  # type: ignore[dict-item]
     for setting in ("learning_rate", "prox_mu", "weight_decay"):
         with pytest.raises(ValueError, match=setting):
             TrainingConfig(**{setting: float("inf")})
@@ -106,6 +114,13 @@ def test_runs_sharing_a_log_are_told_apart(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="holds the rounds of 2 coordinator runs"):
         read_round_log(log)
     assert [r.run for r in read_round_log(log, run=runs[1])] == [runs[1]]
+    with pytest.raises(ConfigError, match="has no rounds of run 'typo'"):
+        read_round_log(log, run="typo")
+    old = tmp_path / "old.jsonl"  # written before run ids: run=None selects its rounds
+    old.write_text("".join(r.model_copy(update={"run": None}).model_dump_json() + "\n"
+                           for r in read_round_log(log, run=runs[0])))
+    old.write_text(old.read_text() + log.read_text().splitlines()[-1] + "\n")
+    assert [r.run for r in read_round_log(old, run=None)] == [None]
     with pytest.raises(ConfigError, match="is a folder"):
         Coordinator([Participant("a", data, config=CONFIG)], FedAvg(), CONFIG, log_path=tmp_path)
     log.write_text(json.dumps({"round": "x"}) + "\n")
@@ -134,4 +149,6 @@ def test_prepare_task_refuses_duplicate_unmapped_and_unknown_input() -> None:
     with pytest.raises(ConfigError, match="non-empty list of OrgInput"):
         prepare_task("churn", [], mapping, ontology, "2025-06-30")
     with pytest.raises(MappingError, match="no org 'nope' in this mapping"):
+        mapping.org("nope")
+    with pytest.raises(KeyError):  # as before, for code that caught KeyError
         mapping.org("nope")

@@ -133,3 +133,4 @@ def test_a_list_is_profiled_and_infinite_numbers_stay_out_of_the_statistics() ->
     assert all(math.isfinite(q) for q in profile.numeric_quantiles.values())
     with pytest.raises(ConfigError, match="a pandas Series or a list of values"):
         profile_series("abc")
+    assert profile_series(pd.Index([1, 2, 3, 4, 5, 6]), k=2).numeric_mean == pytest.approx(3.5)
