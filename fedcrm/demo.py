@@ -20,6 +20,7 @@ from fedcrm._args import string_list
 from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.features.canonical import read_records
+from fedcrm.features.extract import reference_timestamp
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.experiment import OrgInput, TaskResult, prepare_task, run_task
 from fedcrm.matching.corpus import read_labels
@@ -120,23 +121,9 @@ def _org_folders(data: Path) -> list[Path]:
     return folders
 
 
-def _parse_date(value: object, where: str) -> pd.Timestamp:
-    """``value`` as a date, or a :class:`ConfigError` saying where it came from."""
-    try:
-        if not isinstance(value, str):
-            raise ValueError(value)
-        parsed = pd.Timestamp(value)
-        if pd.isna(parsed):
-            raise ValueError(value)
-    except (ValueError, TypeError, OverflowError):
-        raise ConfigError(f"{where} {value!r} is not a date; use YYYY-MM-DD") from None
-    # record dates are naive UTC; an ISO time with a zone ("...T00:00:00Z") is converted
-    return parsed.tz_convert(None) if parsed.tz is not None else parsed
-
-
 def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
     if given:
-        return _parse_date(given, "--reference-date")
+        return reference_timestamp(given, "--reference-date")
     manifest = data / "federation.json"
     if manifest.is_file():
         try:
@@ -149,7 +136,7 @@ def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
         value = (document.get("reference_date") if isinstance(document, dict) else None) or (
             params.get("reference_date") if isinstance(params, dict) else None)
         if value:
-            return _parse_date(value, f"{manifest}: reference_date")
+            return reference_timestamp(value, f"{manifest}: reference_date")
     raise ConfigError(f"{data}: no federation.json with a reference date; pass "
                       "--reference-date YYYY-MM-DD (the 'today' of the records)")
 
@@ -218,7 +205,7 @@ def run_demo(
     if unknown:
         raise ConfigError(f"unknown task {unknown[0]!r}; choose from {', '.join(ALL_TASKS)}")
     if reference_date:
-        _parse_date(reference_date, "--reference-date")
+        reference_timestamp(reference_date, "--reference-date")
     from fedcrm.matching.api import match
     from fedcrm.synth import generate_federation
 

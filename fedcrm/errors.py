@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 
 class FedcrmError(Exception):
     """Base class of every error fedcrm raises on purpose."""
@@ -75,3 +77,21 @@ class AggregationError(FedcrmError):
 
 class CryptoError(FedcrmError):
     """Encryption, decryption, signature or key material failed verification."""
+
+
+def validation_problems(error: ValidationError, *, root: str = "",
+                        limit: int | None = None) -> str:
+    """pydantic's findings in one line: ``field.path: message; …``.
+
+    ``root`` names the whole input for a finding without a field path (``"row"``, ``"the
+    file"``); without it such a finding is the message alone. ``limit`` keeps the first few
+    and says how many more there were.
+    """
+    found = error.errors(include_url=False)
+    shown = found if limit is None else found[:limit]
+    parts = []
+    for problem in shown:
+        where = ".".join(str(part) for part in problem["loc"]) or root
+        parts.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    more = f" (and {len(found) - len(shown)} more)" if len(found) > len(shown) else ""
+    return "; ".join(parts) + more

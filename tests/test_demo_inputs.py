@@ -61,11 +61,11 @@ def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
 def test_a_reference_date_with_a_time_zone_becomes_naive_utc() -> None:
     """Record dates are naive UTC; a zoned reference date compared with them raised a raw
     TypeError deep in the task definitions."""
-    from fedcrm.demo import _parse_date
+    from fedcrm.features.extract import reference_timestamp
 
-    parsed = _parse_date("2025-06-30T02:00:00+02:00", "--reference-date")
+    parsed = reference_timestamp("2025-06-30T02:00:00+02:00", "--reference-date")
     assert parsed.tz is None and str(parsed) == "2025-06-30 00:00:00"
-    assert _parse_date("2025-06-30T00:00:00Z", "--reference-date").tz is None
+    assert reference_timestamp("2025-06-30T00:00:00Z", "--reference-date").tz is None
 
 
 def test_matching_score_counts_every_custom_suffix(tmp_path: Path) -> None:

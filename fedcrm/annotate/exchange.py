@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fedcrm._files import write_atomically
 from fedcrm.annotate.pool import NO_CONCEPT, PoolField
 from fedcrm.annotate.strategies import Query
-from fedcrm.errors import ConfigError, MappingError
+from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.ontology.models import Ontology
 
 TaskFormat = Literal["jsonl", "csv", "label-studio"]
@@ -448,10 +448,8 @@ def _answer(row: dict[str, Any], where: str) -> Answer | None:
     try:
         parsed = _Row.model_validate(cleaned)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
-        )
-        raise MappingError(f"{where}: malformed answer row ({problems})") from exc
+        raise MappingError(f"{where}: malformed answer row "
+                           f"({validation_problems(exc, root='row')})") from exc
     decision = _decision(parsed.concept, parsed.group, where)
     if decision is None:
         return None

@@ -46,7 +46,7 @@ from fedcrm.annotate.pool import (
     unlabelled_pool,
 )
 from fedcrm.annotate.strategies import Query, QueryStrategy
-from fedcrm.errors import ConfigError, MappingError
+from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.matching.corpus import AnnotatedOrg
 from fedcrm.ontology import load_ontology
 from fedcrm.ontology.models import Ontology
@@ -128,11 +128,8 @@ class LearningCurve(BaseModel):
             raise MappingError(f"{path}: cannot read the learning-curve report "
                                f"({exc.strerror or exc})") from exc
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'the file'}: {error['msg']}"
-                for error in exc.errors()[:3])
-            more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
-            raise MappingError(f"{path}: not a learning-curve report ({problems}{more}); give "
+            problems = validation_problems(exc, root="the file", limit=3)
+            raise MappingError(f"{path}: not a learning-curve report ({problems}); give "
                                "the JSON file `fedcrm annotate round` wrote") from None
         except ValueError as exc:  # not UTF-8 text
             raise MappingError(f"{path}: not a learning-curve report ({exc}); give the JSON "

@@ -292,11 +292,11 @@ def _observed(x: np.ndarray, space: FeatureSpace) -> np.ndarray:
     return observed
 
 
-def _reference_timestamp(reference_date: object) -> pd.Timestamp:
+def reference_timestamp(reference_date: object, where: str = "reference_date") -> pd.Timestamp:
     """``reference_date`` as a naive UTC timestamp (record dates are read as naive UTC, see
-    :func:`~fedcrm.features.convert.parse_dates`), or :class:`ConfigError`."""
-    problem = (f"reference_date {reference_date!r} is not a date; use YYYY-MM-DD or a pandas "
-               "Timestamp")
+    :func:`~fedcrm.features.convert.parse_dates`), or a :class:`ConfigError` that names
+    ``where`` it came from (an argument, an option, a file)."""
+    problem = f"{where} {reference_date!r} is not a date; use YYYY-MM-DD"
     # numbers are refused: pd.Timestamp(20240101) is a nanosecond count in 1970, not a date
     if not isinstance(reference_date, (str, dt.date, np.datetime64)):
         raise ConfigError(problem)
@@ -355,7 +355,7 @@ def build_task_matrix(
     :class:`FeatureError` for an org with no labelled records (or one class only).
     """
     _check_split_options(test_size, validation_size, seed)
-    reference = _reference_timestamp(reference_date)
+    reference = reference_timestamp(reference_date)
     definition = TASKS[space.task]
     base = _base_table(canonical, space)
     outcome: Outcome = definition.outcome(base, reference)

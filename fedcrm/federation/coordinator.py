@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rich.progress import Progress
 
 from fedcrm._console import error_console
-from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
+from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded, validation_problems
 from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
 from fedcrm.federation.participant import Participant, Update
@@ -473,10 +473,9 @@ def read_round_log(path: str | Path, run: str | _OneRun | None = ONE_RUN) -> lis
         try:
             records.append(RoundRecord.model_validate_json(line))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the line"
-            raise ConfigError(f"{path}, line {number}: not a round record ({where}: "
-                              f"{first['msg']})") from None
+            raise ConfigError(f"{path}, line {number}: not a round record "
+                              f"({validation_problems(exc, root='the line', limit=1)})") \
+                from None
     runs = list(dict.fromkeys(record.run for record in records))
     if not isinstance(run, _OneRun):
         if records and run not in runs:

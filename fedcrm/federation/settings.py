@@ -43,7 +43,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fedcrm.errors import ConfigError
+from fedcrm.errors import ConfigError, validation_problems
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.privacy import PrivacyConfig
 from fedcrm.federation.strategies import Strategy, make_strategy
@@ -207,7 +207,5 @@ def load_federation_config(path: str | Path) -> FederationConfig:
     try:
         return FederationConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
-            for error in exc.errors())
-        raise ConfigError(f"federation config {file}: {problems}") from None
+        raise ConfigError(f"federation config {file}: "
+                          f"{validation_problems(exc, root='(top level)')}") from None

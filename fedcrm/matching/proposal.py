@@ -25,7 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fedcrm._files import write_atomically
-from fedcrm.errors import MappingError
+from fedcrm.errors import MappingError, validation_problems
 
 FORMAT_VERSION = 1
 CUSTOM_BLOCK_PREFIX = "custom:"
@@ -192,7 +192,5 @@ class MappingProposal(_Model):
                 f"{path or 'mapping'}: malformed JSON at line {exc.lineno}: {exc.msg}"
             ) from exc
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]
-            )
-            raise MappingError(f"{path or 'mapping'}: invalid mapping ({problems})") from exc
+            raise MappingError(f"{path or 'mapping'}: invalid mapping "
+                               f"({validation_problems(exc, limit=10)})") from exc

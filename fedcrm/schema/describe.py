@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from fedcrm.errors import SchemaError
+from fedcrm.errors import SchemaError, validation_problems
 from fedcrm.schema._files import walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
 from fedcrm.schema.models import FieldMeta, OrgSchema, PicklistValue, SObjectSchema, SourceFormat
@@ -140,11 +140,8 @@ def field_from_describe(
     try:
         parsed = _DescribeField.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'field'}: {e['msg']}" for e in exc.errors()
-        )
-        log.problem(f"invalid describe field ({problems})", path=source, sobject=sobject,
-                    field=name if isinstance(name, str) else None)
+        log.problem(f"invalid describe field ({validation_problems(exc, root='field')})",
+                    path=source, sobject=sobject, field=name if isinstance(name, str) else None)
         return None
     kind = kind_from_describe(parsed.model_dump())
     if kind is None:

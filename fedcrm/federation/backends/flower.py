@@ -47,7 +47,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from fedcrm.crypto import PackingSpec, SecureAggregator
-from fedcrm.errors import AggregationError, ConfigError, CryptoError
+from fedcrm.errors import AggregationError, ConfigError, CryptoError, validation_problems
 from fedcrm.federation.backends.node import (
     NodeAgent,
     NodeResources,
@@ -200,8 +200,7 @@ _MALFORMED = (KeyError, TypeError, ValueError, OverflowError)
 def _discarded(message_type: str, error: Exception) -> str:
     """The round log's reason for an org whose reply could not be used (one line)."""
     if isinstance(error, ValidationError):
-        reason = "; ".join(f"{'.'.join(str(part) for part in problem['loc'])}: "
-                           f"{problem['msg']}" for problem in error.errors(include_url=False))
+        reason = validation_problems(error)
     else:
         reason = " ".join(str(error).split())
     return f"its {message_type} reply was discarded: {reason}"
