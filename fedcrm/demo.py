@@ -23,6 +23,7 @@ from fedcrm.features.canonical import read_records
 from fedcrm.features.extract import reference_timestamp
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.experiment import OrgInput, TaskResult, prepare_task, run_task
+from fedcrm.federation.models import resolve_device
 from fedcrm.matching.corpus import read_labels
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.ontology import load_ontology
@@ -43,24 +44,28 @@ DEMO_ROUNDS = 60
 
 
 def demo_config(*, rounds: int = DEMO_ROUNDS, model: str = "logistic",
-                seed: int = 0) -> TrainingConfig:
+                seed: int = 0, device: str = "cpu") -> TrainingConfig:
     """The demo's training settings: FedAvg-style local SGD, 60 rounds of 5 local epochs,
     server momentum 0.9 (FedAvgM; without it the federated models need ~5× the rounds to come
-    close to the centralised one, see ``docs/federation.md``).
+    close to the centralised one, see ``docs/federation.md``), local training on ``device``.
 
-    Raises :class:`ConfigError` naming the setting (``--rounds``, ``--model``) if one is invalid.
+    Raises :class:`ConfigError` naming the setting (``--rounds``, ``--model``, ``--device``) if
+    one is invalid.
     """
     try:
-        return TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.1, optimizer="sgd",
-                              batch_size=64, model=model, seed=seed,  # type: ignore[arg-type]
-                              server_momentum=0.9)
+        config = TrainingConfig(rounds=rounds, local_epochs=5, learning_rate=0.1,
+                                optimizer="sgd", batch_size=64,
+                                model=model,  # type: ignore[arg-type]
+                                seed=seed, server_momentum=0.9, device=device)
     except ValidationError as exc:
         problems = "; ".join(
             f"--{'.'.join(str(part) for part in error['loc'])} {error['input']!r}: "
-            f"{error['msg']}"
+            f"{error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         )
         raise ConfigError(f"invalid demo setting: {problems}") from None
+    resolve_device(config.device)  # a GPU that is not there is refused before any work
+    return config
 
 
 class MatchingSummary(BaseModel):

@@ -92,6 +92,8 @@ def validation_problems(error: ValidationError, *, root: str = "",
     parts = []
     for problem in shown:
         where = ".".join(str(part) for part in problem["loc"]) or root
-        parts.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+        # a validator's own ValueError reads as written, without pydantic's "Value error, "
+        message = problem["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
     more = f" (and {len(found) - len(shown)} more)" if len(found) > len(shown) else ""
     return "; ".join(parts) + more

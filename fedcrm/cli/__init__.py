@@ -89,6 +89,9 @@ def demo_command(
         "--json", help="Also write the numbers as JSON here.")] = None,
     backend: Annotated[str, typer.Option(
         help="simulation (in-process) or flower (needs fedcrm\\[flower]).")] = "simulation",
+    device: Annotated[str, typer.Option(
+        help="Where the orgs train: cpu, cuda, cuda:N or auto (the GPU if torch sees one). "
+             "The matcher embeds on the GPU whenever torch sees one.")] = "cpu",
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
@@ -108,7 +111,7 @@ def demo_command(
         raise ConfigError(f"--orgs must be between 1 and {MAX_ORGS}, got {orgs}")
     if scale is not None and not (math.isfinite(scale) and scale > 0):
         raise ConfigError(f"--scale must be a positive number, got {scale:g}")
-    config = demo_config(rounds=rounds, model=model, seed=seed)
+    config = demo_config(rounds=rounds, model=model, seed=seed, device=device)
     if json_path is not None:
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json")

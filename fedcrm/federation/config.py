@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+#: the devices local training may run on: ``cpu``, ``cuda`` (the current GPU), ``cuda:N``, or
+#: ``auto`` (CUDA when torch sees a GPU, else the CPU)
+DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:[0-9]+|auto")
 
 
 class TrainingConfig(BaseModel):
@@ -69,6 +74,20 @@ class TrainingConfig(BaseModel):
     model: Literal["logistic", "mlp"] = "logistic"
     hidden: tuple[PositiveInt, ...] = (32, 16)
     seed: int = Field(default=0, ge=0)
+    #: where local training runs (``fedcrm.federation.models.resolve_device``). Each org
+    #: chooses for itself, so it is not a setting the federation must agree on. Models and
+    #: updates travel as float32 vectors either way; a seeded run repeats on the same device,
+    #: but CPU and CUDA results differ in the last bits (their kernels sum in other orders).
+    #: For the small models here the CPU is usually as fast: ``benchmarks/device.py``.
+    device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a device for local training; use 'cpu', "
+                             f"'cuda', 'cuda:N' or 'auto'")
+        return value
 
     def averaged_rounds(self, rounds: int | None = None) -> int:
         """How many last rounds the delivered model averages (see ``average_fraction``)."""

@@ -47,6 +47,33 @@ class MLP(nn.Module):
         return self.network(features).squeeze(-1)
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a ``TrainingConfig.device`` name: ``cpu``, ``cuda``, ``cuda:N`` or
+    ``auto`` (the GPU when torch sees one, else the CPU).
+
+    Raises :class:`ConfigError` for a CUDA device torch cannot use (no GPU, a CPU-only torch
+    build, an index beyond the GPUs present) instead of failing inside the first round.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device {name!r} is not a torch device; use 'cpu', 'cuda', "
+                          f"'cuda:N' or 'auto'") from exc
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise ConfigError(f"device {name!r}: local training runs on 'cpu' or 'cuda' only")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: torch sees no CUDA GPU here (a CPU-only build, or "
+                          f"no driver); use 'cpu' or 'auto'")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA "
+                          f"GPU(s), numbered from 0")
+    return device
+
+
 def make_model(name: str, n_features: int, **options: object) -> nn.Module:
     """``"logistic"`` or ``"mlp"`` (options: ``hidden``, ``dropout``)."""
     if n_features < 1:

@@ -26,7 +26,13 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from fedcrm.errors import ConfigError
 from fedcrm.federation.config import TrainingConfig
-from fedcrm.federation.models import ModelFactory, get_parameters, make_model, set_parameters
+from fedcrm.federation.models import (
+    ModelFactory,
+    get_parameters,
+    make_model,
+    resolve_device,
+    set_parameters,
+)
 
 
 def _numeric_array(values: object, split: str) -> np.ndarray:
@@ -239,6 +245,8 @@ class Participant:
         self.participant_id = participant_id
         self.data = data
         self.config = config or TrainingConfig()
+        # a GPU that is not there is refused now, not in the first round
+        self.device = resolve_device(self.config.device)
         self.quality_multiplier = quality_multiplier
         self.model_factory = model_factory
         self.privacy = privacy
@@ -356,8 +364,10 @@ class Participant:
         config = self.config
         torch.manual_seed(self._seed(round_number))
         generator = torch.Generator().manual_seed(self._seed(round_number))
+        device = self.device
         model = self.new_model()
         set_parameters(model, parameters)
+        model.to(device)
         start = [p.detach().clone() for p in model.parameters()]
         dataset = TensorDataset(torch.from_numpy(self.data.train_x.astype(np.float32)),
                                 torch.from_numpy(self.data.train_y.astype(np.float32)))
@@ -379,8 +389,12 @@ class Participant:
             model, optimizer, loader = self.privacy.wrap(model, optimizer, loader)
         loss_function = nn.BCEWithLogitsLoss()
         model.train()
-        total, batches = 0.0, 0
+        # summed on the device: reading each loss back would wait for the GPU every step
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        batches = 0
         for features, labels in _batches(loader, local_epochs, steps):
+            # the loaders batch on the CPU (Opacus' Poisson sampler too); a no-op there
+            features, labels = features.to(device), labels.to(device)
             if len(labels) == 0:
                 if self.privacy is None:
                     continue
@@ -400,7 +414,7 @@ class Participant:
                 loss = loss + mu / 2 * proximal
             loss.backward()
             optimizer.step()
-            total += float(loss.detach())
+            total += loss.detach().double()
             batches += 1
         trained = get_parameters(trained_module)
         delta = (trained - parameters).astype(np.float32)
@@ -419,7 +433,7 @@ class Participant:
         else:
             delta, norm, clipped = privatized.delta, privatized.norm, privatized.clipped
         privacy_report: dict[str, Any] = {}
-        train_loss = total / max(batches, 1)
+        train_loss = float(total) / max(batches, 1)
         if self.privacy is not None:
             privacy_report = self.privacy.after_round(round_number)
             # the training loss is computed from the training records themselves, not from

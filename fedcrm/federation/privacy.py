@@ -170,7 +170,8 @@ def _state_file(state_dir: Path, participant_id: str) -> Path:
     return state_dir / f"{safe}.privacy-state.json"
 
 
-def _round_seed(seed: int, participant_id: str, round_number: int, release: int) -> int:
+def _round_seed(seed: int, participant_id: str, round_number: int, release: int,
+                stream: str = "") -> int:
     """The 64-bit seed of one round's DP generator, derived from the secret ``seed``.
 
     HMAC-SHA256 keyed with the seed (a pseudorandom function) over the participant, the round
@@ -178,15 +179,20 @@ def _round_seed(seed: int, participant_id: str, round_number: int, release: int)
     Someone who knows the other fields but not the seed cannot tell which generator was used
     without searching the seed, and the seeds of different rounds and participants are
     unrelated. (A checksum such as CRC-32 would fold every seed into 2³² generators.)
+    A non-empty ``stream`` names a second, independent generator of the same round (the
+    noise drawn on a GPU).
     """
-    message = json.dumps([participant_id, round_number, release]).encode("utf-8")
+    fields: list[object] = [participant_id, round_number, release]
+    if stream:
+        fields.append(stream)
+    message = json.dumps(fields).encode("utf-8")
     digest = hmac.new(str(seed).encode("ascii"), message, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")
 
 
 def _round_generator(seed: int | None, participant_id: str, round_number: int,
-                     release: int) -> torch.Generator:
-    """The generator for one round's DP randomness (sampling and noise).
+                     release: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator on ``device`` for one round's DP randomness (sampling and noise).
 
     Without a seed it is seeded from OS entropy: the federation's training seed is known to
     the coordinator, and noise it could regenerate would protect nothing. A seed makes
@@ -194,10 +200,13 @@ def _round_generator(seed: int | None, participant_id: str, round_number: int,
     (:func:`_round_seed`); ``release`` (the engine's count of recorded rounds) keeps a
     retrained round number from reusing a noise draw.
     """
-    generator = torch.Generator()
+    generator = torch.Generator(device=device)
     if seed is None:
         return generator.manual_seed(secrets.randbits(63))
-    return generator.manual_seed(_round_seed(seed, participant_id, round_number, release))
+    # the CPU generator keeps the seeds of runs made before GPUs were supported
+    stream = "" if torch.device(device).type == "cpu" else f"noise on {torch.device(device)}"
+    return generator.manual_seed(_round_seed(seed, participant_id, round_number, release,
+                                             stream))
 
 
 # ---------------------------------------------------------------------------- record level
@@ -270,15 +279,24 @@ class RecordLevelHook:
             raise ConfigError(f"participant {self.participant_id!r}: before_round() was not "
                               "called for this round")
         plan = self.engine.plan
-        generator = (None if plan.secure_mode
-                     else _round_generator(self.seed, plan.participant_id, self._round_number,
-                                           self.engine.rounds_completed))
+        generator = noise_generator = None
+        if not plan.secure_mode:
+            generator = _round_generator(self.seed, plan.participant_id, self._round_number,
+                                         self.engine.rounds_completed)
+            noise_generator = generator
+            device = next(model.parameters()).device
+            if device.type != "cpu":
+                # Opacus draws the noise on the parameters' device, which needs a generator
+                # there (seeded apart from the sampler's); the Poisson sampler draws on the CPU
+                noise_generator = _round_generator(self.seed, plan.participant_id,
+                                                   self._round_number,
+                                                   self.engine.rounds_completed, device)
         # Opacus' Poisson loader takes its generator from the loader it replaces; the trainer's
         # own loader is seeded from the federation's (shared) seed, so rebuild it with ours.
         source = DataLoader(loader.dataset, batch_size=loader.batch_size,
                             drop_last=loader.drop_last, generator=generator)
         module, private_optimizer, private_loader = self.engine.wrap(
-            model, optimizer, source, noise_generator=generator)
+            model, optimizer, source, noise_generator=noise_generator)
         return module, private_optimizer, private_loader
 
     def privatize(self, delta: np.ndarray) -> PrivatizedDelta | None:

@@ -1,0 +1,153 @@
+"""Where local training runs (TrainingConfig.device): the CPU here, CUDA where torch sees a GPU.
+
+The CUDA tests run only on a machine with a GPU (CI has none; ``benchmarks/device.py`` and
+the note of the change say where they were run)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from fedcrm import ConfigError
+from fedcrm.federation import Coordinator, FedAvg, Participant, TrainingConfig
+from fedcrm.federation.models import resolve_device
+from fedcrm.federation.privacy import _round_generator, _round_seed, attach_record_level_dp
+from tests.federation.helpers import logistic_org
+
+CONFIG = TrainingConfig(rounds=2, local_epochs=1, learning_rate=0.05, batch_size=32,
+                        validation_tolerance=0.15, seed=3)
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_threaded_torch() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def federation(config: TrainingConfig) -> list[Participant]:
+    return [Participant(f"org{i}", logistic_org(n, shift, seed=i), config=config)
+            for i, (n, shift) in enumerate([(150, 0.3), (250, -0.2)])]
+
+
+def train_once(config: TrainingConfig) -> np.ndarray:
+    participant = federation(config)[0]
+    start = np.zeros(11, dtype=np.float32)
+    return participant.train(start, 0).delta
+
+
+def test_device_names_are_checked_when_the_config_is_made() -> None:
+    for name in ("cpu", "cuda", "cuda:1", "auto"):
+        assert TrainingConfig(device=name).device == name
+    for name in ("gpu", "CUDA", "cuda:", "mps", ""):
+        with pytest.raises(ValidationError, match="device"):
+            TrainingConfig(device=name)
+
+
+def test_auto_is_the_gpu_when_torch_sees_one_else_the_cpu() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_when_the_participant_is_made() -> None:
+    config = CONFIG.model_copy(update={"device": "cuda"})
+    with pytest.raises(ConfigError, match="no CUDA GPU.*'cpu' or 'auto'"):
+        federation(config)
+
+
+def test_a_gpu_index_beyond_those_present_is_refused() -> None:
+    with pytest.raises(ConfigError, match="CUDA"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+def test_resolve_device_refuses_devices_the_trainer_does_not_support() -> None:
+    with pytest.raises(ConfigError, match="'cpu' or 'cuda' only"):
+        resolve_device("meta")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        resolve_device("nonsense")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto is the GPU on this machine")
+def test_auto_on_a_machine_without_a_gpu_trains_exactly_as_the_cpu() -> None:
+    cpu = train_once(CONFIG)
+    auto = train_once(CONFIG.model_copy(update={"device": "auto"}))
+    assert np.array_equal(cpu, auto)
+
+
+def test_the_cpu_dp_generator_keeps_its_seed_and_a_gpu_stream_is_seeded_apart() -> None:
+    # runs seeded before GPUs were supported draw the same noise: the CPU seed is unchanged
+    seed = _round_seed(7, "org0", 2, 1)
+    assert _round_generator(7, "org0", 2, 1).initial_seed() == seed
+    assert _round_seed(7, "org0", 2, 1, "noise on cuda:0") != seed
+    assert _round_seed(7, "org0", 2, 1, "noise on cuda:0") != _round_seed(7, "org0", 2, 1,
+                                                                          "noise on cuda:1")
+
+
+# ------------------------------------------------------------------------- on a CUDA GPU
+@needs_cuda
+def test_training_on_cuda_matches_the_cpu_up_to_rounding() -> None:
+    cpu = train_once(CONFIG)
+    cuda = train_once(CONFIG.model_copy(update={"device": "cuda"}))
+    assert cuda.dtype == np.float32 and np.isfinite(cuda).all()
+    # same batches (the loader shuffles on the CPU), kernels that sum in other orders
+    assert np.allclose(cpu, cuda, rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+def test_a_federation_on_cuda_reproduces_by_seed_and_follows_the_cpu() -> None:
+    config = CONFIG.model_copy(update={"device": "cuda", "rounds": 3})
+    first = Coordinator(federation(config), FedAvg(), config).run(progress=False)
+    second = Coordinator(federation(config), FedAvg(), config).run(progress=False)
+    assert np.array_equal(first.averaged_parameters, second.averaged_parameters)
+    on_cpu = config.model_copy(update={"device": "cpu"})
+    cpu = Coordinator(federation(on_cpu), FedAvg(), on_cpu).run(progress=False)
+    assert np.allclose(first.averaged_parameters, cpu.averaged_parameters, rtol=1e-4,
+                       atol=1e-5)
+    assert first.mean_test_auc == pytest.approx(cpu.mean_test_auc, abs=0.01)
+
+
+@needs_cuda
+def test_dp_sgd_on_cuda_spends_what_the_cpu_spends(tmp_path: Path) -> None:
+    budgets = {"org0": (3.0, 1e-5), "org1": (3.0, 1e-5)}
+    spends = {}
+    for device in ("cpu", "cuda"):
+        config = CONFIG.model_copy(update={"device": device})
+        participants = federation(config)
+        hooks = attach_record_level_dp(participants, budgets, config,
+                                       tmp_path / f"{device}.jsonl", accountant="rdp", seed=0)
+        result = Coordinator(participants, FedAvg(), config).run(progress=False)
+        assert np.isfinite(result.averaged_parameters).all()
+        spends[device] = {pid: hook.engine.epsilon_spent for pid, hook in hooks.items()}
+        for pid, hook in hooks.items():
+            # the accountant counts the planned steps, whatever the device
+            per_round = math.ceil(hook.engine.plan.n_samples / config.batch_size)
+            assert hook.engine.total_steps == per_round * config.rounds, pid
+    # the privacy accounting does not depend on the device
+    assert spends["cpu"] == spends["cuda"]
+    assert all(0 < spent <= 3.0 for spent in spends["cuda"].values())
+
+
+@needs_cuda
+def test_seeded_dp_noise_on_cuda_repeats_and_differs_from_another_seed(tmp_path: Path) -> None:
+    config = CONFIG.model_copy(update={"device": "cuda"})
+
+    def run(seed: int, name: str) -> np.ndarray:
+        participants = federation(config)
+        attach_record_level_dp(participants, {"org0": (3.0, 1e-5), "org1": (3.0, 1e-5)},
+                               config, tmp_path / f"{name}.jsonl", accountant="rdp", seed=seed)
+        return Coordinator(participants, FedAvg(), config).run(
+            progress=False).averaged_parameters
+
+    first, again, other = run(0, "a"), run(0, "b"), run(1, "c")
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
