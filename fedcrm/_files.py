@@ -24,8 +24,14 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
     ``private`` files are readable by their owner only from the first byte on (the temporary
     file is created with mode 0600 and keeps it); other files keep the mode of the file they
     replace, or get the usual mode for new files (0666 less the umask).
+
+    A symbolic link is written through, as ``open()`` would: the file it points to gets the
+    data and the link stays (a link kept beside the data, ``latest.json -> runs/7.json``, is
+    not replaced by a copy). Returns ``path`` as given.
     """
-    target = Path(path)
+    given = Path(path)
+    # the temporary file must sit beside the real file for os.replace to be atomic
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temporary = Path(name)
@@ -43,4 +49,4 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    return target
+    return given

@@ -41,3 +41,20 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path,
     with pytest.raises(OSError, match="disk full"):
         write_atomically(target, "new")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_symbolic_link_is_written_through_and_kept(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    real = runs / "7.json"
+    real.write_text("old")
+    real.chmod(0o640)
+    link = tmp_path / "latest.json"
+    link.symlink_to(Path("runs") / "7.json")  # relative, as people make them
+    assert write_atomically(link, "new") == link
+    assert link.is_symlink() and real.read_text() == "new" and _mode(real) == 0o640
+    assert sorted(p.name for p in runs.iterdir()) == ["7.json"]  # the temporary went
+    dangling = tmp_path / "next.json"
+    dangling.symlink_to(runs / "8.json")
+    write_atomically(dangling, "x")
+    assert dangling.is_symlink() and (runs / "8.json").read_text() == "x"
