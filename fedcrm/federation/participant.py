@@ -421,8 +421,9 @@ class Participant:
         if self.privacy is None and not np.isfinite(delta).all():
             raise ConfigError(
                 f"participant {self.participant_id}: local training diverged in round "
-                f"{round_number} (the model's parameters are no longer finite numbers); "
-                f"lower learning_rate (now {config.learning_rate:g})")
+                f"{round_number} (the model's parameters are no longer finite numbers): "
+                f"lower learning_rate (now {config.learning_rate:g}), or look for features "
+                f"with huge values (unscaled amounts) in this org's data")
         privatized = self.privacy.privatize(delta) if self.privacy is not None else None
         if privatized is None:
             norm = float(np.linalg.norm(delta))

@@ -96,6 +96,10 @@ def load_schema(
     or file name without extension. With ``strict=False`` bad fields and files are skipped
     and listed in ``schema.warnings`` instead of raising :class:`fedcrm.SchemaError`.
     """
+    if org_id is not None and (not isinstance(org_id, str) or not org_id.strip()):
+        # an empty id used to fall back on the folder name without a word
+        raise SchemaError(f"org_id must be a non-empty string (or left out to use the folder "
+                          f"or file name), got {org_id!r}")
     if format == "live" or (format == "auto" and is_salesforce_client(source)):
         return load_live(source, org_id=org_id, strict=strict)
     if isinstance(source, Mapping | list):

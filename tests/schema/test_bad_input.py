@@ -155,3 +155,12 @@ def test_links_inside_the_folder_are_followed_once(tmp_path: Path) -> None:
     assert [(Path(w.path).name, w.skipped) for w in schema.warnings] == [("zz-real", False)]
     os.symlink("org", tmp_path / "alias")  # the folder given may itself be a link
     assert [f.api_name for f in load_schema(tmp_path / "alias")["Account"].fields] == ["Rev__c"]
+
+
+@pytest.mark.parametrize("org_id", ["", "   ", 7])
+def test_an_empty_org_id_is_refused_not_replaced_by_the_file_name(tmp_path: Path,
+                                                                  org_id: object) -> None:
+    path = write_json(tmp_path / "org.json", {"name": "Account", "fields": [GOOD_FIELD]})
+    with pytest.raises(SchemaError, match="org_id must be a non-empty string"):
+        load_schema(path, org_id=org_id)  # type: ignore[arg-type]
+    assert load_schema(path, org_id="emea").org_id == "emea"
