@@ -36,7 +36,7 @@ def resolve_root(root: str | Path | None) -> Path:
     if root is None:
         folder = default_data_root()
         hint = (f"set {ENV_SHARED_DATA} to the shared data folder (the one holding "
-                f"{DATASETS_FOLDER}/) or pass root=")
+                f"{DATASETS_FOLDER}/) or pass it as root= (CLI: --root)")
     else:
         folder = Path(root).expanduser()
         if (folder / DATASETS_FOLDER).is_dir():

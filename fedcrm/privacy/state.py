@@ -124,7 +124,7 @@ def recover_state(
     if ledger_file is None or not ledger_file.is_file():
         raise LedgerError(f"privacy engine state {path}: recovery needs the ledger file it "
                           f"was spending against ({ledger_file or 'the state names none'}); "
-                          f"pass it with ledger=")
+                          f"pass it with ledger= (CLI: --ledger)")
     pid = state.plan.participant_id
     records = [r for r in read_ledger(ledger_file) if r.participant_id == pid]
     if not records:
