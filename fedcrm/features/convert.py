@@ -285,8 +285,10 @@ def convert_field(
     """Canonical values of ``concept`` from one org field's raw ``values``.
 
     ``default_currency`` is the org's currency for amounts whose name and values state none
-    (``None``: assume USD, and say so in the conversion's note).
+    (``None``: assume USD, and say so in the conversion's note). Both currency options are
+    checked as :func:`check_currency_options` does (:class:`ConfigError`).
     """
+    currency_rates, default_currency = check_currency_options(currency_rates, default_currency)
     present = values.notna() & (values.astype("string").str.strip() != "")
     n_values = int(present.sum())
     n_other, scale, note = 0, 1.0, ""

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fedcrm.errors import ConfigError
 from fedcrm.features.convert import (
     convert_field,
     numeric_scale,
@@ -160,3 +161,17 @@ def test_numbers_with_currency_codes_exponents_and_a_decimal_comma() -> None:
     assert parsed.tolist()[:8] == pytest.approx([12.0, 12.0, 12.5, 1500.0, 0.125, -0.125,
                                                 3000.0, 1250.0])
     assert np.isnan(parsed.iloc[8])  # a range is not a number
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"currency_rates": {"EUR": float("nan")}}, r"currency_rates\['EUR'\] is nan"),
+    ({"currency_rates": {"EUR": -1.0}}, "finite number > 0"),
+    ({"default_currency": "XYZ"}, "XYZ"),
+])
+def test_convert_field_checks_its_currency_options(ontology: Ontology, options: dict,
+                                                   expected: str) -> None:
+    # canonicalize checked these; convert_field, public too, took them unchecked
+    field = meta("AnnualRevenue", "Annual Revenue", DataKind.CURRENCY)
+    with pytest.raises(ConfigError, match=expected):
+        convert_field(pd.Series(["12", "10"]), field,
+                      ontology.concept("account.annual_revenue"), ontology, **options)
