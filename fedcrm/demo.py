@@ -57,11 +57,13 @@ def demo_config(*, rounds: int = DEMO_ROUNDS, model: str = "logistic",
                                 optimizer="sgd", batch_size=64,
                                 model=model,  # type: ignore[arg-type]
                                 seed=seed, server_momentum=0.9, device=device)
-    except ValidationError as exc:
+    except ConfigError as exc:
+        if not isinstance(exc.__cause__, ValidationError):
+            raise
         problems = "; ".join(
             f"--{'.'.join(str(part) for part in error['loc'])} {error['input']!r}: "
             f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
+            for error in exc.__cause__.errors()
         )
         raise ConfigError(f"invalid demo setting: {problems}") from None
     resolve_device(config.device)  # a GPU that is not there is refused before any work
@@ -217,6 +219,11 @@ def run_demo(
     started = time.perf_counter()
     say = status or (lambda message: None)
     config = config or demo_config(seed=seed)
+    resolve_device(config.device)  # a GPU that is not there: refused before any work
+    if backend == "flower":
+        from fedcrm.federation.backends.flower import check_simulation_device
+
+        check_simulation_device(config.device)
     temporary: tempfile.TemporaryDirectory[str] | None = None
     if data is None:
         if out is None:

@@ -226,7 +226,9 @@ def _cache_key(
             for o in orgs
         ),
         "mapping": hashlib.sha256(mapping.model_dump_json().encode()).hexdigest(),
-        "reference_date": str(reference_date), "config": config.model_dump(mode="json"),
+        # where the model trained does not change the weights (and keeps older caches valid)
+        "reference_date": str(reference_date),
+        "config": config.model_dump(mode="json", exclude={"device"}),
         "n_repeats": n_repeats, "seed": seed, "scale": scale,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

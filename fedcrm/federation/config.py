@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import ConfigDict, Field, PositiveInt, field_validator
+
+from fedcrm._config import ConfigModel
 
 #: the devices local training may run on: ``cpu``, ``cuda`` (the current GPU), ``cuda:N``, or
 #: ``auto`` (CUDA when torch sees a GPU, else the CPU)
-DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:[0-9]+|auto")
+DEVICE_PATTERN = re.compile(r"cpu|cuda|cuda:(0|[1-9][0-9]{0,3})|auto")
 
 
-class TrainingConfig(BaseModel):
+class TrainingConfig(ConfigModel):
     """How participants train locally and how rounds run."""
 
     # infinity passes every lower bound (a learning rate of inf diverges in round 0): refuse

@@ -45,10 +45,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
+from fedcrm._config import ConfigModel
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.participant import Participant, PrivatizedDelta, Update
@@ -76,7 +77,7 @@ _RELEASED_NORM_TOLERANCE = 1e-4
 
 
 # ---------------------------------------------------------------------------- configuration
-class PrivacyBudget(BaseModel):
+class PrivacyBudget(ConfigModel):
     """One (ε, δ) budget for a participant's whole life in the federation.
 
     Accepts ``{"epsilon": 2.0, "delta": 1e-5}`` or the pair ``(2.0, 1e-5)``. Whether δ is small
@@ -101,7 +102,7 @@ BudgetLike = PrivacyBudget | tuple[float, float]
 Budgets = BudgetLike | Mapping[str, BudgetLike]
 
 
-class PrivacyConfig(BaseModel):
+class PrivacyConfig(ConfigModel):
     """How a federation uses differential privacy (a plain record for the federation config).
 
     ``budget`` applies to every participant without an entry in ``budgets``. Client-level mode
@@ -203,8 +204,10 @@ def _round_generator(seed: int | None, participant_id: str, round_number: int,
     generator = torch.Generator(device=device)
     if seed is None:
         return generator.manual_seed(secrets.randbits(63))
-    # the CPU generator keeps the seeds of runs made before GPUs were supported
-    stream = "" if torch.device(device).type == "cpu" else f"noise on {torch.device(device)}"
+    # the CPU generator keeps the seeds of runs made before GPUs were supported; a GPU stream
+    # is named by the kind of device, not its index, so a seeded run repeats on another GPU
+    kind = torch.device(device).type
+    stream = "" if kind == "cpu" else f"noise on {kind}"
     return generator.manual_seed(_round_seed(seed, participant_id, round_number, release,
                                              stream))
 

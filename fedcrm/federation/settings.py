@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from fedcrm._config import ConfigModel
 from fedcrm.errors import ConfigError, validation_problems
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.privacy import PrivacyConfig
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 
-class StrategySettings(BaseModel):
+class StrategySettings(ConfigModel):
     """Which aggregation strategy, with its one option where it has one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -77,7 +78,7 @@ class StrategySettings(BaseModel):
         return make_strategy(self.name)
 
 
-class EncryptionSettings(BaseModel):
+class EncryptionSettings(ConfigModel):
     """Encrypted aggregation (:class:`fedcrm.federation.SecureAggregation`) settings.
 
     On the Flower backend every party reads its key material from files made by
@@ -105,7 +106,7 @@ class EncryptionSettings(BaseModel):
     federation_id: str | None = None
 
 
-class FlowerSettings(BaseModel):
+class FlowerSettings(ConfigModel):
     """How the Flower backend reaches and waits for its participants."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -137,7 +138,7 @@ class FlowerSettings(BaseModel):
         return self
 
 
-class FederationConfig(BaseModel):
+class FederationConfig(ConfigModel):
     """Everything a federation run needs besides the orgs' data; see the module docstring."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -363,8 +363,9 @@ def test_privacy_config_is_a_plain_record_and_attaches_engines() -> None:
     with pytest.raises(ValidationError, match="accounts with one of"):
         PrivacyConfig.model_validate({"mode": "record", "budget": [1.0, 1e-5],
                                       "accountant": "pld"})
-    with pytest.raises(ValidationError, match="give a budget"):
-        PrivacyConfig(mode="client")
+    with pytest.raises(ConfigError, match="invalid PrivacyConfig: give a budget") as caught:
+        PrivacyConfig(mode="client")  # a constructor call: a FedcrmError, pydantic's as cause
+    assert isinstance(caught.value.__cause__, ValidationError)
     with pytest.raises(ValidationError, match="pair"):
         PrivacyConfig.model_validate({"mode": "record", "budget": [1.0, 1e-5, 3]})
     only_org0 = PrivacyConfig.model_validate(

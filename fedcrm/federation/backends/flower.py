@@ -68,7 +68,7 @@ from fedcrm.federation.coordinator import (
     LocalRound,
     RoundRecord,
 )
-from fedcrm.federation.models import make_model
+from fedcrm.federation.models import make_model, resolve_device
 from fedcrm.federation.participant import ParticipantData, Update
 from fedcrm.federation.secure import (
     _power_of_two_ceiling,
@@ -827,6 +827,17 @@ class SimulatedOrg:
     quality_multiplier: float = 1.0
 
 
+def check_simulation_device(device: str) -> None:
+    """Refuse a GPU for the simulation engine's nodes: Ray starts them with no GPU share and
+    hides the GPUs from them, so ``cuda`` would fail in every node at enrolment and ``auto``
+    would train the nodes on the CPU while the in-process baselines use the GPU."""
+    if resolve_device(device).type != "cpu":
+        raise ConfigError(
+            f"device {device!r}: Flower's simulation engine gives its virtual nodes no GPU; "
+            "use device 'cpu' with backend 'flower' (or the in-process backend to train on "
+            "the GPU). In a Flower deployment each node sets its own device.")
+
+
 def run_flower_simulation(
     orgs: Sequence[SimulatedOrg],
     settings: FederationConfig,
@@ -846,6 +857,7 @@ def run_flower_simulation(
     """
     from flwr.simulation import run_simulation
 
+    check_simulation_device(settings.training.device)
     if not orgs:
         raise ConfigError("a federation needs at least one org")
     ids = [org.participant_id for org in orgs]

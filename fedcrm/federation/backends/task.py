@@ -14,7 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedcrm.errors import ConfigError
-from fedcrm.federation.backends.flower import SimulatedOrg, run_flower_simulation
+from fedcrm.federation.backends.flower import (
+    SimulatedOrg,
+    check_simulation_device,
+    run_flower_simulation,
+)
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
@@ -50,6 +54,7 @@ def run_task_flower(
     settings = (config if isinstance(config, FederationConfig)
                 else FederationConfig(training=config))
     training = settings.training
+    check_simulation_device(training.device)  # before the baselines train
     baselines = [m for m in methods if m not in FEDERATED]
     result = run_task(prepared, training, methods=baselines, progress=progress) if baselines \
         else None
