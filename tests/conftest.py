@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -31,3 +33,14 @@ def real_orgs_dir() -> Path:
 def shared_data_dir() -> Path:
     """../shared/data (real public datasets and metadata)."""
     return _require_shared(SHARED_DATA)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for the module's tests: their models are tiny, and on a 2-core machine
+    torch's intra-op threads cost more in synchronisation than they gain (measured 5× slower).
+    The previous count is restored for the other modules."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -5,12 +5,10 @@ slice."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from fedcrm import load_schema
 from fedcrm.datasets import RealFederation, truth_mapping
@@ -60,16 +58,7 @@ def test_every_org_builds_its_task_matrix_under_the_true_mapping(
         assert matrix.report.positive_rate == pytest.approx(counts.positive_rate)
 
 
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny models train several times faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.mark.usefixtures("one_thread")
+@pytest.mark.usefixtures("one_torch_thread")
 def test_run_demo_completes_on_a_real_slice(written: dict[str, Path],
                                             slices: dict[str, RealFederation]) -> None:
     folder = written["sales-pipeline"]

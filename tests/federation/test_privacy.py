@@ -37,13 +37,7 @@ CONFIG = TrainingConfig(rounds=3, local_epochs=1, learning_rate=0.05, batch_size
 SIZES = [(150, 0.3), (250, -0.2), (400, 0.0)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_threaded_torch() -> Iterator[None]:
-    # tiny models: torch's intra-op threads cost more than they gain here
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def federation(config: TrainingConfig = CONFIG, count: int = 3) -> list[Participant]:

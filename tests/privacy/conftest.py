@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 
-@pytest.fixture(autouse=True, scope="package")
-def _single_threaded_torch() -> Iterator[None]:
-    # The models here are tiny; on a 2-core machine torch's intra-op threads cost more in
-    # synchronisation than they gain (measured 5× slower). Restored for other packages' tests.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+@pytest.fixture(autouse=True)
+def _one_torch_thread(one_torch_thread: None) -> None:
+    """Every privacy test runs on one torch thread (``one_torch_thread`` in tests/conftest.py)."""
