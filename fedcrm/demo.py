@@ -89,6 +89,8 @@ class DemoResult(BaseModel):
     matching: MatchingSummary
     tasks: dict[str, TaskResult]
     seconds: float
+    #: where the orgs trained (``TrainingConfig.device`` resolved: ``cpu``, ``cuda``, ``cuda:1``)
+    device: str = "cpu"
 
     def summary(self) -> dict[str, dict[str, float | None]]:
         """Task → method → mean metric over the orgs' held-out test sets."""
@@ -219,7 +221,7 @@ def run_demo(
     started = time.perf_counter()
     say = status or (lambda message: None)
     config = config or demo_config(seed=seed)
-    resolve_device(config.device)  # a GPU that is not there: refused before any work
+    device = resolve_device(config.device)  # a GPU that is not there: refused before any work
     if backend == "flower":
         from fedcrm.federation.backends.flower import check_simulation_device
 
@@ -268,4 +270,5 @@ def run_demo(
             temporary.cleanup()
     return DemoResult(data=str(root) if temporary is None else "(temporary folder)",
                       orgs=[o.org_id for o in inputs], matching=matching, tasks=results,
-                      seconds=round(time.perf_counter() - started, 1))
+                      seconds=round(time.perf_counter() - started, 1),
+                      device=str(device))

@@ -86,3 +86,16 @@ def test_matching_score_counts_every_custom_suffix(tmp_path: Path) -> None:
                                          confidence=0.9, block=concept)
                             for field, concept in decided])])
     assert _score_mapping([folder], proposal) == (0.5, 0.5)
+
+
+def test_the_device_the_orgs_trained_on_is_reported(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from fedcrm.cli.demo import print_demo
+
+    target = tmp_path / "demo.json"
+    result().to_json(target)
+    assert json.loads(target.read_text())["details"]["device"] == "cpu"
+    print_demo(result())
+    assert "trained on" not in capsys.readouterr().out
+    print_demo(result().model_copy(update={"device": "cuda"}))
+    assert "(the orgs trained on cuda)" in capsys.readouterr().out

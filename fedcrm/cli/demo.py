@@ -58,4 +58,5 @@ def print_demo(result: DemoResult) -> None:
         "Each org tests on a few hundred records or fewer, so one federation's means move by "
         "several AUC points from seed to seed; docs/federation.md compares the methods over 20 "
         "federations."))
-    console.print(f"demo finished in {result.seconds:.0f} s")
+    where = "" if result.device == "cpu" else f" (the orgs trained on {result.device})"
+    console.print(f"demo finished in {result.seconds:.0f} s{where}")
