@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -27,12 +28,23 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
 
     A symbolic link is written through, as ``open()`` would: the file it points to gets the
     data and the link stays (a link kept beside the data, ``latest.json -> runs/7.json``, is
-    not replaced by a copy). Returns ``path`` as given.
+    not replaced by a copy); a link into a folder that does not exist, or a loop of links, is
+    an ``OSError`` as with ``open()``. A ``private`` file never follows a link: the link is
+    replaced by the file, so a link planted where a secret is written cannot send the secret
+    elsewhere. Returns ``path`` as given.
     """
     given = Path(path)
-    # the temporary file must sit beside the real file for os.replace to be atomic
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if given.is_symlink() and not private:
+        # the temporary file must sit beside the real file for os.replace to be atomic
+        target = Path(os.path.realpath(given))
+        if target.is_symlink():
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(given))
+        if not target.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, f"{given} is a symbolic link into a folder "
+                                    f"that does not exist", str(target.parent))
+    else:
+        target = given
+        target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temporary = Path(name)
     try:

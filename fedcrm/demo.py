@@ -66,7 +66,10 @@ def demo_config(*, rounds: int = DEMO_ROUNDS, model: str = "logistic",
             for error in exc.__cause__.errors()
         )
         raise ConfigError(f"invalid demo setting: {problems}") from None
-    resolve_device(config.device)  # a GPU that is not there is refused before any work
+    try:
+        resolve_device(config.device)  # a GPU that is not there is refused before any work
+    except ConfigError as exc:
+        raise ConfigError(f"--{exc}") from None  # "--device 'cuda': torch sees no CUDA GPU"
     return config
 
 

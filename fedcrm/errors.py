@@ -79,6 +79,10 @@ class CryptoError(FedcrmError):
     """Encryption, decryption, signature or key material failed verification."""
 
 
+#: pydantic findings whose message names what was expected but not what was given
+_SAYS_NOT_WHAT = frozenset({"literal_error", "enum", "string_pattern_mismatch"})
+
+
 def validation_problems(error: ValidationError, *, root: str = "",
                         limit: int | None = None) -> str:
     """pydantic's findings in one line: ``field.path: message; …``.
@@ -93,7 +97,9 @@ def validation_problems(error: ValidationError, *, root: str = "",
     for problem in shown:
         where = ".".join(str(part) for part in problem["loc"]) or root
         # a validator's own ValueError reads as written, without pydantic's "Value error, "
-        message = problem["msg"].removeprefix("Value error, ")
+        message = problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if problem["type"] in _SAYS_NOT_WHAT and isinstance(problem.get("input"), str | int):
+            message += f" (got {problem['input']!r})"  # "should be 'a' or 'b'" alone hides it
         parts.append(f"{where}: {message}" if where else message)
     more = f" (and {len(found) - len(shown)} more)" if len(found) > len(shown) else ""
     return "; ".join(parts) + more

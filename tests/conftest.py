@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -40,6 +39,8 @@ def one_torch_thread() -> Iterator[None]:
     """One torch thread for the module's tests: their models are tiny, and on a 2-core machine
     torch's intra-op threads cost more in synchronisation than they gain (measured 5× slower).
     The previous count is restored for the other modules."""
+    import torch  # here, not at the top: a test session that needs no torch does not load it
+
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -58,3 +58,25 @@ def test_a_symbolic_link_is_written_through_and_kept(tmp_path: Path) -> None:
     dangling.symlink_to(runs / "8.json")
     write_atomically(dangling, "x")
     assert dangling.is_symlink() and (runs / "8.json").read_text() == "x"
+
+
+def test_links_that_open_would_refuse_are_refused_and_secrets_never_follow_one(
+        tmp_path: Path) -> None:
+    into_nowhere = tmp_path / "dangling.json"
+    into_nowhere.symlink_to(tmp_path / "nowhere" / "deep" / "x.json")
+    with pytest.raises(FileNotFoundError):
+        write_atomically(into_nowhere, "x")
+    assert not (tmp_path / "nowhere").exists()  # no folder made where the link points
+    loop_a, loop_b = tmp_path / "a.json", tmp_path / "b.json"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    with pytest.raises(OSError, match="symbolic links"):
+        write_atomically(loop_a, "x")
+    # a link planted where a secret is written is replaced, not followed
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep")
+    secret = tmp_path / "org.secret.json"
+    secret.symlink_to(elsewhere)
+    write_atomically(secret, "{}", private=True)
+    assert not secret.is_symlink() and secret.read_text() == "{}" and _mode(secret) == 0o600
+    assert elsewhere.read_text() == "keep"

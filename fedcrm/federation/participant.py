@@ -245,8 +245,7 @@ class Participant:
         self.participant_id = participant_id
         self.data = data
         self.config = config or TrainingConfig()
-        # a GPU that is not there is refused now, not in the first round
-        self.device = resolve_device(self.config.device)
+        resolve_device(self.config.device)  # a GPU that is not there: refused now
         self.quality_multiplier = quality_multiplier
         self.model_factory = model_factory
         self.privacy = privacy
@@ -258,6 +257,12 @@ class Participant:
         self.active = True
 
     # ------------------------------------------------------------------ models
+    @property
+    def device(self) -> torch.device:
+        """Where this participant trains: its config's ``device``, resolved (read at every
+        round, so a config replaced later takes effect)."""
+        return resolve_device(self.config.device)
+
     @property
     def n_samples(self) -> int:
         """Training records (what FedAvg weights by)."""

@@ -45,12 +45,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from torch import nn
 from torch.utils.data import DataLoader
 
 from fedcrm._config import ConfigModel
-from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded
+from fedcrm.errors import (
+    AggregationError,
+    ConfigError,
+    PrivacyBudgetExceeded,
+    validation_problems,
+)
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.participant import Participant, PrivatizedDelta, Update
 from fedcrm.federation.strategies import Aggregate, RoundPlan, Strategy
@@ -150,7 +155,7 @@ def _resolve_budgets(participant_ids: Sequence[str], budgets: Budgets) -> dict[s
         raise ConfigError(f"a privacy budget is an (epsilon, delta) pair, a PrivacyBudget, or a "
                           f"dict of them by participant id; got {budgets!r}")
     if isinstance(budgets, PrivacyBudget | tuple | list):
-        common = PrivacyBudget.model_validate(budgets)
+        common = _budget(budgets, "the privacy budget")
         return dict.fromkeys(participant_ids, common)
     missing = [pid for pid in participant_ids if pid not in budgets]
     unknown = sorted(set(budgets) - set(participant_ids))
@@ -161,7 +166,18 @@ def _resolve_budgets(participant_ids: Sequence[str], budgets: Budgets) -> dict[s
             + ("; " if missing and unknown else "")
             + (f"budgets for unknown participants {unknown}" if unknown else "")
             + f" (participants: {list(participant_ids)})")
-    return {pid: PrivacyBudget.model_validate(budgets[pid]) for pid in participant_ids}
+    return {pid: _budget(budgets[pid], f"the privacy budget of {pid!r}")
+            for pid in participant_ids}
+
+
+def _budget(value: object, what: str) -> PrivacyBudget:
+    """``value`` (a PrivacyBudget, an (epsilon, delta) pair or a dict) as a PrivacyBudget;
+    ConfigError naming ``what`` when it is not one."""
+    try:
+        return PrivacyBudget.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigError(f"{what} {value!r} is not an (epsilon, delta) budget: "
+                          f"{validation_problems(exc)}") from exc
 
 
 def _state_file(state_dir: Path, participant_id: str) -> Path:

@@ -93,7 +93,7 @@ def _org_folder(data: Path, name: str = "o1") -> Path:
     (["--reference-date", "notadate"], "--reference-date 'notadate' is not a date"),
     (["--device", "gpu"], "--device 'gpu': 'gpu' is not a device for local training; use "
                           "'cpu', 'cuda', 'cuda:N' or 'auto'"),
-    (["--device", "cuda:99"], "device 'cuda:99'"),
+    (["--device", "cuda:99"], "--device 'cuda:99'"),
 ])
 def test_demo_rejects_bad_options_before_any_work(arguments: list[str], expected: str) -> None:
     assert expected in one_line_error(runner.invoke(app, ["demo", *arguments]))

@@ -58,9 +58,13 @@ def test_cuda_without_a_gpu_is_refused_when_the_participant_is_made() -> None:
         federation(config)
 
 
-def test_a_gpu_index_beyond_those_present_is_refused() -> None:
-    with pytest.raises(ConfigError, match="CUDA"):
-        resolve_device(f"cuda:{torch.cuda.device_count()}")
+def test_a_gpu_index_beyond_those_present_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as on a machine with two GPUs
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ConfigError, match=r"torch sees 2 CUDA GPU\(s\), numbered from 0"):
+        resolve_device("cuda:2")
 
 
 def test_resolve_device_refuses_devices_the_trainer_does_not_support() -> None:
