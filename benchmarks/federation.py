@@ -110,7 +110,8 @@ def compare_section(args: argparse.Namespace, workdir: Path) -> None:
         run_config = config.model_copy(update={"seed": seed})
         for name in args.datasets.split(","):
             for prepared in prepared_tasks(name, run_args, workdir / f"seed{seed}"):
-                result = run_task(prepared, run_config, progress=False)
+                result = run_task(prepared, run_config, progress=False,
+                                  workers=args.workers)
                 mean = {m: result.mean[m] or float("nan") for m in METHODS}
                 means.setdefault((name, result.task), []).append(mean)
                 leaked = ", ".join(
@@ -407,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--round-records", type=int, default=200_000)
     parser.add_argument("--delta", type=float, default=1e-5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="compare: processes that train a task's methods side by side "
+                             "(same models; s/round then includes their competition)")
     parser.add_argument("--root", type=Path, default=None,
                         help="the crm-datasets folder (default: ../shared/data/crm-datasets)")
     args = parser.parse_args(argv)

@@ -94,6 +94,8 @@ class DemoResult(BaseModel):
     seconds: float
     #: where the orgs trained (``TrainingConfig.device`` resolved: ``cpu``, ``cuda``, ``cuda:1``)
     device: str = "cpu"
+    #: processes that trained each task's methods side by side (1: one after the other)
+    workers: int = 1
 
     def summary(self) -> dict[str, dict[str, float | None]]:
         """Task → method → mean metric over the orgs' held-out test sets."""
@@ -204,14 +206,21 @@ def run_demo(
     status: Callable[[str], None] | None = None,
     progress: bool = True,
     backend: str = "simulation",
+    workers: int = 1,
 ) -> DemoResult:
     """Run the demo; ``data`` is a folder written by ``fedcrm synth`` (or the same layout),
     otherwise a synthetic federation is generated into ``out`` (default: a temporary folder).
 
     ``backend`` is ``"simulation"`` (the in-process coordinator) or ``"flower"`` (the federated
-    methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``)."""
+    methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``).
+    ``workers`` > 1 trains each task's methods side by side in that many processes
+    (:func:`fedcrm.federation.experiment.run_task`; the simulation backend only)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a whole number ≥ 1, got {workers!r}")
+    if backend == "flower":
+        workers = 1  # Flower's simulation engine runs its own processes
     tasks = string_list(tasks, "tasks")
     unknown = [task for task in tasks if task not in ALL_TASKS]
     if unknown:
@@ -267,11 +276,12 @@ def run_demo(
 
                 results[task] = run_task_flower(prepared, config, progress=progress)
             else:
-                results[task] = run_task(prepared, config, progress=progress)
+                results[task] = run_task(prepared, config, progress=progress,
+                                         workers=workers)
     finally:
         if temporary is not None:
             temporary.cleanup()
     return DemoResult(data=str(root) if temporary is None else "(temporary folder)",
                       orgs=[o.org_id for o in inputs], matching=matching, tasks=results,
                       seconds=round(time.perf_counter() - started, 1),
-                      device=str(device))
+                      device=str(device), workers=workers)

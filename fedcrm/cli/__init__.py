@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -92,6 +93,9 @@ def demo_command(
     device: Annotated[str, typer.Option(
         help="Where the orgs train: cpu, cuda, cuda:N or auto (the GPU if torch sees one). "
              "The matcher embeds on the GPU whenever torch sees one.")] = "cpu",
+    workers: Annotated[int | None, typer.Option(
+        help="Processes that train each task's methods side by side \\[default: one per CPU "
+             "core, at most 8; 1 trains them one after the other].")] = None,
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
@@ -112,6 +116,10 @@ def demo_command(
     if scale is not None and not (math.isfinite(scale) and scale > 0):
         raise ConfigError(f"--scale must be a positive number, got {scale:g}")
     config = demo_config(rounds=rounds, model=model, seed=seed, device=device)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 8)
     if json_path is not None:
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json")
@@ -120,7 +128,7 @@ def demo_command(
         result = run_demo(data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
                           seed=seed, scale=DEMO_SCALE if scale is None else scale, tasks=tasks,
                           config=config, reference_date=reference_date,
-                          backend=backend,
+                          backend=backend, workers=workers,
                           status=lambda message: status.update(f"fedcrm demo: {message}"))
     print_demo(result)
     if json_path is not None:

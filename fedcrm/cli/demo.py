@@ -45,7 +45,9 @@ def print_demo(result: DemoResult) -> None:
                           *(_fmt(task.mean_spearman.get(m)) for m in methods))
         console.print(table)
         timing = ", ".join(f"{k} {v:.2f} s" for k, v in task.seconds_per_round.items())
-        console.print(plain(f"time per federated round: {timing}"))
+        beside = (f" (with up to {result.workers} trainings side by side)"
+                  if result.workers > 1 else "")
+        console.print(plain(f"time per federated round: {timing}{beside}"))
         for skipped, reason in task.skipped_orgs.items():
             console.print(Text.assemble((f"skipped {skipped}:", "yellow"), " ", reason))
         for source, flagged_by in task.leakage.items():
