@@ -95,7 +95,8 @@ def demo_command(
              "The matcher embeds on the GPU whenever torch sees one.")] = "cpu",
     workers: Annotated[int | None, typer.Option(
         help="Processes that train each task's methods side by side \\[default: one per CPU "
-             "core, at most 8; 1 trains them one after the other].")] = None,
+             "core this process may use, at most 8; 1 trains them one after the "
+             "other].")] = None,
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
@@ -119,7 +120,11 @@ def demo_command(
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if workers is None:
-        workers = min(os.cpu_count() or 1, 8)
+        # the cores this process may run on (a container or taskset can allow fewer than
+        # the machine has)
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        workers = min(cores, 8)
     if json_path is not None:
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json")

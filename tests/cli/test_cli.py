@@ -81,3 +81,25 @@ def test_bad_input_gives_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert "Bad__c.field-meta.xml" in process.stderr and "malformed XML" in process.stderr
     lenient = runner.invoke(app, ["schema", "summary", str(tmp_path), "--lenient"])
     assert lenient.exit_code == 0 and "Skipped 1 item" in lenient.output
+
+
+def test_demo_workers_default_to_the_cores_this_process_may_use(monkeypatch) -> None:
+    import os
+
+    import fedcrm.demo
+
+    seen: list[int] = []
+
+    def stop(**options: object) -> None:
+        seen.append(options["workers"])  # type: ignore[arg-type]
+        raise fedcrm.demo.ConfigError("stopped before any work")
+
+    monkeypatch.setattr(fedcrm.demo, "run_demo", stop)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert runner.invoke(app, ["demo"]).exit_code == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert runner.invoke(app, ["demo"]).exit_code == 2
+    assert runner.invoke(app, ["demo", "--workers", "1"]).exit_code == 2
+    assert seen == [3, 8, 1]
+    result = runner.invoke(app, ["demo", "--workers", "0"])
+    assert result.exit_code == 2 and "--workers must be at least 1" in result.output
