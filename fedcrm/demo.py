@@ -18,11 +18,17 @@ from pydantic import BaseModel, ValidationError
 
 from fedcrm._args import string_list
 from fedcrm._files import write_atomically
-from fedcrm.errors import ConfigError, FeatureError
+from fedcrm.errors import ConfigError, FeatureError, validation_problems
 from fedcrm.features.canonical import read_records
 from fedcrm.features.extract import reference_timestamp
 from fedcrm.federation.config import TrainingConfig
-from fedcrm.federation.experiment import OrgInput, TaskResult, prepare_task, run_task
+from fedcrm.federation.experiment import (
+    OrgInput,
+    TaskResult,
+    check_workers,
+    prepare_task,
+    run_task,
+)
 from fedcrm.federation.models import resolve_device
 from fedcrm.matching.corpus import read_labels
 from fedcrm.matching.proposal import MappingProposal
@@ -60,12 +66,8 @@ def demo_config(*, rounds: int = DEMO_ROUNDS, model: str = "logistic",
     except ConfigError as exc:
         if not isinstance(exc.__cause__, ValidationError):
             raise
-        problems = "; ".join(
-            f"--{'.'.join(str(part) for part in error['loc'])} {error['input']!r}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.__cause__.errors()
-        )
-        raise ConfigError(f"invalid demo setting: {problems}") from None
+        raise ConfigError(f"invalid demo setting: "
+                          f"{validation_problems(exc.__cause__, options=True)}") from None
     try:
         resolve_device(config.device)  # a GPU that is not there is refused before any work
     except ConfigError as exc:
@@ -217,8 +219,7 @@ def run_demo(
     (:func:`fedcrm.federation.experiment.run_task`; the simulation backend only)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be a whole number ≥ 1, got {workers!r}")
+    check_workers(workers)  # before the federation is generated and matched
     if backend == "flower":
         workers = 1  # Flower's simulation engine runs its own processes
     tasks = string_list(tasks, "tasks")
@@ -235,7 +236,7 @@ def run_demo(
     config = config or demo_config(seed=seed)
     device = resolve_device(config.device)  # a GPU that is not there: refused before any work
     if backend == "flower":
-        from fedcrm.federation.backends.flower import check_simulation_device
+        from fedcrm.federation.backends import check_simulation_device
 
         check_simulation_device(config.device)
     temporary: tempfile.TemporaryDirectory[str] | None = None

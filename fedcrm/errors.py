@@ -84,12 +84,13 @@ _SAYS_NOT_WHAT = frozenset({"literal_error", "enum", "string_pattern_mismatch"})
 
 
 def validation_problems(error: ValidationError, *, root: str = "",
-                        limit: int | None = None) -> str:
+                        limit: int | None = None, options: bool = False) -> str:
     """pydantic's findings in one line: ``field.path: message; …``.
 
     ``root`` names the whole input for a finding without a field path (``"row"``, ``"the
     file"``); without it such a finding is the message alone. ``limit`` keeps the first few
-    and says how many more there were.
+    and says how many more there were. ``options`` words each field as the command-line
+    option it came from, with the value given: ``--rounds -1: message``.
     """
     found = error.errors(include_url=False)
     shown = found if limit is None else found[:limit]
@@ -98,7 +99,9 @@ def validation_problems(error: ValidationError, *, root: str = "",
         where = ".".join(str(part) for part in problem["loc"]) or root
         # a validator's own ValueError reads as written, without pydantic's "Value error, "
         message = problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if problem["type"] in _SAYS_NOT_WHAT and isinstance(problem.get("input"), str | int):
+        if options and where:
+            where = f"--{where} {problem['input']!r}"
+        elif problem["type"] in _SAYS_NOT_WHAT and isinstance(problem.get("input"), str | int):
             message += f" (got {problem['input']!r})"  # "should be 'a' or 'b'" alone hides it
         parts.append(f"{where}: {message}" if where else message)
     more = f" (and {len(found) - len(shown)} more)" if len(found) > len(shown) else ""

@@ -43,3 +43,11 @@ def test_limit_keeps_the_first_findings_and_counts_the_rest() -> None:
     with pytest.raises(ValidationError) as caught:
         Settings(model="cnn", rounds=0, name="a b")  # type: ignore[arg-type]
     assert validation_problems(caught.value, limit=1).endswith("(and 2 more)")
+
+
+def test_as_command_line_options_each_field_shows_the_value_given() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(model="cnn", rounds=0)  # type: ignore[arg-type]
+    assert validation_problems(caught.value, options=True) == (
+        "--model 'cnn': Input should be 'logistic' or 'mlp'; "
+        "--rounds 0: Input should be greater than or equal to 1")

@@ -197,8 +197,7 @@ def run_task(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ConfigError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be a whole number ≥ 1, got {workers!r}")
+    check_workers(workers)
     definition = get_task(prepared.space.task)
     datas = {m.org_id: participant_data(m) for m in prepared.matrices}
     multipliers = {m.org_id: m.report.quality_multiplier for m in prepared.matrices}
@@ -251,6 +250,12 @@ def run_task(
 
     return task_result(prepared, scores, list(parameters),
                        {k: round(v, 3) for k, v in timing.items()})
+
+
+def check_workers(workers: object) -> None:
+    """Refuse a ``workers`` count of :func:`run_task` that is not a whole number ≥ 1."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a whole number ≥ 1, got {workers!r}")
 
 
 def _one_torch_thread() -> None:

@@ -92,13 +92,14 @@ def test_the_cpu_dp_generator_keeps_its_seed_and_a_gpu_stream_is_seeded_apart() 
 
 def test_the_flower_simulation_refuses_a_gpu_its_nodes_would_not_see(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    flower = pytest.importorskip("fedcrm.federation.backends.flower")
-    flower.check_simulation_device("cpu")
+    from fedcrm.federation import backends  # needs no Flower for this check
+
+    backends.check_simulation_device("cpu")
     # as on a machine with a GPU: Ray would hide it from the virtual nodes
-    monkeypatch.setattr(flower, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.setattr(backends, "resolve_device", lambda name: torch.device("cuda"))
     for name in ("cuda", "auto"):
         with pytest.raises(ConfigError, match="gives its virtual nodes no GPU; use device 'cpu'"):
-            flower.check_simulation_device(name)
+            backends.check_simulation_device(name)
 
 
 # ------------------------------------------------------------------------- on a CUDA GPU

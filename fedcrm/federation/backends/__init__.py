@@ -13,6 +13,9 @@ import os
 from importlib import import_module
 from typing import Any
 
+from fedcrm.errors import ConfigError
+from fedcrm.federation.models import resolve_device
+
 # Flower reports usage events to its makers unless told not to (read when flwr is first
 # imported); a federation across companies should not phone home. Set it to 1 to opt in.
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -37,7 +40,19 @@ _EXPORTS = {
     "run_task_flower": "fedcrm.federation.backends.task",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "check_simulation_device"])
+
+
+def check_simulation_device(device: str) -> None:
+    """Refuse a GPU for Flower's simulation engine (here, not in the Flower module, so it is
+    checked before anything needs Flower): Ray starts the virtual nodes with no GPU share and
+    hides the GPUs from them, so ``cuda`` would fail in every node at enrolment and ``auto``
+    would train the nodes on the CPU while the in-process baselines use the GPU."""
+    if resolve_device(device).type != "cpu":
+        raise ConfigError(
+            f"device {device!r}: Flower's simulation engine gives its virtual nodes no GPU; "
+            "use device 'cpu' with backend 'flower' (or the in-process backend to train on "
+            "the GPU). In a Flower deployment each node sets its own device.")
 
 
 def __getattr__(name: str) -> Any:

@@ -48,6 +48,7 @@ from torch import nn
 
 from fedcrm.crypto import PackingSpec, SecureAggregator
 from fedcrm.errors import AggregationError, ConfigError, CryptoError, validation_problems
+from fedcrm.federation.backends import check_simulation_device
 from fedcrm.federation.backends.node import (
     NodeAgent,
     NodeResources,
@@ -68,7 +69,7 @@ from fedcrm.federation.coordinator import (
     LocalRound,
     RoundRecord,
 )
-from fedcrm.federation.models import make_model, resolve_device
+from fedcrm.federation.models import make_model
 from fedcrm.federation.participant import ParticipantData, Update
 from fedcrm.federation.secure import (
     _power_of_two_ceiling,
@@ -825,17 +826,6 @@ class SimulatedOrg:
     participant_id: str
     data: ParticipantData
     quality_multiplier: float = 1.0
-
-
-def check_simulation_device(device: str) -> None:
-    """Refuse a GPU for the simulation engine's nodes: Ray starts them with no GPU share and
-    hides the GPUs from them, so ``cuda`` would fail in every node at enrolment and ``auto``
-    would train the nodes on the CPU while the in-process baselines use the GPU."""
-    if resolve_device(device).type != "cpu":
-        raise ConfigError(
-            f"device {device!r}: Flower's simulation engine gives its virtual nodes no GPU; "
-            "use device 'cpu' with backend 'flower' (or the in-process backend to train on "
-            "the GPU). In a Flower deployment each node sets its own device.")
 
 
 def run_flower_simulation(

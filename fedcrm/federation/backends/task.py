@@ -14,11 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from fedcrm.errors import ConfigError
-from fedcrm.federation.backends.flower import (
-    SimulatedOrg,
-    check_simulation_device,
-    run_flower_simulation,
-)
+from fedcrm.federation.backends import check_simulation_device
+from fedcrm.federation.backends.flower import SimulatedOrg, run_flower_simulation
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.data import participant_data
 from fedcrm.federation.experiment import (
