@@ -134,7 +134,7 @@ def _raw_custom(values: pd.Series, meta: FieldMeta) -> pd.Series:
     if family == "boolean":
         return parse_booleans(values)
     if family == "temporal":
-        return parse_dates(values)
+        return parse_dates(values, date_only=meta.kind is DataKind.DATE)
     return values.astype("string").str.strip()
 
 

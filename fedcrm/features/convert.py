@@ -184,13 +184,24 @@ def parse_booleans(values: pd.Series) -> pd.Series:
     return result
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
-    """UTC-naive timestamps from dates, date-times, epoch-free text in common orders."""
+def parse_dates(values: pd.Series, *, date_only: bool = False) -> pd.Series:
+    """UTC-naive timestamps from dates, date-times, epoch-free text in common orders.
+
+    ``date_only`` (a date field or concept): the calendar day as the org wrote it, at
+    midnight. A time-zone-aware ``2024-03-01 00:00+01:00`` stays 1 March; converting it to
+    UTC first, as a date-time is, would move it to 29 February.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         converted = pd.to_datetime(values, errors="coerce")
-        # tz_convert(None) goes to UTC first; tz_localize(None) would keep the local wall time
-        return converted.dt.tz_convert(None) if converted.dt.tz is not None else converted
+        if converted.dt.tz is not None:
+            # tz_convert(None) goes to UTC first; tz_localize(None) keeps the local wall time
+            converted = (converted.dt.tz_localize(None) if date_only
+                         else converted.dt.tz_convert(None))
+        return converted.dt.normalize() if date_only else converted
     text = values.astype("string").str.strip()
+    if date_only:
+        # the day as written: drop an ISO time and offset before parsing in UTC
+        text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]\S.*$", r"\1", regex=True)
     best: pd.Series | None = None
     for options in ({"format": "ISO8601"}, {"format": "%d.%m.%Y"}, {"format": "%d/%m/%Y"},
                     {"format": "%m/%d/%Y"}, {"format": "%d-%m-%Y"}, {"format": "%m-%d-%Y"},
@@ -199,7 +210,8 @@ def parse_dates(values: pd.Series) -> pd.Series:
         if best is None or parsed.notna().sum() > best.notna().sum():
             best = parsed
     assert best is not None
-    return best.dt.tz_localize(None)
+    naive = best.dt.tz_localize(None)
+    return naive.dt.normalize() if date_only else naive
 
 
 def numeric_scale(
@@ -303,7 +315,7 @@ def convert_field(
     elif family == "boolean":
         converted = parse_booleans(values)
     elif family == "temporal":
-        converted = parse_dates(values)
+        converted = parse_dates(values, date_only=concept.kind is DataKind.DATE)
     elif family == "categorical" and concept.value_set:
         mapper = ValueMapper(ontology.value_set(concept.value_set),
                              label=concept.usage is Usage.LABEL)

@@ -50,6 +50,31 @@ def test_dates_iso_and_day_first() -> None:
     assert parse_dates(aware).tolist() == [pd.Timestamp("2024-05-01 08:00")]
 
 
+def test_a_date_keeps_the_day_the_org_wrote() -> None:
+    # local midnight in Berlin is 23:00 the day before in UTC: a date must not move a day
+    aware = pd.Series(pd.to_datetime(["2024-03-01", "2024-07-31"])).dt.tz_localize("Europe/Berlin")
+    assert parse_dates(aware, date_only=True).tolist() == [pd.Timestamp("2024-03-01"),
+                                                           pd.Timestamp("2024-07-31")]
+    assert parse_dates(aware).iloc[0] == pd.Timestamp("2024-02-29 23:00")
+    text = pd.Series(["2024-03-01T00:00:00+01:00", "2024-03-01T23:30:00.000-0500", "2024-03-02"])
+    assert parse_dates(text, date_only=True).tolist() == [
+        pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-02")]
+    assert parse_dates(text).iloc[1] == pd.Timestamp("2024-03-02 04:30")
+
+
+def test_convert_field_reads_a_date_concept_as_a_day_and_a_date_time_in_utc(
+        ontology: Ontology) -> None:
+    aware = pd.Series(pd.to_datetime(["2024-03-01 00:00"])).dt.tz_localize("Europe/Berlin")
+    close, created = (ontology.concept("opportunity.close_date"),
+                      ontology.concept("opportunity.created_date"))
+    assert (close.kind, created.kind) == (DataKind.DATE, DataKind.DATETIME)
+    day, _ = convert_field(aware, meta("Close__c", "Close", DataKind.DATE), close, ontology)
+    stamp, _ = convert_field(aware, meta("Seen__c", "Seen", DataKind.DATETIME), created,
+                             ontology)
+    assert day.tolist() == [pd.Timestamp("2024-03-01")]
+    assert stamp.tolist() == [pd.Timestamp("2024-02-29 23:00")]
+
+
 def test_dashed_dates_take_the_order_that_reads_every_value() -> None:
     day_first = parse_dates(pd.Series(["31-12-2024", "01-02-2023"]))
     assert day_first.tolist() == [pd.Timestamp("2024-12-31"), pd.Timestamp("2023-02-01")]
