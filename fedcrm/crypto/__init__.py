@@ -11,7 +11,12 @@ partial decryption, combination), :mod:`~fedcrm.crypto.messages` (signed plain r
 :mod:`~fedcrm.crypto.secure_aggregation` (the three roles).
 """
 
-from fedcrm.crypto.messages import EncryptedAggregate, EncryptedUpdate, context_digest
+from fedcrm.crypto.messages import (
+    EncryptedAggregate,
+    EncryptedUpdate,
+    context_digest,
+    model_digest,
+)
 from fedcrm.crypto.packing import PackingSpec, QuantizedUpdate, WeightedSum
 from fedcrm.crypto.randomness import RandomnessPool
 from fedcrm.crypto.secure_aggregation import (
@@ -55,6 +60,7 @@ __all__ = [
     "context_digest",
     "deal",
     "default_quorum",
+    "model_digest",
     "partial_decrypt",
     "verify_partial",
 ]

@@ -12,12 +12,24 @@ from __future__ import annotations
 
 import struct
 
-from fedcrm.errors import CryptoError
+from fedcrm.errors import ConfigError, CryptoError
 
 VERSION = 1
 MAX_TEXT_BYTES = 256
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
+
+
+def check_identifier(value: object, what: str) -> str:
+    """``value`` if it is a non-empty string of at most :data:`MAX_TEXT_BYTES` UTF-8 bytes, the
+    most a reader accepts (a longer one would be signed and sent, then refused by everyone)."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{what} must be a non-empty string, got {value!r}")
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_TEXT_BYTES:
+        raise ConfigError(f"{what} is {size} bytes in UTF-8; at most {MAX_TEXT_BYTES} travel "
+                          "in a message")
+    return value
 
 
 def int_width(value: int) -> int:

@@ -5,20 +5,24 @@ HTTP, a file) can carry them. Ciphertexts travel as one ``bytes`` value: fixed-w
 big-endian integers of ``ThresholdPublicKey.ciphertext_bytes`` each, so the encoding is
 canonical and the signature covers exactly what is aggregated.
 
-``EncryptedUpdate`` wire format, version 3 (all integers big-endian)::
+``EncryptedUpdate`` wire format, version 4 (all integers big-endian)::
 
-    b"FCEU" | version u8 = 3 | federation_id (u32 len + UTF-8) | round u64
-            | participant_id (u32 len + UTF-8) | context (u32 len + 32 bytes) | n_values u64
+    b"FCEU" | version u8 = 4 | federation_id (u32 len + UTF-8) | round u64
+            | participant_id (u32 len + UTF-8) | context (u32 len + 32 bytes)
+            | model (u32 len + 32 bytes) | n_values u64
             | ciphertexts (u32 len + bytes) | proof (u32 len + bytes)
             | signature (u32 len + 0 or 64 bytes)
 
-``proof`` is the update's one proof of plaintext knowledge for all its ciphertexts,
-fixed-width (:mod:`~fedcrm.crypto.plaintext_proofs`). Versions 1 (no proof) and 2 (one proof
-per ciphertext) are refused with an error saying the sender runs an older fedcrm. The Ed25519
-signature is over the same fields with the domain tag
-``fedcrm.crypto.EncryptedUpdate.signature.v3`` in place of the magic and without the
-signature field, so it binds the federation, the round, the participant, the key and packing
-parameters (``context``), every ciphertext and the proof.
+``model`` is :func:`model_digest` of the global model the update was trained from: key
+holders use it to refuse two sums of different participants trained from one model (their
+difference would isolate an update). ``proof`` is the update's one proof of plaintext
+knowledge for all its ciphertexts, fixed-width (:mod:`~fedcrm.crypto.plaintext_proofs`).
+Versions 1 (no proof), 2 (one proof per ciphertext) and 3 (no model digest) are refused with
+an error saying the sender runs an older fedcrm. The Ed25519 signature is over the same
+fields with the domain tag ``fedcrm.crypto.EncryptedUpdate.signature.v4`` in place of the
+magic and without the signature field, so it binds the federation, the round, the
+participant, the key and packing parameters (``context``), the model trained from, every
+ciphertext and the proof.
 """
 
 from __future__ import annotations
@@ -27,20 +31,25 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from fedcrm.crypto import _wire
 from fedcrm.crypto.packing import PackingSpec
 from fedcrm.crypto.threshold import ThresholdPublicKey
 from fedcrm.errors import ConfigError, CryptoError
 
 CONTEXT_BYTES = 32
+MODEL_DIGEST_BYTES = 32
+#: round numbers travel as u64 and are read back as at most 2**63 - 1
+MAX_ROUND = (1 << 63) - 1
 SIGNATURE_BYTES = 64
 MAX_MESSAGE_BYTES = 1 << 30
 MAX_CONTRIBUTORS = 1 << 16
 _UPDATE_MAGIC = b"FCEU"
-_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v3"
-#: 2 added proofs of plaintext knowledge, 3 made them one proof per update; other records
-#: stay at ``_wire.VERSION``
-UPDATE_VERSION = 3
+_UPDATE_SIGNING_TAG = b"fedcrm.crypto.EncryptedUpdate.signature.v4"
+#: 2 added proofs of plaintext knowledge, 3 made them one proof per update, 4 added the
+#: digest of the model trained from; other records stay at ``_wire.VERSION``
+UPDATE_VERSION = 4
 #: a proof is ``|n²| + 2·|n|`` bytes: 1,024 for a 2048-bit key; verifiers check the exact size
 MAX_PROOF_BYTES = 1 << 14
 _AGGREGATE_MAGIC = b"FCEA"
@@ -59,6 +68,17 @@ def context_digest(public_key: ThresholdPublicKey, spec: PackingSpec) -> bytes:
     ).digest()
 
 
+def model_digest(parameters: np.ndarray) -> bytes:
+    """SHA-256 naming one global model: its values as little-endian float32, in order.
+
+    A participant signs it into each update (the model it trained from); key holders compare
+    it across rounds. Two models equal as float32 arrays have the same digest.
+    """
+    values = np.ascontiguousarray(np.asarray(parameters, dtype="<f4").ravel())
+    return hashlib.sha256(b"fedcrm.crypto.model.v1" + len(values).to_bytes(8, "big")
+                          + values.tobytes()).digest()
+
+
 @dataclass(frozen=True)
 class EncryptedUpdate:
     """One participant's encrypted, signed update for one round (a plain record)."""
@@ -67,6 +87,7 @@ class EncryptedUpdate:
     round_number: int
     participant_id: str
     context: bytes
+    model: bytes
     n_values: int
     ciphertexts: bytes
     proof: bytes = b""
@@ -78,6 +99,7 @@ class EncryptedUpdate:
             .u64(self.round_number)
             .text(self.participant_id)
             .blob(self.context)
+            .blob(self.model)
             .u64(self.n_values)
             .blob(self.ciphertexts)
             .blob(self.proof)
@@ -108,6 +130,9 @@ class EncryptedUpdate:
         context = reader.blob(CONTEXT_BYTES, field="context")
         if len(context) != CONTEXT_BYTES:
             raise reader.fail(f"context must be {CONTEXT_BYTES} bytes, got {len(context)}")
+        model = reader.blob(MODEL_DIGEST_BYTES, field="model")
+        if len(model) != MODEL_DIGEST_BYTES:
+            raise reader.fail(f"model must be {MODEL_DIGEST_BYTES} bytes, got {len(model)}")
         n_values = reader.u64(maximum=1 << 40)
         ciphertexts = reader.blob(max_bytes, field="ciphertexts")
         proof = reader.blob(MAX_PROOF_BYTES, field="proof")
@@ -120,6 +145,7 @@ class EncryptedUpdate:
             round_number,
             participant_id,
             context,
+            model,
             n_values,
             ciphertexts,
             proof,

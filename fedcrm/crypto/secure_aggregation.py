@@ -12,9 +12,9 @@ Three roles, one class each:
   turns a quorum of partial decryptions into the weighted mean.
 * :class:`KeyHolder` (each org holding a key share): re-verifies the signed updates and
   their proofs and recomputes the aggregate before partially decrypting it, so a coordinator
-  cannot get a single org's update, or two different aggregates of one round, decrypted, nor
-  cancel an org out of the sum with a colluding participant's signed transform of that org's
-  ciphertexts.
+  cannot get a single org's update, two different aggregates of one round, or sums of
+  different participants trained from one global model decrypted, nor cancel an org out of
+  the sum with a colluding participant's signed transform of that org's ciphertexts.
 
 The coordinator only ever holds ciphertexts and the decrypted aggregate: the weighted sum,
 the total weight (encrypted in slot 0, so no org's own weight is revealed) and who
@@ -31,7 +31,14 @@ import numpy as np
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fedcrm.crypto.messages import EncryptedAggregate, EncryptedUpdate, context_digest
+from fedcrm.crypto._wire import check_identifier
+from fedcrm.crypto.messages import (
+    MAX_ROUND,
+    MODEL_DIGEST_BYTES,
+    EncryptedAggregate,
+    EncryptedUpdate,
+    context_digest,
+)
 from fedcrm.crypto.packing import PackingSpec
 from fedcrm.crypto.plaintext_proofs import (
     POOL_PAIRS_PER_PROOF,
@@ -92,6 +99,7 @@ class AggregationResult:
 def _normalise_roster(roster: Roster) -> dict[str, Ed25519PublicKey]:
     keys: dict[str, Ed25519PublicKey] = {}
     for participant_id, key in roster.items():
+        check_identifier(participant_id, "a roster entry's participant id")
         if isinstance(key, bytes):
             try:
                 key = Ed25519PublicKey.from_public_bytes(key)
@@ -145,8 +153,8 @@ class ParticipantEncryptor:
         pool: RandomnessPool | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        if not participant_id or not federation_id:
-            raise ConfigError("participant_id and federation_id must be non-empty strings")
+        check_identifier(participant_id, "participant_id")
+        check_identifier(federation_id, "federation_id")
         if pool is not None and pool.n != public_key.n:
             raise ConfigError("the randomness pool was built for a different public key")
         self.participant_id = participant_id
@@ -166,14 +174,22 @@ class ParticipantEncryptor:
         """Offline step: fill the pool for ``rounds`` updates of ``n_values`` values."""
         self.pool.precompute(self.pool_values_needed(n_values, rounds))
 
-    def encrypt(self, update: np.ndarray, weight: float, round_number: int) -> EncryptedUpdate:
+    def encrypt(self, update: np.ndarray, weight: float, round_number: int, *,
+                model: bytes) -> EncryptedUpdate:
         """Online step: the signed encryption of ``weight · update`` for ``round_number``.
 
         ``weight`` is this participant's sample count × quality multiplier, at most the
-        spec's ``max_weight``.
+        spec's ``max_weight``. ``model`` is :func:`~fedcrm.crypto.model_digest` of the global
+        model the update was trained from.
         """
-        if round_number < 0:
-            raise ConfigError(f"round_number must be ≥ 0, got {round_number}")
+        if isinstance(round_number, bool) or not isinstance(round_number, int | np.integer) \
+                or not 0 <= round_number <= MAX_ROUND:
+            raise ConfigError(f"round_number must be an integer in [0, 2**63), got "
+                              f"{round_number!r}")
+        if not isinstance(model, bytes) or len(model) != MODEL_DIGEST_BYTES:
+            raise ConfigError(f"model must be the {MODEL_DIGEST_BYTES}-byte model_digest of the "
+                              "global model the update was trained from")
+        round_number = int(round_number)
         plaintexts = self.spec.pack(update, weight, self._rng)
         binding = ProofBinding(
             self.federation_id, round_number, self.participant_id, self._context
@@ -184,6 +200,7 @@ class ParticipantEncryptor:
             round_number=round_number,
             participant_id=self.participant_id,
             context=self._context,
+            model=model,
             n_values=int(np.asarray(update).size),
             ciphertexts=_ciphertexts_to_bytes(ciphertexts, self.public_key.ciphertext_bytes),
             proof=proof_to_bytes(self.public_key, proof),
@@ -219,7 +236,7 @@ class SecureAggregator:
     ) -> None:
         self.public_key = public_key
         self.spec = spec
-        self.federation_id = federation_id
+        self.federation_id = check_identifier(federation_id, "federation_id")
         self.round_number = round_number
         self.n_values = n_values
         self.roster = _normalise_roster(roster)
@@ -233,12 +250,18 @@ class SecureAggregator:
         self._nsquare = gmpy2.mpz(public_key.nsquare)
         self._accumulated: list[gmpy2.mpz] | None = None
         self._contributors: list[str] = []
+        self._models: dict[str, bytes] = {}
         self.rejections: list[Rejection] = []
 
     @property
     def contributors(self) -> tuple[str, ...]:
         """Participants whose updates are in the aggregate, in arrival order."""
         return tuple(self._contributors)
+
+    @property
+    def models(self) -> dict[str, bytes]:
+        """Contributor → the signed digest of the global model its update was trained from."""
+        return dict(self._models)
 
     # -- verification and homomorphic addition ------------------------------------------
     def submit(self, message: EncryptedUpdate | bytes) -> None:
@@ -261,6 +284,7 @@ class SecureAggregator:
                 a * c % nsquare for a, c in zip(self._accumulated, ciphertexts, strict=True)
             ]
         self._contributors.append(update.participant_id)
+        self._models[update.participant_id] = update.model
 
     def submit_all(self, messages: Iterable[EncryptedUpdate | bytes]) -> list[Rejection]:
         """Submit every message, keep going past rejections, and return them."""
@@ -381,6 +405,9 @@ class SecureAggregator:
                 parsed.append(partial)
                 continue
             try:
+                if not isinstance(partial, bytes | bytearray | memoryview):
+                    raise CryptoError(f"expected bytes or PartialDecryption, got "
+                                      f"{type(partial).__name__}")
                 parsed.append(PartialDecryption.from_bytes(bytes(partial)))
             except CryptoError as exc:
                 unreadable[f"partial decryption message {position}"] = str(exc)
@@ -410,10 +437,18 @@ class KeyHolder:
     the coordinator forwards, with their proofs of plaintext knowledge (so no contributor's
     ciphertexts are a transform of another's), and recomputes their product. It refuses
     when the product differs, when fewer than ``min_contributors`` distinct participants
-    contributed (so no single org's update can be decrypted), and when it already decrypted
+    contributed (so no single org's update can be decrypted), when it already decrypted
     a different aggregate for the same or a later round (so no difference of two aggregates can
-    isolate one update). ``roster`` must come from the federation's setup, not from the
-    coordinator.
+    isolate one update), and when the updates trained from one global model (the digest each
+    signs) come from other participants than a sum it decrypted before from that model: a
+    coordinator that sends the same model again and leaves one org out of the second sum would
+    otherwise read that org's update from the difference. ``roster`` must come from the
+    federation's setup, not from the coordinator.
+
+    A coordinator that sends a slightly changed model instead gets updates that differ only a
+    little, so differencing across rounds still estimates one org's update; only differential
+    privacy bounds that (So et al. 2023, "Securing Secure Aggregation: Mitigating Multi-Round
+    Privacy Leakage in Federated Learning").
     """
 
     def __init__(
@@ -433,10 +468,12 @@ class KeyHolder:
         self.share = share
         self.public_key = public_key
         self.spec = spec
-        self.federation_id = federation_id
+        self.federation_id = check_identifier(federation_id, "federation_id")
         self.roster = _normalise_roster(roster)
         self.min_contributors = min_contributors
         self._decrypted: dict[int, bytes] = {}
+        #: model digest → the participants whose updates trained from it were decrypted
+        self._trained_from: dict[bytes, frozenset[str]] = {}
 
     def partial_decrypt(
         self,
@@ -445,6 +482,9 @@ class KeyHolder:
     ) -> PartialDecryption:
         """Verify ``aggregate`` against ``updates`` and return this share's partial."""
         if not isinstance(aggregate, EncryptedAggregate):
+            if not isinstance(aggregate, bytes | bytearray | memoryview):
+                raise CryptoError(f"{self.share.participant_id}: expected the aggregate as bytes "
+                                  f"or EncryptedAggregate, got {type(aggregate).__name__}")
             aggregate = EncryptedAggregate.from_bytes(bytes(aggregate))
         me = self.share.participant_id
         if aggregate.federation_id != self.federation_id:
@@ -501,6 +541,16 @@ class KeyHolder:
                 f"{me}: refusing to decrypt: the aggregate is not the product of the "
                 "forwarded updates"
             )
+        groups = _by_model(check.models)
+        for model, group in groups.items():
+            before = self._trained_from.get(model)
+            if before is not None and before != group:
+                raise CryptoError(
+                    f"{me}: refusing to decrypt: {sorted(group)} trained from a global model "
+                    f"whose updates were already decrypted in a sum of {sorted(before)}; the "
+                    "difference of the two sums could reveal one participant's update (after "
+                    "a rollback, select the same participants again)"
+                )
         ciphertexts = [
             int(c)
             for c in _ciphertexts_from_bytes(
@@ -509,4 +559,13 @@ class KeyHolder:
         ]
         partial = partial_decrypt(self.share, self.public_key, ciphertexts)
         self._decrypted[aggregate.round_number] = digest
+        self._trained_from.update(groups)
         return partial
+
+
+def _by_model(models: Mapping[str, bytes]) -> dict[bytes, frozenset[str]]:
+    """Model digest → the contributors whose updates were trained from that model."""
+    groups: dict[bytes, set[str]] = {}
+    for participant_id, model in models.items():
+        groups.setdefault(model, set()).add(participant_id)
+    return {model: frozenset(group) for model, group in groups.items()}

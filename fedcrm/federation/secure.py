@@ -47,7 +47,7 @@ import time
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,13 +66,15 @@ from fedcrm.crypto import (
     ThresholdPublicKey,
     UpdateRejected,
     deal,
+    model_digest,
 )
+from fedcrm.crypto._wire import check_identifier
 from fedcrm.crypto.threshold import DEFAULT_KEY_BITS
 from fedcrm.errors import AggregationError, ConfigError, CryptoError, PrivacyBudgetExceeded
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator, EncryptedRound, RoundRecord
 from fedcrm.federation.participant import Participant, Update
-from fedcrm.federation.strategies import CoordinateMedian, Strategy, TrimmedMean
+from fedcrm.federation.strategies import CoordinateMedian, RoundPlan, Strategy, TrimmedMean
 
 #: what a client raises when it cannot be reached (a dropout, not a bug)
 UNREACHABLE = (ConnectionError, TimeoutError)
@@ -88,14 +90,17 @@ class FederationKeys:
     participant to its Ed25519 signing key (the roster of public halves is what the
     coordinator and the key holders verify messages with). In a deployment each share and
     signing key exists only inside its own org; here they travel together because every org
-    runs in one process.
+    runs in one process. A modulus under 2048 bits is refused (:class:`ConfigError`) unless
+    ``allow_insecure_bits`` (tests only), as :func:`fedcrm.crypto.deal` refuses to deal one.
     """
 
     public_key: ThresholdPublicKey
     shares: Mapping[str, KeyShare]
     signing_keys: Mapping[str, Ed25519PrivateKey]
+    allow_insecure_bits: bool = False
 
     def __post_init__(self) -> None:
+        self.public_key.check_size(allow_insecure_bits=self.allow_insecure_bits)
         holders = set(self.public_key.participant_ids)
         if set(self.shares) != holders:
             raise ConfigError(
@@ -125,15 +130,19 @@ class FederationKeys:
         public_key: ThresholdPublicKey,
         shares: Sequence[KeyShare],
         signing_keys: Mapping[str, Ed25519PrivateKey] | None = None,
+        *,
+        allow_insecure_bits: bool = False,
     ) -> FederationKeys:
         """Wrap what :func:`fedcrm.crypto.deal` returned (pre-dealt keys).
 
         Without ``signing_keys`` every key holder gets a fresh Ed25519 key (in a deployment
-        each org generates its own and publishes the public half).
+        each org generates its own and publishes the public half). A key under 2048 bits
+        needs ``allow_insecure_bits`` here too (tests only).
         """
         keys = dict(signing_keys) if signing_keys is not None else {
             share.participant_id: Ed25519PrivateKey.generate() for share in shares}
-        return cls(public_key, {share.participant_id: share for share in shares}, keys)
+        return cls(public_key, {share.participant_id: share for share in shares}, keys,
+                   allow_insecure_bits=allow_insecure_bits)
 
     @property
     def roster(self) -> dict[str, Ed25519PublicKey]:
@@ -176,7 +185,7 @@ def key_ceremony(
     ids = string_list(participant_ids, "participant_ids")
     public_key, shares = deal(ids, quorum, bits=key_bits, safe_primes=safe_primes,
                               allow_insecure_bits=allow_insecure_bits)
-    return FederationKeys.from_deal(public_key, shares)
+    return FederationKeys.from_deal(public_key, shares, allow_insecure_bits=allow_insecure_bits)
 
 
 # --------------------------------------------------------------------------------- settings
@@ -225,8 +234,7 @@ class SecureAggregation:
     def __post_init__(self) -> None:
         if not isinstance(self.keys, FederationKeys):
             raise ConfigError(f"keys must be FederationKeys, got {type(self.keys).__name__}")
-        if not self.federation_id:
-            raise ConfigError("federation_id must be a non-empty string")
+        check_identifier(self.federation_id, "federation_id")
         if self.clip is not None and not (math.isfinite(self.clip) and self.clip > 0):
             raise ConfigError(f"clip must be a positive finite number, got {self.clip!r}")
         if self.max_weight is not None and not (math.isfinite(self.max_weight)
@@ -336,7 +344,8 @@ class SecureClient:
         self._require_online()
         update = self.participant.train(parameters, round_number, prox_mu=prox_mu)
         weight = float(strategy.weight(update))
-        message = self.encryptor.encrypt(update.delta, weight, round_number)
+        message = self.encryptor.encrypt(update.delta, weight, round_number,
+                                         model=model_digest(parameters))
         return SealedUpdate(message=message.to_bytes(), privacy=dict(update.privacy))
 
     def partial_decrypt(self, aggregate: bytes, updates: Sequence[bytes]) -> bytes:
@@ -352,6 +361,23 @@ class SecureClient:
 def _power_of_two_ceiling(value: float) -> float:
     """The smallest power of two ≥ ``value`` (so a published bound shows only magnitude)."""
     return float(2.0 ** math.ceil(math.log2(value)))
+
+
+def reselect_for_known_model(plan: RoundPlan, model: bytes,
+                             decrypted_from: Mapping[bytes, Sequence[str]],
+                             active: Sequence[str]) -> RoundPlan:
+    """The round's plan, with the participants whose updates from this global model were
+    decrypted before, when there are such (the model was restored by a rollback).
+
+    Key holders refuse a sum from one model of other participants than an earlier sum from it
+    (:class:`~fedcrm.crypto.KeyHolder`), so a round after a rollback asks the same ones; if
+    one of them has dropped out, the plan stays and the key holders' refusal is the round's
+    failure.
+    """
+    earlier = decrypted_from.get(model)
+    if earlier is None or not set(earlier) <= set(active):
+        return plan
+    return replace(plan, participants=[pid for pid in active if pid in set(earlier)])
 
 
 class SecureCoordinator(Coordinator):
@@ -453,6 +479,8 @@ class SecureCoordinator(Coordinator):
         for client in self.clients.values():  # offline, before the first round
             client.precompute(self.n_values)
         self._last_round = -1
+        #: model digest → who contributed to the decrypted sum of updates from that model
+        self._decrypted_from: dict[bytes, list[str]] = {}
 
     # ---------------------------------------------------------------------------- rounds
     def run_round(self, round_number: int) -> RoundRecord:
@@ -472,6 +500,8 @@ class SecureCoordinator(Coordinator):
             raise AggregationError("every participant has dropped out; nothing to train")
         plan = self.strategy.configure_round(round_number, active,
                                              self.config.per_round(len(active)), self._rng)
+        trained_from = model_digest(self.parameters)
+        plan = reselect_for_known_model(plan, trained_from, self._decrypted_from, active)
         timings["configure"] = time.perf_counter() - start
         rejections: dict[str, str] = {}
         dropped: dict[str, str] = {}
@@ -510,6 +540,8 @@ class SecureCoordinator(Coordinator):
         elif messages:
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
                                                              timings)
+            if contributed:
+                self._decrypted_from[trained_from] = contributed
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start

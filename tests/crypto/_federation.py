@@ -8,12 +8,24 @@ from dataclasses import dataclass
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from fedcrm.crypto import KeyShare, PackingSpec, ParticipantEncryptor, ThresholdPublicKey
+from fedcrm.crypto import (
+    KeyShare,
+    PackingSpec,
+    ParticipantEncryptor,
+    ThresholdPublicKey,
+    model_digest,
+)
 
 TEST_KEY_BITS = 512
 PARTICIPANTS = ("org-a", "org-b", "org-c", "org-d", "org-e")
 FEDERATION_ID = "acme-federation"
 N_VALUES = 60  # three ciphertexts per update with the 512-bit test key
+
+
+def model_for(round_number: int) -> bytes:
+    """The digest of round ``round_number``'s global model: each round its own, as in an
+    honest federation."""
+    return model_digest(np.full(N_VALUES, round_number, dtype=np.float32))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ UPDATE = EncryptedUpdate(
     round_number=7,
     participant_id="org-b",
     context=bytes(range(32)),
+    model=bytes(range(32, 64)),
     n_values=3,
     ciphertexts=b"\x01" * 64,
     proof=b"\x04" * 128,
@@ -45,6 +46,7 @@ def test_the_signing_payload_covers_every_field_but_the_signature() -> None:
         "round_number": 8,
         "participant_id": "org-c",
         "context": bytes(32),
+        "model": bytes(32),
         "n_values": 4,
         "ciphertexts": b"\x01" * 63 + b"\x00",
         "proof": b"\x04" * 127 + b"\x00",
@@ -84,6 +86,10 @@ def test_field_sizes_are_validated() -> None:
         EncryptedUpdate.from_bytes(
             EncryptedUpdate(**{**UPDATE.__dict__, "context": b"short"}).to_bytes()
         )
+    with pytest.raises(CryptoError, match="model must be 32 bytes, got 31"):
+        EncryptedUpdate.from_bytes(
+            EncryptedUpdate(**{**UPDATE.__dict__, "model": bytes(31)}).to_bytes()
+        )
     with pytest.raises(CryptoError, match="signature"):
         EncryptedUpdate.from_bytes(UPDATE.with_signature(b"\x01" * 10).to_bytes())
     with pytest.raises(CryptoError, match="participant_id"):
@@ -103,13 +109,14 @@ def test_field_sizes_are_validated() -> None:
 
 def test_updates_from_an_older_fedcrm_are_refused_clearly() -> None:
     raw = UPDATE.to_bytes()
-    assert raw[4] == 3  # 2 added proofs of plaintext knowledge, 3 made them one per update
-    # version 1 had no proof field, version 2 one proof per ciphertext
-    for old in (1, 2):
+    # 2 added proofs of plaintext knowledge, 3 made them one per update, 4 added the model
+    assert raw[4] == 4
+    # version 1 had no proof field, version 2 one proof per ciphertext, 3 no model digest
+    for old in (1, 2, 3):
         with pytest.raises(CryptoError, match=f"version {old} comes from an older fedcrm.*upgrade"):
             EncryptedUpdate.from_bytes(raw[:4] + bytes([old]) + raw[5:])
-    with pytest.raises(CryptoError, match="unsupported version 4"):
-        EncryptedUpdate.from_bytes(raw[:4] + b"\x04" + raw[5:])
+    with pytest.raises(CryptoError, match="unsupported version 5"):
+        EncryptedUpdate.from_bytes(raw[:4] + b"\x05" + raw[5:])
     # the other records keep version 1
     assert AGGREGATE.to_bytes()[4] == 1
 

@@ -40,7 +40,13 @@ from fedcrm.crypto.plaintext_proofs import (
 from fedcrm.crypto.randomness import fresh_obfuscator
 from fedcrm.crypto.secure_aggregation import _ciphertexts_from_bytes, _ciphertexts_to_bytes
 from fedcrm.errors import CryptoError
-from tests.crypto._federation import FEDERATION_ID, N_VALUES, Federation, make_encryptor
+from tests.crypto._federation import (
+    FEDERATION_ID,
+    N_VALUES,
+    Federation,
+    make_encryptor,
+    model_for,
+)
 
 ROUND = 7
 PROOF_FAILURE = "proof of plaintext knowledge does not verify"
@@ -73,7 +79,8 @@ def honest(federation: Federation, spec: PackingSpec) -> Round:
     rng = np.random.default_rng(11)
     updates = {p: rng.normal(0.0, 0.4, N_VALUES) for p in ("org-a", "org-b")}
     messages = {
-        p: make_encryptor(federation, spec, p, seed=3).encrypt(u, 100.0, ROUND)
+        p: make_encryptor(federation, spec, p, seed=3).encrypt(u, 100.0, ROUND,
+                                                               model=model_for(ROUND))
         for p, u in updates.items()
     }
     return Round(federation, spec, messages, updates)
@@ -386,7 +393,7 @@ def test_an_exhausted_pool_takes_nothing(federation: Federation, spec: PackingSp
     assert encryptor.pool_values_needed(N_VALUES, rounds=5) == 20
     encryptor.pool.precompute(3)
     with pytest.raises(CryptoError, match="4 values needed, 3 left"):
-        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 0)
+        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 0, model=model_for(0))
     assert len(encryptor.pool) == 3
 
 

@@ -22,7 +22,13 @@ from fedcrm.crypto import (
     UpdateRejected,
 )
 from fedcrm.errors import AggregationError, ConfigError, CryptoError
-from tests.crypto._federation import FEDERATION_ID, N_VALUES, Federation, make_encryptor
+from tests.crypto._federation import (
+    FEDERATION_ID,
+    N_VALUES,
+    Federation,
+    make_encryptor,
+    model_for,
+)
 
 # weight = sample count × quality multiplier
 WEIGHTS = {
@@ -48,7 +54,8 @@ def _encrypt_round(
     round_number: int = 1,
 ) -> dict[str, bytes]:
     return {
-        p: make_encryptor(federation, spec, p).encrypt(u, WEIGHTS[p], round_number).to_bytes()
+        p: make_encryptor(federation, spec, p).encrypt(
+            u, WEIGHTS[p], round_number, model=model_for(round_number)).to_bytes()
         for p, u in updates.items()
     }
 
@@ -176,14 +183,15 @@ def test_replays_stale_and_wrong_round_messages_are_rejected(
     aggregator = _aggregator(federation, spec, round_number=2)
     encryptors = {p: make_encryptor(federation, spec, p, rounds=2) for p in federation.ids}
 
-    current = encryptors["org-a"].encrypt(updates["org-a"], WEIGHTS["org-a"], 2).to_bytes()
+    current = encryptors["org-a"].encrypt(updates["org-a"], WEIGHTS["org-a"], 2,
+                                          model=model_for(2)).to_bytes()
     aggregator.submit(current)
     with pytest.raises(UpdateRejected, match="'org-a'.*replay: already contributed to round 2"):
         aggregator.submit(current)
-    old = encryptors["org-b"].encrypt(updates["org-b"], WEIGHTS["org-b"], 1)
+    old = encryptors["org-b"].encrypt(updates["org-b"], WEIGHTS["org-b"], 1, model=model_for(1))
     with pytest.raises(UpdateRejected, match="'org-b'.*replayed or stale.*round 1"):
         aggregator.submit(old)
-    future = encryptors["org-c"].encrypt(updates["org-c"], WEIGHTS["org-c"], 3)
+    future = encryptors["org-c"].encrypt(updates["org-c"], WEIGHTS["org-c"], 3, model=model_for(3))
     with pytest.raises(UpdateRejected, match="'org-c'.*wrong round.*round 3"):
         aggregator.submit(future)
     foreign = ParticipantEncryptor(
@@ -193,7 +201,7 @@ def test_replays_stale_and_wrong_round_messages_are_rejected(
         federation.signing_keys["org-d"],
         federation_id="another-federation",
         pool=RandomnessPool(federation.public_key, on_empty="compute"),
-    ).encrypt(updates["org-d"], WEIGHTS["org-d"], 2)
+    ).encrypt(updates["org-d"], WEIGHTS["org-d"], 2, model=model_for(2))
     with pytest.raises(UpdateRejected, match="'org-d'.*federation 'another-federation'"):
         aggregator.submit(foreign)
     other_spec = dataclasses.replace(spec, clip=2.0)
@@ -204,7 +212,7 @@ def test_replays_stale_and_wrong_round_messages_are_rejected(
         federation.signing_keys["org-e"],
         federation_id=FEDERATION_ID,
         pool=RandomnessPool(federation.public_key, on_empty="compute"),
-    ).encrypt(updates["org-e"], WEIGHTS["org-e"], 2)
+    ).encrypt(updates["org-e"], WEIGHTS["org-e"], 2, model=model_for(2))
     with pytest.raises(UpdateRejected, match="'org-e'.*different public key or packing spec"):
         aggregator.submit(mismatched)
     stranger_key = Ed25519PrivateKey.generate()
@@ -353,7 +361,7 @@ def test_setup_errors_are_reported(federation: Federation, spec: PackingSpec) ->
         federation_id=FEDERATION_ID,
     )
     with pytest.raises(CryptoError, match="exhausted"):  # never a silent slow fallback
-        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 1)
+        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 1, model=model_for(1))
     with pytest.raises(ConfigError, match="different public key"):
         ParticipantEncryptor(
             "org-a",
@@ -372,6 +380,36 @@ def test_setup_errors_are_reported(federation: Federation, spec: PackingSpec) ->
             roster=federation.roster,
             min_contributors=0,
         )
+
+
+def test_what_a_message_cannot_carry_is_refused_before_anything_is_signed(
+        federation: Federation, spec: PackingSpec) -> None:
+    # a reader takes ids of at most 256 UTF-8 bytes and rounds below 2**63: a longer id or a
+    # bigger round would be signed and sent, then refused by every receiver
+    key = federation.signing_keys["org-a"]
+    with pytest.raises(ConfigError, match="federation_id is 300 bytes in UTF-8; at most 256"):
+        ParticipantEncryptor("org-a", federation.public_key, spec, key, federation_id="f" * 300)
+    with pytest.raises(ConfigError, match="participant_id is 258 bytes"):
+        ParticipantEncryptor("é" * 129, federation.public_key, spec, key,
+                             federation_id=FEDERATION_ID)
+    with pytest.raises(ConfigError, match="participant id is 300 bytes"):
+        SecureAggregator(federation.public_key, spec, federation_id=FEDERATION_ID,
+                         round_number=0, n_values=N_VALUES, roster={"x" * 300: key.public_key()})
+    encryptor = make_encryptor(federation, spec, "org-a")
+    for bad in (-1, 2**63, 1.0, True):
+        with pytest.raises(ConfigError, match=r"round_number must be an integer in \[0, 2\*\*63"):
+            encryptor.encrypt(np.zeros(N_VALUES), 1.0, bad,  # type: ignore[arg-type]
+                              model=model_for(0))
+    with pytest.raises(ConfigError, match="32-byte model_digest"):
+        encryptor.encrypt(np.zeros(N_VALUES), 1.0, 0, model=b"short")
+    # the largest round a reader accepts is signed and read back
+    update = encryptor.encrypt(np.zeros(N_VALUES), 1.0, 2**63 - 1, model=model_for(0))
+    assert EncryptedUpdate.from_bytes(update.to_bytes()).round_number == 2**63 - 1
+    holder = KeyHolder(federation.shares[0], federation.public_key, spec,
+                       federation_id=FEDERATION_ID, roster=federation.roster)
+    for wrong in ("aggregate", 10**12):  # bytes(10**12) would allocate a terabyte
+        with pytest.raises(CryptoError, match="expected the aggregate as bytes"):
+            holder.partial_decrypt(wrong, [])  # type: ignore[arg-type]
 
 
 @given(
@@ -404,7 +442,7 @@ def test_encrypted_weighted_mean_matches_the_plaintext_one_for_any_weights(
             rng=rng,
         )
         encryptor.precompute(30)
-        messages.append(encryptor.encrypt(updates[participant], weight, 0))
+        messages.append(encryptor.encrypt(updates[participant], weight, 0, model=model_for(0)))
         aggregator.submit(messages[-1])
     aggregate = aggregator.encrypted_aggregate()
     holders = [

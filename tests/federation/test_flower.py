@@ -266,7 +266,7 @@ def test_flower_simulation_encrypted_matches_in_process() -> None:
     training = TRAINING.model_copy(update={"learning_rate": 0.05})
     public_key, shares = deal([o.participant_id for o in simulated], bits=512,
                               allow_insecure_bits=True)
-    keys = FederationKeys.from_deal(public_key, shares)
+    keys = FederationKeys.from_deal(public_key, shares, allow_insecure_bits=True)
     settings = make_settings(training=training, strategy={"name": "quality_weighted"},
                                 encryption={"enabled": True, "federation_id": "test-fid",
                                             "allow_insecure_bits": True},

@@ -178,7 +178,7 @@ def plain_run(config: FederationConfig, tamper: Mapping[tuple[str, str], Tamper]
 @pytest.fixture(scope="module")
 def keys() -> FederationKeys:
     public_key, shares = deal(IDS, bits=512, allow_insecure_bits=True)
-    return FederationKeys.from_deal(public_key, shares)
+    return FederationKeys.from_deal(public_key, shares, allow_insecure_bits=True)
 
 
 def secure_settings(**encryption: Any) -> FederationConfig:
@@ -465,6 +465,30 @@ def test_a_new_run_cannot_get_a_second_aggregate_of_a_round_decrypted(
     assert "partial" in fields_of(_agent(new_run, "org0").decrypt(again))
 
 
+def test_a_new_run_cannot_get_two_sums_from_one_model_decrypted(
+        keys: FederationKeys, tmp_path: Path) -> None:
+    """Round 0 decrypted {org0, org1, org2}, trained from the initial model. A new run sends
+    that model again as round 5 and sums org0's and org1's updates only: the difference would
+    be org2's update. The key holders' record on disk names the model and refuses."""
+    coordinator, _ = _round_zero_messages(keys, tmp_path / "nodes")
+    initial = secure_run(secure_settings(), keys, state_dir=tmp_path / "other")[0].parameters
+    _, new_run = secure_run(secure_settings(), keys, state_dir=tmp_path / "nodes")
+    content = pack({"round": 5, "prox_mu": 0.0, **coordinator._spec_fields()},
+                   {"parameters": initial})
+    messages = [bytes(fields_of(_agent(new_run, org).train_encrypted(content))["message"])
+                for org in ("org0", "org1")]
+    aggregator = SecureAggregator(keys.public_key, coordinator.spec, federation_id="fid",
+                                  round_number=5, n_values=coordinator.n_values,
+                                  roster=keys.roster)
+    for message in messages:
+        aggregator.submit(message)
+    request = pack({"aggregate": aggregator.encrypted_aggregate().to_bytes(),
+                    "updates": messages, **coordinator._spec_fields()})
+    for org in keys.public_key.participant_ids[:keys.public_key.quorum]:
+        reply = fields_of(_agent(new_run, org).decrypt(request))
+        assert "already decrypted in a sum of ['org0', 'org1', 'org2']" in str(reply["refused"])
+
+
 def test_an_unreadable_record_of_decrypted_rounds_is_never_read_as_empty(
         keys: FederationKeys, tmp_path: Path) -> None:
     coordinator, captured = _round_zero_messages(keys, tmp_path)
@@ -538,7 +562,7 @@ def test_deciding_and_recording_a_decryption_happen_under_the_node_lock(
 def test_any_org_id_names_its_record_of_decrypted_rounds(tmp_path: Path) -> None:
     ids = ["acme/eu", "b", "c"]
     public_key, shares = deal(ids, bits=512, allow_insecure_bits=True)
-    odd = FederationKeys.from_deal(public_key, shares)
+    odd = FederationKeys.from_deal(public_key, shares, allow_insecure_bits=True)
     _, data, _ = org_data()[0]
     resources = NodeResources("acme/eu", data, secure_settings(), state_dir=tmp_path,
                               setup=PublicSetup(odd.public_key, odd.roster, "fid"),
@@ -651,7 +675,8 @@ def test_unreadable_or_malformed_key_and_data_files_are_config_errors(tmp_path: 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_secret_key_file_readable_by_others_warns(tmp_path: Path) -> None:
     public_key, shares = deal(["a", "b"], bits=512, allow_insecure_bits=True)
-    write_key_files(FederationKeys.from_deal(public_key, shares), tmp_path, federation_id="f")
+    write_key_files(FederationKeys.from_deal(public_key, shares, allow_insecure_bits=True),
+                    tmp_path, federation_id="f")
     secret = tmp_path / "a.secret.json"
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -34,7 +34,8 @@ from fedcrm.federation import (
     read_round_log,
 )
 from fedcrm.federation.privacy import attach_client_level_dp
-from fedcrm.federation.strategies import Aggregate
+from fedcrm.federation.secure import reselect_for_known_model
+from fedcrm.federation.strategies import Aggregate, RoundPlan
 from tests.federation.helpers import logistic_org
 
 TEST_KEY_BITS = 512
@@ -55,7 +56,7 @@ def dealt_keys(count: int) -> FederationKeys:
     """Pre-dealt keys, as a deployment would load them (the dealer is deal itself)."""
     public_key, shares = deal([f"org{i}" for i in range(count)], bits=TEST_KEY_BITS,
                               allow_insecure_bits=True)
-    return FederationKeys.from_deal(public_key, shares)
+    return FederationKeys.from_deal(public_key, shares, allow_insecure_bits=True)
 
 
 @pytest.fixture(scope="module")
@@ -490,6 +491,82 @@ def test_rollback_counts_rejecting_participants_by_head(keys4: FederationKeys) -
     assert record.encryption is not None and record.encryption.total_weight is None
 
 
+def test_after_a_rollback_the_participants_of_the_restored_model_train_again(
+        keys4: FederationKeys) -> None:
+    # 3 of 4 a round (seed 1: without reselection round 2 samples three others and the key
+    # holders refuse): the round after a rollback must not sum other orgs' updates from the
+    # restored model than the decrypted round that trained from it (key holders refuse)
+    config = CONFIG.model_copy(update={"participants_per_round": 3, "seed": 1})
+    participants = [Stubborn(p.participant_id, p.data, config=config,
+                             quality_multiplier=p.quality_multiplier)
+                    for p in make_participants(config=config)]
+    coordinator = SecureCoordinator(participants, QualityWeighted(), config,
+                                    secure=SecureAggregation(keys4))
+    first = coordinator.run_round(0)
+    assert len(first.contributed) == 3
+    for participant in participants:
+        participant.stubborn = True
+    assert coordinator.run_round(1).rolled_back
+    for participant in participants:
+        participant.stubborn = False
+    selections = []
+    for round_number in (2, 3, 4):
+        record = coordinator.run_round(round_number)
+        assert record.encryption is not None and record.encryption.failure is None
+        selections.append(sorted(record.selected))
+    # round 2 trains from the restored model: the same three; later rounds sample anew
+    assert selections[0] == sorted(first.contributed)
+    assert sorted(coordinator.history[2].contributed) == sorted(first.contributed)
+
+
+def test_reselection_applies_only_to_a_model_decrypted_before_whose_orgs_are_active() -> None:
+    plan = RoundPlan(participants=["org0", "org1"], prox_mu=0.1)
+    history = {b"m" * 32: ["org2", "org0"]}
+    again = reselect_for_known_model(plan, b"m" * 32, history, ["org0", "org1", "org2"])
+    assert again.participants == ["org0", "org2"] and again.prox_mu == 0.1
+    assert reselect_for_known_model(plan, b"n" * 32, history, ["org0", "org1", "org2"]) is plan
+    # org2 dropped out: the plan stays, and the key holders' refusal fails the round
+    assert reselect_for_known_model(plan, b"m" * 32, history, ["org0", "org1"]) is plan
+
+
+def test_two_sums_of_different_orgs_from_one_model_are_never_both_decrypted(
+        keys4: FederationKeys) -> None:
+    # a coordinator sends the same model twice and leaves org2 out of the second sum: the
+    # difference of the two sums would be org2's update (the round numbers may even make
+    # the training seeds equal)
+    coordinator = secure_coordinator(make_participants(), keys4)
+    theta = coordinator.parameters.copy()
+
+    def sealed(round_number: int, orgs: list[str]) -> list[bytes]:
+        return [coordinator.clients[p].contribute(theta, round_number, prox_mu=0.0,
+                                                  strategy=coordinator.strategy).message
+                for p in orgs]
+
+    def aggregate(round_number: int, messages: list[bytes]) -> bytes:
+        aggregator = SecureAggregator(keys4.public_key, coordinator.spec,
+                                      federation_id=coordinator.secure.federation_id,
+                                      round_number=round_number, n_values=coordinator.n_values,
+                                      roster=coordinator.roster)
+        assert aggregator.submit_all(messages) == []
+        return aggregator.encrypted_aggregate().to_bytes()
+
+    holder = coordinator.clients["org3"]
+    first = sealed(1, ["org0", "org1", "org2"])
+    holder.partial_decrypt(aggregate(1, first), first)
+    for client in coordinator.clients.values():
+        client.precompute(coordinator.n_values)
+    second = sealed(1 + 2**31, ["org0", "org1"])
+    with pytest.raises(CryptoError, match=r"\['org0', 'org1'\] trained from a global model "
+                       r"whose updates were already decrypted in a sum of \['org0', 'org1', "
+                       r"'org2'\]"):
+        holder.partial_decrypt(aggregate(1 + 2**31, second), second)
+    # the same orgs again from that model reveal nothing more than the first sum: allowed
+    for client in coordinator.clients.values():
+        client.precompute(coordinator.n_values)
+    again = sealed(2**31 + 2, ["org2", "org0", "org1"])
+    assert holder.partial_decrypt(aggregate(2**31 + 2, again), again)
+
+
 # ----------------------------------------------------------------------- configuration
 class Weightless(Strategy):
     """Gives everyone weight 0."""
@@ -556,7 +633,15 @@ def test_bad_encrypted_configuration(keys4: FederationKeys) -> None:
     other = dealt_keys(4)
     with pytest.raises(ConfigError, match="'org0': its key share does not belong"):
         FederationKeys(keys4.public_key, {**keys4.shares, "org0": other.shares["org0"]},
-                       keys4.signing_keys)
+                       keys4.signing_keys, allow_insecure_bits=True)
+
+
+def test_keys_under_2048_bits_are_refused_unless_allowed(keys4: FederationKeys) -> None:
+    # as deal() refuses to deal them: a key read from a file or dealt elsewhere is checked too
+    with pytest.raises(ConfigError, match=r"\d+-bit modulus; keys under 2048 bits are insecure"):
+        FederationKeys(keys4.public_key, keys4.shares, keys4.signing_keys)
+    with pytest.raises(ConfigError, match="insecure"):
+        FederationKeys.from_deal(keys4.public_key, list(keys4.shares.values()))
 
 
 def test_client_level_noise_planned_for_bigger_sums_than_key_holders_decrypt_is_refused(

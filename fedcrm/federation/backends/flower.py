@@ -46,7 +46,7 @@ from flwr.serverapp import Grid, ServerApp
 from pydantic import ValidationError
 from torch import nn
 
-from fedcrm.crypto import PackingSpec, SecureAggregator
+from fedcrm.crypto import PackingSpec, SecureAggregator, model_digest
 from fedcrm.errors import AggregationError, ConfigError, CryptoError, validation_problems
 from fedcrm.federation.backends import check_simulation_device
 from fedcrm.federation.backends.node import (
@@ -77,6 +77,7 @@ from fedcrm.federation.secure import (
     check_encryptable,
     decrypt_with_quorum,
     holder_name,
+    reselect_for_known_model,
 )
 from fedcrm.federation.settings import FederationConfig
 from fedcrm.federation.strategies import RoundPlan, Strategy
@@ -467,6 +468,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                                 max_weight=float(max_weight), bits=encryption.bits,
                                 key_bits=setup.public_key.n.bit_length())
         self._last_round = -1
+        #: model digest → who contributed to the decrypted sum of updates from that model
+        self._decrypted_from: dict[bytes, list[str]] = {}
 
     def _spec_fields(self) -> dict[str, Any]:
         return {"clip": self.spec.clip, "max_participants": self.spec.max_participants,
@@ -485,6 +488,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
             raise AggregationError("every participant has dropped out; nothing to train")
         plan = self.strategy.configure_round(round_number, active,
                                              self.config.per_round(len(active)), self._rng)
+        trained_from = model_digest(self.parameters)
+        plan = reselect_for_known_model(plan, trained_from, self._decrypted_from, active)
         timings["configure"] = time.perf_counter() - start
         start = time.perf_counter()
         content = self._model_message(self.parameters, round=round_number,
@@ -527,6 +532,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         elif messages:
             contributed, encryption, cause = self._aggregate_encrypted(
                 round_number, messages, dropped, timings)
+            if contributed:
+                self._decrypted_from[trained_from] = contributed
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start

@@ -37,7 +37,14 @@ from filelock import FileLock
 from flwr.app import ArrayRecord, ConfigRecord, Context, RecordDict
 
 from fedcrm._files import write_atomically
-from fedcrm.crypto import KeyHolder, KeyShare, PackingSpec, ParticipantEncryptor, ThresholdPublicKey
+from fedcrm.crypto import (
+    KeyHolder,
+    KeyShare,
+    PackingSpec,
+    ParticipantEncryptor,
+    ThresholdPublicKey,
+    model_digest,
+)
 from fedcrm.errors import ConfigError, CryptoError, PrivacyBudgetExceeded
 from fedcrm.federation.backends.records import (
     GATE_PARAMETERS,
@@ -451,7 +458,8 @@ class NodeAgent:
         except PrivacyBudgetExceeded as exc:
             return pack({"accepted": True, "dropped": str(exc)})
         weight = float(self.resources.config.strategy.build().weight(update))
-        message = encryptor.encrypt(update.delta, weight, round_number).to_bytes()
+        message = encryptor.encrypt(update.delta, weight, round_number,
+                                    model=model_digest(parameters)).to_bytes()
         self._save_secure(generator=rng)
         return pack({"accepted": True, "message": message,
                      "privacy": to_json(update.privacy) if update.privacy else None})
@@ -475,12 +483,14 @@ class NodeAgent:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(path.with_name(path.name + ".lock")):
             holder._decrypted = self._decrypted_rounds(path, entry)
+            holder._trained_from = self._decrypted_models(path, entry)
             try:
                 partial = holder.partial_decrypt(bytes(fields["aggregate"]),
                                                  [bytes(u) for u in fields["updates"]])
             except CryptoError as exc:
                 return pack({"refused": str(exc)})
-            self._save_decrypted(path, entry, holder._decrypted)  # before the partial leaves
+            # before the partial leaves
+            self._save_decrypted(path, entry, holder._decrypted, holder._trained_from)
         return pack({"partial": partial.to_bytes()})
 
     def validate(self, content: RecordDict) -> RecordDict:
@@ -611,15 +621,34 @@ class NodeAgent:
         except (TypeError, ValueError):
             raise self._bad_record(path, "is malformed") from None
 
-    def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes]) -> None:
+    def _decrypted_models(self, path: Path, entry: str) -> dict[bytes, frozenset[str]]:
+        """Model digest → the participants whose updates trained from that model this key
+        share helped decrypt (kept under ``<entry>#models``)."""
+        models = self._read_decrypted(path).get(entry + _MODELS, {})
+        try:
+            groups = {bytes.fromhex(k): json.loads(v) for k, v in models.items()}
+        except (TypeError, ValueError):
+            raise self._bad_record(path, "is malformed") from None
+        if not all(isinstance(g, list) and all(isinstance(p, str) for p in g)
+                   for g in groups.values()):
+            raise self._bad_record(path, "is malformed")
+        return {k: frozenset(g) for k, g in groups.items()}
+
+    def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes],
+                        models: Mapping[bytes, frozenset[str]]) -> None:
         saved = self._read_decrypted(path)
         saved[entry] = {str(k): v.hex() for k, v in sorted(decrypted.items())}
+        saved[entry + _MODELS] = {k.hex(): json.dumps(sorted(g)) for k, g in models.items()}
         write_atomically(path, json.dumps(saved, indent=1))
 
     def _save_secure(self, *, generator: np.random.Generator) -> None:
         state = self._secure_state()
         state["generator"] = json.dumps(generator.bit_generator.state)
         self.state[SECURE_STATE] = ConfigRecord(state)
+
+
+#: suffix of the record entry that lists, per global model, whose updates were decrypted
+_MODELS = "#models"
 
 
 def agent_for(resources: NodeResources, context: Context) -> NodeAgent:
