@@ -46,6 +46,7 @@ from fedcrm.crypto import (
     ParticipantEncryptor,
     SecureAggregator,
     deal,
+    model_digest,
 )
 from fedcrm.crypto._primes import generate_safe_prime
 from fedcrm.federation import (
@@ -142,7 +143,8 @@ def crypto_table(args: argparse.Namespace, argv: list[str] | None, pinned: str) 
     p, q, prime_seconds, prime_source = _safe_primes(args.key_bits, _cache_dir(args.cache_dir))
     ids = [f"org-{k:02d}" for k in range(args.participants)]
     (public_key, shares), deal_seconds = _timed(
-        lambda: deal(ids, bits=args.key_bits, safe_primes=(p, q))
+        lambda: deal(ids, bits=args.key_bits, safe_primes=(p, q),
+                     allow_insecure_bits=args.key_bits < 2048)
     )
     _progress(f"dealt a {args.key_bits}-bit {public_key.quorum}-of-{len(ids)} key")
 
@@ -161,6 +163,7 @@ def crypto_table(args: argparse.Namespace, argv: list[str] | None, pinned: str) 
     signing_keys = {pid: Ed25519PrivateKey.generate() for pid in ids}
     roster = {pid: key.public_key() for pid, key in signing_keys.items()}
     federation_id = "benchmark-federation"
+    model = model_digest(np.zeros(args.values, dtype=np.float32))  # the model trained from
 
     offline, online, messages = [], [], []
     for index, pid in enumerate(ids):
@@ -170,7 +173,8 @@ def crypto_table(args: argparse.Namespace, argv: list[str] | None, pinned: str) 
         _, seconds = _timed(partial(encryptor.precompute, args.values))
         offline.append(seconds)
         update, seconds = _timed(
-            partial(encryptor.encrypt, updates[index], weights[index], round_number=1)
+            partial(encryptor.encrypt, updates[index], weights[index], round_number=1,
+                    model=model)
         )
         online.append(seconds)
         messages.append(update.to_bytes())
