@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded, 
 from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
 from fedcrm.federation.participant import Participant, Update
+from fedcrm.federation.privacy import check_client_level_weighting
 from fedcrm.federation.strategies import RoundPlan, Strategy
 
 
@@ -144,6 +145,9 @@ class LocalRound:
 class Coordinator:
     """Runs federated rounds over in-process participants (the simulation backend)."""
 
+    #: whether rounds aggregate ciphertexts (the rule for client-level DP's weights differs)
+    encrypted: ClassVar[bool] = False
+
     def __init__(
         self,
         participants: Sequence[Participant],
@@ -199,6 +203,9 @@ class Coordinator:
                 + "); participants train with their own config, so build every Participant "
                 "with the coordinator's config (Participant(..., config=config)) or leave the "
                 "coordinator's config out")
+        check_client_level_weighting(
+            strategy, {p.participant_id: getattr(p, "privacy", None) for p in participants},
+            encrypted=self.encrypted)
         strategy_mu = getattr(strategy, "mu", None)
         if strategy_mu is not None and self.config.prox_mu not in (0.0, strategy_mu):
             raise ConfigError(f"TrainingConfig.prox_mu={self.config.prox_mu:g} and the "
@@ -253,6 +260,8 @@ class Coordinator:
             else:
                 dropped[update.participant_id] = "its update holds non-finite numbers"
         privacy = local.privacy
+        # hooks attached after the coordinator was built are checked here
+        check_client_level_weighting(self.strategy, privacy, encrypted=self.encrypted)
         timings["local_training"] = time.perf_counter() - start
         weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
         rejected_share = sum(weights_of[p] for p in rejections) / max(sum(weights_of.values()),

@@ -75,6 +75,7 @@ __all__ = [
     "attach_client_level_dp",
     "attach_privacy",
     "attach_record_level_dp",
+    "check_client_level_weighting",
 ]
 
 #: relative tolerance when checking that a noisy update reached the aggregator unchanged
@@ -690,11 +691,14 @@ class DPFedAvg(Strategy):
                     f"released with norm {update.norm:.6g}: it was rescaled after its noise was "
                     f"added (server-side clipping?), which the DP accounting does not cover. "
                     f"Construct the Coordinator with server_side_clipping=False")
-        if len(updates) < self.participants_in_sum:
+        # the engines' own plan counts too: their noise shares assume sums of that many
+        needed = max(self.participants_in_sum,
+                     *(int(u.privacy.get("participants_in_sum") or 1) for u in updates))
+        if len(updates) < needed:
             self.withheld_rounds += 1
             warnings.warn(
                 f"only {len(updates)} noisy update(s) this round ({ids}); client-level DP was "
-                f"planned for sums of at least {self.participants_in_sum}, and a smaller sum "
+                f"planned for sums of at least {needed}, and a smaller sum "
                 f"carries too little noise, so it is not released (the global model stays). "
                 f"Plan with a lower participants_in_sum to tolerate rejections and drop-outs, "
                 f"or raise the validation tolerance", UserWarning, stacklevel=2)
@@ -705,6 +709,55 @@ class DPFedAvg(Strategy):
         return Aggregate(step=(total * share).astype(np.float32),
                          weights=dict.fromkeys(ids, share),
                          info={"participants_in_sum": self.participants_in_sum})
+
+
+def check_client_level_weighting(strategy: Strategy, privacy: Mapping[str, Any], *,
+                                 encrypted: bool) -> None:
+    """Refuse an aggregation that client-level DP's accounting does not cover.
+
+    ``privacy`` maps participant ids to their privacy hook or their round report (anything
+    with a ``mode``; ``None`` for none). The noise of client-level DP covers an update that
+    counts like every other one (McMahan et al. 2018, DP-FedAvg): a weighted mean scales the
+    heaviest org's update above its noise, so its real ε would exceed what its ledger records.
+    Plaintext rounds need :class:`DPFedAvg` (whose ``participants_in_sum`` is at least what
+    the participants planned their noise for); encrypted rounds need equal weights
+    (``Strategy()``: the decrypted mean divides the sum by the number of contributors).
+    """
+    planned: dict[str, int] = {}
+    for pid, item in privacy.items():
+        if isinstance(item, Mapping):
+            mode, in_sum = item.get("mode"), item.get("participants_in_sum")
+        else:
+            mode = getattr(item, "mode", None)
+            plan = getattr(getattr(item, "engine", None), "plan", None)
+            in_sum = getattr(plan, "participants_in_sum", None)
+        if mode == "client":
+            planned[pid] = int(in_sum or 1)
+    if not planned:
+        return
+    noisy = sorted(planned)
+    if encrypted:
+        if type(strategy).weight is Strategy.weight:
+            return
+        fix = ("use Strategy() (equal weights: the decrypted mean divides the sum by the "
+               "number of contributors)")
+    elif isinstance(strategy, DPFedAvg):
+        needed = max(planned.values())
+        if strategy.participants_in_sum >= needed:
+            return
+        raise ConfigError(
+            f"DPFedAvg(participants_in_sum={strategy.participants_in_sum}) would release sums "
+            f"of fewer updates than participants {noisy} planned their client-level DP noise "
+            f"for ({needed}); a smaller sum carries too little noise: use "
+            f"DPFedAvg(participants_in_sum={needed}, ...)")
+    else:
+        fix = ("use DPFedAvg(participants_in_sum=m, expected_participants=k) with "
+               "server_side_clipping=False")
+    raise ConfigError(
+        f"participants {noisy} add client-level DP noise, which covers updates that all count "
+        f"the same; strategy {strategy.name!r} weights them unequally, so the heaviest org's "
+        f"update would outweigh its noise and its real ε would exceed what its ledger records: "
+        f"{fix}")
 
 
 # ---------------------------------------------------------------------------- from a config

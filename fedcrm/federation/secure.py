@@ -74,6 +74,7 @@ from fedcrm.errors import AggregationError, ConfigError, CryptoError, PrivacyBud
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator, EncryptedRound, RoundRecord
 from fedcrm.federation.participant import Participant, Update
+from fedcrm.federation.privacy import check_client_level_weighting
 from fedcrm.federation.strategies import CoordinateMedian, RoundPlan, Strategy, TrimmedMean
 
 #: what a client raises when it cannot be reached (a dropout, not a bug)
@@ -393,9 +394,11 @@ class SecureCoordinator(Coordinator):
     older or repeated round).
 
     Raises :class:`ConfigError` for a robust strategy, a roster or key that does not match the
-    participants, rounds of fewer than ``min_contributors`` participants, or a weight above
-    ``max_weight``.
+    participants, rounds of fewer than ``min_contributors`` participants, a weight above
+    ``max_weight``, or client-level DP with unequal weights.
     """
+
+    encrypted = True
 
     def __init__(
         self,
@@ -529,6 +532,7 @@ class SecureCoordinator(Coordinator):
             if sealed.privacy:
                 privacy[pid] = sealed.privacy
         timings["local_training"] = time.perf_counter() - start
+        check_client_level_weighting(self.strategy, privacy, encrypted=True)
         # by head count: the coordinator does not know the participants' weights
         rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
         encryption = EncryptedRound(key_bits=self.secure.keys.key_bits,

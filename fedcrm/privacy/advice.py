@@ -137,14 +137,15 @@ def advise_epsilon(n_samples: int, tier: Tier | str = Tier.STANDARD) -> EpsilonA
             "relaxed tier: ε up to 10 gives weak formal guarantees; get the data owner's "
             "explicit agreement and run the membership-inference check"
         )
+    shown = min(round(epsilon, 2), _down(cap))  # the cap rounded down: never above it
     return EpsilonAdvice(
         n_samples=n_samples,
         tier=tier,
-        epsilon=round(epsilon, 2),
-        epsilon_cap=round(cap, 2),
+        epsilon=shown,
+        epsilon_cap=_down(cap),
         epsilon_for_utility=round(for_utility, 2),
         delta=delta,
-        rationale=f"recommended ε={epsilon:.2f}, δ={delta:.1g}: {reason}. Smaller ε is stronger "
+        rationale=f"recommended ε={shown:.2f}, δ={delta:.1g}: {reason}. Smaller ε is stronger "
         f"privacy.",
         warnings=warnings,
     )
@@ -213,3 +214,8 @@ def sensitivity_analysis(
         )
         previous = utility
     return rows
+
+
+def _down(value: float) -> float:
+    """``value`` rounded down to two decimals (a float just under x.yz stays below it)."""
+    return math.floor(value * 100 + 1e-9) / 100

@@ -48,7 +48,13 @@ from fedcrm.privacy.accountants import (
 )
 from fedcrm.privacy.budget import LedgerError, is_positive_integer, validate_budget
 from fedcrm.privacy.ledger import LedgerEvent, utc_now
-from fedcrm.privacy.models import ClientLevelPlan, ClientLevelState, RoundSpend, _AccountantHistory
+from fedcrm.privacy.models import (
+    ClientLevelPlan,
+    ClientLevelState,
+    RoundSpend,
+    _AccountantHistory,
+    short_round_delta,
+)
 from fedcrm.privacy.state import read_state
 
 __all__ = [
@@ -242,11 +248,20 @@ class ClientLevelDP(BudgetedEngine):
         epsilon, delta, clip_norm = float(epsilon), float(delta), float(clip_norm)
         sample_rate, rounds = float(sample_rate), int(rounds)
         total_participants, participants_in_sum = int(total_participants), int(participants_in_sum)
+        short = short_round_delta(sample_rate, rounds, total_participants, participants_in_sum)
+        if short > delta / 2:
+            raise ConfigError(
+                f"{who}: with q = {sample_rate:g} of N = {total_participants} participants, "
+                f"some of the {rounds} rounds may draw fewer than participants_in_sum="
+                f"{participants_in_sum} besides this one (probability up to {short:.3g}, more "
+                f"than half of δ = {delta:g}); whether such a round is released would reveal "
+                "who took part. Raise sample_rate or lower participants_in_sum."
+            )
         ledger = as_ledger(ledger)
         ensure_new_participant(ledger, participant_id)
         sigma = calibrate_client_noise_multiplier(
             epsilon=epsilon,
-            delta=delta,
+            delta=delta - short,
             rounds=rounds,
             sample_rate=sample_rate,
             accountant=accountant,
@@ -268,7 +283,7 @@ class ClientLevelDP(BudgetedEngine):
                 noise_multiplier=sigma,
                 rounds=rounds,
                 sample_rate=sample_rate,
-                delta=delta,
+                delta=delta - short,
                 accountant=accountant,
             ),
         )
@@ -288,9 +303,13 @@ class ClientLevelDP(BudgetedEngine):
         return sum(count for _, _, count in self._history)
 
     def get_epsilon(self, delta: float | None = None) -> float:
-        """ε spent so far at ``delta`` (default: the budget's δ); 0.0 before any round."""
+        """ε spent so far at ``delta`` (default: the budget's δ); 0.0 before any round.
+
+        The accountant works at ``delta`` less the plan's ``short_round_delta`` (0 at q = 1).
+        """
+        total = self.plan.delta if delta is None else delta
         return client_level_history_epsilon(
-            self._history, self.plan.delta if delta is None else delta, self.plan.accountant
+            self._history, total - self.plan.short_round_delta, self.plan.accountant
         )
 
     def projected_epsilon(self, extra_rounds: int = 1) -> float:
@@ -298,7 +317,8 @@ class ClientLevelDP(BudgetedEngine):
         probe = _merged(
             self._history, (self.plan.noise_multiplier, self.plan.sample_rate, extra_rounds)
         )
-        return client_level_history_epsilon(probe, self.plan.delta, self.plan.accountant)
+        return client_level_history_epsilon(probe, self.plan.accounting_delta,
+                                            self.plan.accountant)
 
     # ------------------------------------------------------------------ one round
     def begin_round(self) -> None:

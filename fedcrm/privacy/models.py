@@ -27,9 +27,10 @@ class RecordLevelPlan(BaseModel):
     """How one participant's record-level DP-SGD budget is spent over the federation.
 
     ``sample_rate`` and ``steps_per_epoch`` are what Opacus' Poisson loader really uses for a
-    ``DataLoader`` of ``n_samples`` rows and ``batch_size``: ``q = 1/⌈n/B⌉`` and ``⌈n/B⌉``
-    steps per pass (``q = B/n`` exactly when B divides n). ``epsilon_planned`` is ε after all
-    planned rounds; it is ≤ ``epsilon``.
+    ``DataLoader`` of ``n_samples`` rows and ``batch_size``: ``q = 1/⌈n/B⌉`` and ``int(1/q)``
+    steps per pass, as Opacus counts them (``⌈n/B⌉``, or one fewer where ``1/q`` rounds down in
+    floating point, e.g. n = 93, B = 1); ``q = B/n`` exactly when B divides n.
+    ``epsilon_planned`` is ε after all planned rounds; it is ≤ ``epsilon``.
     """
 
     model_config = _FROZEN
@@ -51,6 +52,18 @@ class RecordLevelPlan(BaseModel):
     steps_per_round: int = Field(ge=1)
     epsilon_planned: float = Field(ge=0)
     secure_mode: bool = False
+
+
+def short_round_delta(sample_rate: float, rounds: int, total_participants: int,
+                      participants_in_sum: int) -> float:
+    """rounds · P(Binomial(N − 1, q) < m), at most 1; 0 at q = 1 (see
+    :attr:`ClientLevelPlan.short_round_delta`)."""
+    if sample_rate >= 1:
+        return 0.0
+    from scipy.stats import binom
+
+    one_round = float(binom.cdf(participants_in_sum - 1, total_participants - 1, sample_rate))
+    return min(1.0, rounds * one_round)
 
 
 class ClientLevelPlan(BaseModel):
@@ -77,6 +90,25 @@ class ClientLevelPlan(BaseModel):
     participants_in_sum: int = Field(ge=1)
     noise_std_per_participant: float = Field(gt=0)
     epsilon_planned: float = Field(ge=0)
+
+    @property
+    def short_round_delta(self) -> float:
+        """The part of δ spent on rounds that draw too few participants (``sample_rate`` < 1).
+
+        A sum of fewer than m updates is not released, so whether a round is released depends
+        on who was drawn, which the accountant's Poisson-sampled Gaussian does not cover.
+        Conditioned on every round drawing at least m participants besides the protected one,
+        every round is released whoever took part; that condition fails with probability at
+        most rounds · P(Binomial(N − 1, q) < m), which is added to δ (the union bound). At
+        q = 1 the coordinator selects participants and who takes part is not secret: 0.
+        """
+        return short_round_delta(self.sample_rate, self.rounds, self.total_participants,
+                                 self.participants_in_sum)
+
+    @property
+    def accounting_delta(self) -> float:
+        """δ the accountant works at: the budget's δ less :attr:`short_round_delta`."""
+        return self.delta - self.short_round_delta
 
 
 Plan = Annotated[RecordLevelPlan | ClientLevelPlan, Field(discriminator="mode")]

@@ -13,7 +13,15 @@ import torch
 from pydantic import ValidationError
 
 from fedcrm import AggregationError, ConfigError, PrivacyBudgetExceeded
-from fedcrm.federation import Coordinator, FedAvg, Participant, TrainingConfig, read_round_log
+from fedcrm.federation import (
+    Coordinator,
+    FedAvg,
+    Participant,
+    QualityWeighted,
+    Strategy,
+    TrainingConfig,
+    read_round_log,
+)
 from fedcrm.federation.models import get_parameters
 from fedcrm.federation.privacy import (
     ClientLevelHook,
@@ -343,6 +351,33 @@ def test_client_level_federation_releases_only_noisy_sums(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="one budget for the whole federation"):
         attach_client_level_dp(federation(config), {"org0": (1.0, 1e-2), "org1": (8.0, 1e-2),
                                                     "org2": (8.0, 1e-2)}, config)
+
+
+def test_client_level_dp_refuses_aggregation_its_accounting_does_not_cover() -> None:
+    # a weighted mean scales the heaviest org's update above its noise: its real ε would
+    # exceed what its ledger records (a reviewer measured ε 1.77 for a budget of 1 with FedAvg)
+    config = CONFIG.model_copy(update={"max_update_norm": 0.5})
+    participants = federation(config)
+    attach_client_level_dp(participants, (8.0, 1e-2), config, seed=0, participants_in_sum=3)
+    for weighted in (FedAvg(), QualityWeighted(), Strategy()):
+        with pytest.raises(ConfigError, match=r"participants \['org0', 'org1', 'org2'\] add "
+                           r"client-level DP noise.*use DPFedAvg"):
+            Coordinator(participants, weighted, config, server_side_clipping=False)
+    # DPFedAvg must not release smaller sums than the engines planned their noise for
+    with pytest.raises(ConfigError, match=r"DPFedAvg\(participants_in_sum=1\) would release "
+                       r"sums of fewer updates than .* planned .* for \(3\)"):
+        Coordinator(participants, DPFedAvg(1), config, server_side_clipping=False)
+    Coordinator(participants, DPFedAvg(3), config, server_side_clipping=False)
+    # hooks attached after the coordinator was built: refused at the first round
+    late = federation(config)
+    coordinator = Coordinator(late, FedAvg(), config, server_side_clipping=False)
+    attach_client_level_dp(late, (8.0, 1e-2), config, seed=0)
+    with pytest.raises(ConfigError, match="client-level DP noise"):
+        coordinator.run_round(0)
+    # and DPFedAvg withholds a sum smaller than what the updates say they were planned for
+    updates = [p.train(get_parameters(p.new_model_seeded()), 0) for p in participants]
+    with pytest.warns(UserWarning, match="only 2 noisy update.*at least 3"):
+        assert DPFedAvg(1).aggregate(updates[:2]).info["withheld"]
 
 
 # ------------------------------------------------------------------------------ configuration

@@ -655,3 +655,9 @@ def test_client_level_noise_planned_for_bigger_sums_than_key_holders_decrypt_is_
                           secure=SecureAggregation(keys4, min_contributors=2))
     SecureCoordinator(participants, Strategy(), CONFIG,
                       secure=SecureAggregation(keys4, min_contributors=4))
+    # weights inside the packing would scale the heaviest org's update above its noise
+    for weighted in (FedAvg(), QualityWeighted()):
+        with pytest.raises(ConfigError, match=r"client-level DP noise.*use Strategy\(\) "
+                           r"\(equal weights"):
+            SecureCoordinator(participants, weighted, CONFIG,
+                              secure=SecureAggregation(keys4, min_contributors=4))

@@ -16,6 +16,7 @@ from fedcrm.privacy import (
     advise_epsilon,
     sensitivity_analysis,
 )
+from fedcrm.privacy.advice import _tier_cap
 from fedcrm.privacy.cli import app
 
 SIZES = [50, 200, 1_000, 2_500, 5_000, 10_000, 30_000, 100_000, 1_000_000]
@@ -35,6 +36,15 @@ def test_advice_is_monotone_in_data_size_within_the_cap(tier: Tier) -> None:
     assert epsilons == sorted(epsilons, reverse=True)
     assert all(a.epsilon <= a.epsilon_cap for a in advice)
     assert all(a.epsilon > 0 for a in advice)
+
+
+def test_the_advice_never_rounds_above_the_tier_cap() -> None:
+    # n = 1001, standard tier: the cap is 7.9989…, which rounding to 2 decimals made 8.0
+    for n_samples in (1001, 1002, 1500, 2345):
+        advice = advise_epsilon(n_samples, "standard")
+        assert advice.epsilon <= _tier_cap(advice.tier, n_samples)
+        assert advice.epsilon_cap <= _tier_cap(advice.tier, n_samples)
+    assert advise_epsilon(1001, "standard").epsilon == 7.99
 
 
 def test_caps_follow_the_documented_rule() -> None:

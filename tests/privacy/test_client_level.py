@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from dp_accounting import pld, rdp
+from scipy.stats import binom
 
 from fedcrm.errors import ConfigError
 from fedcrm.privacy import (
@@ -187,7 +188,7 @@ def test_rounds_compose_like_one_accountant_fed_all_rounds_and_then_stop() -> No
         epsilon=2.0,
         delta=1e-3,
         rounds=4,
-        total_participants=40,
+        total_participants=60,
         participants_in_sum=10,
         sample_rate=0.5,
         accountant="rdp",
@@ -211,7 +212,25 @@ def test_rounds_compose_like_one_accountant_fed_all_rounds_and_then_stop() -> No
         ),
         4,
     )
-    assert engine.get_epsilon() == reference.get_epsilon(1e-3)
+    # the accountant works at δ less the chance that a round draws fewer than m others
+    short = engine.plan.short_round_delta
+    assert short == pytest.approx(4 * binom.cdf(9, 59, 0.5)) and 0 < short < 1e-6
+    assert engine.get_epsilon() == reference.get_epsilon(1e-3 - short)
+
+
+def test_a_release_that_would_reveal_who_was_drawn_is_refused() -> None:
+    # N = 20, q = 0.5, m = 10: a round is released with probability 0.588 when org-a is in
+    # the population and 0.500 when it is not (a reviewer's count), which the Poisson
+    # accountant does not cover; over 50 rounds that pattern alone costs more than the budget
+    with pytest.raises(ConfigError, match=r"fewer than participants_in_sum=10 besides this one "
+                       r"\(probability up to 1, more than half of δ = 0.001\)"):
+        ClientLevelDP.from_budget("org-a", epsilon=4.0, delta=1e-3, rounds=50,
+                                  total_participants=20, participants_in_sum=10,
+                                  sample_rate=0.5)
+    # at q = 1 the coordinator selects participants: nothing is taken from δ
+    fixed = ClientLevelDP.from_budget("org-a", epsilon=4.0, delta=1e-3, rounds=50,
+                                      total_participants=20, participants_in_sum=10)
+    assert fixed.plan.short_round_delta == 0.0 and fixed.plan.accounting_delta == 1e-3
 
 
 def test_pld_accountant_matches_dp_accounting() -> None:

@@ -420,6 +420,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
     their ClientApps; the coordinator verifies and multiplies ciphertexts with
     :class:`~fedcrm.crypto.SecureAggregator`; key holders decrypt in their ClientApps."""
 
+    encrypted = True
+
     def __init__(self, link: NodeLink, enrolments: Sequence[Enrolment],
                  settings: FederationConfig, setup: PublicSetup, *,
                  strategy: Strategy | None = None,
