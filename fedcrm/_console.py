@@ -5,8 +5,9 @@ packages can use it without importing the whole command tree."""
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -62,10 +63,28 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def check_output_file(path: Path, *, option: str, example: str) -> None:
+def check_output_file(path: Path, *, option: str, example: str,
+                      inputs: Mapping[str, Path | Sequence[Path] | None] | None = None) -> None:
     """Refuse an output file given as ``option`` that cannot be written (a folder, or a path
     under a file) before a command does any work; missing parent folders are fine (writers
-    create them). ``example`` is a file name to suggest inside a folder."""
+    create them). ``example`` is a file name to suggest inside a folder.
+
+    ``inputs`` maps an input's option (``"--db"``) to its path(s): an output that is one of
+    them, or lies inside an input folder, is refused, since writing it would overwrite what
+    the command reads (a review database, a federation's data, a corpus label file).
+    """
+    target = Path(os.path.realpath(path))
+    for input_option, given in (inputs or {}).items():
+        paths = [given] if isinstance(given, Path) else list(given or [])
+        for source in paths:
+            real = Path(os.path.realpath(source))
+            if target == real:
+                raise ConfigError(f"{option} {path} is the input given as {input_option}; "
+                                  "writing it would overwrite that input: write elsewhere")
+            if real.is_dir() and target.is_relative_to(real):
+                raise ConfigError(f"{option} {path} lies inside {real}, the folder given as "
+                                  f"{input_option}, and could overwrite a file it reads: write "
+                                  "it elsewhere")
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a folder; give a file name such as "
                           f"{path / example}")

@@ -244,7 +244,8 @@ def select_command(
 ) -> None:
     """Select the fields to label next and write them as a task file."""
     chosen_format = output_format(out, format)
-    check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[chosen_format]}")
+    check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[chosen_format]}",
+                      inputs={"--annotations": annotations or default_annotations_dir()})
     loop = AnnotationLoop(
         annotations or default_annotations_dir(), held_out=held_out or [], pool_orgs=org,
         matcher_params=_matcher_params(lgbm_rounds, folds, repeats),
@@ -266,7 +267,10 @@ def select_command(
     console.print(plain(f"Wrote {', '.join(str(p) for p in paths)}. Fill in the concept column "
                         "(a concept id, or 'none'), then: fedcrm annotate import "
                         f"{shlex.quote(str(paths[0]))}"
-                        + ("" if round is not None else " --round <k>")))
+                        + ("" if round is not None else " --round <k>")
+                        # the labels go back into the folder the fields came from
+                        + (f" --annotations {shlex.quote(str(annotations))}"
+                           if annotations is not None else "")))
 
 
 @app.command("import")
@@ -381,8 +385,12 @@ def round_command(
                           "labelled orgs that are never asked about or trained on)")
     given = _given_params(lgbm_rounds, folds, repeats)
     # the loop refuses a held-out set or parameters that contradict an existing report
+    # a report continues on the folder it was started on (AnnotationLoop refuses another)
+    folder = annotations or (Path(existing.annotations) if existing is not None
+                             and existing.annotations is not None
+                             else default_annotations_dir())
     loop = AnnotationLoop(
-        annotations or default_annotations_dir(), held_out=held_out or None, pool_orgs=org,
+        folder, held_out=held_out or None, pool_orgs=org,
         matcher_params={**existing.matcher_params, **given} if existing is not None
         else _matcher_params(lgbm_rounds, folds, repeats),
         schemas=_schemas(schema), report=report,
@@ -432,7 +440,8 @@ def round_command(
     format_name = (output_format(out, format, default="csv") if out is not None
                    else format_of("tasks", format) if format is not None else "csv")
     if out is not None:
-        check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[format_name]}")
+        check_output_file(out, option="--out", example=f"tasks.{_EXTENSIONS[format_name]}",
+                          inputs={"--annotations": loop.annotations_dir})
     _check_selection(strategy or DEFAULT_STRATEGY, impact or "default",
                      similarity or "embedding", loop.ontology)
     if not loop.curve.points:
@@ -574,7 +583,7 @@ def impact_command(
     from fedcrm.ontology import load_ontology
     from fedcrm.ontology.models import Task
 
-    check_output_file(out, option="--out", example="weights.json")
+    check_output_file(out, option="--out", example="weights.json", inputs={"--data": data})
     known = [t.value for t in Task]
     unknown = [t for t in task or [] if t not in known]
     if unknown:

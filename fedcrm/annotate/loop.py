@@ -111,6 +111,8 @@ class LearningCurve(BaseModel):
     format: int = REPORT_FORMAT
     held_out: list[str]
     pool_orgs: list[str] | None = None
+    #: the annotations folder the rounds import into (absolute; None in older reports)
+    annotations: str | None = None
     matcher_params: dict[str, Any] = Field(default_factory=dict)
     #: targets drawn on the plot and used by :meth:`labels_to_target`
     target_precision: float | None = None
@@ -306,7 +308,9 @@ class AnnotationLoop:
     An existing ``report`` fixes the setup: its held-out orgs, matcher parameters and (unless
     ``pool_orgs`` is given) pool orgs are used, and a ``held_out`` or ``matcher_params`` that
     contradicts them raises :class:`ConfigError` (a curve compares rounds of one matcher on
-    one held-out set). Leave them out to continue the report, or start a new report.
+    one held-out set). Leave them out to continue the report, or start a new report. The
+    report also records ``annotations_dir``: another folder raises :class:`ConfigError` (the
+    answers of a round belong in the folder its fields were selected from).
     """
 
     def __init__(
@@ -338,6 +342,13 @@ class AnnotationLoop:
             raise ConfigError(f"org(s) {overlap} are both held out and in the pool; an org "
                               "that is evaluated on must never be trained on")
         self.annotations_dir = Path(annotations_dir)
+        folder = os.path.realpath(self.annotations_dir)
+        if existing is not None and existing.annotations is not None \
+                and existing.annotations != folder:
+            raise ConfigError(
+                f"the report {self.report_path} belongs to the annotations folder "
+                f"{existing.annotations}, not {self.annotations_dir}; give --annotations "
+                f"{existing.annotations} (or leave it out), or start a new --report")
         self.held_out = list(held_out or ())
         self.pool_orgs = list(pool_orgs) if pool_orgs is not None else None
         self.ontology = ontology if ontology is not None else load_ontology()
@@ -349,6 +360,8 @@ class AnnotationLoop:
             held_out=self.held_out, pool_orgs=self.pool_orgs,
             matcher_params=self.matcher_params,
         )
+        if self.curve.annotations is None:
+            self.curve.annotations = folder
         if target_precision is not None:
             self.curve.target_precision = target_precision
         if target_coverage is not None:

@@ -127,7 +127,8 @@ def demo_command(
         workers = min(cores, 8)
     if json_path is not None:
         # refused before minutes of training, not after them
-        check_output_file(json_path, option="--json", example="demo.json")
+        check_output_file(json_path, option="--json", example="demo.json",
+                          inputs={"--data": data})
     tasks = task or [t.value for t in Task]
     with console.status("fedcrm demo") as status:
         result = run_demo(data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,

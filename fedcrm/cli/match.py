@@ -80,7 +80,8 @@ def match_command(
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
     if out is not None:
-        check_output_file(out, option="--out", example="mapping.json")
+        check_output_file(out, option="--out", example="mapping.json",
+                          inputs={"PATH": list(paths)})
     schemas = as_schemas(list(paths), strict=not lenient)
     ids = [schema.org_id for schema in schemas]
     repeated = sorted({org for org in ids if ids.count(org) > 1})

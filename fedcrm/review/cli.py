@@ -21,7 +21,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from fedcrm._console import console, error_console, friendly_errors, print_json
+from fedcrm._console import (
+    check_output_file,
+    console,
+    error_console,
+    friendly_errors,
+    print_json,
+)
 from fedcrm.errors import ConfigError, FedcrmError
 from fedcrm.review._loopback import check_loopback
 from fedcrm.review.errors import StaleVersionError
@@ -607,6 +613,9 @@ def audit_command(
 ) -> None:
     """Export the append-only audit log (imports, decisions, flags, exports)."""
     format = audit_format(out, format)
+    if out is not None:
+        check_output_file(out, option="--out", example="audit.jsonl",
+                          inputs={"--db": (db or DEFAULT_DB) if url is None else None})
     with open_store(db, url) as store:
         if out is not None:
             count = store.export_audit(out, format=format)

@@ -12,6 +12,11 @@ from fedcrm.schema._problems import ProblemLog
 SKIP_DIRS = frozenset({".git", ".sfdx", ".sf", "node_modules", "__pycache__", ".venv"})
 
 
+def folder_org_id(folder: Path) -> str:
+    """The org id a folder stands for: its name, or for ``.`` / ``..`` the real folder's."""
+    return folder.name if folder.name not in ("", "..") else folder.resolve().name
+
+
 def walk_files(root: Path, *, log: ProblemLog | None = None) -> Iterator[Path]:
     """Files under ``root`` in sorted (deterministic) order, skipping :data:`SKIP_DIRS`.
 

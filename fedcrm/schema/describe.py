@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from fedcrm.errors import SchemaError, validation_problems
-from fedcrm.schema._files import walk_files
+from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
 from fedcrm.schema.models import FieldMeta, OrgSchema, PicklistValue, SObjectSchema, SourceFormat
 from fedcrm.schema.types import kind_from_describe
@@ -275,7 +275,7 @@ def load_describe(
         files = [f for f in walk_files(path, log=log) if f.suffix.lower() == ".json"]
         if not files:
             raise SchemaError("no .json describe files in this folder", path=path)
-        default_org = path.name
+        default_org = folder_org_id(path)
     elif path.is_file():
         files = [path]
         default_org = path.stem

@@ -109,6 +109,9 @@ def load_schema(
             f"cannot load a schema from a {type(source).__name__}; give a path, describe data "
             "or a simple_salesforce.Salesforce client"
         )
+    if isinstance(source, str) and not source.strip():
+        # Path("") is the current folder: an empty option value would read whatever is here
+        raise SchemaError("the schema path is empty; give a metadata folder or a describe file")
     path = Path(source).expanduser()
     chosen = detect_format(path) if format == "auto" else format
     if chosen == "sfdx":

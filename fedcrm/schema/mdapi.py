@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fedcrm.errors import SchemaError
-from fedcrm.schema._files import walk_files
+from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
     build_object,
     children,
@@ -37,7 +37,7 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
         default_org = root.stem
     elif root.is_dir():
         files = [f for f in walk_files(root, log=log) if f.name.endswith(OBJECT_SUFFIX)]
-        default_org = root.name
+        default_org = folder_org_id(root)
     else:
         raise SchemaError("no such file or folder", path=root)
     if not files:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from fedcrm.errors import SchemaError
-from fedcrm.schema._files import walk_files
+from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
     build_object,
     object_attributes,
@@ -78,7 +78,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         if sobject is not None:
             objects.append(sobject)
     return OrgSchema(
-        org_id=org_id or root.name,
+        org_id=org_id or folder_org_id(root),
         source_format=SourceFormat.SFDX,
         source=str(root),
         objects=tuple(objects),

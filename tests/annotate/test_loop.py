@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,11 @@ def test_cli_round_in_two_steps_with_a_person(
     assert "n_repeats=1 (the report has 3)" in " ".join(mixed.output.split())
     moved = runner.invoke(app, ["round", *common, "--held-out", "gamma"])
     assert moved.exit_code == 2 and "--report NEW.json" in " ".join(moved.output.split())
+    # the report names its annotations folder: answers never go into another one
+    assert json.loads(report.read_text())["annotations"] == os.path.realpath(folder)
+    other = runner.invoke(app, ["round", *common, "--annotations", str(tmp_path)])
+    assert other.exit_code == 2
+    assert "belongs to the annotations folder" in " ".join(other.output.split())
     # the person fills in the concept column
     with tasks.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -206,6 +212,8 @@ def test_cli_round_in_two_steps_with_a_person(
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
+    # the printed command, run where the folder is neither given nor in the environment
+    monkeypatch.delenv("FEDCRM_ANNOTATIONS")
     finished = runner.invoke(app, ["round", *common, "--answers", str(tasks),
                                    "--annotator", "ana"])
     assert finished.exit_code == 0, finished.output
@@ -228,6 +236,11 @@ def test_cli_select_and_import(
     folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard"})
     model = fitted.save(tmp_path / "matcher.zip")
     runner = CliRunner()
+    # a task file inside the corpus could overwrite a label file
+    inside = runner.invoke(app, ["select", "--annotations", str(folder), "--model", str(model),
+                                 "--out", str(folder / "labels" / "gamma.jsonl")])
+    assert inside.exit_code == 2
+    assert "the folder given as --annotations" in " ".join(inside.output.split())
     tasks = tmp_path / "tasks.jsonl"
     selected = runner.invoke(app, ["select", "--annotations", str(folder), "--model",
                                    str(model), "--strategy", "random", "--seed", "3", "--n",
@@ -373,6 +386,8 @@ def test_cli_round_writes_the_format_its_out_file_names(
         label = truth[2].label(row["object"], row["field"])
         row["concept"], row["group"] = label.concept or "none", label.group
     tasks.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    # the printed command, run where the folder is neither given nor in the environment
+    monkeypatch.delenv("FEDCRM_ANNOTATIONS")
     finished = runner.invoke(app, ["round", *common, "--answers", str(tasks),
                                    "--annotator", "ana"])
     assert finished.exit_code == 0, finished.output

@@ -134,6 +134,14 @@ def test_demo_json_path_is_checked_before_training(tmp_path: Path) -> None:
     blocker.write_text("x")
     line = one_line_error(runner.invoke(app, ["demo", "--json", str(blocker / "d.json")]))
     assert "is a file, not a folder" in line
+    # results written over the federation's manifest would break the next run on it
+    _org_folder(tmp_path)
+    manifest = tmp_path / "federation.json"
+    manifest.write_text('{"reference_date": "2024-01-01"}')
+    line = one_line_error(runner.invoke(
+        app, ["demo", "--data", str(tmp_path), "--json", str(manifest)]))
+    assert "lies inside" in line and "the folder given as --data" in line
+    assert manifest.read_text() == '{"reference_date": "2024-01-01"}'
 
 
 # --- 2. match --out ------------------------------------------------------------------------------
@@ -145,6 +153,15 @@ def test_match_out_creates_missing_folders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["orgs"][0]["org"] == "acme"
     assert [p.name for p in out.parent.iterdir()] == ["mapping.json"]  # no temporary left
+
+
+def test_match_never_writes_its_mapping_over_an_org_it_reads(tmp_path: Path) -> None:
+    describe = write_describe(tmp_path / "org.json", [
+        {"name": "B__c", "type": "string", "label": "B"}])
+    before = describe.read_text()
+    line = one_line_error(runner.invoke(app, ["match", str(describe), "--out", str(describe)]))
+    assert "is the input given as PATH; writing it would overwrite that input" in line
+    assert describe.read_text() == before
 
 
 def test_match_lenient_lists_what_it_skipped_on_stderr(tmp_path: Path) -> None:

@@ -467,6 +467,17 @@ def test_audit_format_follows_the_file_extension(
         assert json.loads(first)["event"] == "import"
 
 
+def test_audit_never_writes_over_the_review_database(mapping_file: Path, tmp_path: Path) -> None:
+    db = tmp_path / "review.db"
+    invoke("import", str(mapping_file), "--db", str(db))
+    before = db.read_bytes()
+    code, out = invoke_wide("audit", "--db", str(db), "--out", str(db))
+    assert code == 2, out
+    assert "is the input given as --db; writing it would overwrite that input" in one_error(out)
+    assert db.read_bytes() == before
+    assert invoke("status", "--db", str(db))[0] == 0
+
+
 @pytest.mark.parametrize(("name", "format"), [("log.csv", "jsonl"), ("log.jsonl", "csv"),
                                               ("log.json", "csv")])
 def test_audit_refuses_a_format_the_extension_contradicts(

@@ -164,3 +164,17 @@ def test_an_empty_org_id_is_refused_not_replaced_by_the_file_name(tmp_path: Path
     with pytest.raises(SchemaError, match="org_id must be a non-empty string"):
         load_schema(path, org_id=org_id)  # type: ignore[arg-type]
     assert load_schema(path, org_id="emea").org_id == "emea"
+
+
+def test_the_current_folder_is_named_by_the_folder_it_stands_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Path(".").name is "": `fedcrm schema summary .` inside an org's folder once failed
+    org = tmp_path / "emea"
+    write_sfdx_field(org, "Account", "Rev__c")
+    write_mdapi_object(tmp_path / "apac", "Account", "")  # apac/objects/Account.object
+    monkeypatch.chdir(org)
+    assert load_schema(".").org_id == "emea"
+    monkeypatch.chdir(tmp_path / "apac" / "objects")
+    assert load_schema(".").org_id == "objects" and load_schema("..").org_id == "apac"
+    with pytest.raises(SchemaError, match="the schema path is empty"):
+        load_schema("")  # Path("") would read the current folder
