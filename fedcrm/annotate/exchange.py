@@ -562,6 +562,12 @@ def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
             f"--format csv` and fill in the concept column).{hint}"
         )
     _refuse_misspelt_keys(header, f"{path} row 1 (line 1)", "column")
+    named = [column.strip() for column in header if column.strip()]
+    repeated = sorted({column for column in named if named.count(column) > 1})
+    if repeated:
+        # the last cell would silently win: two concept columns could disagree
+        raise MappingError(f"{path} row 1 (line 1): column(s) {repeated} appear more than "
+                           "once; keep one of each")
     for cells, row, line in records:
         where = f"{path} row {row} (line {line})"
         if len(cells) > len(header):

@@ -34,7 +34,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from fedcrm import __version__
-from fedcrm.errors import ConfigError, MappingError, NotFittedError
+from fedcrm.errors import ConfigError, FedcrmError, MappingError, NotFittedError
 from fedcrm.matching.calibration import IsotonicCalibrator, threshold_for_precision
 from fedcrm.matching.corpus import AnnotatedOrg
 from fedcrm.matching.embeddings import DEFAULT_MODEL as DEFAULT_EMBEDDING_MODEL
@@ -791,6 +791,27 @@ class FieldMatcher:
             meta = json.loads(members["meta.json"])
         except (KeyError, json.JSONDecodeError) as exc:
             raise MappingError(f"{path}: incomplete or corrupt matcher file ({exc})") from exc
+        try:
+            return cls._from_members(path, members, meta, ontology=ontology, device=device)
+        except FedcrmError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, lgb.basic.LightGBMError) as exc:
+            # checksums match, so the contents were written this way: another fedcrm version,
+            # or a file edited and re-summed
+            raise MappingError(
+                f"{path}: a matcher file this fedcrm cannot read ({type(exc).__name__}: "
+                f"{exc}); it comes from another fedcrm version or was edited: retrain with "
+                "`fedcrm matcher train`") from exc
+
+    @classmethod
+    def _from_members(
+        cls, path: Path, members: dict[str, bytes], meta: Any, *, ontology: Ontology | None,
+        device: str | None,
+    ) -> FieldMatcher:
+        """The matcher a file's verified members describe (see :meth:`load`)."""
+        if not isinstance(meta, dict):
+            raise MappingError(f"{path}: meta.json is not a JSON object; retrain with "
+                               "`fedcrm matcher train`")
         if meta.get("format") != MODEL_FORMAT:
             raise MappingError(f"{path}: unsupported matcher format {meta.get('format')}")
         if meta["feature_names"] != list(FEATURE_NAMES):
@@ -806,7 +827,7 @@ class FieldMatcher:
                 f"{path}: trained on ontology {meta['ontology_version']}, but ontology "
                 f"{ontology.version} is loaded; retrain with `fedcrm matcher train`"
             )
-        vectors = np.load(io.BytesIO(members["concept_vectors.npz"]))
+        vectors = np.load(io.BytesIO(members["concept_vectors.npz"]), allow_pickle=False)
         _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
         matcher.embedder.remember([str(t) for t in vectors["texts"]], vectors["vectors"])
         matcher._prepare_concepts(ontology)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -99,6 +101,27 @@ def open_store(db: Path | None, url: str | None, *, create: bool = False) -> Rev
     if db is not None and url is not None:
         raise ConfigError("give --db (a SQLite file) or --url (a database URL), not both")
     return ReviewStore(url if url is not None else (db or DEFAULT_DB), create=create)
+
+
+@contextmanager
+def _removed_if_the_first_import_fails(db: Path | None) -> Iterator[None]:
+    """A SQLite file (and the folders) this import creates is removed again when it fails, so
+    a later command on a mistyped ``--db`` says "no review database" instead of showing an
+    empty review. An existing database is never touched."""
+    if db is None or db.exists():
+        yield
+        return
+    missing = [folder for folder in db.parents if not folder.exists()]
+    try:
+        yield
+    except BaseException:
+        for leftover in (db, *(db.with_name(db.name + s) for s in ("-journal", "-wal", "-shm"))):
+            with suppress(OSError):  # absent, or under a file ("not a directory")
+                leftover.unlink()
+        for folder in missing:  # innermost first; only folders left empty
+            with suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def check_org(store: ReviewStore, org: str | None) -> None:
@@ -317,7 +340,8 @@ def import_command(
 ) -> None:
     """Import a `fedcrm match` result; re-importing keeps decisions of unchanged fields."""
     schemas = load_schemas(schema or [])
-    with open_store(db, url, create=True) as store:
+    with _removed_if_the_first_import_fails(None if url is not None else db or DEFAULT_DB), \
+            open_store(db, url, create=True) as store:
         report = store.import_proposal(mapping, schemas=schemas,
                                        imported_by=reviewer or default_reviewer())
         if as_json:

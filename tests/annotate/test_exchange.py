@@ -347,6 +347,16 @@ def test_csv_errors_name_the_row_instead_of_escaping(tmp_path: Path) -> None:
         read_answers(path)
 
 
+def test_a_csv_column_given_twice_is_refused(tmp_path: Path) -> None:
+    # with two concept columns the last cell won silently, whatever the first one said
+    path = tmp_path / "answers.csv"
+    path.write_text("org,object,field,concept,concept\n"
+                    "gamma,Account,a__c,account.nps_category,account.type\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"answers\.csv row 1 \(line 1\): column\(s\) "
+                                           r"\['concept'\] appear more than once"):
+        read_answers(path)
+
+
 def test_csv_messages_give_the_spreadsheet_row_and_the_line(tmp_path: Path) -> None:
     path = tmp_path / "answers.csv"
     path.write_text("org,object,field,description,concept\n"

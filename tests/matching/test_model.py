@@ -133,6 +133,40 @@ def test_corrupt_and_missing_model_files(fitted: FieldMatcher, tmp_path: Path) -
         FieldMatcher.load(tampered)
 
 
+def _resummed(source: Path, target: Path, changes: dict[str, bytes]) -> Path:
+    """``source`` with some members replaced and the checksums written to match them (a file
+    from another fedcrm version, or edited with care)."""
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members.update(changes)
+    members["checksums.json"] = json.dumps({
+        name: hashlib.sha256(data).hexdigest() for name, data in members.items()
+        if name != "checksums.json"}).encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+def test_unreadable_contents_with_matching_checksums_are_one_error(
+        fitted: FieldMatcher, tmp_path: Path) -> None:
+    path = fitted.save(tmp_path / "ok.zip")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    broken = {
+        "no params": {"meta.json": json.dumps({k: v for k, v in meta.items()
+                                               if k != "params"}).encode()},
+        "threshold text": {"meta.json": json.dumps({**meta, "threshold": "abc"}).encode()},
+        "meta a list": {"meta.json": b"[1, 2]"},
+        "vectors pickled": {"concept_vectors.npz": b"not an npz"},
+        "pair model": {"pair_model.txt": b"tree garbage"},
+    }
+    for case, changes in broken.items():
+        target = _resummed(path, tmp_path / f"{case.replace(' ', '-')}.zip", changes)
+        with pytest.raises(MappingError, match=r"(cannot read|not a JSON object).*retrain"):
+            FieldMatcher.load(target)
+
+
 def test_low_probability_candidates_are_described_not_measured(
     fitted: FieldMatcher, corpus
 ) -> None:

@@ -335,7 +335,7 @@ def test_export_that_cannot_be_written(mapping_file: Path, tmp_path: Path) -> No
     assert f"cannot write {blocker / 'm.json'}" in one_error(out)
     code, out = invoke_wide("audit", "--out", str(blocker / "audit.csv"), "--db", db)
     assert code == 2, out
-    assert f"cannot write the audit log to {blocker / 'audit.csv'}" in one_error(out)
+    assert f"--out {blocker / 'audit.csv'}: {blocker} is a file, not a folder" in one_error(out)
     code, out = invoke_wide("import", str(mapping_file), "--db", str(blocker / "review.db"))
     assert code == 2, out
     assert f"cannot create the folder {blocker}" in one_error(out)
@@ -376,6 +376,23 @@ def test_import_still_creates_the_database(mapping_file: Path, tmp_path: Path,
     assert (tmp_path / ".fedcrm" / "review.db").is_file()
     code, out = invoke("status")
     assert code == 0 and "0/20 decided" in out
+
+
+def test_a_failed_first_import_leaves_no_database_behind(mapping_file: Path,
+                                                          tmp_path: Path) -> None:
+    bad = tmp_path / "empty.json"
+    bad.write_text("{}")
+    db = tmp_path / "new" / "sub" / "review.db"
+    code, out = invoke_wide("import", str(bad), "--db", str(db))
+    assert code == 2, out
+    # a later command on that path says there is no review, not "an empty review"
+    assert not (tmp_path / "new").exists()
+    assert "no review database at" in one_error(invoke_wide("status", "--db", str(db))[1])
+    # a failed import into an existing review leaves it as it was
+    assert invoke("import", str(mapping_file), "--db", str(db))[0] == 0
+    before = db.read_bytes()
+    assert invoke_wide("import", str(bad), "--db", str(db))[0] == 2
+    assert db.read_bytes() == before
 
 
 # -- next without a terminal ---------------------------------------------------------------
