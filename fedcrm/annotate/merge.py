@@ -26,12 +26,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from fedcrm._files import new_file_mode
 from fedcrm.annotate.exchange import Answer, read_answers, utc_now, utc_timestamp
 from fedcrm.annotate.pool import load_org_schema
-from fedcrm.errors import ConfigError, MappingError
+from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.matching.corpus import (
     FieldLabel,
     OrgSource,
@@ -169,6 +169,10 @@ def merge_answers(
                               or round < 0):
         raise ConfigError(f"the round must be a whole number >= 0 (--round 3), got {round!r}")
     root = Path(annotations_dir) if annotations_dir is not None else default_annotations_dir()
+    if not (root / "sources.yaml").is_file():
+        # else every answer would be blamed for an unknown org
+        raise ConfigError(f"{root} is not an annotations folder (no sources.yaml in it); give "
+                          "the folder with --annotations")
     meta_root = Path(metadata_root) if metadata_root is not None else default_metadata_root()
     ontology = ontology if ontology is not None else load_ontology()
     concept_ids = [c.id for c in ontology.concepts]
@@ -340,8 +344,9 @@ def _line_key(line: str, path: Path, number: int) -> tuple[str, str] | None:
         return None
     try:
         return FieldLabel.model_validate_json(line).key
-    except ValueError as exc:
-        raise MappingError(f"{path}:{number}: invalid label ({exc})") from exc
+    except ValidationError as exc:
+        raise MappingError(f"{path}:{number}: invalid label "
+                           f"({validation_problems(exc)})") from exc
 
 
 def merged_label_text(

@@ -16,6 +16,7 @@ Everything here runs inside the org; nothing leaves it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,7 @@ def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
     for path in sorted(root.glob("*.csv")):
         try:
             tables[path.stem] = pd.read_csv(path, dtype="string", keep_default_na=False,
-                                            na_values=[""])
+                                            na_values=[""], sep=_delimiter(path))
         except pd.errors.EmptyDataError:
             raise FeatureError(f"{path}: empty file, not even a header row; export the object "
                                "again (at least its header line) or remove the file") from None
@@ -78,9 +79,35 @@ def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
         except OSError as exc:
             raise FeatureError(f"{path}: cannot read CSV ({exc.strerror or exc})") from exc
         _columns_by_name(tables[path.stem], str(path))
+        _refuse_repeated_columns(tables[path.stem], path)
     if not tables:
         raise FeatureError(f"{root}: no .csv record files found")
     return tables
+
+
+def _delimiter(path: Path) -> str:
+    """The header line's separator: "," (Salesforce exports), or ";" / tab where a
+    spreadsheet saved the file with them (Excel in many European locales writes ";")."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","  # read_csv names the file and the error
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
+def _refuse_repeated_columns(frame: pd.DataFrame, path: Path) -> None:
+    """pandas renames a repeated header ``Area__c`` to ``Area__c.1``; API names hold no dot,
+    so such a pair is a column given twice, and which one counts would be a guess."""
+    names = {str(column) for column in frame.columns}
+    repeated = sorted({str(column).rsplit(".", 1)[0] for column in frame.columns
+                       if re.fullmatch(r".+\.\d+", str(column))
+                       and str(column).rsplit(".", 1)[0] in names})
+    if repeated:
+        raise FeatureError(f"{path}: column(s) {repeated} appear more than once; keep one of "
+                           "each")
 
 
 def _columns_by_name(frame: pd.DataFrame, where: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from fedcrm.errors import ConfigError, MappingError
+from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.ontology.loader import load_ontology
 from fedcrm.ontology.models import Ontology
 from fedcrm.schema import load_schema
@@ -154,8 +154,11 @@ def read_labels(path: Path, *, org: str | None = None) -> list[FieldLabel]:
             continue
         try:
             label = FieldLabel.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise MappingError(f"{path}:{number}: invalid label ({exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise MappingError(f"{path}:{number}: invalid label (not JSON: {exc})") from exc
+        except ValidationError as exc:
+            raise MappingError(f"{path}:{number}: invalid label "
+                               f"({validation_problems(exc)})") from exc
         if org is not None and label.org != org:
             raise MappingError(
                 f"{path}:{number}: label of {label.object}.{label.field} names org "

@@ -183,7 +183,7 @@ class MappingProposal(_Model):
         """Read a mapping file (or JSON text), validating it; errors name the problem."""
         path = Path(source) if not str(source).lstrip().startswith("{") else None
         try:
-            text = path.read_text(encoding="utf-8") if path is not None else str(source)
+            text = path.read_text(encoding="utf-8-sig") if path is not None else str(source)
             return cls.model_validate(json.loads(text))
         except OSError as exc:
             raise MappingError(f"{path}: cannot read mapping ({exc.strerror or exc})") from exc

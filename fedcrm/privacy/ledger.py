@@ -64,8 +64,8 @@ class LedgerRecord(BaseModel):
     mode: Literal["record", "client"]
     accountant: str
     epsilon_spent: float = Field(ge=0, description="ε spent so far at `delta`")
-    delta: float
-    epsilon_target: float
+    delta: float = Field(gt=0, lt=1)
+    epsilon_target: float = Field(gt=0)
     epsilon_remaining: float = Field(ge=0)
     rounds_completed: int = Field(ge=0)
     total_steps: int = Field(ge=0, description="DP-SGD steps (record) or rounds (client) so far")
@@ -151,6 +151,8 @@ def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRecord]:
                 f"0x{raw_line[error.start]:02x} at offset {error.start} of the line); a ledger "
                 f"is the JSON-lines file fedcrm writes"
             ) from error
+        if line_number == 1:
+            line = line.removeprefix("\ufeff")  # a BOM from an editor that saved the file
         if not line.strip():
             continue
         try:

@@ -121,10 +121,16 @@ def recover_state(
     state = read_state(path)
     ledger_file = Path(ledger) if ledger is not None else (
         Path(state.ledger_path) if state.ledger_path else None)
-    if ledger_file is None or not ledger_file.is_file():
+    if ledger_file is None:
         raise LedgerError(f"privacy engine state {path}: recovery needs the ledger file it "
-                          f"was spending against ({ledger_file or 'the state names none'}); "
-                          f"pass it with ledger= (CLI: --ledger)")
+                          "was spending against, and the state names none; pass it with "
+                          "ledger= (CLI: --ledger)")
+    if not ledger_file.is_file():
+        given = "given" if ledger is not None else "the state names"
+        what = "a folder" if ledger_file.is_dir() else "no such file"
+        raise LedgerError(f"privacy engine state {path}: the ledger {given}, {ledger_file}, is "
+                          f"{what}; recovery needs the ledger file the state was spending "
+                          "against (ledger=, CLI: --ledger)")
     pid = state.plan.participant_id
     records = [r for r in read_ledger(ledger_file) if r.participant_id == pid]
     if not records:

@@ -127,6 +127,14 @@ def test_invalid_answers_are_named_and_nothing_is_written(
     assert snapshot(folder) == before
 
 
+def test_a_folder_without_sources_is_named_not_every_answer(tmp_path: Path,
+                                                             ontology: Ontology) -> None:
+    with pytest.raises(ConfigError, match=r"missing is not an annotations folder \(no "
+                                          r"sources\.yaml in it\)"):
+        merge_answers([answer("nps__c", "account.nps_score")], tmp_path / "missing",
+                      ontology=ontology, round=1, annotator="ana")
+
+
 def test_all_problems_are_reported_together(folder: Path, ontology: Ontology) -> None:
     with pytest.raises(MappingError) as caught:
         merge_answers([answer("nps__c", "account.nope", line=2),

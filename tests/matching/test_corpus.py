@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from fedcrm.errors import ConfigError, MappingError
-from fedcrm.matching.corpus import FieldLabel, load_corpus, read_sources, write_labels
+from fedcrm.matching.corpus import (
+    FieldLabel,
+    load_corpus,
+    read_labels,
+    read_sources,
+    write_labels,
+)
 from fedcrm.schema.models import DataKind, FieldMeta, OrgSchema, SObjectSchema, SourceFormat
 
 ORG = "tiny"
@@ -113,3 +119,12 @@ def test_labels_are_checked_against_the_default_ontology(tmp_path: Path) -> None
     write_folder(tmp_path, concept="account.no_such_concept")
     with pytest.raises(MappingError, match="unknown concept ids"):
         load_corpus(tmp_path)
+
+
+def test_an_invalid_label_line_is_one_line_naming_its_fields(tmp_path: Path) -> None:
+    path = tmp_path / "acme.jsonl"
+    path.write_text('{"org": "acme", "object": "Account", "field": "A__c"}\n{}\n')
+    with pytest.raises(MappingError) as caught:
+        read_labels(path)
+    assert str(caught.value) == (f"{path}:2: invalid label (org: Field required; object: Field "
+                                 "required; field: Field required)")

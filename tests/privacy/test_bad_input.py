@@ -35,6 +35,16 @@ def test_a_ledger_that_is_not_utf8_names_the_file_and_line(tmp_path: Path) -> No
     assert line.startswith(f"error: privacy ledger {path}, line 2: not UTF-8 text")
 
 
+def test_a_ledger_saved_with_a_bom_is_read_and_a_delta_of_one_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "l.jsonl"
+    line = record(LedgerEvent.ROUND, 0.5, 1).model_dump_json()
+    path.write_text("\ufeff" + line + "\n", encoding="utf-8")  # an editor's BOM
+    assert [r.epsilon_spent for r in read_ledger(path)] == [0.5]
+    path.write_text(line.replace('"delta":0.00001', '"delta":5.0') + "\n", encoding="utf-8")
+    with pytest.raises(LedgerError, match=r"line 1: .*delta.*less than 1"):
+        read_ledger(path)
+
+
 def test_a_state_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(b"\xff\xfe")

@@ -339,8 +339,10 @@ def test_client_level_recovery_and_what_recovery_refuses(tmp_path: Path) -> None
 
     with pytest.raises(LedgerError, match="no line of participant 'org-b'"):
         recover_state(state_path, ledger=_other_ledger(tmp_path))
-    with pytest.raises(LedgerError, match="needs the ledger file"):
+    with pytest.raises(LedgerError, match=r"the ledger given, .*missing\.jsonl, is no such file"):
         recover_state(state_path, ledger=tmp_path / "missing.jsonl")
+    with pytest.raises(LedgerError, match="is a folder; recovery needs the ledger file"):
+        recover_state(state_path, ledger=tmp_path)
 
 
 def _client_engine_behind_its_state(pid: str, tmp_path: Path, rounds: int) -> ClientLevelDP:

@@ -378,6 +378,13 @@ def test_import_still_creates_the_database(mapping_file: Path, tmp_path: Path,
     assert code == 0 and "0/20 decided" in out
 
 
+def test_a_mapping_saved_with_a_bom_imports(mapping_file: Path, tmp_path: Path) -> None:
+    bom = tmp_path / "bom.json"
+    bom.write_text("\ufeff" + mapping_file.read_text(encoding="utf-8"), encoding="utf-8")
+    code, out = invoke("import", str(bom), "--db", str(tmp_path / "review.db"))
+    assert code == 0, out
+
+
 def test_a_failed_first_import_leaves_no_database_behind(mapping_file: Path,
                                                           tmp_path: Path) -> None:
     bad = tmp_path / "empty.json"
