@@ -54,6 +54,11 @@ def _walk(folder: Path, resolved_folder: Path, top: Path, visited: set[Path],
         if entry.is_dir():
             if entry.name in SKIP_DIRS:
                 continue
+            if entry.name.lower().endswith((".xml", ".object", ".json")) and log is not None:
+                # a field or object file that is a folder would otherwise vanish unnoticed
+                log.problem("a folder named like a metadata file; expected the file itself",
+                            path=entry)
+                continue
             if resolved in visited:
                 if log is not None:
                     log.note(f"the folder {resolved} again (through a symbolic link); "

@@ -178,3 +178,14 @@ def test_the_current_folder_is_named_by_the_folder_it_stands_for(
     assert load_schema(".").org_id == "objects" and load_schema("..").org_id == "apac"
     with pytest.raises(SchemaError, match="the schema path is empty"):
         load_schema("")  # Path("") would read the current folder
+
+
+def test_a_folder_named_like_a_field_file_is_a_problem_not_a_silent_gap(tmp_path: Path) -> None:
+    org = tmp_path / "org"
+    write_sfdx_field(org, "Account", "Rev__c")
+    (org / "objects" / "Account" / "fields" / "Area__c.field-meta.xml").mkdir()
+    with pytest.raises(SchemaError, match="a folder named like a metadata file"):
+        load_schema(org)
+    lenient = load_schema(org, strict=False)
+    assert [f.api_name for f in lenient["Account"].fields] == ["Rev__c"]
+    assert any("a folder named like a metadata file" in str(w) for w in lenient.warnings)
