@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fedcrm._csv import csv_safe, csv_unescaped
 from fedcrm._files import write_atomically
 from fedcrm.annotate.pool import NO_CONCEPT, PoolField
 from fedcrm.annotate.strategies import Query
@@ -56,7 +57,6 @@ _REQUIRED_COLUMNS = ("org", "object", "field", "concept")
 ANSWER_KEYS = ("org", "object", "field", "concept", "group", "annotator", "labelled_at",
                "round", "note")
 #: a spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV Injection")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: a round number as an answer or a task file gives it: a whole number >= 0, not a bool
 RoundNumber = Annotated[int, Field(strict=True, ge=0)]
 
@@ -76,20 +76,6 @@ def utc_timestamp(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat()
-
-
-def csv_safe(value: str) -> str:
-    """``value`` as a CSV cell a spreadsheet shows as text: a leading ``'`` before a cell that
-    starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return)."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
-def csv_unescaped(value: str) -> str:
-    """Undo :func:`csv_safe`: drop the ``'`` in front of a formula-like cell (a ``'`` in front
-    of anything else is the annotator's and stays)."""
-    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
-        return value[1:]
-    return value
 
 
 class TaskCandidate(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -105,8 +105,15 @@ class FederationResult(BaseModel):
     #: ``averaged_rounds`` (the last ``TrainingConfig.average_fraction`` of them);
     #: ``run_task`` and the demo score it
     averaged_parameters: Any = None
+    #: the rounds whose models are averaged: the last ones, less any whose model the gates
+    #: refused (rolled back in the next round, or by the check after the last round)
     averaged_rounds: list[int] = []
     averaged_test_metrics: dict[str, dict[str, float | None]] = {}
+    #: after the last round the participants' gates check its model, which no round after it
+    #: did: who refused it, and whether that rolled it back (then ``parameters`` is the model
+    #: before it). The Flower backend makes no such check: always empty and False there.
+    final_rejections: dict[str, str] = {}
+    final_rolled_back: bool = False
 
     @property
     def mean_test_auc(self) -> float | None:
@@ -157,6 +164,7 @@ class Coordinator:
         log_path: str | Path | None = None,
         server_side_clipping: bool = True,
     ) -> None:
+        participants = list(participants)  # an iterator would be used up by the checks
         if not participants:
             raise ConfigError("a federation needs at least one participant")
         ids = [p.participant_id for p in participants]
@@ -263,10 +271,7 @@ class Coordinator:
         # hooks attached after the coordinator was built are checked here
         check_client_level_weighting(self.strategy, privacy, encrypted=self.encrypted)
         timings["local_training"] = time.perf_counter() - start
-        weights_of = {pid: float(self.participants[pid].n_samples) for pid in plan.participants}
-        rejected_share = sum(weights_of[p] for p in rejections) / max(sum(weights_of.values()),
-                                                                      1e-12)
-        rolled_back = self._rollback_due(rejected_share)
+        rolled_back = self._rollback_due(self._rejected_share(rejections, plan.participants))
         start = time.perf_counter()
         weights: dict[str, float] = {}
         info: dict[str, Any] = {}
@@ -335,8 +340,32 @@ class Coordinator:
         dropped, and every participant's gate re-checks the restored model."""
         assert self._previous is not None
         self.parameters = self._previous.copy()
+        # no model before the restored one is kept: a later round's gates that refuse the
+        # restored model cannot roll back to it again and discard that round's updates
+        self._previous = None
         self._velocity = None
         self._resync_gates(self.parameters)
+
+    def _rejected_share(self, rejections: Mapping[str, str], selected: Sequence[str]) -> float:
+        """The share of ``selected`` that rejected the model: by sample count, or by head
+        in encrypted mode (the coordinator knows no participant's weight there)."""
+        if not selected:
+            return 0.0
+        if self.encrypted:
+            return len([p for p in selected if p in rejections]) / len(selected)
+        weights = {pid: float(self.participants[pid].n_samples) for pid in selected}
+        return (sum(weights[p] for p in rejections if p in weights)
+                / max(sum(weights.values()), 1e-12))
+
+    def _final_gate(self) -> dict[str, str]:
+        """Every active participant's gate checks the last round's model (reason of each
+        refusal); the in-process backends only."""
+        rejections: dict[str, str] = {}
+        for pid in self._active_ids():
+            gate = self.participants[pid].check(self.parameters)
+            if not gate.accepted:
+                rejections[pid] = gate.reason
+        return rejections
 
     # -------------------------------------------------------------- participant access
     # The three places a round talks to participants. The in-process backend calls them one
@@ -422,32 +451,65 @@ class Coordinator:
         if total < 1:
             raise ConfigError(f"rounds must be at least 1, got {rounds}")
         first = self.history[-1].round + 1 if self.history else 0
-        best: tuple[float, int, np.ndarray] | None = None
-        recent: deque[np.ndarray] = deque(maxlen=self.config.averaged_rounds(total))
+        # (mean validation AUC, round, model) of the best round whose model no gate refused
+        best_holder: list[tuple[float, int, np.ndarray] | None] = [None]
+        averaged_count = self.config.averaged_rounds(total)
+        #: (round, the global model after it) for every round whose model was not refused
+        kept: deque[tuple[int, np.ndarray]] = deque(maxlen=averaged_count + 1)
         # on stderr, and only on a terminal (a transient bar still leaves a newline in a log)
         with Progress(transient=True, console=error_console,
                       disable=not progress or not error_console.is_terminal) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(first, first + total):
                 record = self.run_round(round_number)
+                if record.rolled_back:
+                    # the gates refused the model of the round before: it is neither
+                    # delivered in the average nor the best round
+                    _refuse_last(kept, best_holder)
                 auc = record.mean_validation_auc
+                best = best_holder[0]
                 if auc is not None and (best is None or auc > best[0]):
-                    best = (auc, round_number, self.parameters.copy())
-                recent.append(self.parameters.copy())
+                    best_holder[0] = (auc, round_number, self.parameters.copy())
+                kept.append((round_number, self.parameters.copy()))
                 bar.update(task, advance=1, description=(
                     f"{self.strategy.name} round {round_number - first + 1}/{total}"
                     + (f" val AUC {auc:.3f}" if auc is not None else "")))
+        # the last round's model has met no gate yet: the participants check it now
+        final_rejections = self._final_gate()
+        final_rolled_back = self._rollback_due(self._rejected_share(
+            final_rejections, self._active_ids()))
+        if final_rolled_back:
+            self._roll_back()
+            _refuse_last(kept, best_holder)
+        best = best_holder[0]
+        # the models of the last rounds that no gate refused; at least the one now held (the
+        # restored one after a final rollback: the model of the round before, or before them
+        # all, as round first - 1)
+        window = [(r, m) for r, m in kept if r >= first + total - averaged_count] or (
+            [kept[-1]] if kept else [(first - 1, self.parameters.copy())])
         best_parameters = best[2] if best is not None else self.parameters.copy()
-        averaged = np.mean(recent, axis=0).astype(self.parameters.dtype)
+        averaged = np.mean([m for _, m in window], axis=0).astype(self.parameters.dtype)
         test, best_test, averaged_test = self._test_metrics(
             [self.parameters, best_parameters, averaged])
         return FederationResult(parameters=self.parameters.copy(), history=list(self.history),
                                 test_metrics=test, best_parameters=best_parameters,
                                 best_round=best[1] if best is not None else None,
                                 best_test_metrics=best_test, averaged_parameters=averaged,
-                                averaged_rounds=list(range(first + total - len(recent),
-                                                           first + total)),
-                                averaged_test_metrics=averaged_test)
+                                averaged_rounds=[r for r, _ in window],
+                                averaged_test_metrics=averaged_test,
+                                final_rejections=final_rejections,
+                                final_rolled_back=final_rolled_back)
+
+
+def _refuse_last(kept: deque[tuple[int, np.ndarray]],
+                 best: list[tuple[float, int, np.ndarray] | None]) -> None:
+    """Forget the latest kept model (its round's successor rolled it back), and the best
+    round if it was that one."""
+    if not kept:
+        return
+    refused, _ = kept.pop()
+    if best[0] is not None and best[0][1] == refused:
+        best[0] = None
 
 
 class _OneRun:

@@ -80,6 +80,11 @@ class ParticipantData:
                                   "do not line up")
             if not np.isfinite(x).all():
                 raise ConfigError(f"{name} split has NaN or infinite features; impute first")
+            # the model computes in float32: a finite float64 beyond its range would become
+            # infinite there (and read as a diverging training, not as bad data)
+            if x.dtype != np.float32 and x.size and float(np.abs(x).max()) > _FLOAT32_MAX:
+                raise ConfigError(f"{name} split has features beyond float32's range "
+                                  f"(|x| up to {float(np.abs(x).max()):.3g}); scale them first")
             if len(y) == 0:
                 raise ConfigError(f"the {name} split is empty; every org needs records in "
                                   "its train, validation and test splits")
@@ -100,6 +105,9 @@ class ParticipantData:
     def n_features(self) -> int:
         """Width of the feature matrix."""
         return int(self.train_x.shape[1])
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Update(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fedcrm import __version__
+from fedcrm._csv import csv_safe
 from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import FieldLabel, labels_text, read_labels
@@ -377,9 +378,11 @@ def export_audit(store: ReviewStore, path: str | Path, *, format: str = "jsonl")
         writer.writerow(_CSV_COLUMNS)
         for entry in entries:
             data = entry.model_dump(mode="json")
+            # names and comments are typed by people: a spreadsheet must not run them
             writer.writerow([
                 json.dumps(data[c], sort_keys=True) if isinstance(data[c], dict)
-                else ("" if data[c] is None else data[c])
+                else "" if data[c] is None
+                else csv_safe(data[c]) if isinstance(data[c], str) else data[c]
                 for c in _CSV_COLUMNS
             ])
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -136,7 +137,10 @@ def create_review_engine(location: str | Path | None = None, *, create: bool = T
     try:
         url = make_url(database_url(location))
     except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"invalid database URL {location!r}: {exc}") from exc
+        # the URL may hold a password (FEDCRM_REVIEW_URL ends up in CI logs)
+        shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", str(location))
+        raise ConfigError(f"invalid database URL {shown!r}: "
+                          f"{str(exc).replace(str(location), shown)}") from exc
     if url.get_backend_name() != "sqlite":
         try:
             return create_engine(url, pool_pre_ping=True)
@@ -491,6 +495,20 @@ class ReviewStore:
             status, concept, block, rejects = self._outcome(row, request)
             previous = _proposal_state(row) | {"proposed_concept": row.proposed_concept,
                                                "proposed_block": row.proposed_block}
+            already = rejections_by_field(session, [row.id]).get(row.id, set())
+            # a rejected proposal is withdrawn now, as a re-import would: otherwise a later
+            # defer puts the field back in the queue proposing it, and accepting that would
+            # approve the rejected concept
+            withdrawn = (row.proposed_concept
+                         if row.proposed_concept is not None
+                         and row.proposed_concept in rejects - {concept} else None)
+            proposal: dict[str, Any] = {}
+            if withdrawn is not None:
+                ruled_out = (already | rejects) - {concept}
+                remaining = [c for c in row.candidates if c["concept"] not in ruled_out]
+                best = max((float(c["score"]) for c in remaining), default=0.0)
+                proposal = {"proposed_concept": None, "proposed_block": None,
+                            "confidence": round(1.0 - best, 4), "candidates": remaining}
             new_version = request.seen_version + 1
             keep_prior = not status.decided
             swapped = cast(CursorResult[Any], session.execute(
@@ -499,7 +517,8 @@ class ReviewStore:
                        FieldProposal.version == request.seen_version)
                 .values(status=status.value, decided_concept=concept, decided_block=block,
                         version=new_version, updated_at=now,
-                        prior_decision_id=row.prior_decision_id if keep_prior else None)
+                        prior_decision_id=row.prior_decision_id if keep_prior else None,
+                        **proposal)
                 .execution_options(synchronize_session=False)
             ))
             if swapped.rowcount != 1:
@@ -522,8 +541,7 @@ class ReviewStore:
                 .values(last_decision_id=decision.id)
                 .execution_options(synchronize_session=False)
             )
-            already = rejections_by_field(session, [row.id]).get(row.id, set())
-            if concept is not None and concept in already:
+            if request.action is Action.CHOOSE and concept is not None and concept in already:
                 # a steward may take back an earlier rejection by choosing the concept
                 session.execute(delete(Rejection).where(Rejection.field_id == row.id,
                                                         Rejection.concept == concept))
@@ -539,7 +557,8 @@ class ReviewStore:
                 comment=request.comment,
                 details={"action": request.action.value, "decision_id": decision.id,
                          "seen_version": request.seen_version, "new_version": new_version,
-                         "rejected": new_rejections},
+                         "rejected": new_rejections,
+                         **({"proposal_withdrawn": withdrawn} if withdrawn else {})},
             ))
             return _decision_record(decision, row)
 

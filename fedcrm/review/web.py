@@ -88,7 +88,9 @@ def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") ->
     def signed_in(request: Request) -> str | None:
         """The reviewer's name if the request carries a valid session cookie."""
         session_cookie, reviewer_cookie = cookie_names(request)
-        if not hmac.compare_digest(request.cookies.get(session_cookie, ""), session_value):
+        # as bytes: compare_digest refuses str holding non-ASCII (a 500 before)
+        cookie = request.cookies.get(session_cookie, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(cookie, session_value.encode("utf-8")):
             return None
         return unquote(request.cookies.get(reviewer_cookie, "")) or default_reviewer or None
 
@@ -99,7 +101,8 @@ def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") ->
         return HTMLResponse(html, status_code=status_code)
 
     def check_csrf(csrf: str) -> None:
-        if not hmac.compare_digest(csrf, csrf_value):
+        if not hmac.compare_digest(csrf.encode("utf-8", "surrogateescape"),
+                                   csrf_value.encode("utf-8")):
             raise ConfigError("the form is out of date or did not come from this page; "
                               "reload the page and try again")
 

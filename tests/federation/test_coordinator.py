@@ -475,3 +475,77 @@ def test_the_round_log_lists_updates_the_server_bounded() -> None:
     participants.append(_Scaler("bad", logistic_org(300, 0.0, seed=9), config=config))
     record = Coordinator(participants, FedAvg(), config).run_round(0)
     assert record.clipped == ["bad"]
+
+
+class FlipsInRound(Participant):
+    """Sends an update that turns the global model around in one chosen round."""
+
+    flip_round = -1
+
+    def train(self, parameters: np.ndarray, round_number: int, **options: object) -> Update:
+        update = super().train(parameters, round_number, **options)  # type: ignore[arg-type]
+        if round_number != self.flip_round:
+            return update
+        return update.model_copy(update={"delta": (-30 * parameters).astype(np.float32)})
+
+
+def _flipping_federation(config: TrainingConfig, flip_round: int) -> list[Participant]:
+    honest = [Participant(f"org{i}", logistic_org(300, 0.0, seed=i), config=config)
+              for i in range(3)]
+    evil = FlipsInRound("evil", logistic_org(300, 0.0, seed=9), config=config)
+    evil.flip_round = flip_round
+    return [*honest, evil]
+
+
+def test_a_model_the_gates_refused_is_never_delivered() -> None:
+    # round 4's aggregate turns the model around; round 5's gates refuse it and roll back.
+    # The delivered average of the last rounds once kept it (mean test AUC 0.10, not 0.90)
+    config = TrainingConfig(rounds=6, average_fraction=0.5, local_epochs=1, learning_rate=0.2,
+                            max_update_norm=None, adaptive_clip_factor=None, seed=0)
+    result = Coordinator(_flipping_federation(config, 4), FedAvg(), config).run(progress=False)
+    assert [r.rolled_back for r in result.history] == [False] * 5 + [True]
+    assert result.averaged_rounds == [3, 5]  # round 4's model is left out
+    assert result.best_round != 4
+    assert result.averaged_mean_test_auc is not None and result.averaged_mean_test_auc > 0.85
+    np.testing.assert_allclose(result.averaged_parameters, result.parameters, atol=1e-6)
+
+
+def test_the_last_rounds_model_is_checked_by_the_gates_too() -> None:
+    # nothing after the last round would check its model: the gates do, after the loop
+    config = TrainingConfig(rounds=5, local_epochs=1, learning_rate=0.2, max_update_norm=None,
+                            adaptive_clip_factor=None, seed=0)
+    result = Coordinator(_flipping_federation(config, 4), FedAvg(), config).run(progress=False)
+    assert result.final_rolled_back and set(result.final_rejections) >= {"org0", "org1", "org2"}
+    assert result.averaged_rounds == [3]  # the last third of 5 rounds, less round 4
+    assert result.mean_test_auc is not None and result.mean_test_auc > 0.85
+    assert result.averaged_mean_test_auc is not None and result.averaged_mean_test_auc > 0.85
+    honest = Coordinator(federation(), FedAvg(), CONFIG).run(progress=False)
+    assert not honest.final_rolled_back
+
+
+def test_a_second_rollback_never_restores_the_model_it_refuses() -> None:
+    # after a rollback there is no older model: a round whose gates refuse the restored
+    # model goes on with the updates of those that accepted it instead of discarding them
+    participants = federation()
+    coordinator = Coordinator(participants, FedAvg(), CONFIG)
+    coordinator.run_round(0)
+    for participant in participants:
+        participant.accepted_metric = 1.0  # every gate now refuses any model
+    assert coordinator.run_round(1).rolled_back
+    for participant in participants:
+        participant.accepted_metric = 1.0
+    again = coordinator.run_round(2)
+    assert not again.rolled_back and again.contributed == []
+
+
+def test_features_beyond_float32_and_participants_as_an_iterator() -> None:
+    data = logistic_org(100, 0.0, seed=1)
+    huge = data.validation_x.astype(np.float64)
+    huge[0, 0] = 1e39  # finite in float64, infinite in the model's float32
+    with pytest.raises(ConfigError, match="validation split has features beyond float32's "
+                                          "range"):
+        ParticipantData(data.train_x, data.train_y, huge, data.validation_y, data.test_x,
+                        data.test_y)
+    # an iterator of participants is taken as the list it yields
+    coordinator = Coordinator(iter(federation()), FedAvg(), CONFIG)
+    assert list(coordinator.participants) == ["org0", "org1", "org2", "org3"]

@@ -133,6 +133,13 @@ def test_audit_log_exports_as_jsonl_and_csv(store: ReviewStore, tmp_path: Path) 
     assert rows[1]["comment"] == 'says "yes"' and rows[1]["actor"] == "ana"
     assert json.loads(rows[1]["after"])["concept"] == "account.annual_revenue"
     assert rows[0]["org"] == "" and rows[3]["event"] == "export"
+    # what people typed opens as text in a spreadsheet, never as a formula
+    decide(store, "acme", "Account", "Emp_Count__c", Action.DEFER,
+           reviewer="=cmd|' /C calc'!A0", comment="@SUM(1+1)")
+    store.export_audit(tmp_path / "audit2.csv", format="csv")
+    with (tmp_path / "audit2.csv").open(newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert (last["actor"], last["comment"]) == ("'=cmd|' /C calc'!A0", "'@SUM(1+1)")
     with pytest.raises(ConfigError, match="jsonl"):
         store.export_audit(tmp_path / "audit.xml", format="xml")
 

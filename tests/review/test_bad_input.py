@@ -151,6 +151,11 @@ def test_import_with_mismatched_schemas(store: ReviewStore) -> None:
 def test_bad_database_locations(tmp_path: Path, ontology: Ontology) -> None:
     with pytest.raises(ConfigError, match="invalid database URL"):
         ReviewStore("postgresql://user@host:port/db", ontology=ontology)
+    # a password in a malformed URL is never printed (FEDCRM_REVIEW_URL lands in CI logs)
+    with pytest.raises(ConfigError, match=r"'postgresql\+psycopg://ana:\*\*\*@dbhost:54x2/r'") \
+            as caught:
+        ReviewStore("postgresql+psycopg://ana:S3cretPass@dbhost:54x2/r", ontology=ontology)
+    assert "S3cretPass" not in str(caught.value)
     with pytest.raises(ConfigError, match="cannot use database.*driver installed"):
         ReviewStore("nosuchdb://user@host/db", ontology=ontology)
     with pytest.raises(ConfigError, match="cannot open the review database"):

@@ -112,6 +112,27 @@ def test_choosing_a_rejected_concept_takes_the_rejection_back(store: ReviewStore
     assert len(store.history("acme", "Account", "Emp_Count__c")) == 2
 
 
+def test_a_rejected_proposal_is_withdrawn_at_once(store: ReviewStore, tmp_path: Path) -> None:
+    # no_equivalent rejects the proposal; a later defer put the field back in the queue still
+    # proposing it, exported it, and "accept" approved it and lifted the rejection
+    decide(store, "acme", "Account", "Fax_Line__c", Action.NO_EQUIVALENT)
+    deferred = decide(store, "acme", "Account", "Fax_Line__c", Action.DEFER)
+    assert deferred.proposed_concept is None and deferred.proposed_block is None
+    assert deferred.candidates == [] and deferred.confidence == 1.0
+    export = store.export_approved(tmp_path / "m.json", exported_by="ana")
+    mapped = {f.field: f.concept for _, f in MappingProposal.from_json(export.path).iter_fields()}
+    assert mapped["Fax_Line__c"] is None
+    accepted = decide(store, "acme", "Account", "Fax_Line__c", Action.ACCEPT)
+    assert accepted.status is Status.NO_EQUIVALENT and accepted.decided_concept is None
+    assert set(accepted.rejected) == {"account.fax", "account.phone"}  # not lifted
+    assert event_details(store, "decision")[0]["proposal_withdrawn"] == "account.fax"
+    # choose also withdraws the proposal it rejects; the chosen concept stays a candidate
+    chosen = decide(store, "acme", "Account", "Emp_Count__c", Action.CHOOSE,
+                    concept="account.seats_purchased")
+    assert chosen.proposed_concept is None
+    assert [c.concept for c in chosen.candidates] == ["account.seats_purchased"]
+
+
 def test_export_loads_as_mapping_proposal_with_every_field_once(
     store: ReviewStore, tmp_path: Path
 ) -> None:

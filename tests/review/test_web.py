@@ -200,3 +200,13 @@ def test_invalid_decisions_are_shown_on_the_field_page(
     assert "Industry sector of the customer" in response.text  # the field page, re-rendered
     assert store.field("acme", "Account", "Sector__c").version == sector.version
     assert [e.event for e in store.audit_log()] == ["import"]
+
+
+def test_a_non_ascii_cookie_or_form_token_is_refused_not_a_server_error(
+        client: TestClient) -> None:
+    cookie = "fedcrm_review_8765=é".encode("latin-1")  # as a browser may send it
+    response = client.get("/", headers={"cookie": cookie}, follow_redirects=False)  # type: ignore[dict-item]
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    sign_in(client)
+    refused = client.post("/logout", data={"csrf": "é"})
+    assert refused.status_code == 400

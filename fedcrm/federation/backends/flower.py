@@ -334,6 +334,11 @@ class FlowerCoordinator(Coordinator):
             local.privacy[pid] = privacy
         local.updates.append(update)
 
+    def _final_gate(self) -> dict[str, str]:
+        """No gate check of the last round's model over Flower (a node gates a model when it
+        trains from it); ``FederationResult.final_rejections`` stays empty."""
+        return {}
+
     def _resync_gates(self, parameters: np.ndarray) -> None:
         content = self._model_message(parameters)
         reachable = [pid for pid in self.participants if pid not in self.lost]
