@@ -139,6 +139,10 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     cleaned = cleaned.where(~decimal_comma,
                             cleaned.str.replace(".", "", regex=False).str.replace(",", "."))
     cleaned = cleaned.str.replace(",", "", regex=False)
+    # "1.234.567": two or more dots before groups of three digits are thousands separators
+    # (German style without decimals); a single dot stays a decimal point ("1.234" = 1.234)
+    dotted = cleaned.str.fullmatch(r"[-+]?\d{1,3}(\.\d{3}){2,}", na=False)
+    cleaned = cleaned.where(~dotted, cleaned.str.replace(".", "", regex=False))
     return pd.to_numeric(cleaned, errors="coerce").astype(float)
 
 

@@ -238,9 +238,10 @@ def _base_table(canonical: CanonicalOrg, space: FeatureSpace) -> pd.DataFrame:
 
 def _encode_source(
     source: SourceSpec, values: pd.Series | None, as_of: pd.Series, k: int,
-    suppressed: list[SuppressionReport],
+    suppressed: list[SuppressionReport], shared: np.ndarray,
 ) -> np.ndarray:
-    """Columns of one source (values, then the missing indicator)."""
+    """Columns of one source (values, then the missing indicator); ``shared`` marks the rows
+    that go into the matrix (rare-value suppression counts those)."""
     n = len(as_of)
     width = len(source.columns)
     if values is None:
@@ -268,9 +269,13 @@ def _encode_source(
         block = np.nan_to_num(np.clip(days / 365.0, -10, 10))[:, None]
         missing = np.isnan(days)
     elif source.kind == "category":
+        # counted on the rows that are shared (the labelled ones); a suppressed value is
+        # null, so its records join the missing indicator's
         merged, report = suppress_rare(values.astype(object), k=k,
-                                       other="other" if "other" in source.categories else "")
-        if report.n_values_merged:
+                                       other="other" if "other" in source.categories else "",
+                                       counted=shared)
+        missing = merged.isna().to_numpy()
+        if report.n_values_merged or report.n_records_suppressed:
             suppressed.append(report)
         block = np.stack([(merged == code).to_numpy(dtype=float) for code in source.categories],
                          axis=1) if source.categories else np.zeros((n, 0))
@@ -411,7 +416,8 @@ def build_task_matrix(
             if source.kind != "rollup":
                 filled[source.name] = int(values[labelled].notna().sum())
         try:
-            blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed))
+            blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed,
+                                         labelled))
         except FeatureError as exc:
             raise FeatureError(f"org {canonical.org_id}: {exc}") from None
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(base), 0), np.float32)
@@ -420,7 +426,9 @@ def build_task_matrix(
     recency = 0.0
     if activity is not None:
         days = days_before(pd.to_datetime(base[activity]), reference)
-        recency = float((days[labelled] <= RECENT_DAYS).mean())
+        # activity in the 12 months before the reference, not after it (a backtest)
+        recent = (days[labelled] >= 0) & (days[labelled] <= RECENT_DAYS)
+        recency = float(recent.mean())
     metrics = QualityMetrics(
         completeness=_completeness(filled, int(labelled.sum())),
         recency=recency,

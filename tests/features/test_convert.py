@@ -33,6 +33,11 @@ def test_numbers_from_text_in_several_conventions() -> None:
     assert parsed[5] == 3000.0
 
 
+def test_german_thousands_without_decimals() -> None:
+    parsed = parse_numbers(pd.Series(["1.234.567", "-2.000.000", "1.234", "1.234.567,5"]))
+    assert parsed.tolist() == [1234567.0, -2000000.0, 1.234, 1234567.5]
+
+
 def test_booleans_in_four_languages() -> None:
     parsed = parse_booleans(pd.Series(["Ja", "Nein", "oui", "non", "Sí", "no", "true", "?"]))
     assert parsed.tolist()[:7] == [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]

@@ -29,7 +29,7 @@ def test_rare_values_are_merged_and_reported() -> None:
 def test_no_value_below_k_survives(values: list[str], k: int) -> None:
     merged, _ = suppress_rare(pd.Series(values, dtype=object), k=k)
     counts = merged.value_counts()
-    assert all(count >= k for value, count in counts.items() if value != "other")
+    assert all(count >= k for count in counts)  # the "other" bucket too
 
 
 def test_minimum_examples_rule() -> None:
@@ -71,3 +71,18 @@ def test_weights_must_be_finite_non_negative_and_not_all_zero(weights) -> None:
                              n_labelled=1)
     with pytest.raises(ConfigError, match="finite"):
         quality_multiplier(metrics, weights)
+
+
+def test_only_shared_rows_count_and_a_small_other_bucket_is_suppressed() -> None:
+    # "b": 1 labelled record (shared) and 4 unlabelled ones (never shared): rare
+    values = pd.Series(["a"] * 6 + ["b"] * 5 + ["c"] * 6, name="industry")
+    shared = pd.Series([True] * 6 + [True] + [False] * 4 + [True] * 6)
+    merged, report = suppress_rare(values, k=5, counted=shared)
+    # "b" merges into "other", which then holds one shared record: suppressed to null
+    assert merged[shared.to_numpy()].value_counts().min() >= 5
+    assert merged.iloc[6:11].isna().all()
+    assert (report.n_values_merged, report.n_records_affected,
+            report.n_records_suppressed) == (1, 1, 1)
+    # without a bucket (other=""), rare values become null rather than an all-zero pattern
+    nulled, report = suppress_rare(pd.Series(["a"] * 5 + ["z"]), k=5, other="")
+    assert nulled.iloc[-1] is None and report.n_records_suppressed == 1

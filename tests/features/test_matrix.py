@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -322,3 +324,17 @@ def test_a_reference_date_can_be_text_a_date_or_a_datetime(federation, mapping, 
         matrix = build_task_matrix(canonical, space, date)
         np.testing.assert_array_equal(matrix.x, expected.x)
         np.testing.assert_array_equal(matrix.split, expected.split)
+
+
+def test_recency_counts_activity_before_the_reference_date_only(federation, mapping, ontology,
+                                                                reference) -> None:
+    # a backtest: every last activity lies decades past the reference date
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
+    before = build_task_matrix(canonical, space, reference).report.quality.recency
+    later = dataclasses.replace(canonical, tables={
+        name: table.assign(**{column: pd.to_datetime(table[column]) + pd.Timedelta(days=40 * 365)
+                              for column in table.columns
+                              if column.endswith("last_activity_date")})
+        for name, table in canonical.tables.items()})
+    shifted = build_task_matrix(later, space, reference).report.quality.recency
+    assert before > 0 and shifted == 0.0  # future activity is not recent activity

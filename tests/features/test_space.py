@@ -47,8 +47,8 @@ def test_text_in_a_date_block_becomes_missing() -> None:
     source = SourceSpec(name="custom:start", kind="date", sobject="Account")
     as_of = pd.Series(pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-01"]))
     encoded = _encode_source(source, pd.Series(["2024-01-01", "n/a", None], dtype="string"),
-                             as_of, 5, [])
+                             as_of, 5, [], np.ones(3, dtype=bool))
     assert encoded[:, 1].tolist() == [0.0, 1.0, 1.0]
     assert encoded[0, 0] == pytest.approx(366 / 365, abs=1e-4)
     with pytest.raises(FeatureError, match="custom:start values are numbers, not dates"):
-        _encode_source(source, pd.Series([12.0, np.nan, 3.0]), as_of, 5, [])
+        _encode_source(source, pd.Series([12.0, np.nan, 3.0]), as_of, 5, [], np.ones(3, bool))
