@@ -451,8 +451,9 @@ class Coordinator:
         if total < 1:
             raise ConfigError(f"rounds must be at least 1, got {rounds}")
         first = self.history[-1].round + 1 if self.history else 0
-        # (mean validation AUC, round, model) of the best round whose model no gate refused
-        best_holder: list[tuple[float, int, np.ndarray] | None] = [None]
+        # (mean validation AUC, round, model) of each round that beat every earlier one; the
+        # last is the best round whose model no gate refused (a refused one is popped)
+        bests: list[tuple[float, int, np.ndarray]] = []
         averaged_count = self.config.averaged_rounds(total)
         #: (round, the global model after it) for every round whose model was not refused
         kept: deque[tuple[int, np.ndarray]] = deque(maxlen=averaged_count + 1)
@@ -465,11 +466,10 @@ class Coordinator:
                 if record.rolled_back:
                     # the gates refused the model of the round before: it is neither
                     # delivered in the average nor the best round
-                    _refuse_last(kept, best_holder)
+                    _refuse_last(kept, bests)
                 auc = record.mean_validation_auc
-                best = best_holder[0]
-                if auc is not None and (best is None or auc > best[0]):
-                    best_holder[0] = (auc, round_number, self.parameters.copy())
+                if auc is not None and (not bests or auc > bests[-1][0]):
+                    bests.append((auc, round_number, self.parameters.copy()))
                 kept.append((round_number, self.parameters.copy()))
                 bar.update(task, advance=1, description=(
                     f"{self.strategy.name} round {round_number - first + 1}/{total}"
@@ -480,8 +480,8 @@ class Coordinator:
             final_rejections, self._active_ids()))
         if final_rolled_back:
             self._roll_back()
-            _refuse_last(kept, best_holder)
-        best = best_holder[0]
+            _refuse_last(kept, bests)
+        best = bests[-1] if bests else None
         # the models of the last rounds that no gate refused; at least the one now held (the
         # restored one after a final rollback: the model of the round before, or before them
         # all, as round first - 1)
@@ -502,14 +502,14 @@ class Coordinator:
 
 
 def _refuse_last(kept: deque[tuple[int, np.ndarray]],
-                 best: list[tuple[float, int, np.ndarray] | None]) -> None:
-    """Forget the latest kept model (its round's successor rolled it back), and the best
-    round if it was that one."""
+                 bests: list[tuple[float, int, np.ndarray]]) -> None:
+    """Forget the latest kept model (the gates refused it), and the best round if it was that
+    one: the best before it is then the best again (no round in between beat it)."""
     if not kept:
         return
     refused, _ = kept.pop()
-    if best[0] is not None and best[0][1] == refused:
-        best[0] = None
+    if bests and bests[-1][1] == refused:
+        bests.pop()
 
 
 class _OneRun:

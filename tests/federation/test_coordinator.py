@@ -549,3 +549,17 @@ def test_features_beyond_float32_and_participants_as_an_iterator() -> None:
     # an iterator of participants is taken as the list it yields
     coordinator = Coordinator(iter(federation()), FedAvg(), CONFIG)
     assert list(coordinator.participants) == ["org0", "org1", "org2", "org3"]
+
+
+def test_a_refused_best_round_gives_way_to_the_best_before_it() -> None:
+    from collections import deque
+
+    from fedcrm.federation.coordinator import _refuse_last
+
+    model = np.zeros(2, dtype=np.float32)
+    kept = deque([(1, model), (2, model), (3, model)])
+    bests = [(0.70, 1, model), (0.90, 3, model)]  # round 2 scored below 0.70
+    _refuse_last(kept, bests)  # round 4's gates refused round 3's model
+    assert [r for r, _ in kept] == [1, 2] and [b[1] for b in bests] == [1]
+    _refuse_last(kept, bests)  # a round that was not the best leaves the best alone
+    assert [r for r, _ in kept] == [1] and [b[1] for b in bests] == [1]
