@@ -348,7 +348,8 @@ class AnnotationLoop:
             raise ConfigError(
                 f"the report {self.report_path} belongs to the annotations folder "
                 f"{existing.annotations}, not {self.annotations_dir}; give --annotations "
-                f"{existing.annotations} (or leave it out), or start a new --report")
+                f"{existing.annotations} (or leave it out), or start a new --report (if the "
+                "folder has moved, set \"annotations\" in the report to its new place)")
         self.held_out = list(held_out or ())
         self.pool_orgs = list(pool_orgs) if pool_orgs is not None else None
         self.ontology = ontology if ontology is not None else load_ontology()

@@ -462,11 +462,12 @@ class Coordinator:
                       disable=not progress or not error_console.is_terminal) as bar:
             task = bar.add_task(f"Federated training ({self.strategy.name})", total=total)
             for round_number in range(first, first + total):
+                gated = self.parameters.copy()
                 record = self.run_round(round_number)
                 if record.rolled_back:
-                    # the gates refused the model of the round before: it is neither
+                    # the gates refused the model this round started from: it is neither
                     # delivered in the average nor the best round
-                    _refuse_last(kept, bests)
+                    _refuse(kept, bests, gated)
                 auc = record.mean_validation_auc
                 if auc is not None and (not bests or auc > bests[-1][0]):
                     bests.append((auc, round_number, self.parameters.copy()))
@@ -479,8 +480,9 @@ class Coordinator:
         final_rolled_back = self._rollback_due(self._rejected_share(
             final_rejections, self._active_ids()))
         if final_rolled_back:
+            refused = self.parameters.copy()
             self._roll_back()
-            _refuse_last(kept, bests)
+            _refuse(kept, bests, refused)
         best = bests[-1] if bests else None
         # the models of the last rounds that no gate refused; at least the one now held (the
         # restored one after a final rollback: the model of the round before, or before them
@@ -501,14 +503,14 @@ class Coordinator:
                                 final_rolled_back=final_rolled_back)
 
 
-def _refuse_last(kept: deque[tuple[int, np.ndarray]],
-                 bests: list[tuple[float, int, np.ndarray]]) -> None:
-    """Forget the latest kept model (the gates refused it), and the best round if it was that
-    one: the best before it is then the best again (no round in between beat it)."""
-    if not kept:
-        return
-    refused, _ = kept.pop()
-    if bests and bests[-1][1] == refused:
+def _refuse(kept: deque[tuple[int, np.ndarray]], bests: list[tuple[float, int, np.ndarray]],
+            refused: np.ndarray) -> None:
+    """Forget the latest kept rounds whose model is ``refused`` (the round that made it, and
+    any after it that made no step: a withheld sum, a failed decryption), and those best
+    rounds: the best before them is then the best again (no round in between beat it)."""
+    while kept and np.array_equal(kept[-1][1], refused):
+        kept.pop()
+    while bests and np.array_equal(bests[-1][2], refused):
         bests.pop()
 
 

@@ -368,16 +368,26 @@ def reselect_for_known_model(plan: RoundPlan, model: bytes,
                              decrypted_from: Mapping[bytes, Sequence[str]],
                              active: Sequence[str]) -> RoundPlan:
     """The round's plan, with the participants whose updates from this global model were
-    decrypted before, when there are such (the model was restored by a rollback).
+    sent for decryption before, when there are such (the model was restored by a rollback,
+    or left unchanged by a round whose decryption failed).
 
     Key holders refuse a sum from one model of other participants than an earlier sum from it
-    (:class:`~fedcrm.crypto.KeyHolder`), so a round after a rollback asks the same ones; if
-    one of them has dropped out, the plan stays and the key holders' refusal is the round's
-    failure.
+    (:class:`~fedcrm.crypto.KeyHolder`; a holder that gave its partial decryption cannot know
+    whether a quorum did), so a round from that model asks the same ones. If one of them has
+    left the federation, no later round from this model can be decrypted:
+    :class:`AggregationError` says so instead of failing every round.
     """
     earlier = decrypted_from.get(model)
-    if earlier is None or not set(earlier) <= set(active):
+    if earlier is None:
         return plan
+    gone = sorted(set(earlier) - set(active))
+    if gone:
+        raise AggregationError(
+            f"the global model was already sent for decryption in a sum of {sorted(earlier)}, "
+            f"and {gone} have left the federation; key holders decrypt no sum of other "
+            "participants from this model (the difference of two such sums could reveal one "
+            "org's update), so every round from it would fail. Bring them back, or start again "
+            "with a new key ceremony (a new federation id and keys)")
     return replace(plan, participants=[pid for pid in active if pid in set(earlier)])
 
 
@@ -482,7 +492,7 @@ class SecureCoordinator(Coordinator):
         for client in self.clients.values():  # offline, before the first round
             client.precompute(self.n_values)
         self._last_round = -1
-        #: model digest → who contributed to the decrypted sum of updates from that model
+        #: model digest → the contributors of the sum from that model sent for decryption
         self._decrypted_from: dict[bytes, list[str]] = {}
 
     # ---------------------------------------------------------------------------- rounds
@@ -544,8 +554,6 @@ class SecureCoordinator(Coordinator):
         elif messages:
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
                                                              timings)
-            if contributed:
-                self._decrypted_from[trained_from] = contributed
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
@@ -602,6 +610,9 @@ class SecureCoordinator(Coordinator):
                     f"holders decrypt sums of at least {self.secure.min_contributors} "
                     "participants (a sum of one update is that update)")
             aggregate = aggregator.encrypted_aggregate().to_bytes()
+            # recorded before any key holder is asked: a holder that answers is bound to this
+            # set for this model, whether or not a quorum follows
+            self._decrypted_from[model_digest(self.parameters)] = list(aggregator.contributors)
             result = self._decrypt(aggregator, aggregate, accepted, dropped, refused)
         except (AggregationError, CryptoError) as exc:
             timings["decrypt"] = time.perf_counter() - start

@@ -340,24 +340,27 @@ def import_command(
 ) -> None:
     """Import a `fedcrm match` result; re-importing keeps decisions of unchanged fields."""
     schemas = load_schemas(schema or [])
+    # only the import itself: once it has committed, nothing (not even a broken pipe while
+    # printing) may remove the database
     with _removed_if_the_first_import_fails(None if url is not None else db or DEFAULT_DB), \
             open_store(db, url, create=True) as store:
         report = store.import_proposal(mapping, schemas=schemas,
                                        imported_by=reviewer or default_reviewer())
-        if as_json:
-            print_json(report)
-            return
-        console.print(f"Imported {report.n_fields} fields of {len(report.orgs)} org(s) "
-                      f"into {escape(store.describe())}: {report.n_new} new, "
-                      f"{report.n_kept} decisions kept, {len(report.flagged)} flagged for review, "
-                      f"{len(report.removed)} removed.")
-        for name in report.flagged:
-            console.print(f"  [magenta]needs review[/] {escape(name)} (metadata changed)")
-        for name in report.withdrawn:
-            console.print(f"  [dim]withdrawn[/] {escape(name)} (proposal was rejected before)")
-        if report.n_unverified:
-            console.print(f"[yellow]{report.n_unverified} field(s) could not be checked for "
-                          "changes: pass --schema for every org at every import.[/]")
+        where = store.describe()
+    if as_json:
+        print_json(report)
+        return
+    console.print(f"Imported {report.n_fields} fields of {len(report.orgs)} org(s) "
+                  f"into {escape(where)}: {report.n_new} new, "
+                  f"{report.n_kept} decisions kept, {len(report.flagged)} flagged for review, "
+                  f"{len(report.removed)} removed.")
+    for name in report.flagged:
+        console.print(f"  [magenta]needs review[/] {escape(name)} (metadata changed)")
+    for name in report.withdrawn:
+        console.print(f"  [dim]withdrawn[/] {escape(name)} (proposal was rejected before)")
+    if report.n_unverified:
+        console.print(f"[yellow]{report.n_unverified} field(s) could not be checked for "
+                      "changes: pass --schema for every org at every import.[/]")
 
 
 @app.command("queue")

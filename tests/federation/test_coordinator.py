@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from fedcrm.federation import (
     Coordinator,
     FedAvg,
     FedProx,
+    GateDecision,
     Participant,
     ParticipantData,
     QualityWeighted,
@@ -21,7 +23,7 @@ from fedcrm.federation import (
     read_round_log,
 )
 from fedcrm.federation.models import get_parameters
-from fedcrm.federation.strategies import Aggregate
+from fedcrm.federation.strategies import Aggregate, RoundPlan
 from tests.federation.helpers import logistic_org
 
 CONFIG = TrainingConfig(rounds=8, local_epochs=1, learning_rate=0.2, batch_size=32)
@@ -554,12 +556,49 @@ def test_features_beyond_float32_and_participants_as_an_iterator() -> None:
 def test_a_refused_best_round_gives_way_to_the_best_before_it() -> None:
     from collections import deque
 
-    from fedcrm.federation.coordinator import _refuse_last
+    from fedcrm.federation.coordinator import _refuse
 
-    model = np.zeros(2, dtype=np.float32)
-    kept = deque([(1, model), (2, model), (3, model)])
-    bests = [(0.70, 1, model), (0.90, 3, model)]  # round 2 scored below 0.70
-    _refuse_last(kept, bests)  # round 4's gates refused round 3's model
+    good, bad = np.zeros(2, dtype=np.float32), np.ones(2, dtype=np.float32)
+    # round 3 made the refused model and round 4 made no step (a withheld or non-finite round)
+    kept = deque([(1, good), (2, good + 1e-3), (3, bad), (4, bad.copy())])
+    bests = [(0.70, 1, good), (0.90, 3, bad)]  # round 2 scored below 0.70
+    _refuse(kept, bests, bad)  # round 5's gates refused the model of rounds 3 and 4
     assert [r for r, _ in kept] == [1, 2] and [b[1] for b in bests] == [1]
-    _refuse_last(kept, bests)  # a round that was not the best leaves the best alone
-    assert [r for r, _ in kept] == [1] and [b[1] for b in bests] == [1]
+    _refuse(kept, bests, bad)  # nothing left of it: the rest stays
+    assert [r for r, _ in kept] == [1, 2] and [b[1] for b in bests] == [1]
+
+
+class _AcceptsAllAndSendsNaN(FlipsInRound):
+    """Flips the model in ``flip_round`` and sends a non-finite update in the round after
+    (dropped: that round makes no step); its own gate accepts every model."""
+
+    def check(self, parameters: np.ndarray) -> GateDecision:
+        return super().check(parameters).model_copy(update={"accepted": True})
+
+    def train(self, parameters: np.ndarray, round_number: int, **options: object) -> Update:
+        update = super().train(parameters, round_number, **options)
+        if round_number == self.flip_round + 1:
+            return update.model_copy(update={"delta": np.full_like(update.delta, np.nan)})
+        return update
+
+
+class _OnlyEvilInRound4(FedAvg):
+    def configure_round(self, round_number: int, participant_ids: Sequence[str],
+                        per_round: int, rng: np.random.Generator) -> RoundPlan:
+        chosen = ["evil"] if round_number == 4 else list(participant_ids)
+        return RoundPlan(participants=chosen)
+
+
+def test_a_refused_model_kept_by_a_round_without_a_step_is_not_delivered_either() -> None:
+    # round 3 flips the model, round 4 makes no step (its one update is NaN), round 5's
+    # gates refuse the model of both: neither may be delivered (a reviewer's case: 0.11)
+    config = TrainingConfig(rounds=6, average_fraction=0.5, local_epochs=1, learning_rate=0.2,
+                            max_update_norm=None, adaptive_clip_factor=None, seed=0)
+    honest = [Participant(f"org{i}", logistic_org(300, 0.0, seed=i), config=config)
+              for i in range(3)]
+    evil = _AcceptsAllAndSendsNaN("evil", logistic_org(300, 0.0, seed=9), config=config)
+    evil.flip_round = 3
+    result = Coordinator([*honest, evil], _OnlyEvilInRound4(), config).run(progress=False)
+    assert [r.rolled_back for r in result.history] == [False] * 5 + [True]
+    assert result.averaged_rounds == [5] and result.best_round not in (3, 4)
+    assert result.averaged_mean_test_auc is not None and result.averaged_mean_test_auc > 0.85

@@ -317,6 +317,34 @@ def test_skip_policy_warns_and_training_goes_on_once_the_quorum_is_back(
     assert not np.array_equal(coordinator.parameters, before)
 
 
+class BlipsOnce(SecureClient):
+    """A key holder whose link fails once, at its first decryption request."""
+
+    blips = 1
+
+    def partial_decrypt(self, aggregate: bytes, updates: Any) -> bytes:
+        if self.blips:
+            self.blips -= 1
+            raise ConnectionError("network blip")
+        return super().partial_decrypt(aggregate, updates)
+
+
+def test_after_a_failed_decryption_the_same_orgs_train_again_from_the_same_model() -> None:
+    # 3 of 4 a round: round 0's decryption misses the quorum, but the holders that answered
+    # are bound to round 0's orgs for that model; round 1 asks the same ones, not a new draw
+    # (a reviewer's federation failed every round after one network blip)
+    config = CONFIG.model_copy(update={"participants_per_round": 3, "seed": 1})
+    coordinator = SecureCoordinator(make_participants(config=config), QualityWeighted(), config,
+                                    secure=SecureAggregation(dealt_keys(4), on_failure="skip"))
+    for pid in ("org2", "org3"):
+        swap(coordinator, pid, BlipsOnce)
+    with pytest.warns(RuntimeWarning, match="round 0 skipped"):
+        first = coordinator.run_round(0)
+    records = [coordinator.run_round(n) for n in range(1, 4)]
+    assert sorted(records[0].selected) == sorted(first.selected)
+    assert all(r.encryption is not None and r.encryption.failure is None for r in records)
+
+
 # ------------------------------------------------------------------------ bad messages
 class FlipsABit(SecureClient):
     """Alters one ciphertext bit after signing."""
@@ -525,8 +553,10 @@ def test_reselection_applies_only_to_a_model_decrypted_before_whose_orgs_are_act
     again = reselect_for_known_model(plan, b"m" * 32, history, ["org0", "org1", "org2"])
     assert again.participants == ["org0", "org2"] and again.prox_mu == 0.1
     assert reselect_for_known_model(plan, b"n" * 32, history, ["org0", "org1", "org2"]) is plan
-    # org2 dropped out: the plan stays, and the key holders' refusal fails the round
-    assert reselect_for_known_model(plan, b"m" * 32, history, ["org0", "org1"]) is plan
+    # org2 has left: no round from this model can be decrypted, and the error says why
+    with pytest.raises(AggregationError, match=r"already sent for decryption in a sum of "
+                       r"\['org0', 'org2'\], and \['org2'\] have left.*new key ceremony"):
+        reselect_for_known_model(plan, b"m" * 32, history, ["org0", "org1"])
 
 
 def test_two_sums_of_different_orgs_from_one_model_are_never_both_decrypted(

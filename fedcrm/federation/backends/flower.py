@@ -475,7 +475,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                                 max_weight=float(max_weight), bits=encryption.bits,
                                 key_bits=setup.public_key.n.bit_length())
         self._last_round = -1
-        #: model digest → who contributed to the decrypted sum of updates from that model
+        #: model digest → the contributors of the sum from that model sent for decryption
         self._decrypted_from: dict[bytes, list[str]] = {}
 
     def _spec_fields(self) -> dict[str, Any]:
@@ -539,8 +539,6 @@ class FlowerSecureCoordinator(FlowerCoordinator):
         elif messages:
             contributed, encryption, cause = self._aggregate_encrypted(
                 round_number, messages, dropped, timings)
-            if contributed:
-                self._decrypted_from[trained_from] = contributed
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
@@ -593,6 +591,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                     f"only {list(aggregator.contributors)} sent a valid encrypted update; key "
                     f"holders decrypt sums of at least {minimum} participants")
             aggregate = aggregator.encrypted_aggregate().to_bytes()
+            # before any key holder is asked (see SecureCoordinator._aggregate)
+            self._decrypted_from[model_digest(self.parameters)] = list(aggregator.contributors)
             result = self._decrypt(aggregator, round_number, aggregate, accepted, dropped,
                                    refused)
         except (AggregationError, CryptoError) as exc:
