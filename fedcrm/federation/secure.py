@@ -543,8 +543,8 @@ class SecureCoordinator(Coordinator):
                 privacy[pid] = sealed.privacy
         timings["local_training"] = time.perf_counter() - start
         check_client_level_weighting(self.strategy, privacy, encrypted=True)
-        # by head count: the coordinator does not know the participants' weights
-        rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
+        # by head count (encrypted): the coordinator does not know the participants' weights
+        rolled_back = self._rollback_due(self._rejected_share(rejections, plan.participants))
         encryption = EncryptedRound(key_bits=self.secure.keys.key_bits,
                                     quorum=self.secure.keys.quorum)
         contributed: list[str] = []
@@ -553,7 +553,7 @@ class SecureCoordinator(Coordinator):
             self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate(round_number, messages, dropped,
-                                                             timings)
+                                                             timings, trained_from)
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
@@ -578,7 +578,7 @@ class SecureCoordinator(Coordinator):
 
     def _aggregate(
         self, round_number: int, messages: Mapping[str, bytes], dropped: dict[str, str],
-        timings: dict[str, float],
+        timings: dict[str, float], trained_from: bytes,
     ) -> tuple[list[str], EncryptedRound, Exception | None]:
         """Verify and add the messages, threshold-decrypt, apply the mean; never raises a
         crypto failure (it is returned, with the model left unchanged)."""
@@ -612,7 +612,7 @@ class SecureCoordinator(Coordinator):
             aggregate = aggregator.encrypted_aggregate().to_bytes()
             # recorded before any key holder is asked: a holder that answers is bound to this
             # set for this model, whether or not a quorum follows
-            self._decrypted_from[model_digest(self.parameters)] = list(aggregator.contributors)
+            self._decrypted_from[trained_from] = list(aggregator.contributors)
             result = self._decrypt(aggregator, aggregate, accepted, dropped, refused)
         except (AggregationError, CryptoError) as exc:
             timings["decrypt"] = time.perf_counter() - start

@@ -364,8 +364,7 @@ class ReviewStore:
                 if concept is not None and concept in ruled_out:
                     # the matcher insists on a concept a steward ruled out: do not propose it;
                     # like the matcher's own abstentions, confidence is P(no candidate fits)
-                    best = max((c["score"] for c in candidates), default=0.0)
-                    concept, block, confidence = None, None, round(1.0 - best, 4)
+                    concept, block, confidence = None, None, _abstention_confidence(candidates)
                     withdrawn.append(name)
                 values: dict[str, Any] = {
                     "batch_id": batch.id, "present": True, "candidates": candidates,
@@ -506,9 +505,9 @@ class ReviewStore:
             if withdrawn is not None:
                 ruled_out = (already | rejects) - {concept}
                 remaining = [c for c in row.candidates if c["concept"] not in ruled_out]
-                best = max((float(c["score"]) for c in remaining), default=0.0)
                 proposal = {"proposed_concept": None, "proposed_block": None,
-                            "confidence": round(1.0 - best, 4), "candidates": remaining}
+                            "confidence": _abstention_confidence(remaining),
+                            "candidates": remaining}
             new_version = request.seen_version + 1
             keep_prior = not status.decided
             swapped = cast(CursorResult[Any], session.execute(
@@ -860,6 +859,12 @@ def _decision_record(decision: Decision, row: FieldProposal) -> DecisionRecord:
         new_version=decision.new_version, matcher_version=decision.matcher_version,
         ontology_version=decision.ontology_version, previous=decision.previous,
     )
+
+
+def _abstention_confidence(candidates: Iterable[Mapping[str, Any]]) -> float:
+    """The confidence of a withdrawn proposal: like the matcher's own abstentions, P(no
+    remaining candidate fits) = 1 − the best remaining score."""
+    return round(1.0 - max((float(c["score"]) for c in candidates), default=0.0), 4)
 
 
 def _read_proposal(source: MappingProposal | str | Path) -> tuple[MappingProposal, str, str]:

@@ -529,7 +529,8 @@ class FlowerSecureCoordinator(FlowerCoordinator):
             except _MALFORMED as exc:
                 dropped[pid] = _discarded("train.secure", exc)
         timings["local_training"] = time.perf_counter() - start
-        rolled_back = self._rollback_due(len(rejections) / len(plan.participants))
+        # by head count (encrypted): the coordinator does not know the participants' weights
+        rolled_back = self._rollback_due(self._rejected_share(rejections, plan.participants))
         encryption = EncryptedRound(key_bits=self.spec.key_bits,
                                     quorum=self.setup.public_key.quorum)
         contributed: list[str] = []
@@ -538,7 +539,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
             self._roll_back()
         elif messages:
             contributed, encryption, cause = self._aggregate_encrypted(
-                round_number, messages, dropped, timings)
+                round_number, messages, dropped, timings, trained_from)
         start = time.perf_counter()
         validation = self._validate(self.parameters, active, dropped)
         timings["evaluate"] = time.perf_counter() - start
@@ -559,7 +560,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
 
     def _aggregate_encrypted(
         self, round_number: int, messages: Mapping[str, bytes], dropped: dict[str, str],
-        timings: dict[str, float],
+        timings: dict[str, float], trained_from: bytes,
     ) -> tuple[list[str], EncryptedRound, Exception | None]:
         """Verify and add the ciphertexts, gather a quorum of partial decryptions, apply the
         weighted mean; a crypto failure is returned with the model left unchanged."""
@@ -592,7 +593,7 @@ class FlowerSecureCoordinator(FlowerCoordinator):
                     f"holders decrypt sums of at least {minimum} participants")
             aggregate = aggregator.encrypted_aggregate().to_bytes()
             # before any key holder is asked (see SecureCoordinator._aggregate)
-            self._decrypted_from[model_digest(self.parameters)] = list(aggregator.contributors)
+            self._decrypted_from[trained_from] = list(aggregator.contributors)
             result = self._decrypt(aggregator, round_number, aggregate, accepted, dropped,
                                    refused)
         except (AggregationError, CryptoError) as exc:

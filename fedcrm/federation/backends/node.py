@@ -482,15 +482,16 @@ class NodeAgent:
         path, entry = self._decrypted_file()
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(path.with_name(path.name + ".lock")):
-            holder._decrypted = self._decrypted_rounds(path, entry)
-            holder._trained_from = self._decrypted_models(path, entry)
+            saved = self._read_decrypted(path)
+            holder._decrypted = self._decrypted_rounds(saved, path, entry)
+            holder._trained_from = self._decrypted_models(saved, path, entry)
             try:
                 partial = holder.partial_decrypt(bytes(fields["aggregate"]),
                                                  [bytes(u) for u in fields["updates"]])
             except CryptoError as exc:
                 return pack({"refused": str(exc)})
             # before the partial leaves
-            self._save_decrypted(path, entry, holder._decrypted, holder._trained_from)
+            self._save_decrypted(saved, path, entry, holder._decrypted, holder._trained_from)
         return pack({"partial": partial.to_bytes()})
 
     def validate(self, content: RecordDict) -> RecordDict:
@@ -596,7 +597,7 @@ class NodeAgent:
         name = quote(self.participant_id, safe="") + ".decrypted-rounds.json"
         return self.resources.state_dir / name, entry
 
-    def _read_decrypted(self, path: Path) -> dict[str, dict[str, str]]:
+    def _read_decrypted(self, path: Path) -> dict[str, Any]:
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -613,20 +614,22 @@ class NodeAgent:
                            f"rounds {path} {what}; restore it from a backup, or run a new key "
                            "ceremony")
 
-    def _decrypted_rounds(self, path: Path, entry: str) -> dict[int, bytes]:
+    def _decrypted_rounds(self, saved: Mapping[str, Any], path: Path,
+                          entry: str) -> dict[int, bytes]:
         """Round → digest of the aggregate this key share decrypted in that round."""
-        rounds = self._read_decrypted(path).get(entry, {})
+        rounds = saved.get(entry, {})
         try:
             return {int(k): bytes.fromhex(v) for k, v in rounds.items()}
         except (TypeError, ValueError):
             raise self._bad_record(path, "is malformed") from None
 
-    def _decrypted_models(self, path: Path, entry: str) -> dict[bytes, frozenset[str]]:
+    def _decrypted_models(self, saved: Mapping[str, Any], path: Path,
+                          entry: str) -> dict[bytes, frozenset[str]]:
         """Model digest → the participants whose updates trained from that model this key
         share helped decrypt (kept under ``<entry>#models``)."""
-        models = self._read_decrypted(path).get(entry + _MODELS, {})
+        models = saved.get(entry + _MODELS, {})
         try:
-            groups = {bytes.fromhex(k): json.loads(v) for k, v in models.items()}
+            groups = {bytes.fromhex(k): v for k, v in models.items()}
         except (TypeError, ValueError):
             raise self._bad_record(path, "is malformed") from None
         if not all(isinstance(g, list) and all(isinstance(p, str) for p in g)
@@ -634,11 +637,12 @@ class NodeAgent:
             raise self._bad_record(path, "is malformed")
         return {k: frozenset(g) for k, g in groups.items()}
 
-    def _save_decrypted(self, path: Path, entry: str, decrypted: Mapping[int, bytes],
+    def _save_decrypted(self, saved: dict[str, Any], path: Path, entry: str,
+                        decrypted: Mapping[int, bytes],
                         models: Mapping[bytes, frozenset[str]]) -> None:
-        saved = self._read_decrypted(path)
+        """Write ``saved`` (read under the same lock) with this key's entries updated."""
         saved[entry] = {str(k): v.hex() for k, v in sorted(decrypted.items())}
-        saved[entry + _MODELS] = {k.hex(): json.dumps(sorted(g)) for k, g in models.items()}
+        saved[entry + _MODELS] = {k.hex(): sorted(g) for k, g in models.items()}
         write_atomically(path, json.dumps(saved, indent=1))
 
     def _save_secure(self, *, generator: np.random.Generator) -> None:
