@@ -89,7 +89,8 @@ LgbmRoundsOption = Annotated[int | None, typer.Option(
     help=f"Matcher boosting rounds \\[default: {FAST_MATCHER_PARAMS['n_rounds']}].")]
 FoldsOption = Annotated[int | None, typer.Option(
     "--folds", min=2,
-    help=f"Matcher calibration folds \\[default: {FAST_MATCHER_PARAMS['n_folds']}].")]
+    help="Matcher calibration folds, of the concept and the pair model "
+         f"\\[default: {FAST_MATCHER_PARAMS['n_folds']}].")]
 RepeatsOption = Annotated[int | None, typer.Option(
     "--repeats", min=1,
     help="Repetitions of the matcher's cross-validation, which steady its abstention "
@@ -124,7 +125,8 @@ def _weights(spec: str, ontology: Ontology) -> dict[str, float]:
 
 def _given_params(lgbm_rounds: int | None, folds: int | None,
                   repeats: int | None) -> dict[str, Any]:
-    given = {"n_rounds": lgbm_rounds, "n_folds": folds, "n_repeats": repeats}
+    given = {"n_rounds": lgbm_rounds, "n_folds": folds, "pair_folds": folds,
+             "n_repeats": repeats}
     return {key: value for key, value in given.items() if value is not None}
 
 

@@ -701,7 +701,8 @@ def read_answers(path: str | Path, *, format: str | None = None) -> AnswerSheet:
     """Read the answered tasks in ``path`` (any of the three formats).
 
     Malformed input raises :class:`MappingError` naming the file and line (the spreadsheet
-    row and the line of a CSV; the task of Label Studio).
+    row and the line of a CSV; the task of Label Studio), and so does a file without a single
+    task (a CSV with its header only is a wrong or emptied file, not an import of nothing).
     Validation against the ontology and the orgs' metadata happens on merge
     (:func:`fedcrm.annotate.merge.merge_answers`).
     """
@@ -722,4 +723,8 @@ def read_answers(path: str | Path, *, format: str | None = None) -> AnswerSheet:
             unanswered += 1
         else:
             answers.append(answer)
+    if not answers and not unanswered:
+        raise MappingError(f"{source}: the file holds no tasks (a header only?), so there is "
+                           "nothing to import; give the answered task file that `fedcrm "
+                           "annotate select` exported")
     return AnswerSheet(path=str(source), format=chosen, answers=answers, unanswered=unanswered)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from fedcrm._files import write_atomically
 from fedcrm.annotate.exchange import (
@@ -58,11 +58,21 @@ if TYPE_CHECKING:
     from fedcrm.matching.model import FieldMatcher
 
 REPORT_FORMAT = 1
-#: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds, one
-#: cross-validation); 3 repetitions of the cross-validation steady the abstention threshold
-#: of a matcher trained on a few orgs (docs/annotate.md)
-FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3, "n_repeats": 3}
+#: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds, 10
+#: folds for the pair model, one cross-validation); 3 repetitions of the cross-validation
+#: steady the abstention threshold of a matcher trained on a few orgs (docs/annotate.md)
+FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3, "pair_folds": 3,
+                                       "n_repeats": 3}
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "label-studio": "json"}
+
+def with_pair_folds(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The loop's matcher parameters with the pair model's folds following ``n_folds`` unless
+    ``pair_folds`` is given (the matcher's default of 10 folds needs many orgs; the loop's
+    quick fits use as many as for the concept model, as before ``pair_folds`` existed)."""
+    if "n_folds" in params and "pair_folds" not in params:
+        return {**params, "pair_folds": params["n_folds"]}
+    return dict(params)
+
 
 #: turns exported tasks into answered tasks (a person, or the ground truth in a simulation)
 Oracle = Callable[[Sequence[AnnotationTask]], list[AnnotationTask]]
@@ -119,6 +129,12 @@ class LearningCurve(BaseModel):
     target_coverage: float | None = None
     points: list[CurvePoint] = Field(default_factory=list)
     pending: PendingRound | None = None
+
+    @field_validator("matcher_params")
+    @classmethod
+    def _pair_folds_of_older_reports(cls, params: dict[str, Any]) -> dict[str, Any]:
+        # reports written before the matcher had pair_folds used n_folds for the pair model
+        return with_pair_folds(params)
 
     @classmethod
     def load(cls, path: str | Path) -> LearningCurve:
@@ -302,7 +318,8 @@ class AnnotationLoop:
     needs none; :meth:`measure` needs at least one); the pool is the
     unlabelled custom fields of ``pool_orgs`` (default: every other org). ``matcher_params``
     go to :class:`~fedcrm.matching.FieldMatcher` (e.g. ``{"n_rounds": 100, "n_folds": 3}``
-    for quicker rounds); ``embedder`` shares one embedding cache across the round's fits.
+    for quicker rounds; ``pair_folds`` follows ``n_folds`` unless given); ``embedder``
+    shares one embedding cache across the round's fits.
     With ``report`` the learning curve is saved there after every round, with a PNG beside it.
 
     An existing ``report`` fixes the setup: its held-out orgs, matcher parameters and (unless
@@ -329,6 +346,8 @@ class AnnotationLoop:
         target_coverage: float | None = None,
     ) -> None:
         self.report_path = Path(report) if report is not None else None
+        if matcher_params is not None:
+            matcher_params = with_pair_folds(matcher_params)
         existing: LearningCurve | None = None
         if self.report_path is not None and self.report_path.exists():
             existing = LearningCurve.load(self.report_path)

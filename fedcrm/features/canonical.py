@@ -16,6 +16,7 @@ Everything here runs inside the org; nothing leaves it.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,15 +63,22 @@ class CanonicalOrg:
 
 
 def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """Read ``<Object>.csv`` files (as exported from Salesforce) as text columns."""
+    """Read ``<Object>.csv`` files (as exported from Salesforce) as text columns.
+
+    Comma-separated, or ``;`` / tab where a spreadsheet saved the file. Raises
+    :class:`FeatureError` naming the file for an empty or unreadable file, a column given
+    twice (or twice in different case), and rows with fewer cells than the header (a cut-off
+    export, which would otherwise read as records with empty fields).
+    """
     root = Path(folder)
     if not root.is_dir():
         raise FeatureError(f"{root}: no records folder (expected one <Object>.csv per object)")
     tables: dict[str, pd.DataFrame] = {}
     for path in sorted(root.glob("*.csv")):
+        separator = _delimiter(path)
         try:
             tables[path.stem] = pd.read_csv(path, dtype="string", keep_default_na=False,
-                                            na_values=[""], sep=_delimiter(path))
+                                            na_values=[""], sep=separator)
         except pd.errors.EmptyDataError:
             raise FeatureError(f"{path}: empty file, not even a header row; export the object "
                                "again (at least its header line) or remove the file") from None
@@ -80,6 +88,7 @@ def read_records(folder: str | Path) -> dict[str, pd.DataFrame]:
             raise FeatureError(f"{path}: cannot read CSV ({exc.strerror or exc})") from exc
         _columns_by_name(tables[path.stem], str(path))
         _refuse_repeated_columns(tables[path.stem], path)
+        _refuse_short_rows(path, separator, len(tables[path.stem].columns))
     if not tables:
         raise FeatureError(f"{root}: no .csv record files found")
     return tables
@@ -96,6 +105,35 @@ def _delimiter(path: Path) -> str:
     counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
     best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] > counts[","] else ","
+
+
+def _refuse_short_rows(path: Path, separator: str, width: int) -> None:
+    """pandas fills the missing cells of a row with fewer fields than the header with nulls,
+    so a cut-off export (a truncated last line) would be read as records with empty fields.
+    Salesforce and spreadsheets write every cell of every row, so a short row is damage.
+    Rows of blanks only (pandas skips them, as it skips empty lines) are not counted."""
+    short: list[tuple[int, int]] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, 2**31 - 1))  # pandas reads cells of any length
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            reader = csv.reader(handle, delimiter=separator)
+            next(reader, None)  # the header
+            line = reader.line_num
+            for row in reader:
+                start, line = line + 1, reader.line_num
+                if len(row) < width and any(cell.strip(" \t\x1a") for cell in row):
+                    short.append((start, len(row)))
+    except csv.Error as exc:
+        raise FeatureError(f"{path}: cannot read CSV ({exc})") from exc
+    finally:
+        csv.field_size_limit(limit)
+    if short:
+        lines = ", ".join(f"line {line} ({cells} of {width} cells)" for line, cells in short[:3])
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        verb = "has" if len(short) == 1 else "have"
+        raise FeatureError(f"{path}: {lines}{more} {verb} fewer cells than the header; the file "
+                           "looks cut off or damaged; export the object again")
 
 
 def _refuse_repeated_columns(frame: pd.DataFrame, path: Path) -> None:

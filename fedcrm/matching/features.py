@@ -449,21 +449,44 @@ def _profile_features(side: Side, target: Side) -> tuple[float, float, float]:
     return (value_overlap, fits, format_fit)
 
 
+def _grouped_ranks(
+    matrix: np.ndarray, groups: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Queries × targets: each target's rank (0 = best) and the best score for the query,
+    both among the targets of the target's own group (all targets when ``groups`` is None)."""
+    if groups is None:
+        return _ranks(matrix), np.repeat(matrix.max(axis=1)[:, None], matrix.shape[1], axis=1)
+    ranks = np.empty(matrix.shape, dtype=np.int64)
+    best = np.empty(matrix.shape, dtype=matrix.dtype)
+    for group in np.unique(groups):
+        columns = np.nonzero(groups == group)[0]
+        block = matrix[:, columns]
+        ranks[:, columns] = _ranks(block)
+        best[:, columns] = block.max(axis=1)[:, None]
+    return ranks, best
+
+
 def pair_features(
     query: SideIndex,
     target: SideIndex,
     pairs: list[tuple[int, int]],
     sims: Similarities,
+    *,
+    target_groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row of :data:`FEATURE_NAMES` per (query, target) pair."""
+    """One row of :data:`FEATURE_NAMES` per (query, target) pair.
+
+    The rank and gap features compare a target with the query's other candidates: with
+    ``target_groups`` (one group per target, e.g. its org) only with the targets of the same
+    group, so that a pair of two orgs' fields gets the same features whichever other orgs are
+    matched beside them, and a field is never ranked against itself or its own org's fields.
+    """
     if not pairs:
         return pd.DataFrame(columns=list(FEATURE_NAMES), dtype=np.float32)
     q_idx = np.array([p[0] for p in pairs])
     t_idx = np.array([p[1] for p in pairs])
-    rank_meaning = _ranks(sims.meaning)
-    rank_name = _ranks(sims.name)
-    best_meaning = sims.meaning.max(axis=1)
-    best_name = sims.name.max(axis=1)
+    rank_meaning, best_meaning = _grouped_ranks(sims.meaning, target_groups)
+    rank_name, best_name = _grouped_ranks(sims.name, target_groups)
     emb_ctx_desc = np.einsum(
         "ij,ij->i", query.context_vectors[q_idx], target.description_vectors[t_idx]
     )
@@ -510,8 +533,8 @@ def pair_features(
             float(q.is_custom_object), float(t.is_custom_object),
             float(q.has_namespace), float(q.is_formula), float(bool(q.description)),
             *profile,
-            float(rank_meaning[qi, ti]), float(best_meaning[qi] - sims.meaning[qi, ti]),
-            float(rank_name[qi, ti]), float(best_name[qi] - sims.name[qi, ti]),
+            float(rank_meaning[qi, ti]), float(best_meaning[qi, ti] - sims.meaning[qi, ti]),
+            float(rank_name[qi, ti]), float(best_name[qi, ti] - sims.name[qi, ti]),
         ])
     return pd.DataFrame(rows, columns=list(FEATURE_NAMES), dtype=np.float32)
 

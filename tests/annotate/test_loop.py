@@ -96,7 +96,7 @@ def test_one_full_simulated_round(
     curve = LearningCurve.load(report)
     assert [(p.strategy, p.labels_spent) for p in curve.points] == [
         ("start", 0), ("margin*impact+diverse", 3), ("margin*impact+diverse", 6)]
-    assert curve.held_out == ["delta"] and curve.matcher_params == SMALL
+    assert curve.held_out == ["delta"] and curve.matcher_params == {**SMALL, "pair_folds": 2}
     assert report.with_suffix(".png").read_bytes().startswith(PNG_MAGIC)
     # the pool shrinks: gamma has 8 custom fields, 6 are labelled now
     assert len(loop.pool(matcher)) == 2
@@ -189,7 +189,7 @@ def test_cli_round_in_two_steps_with_a_person(
     again = runner.invoke(app, ["round", *common])
     assert again.exit_code == 2 and "waiting for the answers" in again.output
     assert json.loads(report.read_text())["matcher_params"] == {
-        "n_rounds": 40, "n_folds": 2, "n_repeats": 3}
+        "n_rounds": 40, "n_folds": 2, "pair_folds": 2, "n_repeats": 3}
     # the curve keeps one matcher setup and one held-out set: a clash is refused, not ignored
     mixed = runner.invoke(app, ["round", *common, "--repeats", "1"])
     assert mixed.exit_code == 2
@@ -286,7 +286,8 @@ def test_the_loop_refuses_a_setup_that_contradicts_its_report(
         AnnotationLoop(folder, matcher_params={**SMALL, "n_repeats": 3}, report=report)
     # left out, the report's setup is used for fitting as well as for the curve
     loop = AnnotationLoop(folder, report=report)
-    assert (loop.held_out, loop.pool_orgs, loop.matcher_params) == (["delta"], ["gamma"], SMALL)
+    assert (loop.held_out, loop.pool_orgs, loop.matcher_params) == (["delta"], ["gamma"],
+                                                                 {**SMALL, "pair_folds": 2})
     same = AnnotationLoop(folder, held_out=["delta"], matcher_params=dict(SMALL), report=report)
     assert same.curve.held_out == ["delta"]
 
@@ -521,3 +522,17 @@ def test_cli_from_review_refuses_a_missing_database_and_creates_none(tmp_path: P
     assert result.exit_code == 2
     assert "no review database at" in " ".join(result.output.split())
     assert not db.exists() and not db.parent.exists()
+
+
+def test_an_older_report_keeps_its_pair_model_folds(tmp_path: Path) -> None:
+    """Reports written before ``pair_folds`` existed fitted the pair model with ``n_folds``
+    folds: continuing one keeps that (not the matcher's default of 10), and restating the
+    report's own ``--folds`` does not clash."""
+    path = tmp_path / "curve.json"
+    path.write_text(json.dumps({"format": 1, "held_out": ["delta"], "matcher_params": {
+        "n_rounds": 40, "n_folds": 2, "n_repeats": 3}}), encoding="utf-8")
+    assert LearningCurve.load(path).matcher_params == {
+        "n_rounds": 40, "n_folds": 2, "pair_folds": 2, "n_repeats": 3}
+    # without n_folds the matcher's defaults apply to both
+    assert LearningCurve(held_out=["delta"], matcher_params={"n_rounds": 40}).matcher_params \
+        == {"n_rounds": 40}

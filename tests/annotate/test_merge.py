@@ -350,3 +350,20 @@ def test_review_decisions_become_labels_through_the_same_merge(
            concept="account.phone")
     with pytest.raises(LabelConflictError, match="labelled 'no concept' by ben \\(review\\)"):
         import_review_labels(store, folder, ontology=ontology, schemas=schemas)
+
+
+def test_an_answers_file_without_tasks_is_refused(folder: Path, ontology: Ontology) -> None:
+    """A CSV with only its header (or an empty JSONL) is a wrong or emptied file, not an
+    import of nothing: it is refused by name and the corpus is left alone."""
+    from fedcrm.annotate.exchange import CSV_COLUMNS
+
+    before = snapshot(folder)
+    header_only = folder.parent / "answers.csv"
+    header_only.write_text(",".join(CSV_COLUMNS) + "\n", encoding="utf-8")
+    empty = folder.parent / "answers.jsonl"
+    empty.write_text("", encoding="utf-8")
+    for path in (header_only, empty):
+        with pytest.raises(MappingError, match="holds no tasks") as caught:
+            import_answers(path, folder, ontology=ontology, round=1, now=NOW)
+        assert str(path) in str(caught.value)
+    assert snapshot(folder) == before

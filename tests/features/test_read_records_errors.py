@@ -39,3 +39,29 @@ def test_a_column_given_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FeatureError, match=r"Account\.csv: column\(s\) \['Area__c'\] appear "
                                            r"more than once"):
         read_records(tmp_path)
+
+
+def test_a_cut_off_records_file_is_refused(tmp_path: Path) -> None:
+    # pandas would read the cut last line as a record whose missing cells are empty
+    (tmp_path / "Account.csv").write_text('Id,Name,AnnualRevenue,Churned__c\n'
+                                          '1,"Acme, Inc.",100,true\n2,Glob')
+    with pytest.raises(FeatureError, match=r"Account\.csv: line 3 \(2 of 4 cells\) has fewer "
+                                           "cells than the header") as caught:
+        read_records(tmp_path)
+    assert "\n" not in str(caught.value)
+    # a quoted cell may span lines; blank lines are skipped, as pandas skips them
+    (tmp_path / "Account.csv").write_text('Id,Name,AnnualRevenue,Churned__c\n'
+                                          '1,"Acme\nInc.",100,true\n\n2,Globex,5,false\n')
+    assert read_records(tmp_path)["Account"]["Name"].tolist() == ["Acme\nInc.", "Globex"]
+
+
+def test_short_row_check_reads_what_pandas_reads(tmp_path: Path) -> None:
+    """Lines of blanks only are skipped (pandas skips them too), a cell longer than the csv
+    module's default limit is read, and a short row spanning lines is named by its first."""
+    big = "x" * 200_000
+    (tmp_path / "Account.csv").write_text(f'Id,Name,Note__c\n1,a,"{big}"\n   \n\t\n2,b,c\n')
+    table = read_records(tmp_path)["Account"]
+    assert table["Id"].tolist() == ["1", "2"] and len(table["Note__c"].iloc[0]) == 200_000
+    (tmp_path / "Account.csv").write_text('Id,Name,Note__c\n1,"two\nlines"\n')
+    with pytest.raises(FeatureError, match=r"line 2 \(2 of 3 cells\)"):
+        read_records(tmp_path)

@@ -208,3 +208,38 @@ def test_bfloat16_vectors_agree_with_float32(embedder: Embedder) -> None:
     cosine = np.sum(vectors["float32"] * vectors["bfloat16"], axis=1)
     assert np.all(cosine > 0.999), cosine
     assert not np.array_equal(vectors["float32"], vectors["bfloat16"])  # autocast did run
+
+
+def test_field_pair_ranks_are_taken_within_the_target_org(embedder: Embedder) -> None:
+    """A pair of two orgs' fields gets the same features whichever other orgs are matched
+    beside them, and a field is never ranked against itself or its own org's fields (the
+    gap to the best name match was 1 − the pair's own name similarity)."""
+
+    def org_sides(org: str, fields: list[tuple[str, str]]) -> list:
+        sobject = SObjectSchema(api_name="Account", fields=tuple(
+            FieldMeta(api_name=name, label=label, kind=DataKind.CURRENCY)
+            for name, label in fields))
+        return [field_side(sobject, meta, org) for meta in sobject.fields]
+
+    a = org_sides("a", [("Annual_Rev__c", "Annual revenue"), ("Rev_Growth__c", "Growth")])
+    b = org_sides("b", [("Revenue_EUR__c", "Revenue (EUR)"), ("Budget__c", "Budget")])
+    c = org_sides("c", [("Annual_Revenue_USD__c", "Annual revenue USD"),
+                        ("Annual_Rev_2__c", "Annual rev")])
+    matcher = FieldMatcher(embedding_model=None)
+    matcher._embedder = embedder
+
+    def features(sides: list) -> dict[tuple[str, str], dict[str, float]]:
+        org_of = np.array([["a", "b", "c"].index(s.key.split("|", 1)[0]) for s in sides])
+        pairs, frame = matcher._field_pairs(build_index(sides, embedder), org_of)
+        return {(sides[q].key, sides[t].key): dict(zip(FEATURE_NAMES, row, strict=True))
+                for (q, t), row in zip(pairs, frame.to_numpy(), strict=True)}
+
+    two, three = features(a + b), features(a + b + c)
+    shared = set(two) & set(three)
+    assert (a[0].key, b[0].key) in shared
+    for pair in shared:
+        for name in ("rank_meaning", "gap_meaning", "rank_name", "gap_name"):
+            assert two[pair][name] == pytest.approx(three[pair][name]), (pair, name)
+    # the best name match of a's revenue field among b's fields has gap 0, not 1 − similarity
+    best = min((pair for pair in two if pair[0] == a[0].key), key=lambda p: two[p]["rank_name"])
+    assert two[best]["rank_name"] == 0 and two[best]["gap_name"] == pytest.approx(0.0)

@@ -332,6 +332,8 @@ def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontolog
     assert fitted.get_params()["n_repeats"] == 2
     with pytest.raises(ConfigError, match="n_repeats"):
         FieldMatcher(n_repeats=0).fit(corpus, ontology)
+    with pytest.raises(ConfigError, match="pair_folds must be at least 2"):
+        FieldMatcher(pair_folds=1).fit(corpus, ontology)
 
 
 def test_report_measures_the_threshold_on_the_decisions_that_chose_it(
@@ -371,10 +373,11 @@ def test_report_measures_the_threshold_on_the_decisions_that_chose_it(
 def test_pair_folds_never_train_on_their_test_orgs(
     corpus: list[AnnotatedOrg], ontology: Ontology, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pair dataset holds (X, Y) and its reverse (Y, X) with the same label: a fold whose
-    model trained on Y's pairs with X would score X's pairs having seen them, and the
-    calibration and thresholds fitted on those scores would promise too much. No training
-    pair of a fold may touch the fold's test orgs, on either side."""
+    """Orgs matched from scratch are new on both sides: a pair (X, Y) is scored by a model
+    that trained on no pair touching X or Y (or the other orgs of their folds), on either
+    side. A model that had seen Y's pairs with other orgs, or the reverse (Y, X), would score
+    (X, Y) better than a new federation's pairs get, and the calibration and thresholds
+    fitted on those scores would promise too much."""
     import fedcrm.matching.model as model_module
 
     real_train = model_module._train_booster
@@ -402,14 +405,47 @@ def test_pair_folds_never_train_on_their_test_orgs(
                  if y}
     assert sum((b, a) in positives for a, b in positives) > len(positives) / 2
     monkeypatch.setattr(model_module, "_train_booster", spy)
-    scores = model_module._out_of_fold(data, matcher._params(), 20, len(corpus), 0)
-    assert len(folds) == len(corpus)
+    fallback: list[int] = []
+    scores = model_module._out_of_fold(data, matcher._params(), 20, len(corpus), 0,
+                                       fallback_counts=fallback)
+    assert fallback == [0]
+    query_org, target_org = data.side_org[data.query], data.side_org[data.target]
+    # one org per fold: one model per two orgs that have pairs
+    org_pairs = {frozenset(p) for p in zip(query_org.tolist(), target_org.tolist(),
+                                           strict=True)}
+    assert len(folds) == len(org_pairs)
     for fold in folds:
-        test_orgs = set(data.side_org[data.query[fold["test"]]].tolist())
-        train_orgs = set(data.side_org[data.query[fold["train"]]].tolist()) | set(
-            data.side_org[data.target[fold["train"]]].tolist())
+        test_orgs = set(query_org[fold["test"]].tolist()) | set(target_org[fold["test"]].tolist())
+        assert len(test_orgs) == 2
+        train_orgs = set(query_org[fold["train"]].tolist()) | set(
+            target_org[fold["train"]].tolist())
         assert not train_orgs & test_orgs, (train_orgs, test_orgs)
     assert not np.isnan(scores).any()  # every pair is still scored
+
+
+def test_a_corpus_too_small_for_unseen_pairs_still_scores_every_pair(
+    fitted: FieldMatcher,
+) -> None:
+    """With three orgs, the other folds of a pair's two orgs hold no pair to train on: such
+    pairs are scored by a model that saw neither side of the query org (the report counts
+    them), not left out of the calibration, which would join nothing."""
+    report = fitted.training_report_
+    assert report["n_field_pairs_one_org_seen"] == report["n_field_pairs"] > 0
+    assert np.isfinite(fitted.pair_threshold_) and np.isfinite(fitted.join_threshold_)
+
+
+def test_a_matcher_file_of_another_format_says_what_to_do(
+    fitted: FieldMatcher, tmp_path: Path
+) -> None:
+    """Format 1 files hold a pair model trained on field-pair ranks over the whole batch; its
+    features now mean something else, so it is refused with "retrain", not loaded."""
+    path = fitted.save(tmp_path / "matcher.zip")
+    old = _rewrite_meta(path, tmp_path / "old.zip", lambda m: m.update(format=1))
+    with pytest.raises(MappingError, match=r"old\.zip: unsupported matcher format 1 .*retrain"):
+        FieldMatcher.load(old)
+    newer = _rewrite_meta(path, tmp_path / "newer.zip", lambda m: m.update(format=99))
+    with pytest.raises(MappingError, match="newer fedcrm"):
+        FieldMatcher.load(newer)
 
 
 def test_accept_nothing_accepts_nothing(
