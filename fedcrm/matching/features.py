@@ -476,7 +476,7 @@ def pair_features(
 ) -> pd.DataFrame:
     """One row of :data:`FEATURE_NAMES` per (query, target) pair.
 
-    The rank and gap features compare a target with the query's other candidates: with
+    The rank and gap features compare a target with every other target of the query: with
     ``target_groups`` (one group per target, e.g. its org) only with the targets of the same
     group, so that a pair of two orgs' fields gets the same features whichever other orgs are
     matched beside them, and a field is never ranked against itself or its own org's fields.
