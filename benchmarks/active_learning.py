@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"not orgs of annotations/: {missing}")
     truth = [corpus[o] for o in wanted]
     params: dict[str, object] = {"n_rounds": args.lgbm_rounds, "n_folds": args.folds,
-                                 "pair_folds": args.folds, "n_repeats": args.repeats}
+                                 "n_repeats": args.repeats}
     pool_fields = sum(1 for o in args.pool_orgs for _, f in corpus[o].schema.iter_fields()
                       if f.is_custom)
     console.print(f"seed {args.seed_orgs}\npool {len(args.pool_orgs)} orgs, {pool_fields} "

@@ -125,8 +125,7 @@ def _weights(spec: str, ontology: Ontology) -> dict[str, float]:
 
 def _given_params(lgbm_rounds: int | None, folds: int | None,
                   repeats: int | None) -> dict[str, Any]:
-    given = {"n_rounds": lgbm_rounds, "n_folds": folds, "pair_folds": folds,
-             "n_repeats": repeats}
+    given = {"n_rounds": lgbm_rounds, "n_folds": folds, "n_repeats": repeats}
     return {key: value for key, value in given.items() if value is not None}
 
 

@@ -59,11 +59,12 @@ if TYPE_CHECKING:
 
 REPORT_FORMAT = 1
 #: matcher parameters for quick rounds (the matcher's defaults are 300 rounds, 5 folds, 10
-#: folds for the pair model, one cross-validation); 3 repetitions of the cross-validation
-#: steady the abstention threshold of a matcher trained on a few orgs (docs/annotate.md)
-FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3, "pair_folds": 3,
-                                       "n_repeats": 3}
+#: folds for the pair model, one cross-validation; the pair model's folds follow ``n_folds``
+#: here, :func:`with_pair_folds`); 3 repetitions of the cross-validation steady the
+#: abstention threshold of a matcher trained on a few orgs (docs/annotate.md)
+FAST_MATCHER_PARAMS: dict[str, Any] = {"n_rounds": 100, "n_folds": 3, "n_repeats": 3}
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "label-studio": "json"}
+
 
 def with_pair_folds(params: Mapping[str, Any]) -> dict[str, Any]:
     """The loop's matcher parameters with the pair model's folds following ``n_folds`` unless

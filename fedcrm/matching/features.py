@@ -455,7 +455,7 @@ def _grouped_ranks(
     """Queries × targets: each target's rank (0 = best) and the best score for the query,
     both among the targets of the target's own group (all targets when ``groups`` is None)."""
     if groups is None:
-        return _ranks(matrix), np.repeat(matrix.max(axis=1)[:, None], matrix.shape[1], axis=1)
+        return _ranks(matrix), np.broadcast_to(matrix.max(axis=1)[:, None], matrix.shape)
     ranks = np.empty(matrix.shape, dtype=np.int64)
     best = np.empty(matrix.shape, dtype=matrix.dtype)
     for group in np.unique(groups):

@@ -189,10 +189,8 @@ def _pair_folds(
     fold_of_org = np.full(int(data.side_org.max()) + 1, -1)
     for fold, (_, test) in enumerate(splitter.split(data.features, groups=data.groups)):
         fold_of_org[np.unique(data.groups[test])] = fold
-    target_only = sorted(set(np.unique(data.side_org).tolist())
-                         - set(np.unique(data.groups).tolist()))
-    for number, org in enumerate(target_only):
-        fold_of_org[org] = number % n_splits
+    target_only = np.setdiff1d(data.side_org, data.groups)  # sorted
+    fold_of_org[target_only] = np.arange(len(target_only)) % n_splits
     return fold_of_org[data.groups], fold_of_org[data.side_org[data.target]]
 
 
