@@ -8,6 +8,7 @@ truth); the pairs scored are the held-out org's fields × the other orgs' fields
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -558,6 +559,94 @@ def evaluate(
     for name in methods:
         results.append(_score_pooled(name, pooled[name], corpus, chosen, seconds[name]))
     return results
+
+
+def scratch_folds(
+    org_ids: Sequence[str], n_groups: int
+) -> list[tuple[list[str], set[frozenset[str]]]]:
+    """Folds for matching orgs from scratch with none of them seen in training.
+
+    The orgs are dealt (sorted, in turn) into ``n_groups`` groups; each fold holds out two
+    groups, and every unordered pair of orgs is scored in the first fold that holds both.
+    Returns (held-out org ids, org pairs scored in the fold) per fold.
+    """
+    ids = sorted(dict.fromkeys(org_ids))
+    if len(ids) < 3:
+        raise ConfigError(f"matching from scratch with no org seen needs at least 3 orgs "
+                          f"(two held out and one to train on), got {len(ids)}")
+    if not 3 <= n_groups <= len(ids):
+        raise ConfigError(
+            f"matching from scratch needs 3 to {len(ids)} groups for {len(ids)} orgs (a fold "
+            f"holds out two groups and trains on the others), got {n_groups}"
+        )
+    groups = [ids[i::n_groups] for i in range(n_groups)]
+    folds: list[tuple[list[str], set[frozenset[str]]]] = []
+    scored: set[frozenset[str]] = set()
+    for first, second in itertools.combinations(groups, 2):
+        held = sorted([*first, *second])
+        pairs = {frozenset(p) for p in itertools.combinations(held, 2)} - scored
+        scored |= pairs
+        folds.append((held, pairs))
+    return folds
+
+
+def evaluate_from_scratch(
+    corpus: Sequence[AnnotatedOrg],
+    *,
+    n_groups: int = 4,
+    extra_train: Sequence[AnnotatedOrg] = (),
+    ontology: Ontology | None = None,
+    progress: Callable[[str], None] | None = None,
+    **matcher_params: Any,
+) -> list[dict[str, Any]]:
+    """Cross-org pairs when orgs none of which the matcher saw are matched together from
+    scratch (nothing approved), as a new federation is.
+
+    Per fold of :func:`scratch_folds`, a matcher is fitted on the other orgs of ``corpus``
+    plus ``extra_train`` and matches the held-out orgs together; each pair of orgs is
+    counted in one fold. Returns one row per fold and a last row pooling them.
+    """
+    by_id = {o.org_id: o for o in corpus}
+    seen = sorted(by_id.keys() & {o.org_id for o in extra_train})
+    if seen:
+        raise ConfigError(f"org(s) {seen} are both matched and in extra_train; the matcher "
+                          "must not see the orgs it matches: leave them out of extra_train")
+    ontology = ontology if ontology is not None else load_ontology()
+    rows: list[dict[str, Any]] = []
+    totals = [0, 0, 0]
+    embedder: Embedder | None = None
+    for number, (held, org_pairs) in enumerate(scratch_folds(list(by_id), n_groups), 1):
+        if progress:
+            progress(f"from scratch: fold {number}, held out {', '.join(held)}")
+        train = [o for o in corpus if o.org_id not in held]
+        matcher = FieldMatcher(**matcher_params)
+        if embedder is not None:
+            matcher._embedder = embedder
+        matcher.fit([*train, *extra_train], ontology)
+        embedder = matcher.embedder
+        proposal = matcher.predict([by_id[o].schema for o in held])
+        predicted = {(org_id, m.object, m.field): m.block
+                     for org_id, m in proposal.iter_fields()}
+        truth = _truth_blocks([by_id[o] for o in held])
+
+        def counted(pairs: set[frozenset[FieldKey]],
+                    org_pairs: set[frozenset[str]] = org_pairs) -> set[frozenset[FieldKey]]:
+            return {p for p in pairs if frozenset(k[0] for k in p) in org_pairs}
+
+        true_pairs = counted(_pairs(truth, set(held)))
+        predicted_pairs = counted(_pairs(predicted, set(held)))
+        counts = (len(true_pairs & predicted_pairs), len(true_pairs), len(predicted_pairs))
+        totals = [t + c for t, c in zip(totals, counts, strict=True)]
+        rows.append(_scratch_row(f"{number}: {', '.join(held)}", len(train), counts))
+    rows.append(_scratch_row("all folds", None, (totals[0], totals[1], totals[2])))
+    return rows
+
+
+def _scratch_row(fold: str, n_train: int | None, counts: tuple[int, int, int]) -> dict[str, Any]:
+    precision, recall, f1 = pair_scores(*counts)
+    return {"fold": fold, "training orgs of the corpus": n_train, "true": counts[1],
+            "found": counts[0], "predicted": counts[2], "pair_P": round(precision, 3),
+            "pair_R": round(recall, 3), "pair_F1": round(f1, 3)}
 
 
 def _score_pooled(

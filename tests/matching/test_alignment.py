@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fedcrm.matching.calibration import threshold_for_precision
 from fedcrm.matching.model import (
+    SCRATCH_FEDERATION_SIZE,
     _corresponding_objects,
     _greedy_groups,
     _PairData,
     clustered_join_threshold,
+    clustered_scratch_threshold,
 )
 
 
@@ -167,3 +171,102 @@ def test_new_blocks_need_the_pair_threshold_joins_the_join_threshold() -> None:
     assert _group_of(groups, 1) == {1}  # a new block needs 0.9
     groups = _greedy_groups(orgs, preset, scores, 0.5, join_threshold=0.9)
     assert _group_of(groups, 0) == {0} and _group_of(groups, 1) == {1, 3}
+
+
+def test_scratch_threshold_counts_the_pairs_a_block_gets_by_transitivity() -> None:
+    """Three orgs, thirty times over: a-b right at 0.9, b-c wrong at 0.7 and d-e right at
+    0.7. Each pair alone is right 2 times in 3 at 0.7, so a per-pair threshold for 0.6
+    precision accepts 0.7; but joining c to the block of a and b makes two wrong pairs
+    (b-c and a-c), so what is proposed at 0.7 is right 2 times in 4, and the new-block
+    threshold stays at 0.9."""
+    side_org: list[int] = []
+    blocks: list[str | None] = []
+    pairs: list[tuple[int, int]] = []
+    scores: list[float] = []
+    for k in range(30):
+        a, b, c, d, e = range(len(side_org), len(side_org) + 5)
+        side_org += [0, 1, 2, 0, 2]
+        blocks += [f"custom:x{k}", f"custom:x{k}", None, f"custom:y{k}", f"custom:y{k}"]
+        pairs += [(a, b), (b, c), (d, e)]
+        scores += [0.9, 0.7, 0.7]
+    data = _pair_data(side_org, blocks, pairs, ["real"] * 3)
+    probabilities = np.array(scores)
+    assert threshold_for_precision(probabilities, data.labels.astype(bool), 0.6) == 0.7
+    assert clustered_scratch_threshold(data, probabilities, probabilities, 0.6) == (
+        0.9, {"real": 1.0})
+    # fields annotated with a concept are the concept model's: they join no new block
+    concept = [b.replace("custom:", "account.") if b and b.startswith("custom:y") else b
+               for b in blocks]
+    data = _pair_data(side_org, concept, pairs, ["real"] * 3)
+    assert clustered_scratch_threshold(data, probabilities, probabilities, 0.6)[0] == 0.9
+    assert clustered_scratch_threshold(data, probabilities, probabilities, 0.5)[0] == 0.9
+    # generated orgs choose the threshold; the real orgs' precision at it is reported
+    mixed = _pair_data(side_org + [s + 3 for s in side_org], blocks + blocks,
+                       pairs + [(a + 150, b + 150) for a, b in pairs],
+                       ["real"] * 3 + ["synthetic"] * 3)
+    right_synthetic = np.r_[probabilities, np.where(data.labels == 1, 0.7, 0.2)]
+    threshold, precision = clustered_scratch_threshold(mixed, right_synthetic,
+                                                       right_synthetic, 0.95)
+    assert threshold == 0.7  # the synthetic orgs' proposals are all right from 0.7 down
+    assert precision == {"real": 0.5, "synthetic": 1.0}  # real: 0.9 right, 0.7 twice wrong
+
+
+def test_scratch_threshold_simulates_federations_of_at_most_eight_orgs() -> None:
+    """Org pairs dealt into different simulated federations propose nothing; a simulation
+    that proposes fewer than ``min_pairs`` pairs gives no threshold."""
+    n_orgs = SCRATCH_FEDERATION_SIZE + 1  # two federations: orgs 0, 2, 4, ... and 1, 3, ...
+    side_org: list[int] = []
+    blocks: list[str | None] = []
+    pairs: list[tuple[int, int]] = []
+    for k in range(30):
+        for one, two in ((0, 2), (0, 1)):  # same federation, then different ones
+            u, v = len(side_org), len(side_org) + 1
+            side_org += [one, two]
+            blocks += [f"custom:{one}{two}_{k}", None if two == 1 else f"custom:{one}{two}_{k}"]
+            pairs.append((u, v))
+    side_org += list(range(n_orgs))  # every org has a field
+    blocks += [None] * n_orgs
+    # the wrong pairs (0, 1) score highest: counted, they would decide the threshold
+    scores = np.array([0.7 if side_org[v] == 2 else 0.9 for _, v in pairs])
+    data = _pair_data(side_org, blocks, pairs, ["synthetic"] * n_orgs)
+    assert clustered_scratch_threshold(data, scores, scores, 0.95) == (0.7, {"synthetic": 1.0})
+    assert clustered_scratch_threshold(data, scores, scores, 0.95, min_pairs=31) == (None, {})
+
+
+def _two_org_pairs(n: int, first_org: int, right: bool) -> tuple[list[int], list[str | None],
+                                                                 list[tuple[int, int]]]:
+    """``n`` pairs of fields of orgs ``first_org`` and ``first_org + 1``, right or wrong."""
+    side_org: list[int] = []
+    blocks: list[str | None] = []
+    pairs: list[tuple[int, int]] = []
+    for k in range(n):
+        side_org += [first_org, first_org + 1]
+        blocks += [f"custom:{first_org}_{k}", f"custom:{first_org}_{k}" if right else None]
+        pairs.append((2 * k, 2 * k + 1))
+    return side_org, blocks, pairs
+
+
+def test_scratch_threshold_chooser_and_the_target_out_of_reach() -> None:
+    """Generated orgs choose only when they propose enough pairs; when no
+    threshold reaches the target, no new block is proposed (inf), not the per-pair one."""
+    real_org, real_blocks, real_pairs = _two_org_pairs(30, 0, right=True)
+    syn_org, syn_blocks, syn_pairs = _two_org_pairs(30, 2, right=False)
+    offset = len(real_org)
+    data = _pair_data(real_org + syn_org, real_blocks + syn_blocks,
+                      real_pairs + [(a + offset, b + offset) for a, b in syn_pairs],
+                      ["real", "real", "synthetic", "synthetic"])
+    scores = np.r_[np.full(30, 0.8), np.full(30, 0.9)]
+    # two generated orgs, 30 proposals, all wrong: they choose, and nothing reaches 0.95
+    threshold, precision = clustered_scratch_threshold(data, scores, scores, 0.95)
+    assert threshold == math.inf and precision == {"real": None, "synthetic": None}
+    # too few generated proposals to choose on: every org chooses (the wrong ones score
+    # highest, so the first 20 proposals hold at most 10 right: still out of reach)
+    assert clustered_scratch_threshold(data, scores, scores, 0.95, min_pairs=31)[0] == math.inf
+    assert clustered_scratch_threshold(data, scores, scores, 0.5, min_pairs=31) == (
+        0.8, {"real": 1.0, "synthetic": 0.0})
+    # exactly min_pairs proposals are enough to choose on
+    right = _pair_data(real_org, real_blocks, real_pairs, ["real", "real"])
+    assert clustered_scratch_threshold(right, scores[:30], scores[:30], 0.95,
+                                       min_pairs=30) == (0.8, {"real": 1.0})
+    assert clustered_scratch_threshold(right, scores[:30], scores[:30], 0.95,
+                                       min_pairs=31) == (None, {})

@@ -4,6 +4,7 @@ and reports calibration over the decisions as well as over every candidate pair.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -11,7 +12,14 @@ import fedcrm.matching.evaluate as evaluate_module
 from fedcrm.errors import ConfigError
 from fedcrm.matching import FieldMatcher
 from fedcrm.matching.corpus import AnnotatedOrg
-from fedcrm.matching.evaluate import Prediction, evaluate, matcher_method, score_method
+from fedcrm.matching.evaluate import (
+    Prediction,
+    evaluate,
+    evaluate_from_scratch,
+    matcher_method,
+    score_method,
+    scratch_folds,
+)
 from fedcrm.ontology import Ontology
 from tests.matching.tiny_corpus import ORGS, make_org, tiny_corpus
 
@@ -85,3 +93,56 @@ def test_top1_ece_is_not_diluted_by_easy_negatives() -> None:
     without = score_method("m", dataclasses.replace(prediction, top_calibration=[]), [org], [],
                            0.0)
     assert without.ece_top1 is None and without.row()["ECE_top1"] is None
+
+
+def test_scratch_folds_count_every_pair_of_orgs_once() -> None:
+    orgs = [f"org{i}" for i in range(7)]
+    folds = scratch_folds(orgs, 4)
+    assert len(folds) == 6  # two of four groups per fold
+    counted = [pair for _, pairs in folds for pair in pairs]
+    assert len(counted) == len(set(counted)) == 21  # 7 * 6 / 2
+    for held, pairs in folds:
+        assert len(held) < len(orgs)
+        assert all(pair <= set(held) for pair in pairs)
+    with pytest.raises(ConfigError, match="needs 3 to 7 groups for 7 orgs .* got 2"):
+        scratch_folds(orgs, 2)  # one fold holding out every org: nothing to train on
+    with pytest.raises(ConfigError, match="needs 3 to 3 groups for 3 orgs .* got 4"):
+        scratch_folds(orgs[:3], 4)
+    with pytest.raises(ConfigError, match="at least 3 orgs .* got 2"):
+        scratch_folds(orgs[:2], 3)
+
+
+def test_from_scratch_trains_on_no_matched_org_and_counts_every_true_pair(
+    fitted: FieldMatcher, ontology: Ontology, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus = tiny_corpus()
+    trained_on: list[set[str]] = []
+    matched: list[set[str]] = []
+
+    class Recording(_Prefitted):
+        def fit(self, train: object, ontology: object) -> Recording:
+            assert isinstance(train, list)
+            trained_on.append({o.org_id for o in train})
+            return self
+
+        def predict(self, schemas: list, **kwargs: object) -> object:
+            matched.append({s.org_id for s in schemas})
+            return self.fitted.predict(schemas, **kwargs)
+
+    monkeypatch.setattr(_Prefitted, "fitted", fitted, raising=False)
+    monkeypatch.setattr(evaluate_module, "FieldMatcher", Recording)
+    rows = evaluate_from_scratch(corpus, n_groups=4, ontology=ontology)
+    assert len(rows) == 7 and rows[-1]["fold"] == "all folds"  # six folds and the total
+    for train, held in zip(trained_on, matched, strict=True):
+        assert len(held) == 2 and len(train) == 2 and not train & held
+    # every true cross-org pair of the corpus is counted once, in some fold
+    truth = [(org.org_id, org.block_of(o.api_name, f.api_name))
+             for org in corpus for o, f in org.schema.iter_fields()]
+    n_true = sum(1 for (org_a, block_a), (org_b, block_b) in itertools.combinations(truth, 2)
+                 if block_a is not None and block_a == block_b and org_a != org_b)
+    assert rows[-1]["true"] == sum(r["true"] for r in rows[:-1]) == n_true > 0
+    assert rows[-1]["found"] == sum(r["found"] for r in rows[:-1]) > 0
+    assert rows[-1]["found"] <= rows[-1]["predicted"]
+    # an org both matched and in the extra training orgs would be seen: refused
+    with pytest.raises(ConfigError, match=r"\['beta'\].*both"):
+        evaluate_from_scratch(corpus, extra_train=corpus[1:2], ontology=ontology)

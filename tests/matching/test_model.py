@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import fedcrm.matching.model as model_module
 from fedcrm import ConfigError, MappingError, NotFittedError
 from fedcrm.matching import FieldMatcher, MappingProposal
 from fedcrm.matching.calibration import (
@@ -297,18 +298,22 @@ def test_custom_objects_name_fields_are_aligned_not_mapped(fitted: FieldMatcher)
 
 def test_shipped_matcher_aligns_the_names_of_corresponding_custom_objects() -> None:
     """Two synthetic orgs of annotations/ name their site-visit object differently
-    (Visite_Client__c, Site_Visit__c); the records' Name fields share one custom block."""
+    (Visite_Client__c, Site_Visit__c): the English org joining the French one's approved
+    blocks puts its records' Name field in the block of the French Name field. (Matched
+    from scratch, that pair scores under the shipped new-block threshold.)"""
     from fedcrm.matching.api import default_matcher
     from fedcrm.matching.corpus import load_corpus
 
-    orgs = load_corpus(kinds=("synthetic",),
-                       orgs=["syn101_org01_bocage", "syn102_org01_bluefin"])
-    proposal = default_matcher().predict([o.schema for o in orgs])
-    french = proposal.org("syn101_org01_bocage").field("Visite_Client__c", "Name")
-    english = proposal.org("syn102_org01_bluefin").field("Site_Visit__c", "Name")
-    assert french.concept is None and english.concept is None
-    assert french.block is not None and french.block.startswith("custom:")
-    assert french.block == english.block
+    french, english = load_corpus(kinds=("synthetic",),
+                                  orgs=["syn101_org01_bocage", "syn102_org01_bluefin"])
+    approved = {french.org_id: {(o.api_name, f.api_name): french.block_of(o.api_name, f.api_name)
+                                for o, f in french.schema.iter_fields()}}
+    block = french.block_of("Visite_Client__c", "Name")
+    assert block is not None and block.startswith("custom:")
+    proposal = default_matcher().predict([english.schema], fixed=approved,
+                                         fixed_schemas=[french.schema])
+    name = proposal.org(english.org_id).field("Site_Visit__c", "Name")
+    assert name.concept is None and name.block == block
 
 
 def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontology) -> None:
@@ -531,3 +536,27 @@ def test_matcher_file_records_its_embedding_model(
         FieldMatcher.load(same_name)
     monkeypatch.delenv("FEDCRM_EMBEDDING_MODEL")
     assert FieldMatcher.load(old).version_ == fitted.version_
+
+
+def test_new_blocks_take_the_threshold_of_what_clustering_proposes(
+    fitted: FieldMatcher, corpus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The new-block threshold is chosen on the simulated from-scratch clustering when it
+    proposes enough pairs, and is the per-pair threshold when it does not (three tiny orgs);
+    a join never needs more than a new block."""
+    report = fitted.training_report_
+    assert report["pair_threshold"] == report["per_pair_threshold"] == fitted.pair_threshold_
+    seen: list[float] = []
+
+    def simulated(data: object, probabilities: np.ndarray, raw: np.ndarray,
+                  target: float) -> tuple[float, dict[str, float | None]]:
+        seen.append(target)
+        return 0.42, {"real": 0.8}
+
+    monkeypatch.setattr(model_module, "clustered_scratch_threshold", simulated)
+    matcher = FieldMatcher(n_rounds=20, n_folds=3, pair_target_precision=0.9)
+    matcher._embedder = fitted.embedder
+    matcher.fit(corpus[:3])
+    assert seen == [0.9] and matcher.pair_threshold_ == 0.42
+    assert matcher.join_threshold_ <= 0.42
+    assert matcher.training_report_["oof_new_block_precision_real"] == 0.8
