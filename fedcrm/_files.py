@@ -1,12 +1,27 @@
-"""Atomic file writes (one place for the temporary-file-then-rename pattern)."""
+"""Atomic file writes (one place for the temporary-file-then-rename pattern), and the lines of
+a JSON-lines text."""
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+
+def json_lines(text: str, *, keepends: bool = False) -> list[str]:
+    """The lines of a JSON-lines text, split at ``\\n``, ``\\r\\n`` and ``\\r`` only.
+
+    ``str.splitlines`` also splits at U+2028, U+2029 and NEL (U+0085), which JSON allows
+    unescaped inside a string (RFC 8259, section 7) and which text pasted from word processors
+    carries; split there, a valid record reads as two broken ones. Raw CR and LF can never be
+    inside a JSON string, so splitting at them is safe.
+    """
+    # newline="" : universal newlines recognised, not translated (io.TextIOWrapper docs)
+    lines = list(io.StringIO(text, newline=""))
+    return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
 def new_file_mode() -> int:

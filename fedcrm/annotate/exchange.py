@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fedcrm._csv import csv_safe, csv_unescaped
-from fedcrm._files import write_atomically
+from fedcrm._files import json_lines, write_atomically
 from fedcrm.annotate.pool import NO_CONCEPT, PoolField
 from fedcrm.annotate.strategies import Query
 from fedcrm.errors import ConfigError, MappingError, validation_problems
@@ -446,7 +446,7 @@ def _answer(row: dict[str, Any], where: str) -> Answer | None:
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fedcrm._files import new_file_mode
+from fedcrm._files import json_lines, new_file_mode
 from fedcrm.annotate.exchange import Answer, read_answers, utc_now, utc_timestamp
 from fedcrm.annotate.pool import load_org_schema
 from fedcrm.errors import ConfigError, MappingError, validation_problems
@@ -356,7 +356,7 @@ def merged_label_text(
 ) -> str:
     """The new text of a label file: the lines of replaced labels rewritten, new labels
     inserted where the file's sort order puts them, every other line as it is."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+    lines = json_lines(path.read_text(encoding="utf-8"), keepends=True) if path.exists() else []
     keys = [_line_key(line, path, number) for number, line in enumerate(lines, start=1)]
     for position, key in enumerate(keys):
         if key is not None and key in replacements:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rich.progress import Progress
 
 from fedcrm._console import error_console
+from fedcrm._files import json_lines
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded, validation_problems
 from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
@@ -540,7 +541,7 @@ def read_round_log(path: str | Path, run: str | _OneRun | None = ONE_RUN) -> lis
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise ConfigError(f"{path}: cannot read the round log ({reason})") from None
     records: list[RoundRecord] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:

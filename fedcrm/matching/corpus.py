@@ -27,6 +27,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from fedcrm._files import json_lines
 from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.ontology.loader import load_ontology
 from fedcrm.ontology.models import Ontology
@@ -148,7 +149,7 @@ def read_labels(path: Path, *, org: str | None = None) -> list[FieldLabel]:
     """Labels from a JSON-lines file; errors name the file and line. With ``org``, every row
     must name that org (a label file holds one org's labels)."""
     labels: list[FieldLabel] = []
-    lines = _read_text(path, "labels").splitlines()
+    lines = json_lines(_read_text(path, "labels"))
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -84,6 +85,18 @@ def test_jsonl_round_trip(tasks: list[AnnotationTask], tmp_path: Path) -> None:
     assert read_answers(path).unanswered == 3
     write_tasks(answered(tasks), path)
     check_answers(path)
+
+
+def test_jsonl_tasks_with_unicode_line_separators_read_back(ontology: Ontology,
+                                                            tmp_path: Path) -> None:
+    # a help text pasted from a word processor: JSON keeps U+2028 / U+2029 / NEL unescaped
+    pasted = dataclasses.replace(POOL[0], description="When\u2028the customer\u2029left\x85")
+    tasks = make_tasks([pasted], round=1, strategy="margin", ontology=ontology)
+    path = tmp_path / "round.jsonl"
+    write_tasks([t.model_copy(update={"concept": "account.churn_date"}) for t in tasks], path)
+    (back,) = read_answers(path).answers
+    assert (back.field, back.concept, back.where) == ("cancelled_on__c", "account.churn_date",
+                                                      f"{path}:1")
 
 
 def test_csv_round_trip_as_a_spreadsheet_user_edits_it(tasks: list[AnnotationTask],

@@ -192,6 +192,24 @@ def test_identical_answers_change_nothing(folder: Path, ontology: Ontology) -> N
     assert snapshot(folder) == before
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_note_with_a_unicode_line_separator_reads_back(folder: Path, ontology: Ontology,
+                                                         separator: str) -> None:
+    # JSON lets these stand unescaped in a string; a reader that split lines there broke the
+    # label file for every later import and load (text pasted from a word processor)
+    note = f"sales region{separator}see the wiki"
+    merge_answers([answer("cancelled_on__c", "account.churn_date", note=note)], folder,
+                  ontology=ontology, round=1, annotator="ana")
+    assert separator in (folder / "labels" / "gamma.jsonl").read_text(encoding="utf-8")
+    report = merge_answers([answer("LEGACY_ID__C", None)], folder, ontology=ontology,
+                           round=1, annotator="ana")  # the file is read again to merge
+    assert report.added == 1
+    labels = {lab.field: lab for lab in read_labels(folder / "labels" / "gamma.jsonl")}
+    assert labels["cancelled_on__c"].note == note
+    (gamma,) = load_annotations(folder, ontology=ontology, orgs=["gamma"])
+    assert len(gamma.labels) == 3
+
+
 def test_import_file_and_unregistered_org(folder: Path, ontology: Ontology) -> None:
     schema = make_schemas()[0]  # "acme": not in sources.yaml
     path = write_jsonl(folder.parent / "answers.jsonl", [
