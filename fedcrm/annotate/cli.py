@@ -323,7 +323,7 @@ def round_command(
         "--held-out", help="Fully labelled orgs to evaluate on (first round; remembered).")
                         ] = None,
     org: Annotated[list[str] | None, typer.Option(
-        "--org", help="Pool orgs (first round; remembered) \\[default: all but held-out]. "
+        "--org", help="Pool orgs (remembered for later rounds) \\[default: all but held-out]. "
                       "Selection only.")] = None,
     strategy: Annotated[str | None, typer.Option(
         "--strategy", "-s",

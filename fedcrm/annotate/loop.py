@@ -15,6 +15,7 @@ the same task files and import path a person's answers take.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import time
@@ -324,9 +325,9 @@ class AnnotationLoop:
     With ``report`` the learning curve is saved there after every round, with a PNG beside it.
 
     An existing ``report`` fixes the setup: its held-out orgs, matcher parameters and (unless
-    ``pool_orgs`` is given) pool orgs are used, and a ``held_out`` or ``matcher_params`` that
-    contradicts them raises :class:`ConfigError` (a curve compares rounds of one matcher on
-    one held-out set). Leave them out to continue the report, or start a new report. The
+    ``pool_orgs`` is given: it then replaces the report's pool) pool orgs are used, and a
+    ``held_out`` or ``matcher_params`` that contradicts them raises :class:`ConfigError` (a
+    curve compares rounds of one matcher on one held-out set). Leave them out to continue the report, or start a new report. The
     report also records ``annotations_dir``: another folder raises :class:`ConfigError` (the
     answers of a round belong in the folder its fields were selected from).
     """
@@ -347,6 +348,14 @@ class AnnotationLoop:
         target_coverage: float | None = None,
     ) -> None:
         self.report_path = Path(report) if report is not None else None
+        if self.report_path is not None and self.report_path.suffix.lower() == ".png":
+            # the plot is drawn at plot_path(report): it would overwrite the report
+            raise ConfigError(
+                f"the report {self.report_path} would be overwritten by its own plot: the "
+                f"report is JSON and the PNG is drawn beside it; name the report "
+                f"{self.report_path.with_suffix('.json')} (the plot is then "
+                f"{self.report_path.with_suffix('.png')})")
+        given_pool = list(pool_orgs) if pool_orgs is not None else None
         if matcher_params is not None:
             matcher_params = with_pair_folds(matcher_params)
         existing: LearningCurve | None = None
@@ -383,6 +392,8 @@ class AnnotationLoop:
         )
         if self.curve.annotations is None:
             self.curve.annotations = folder
+        if given_pool is not None:  # a pool given later is the report's pool from now on
+            self.curve.pool_orgs = given_pool
         if target_precision is not None:
             self.curve.target_precision = target_precision
         if target_coverage is not None:
@@ -394,10 +405,14 @@ class AnnotationLoop:
         orgs = load_annotations(self.annotations_dir, metadata_root=self.metadata_root,
                                 ontology=self.ontology)
         known = {o.org_id for o in orgs}
-        missing = sorted(set(self.held_out) - known)
-        if missing:
-            raise ConfigError(f"held-out org(s) {missing} are not in "
-                              f"{self.annotations_dir / 'sources.yaml'}")
+        for role, named in (("held-out", self.held_out), ("pool", self.pool_orgs or ())):
+            missing = sorted(set(named) - known)
+            if missing:
+                hints = "".join(f"; did you mean {close[0]!r} for {name!r}?" for name in missing
+                                if (close := difflib.get_close_matches(name, known, n=1)))
+                raise ConfigError(f"{role} org(s) {missing} are not in "
+                                  f"{self.annotations_dir / 'sources.yaml'}{hints} (its orgs: "
+                                  f"{', '.join(sorted(known))})")
         incomplete = [o.org_id for o in orgs if o.org_id in self.held_out and not is_complete(o)]
         if incomplete:
             raise ConfigError(f"held-out org(s) {incomplete} are not fully labelled; the "

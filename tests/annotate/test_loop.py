@@ -292,6 +292,23 @@ def test_the_loop_refuses_a_setup_that_contradicts_its_report(
     assert same.curve.held_out == ["delta"]
 
 
+def test_unknown_pool_orgs_are_refused_and_a_later_pool_is_remembered(
+    write_annotations: WriteAnnotations, tmp_path: Path
+) -> None:
+    folder = write_annotations({"alpha": "all", "beta": "all", "gamma": "standard",
+                                "delta": "all"})
+    typo = AnnotationLoop(folder, held_out=["delta"], pool_orgs=["gama"])
+    with pytest.raises(ConfigError, match=r"pool org\(s\) \['gama'\] are not in .*sources\.yaml; "
+                                          r"did you mean 'gamma' for 'gama'\?"):
+        typo.orgs()
+    report = LearningCurve(held_out=["delta"], pool_orgs=["gama"],
+                           matcher_params=SMALL).save(tmp_path / "curve.json")
+    corrected = AnnotationLoop(folder, pool_orgs=["gamma"], report=report)
+    assert (corrected.pool_orgs, corrected.curve.pool_orgs) == (["gamma"], ["gamma"])
+    corrected.save()
+    assert AnnotationLoop(folder, report=report).pool_orgs == ["gamma"]  # remembered
+
+
 def _pending_report(path: Path, task_file: Path) -> Path:
     return LearningCurve(held_out=["delta"], matcher_params=SMALL, pending=PendingRound(
         round=1, strategy="margin", n=2, task_file=str(task_file), format="csv",
@@ -457,6 +474,11 @@ def test_cli_refuses_bad_outputs_and_options_before_any_training(
     assert started.exit_code == 2 and "similarity must be one of" in started.output, \
         started.output
     assert not (tmp_path / "r.json").exists()
+    as_plot = runner.invoke(app, ["round", *common, "--report", str(tmp_path / "curve.PNG"),
+                                  "--held-out", "alpha"])
+    assert as_plot.exit_code == 2, as_plot.output
+    assert "overwritten by its own plot" in " ".join(as_plot.output.split()), as_plot.output
+    assert not (tmp_path / "curve.PNG").exists()
     curve = LearningCurve(held_out=["delta"], matcher_params=dict(SMALL))
     report = curve.save(tmp_path / "curve.json")
     for plot, message in ((tmp_path, "is a folder"), (tmp_path / "p.txt", "ending in .png")):
