@@ -627,6 +627,10 @@ def _json_min_row(task: dict[str, Any], where: str) -> dict[str, Any]:
     return row
 
 
+#: the ``from_name`` of every control in the labelling config fedcrm writes
+_LABEL_STUDIO_CONTROLS = ("concept", "group", "note")
+
+
 def _label_studio_answer(result: list[Any], where: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for region in result:
@@ -634,6 +638,12 @@ def _label_studio_answer(result: list[Any], where: str) -> dict[str, str]:
             raise MappingError(f"{where}: malformed annotation result (expected objects "
                                "with 'from_name' and a 'value' object)")
         name, value = region.get("from_name"), region["value"]
+        if name not in _LABEL_STUDIO_CONTROLS:
+            # an edited labelling config: its answers would silently count as unanswered
+            raise MappingError(
+                f"{where}: a result from {name!r}, which is not a control of fedcrm's "
+                f"labelling config ({', '.join(_LABEL_STUDIO_CONTROLS)}); label with the "
+                "config written beside the task file, or rename the control to one of these")
         if name == "concept":
             choices = value.get("choices") or []
             if len(choices) > 1:
@@ -689,6 +699,11 @@ def _read_label_studio(path: Path, text: str) -> Iterator[tuple[dict[str, Any], 
                                "and export again")
         if answers:
             row.update(answers[-1][0])
+            # annotators who agree share the label: credit each and keep every note
+            for key, joiner in (("annotator", ", "), ("note", " | ")):
+                said = list(dict.fromkeys(v[key] for v, _ in answers if v.get(key)))
+                if said:
+                    row[key] = joiner.join(said)
         yield row, where
 
 

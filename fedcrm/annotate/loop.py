@@ -327,9 +327,10 @@ class AnnotationLoop:
     An existing ``report`` fixes the setup: its held-out orgs, matcher parameters and (unless
     ``pool_orgs`` is given: it then replaces the report's pool) pool orgs are used, and a
     ``held_out`` or ``matcher_params`` that contradicts them raises :class:`ConfigError` (a
-    curve compares rounds of one matcher on one held-out set). Leave them out to continue the report, or start a new report. The
-    report also records ``annotations_dir``: another folder raises :class:`ConfigError` (the
-    answers of a round belong in the folder its fields were selected from).
+    curve compares rounds of one matcher on one held-out set). Leave them out to continue the
+    report, or start a new report. The report also records ``annotations_dir``: another
+    folder raises :class:`ConfigError` (the answers of a round belong in the folder its fields
+    were selected from).
     """
 
     def __init__(

@@ -220,6 +220,11 @@ def merge_answers(
             problems.append(f"{where}: group {answer.group!r} must be letters, digits, '_', "
                             "'.' or '-' (e.g. account.loyalty_tier)")
             continue
+        if answer.group is not None and answer.group in known_concepts:
+            # stored as a group, the field would read "no ontology concept fits"
+            problems.append(f"{where}: group {answer.group!r} is a concept id; put it in the "
+                            "concept column (groups are for fields that no concept fits)")
+            continue
         if round is not None and answer.round is not None and answer.round != round:
             problems.append(f"{where}: the round column says {answer.round}, but round {round} "
                             "was given (--round); correct the round column, clear it, or "

@@ -174,6 +174,21 @@ def test_label_studio_export_details(tmp_path: Path) -> None:
     path.write_text(json.dumps(export))
     with pytest.raises(MappingError, match="task 1 .*annotators disagree"):
         read_answers(path)
+    # two who agree: both are credited and both notes kept, the later time is the label's
+    export[0]["annotations"][0]["result"] = [
+        {"from_name": "concept", "type": "choices", "value": {"choices": ["none"]}},
+        {"from_name": "note", "type": "textarea", "value": {"text": ["unused since 2019"]}}]
+    path.write_text(json.dumps(export))
+    (agreed,) = read_answers(path).answers
+    assert (agreed.annotator, agreed.note, agreed.labelled_at) == (
+        "label-studio-user-3, label-studio-user-4", "unused since 2019 | an id from the old CRM",
+        "2026-01-02T03:04:05Z")
+    # a labelling config with a renamed control: its answers are not dropped in silence
+    export[0]["annotations"][1]["result"][0]["from_name"] = "Concept"
+    path.write_text(json.dumps(export))
+    with pytest.raises(MappingError, match=r"task 1: a result from 'Concept', which is not a "
+                                           r"control of fedcrm's labelling config"):
+        read_answers(path)
     # JSON-MIN: one flat object per task
     path.write_text(json.dumps([{**data, "concept": "custom:legacy_ids", "annotator": "bo"}]))
     (flat,) = read_answers(path).answers

@@ -135,6 +135,16 @@ def test_a_folder_without_sources_is_named_not_every_answer(tmp_path: Path,
                       ontology=ontology, round=1, annotator="ana")
 
 
+def test_a_concept_id_in_the_group_column_is_refused(folder: Path, ontology: Ontology) -> None:
+    # stored as a group it would say "no concept fits" about a field that has one
+    before = snapshot(folder)
+    with pytest.raises(MappingError, match=r"group 'account\.churn_date' is a concept id; put "
+                                           r"it in the concept column"):
+        merge_answers([answer("cancelled_on__c", group="account.churn_date")], folder,
+                      ontology=ontology, round=1, annotator="ana")
+    assert snapshot(folder) == before
+
+
 def test_all_problems_are_reported_together(folder: Path, ontology: Ontology) -> None:
     with pytest.raises(MappingError) as caught:
         merge_answers([answer("nps__c", "account.nope", line=2),
