@@ -37,6 +37,7 @@ from fedcrm._console import (
 from fedcrm.annotate.exchange import FORMATS, format_of, output_format
 from fedcrm.annotate.loop import (
     FAST_MATCHER_PARAMS,
+    START,
     AnnotationLoop,
     CurvePoint,
     LearningCurve,
@@ -193,7 +194,7 @@ def curve_table(curve: LearningCurve) -> Table:
         table.add_column(column, justify="left" if column == "Strategy" else "right")
     for strategy in curve.strategies:
         for point in curve.curve(strategy):
-            table.add_row(plain(point.strategy), str(point.round), str(point.labels_spent),
+            table.add_row(plain(strategy), str(point.round), str(point.labels_spent),
                           f"{point.precision:.3f}", f"{point.coverage:.3f}",
                           f"{point.recall:.3f}", f"{point.pair_f1:.3f}",
                           "none" if point.threshold is None else f"{point.threshold:.3f}",
@@ -447,7 +448,7 @@ def round_command(
                      similarity or "embedding", loop.ontology)
     if not loop.curve.points:
         with console.status("training the matcher and measuring the starting point"):
-            matcher, start = loop.retrain_and_measure(strategy="start", round=0)
+            matcher, start = loop.retrain_and_measure(strategy=START, round=0)
         _print_point(start)
         if model is not None:
             matcher = _fit_or_load(loop, model)

@@ -117,6 +117,10 @@ class PendingRound(BaseModel):
     created_at: str
 
 
+#: the strategy name of the point measured before any label was asked for (round 0)
+START = "start"
+
+
 class LearningCurve(BaseModel):
     """Every round's measurement, per strategy (the JSON report)."""
 
@@ -162,13 +166,21 @@ class LearningCurve(BaseModel):
 
     @property
     def strategies(self) -> list[str]:
-        """Strategy names in order of first appearance."""
-        return list(dict.fromkeys(p.strategy for p in self.points))
+        """Strategy names in order of first appearance; the starting point (``START``) is
+        one of them only while no strategy has a point (it begins every strategy's curve)."""
+        names = list(dict.fromkeys(p.strategy for p in self.points))
+        return names if names == [START] else [n for n in names if n != START]
 
     def curve(self, strategy: str) -> list[CurvePoint]:
-        """One strategy's points, by labels spent then round."""
-        return sorted((p for p in self.points if p.strategy == strategy),
-                      key=lambda p: (p.labels_spent, p.round))
+        """One strategy's points, by labels spent then round. A strategy without a point of
+        its own at round 0 starts from the loop's starting point (the last ``START`` point):
+        its first labels were chosen from that matcher, and a target it already met counts
+        as reached with 0 labels."""
+        own = [p for p in self.points if p.strategy == strategy]
+        starts = [p for p in self.points if p.strategy == START]
+        if strategy != START and starts and not any(p.round == 0 for p in own):
+            own.insert(0, starts[-1])
+        return sorted(own, key=lambda p: (p.labels_spent, p.round))
 
     def next_round(self) -> int:
         """The number the next round gets (1 after the starting point 0)."""

@@ -143,6 +143,23 @@ def test_labels_to_target() -> None:
     assert curve.labels_to_target("margin", sustained=True) == 60
 
 
+def test_the_starting_point_begins_every_strategys_curve() -> None:
+    # the CLI measures the start once (strategy "start", round 0); each strategy's curve, its
+    # labels to target and its line in the plot start from it
+    curve = LearningCurve(held_out=["x"], target_precision=0.95, target_coverage=0.5)
+    curve.points.append(_point("start", 0, 0.96, 0.55).model_copy(update={"round": 0}))
+    assert curve.strategies == ["start"]  # nothing else measured yet: the start is shown
+    curve.points += [_point("margin", 10, 0.9, 0.6), _point("random", 20, 0.97, 0.4)]
+    assert curve.strategies == ["margin", "random"]
+    assert [p.labels_spent for p in curve.curve("margin")] == [0, 10]
+    assert curve.labels_to_target("margin") == 0  # met before the first label
+    assert curve.labels_to_target("random", coverage=0.6) is None
+    # a strategy with its own round-0 point (the benchmark copies the start) keeps it alone
+    own = _point("margin", 0, 0.5, 0.1).model_copy(update={"round": 0})
+    curve.points.append(own)
+    assert curve.curve("margin")[0] is own and len(curve.curve("margin")) == 2
+
+
 def test_coverage_at_precision_picks_the_best_threshold(truth: list[AnnotatedOrg]) -> None:
     delta = truth[3]  # 8 custom fields, 6 with a concept
     prediction = Prediction()
@@ -227,7 +244,8 @@ def test_cli_round_in_two_steps_with_a_person(
     assert shown.exit_code == 0, shown.output
     document = json.loads(shown.output)
     assert [p["round"] for p in document["curve"]["points"]] == [0, 1]
-    assert set(document["labels_to_target"]) == {"start", "margin*impact+diverse"}
+    # the starting point begins the strategy's curve: a target met before any label is 0
+    assert document["labels_to_target"] == {"margin*impact+diverse": 0}
 
 
 def test_cli_select_and_import(
