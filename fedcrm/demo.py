@@ -12,9 +12,10 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from fedcrm._args import string_list
 from fedcrm._files import write_atomically
@@ -93,6 +94,9 @@ class DemoResult(BaseModel):
     orgs: list[str]
     matching: MatchingSummary
     tasks: dict[str, TaskResult]
+    #: tasks left out because no org could take part (or no feature was left), with why; only
+    #: when the tasks were not chosen (every task, or the task a dataset export names)
+    skipped_tasks: dict[str, str] = Field(default_factory=dict)
     seconds: float
     #: where the orgs trained (``TrainingConfig.device`` resolved: ``cpu``, ``cuda``, ``cuda:1``)
     device: str = "cpu"
@@ -121,40 +125,84 @@ class DemoResult(BaseModel):
                               f"({exc.strerror or exc})") from exc
 
 
+def _manifest(data: Path) -> dict[str, Any]:
+    """``federation.json`` of a data folder (``fedcrm synth`` or ``fedcrm datasets export``);
+    empty when there is none."""
+    manifest = data / "federation.json"
+    if not manifest.is_file():
+        return {}
+    try:
+        document = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        raise ConfigError(f"{manifest}: cannot read the manifest ({reason}); fix it, or remove "
+                          "it and pass --reference-date YYYY-MM-DD") from exc
+    return document if isinstance(document, dict) else {}
+
+
+def _manifest_orgs(document: dict[str, Any]) -> list[str]:
+    """The org ids a manifest lists (``orgs[].org_id`` of an export, ``orgs[].profile.org_id``
+    of ``fedcrm synth``)."""
+    ids = []
+    for entry in document.get("orgs") or []:
+        if isinstance(entry, dict):
+            profile = entry.get("profile")
+            org_id = entry.get("org_id") or (profile.get("org_id")
+                                             if isinstance(profile, dict) else None)
+            if isinstance(org_id, str):
+                ids.append(org_id)
+    return ids
+
+
 def _org_folders(data: Path) -> list[Path]:
     if not data.is_dir():
         what = "is a file, not a folder" if data.exists() else "does not exist"
         raise ConfigError(f"data folder {data} {what}; give a folder written by `fedcrm synth` "
                           "or `fedcrm datasets export` (--data)")
     try:
-        folders = sorted(p for p in data.iterdir()
-                         if p.is_dir() and (p / "metadata").is_dir() and (p / "records").is_dir())
+        candidates = sorted(p for p in data.iterdir() if p.is_dir())
+        parts = {p: ((p / "metadata").is_dir(), (p / "records").is_dir()) for p in candidates}
     except OSError as exc:
         raise ConfigError(f"cannot read data folder {data} ({exc.strerror or exc})") from exc
+    # an org with one half only would otherwise drop out of the federation without a word
+    for folder, (metadata, records) in parts.items():
+        if metadata != records:
+            missing = "records" if metadata else "metadata"
+            raise ConfigError(
+                f"{folder}: has {'metadata' if metadata else 'records'}/ but no {missing}/ "
+                f"folder (the names are lower-case); restore {folder / missing}/ or move the "
+                "org's folder out of the data folder")
+    folders = [p for p, (metadata, records) in parts.items() if metadata and records]
     if not folders:
         raise ConfigError(f"{data}: no orgs found (expected <org>/metadata/ and <org>/records/ "
                           "folders, as `fedcrm synth` writes them)")
+    absent = [org for org in _manifest_orgs(_manifest(data))
+              if org not in {p.name for p in folders}]
+    if absent:
+        raise ConfigError(
+            f"{data / 'federation.json'} lists org(s) {absent}, but {data} has no "
+            f"<org>/metadata/ and <org>/records/ for them; restore their folders, or remove "
+            "them from the manifest's orgs")
     return folders
 
 
 def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
     if given:
         return reference_timestamp(given, "--reference-date")
-    manifest = data / "federation.json"
-    if manifest.is_file():
-        try:
-            document = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else exc
-            raise ConfigError(f"{manifest}: cannot read the manifest ({reason}); fix or remove "
-                              "it and pass --reference-date YYYY-MM-DD") from exc
-        params = document.get("params") if isinstance(document, dict) else None
-        value = (document.get("reference_date") if isinstance(document, dict) else None) or (
-            params.get("reference_date") if isinstance(params, dict) else None)
-        if value:
-            return reference_timestamp(value, f"{manifest}: reference_date")
+    document = _manifest(data)
+    params = document.get("params")
+    value = document.get("reference_date") or (
+        params.get("reference_date") if isinstance(params, dict) else None)
+    if value:
+        return reference_timestamp(value, f"{data / 'federation.json'}: reference_date")
     raise ConfigError(f"{data}: no federation.json with a reference date; pass "
                       "--reference-date YYYY-MM-DD (the 'today' of the records)")
+
+
+def _default_tasks(data: Path) -> tuple[str, ...]:
+    """Every task, or the one task a dataset export's manifest names."""
+    task = _manifest(data).get("task")
+    return (task,) if task in ALL_TASKS else ALL_TASKS
 
 
 def read_federation(data: str | Path, reference_date: str | None = None
@@ -201,7 +249,7 @@ def run_demo(
     orgs: int = DEMO_ORGS,
     seed: int = 0,
     scale: float = DEMO_SCALE,
-    tasks: Sequence[str] = ALL_TASKS,
+    tasks: Sequence[str] | None = None,
     config: TrainingConfig | None = None,
     reference_date: str | None = None,
     model_path: str | Path | None = None,
@@ -213,6 +261,11 @@ def run_demo(
     """Run the demo; ``data`` is a folder written by ``fedcrm synth`` (or the same layout),
     otherwise a synthetic federation is generated into ``out`` (default: a temporary folder).
 
+    ``tasks`` defaults to every task, or to the task a ``fedcrm datasets export`` folder was
+    written for (its ``federation.json`` names it); a default task that no org can take part
+    in is skipped (``DemoResult.skipped_tasks``), a chosen one is an error. Every task's
+    features are built before any training, so such an error never comes after minutes of it.
+
     ``backend`` is ``"simulation"`` (the in-process coordinator) or ``"flower"`` (the federated
     methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``).
     ``workers`` > 1 trains each task's methods side by side in that many processes
@@ -222,8 +275,8 @@ def run_demo(
     check_workers(workers)  # before the federation is generated and matched
     if backend == "flower":
         workers = 1  # Flower's simulation engine runs its own processes
-    tasks = string_list(tasks, "tasks")
-    unknown = [task for task in tasks if task not in ALL_TASKS]
+    chosen = string_list(tasks, "tasks") if tasks is not None else None
+    unknown = [task for task in chosen or () if task not in ALL_TASKS]
     if unknown:
         raise ConfigError(f"unknown task {unknown[0]!r}; choose from {', '.join(ALL_TASKS)}")
     if reference_date:
@@ -265,13 +318,22 @@ def run_demo(
             seconds=round(time.perf_counter() - matched_at, 2),
         )
         ontology = load_ontology()
-        results: dict[str, TaskResult] = {}
-        for task in tasks:
-            say(f"{task}: building features and training")
+        prepared_tasks, skipped_tasks = {}, {}
+        for task in chosen if chosen is not None else _default_tasks(root):
+            say(f"{task}: building features")
             try:
-                prepared = prepare_task(task, inputs, proposal, ontology, reference, seed=seed)
+                prepared_tasks[task] = prepare_task(task, inputs, proposal, ontology, reference,
+                                                    seed=seed)
             except FeatureError as exc:
-                raise FeatureError(f"{task}: {exc}") from exc
+                if chosen is not None:
+                    raise FeatureError(f"{task}: {exc}") from exc
+                skipped_tasks[task] = str(exc)
+        if not prepared_tasks:
+            raise FeatureError("no task can be trained on this data: " + "; ".join(
+                f"{task}: {why}" for task, why in skipped_tasks.items()))
+        results: dict[str, TaskResult] = {}
+        for task, prepared in prepared_tasks.items():
+            say(f"{task}: training")
             if backend == "flower":
                 from fedcrm.federation.backends import run_task_flower
 
@@ -284,5 +346,6 @@ def run_demo(
             temporary.cleanup()
     return DemoResult(data=str(root) if temporary is None else "(temporary folder)",
                       orgs=[o.org_id for o in inputs], matching=matching, tasks=results,
+                      skipped_tasks=skipped_tasks,
                       seconds=round(time.perf_counter() - started, 1),
                       device=str(device), workers=workers)

@@ -58,6 +58,28 @@ def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
         run_demo(data=tmp_path / "missing")
 
 
+def _org(root: Path, name: str, *parts: str) -> None:
+    for part in parts:
+        (root / name / part).mkdir(parents=True)
+
+
+def test_an_org_folder_with_one_half_or_missing_from_the_manifest_is_refused(
+        tmp_path: Path) -> None:
+    """Such an org dropped out of the federation without a word (a copy that renamed
+    records/ to Records/), and the numbers looked valid."""
+    _org(tmp_path, "org01", "metadata", "records")
+    _org(tmp_path, "org02", "metadata", "Records")
+    with pytest.raises(ConfigError, match=r"org02: has metadata/ but no records/ folder"):
+        run_demo(data=tmp_path)
+    (tmp_path / "org02" / "Records").rename(tmp_path / "org02" / "records")
+    (tmp_path / "federation.json").write_text(json.dumps({
+        "reference_date": "2025-06-30",
+        "orgs": [{"profile": {"org_id": "org01"}}, {"org_id": "org02"}, {"org_id": "org03"}]}))
+    with pytest.raises(ConfigError, match=r"lists org\(s\) \['org03'\], but .* has no "
+                                          r"<org>/metadata/ and <org>/records/ for them"):
+        run_demo(data=tmp_path)
+
+
 def test_a_reference_date_with_a_time_zone_becomes_naive_utc() -> None:
     """Record dates are naive UTC; a zoned reference date compared with them raised a raw
     TypeError deep in the task definitions."""
@@ -99,3 +121,5 @@ def test_the_device_the_orgs_trained_on_is_reported(tmp_path: Path,
     assert "trained on" not in capsys.readouterr().out
     print_demo(result().model_copy(update={"device": "cuda"}))
     assert "(the orgs trained on cuda)" in capsys.readouterr().out
+    print_demo(result().model_copy(update={"skipped_tasks": {"churn": "no org can take part"}}))
+    assert "skipped task churn: no org can take part" in capsys.readouterr().out

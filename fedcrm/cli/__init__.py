@@ -82,7 +82,9 @@ def demo_command(
     rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 60,
     model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
     task: Annotated[list[str] | None, typer.Option(
-        help="Only these tasks (churn, lead_conversion, win_probability).")] = None,
+        help="Only these tasks (churn, lead_conversion, win_probability) \\[default: every "
+             "task, or the task a `fedcrm datasets export` folder was written for; a default "
+             "task no org can take part in is skipped].")] = None,
     reference_date: Annotated[str | None, typer.Option(
         help="The records' 'today' \\[default: the reference date in the federation.json of "
              "--data or of the generated federation; needed when --data has none].")] = None,
@@ -102,7 +104,6 @@ def demo_command(
     compared with local-only and centralised models for each task."""
     from fedcrm.cli.demo import print_demo
     from fedcrm.demo import DEMO_ORGS, DEMO_SCALE, demo_config, run_demo
-    from fedcrm.ontology.models import Task
     from fedcrm.synth.federation import MAX_ORGS
 
     if data is not None:
@@ -129,10 +130,10 @@ def demo_command(
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json",
                           inputs={"--data": data})
-    tasks = task or [t.value for t in Task]
     with console.status("fedcrm demo") as status:
         result = run_demo(data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
-                          seed=seed, scale=DEMO_SCALE if scale is None else scale, tasks=tasks,
+                          seed=seed, scale=DEMO_SCALE if scale is None else scale,
+                          tasks=task or None,
                           config=config, reference_date=reference_date,
                           backend=backend, workers=workers,
                           status=lambda message: status.update(f"fedcrm demo: {message}"))

@@ -56,6 +56,8 @@ def print_demo(result: DemoResult) -> None:
                 (f"{source} looks like target leakage", "yellow"),
                 f" in {', '.join(flagged_by)} (it nearly separates part of one outcome): "
                 f"{action}"))
+    for name, why in result.skipped_tasks.items():
+        console.print(Text.assemble((f"skipped task {name}:", "yellow"), " ", why))
     console.print(plain(
         "Each org tests on a few hundred records or fewer, so one federation's means move by "
         "several AUC points from seed to seed; docs/federation.md compares the methods over 20 "

@@ -5,6 +5,7 @@ slice."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 from fedcrm import load_schema
 from fedcrm.datasets import RealFederation, truth_mapping
 from fedcrm.demo import run_demo
+from fedcrm.errors import FeatureError
 from fedcrm.features import read_records
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.experiment import OrgInput, prepare_task
@@ -62,8 +64,9 @@ def test_every_org_builds_its_task_matrix_under_the_true_mapping(
 def test_run_demo_completes_on_a_real_slice(written: dict[str, Path],
                                             slices: dict[str, RealFederation]) -> None:
     folder = written["sales-pipeline"]
-    result = run_demo(data=folder, tasks=["win_probability"], progress=False,
-                      config=TrainingConfig(rounds=2, local_epochs=1))
+    # no task given: the one the export was written for (its manifest names it)
+    result = run_demo(data=folder, progress=False, config=TrainingConfig(rounds=2, local_epochs=1))
+    assert list(result.tasks) == ["win_probability"] and result.skipped_tasks == {}
     assert result.orgs == sorted(org.org_id for org in slices["sales-pipeline"].orgs)
     task = result.tasks["win_probability"]
     assert {score.org for score in task.orgs} == set(result.orgs)
@@ -74,3 +77,23 @@ def test_run_demo_completes_on_a_real_slice(written: dict[str, Path],
     assert result.matching.concept_precision is not None
     assert result.matching.n_fields == sum(org.schema.n_fields
                                            for org in slices["sales-pipeline"].orgs)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_default_tasks_no_org_can_take_part_in_are_skipped_not_fatal(
+        written: dict[str, Path], tmp_path: Path) -> None:
+    """Without the manifest's task, every task is tried: the ones this deal data cannot
+    label are skipped with the reason, and the one it can is trained and kept."""
+    folder = tmp_path / "no-task"
+    shutil.copytree(written["sales-pipeline"], folder)
+    manifest = json.loads((folder / "federation.json").read_text())
+    del manifest["task"]
+    (folder / "federation.json").write_text(json.dumps(manifest))
+    result = run_demo(data=folder, progress=False, config=TrainingConfig(rounds=2, local_epochs=1))
+    assert list(result.tasks) == ["win_probability"]
+    assert set(result.skipped_tasks) == {"churn", "lead_conversion"}
+    assert all("no org can take part" in why for why in result.skipped_tasks.values())
+    # a task asked for by name is an error, raised before any task trains
+    with pytest.raises(FeatureError, match="^lead_conversion: no org can take part"):
+        run_demo(data=folder, tasks=["win_probability", "lead_conversion"], progress=False,
+                 config=TrainingConfig(rounds=2, local_epochs=1))
