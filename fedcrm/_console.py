@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
 
+from fedcrm._files import check_writable
 from fedcrm.errors import ConfigError, FedcrmError
 
 console = Console()
@@ -65,9 +66,9 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 def check_output_file(path: Path, *, option: str, example: str,
                       inputs: Mapping[str, Path | Sequence[Path] | None] | None = None) -> None:
-    """Refuse an output file given as ``option`` that cannot be written (a folder, or a path
-    under a file) before a command does any work; missing parent folders are fine (writers
-    create them). ``example`` is a file name to suggest inside a folder.
+    """Refuse an output file given as ``option`` that cannot be written (a folder, a path
+    under a file, a read-only place) before a command does any work; missing parent folders
+    are fine (writers create them). ``example`` is a file name to suggest inside a folder.
 
     ``inputs`` maps an input's option (``"--db"``) to its path(s): an output that is one of
     them, or lies inside an input folder, is refused, since writing it would overwrite what
@@ -93,6 +94,11 @@ def check_output_file(path: Path, *, option: str, example: str,
             if not parent.is_dir():
                 raise ConfigError(f"{option} {path}: {parent} is a file, not a folder")
             break
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path} cannot be written ({exc.strerror or exc}); "
+                          "write it elsewhere") from None
 
 
 def print_json(data: Any) -> None:

@@ -24,6 +24,22 @@ def json_lines(text: str, *, keepends: bool = False) -> list[str]:
     return lines if keepends else [line.rstrip("\r\n") for line in lines]
 
 
+def check_writable(path: str | os.PathLike[str], *, append: bool = False) -> None:
+    """Raise ``OSError`` unless a file can be written at ``path``: a temporary file must be
+    creatable (and is removed) in its nearest existing folder, as :func:`write_atomically`
+    needs; with ``append``, a file already there must open for appending instead. Trying is
+    the only reliable test: ``os.access`` says yes to root and knows nothing of read-only
+    mounts or immutable folders. Call it before long work whose result goes to ``path``."""
+    target = Path(os.path.realpath(path))
+    if append and target.is_file():
+        with target.open("a", encoding="utf-8"):
+            return
+    folder = next((parent for parent in target.parents if parent.exists()), Path("/"))
+    handle, name = tempfile.mkstemp(prefix=".fedcrm-write-test-", dir=folder)
+    os.close(handle)
+    os.unlink(name)
+
+
 def new_file_mode() -> int:
     """The mode ``open()`` gives a new file: 0666 less the process's umask (a temporary file
     from :func:`tempfile.mkstemp` is 0600 instead)."""

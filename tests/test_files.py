@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from fedcrm._files import write_atomically
+from fedcrm._console import check_output_file
+from fedcrm._files import check_writable, write_atomically
+from fedcrm.errors import ConfigError
 
 
 def _mode(path: Path) -> int:
@@ -80,3 +84,33 @@ def test_links_that_open_would_refuse_are_refused_and_secrets_never_follow_one(
     write_atomically(secret, "{}", private=True)
     assert not secret.is_symlink() and secret.read_text() == "{}" and _mode(secret) == 0o600
     assert elsewhere.read_text() == "keep"
+
+
+def test_check_writable_tries_and_leaves_nothing(tmp_path: Path) -> None:
+    check_writable(tmp_path / "new" / "deeper" / "out.json")  # folders a writer would create
+    assert list(tmp_path.iterdir()) == []
+    existing = tmp_path / "log.jsonl"
+    existing.write_text("kept\n")
+    check_writable(existing, append=True)
+    check_writable(existing)
+    assert existing.read_text() == "kept\n" and [p.name for p in tmp_path.iterdir()] == [
+        "log.jsonl"]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_check_writable_refuses_where_nothing_can_be_created() -> None:
+    # /proc refuses new files even to root, whom os.access would let through
+    with pytest.raises(OSError):
+        check_writable("/proc/fedcrm-demo.json")
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EROFS, os.strerror(errno.EROFS))
+
+    check_output_file(tmp_path / "demo.json", option="--json", example="demo.json")
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(ConfigError, match=r"--json .*demo\.json cannot be written \(Read-only "
+                                          r"file system\); write it elsewhere"):
+        check_output_file(tmp_path / "demo.json", option="--json", example="demo.json")

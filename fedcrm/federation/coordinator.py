@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rich.progress import Progress
 
 from fedcrm._console import error_console
-from fedcrm._files import json_lines
+from fedcrm._files import check_writable, json_lines
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded, validation_problems
 from fedcrm.federation.config import TrainingConfig, config_differences
 from fedcrm.federation.models import get_parameters
@@ -230,6 +230,11 @@ class Coordinator:
             except OSError as exc:
                 raise ConfigError(f"log_path {self.log_path}: cannot create its folder "
                                   f"({exc.strerror or exc})") from None
+            try:
+                check_writable(self.log_path, append=True)
+            except OSError as exc:
+                raise ConfigError(f"log_path {self.log_path} cannot be written "
+                                  f"({exc.strerror or exc}); give a writable place") from None
         #: stamps this coordinator's records, so the runs that share a log can be told apart
         self.run_id = secrets.token_hex(6)
         self.server_side_clipping = server_side_clipping
@@ -314,8 +319,13 @@ class Coordinator:
         record = record.model_copy(update={"run": self.run_id})
         self.history.append(record)
         if self.log_path is not None:
-            with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(record.model_dump_json() + "\n")
+            try:
+                with self.log_path.open("a", encoding="utf-8") as log:
+                    log.write(record.model_dump_json() + "\n")
+            except OSError as exc:  # e.g. the disk filled up during the run
+                raise ConfigError(f"cannot append round {record.round} to the round log "
+                                  f"{self.log_path} ({exc.strerror or exc}); the rounds "
+                                  "so far are in Coordinator.history") from exc
         return record
 
     def _rollback_due(self, rejected_share: float) -> bool:

@@ -123,6 +123,10 @@ def test_runs_sharing_a_log_are_told_apart(tmp_path: Path) -> None:
     assert [r.run for r in read_round_log(old, run=None)] == [None]
     with pytest.raises(ConfigError, match="is a folder"):
         Coordinator([Participant("a", data, config=CONFIG)], FedAvg(), CONFIG, log_path=tmp_path)
+    if Path("/proc/self").is_dir():  # nothing can be created there, not even by root
+        with pytest.raises(ConfigError, match=r"log_path /proc/rounds\.jsonl cannot be written"):
+            Coordinator([Participant("a", data, config=CONFIG)], FedAvg(), CONFIG,
+                        log_path="/proc/rounds.jsonl")
     log.write_text(json.dumps({"round": "x"}) + "\n")
     with pytest.raises(ConfigError, match="line 1: not a round record"):
         read_round_log(log)
