@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from fedcrm._args import string_list
 from fedcrm.errors import ConfigError, FeatureError
 from fedcrm.features import (
     FeatureSpace,
@@ -194,6 +195,7 @@ def run_task(
     (each training is seeded on its own); the seconds per round then include the other
     trainings' competition for the cores, and no progress bar is shown.
     """
+    methods = string_list(methods, "methods")
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ConfigError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")

@@ -7,6 +7,7 @@ wrapping a strategy, not by flags on one big class (Flower's strategy pattern).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -152,8 +153,8 @@ class TrimmedMean(Strategy):
     name = "trimmed_mean"
 
     def __init__(self, trim: float = 0.2) -> None:
-        if not 0 <= trim < 0.5:
-            raise ConfigError(f"trim must be in [0, 0.5), got {trim}")
+        if isinstance(trim, bool) or not isinstance(trim, Real) or not 0 <= trim < 0.5:
+            raise ConfigError(f"trimmed_mean needs a number trim in [0, 0.5), got {trim!r}")
         self.trim = trim
 
     def aggregate(self, updates: Sequence[Update]) -> Aggregate:
@@ -181,4 +182,10 @@ def make_strategy(name: str, **options: Any) -> Strategy:
     ``trimmed_mean``)."""
     if name not in STRATEGIES:
         raise ConfigError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
-    return STRATEGIES[name](**options)
+    cls = STRATEGIES[name]
+    accepted = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = f"takes only {', '.join(accepted)}" if accepted else "takes no options"
+        raise ConfigError(f"strategy {name!r} {takes}; got {', '.join(unknown)}")
+    return cls(**options)

@@ -33,3 +33,12 @@ def test_workers_must_be_a_whole_number_from_one(federation, mapping, ontology, 
     prepared = prepare_task("lead_conversion", orgs, mapping, ontology, reference)
     with pytest.raises(ConfigError, match="workers must be a whole number"):
         run_task(prepared, CONFIG, progress=False, workers=workers)
+
+
+def test_methods_given_as_one_string_are_refused_with_the_fix(federation, mapping, ontology,
+                                                              reference) -> None:
+    # iterated, "fedavg" gave "unknown method(s) ['a', 'd', 'e', 'f', 'g', 'v']"
+    orgs = [OrgInput(o.org_id, o.schema, o.tables) for o in federation.orgs]
+    prepared = prepare_task("lead_conversion", orgs, mapping, ontology, reference)
+    with pytest.raises(ConfigError, match=r"not the string 'fedavg'; write \['fedavg'\]"):
+        run_task(prepared, CONFIG, progress=False, methods="fedavg")

@@ -70,6 +70,14 @@ def test_bad_inputs() -> None:
         FedAvg().aggregate([update("a", [1.0], 1), update("b", [1.0, 2.0], 1)])
     with pytest.raises(ConfigError, match="unknown strategy"):
         make_strategy("best")
+    # an option the strategy does not take is named, not a raw TypeError
+    with pytest.raises(ConfigError, match="strategy 'fedavg' takes no options; got mu"):
+        make_strategy("fedavg", mu=0.1)
+    with pytest.raises(ConfigError, match="'trimmed_mean' takes only trim; got alpha"):
+        make_strategy("trimmed_mean", alpha=0.1)
+    with pytest.raises(ConfigError, match=r"needs a number trim in \[0, 0\.5\), got '0\.2'"):
+        make_strategy("trimmed_mean", trim="0.2")
+    assert make_strategy("fedprox", mu=0.5).mu == 0.5  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="at least one participant"):
         select_participants([], 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"quality_multiplier"):
