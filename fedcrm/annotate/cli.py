@@ -121,7 +121,8 @@ def _schemas(specs: list[str] | None) -> dict[str, OrgSchema]:
 def _weights(spec: str, ontology: Ontology) -> dict[str, float]:
     from fedcrm.annotate.impact import default_concept_weights, load_weights
 
-    return default_concept_weights(ontology) if spec == "default" else load_weights(spec)
+    return (default_concept_weights(ontology) if spec == "default"
+            else load_weights(spec, ontology))
 
 
 def _given_params(lgbm_rounds: int | None, folds: int | None,
@@ -595,7 +596,7 @@ def impact_command(
         raise ConfigError(f"--data {data}: {'not a folder' if data.exists() else 'no such folder'}"
                           "; give a folder in the `fedcrm synth` layout")
     ontology = load_ontology()
-    tasks = task or known
+    tasks = list(dict.fromkeys(task)) if task else known  # a repeated --task once
     with console.status("training downstream models and permuting concepts"):
         if data is None:
             result = synthetic_impact_weights(ontology, n_orgs=orgs, seed=seed, cache=out,

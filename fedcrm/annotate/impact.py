@@ -23,8 +23,10 @@ into :mod:`fedcrm.features` and :mod:`fedcrm.federation`, so those are imported 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -59,9 +61,13 @@ def default_concept_weights(ontology: Ontology) -> dict[str, float]:
     return default_impact_weights(ontology)
 
 
-def load_weights(path: str | Path) -> dict[str, float]:
+def load_weights(path: str | Path, ontology: Ontology | None = None) -> dict[str, float]:
     """Concept weights from a JSON file: ``{"weights": {concept: w}}`` (as
-    :func:`downstream_impact_weights` caches them) or a plain ``{concept: w}`` object."""
+    :func:`downstream_impact_weights` caches them) or a plain ``{concept: w}`` object.
+
+    Weights must be finite and >= 0. With ``ontology``, an empty table or a concept id the
+    ontology does not have is refused: a misspelt id would silently weigh the default 1, and
+    a table without one known id makes ``impact`` rank nothing."""
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -76,7 +82,23 @@ def load_weights(path: str | Path) -> dict[str, float]:
     ):
         raise ConfigError(f"{path}: expected {{concept id: number}} (optionally under "
                           "'weights')")
-    return {k: float(v) for k, v in table.items()}
+    weights = {k: float(v) for k, v in table.items()}
+    bad = sorted(k for k, v in weights.items() if not (math.isfinite(v) and v >= 0))
+    if bad:
+        raise ConfigError(f"{path}: impact weights must be finite and >= 0; check {bad[:5]}")
+    if ontology is not None:
+        if not weights:
+            raise ConfigError(f"{path}: no concept weights; give {{concept id: number}}")
+        known = {concept.id for concept in ontology.concepts}
+        unknown = sorted(set(weights) - known)
+        if unknown:
+            hints = "".join(f"; {name!r}: did you mean {close[0]!r}?" for name in unknown[:5]
+                            if (close := difflib.get_close_matches(name, known, n=1)))
+            raise ConfigError(
+                f"{path}: {len(unknown)} concept id(s) not in ontology {ontology.version}: "
+                f"{unknown[:5]}{hints} (see `fedcrm ontology`; a file made for another "
+                "ontology version: run `fedcrm annotate impact` again)")
+    return weights
 
 
 def column_concept(column: str) -> str | None:
@@ -167,18 +189,29 @@ def weights_from_importance(
 
     ``w = 1 + scale × Σ_tasks importance / (the task's largest importance)``; a task's outcome
     concepts (usage ``label``) get the task's full ``scale``, since a mis-mapped outcome breaks
-    the task outright. Every concept of the ontology gets a weight (at least 1).
+    the task outright. A feature of a task that the data could not measure (no org has it, so
+    it is not in the feature space) gets the task's mean measured share: unknown is not
+    worthless, and a user's org may well have it. Every concept of the ontology gets a weight
+    (at least 1).
     """
+    from fedcrm.tasks import get_task
+
     weights = {concept.id: 1.0 for concept in ontology.concepts}
     for task_name, values in importance.items():
         task = Task(task_name)
         top = max(values.values(), default=0.0)
-        for concept_id, value in values.items():
-            if concept_id in weights and top > 0:
-                weights[concept_id] += scale * value / top
+        shares = {concept_id: scale * value / top for concept_id, value in values.items()
+                  if concept_id in weights and top > 0}
+        for concept_id, share in shares.items():
+            weights[concept_id] += share
+        typical = float(np.mean(list(shares.values()))) if shares else 0.0
+        excluded = get_task(task).excluded
         for concept in ontology.concepts:
             if concept.usage is Usage.LABEL and task in concept.tasks:
                 weights[concept.id] += scale
+            elif (concept.usage is Usage.FEATURE and task in concept.tasks
+                  and concept.id not in values and concept.id not in excluded):
+                weights[concept.id] += typical
     return weights
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from fedcrm._args import string_list
-from fedcrm.errors import MappingError
+from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import (
     AnnotatedOrg,
     OrgSource,
@@ -57,6 +57,12 @@ class PoolField:
     picklist_values: tuple[str, ...] = ()
     #: (concept id, calibrated probability), best first
     candidates: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        odd = [(c, p) for c, p in self.candidates if not 0.0 <= p <= 1.0]  # NaN fails too
+        if odd:
+            raise ConfigError(f"{self.task_id}: candidate probabilities must be in [0, 1], "
+                              f"got {odd}")
 
     @property
     def key(self) -> FieldKey:

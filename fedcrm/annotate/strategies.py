@@ -300,9 +300,11 @@ class Diverse(QueryStrategy):
         for rank in range(n):
             damping = 1.0 - np.clip((nearest - self.floor) / (1.0 - self.floor), 0.0, 1.0)
             adjusted = np.where(available, scores * damping, -np.inf)
-            # highest adjusted priority; then the higher raw priority; then pool order
-            order = np.lexsort((positions, -scores, -adjusted))
-            pick = int(order[0])
+            # among the fields not yet chosen (a NaN priority would otherwise sort after a
+            # chosen field's -inf): highest adjusted priority, then raw priority, then order
+            left = np.flatnonzero(available)
+            order = np.lexsort((positions[left], -scores[left], -adjusted[left]))
+            pick = int(left[order[0]])
             chosen.append(Query(pool[pick], float(adjusted[pick]), rank))
             available[pick] = False
             nearest = np.maximum(nearest, rows.row(pick))
@@ -346,6 +348,10 @@ class Explore(QueryStrategy):
         n = min(n, len(pool))
         n_random = self.random_count(n)
         explored = self.random.select(pool, n_random)
+        # an explored field is reported with the strategy's priority, not its random draw
+        inner_scores = self.inner.score([q.field for q in explored]) if explored else []
+        explored = [Query(q.field, float(score), q.rank)
+                    for q, score in zip(explored, inner_scores, strict=True)]
         taken = {id(q.field) for q in explored}
         rest = [f for f in pool if id(f) not in taken]
         exploited = self.inner.select(rest, n - n_random)
@@ -376,7 +382,9 @@ class _NameRows(_SimilarityRows):
     def row(self, index: int) -> np.ndarray:
         from rapidfuzz import fuzz, process
 
-        scores = process.cdist([self.texts[index]], self.texts, scorer=fuzz.token_set_ratio)
+        # token_sort, not token_set: token_set scores 1.0 whenever one text's words are a
+        # subset of the other's ("Account: Region" vs "Account: Region manager email")
+        scores = process.cdist([self.texts[index]], self.texts, scorer=fuzz.token_sort_ratio)
         return np.asarray(scores[0], dtype=float) / 100.0
 
 
@@ -406,8 +414,11 @@ def make_strategy(
     selects from the scores alone and the exploration would never run).
     ``default`` is ``margin*impact+diverse``.
     """
-    text = _ALIASES.get(spec.strip().lower(), spec.strip().lower())
+    text = "".join(spec.lower().split())  # spaces around '*', '+' and '=' are fine
     base, *modifiers = text.split("+")
+    if base in _ALIASES:  # "default+explore": the alias's own modifiers come first
+        base, *own = _ALIASES[base].split("+")
+        modifiers = [*own, *modifiers]
     parts: list[QueryStrategy] = []
     for raw in base.split("*"):
         name = _ALIASES.get(raw.strip(), raw.strip())

@@ -25,6 +25,7 @@ from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.experiment import OrgInput
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.ontology import Ontology
+from fedcrm.tasks import get_task
 from tests.matching.tiny_corpus import tiny_corpus
 
 COLUMNS = ["account.annual_revenue", "account.annual_revenue#missing", "account.industry=tech",
@@ -77,6 +78,16 @@ def test_weights_scale_to_the_most_important_concept(ontology: Ontology) -> None
     assert weights["account.churned"] == pytest.approx(5.0)  # the task's outcome
     assert weights["lead.lead_score"] == 1.0  # not used by churn
     assert set(weights) == {c.id for c in ontology.concepts}
+    # a churn feature the data could not measure weighs the mean measured share (4 and 2),
+    # not the 1 of a fax number; one churn leaves out of its features stays at 1
+    churn_features = [c for c in ontology.concepts if c.usage.value == "feature"
+                      and "churn" in [t.value for t in c.tasks]
+                      and c.id not in ("account.industry", "account.annual_revenue")]
+    excluded = get_task("churn").excluded
+    assert "account.type" in [c.id for c in churn_features]
+    unmeasured = [c.id for c in churn_features if c.id not in excluded]
+    assert unmeasured and all(weights[c] == pytest.approx(4.0) for c in unmeasured)
+    assert weights["account.type"] == 1.0  # excluded by churn (fedcrm.tasks)
 
 
 def test_weights_files(tmp_path: Path) -> None:
@@ -90,6 +101,24 @@ def test_weights_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"account.industry": "high"}))
     with pytest.raises(ConfigError, match="expected \\{concept id: number\\}"):
         load_weights(bad)
+    bad.write_text(json.dumps({"account.industry": -1}))
+    with pytest.raises(ConfigError, match=r"bad\.json: impact weights must be finite and >= 0"):
+        load_weights(bad)
+
+
+def test_a_weights_file_is_checked_against_the_ontology(tmp_path: Path,
+                                                        ontology: Ontology) -> None:
+    # a misspelt id silently weighed 1, and so did every field with an empty table
+    typo = tmp_path / "typo.json"
+    typo.write_text(json.dumps({"weights": {"acount.industry": 4, "account.churned": 6}}))
+    assert load_weights(typo) == {"acount.industry": 4.0, "account.churned": 6.0}
+    with pytest.raises(ConfigError, match=r"1 concept id\(s\) not in ontology .*"
+                                          r"'acount\.industry': did you mean 'account\.industry'"):
+        load_weights(typo, ontology)
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(ConfigError, match="no concept weights"):
+        load_weights(empty, ontology)
 
 
 def test_downstream_weights_from_a_trained_churn_model_are_cached(

@@ -150,6 +150,11 @@ def test_make_strategy_builds_compositions_from_names(ontology: Ontology) -> Non
         make_strategy("impact")
     with pytest.raises(ConfigError, match="unknown modifier"):
         make_strategy("margin+fast")
+    # an alias takes modifiers, and spaces are allowed around every operator
+    explored = make_strategy("default+explore", weights=weights, similarity="name")
+    assert isinstance(explored, Explore) and isinstance(explored.inner, Diverse)
+    assert make_strategy(" margin * impact + explore = 0.3 ", weights=weights).name == \
+        make_strategy("margin*impact+explore=0.3", weights=weights).name
     with pytest.raises(ConfigError, match="whole number"):
         Margin().select([CERTAIN], -1)
 
@@ -178,6 +183,9 @@ def test_default_weights_favour_model_inputs_of_several_tasks(ontology: Ontology
     unused_pii = next(c for c in ontology.concepts if c.usage.value == "pii" and not c.tasks)
     assert weights[two_task_feature.id] == 6.0
     assert weights[unused_pii.id] == 1.0
+    # a task that lists a concept but leaves it out of its features does not count
+    assert weights["account.type"] == 2.0  # churn and win probability both leave it out
+    assert weights["contact.last_activity_date"] == 4.0  # churn leaves it out, win uses it
 
 
 def test_a_product_refuses_strategies_that_act_in_select() -> None:
@@ -209,3 +217,42 @@ def test_explore_rounds_half_up_and_explores_at_least_one(share: float, n: int,
     exploited = {q.field.field for q in Margin().select(pool, n - expected)}
     assert len(chosen) == n
     assert len([q for q in chosen if q.field.field not in exploited]) == expected
+    # every field is reported with the strategy's priority, explored ones too (not the draw)
+    margins = dict(zip(pool, Margin().score(pool), strict=True))
+    assert all(q.priority == pytest.approx(margins[q.field]) for q in chosen)
+
+
+def test_candidate_probabilities_must_be_probabilities() -> None:
+    with pytest.raises(ConfigError, match=r"acme/Account\.Odd__c: candidate probabilities must "
+                                          r"be in \[0, 1\]"):
+        field("Odd", ("account.industry", float("nan")))
+    with pytest.raises(ConfigError, match="must be in"):
+        field("Odd", ("account.industry", 1.2))
+
+
+def test_diverse_never_picks_a_field_twice_even_with_undefined_priorities() -> None:
+    class Undefined(Margin):
+        """A strategy whose priority is NaN for some fields (a user's own scoring)."""
+
+        def score(self, pool):  # type: ignore[no-untyped-def]
+            scores = super().score(pool)
+            scores[1:] = np.nan
+            return scores
+
+    pool = [TORN, CERTAIN, NO_IDEA]
+    chosen = Diverse(Undefined(), similarity="name").select(pool, 3)
+    assert sorted(q.field.field for q in chosen) == sorted(f.field for f in pool)
+    assert chosen[0].field is TORN  # the one defined priority first
+
+
+def test_name_similarity_does_not_treat_a_word_subset_as_a_copy() -> None:
+    # token_set_ratio said 1.0 for "Region" vs "Region manager email" and damped the second
+    # to nothing; copies that differ in a number are still alike
+    region = field("Region", ("account.region", 0.5), ("account.territory", 0.45))
+    manager = field("Region_Manager_Email", ("account.owner_email", 0.5),
+                    ("account.region", 0.45), label="Region manager email")
+    copy = field("Region_2", ("account.region", 0.5), ("account.territory", 0.45),
+                 label="Region 2")
+    certain = field("Sure", ("account.industry", 0.97))
+    chosen = Diverse(Margin(), similarity="name").select([region, manager, copy, certain], 2)
+    assert [q.field for q in chosen] == [region, manager]
