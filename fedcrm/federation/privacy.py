@@ -348,6 +348,19 @@ class RecordLevelHook:
         return f"RecordLevelHook({self.engine!r})"
 
 
+def _refuse_spent_hook(participant: Participant) -> None:
+    """A participant whose attached engine has already spent must not get a fresh one: the
+    new engine would start its accounting at ε = 0 for the same records."""
+    engine = getattr(participant.privacy, "engine", None)
+    spent = getattr(engine, "rounds_completed", 0)
+    if engine is not None and spent:
+        raise ConfigError(
+            f"participant {participant.participant_id!r} already carries a DP engine that has "
+            f"spent ε = {engine.get_epsilon():.4g} over {spent} round(s) on these records; a "
+            "new engine would count from ε = 0. Keep training with the attached hooks, or pass "
+            "the state_dir they were saved to (the accounting then continues)")
+
+
 def attach_record_level_dp(
     participants: Sequence[Participant],
     budgets: Budgets,
@@ -406,6 +419,7 @@ def attach_record_level_dp(
             _check_restored(pid, engine.plan.epsilon, engine.plan.delta, engine.plan.accountant,
                             budget, accountant, state_path)
         else:
+            _refuse_spent_hook(participant)
             engine = RecordLevelDP.from_budget(
                 pid, epsilon=budget.epsilon, delta=budget.delta, n_samples=participant.n_samples,
                 batch_size=min(training.batch_size, participant.n_samples), rounds=rounds,
@@ -614,6 +628,7 @@ def attach_client_level_dp(
             _check_restored(pid, engine.plan.epsilon, engine.plan.delta, engine.plan.accountant,
                             common, accountant, state_path)
         else:
+            _refuse_spent_hook(participant)
             engine = ClientLevelDP.from_budget(
                 pid, epsilon=common.epsilon, delta=common.delta, rounds=config.rounds,
                 total_participants=len(participants), participants_in_sum=in_sum,

@@ -4,10 +4,16 @@ Each round, a participant clips its model update Δ to L2 norm C (Δ·min(1, C/�
 al. 2018, "Learning differentially private recurrent language models", Alg. 1) and adds
 Gaussian noise N(0, σ²C²/m) — its *share* of the noise. When the updates of m participants are
 summed, the shares add up to N(0, σ²C²): the Gaussian mechanism on a sum whose sensitivity to
-one participant is C. Participants are sampled per round by Poisson sampling with rate q (q = 1
-for "everyone, every round"); each round is accounted as
-``PoissonSampledDpEvent(q, GaussianDpEvent(σ))`` with dp-accounting's RDP (Mironov 2017) or
-PLD accountant.
+one participant's update is C. Every participant takes part in every round (q = 1); each round
+is accounted as ``PoissonSampledDpEvent(1, GaussianDpEvent(σ))`` with dp-accounting's RDP
+(Mironov 2017) or PLD accountant. Poisson sampling of participants (q < 1) is refused: each
+drawn participant adds one noise share, so the noise variance of a sum reveals how many were
+drawn, which the sampling amplification assumes is secret.
+
+What is protected is the content of one participant's update: the sum with its clipped update
+against the sum with a zero update in its place (zero-out adjacency). Who takes part is not
+hidden (the number of shares in a sum shows it). Against replacing a participant's data by
+other data the update can move by 2C, and the guarantee is that of σ/2.
 
 Trust assumptions (see docs/privacy.md):
 
@@ -53,7 +59,6 @@ from fedcrm.privacy.models import (
     ClientLevelState,
     RoundSpend,
     _AccountantHistory,
-    short_round_delta,
 )
 from fedcrm.privacy.state import read_state
 
@@ -208,11 +213,12 @@ class ClientLevelDP(BudgetedEngine):
             delta: target δ, strictly below ``1/total_participants`` (the protected unit is a
                 participant).
             rounds: planned federated rounds.
-            total_participants: N, the population participants are sampled from.
+            total_participants: N, the participants of the federation (δ < 1/N).
             participants_in_sum: m, the guaranteed minimum number of honest participants in
                 every released sum (the coordinator must refuse to decrypt a smaller one).
             clip_norm: C, the L2 bound on each update.
-            sample_rate: q, the Poisson rate at which participants are drawn each round.
+            sample_rate: q; only 1 is accepted (every participant, every round: see the
+                module docstring for why Poisson sampling of participants is refused).
             accountant: ``"rdp"`` (default) or ``"pld"`` from dp-accounting.
             ledger: a :class:`~fedcrm.privacy.PrivacyLedger`, a path, or ``None``.
             generator: torch generator for the noise (tests); default: seeded from OS entropy.
@@ -232,15 +238,16 @@ class ClientLevelDP(BudgetedEngine):
             )
         if not math.isfinite(clip_norm) or clip_norm <= 0:
             raise ConfigError(f"{who}: clip_norm must be > 0, got {clip_norm!r}")
-        if not 0 < sample_rate <= 1:
-            raise ConfigError(f"{who}: sample_rate must be in (0, 1], got {sample_rate!r}")
-        if sample_rate * total_participants < participants_in_sum:
+        if sample_rate != 1:
+            # with distributed noise each drawn participant adds one share, so the noise
+            # variance of a released sum, J·σ²C²/m, gives away how many (J) were drawn: a
+            # review read J exactly from a 20,000-parameter update, and that channel alone
+            # cost ε ≈ 5.6 where the plan promised 4 (N = 80, q = 0.5, 50 rounds)
             raise ConfigError(
-                f"{who}: on average only q·N = {sample_rate * total_participants:g} participants "
-                f"are drawn per round, fewer than participants_in_sum={participants_in_sum}; the "
-                f"released sums would carry too little noise. Raise sample_rate or lower "
-                f"participants_in_sum."
-            )
+                f"{who}: sample_rate must be 1 (every participant, every round), got "
+                f"{sample_rate!r}; with distributed noise the amount of noise in a sum "
+                "reveals how many participants were drawn, which the Poisson-sampling "
+                "amplification assumes is secret")
         if accountant not in CLIENT_LEVEL_ACCOUNTANTS:
             raise ConfigError(
                 f"{who}: accountant must be one of {CLIENT_LEVEL_ACCOUNTANTS}, got {accountant!r}"
@@ -248,20 +255,11 @@ class ClientLevelDP(BudgetedEngine):
         epsilon, delta, clip_norm = float(epsilon), float(delta), float(clip_norm)
         sample_rate, rounds = float(sample_rate), int(rounds)
         total_participants, participants_in_sum = int(total_participants), int(participants_in_sum)
-        short = short_round_delta(sample_rate, rounds, total_participants, participants_in_sum)
-        if short > delta / 2:
-            raise ConfigError(
-                f"{who}: with q = {sample_rate:g} of N = {total_participants} participants, "
-                f"some of the {rounds} rounds may draw fewer than participants_in_sum="
-                f"{participants_in_sum} besides this one (probability up to {short:.3g}, more "
-                f"than half of δ = {delta:g}); whether such a round is released would reveal "
-                "who took part. Raise sample_rate or lower participants_in_sum."
-            )
         ledger = as_ledger(ledger)
         ensure_new_participant(ledger, participant_id)
         sigma = calibrate_client_noise_multiplier(
             epsilon=epsilon,
-            delta=delta - short,
+            delta=delta,
             rounds=rounds,
             sample_rate=sample_rate,
             accountant=accountant,
@@ -283,7 +281,7 @@ class ClientLevelDP(BudgetedEngine):
                 noise_multiplier=sigma,
                 rounds=rounds,
                 sample_rate=sample_rate,
-                delta=delta - short,
+                delta=delta,
                 accountant=accountant,
             ),
         )
@@ -425,6 +423,12 @@ class ClientLevelDP(BudgetedEngine):
         *,
         source: str | os.PathLike[str] | None = None,
     ) -> ClientLevelDP:
+        if state.plan.sample_rate != 1:
+            raise LedgerError(
+                f"{source or 'the saved state'}: participant {state.plan.participant_id!r} was "
+                f"planned with sample_rate {state.plan.sample_rate:g}; Poisson sampling of "
+                "participants with distributed noise reveals how many were drawn, so it is no "
+                "longer run. Its ledger stays readable; plan the remaining budget anew at q = 1")
         engine = cls(
             state.plan,
             ledger=ledger if ledger is not None else state.ledger_path,

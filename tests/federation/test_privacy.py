@@ -130,6 +130,21 @@ def test_exhausted_participant_drops_out_and_the_others_continue(tmp_path: Path)
         assert summaries[pid].epsilon_spent <= 4.0 and summaries[pid].anomalies == []
 
 
+def test_a_participant_that_has_spent_does_not_get_a_fresh_engine(tmp_path: Path) -> None:
+    # the same Participant objects (the same records) with a new ledger started again at ε = 0
+    config = CONFIG.model_copy(update={"rounds": 2})
+    participants = federation(config, count=2)
+    attach_record_level_dp(participants, (4.0, 1e-5), config, tmp_path / "run1.jsonl",
+                           accountant="rdp")
+    attach_record_level_dp(participants, (4.0, 1e-5), config, tmp_path / "again.jsonl",
+                           accountant="rdp")  # nothing spent yet: replacing is harmless
+    Coordinator(participants, FedAvg(), config).run_round(0)
+    for attach in (attach_record_level_dp, attach_client_level_dp):
+        with pytest.raises(ConfigError, match=r"'org0' already carries a DP engine that has "
+                                              r"spent ε = .* over 1 round\(s\)"):
+            attach(participants, (4.0, 1e-5), config, tmp_path / "run2.jsonl")
+
+
 def test_restart_mid_federation_keeps_the_accountant(tmp_path: Path) -> None:
     config = CONFIG.model_copy(update={"rounds": 4})
     ledger = tmp_path / "ledger.jsonl"

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict
+from pathlib import Path
 
 import dp_accounting
 import numpy as np
 import pytest
 import torch
 from dp_accounting import pld, rdp
-from scipy.stats import binom
 
 from fedcrm.errors import ConfigError
 from fedcrm.privacy import (
     BudgetExhausted,
     ClientLevelDP,
+    LedgerError,
     add_noise_share,
     calibrate_client_noise_multiplier,
     client_level_epsilon,
@@ -190,7 +192,6 @@ def test_rounds_compose_like_one_accountant_fed_all_rounds_and_then_stop() -> No
         rounds=4,
         total_participants=60,
         participants_in_sum=10,
-        sample_rate=0.5,
         accountant="rdp",
     )
     spends = []
@@ -208,29 +209,39 @@ def test_rounds_compose_like_one_accountant_fed_all_rounds_and_then_stop() -> No
     reference = rdp.RdpAccountant()
     reference.compose(
         dp_accounting.PoissonSampledDpEvent(
-            0.5, dp_accounting.GaussianDpEvent(engine.plan.noise_multiplier)
+            1.0, dp_accounting.GaussianDpEvent(engine.plan.noise_multiplier)
         ),
         4,
     )
-    # the accountant works at δ less the chance that a round draws fewer than m others
-    short = engine.plan.short_round_delta
-    assert short == pytest.approx(4 * binom.cdf(9, 59, 0.5)) and 0 < short < 1e-6
-    assert engine.get_epsilon() == reference.get_epsilon(1e-3 - short)
+    assert engine.plan.short_round_delta == 0.0 and engine.plan.accounting_delta == 1e-3
+    assert engine.get_epsilon() == reference.get_epsilon(1e-3)
 
 
-def test_a_release_that_would_reveal_who_was_drawn_is_refused() -> None:
-    # N = 20, q = 0.5, m = 10: a round is released with probability 0.588 when org-a is in
-    # the population and 0.500 when it is not (a reviewer's count), which the Poisson
-    # accountant does not cover; over 50 rounds that pattern alone costs more than the budget
-    with pytest.raises(ConfigError, match=r"fewer than participants_in_sum=10 besides this one "
-                       r"\(probability up to 1, more than half of δ = 0.001\)"):
+def test_poisson_sampling_of_participants_is_refused_because_the_noise_counts_them(
+        tmp_path: Path) -> None:
+    # each drawn participant adds one noise share, so a sum's noise variance J·σ²C²/m tells
+    # how many (J) were drawn: estimated from the released sums, J is exact for a large model
+    sigma, clip, m, d = 3.0, 1.0, 10, 20_000
+    share = sigma * clip / math.sqrt(m)
+    generator = torch.Generator().manual_seed(0)
+    for drawn in (8, 12):
+        noise = sum(share * torch.randn(d, generator=generator) for _ in range(drawn))
+        assert round(float(noise.square().sum()) / (d * share**2)) == drawn
+    with pytest.raises(ConfigError, match=r"sample_rate must be 1 \(every participant, every "
+                                          r"round\), got 0\.5; .*reveals how many"):
         ClientLevelDP.from_budget("org-a", epsilon=4.0, delta=1e-3, rounds=50,
-                                  total_participants=20, participants_in_sum=10,
+                                  total_participants=80, participants_in_sum=10,
                                   sample_rate=0.5)
-    # at q = 1 the coordinator selects participants: nothing is taken from δ
-    fixed = ClientLevelDP.from_budget("org-a", epsilon=4.0, delta=1e-3, rounds=50,
-                                      total_participants=20, participants_in_sum=10)
-    assert fixed.plan.short_round_delta == 0.0 and fixed.plan.accounting_delta == 1e-3
+    # a state saved by an older version with q < 1 is not resumed
+    engine = ClientLevelDP.from_budget("org-a", epsilon=4.0, delta=1e-3, rounds=5,
+                                       total_participants=80, participants_in_sum=10)
+    path = tmp_path / "state.json"
+    engine.save(path)
+    document = json.loads(path.read_text())
+    document["plan"]["sample_rate"] = 0.5
+    path.write_text(json.dumps(document))
+    with pytest.raises(LedgerError, match="planned with sample_rate 0.5"):
+        ClientLevelDP.load(path)
 
 
 def test_pld_accountant_matches_dp_accounting() -> None:
@@ -273,8 +284,8 @@ def test_one_release_per_round() -> None:
             {"participants_in_sum": 11},
             r"participants_in_sum must be an integer in \[1, total_participants=10\]",
         ),
-        ({"sample_rate": 0.2}, "only q·N = 2 participants"),
-        ({"sample_rate": 1.5}, r"sample_rate must be in \(0, 1\]"),
+        ({"sample_rate": 0.2}, r"sample_rate must be 1 \(every participant, every round\)"),
+        ({"sample_rate": 1.5}, r"sample_rate must be 1 .*got 1\.5"),
         ({"clip_norm": -1.0}, "clip_norm must be > 0"),
         ({"accountant": "prv"}, "accountant must be one of"),
         ({"epsilon": 0.0}, "epsilon must be a finite number > 0"),
