@@ -22,8 +22,8 @@ Trust assumptions (see docs/privacy.md):
   and is *not* private on its own.
 * The m participants whose shares are in a sum add their noise honestly. If up to t of them
   may collude or drop out, plan with ``participants_in_sum = m − t``.
-* The coordinator averages with a fixed denominator (e.g. the expected number q·N of
-  participants), not the realised count, which would reveal who took part.
+* The coordinator averages with a fixed denominator (the number of participants the round
+  selects), not the number of updates that arrived.
 """
 
 from __future__ import annotations
