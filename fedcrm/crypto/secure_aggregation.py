@@ -463,8 +463,7 @@ class KeyHolder:
     ) -> None:
         if min_contributors < 1:
             raise ConfigError(f"min_contributors must be ≥ 1, got {min_contributors}")
-        if share.n != public_key.n:
-            raise ConfigError(f"the key share of {share.participant_id!r} is for another key")
+        share.check(public_key)
         self.share = share
         self.public_key = public_key
         self.spec = spec
@@ -542,6 +541,15 @@ class KeyHolder:
                 "forwarded updates"
             )
         groups = _by_model(check.models)
+        if len(groups) > 1:
+            # an honest coordinator sends one global model per round; sums over models that
+            # differ by a hair, each model given to other participants, combine into one
+            # participant's update: (a+b) − (b+c) + (a+c) = 2a
+            raise CryptoError(
+                f"{me}: refusing to decrypt: the contributors of round "
+                f"{aggregate.round_number} trained from {len(groups)} different global models "
+                f"({'; '.join(sorted(', '.join(sorted(g)) for g in groups.values()))}); a round "
+                "has one model")
         for model, group in groups.items():
             before = self._trained_from.get(model)
             if before is not None and before != group:

@@ -230,6 +230,23 @@ class ThresholdPublicKey:
 class KeyShare:
     """One participant's secret share ``s_i`` of the decryption exponent. Keep it private."""
 
+    def check(self, public_key: ThresholdPublicKey) -> None:
+        """Raise :class:`ConfigError` unless this share belongs to ``public_key``: its key, its
+        index and owner, and ``v^(Δ·s_i) = v_i`` (the dealt verification key; Shoup 2000, §2).
+        A corrupted or mixed-up share is named on receipt, not at the first decryption."""
+        index = self.index
+        if (self.n != public_key.n or not 1 <= index <= len(public_key.participant_ids)
+                or public_key.participant_ids[index - 1] != self.participant_id):
+            raise ConfigError(f"the key share of {self.participant_id!r} does not belong to "
+                              "this public key (wrong key, index or owner)")
+        expected = public_key.verification_keys[index - 1]
+        nsquare = public_key.n * public_key.n
+        if gmpy2.powmod(public_key.verification_base, public_key.delta * self.secret,
+                        nsquare) != expected:
+            raise ConfigError(f"the key share of {self.participant_id!r} does not match its "
+                              "verification key (corrupted, or from another dealing); ask "
+                              "the dealer for it again")
+
     index: int
     participant_id: str
     secret: int

@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
@@ -365,8 +366,16 @@ class Participant:
 
     # ---------------------------------------------------------------- training
     def _seed(self, round_number: int) -> int:
+        # the seed repeats every 2³¹ rounds: two trainings from models a hair apart with the
+        # same seed give updates whose difference a coordinator could exploit (a review
+        # recovered one org's update from two encrypted sums that way), so such rounds are
+        # refused; no real federation runs 2³¹ rounds
+        if isinstance(round_number, bool) or not isinstance(round_number, Integral) \
+                or not 0 <= round_number < 2**31:
+            raise ConfigError(f"participant {self.participant_id!r}: round number must be a "
+                              f"whole number in [0, 2³¹), got {round_number!r}")
         return (self.config.seed * 1_000_003 + zlib.crc32(self.participant_id.encode())
-                + round_number * 7919) % (2**31)
+                + int(round_number) * 7919) % (2**31)
 
     def train(self, parameters: np.ndarray, round_number: int, *, prox_mu: float | None = None,
               epochs: int | None = None) -> Update:

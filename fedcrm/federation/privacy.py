@@ -348,6 +348,20 @@ class RecordLevelHook:
         return f"RecordLevelHook({self.engine!r})"
 
 
+#: fields of a record-level spend report that follow from the org's training-set size (the
+#: sample rate is 1/⌈n/B⌉, σ and the steps follow from it): kept out of the round log in
+#: encrypted mode, where an org's weight (its sample count under FedAvg) is secret
+_SIZE_REVEALING = ("steps", "steps_planned", "sample_rate", "noise_multiplier")
+
+
+def sealed_privacy_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """What an encrypted update may tell the coordinator about its privacy spend: the ε and δ
+    figures, not the fields that reveal how many records the org trained on."""
+    if report.get("mode") != "record":
+        return dict(report)  # client-level fields are the same for every org
+    return {key: value for key, value in report.items() if key not in _SIZE_REVEALING}
+
+
 def _refuse_spent_hook(participant: Participant) -> None:
     """A participant whose attached engine has already spent must not get a fresh one: the
     new engine would start its accounting at ε = 0 for the same records."""

@@ -74,7 +74,7 @@ from fedcrm.errors import AggregationError, ConfigError, CryptoError, PrivacyBud
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator, EncryptedRound, RoundRecord
 from fedcrm.federation.participant import Participant, Update
-from fedcrm.federation.privacy import check_client_level_weighting
+from fedcrm.federation.privacy import check_client_level_weighting, sealed_privacy_report
 from fedcrm.federation.strategies import CoordinateMedian, RoundPlan, Strategy, TrimmedMean
 
 #: what a client raises when it cannot be reached (a dropout, not a bug)
@@ -109,12 +109,10 @@ class FederationKeys:
                 f"{sorted(self.shares)}; pass exactly the shares the ceremony dealt"
             )
         for participant_id, share in self.shares.items():
-            if (share.participant_id != participant_id or share.n != self.public_key.n
-                    or share.index != self.public_key.index_of(participant_id)):
-                raise ConfigError(
-                    f"participant {participant_id!r}: its key share does not belong to this "
-                    "public key (wrong key, index or owner)"
-                )
+            if share.participant_id != participant_id:
+                raise ConfigError(f"participant {participant_id!r}: its key share is "
+                                  f"{share.participant_id!r}'s")
+            share.check(self.public_key)
         missing = sorted(holders - set(self.signing_keys))
         if missing:
             raise ConfigError(f"key holders without an Ed25519 signing key: {missing}")
@@ -347,7 +345,8 @@ class SecureClient:
         weight = float(strategy.weight(update))
         message = self.encryptor.encrypt(update.delta, weight, round_number,
                                          model=model_digest(parameters))
-        return SealedUpdate(message=message.to_bytes(), privacy=dict(update.privacy))
+        return SealedUpdate(message=message.to_bytes(),
+                            privacy=sealed_privacy_report(update.privacy))
 
     def partial_decrypt(self, aggregate: bytes, updates: Sequence[bytes]) -> bytes:
         """Key-holder step: check ``aggregate`` against the forwarded ``updates`` and return

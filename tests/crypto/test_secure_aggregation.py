@@ -344,6 +344,38 @@ def test_key_holders_refuse_to_decrypt_what_is_not_an_honest_aggregate(
         _holder(federation, spec, "org-a").partial_decrypt(other, forwarded)
 
 
+def test_a_round_whose_contributors_trained_from_different_models_is_not_decrypted(
+    federation: Federation, spec: PackingSpec
+) -> None:
+    # each org given its own model, a hair apart: the sums {a,b}, {b,c}, {a,c} each passed the
+    # per-model rule, and (S1 − S2 + S3) / 2 gave org-a's update exactly (a review's attack)
+    updates = _updates(3, federation.ids[:2])
+    encryptors = {p: make_encryptor(federation, spec, p) for p in updates}
+    messages = [encryptors[p].encrypt(u, WEIGHTS[p], 1, model=model).to_bytes()
+                for (p, u), model in zip(updates.items(), (model_for(1), model_for(2)),
+                                         strict=True)]
+    aggregator = _aggregator(federation, spec)
+    aggregator.submit_all(messages)
+    with pytest.raises(CryptoError, match=r"org-d: refusing to decrypt: the contributors of "
+                                          r"round 1 trained from 2 different global models"):
+        _holder(federation, spec, "org-d").partial_decrypt(aggregator.encrypted_aggregate(),
+                                                           messages)
+
+
+def test_a_key_share_that_does_not_match_its_verification_key_is_refused_on_receipt(
+    federation: Federation, spec: PackingSpec
+) -> None:
+    share = federation.share("org-a")
+    corrupted = dataclasses.replace(share, secret=share.secret + 1)
+    with pytest.raises(ConfigError, match="'org-a' does not match its verification key"):
+        KeyHolder(corrupted, federation.public_key, spec, federation_id=FEDERATION_ID,
+                  roster=federation.roster)
+    relabelled = dataclasses.replace(share, participant_id="org-b")
+    with pytest.raises(ConfigError, match="'org-b' does not belong to this public key"):
+        KeyHolder(relabelled, federation.public_key, spec, federation_id=FEDERATION_ID,
+                  roster=federation.roster)
+
+
 def test_setup_errors_are_reported(federation: Federation, spec: PackingSpec) -> None:
     small = dataclasses.replace(spec, max_participants=4)
     with pytest.raises(ConfigError, match="roster has 5 participants.*headroom for 4"):

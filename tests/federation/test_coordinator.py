@@ -53,6 +53,20 @@ def test_reproducible_by_seed(tmp_path: Path) -> None:
     assert not np.array_equal(first.parameters, third.parameters)
 
 
+def test_a_round_number_whose_training_seed_would_repeat_is_refused() -> None:
+    # the seed repeats every 2³¹ rounds: two bit-identical trainings from models a hair apart
+    # let a coordinator difference two encrypted sums into one org's update
+    participant = federation()[0]
+    start = get_parameters(participant.new_model())
+    first = participant.train(start, 2**31 - 1)
+    assert np.isfinite(first.delta).all()
+    for bad in (2**31 + 5, -1, True, 2.0):
+        with pytest.raises(ConfigError, match=r"'org0': round number must be a whole number "
+                                              r"in \[0, 2³¹\)"):
+            participant.train(start, bad)  # type: ignore[arg-type]
+    assert participant.train(start, np.int64(5)).delta.shape == first.delta.shape
+
+
 def test_round_log_is_structured(tmp_path: Path) -> None:
     log = tmp_path / "rounds.jsonl"
     Coordinator(federation(), FedAvg(), CONFIG, log_path=log).run(progress=False)

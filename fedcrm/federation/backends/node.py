@@ -57,7 +57,7 @@ from fedcrm.federation.backends.records import (
     to_json,
 )
 from fedcrm.federation.participant import Participant, ParticipantData
-from fedcrm.federation.privacy import attach_record_level_dp
+from fedcrm.federation.privacy import attach_record_level_dp, sealed_privacy_report
 from fedcrm.federation.secure import _power_of_two_ceiling, participant_weight
 from fedcrm.federation.settings import FederationConfig
 
@@ -462,7 +462,8 @@ class NodeAgent:
                                     model=model_digest(parameters)).to_bytes()
         self._save_secure(generator=rng)
         return pack({"accepted": True, "message": message,
-                     "privacy": to_json(update.privacy) if update.privacy else None})
+                     "privacy": to_json(sealed_privacy_report(update.privacy))
+                     if update.privacy else None})
 
     def decrypt(self, content: RecordDict) -> RecordDict:
         """Key-holder step: re-verify the forwarded updates, then partially decrypt."""
