@@ -217,6 +217,10 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+#: execution option of a read-only transaction: SQLite begins it without the write lock
+READ_ONLY = "fedcrm_read_only"
+
+
 def _version_in(conn: Connection, where: str) -> int:
     inspector = inspect(conn)
     if not inspector.has_table("schema_version"):
@@ -232,8 +236,9 @@ def _version_in(conn: Connection, where: str) -> int:
 
 
 def schema_version(engine: Engine) -> int:
-    """The schema version of the database behind ``engine`` (0 when empty)."""
-    with engine.connect() as conn:
+    """The schema version of the database behind ``engine`` (0 when empty); a read, without
+    the write lock."""
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         return _version_in(conn, engine.url.render_as_string(hide_password=True))
 
 
@@ -241,11 +246,15 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> list[int]:
     """Bring the database up to ``target`` and return the versions applied.
 
     All steps run in one transaction, so a failing step leaves the database as it was. A
-    database newer than this code is refused rather than guessed at.
+    database newer than this code is refused rather than guessed at. A database already at
+    ``target`` is only read (no write lock), so opening a review never waits for a writer.
     """
     if not 0 <= target <= SCHEMA_VERSION:
         raise ConfigError(f"schema version must be between 0 and {SCHEMA_VERSION}, not {target}")
     where = engine.url.render_as_string(hide_password=True)
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+        if _version_in(conn, where) == target:
+            return []
     applied: list[int] = []
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

@@ -33,7 +33,7 @@ from fedcrm.review.errors import ReviewBusy, StaleVersionError, UnknownFieldErro
 from fedcrm.review.exporting import export_approved, export_audit, export_labels
 from fedcrm.review.fingerprint import field_fingerprint
 from fedcrm.review.impact import default_impact_weights, field_impact, priority
-from fedcrm.review.migrations import migrate, schema_version
+from fedcrm.review.migrations import READ_ONLY, migrate, schema_version
 from fedcrm.review.models import (
     Action,
     AuditEntry,
@@ -63,8 +63,6 @@ from fedcrm.schema.models import FieldMeta, FieldProfile, OrgSchema
 DEFAULT_DB = Path(".fedcrm") / "review.db"
 #: SQLite waits this long for another writer before giving up
 SQLITE_BUSY_TIMEOUT_S = 30.0
-#: execution option of the store's read-only transactions
-READ_ONLY = "fedcrm_read_only"
 _APPEND_ONLY_TABLE_NAMES = frozenset(table.__tablename__ for table in APPEND_ONLY)
 _QUEUE_GROUPS = {Status.NEEDS_REVIEW: 0, Status.PENDING: 1, Status.DEFERRED: 2}
 
@@ -156,6 +154,11 @@ def create_review_engine(location: str | Path | None = None, *, create: bool = T
     if checkable and not create and not Path(database).exists():
         raise ConfigError(f"no review database at {database}; run `fedcrm review import` "
                           "first (or check the --db path)")
+    if checkable and not create and Path(database).is_file() \
+            and Path(database).stat().st_size == 0:
+        # a mistyped --db naming an empty file: opening it would write SQLite's header
+        raise ConfigError(f"{database} is not a review database (it is empty); run `fedcrm "
+                          "review import` first (or check the --db path)")
     if not in_memory:
         folder = Path(database).parent
         try:
@@ -230,6 +233,12 @@ class ReviewStore:
         self.url = database_url(location)
         self.engine = create_review_engine(location, create=create)
         try:
+            in_memory = make_url(self.url).database in (None, "", ":memory:")
+            if not create and not in_memory and schema_version(self.engine) == 0:
+                # an empty file (a mistyped --db) is not an empty review: do not turn it into one
+                self.engine.dispose()
+                raise ConfigError(f"{self.describe()} is not a review database (it is empty); "
+                                  "run `fedcrm review import` first (or check the --db path)")
             self.applied_migrations = migrate(self.engine)
         except DBAPIError as exc:
             # OperationalError (a folder, no permission, server down) and DatabaseError
@@ -241,9 +250,13 @@ class ReviewStore:
                     f"write lock for more than {SQLITE_BUSY_TIMEOUT_S:g} s while it was being "
                     "opened; try again when it is done"
                 ) from exc
+            hint = (" (if the file is fine, its folder may be read-only: SQLite writes its "
+                    "-wal and -shm files beside the database)"
+                    if "unable to open" in str(exc.orig) else "")
             raise ConfigError(
-                f"cannot open the review database {self.describe()}: {exc.orig}; give the "
-                "path of a review database or of a new file (--db), or a database URL (--url)"
+                f"cannot open the review database {self.describe()}: {exc.orig}{hint}; give "
+                "the path of a review database or of a new file (--db), or a database URL "
+                "(--url)"
             ) from exc
         self.ontology = ontology if ontology is not None else load_ontology()
         self._concepts = {c.id: c for c in self.ontology.concepts}
@@ -296,12 +309,27 @@ class ReviewStore:
                 yield session
         except OperationalError as exc:
             if not _locked(exc):
-                raise
+                raise self._driver_error(exc) from exc
             raise ReviewBusy(
                 f"the review database {self.describe()} is busy: another process held its "
                 f"write lock for more than {SQLITE_BUSY_TIMEOUT_S:g} s; nothing was changed, "
                 "try again when it is done"
             ) from exc
+        except DBAPIError as exc:  # e.g. "database disk image is malformed"
+            raise self._driver_error(exc) from exc
+
+    def _driver_error(self, exc: DBAPIError) -> ConfigError:
+        """A database error the reviewer can act on, naming the database (nothing changed:
+        the transaction was rolled back)."""
+        reason = str(exc.orig)
+        if "readonly" in reason.replace("-", "").replace(" ", ""):
+            advice = "make the file (and its folder) writable, or work on a copy"
+        elif "malformed" in reason or "not a database" in reason:
+            advice = "restore it from a backup or an exported mapping"
+        else:
+            advice = "check the database and try again"
+        return ConfigError(f"the review database {self.describe()}: {reason}; nothing was "
+                           f"changed; {advice}")
 
     # -- import -----------------------------------------------------------------------------
 

@@ -183,3 +183,45 @@ def test_opening_without_create_refuses_a_missing_file(tmp_path: Path,
         assert existing.progress().total == 0
     # nothing to check for an in-memory database
     ReviewStore("sqlite://", ontology=ontology, create=False).close()
+
+
+def test_an_empty_file_is_not_opened_as_an_empty_review(tmp_path: Path,
+                                                         ontology: Ontology) -> None:
+    # a mistyped --db naming an empty file was shown as an empty review and filled with tables
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"notes\.db is not a review database \(it is "
+                                          r"empty\)"):
+        ReviewStore(notes, ontology=ontology, create=False)
+    assert notes.read_bytes() == b""
+
+
+def test_reading_a_review_does_not_wait_for_a_writer(
+        store: ReviewStore, db_path: Path, ontology: Ontology,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # opening a store took the write lock (its schema check ran in BEGIN IMMEDIATE), so every
+    # read command waited for, and could time out on, an import or export in another process
+    import sqlite3
+
+    from fedcrm.review import store as store_module
+
+    monkeypatch.setattr(store_module, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+    writer = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with ReviewStore(db_path, ontology=ontology, create=False) as reader:
+            assert reader.progress().total == store.progress().total > 0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_database_that_cannot_be_written_is_named_not_a_traceback(
+        store: ReviewStore, db_path: Path, ontology: Ontology) -> None:
+    read_only = f"sqlite:///file:{db_path}?mode=ro&uri=true"
+    with ReviewStore(read_only, ontology=ontology, create=False) as reader:
+        assert reader.progress().total > 0  # reading works
+        with pytest.raises(ConfigError, match=r"attempt to write a readonly database; nothing "
+                                              r"was changed; make the file .* writable"):
+            reader.decide(request())
+    assert store.progress().decided == 0
