@@ -559,7 +559,8 @@ def from_review_command(
 
         with ReviewStore(url if url is not None else str(db), create=False) as store:
             merged = import_review_labels(store, folder, schemas=_schemas(schema),
-                                          replace=replace, reason=reason)
+                                          replace=replace, reason=reason,
+                                          exported_by=default_annotator())
     if as_json:
         print_json(merged)
         return

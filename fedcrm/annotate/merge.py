@@ -33,6 +33,7 @@ from fedcrm.annotate.exchange import Answer, read_answers, utc_now, utc_timestam
 from fedcrm.annotate.pool import load_org_schema
 from fedcrm.errors import ConfigError, MappingError, validation_problems
 from fedcrm.matching.corpus import (
+    GROUP_PATTERN,
     FieldLabel,
     OrgSource,
     default_annotations_dir,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from fedcrm.review.store import ReviewStore
 
 Method = Literal["hand", "synthetic", "review", "active_learning"]
-_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SAFE_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: how many problems an error message lists before summarising the rest
 MAX_LISTED = 20
@@ -216,7 +216,7 @@ def merge_answers(
             problems.append(f"{where}: unknown concept {answer.concept!r} (ontology "
                             f"{ontology.version}){hint} Write 'none' if no concept fits.")
             continue
-        if answer.group is not None and not _GROUP_RE.match(answer.group):
+        if answer.group is not None and not GROUP_PATTERN.match(answer.group):
             problems.append(f"{where}: group {answer.group!r} must be letters, digits, '_', "
                             "'.' or '-' (e.g. account.loyalty_tier)")
             continue
@@ -497,21 +497,37 @@ def import_review_labels(
 ) -> MergeReport:
     """Turn review decisions into corpus labels with the same validation and merge.
 
-    ``source`` is a :class:`~fedcrm.review.ReviewStore` (its decisions are exported with
-    :meth:`~fedcrm.review.ReviewStore.export_labels` into a scratch folder first) or a folder
-    that ``export_labels`` wrote. The labels keep the reviewer, decision time and comment, with
+    ``source`` is a :class:`~fedcrm.review.ReviewStore` (its decided fields are read, and one
+    ``labels`` audit entry naming the annotations folder, the counts and ``exported_by`` is
+    appended once the merge has succeeded; a refused merge records nothing) or a folder that
+    ``export_labels`` wrote. The labels keep the reviewer, decision time and comment, with
     ``method="review"``; a decision that contradicts an existing label is a conflict unless
     ``replace`` is given with a ``reason``.
     """
     if isinstance(source, str | Path):
         answers = _review_answers(Path(source))
     else:
-        with tempfile.TemporaryDirectory(prefix="fedcrm-review-labels-") as scratch:
-            source.export_labels(scratch, exported_by=exported_by)
-            answers = _review_answers(Path(scratch))
-    return merge_answers(answers, annotations_dir, ontology=ontology, schemas=schemas,
-                         metadata_root=metadata_root, method="review", replace=replace,
-                         reason=reason)
+        answers = [
+            _review_answer(label, f"review decision on {label.org} {label.object}.{label.field}")
+            for labels in source.decided_labels().values() for label in labels]
+        if not answers:
+            raise MappingError(f"the review {source.describe()} has no decided fields (approved "
+                               "or no equivalent) to turn into labels; decide some first")
+    report = merge_answers(answers, annotations_dir, ontology=ontology, schemas=schemas,
+                           metadata_root=metadata_root, method="review", replace=replace,
+                           reason=reason)
+    if not isinstance(source, str | Path):
+        source.record_label_import(annotations_dir if annotations_dir is not None
+                                   else default_annotations_dir(), added=report.added,
+                                   replaced=report.replaced, unchanged=report.unchanged,
+                                   actor=exported_by)
+    return report
+
+
+def _review_answer(label: FieldLabel, where: str) -> Answer:
+    return Answer(org=label.org, object=label.object, field=label.field, concept=label.concept,
+                  group=label.group, annotator=label.annotator, labelled_at=label.labelled_at,
+                  round=label.round, note=label.note, where=where)
 
 
 def _review_answers(folder: Path) -> list[Answer]:
@@ -522,10 +538,5 @@ def _review_answers(folder: Path) -> list[Answer]:
     answers: list[Answer] = []
     for path in sorted(labels_dir.glob("*.jsonl")):
         for number, label in enumerate(read_labels(path), start=1):
-            answers.append(Answer(
-                org=label.org, object=label.object, field=label.field, concept=label.concept,
-                group=label.group, annotator=label.annotator, labelled_at=label.labelled_at,
-                round=label.round, note=label.note,
-                where=f"{path.name}:{number} (review decision)",
-            ))
+            answers.append(_review_answer(label, f"{path.name}:{number} (review decision)"))
     return answers

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ from fedcrm.schema.models import OrgSchema
 ENV_ANNOTATIONS = "FEDCRM_ANNOTATIONS"
 ENV_METADATA_ROOT = "FEDCRM_METADATA_ROOT"
 KINDS = ("real", "synthetic")
+
+
+#: what a cross-org group id may look like (``account.loyalty_tier``): letters, digits, ``_``,
+#: ``.`` and ``-``, starting with a letter or digit; the review and the annotation import
+#: refuse anything else, so a group chosen in one can always be stored by the other
+GROUP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 class FieldLabel(BaseModel):

@@ -287,10 +287,9 @@ def export_labels(
         raise
 
 
-def _labels_in(
-    session: Session, root: Path, files: _WrittenFiles, *, replace: bool, exported_by: str,
-) -> LabelExportReport:
-    """The body of :func:`export_labels`, inside its transaction."""
+def decided_labels(session: Session) -> dict[str, list[FieldLabel]]:
+    """Org → a :class:`FieldLabel` for every decided field (approved or no equivalent), with
+    the reviewer as annotator, the decision time and the comment; writes nothing."""
     # FOR SHARE on server databases: decisions wait until the export has written them
     rows = list(session.scalars(
         select(FieldProposal).where(
@@ -317,6 +316,14 @@ def _labels_in(
             group=_group_of(row.decided_block), annotator=decision.reviewer, method="review",
             labelled_at=decision.decided_at, note=decision.comment,
         ))
+    return by_org
+
+
+def _labels_in(
+    session: Session, root: Path, files: _WrittenFiles, *, replace: bool, exported_by: str,
+) -> LabelExportReport:
+    """The body of :func:`export_labels`, inside its transaction."""
+    by_org = decided_labels(session)
     added = replaced = unchanged = 0
     conflicts: list[LabelConflict] = []
     changed_files: dict[Path, list[FieldLabel]] = {}

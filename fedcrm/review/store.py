@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,12 +26,13 @@ from sqlalchemy.orm.session import ORMExecuteState
 from sqlalchemy.pool import StaticPool
 
 from fedcrm.errors import ConfigError, MappingError
+from fedcrm.matching.corpus import GROUP_PATTERN, FieldLabel
 from fedcrm.matching.proposal import CUSTOM_BLOCK_PREFIX, MappingProposal
 from fedcrm.ontology import load_ontology
 from fedcrm.ontology.models import Ontology
 from fedcrm.review._util import sha256_hex, utc_now
 from fedcrm.review.errors import ReviewBusy, StaleVersionError, UnknownFieldError
-from fedcrm.review.exporting import export_approved, export_audit, export_labels
+from fedcrm.review.exporting import decided_labels, export_approved, export_audit, export_labels
 from fedcrm.review.fingerprint import field_fingerprint
 from fedcrm.review.impact import default_impact_weights, field_impact, priority
 from fedcrm.review.migrations import READ_ONLY, migrate, schema_version
@@ -615,6 +617,15 @@ class ReviewStore:
 
     def _check_choice(self, target: str, where: str) -> None:
         if target.startswith(CUSTOM_BLOCK_PREFIX):
+            # the group must be one the annotation corpus can store (fedcrm annotate
+            # from-review, export_labels): an id of the right form, and not a concept's
+            group = target[len(CUSTOM_BLOCK_PREFIX):]
+            if group in self._concepts:
+                raise MappingError(f"{where}: {group!r} is a concept id; choose the concept "
+                                   f"{group!r} itself, not a custom block of that name")
+            if not GROUP_PATTERN.match(group):
+                raise MappingError(f"{where}: custom block id {group!r} must be letters, "
+                                   "digits, '_', '.' or '-' (e.g. custom:account.loyalty_tier)")
             return
         if target not in self._concepts:
             close = difflib.get_close_matches(target, list(self._concepts), n=3)
@@ -871,6 +882,21 @@ class ReviewStore:
         """Write decisions as annotation labels; see
         :func:`fedcrm.review.exporting.export_labels`."""
         return export_labels(self, folder, replace=replace, exported_by=exported_by)
+
+    def decided_labels(self) -> dict[str, list[FieldLabel]]:
+        """Org → the labels of its decided fields (approved or no equivalent), as
+        :meth:`export_labels` would write them; reads only, records nothing."""
+        with self._transaction(read_only=True) as session:
+            return decided_labels(session)
+
+    def record_label_import(self, folder: str | Path, *, added: int, replaced: int,
+                            unchanged: int, actor: str) -> None:
+        """Append the audit entry of decisions merged into an annotations folder by another
+        tool (``fedcrm annotate from-review``), once the merge has succeeded."""
+        with self._transaction() as session:
+            session.add(AuditLog(at=utc_now(), actor=actor, event="labels", details={
+                "folder": os.path.realpath(folder), "added": added, "replaced": replaced,
+                "unchanged": unchanged, "conflicts": 0}))
 
     def export_audit(self, path: str | Path, *, format: str = "jsonl") -> int:
         """Write the audit log as JSON lines or CSV; see

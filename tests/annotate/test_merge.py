@@ -365,8 +365,15 @@ def test_review_decisions_become_labels_through_the_same_merge(
     store: ReviewStore, folder: Path, ontology: Ontology
 ) -> None:
     schemas = {s.org_id: s for s in make_schemas()}
-    report = import_review_labels(store, folder, ontology=ontology, schemas=schemas)
+    before = len(store.audit_log())
+    report = import_review_labels(store, folder, ontology=ontology, schemas=schemas,
+                                  exported_by="ana")
     assert report.added == 2  # the deferred field is no label
+    # one audit entry, after the merge, naming the real folder, the counts and who ran it
+    (entry,) = store.audit_log()[before:]
+    assert (entry.event, entry.actor) == ("labels", "ana")
+    assert entry.details["folder"] == os.path.realpath(folder)
+    assert (entry.details["added"], entry.details["unchanged"]) == (2, 0)
     labels = {lab.field: lab for lab in read_labels(folder / "labels" / "acme.jsonl")}
     revenue = labels["Annual_Rev__c"]
     assert (revenue.concept, revenue.method, revenue.annotator, revenue.note) == (
@@ -376,8 +383,20 @@ def test_review_decisions_become_labels_through_the_same_merge(
     # a later decision that contradicts the corpus is a conflict, as for any answer
     decide(store, "acme", "Account", "Fax_Line__c", Action.CHOOSE, reviewer="ben",
            concept="account.phone")
-    with pytest.raises(LabelConflictError, match="labelled 'no concept' by ben \\(review\\)"):
+    logged = len(store.audit_log())
+    with pytest.raises(LabelConflictError, match=r"review decision on acme Account\.Fax_Line__c"
+                                                 r".*labelled 'no concept' by ben \(review\)"):
         import_review_labels(store, folder, ontology=ontology, schemas=schemas)
+    assert len(store.audit_log()) == logged  # a refused merge records no import
+
+
+def test_a_review_without_decisions_is_named(folder: Path, ontology: Ontology,
+                                             tmp_path: Path) -> None:
+    with ReviewStore(tmp_path / "undecided.db", ontology=ontology) as empty:
+        empty.import_proposal(make_proposal(), schemas=make_schemas(), imported_by="importer")
+        with pytest.raises(MappingError, match="has no decided fields"):
+            import_review_labels(empty, folder, ontology=ontology)
+        assert [e.event for e in empty.audit_log()] == ["import"]
 
 
 def test_an_answers_file_without_tasks_is_refused(folder: Path, ontology: Ontology) -> None:

@@ -537,12 +537,18 @@ def test_paths_and_values_are_not_read_as_markup(mapping_file: Path, tmp_path: P
     code, out = invoke_wide("audit", "--db", db, "-o", str(audit_file))
     assert code == 0, out
     assert f"to {audit_file}" in out and audit_file.is_file()
+    # a block id the annotation corpus could not store is refused, and shown as typed
     code, out = invoke_wide("decide", "acme", "Account.Health__c", "choose", "--concept",
                             "custom:[b]tier", "--db", db)
-    assert code == 0, out
-    assert "choose custom:[b]tier (version 2)" in out
+    assert code == 2 and "custom block id '[b]tier' must be letters" in out, out
+    code, out = invoke_wide("decide", "acme", "Account.Health__c", "choose", "--concept",
+                            "custom:account.arr", "--db", db)
+    assert code == 2 and "'account.arr' is a concept id" in out, out
+    code, out = invoke_wide("decide", "acme", "Account.Health__c", "choose", "--concept",
+                            "custom:tier", "--comment", "[b]not bold", "--db", db)
+    assert code == 0 and "choose custom:tier (version 2)" in out, out
     code, out = invoke_wide("show", "acme", "Account.Health__c", "--db", db)
-    assert code == 0 and "choose custom:[b]tier" in out
+    assert code == 0 and "[b]not bold" in out, out
 
 
 # -- serve -----------------------------------------------------------------------------------
