@@ -184,11 +184,20 @@ def _export_in(
         raise MappingError("nothing to export: the review store has no fields; "
                            "import a mapping first (fedcrm review import)")
     rejected = rejections_by_field(session, [row.id for row in rows])
-    batch_ids = sorted({row.batch_id for row in rows})
+    # every import the export draws on: the one each field's proposal came from, and the one
+    # each decision in effect was made on (a re-import that left a field unchanged moves the
+    # field to the new batch, but its decision rests on the proposal it was made on)
+    in_effect = [row.last_decision_id for row in rows
+                 if Status(row.status).decided and row.last_decision_id is not None]
+    decided_on: set[int] = set()
+    for start in range(0, len(in_effect), 500):
+        decided_on.update(session.scalars(
+            select(Decision.batch_id).where(Decision.id.in_(in_effect[start:start + 500]))))
+    batch_ids = sorted({row.batch_id for row in rows} | decided_on)
     batches = list(session.scalars(
         select(ImportBatch).where(ImportBatch.id.in_(batch_ids)).order_by(ImportBatch.id)
     ))
-    latest = batches[-1]
+    latest = next(b for b in reversed(batches) if b.id == max(row.batch_id for row in rows))
     by_org: dict[str, list[FieldMapping]] = {}
     for row in rows:
         by_org.setdefault(row.org, []).append(
@@ -205,12 +214,10 @@ def _export_in(
     version = int(session.scalar(select(func.max(ApprovedExport.version))) or 0) + 1
     target = approved_target(path, version)
     sidecar = provenance_path(target)
-    effective = [row.last_decision_id for row in rows
-                 if Status(row.status).decided and row.last_decision_id is not None]
     reviewers: Counter[str] = Counter()
-    for start in range(0, len(effective), 500):
+    for start in range(0, len(in_effect), 500):
         reviewers.update(session.scalars(
-            select(Decision.reviewer).where(Decision.id.in_(effective[start:start + 500]))
+            select(Decision.reviewer).where(Decision.id.in_(in_effect[start:start + 500]))
         ))
     actions: Counter[str] = Counter()
     for action, count in session.execute(

@@ -4,6 +4,7 @@ they were)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,14 @@ from fedcrm.review import Action, ReviewStore
 from fedcrm.review.exporting import approved_target
 from fedcrm.review.tables import ApprovedExport
 
-from ._helpers import decide, event_details, n_fields
+from ._helpers import (
+    MATCHER_VERSION,
+    decide,
+    event_details,
+    make_proposal,
+    make_schemas,
+    n_fields,
+)
 
 
 def exports_recorded(store: ReviewStore) -> int:
@@ -107,3 +115,16 @@ def test_label_export_into_a_file_is_refused(store: ReviewStore, tmp_path: Path)
                                           r"acme\.jsonl"):
         store.export_labels(blocker)
     assert event_details(store, "labels") == []
+
+
+def test_provenance_names_the_import_each_decision_in_effect_was_made_on(
+        store: ReviewStore, tmp_path: Path) -> None:
+    # a re-import that leaves a decided field unchanged moves it to the new batch; the
+    # provenance listed only that batch, not the one the decision was made on
+    decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
+    store.import_proposal(make_proposal(matcher_version="retrained-b"), schemas=make_schemas(),
+                          imported_by="importer")
+    result = store.export_approved(tmp_path / "out", exported_by="ana")
+    provenance = json.loads(Path(result.provenance_path).read_text())
+    assert [(i["batch_id"], i["matcher_version"]) for i in provenance["imports"]] == [
+        (1, MATCHER_VERSION), (2, "retrained-b")]
