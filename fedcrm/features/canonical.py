@@ -27,6 +27,7 @@ import pandas as pd
 
 from fedcrm.errors import FeatureError
 from fedcrm.features.convert import (
+    USD_PER_UNIT,
     Conversion,
     check_currency_options,
     convert_field,
@@ -262,10 +263,18 @@ def canonicalize(
             object_currency = next(iter(codes))
             where = object_name if object_name in currency_columns else "org"
             currency_source = f"{where} records' currency column"
-        elif default_currency is None and len(codes) > 1:
+            known = {*USD_PER_UNIT, *(currency_rates or {})}
+            if object_currency not in known:
+                raise FeatureError(
+                    f"org {org_id}: {object_name} records are in {object_currency}, a "
+                    f"currency without an exchange rate here ({', '.join(sorted(known))}); "
+                    f"pass currency_rates={{'{object_currency}': <USD per unit>}}")
+        elif len(codes) > 1:
+            # a default does not make a multi-currency column single-currency: say so anyway
+            read_as = f"{default_currency} (the org default)" if default_currency else "USD"
             skipped.append(f"{sobject.api_name}: records carry several currencies "
                            f"({', '.join(sorted(codes))}); amounts without a currency in "
-                           "their name are read as USD (per-record conversion is not "
+                           f"their name are read as {read_as} (per-record conversion is not "
                            "supported)")
         columns: dict[str, pd.Series] = {ID_COLUMN: frame[id_column].astype("string")}
         used = {id_column}

@@ -43,7 +43,7 @@ TRUE_WORDS = frozenset({
     "checked", "on",
 })
 FALSE_WORDS = frozenset({
-    "false", "no", "n", "0", "nein", "non", "faux", "falso", "unchecked", "off",
+    "false", "no", "n", "0", "nein", "non", "faux", "falso", "falsch", "unchecked", "off",
 })
 _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1 / 24,
                      "minutes": 1 / 1440, "weeks": 7.0}
@@ -118,9 +118,10 @@ def check_currency_options(
 
 
 def field_tokens(meta: FieldMeta) -> tuple[str, ...]:
-    """API-name and label words of a field (abbreviations expanded)."""
-    return (*expand(split_api_name(meta.api_name)), *expand(words(meta.label or "")),
-            *words(meta.description or ""), *words(meta.help_text or ""))
+    """API-name and label words of a field (abbreviations expanded). Not the description or
+    help text: prose such as "the full amount, not in thousands" or "accounts above 1 m"
+    names a scale the field does not have (a review saw 250000 read as 2.5e8)."""
+    return (*expand(split_api_name(meta.api_name)), *expand(words(meta.label or "")))
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
@@ -130,6 +131,9 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float)
     text = values.astype("string").str.strip()
+    # accounting negatives: "(500)", "$(1,250.00)", "(1.250,00 €)"
+    negative = text.str.fullmatch(r"[^\d(]*\(\s*[^()]*\d[^()]*\)\s*[^\d)]*", na=False)
+    text = text.where(~negative, "-" + text.str.replace(r"[()]", "", regex=True))
     cleaned = text.str.replace(_NUMBER_CLEAN, "", regex=True)
     # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals. A single comma
     # before exactly three digits is a thousands separator ("3,000"), except after a lone
@@ -183,6 +187,9 @@ def parse_booleans(values: pd.Series) -> pd.Series:
         return (values.astype(float) != 0).astype(float).where(values.notna())
     text = values.astype("string").str.strip().str.lower()
     result = pd.Series(np.nan, index=values.index, dtype=float)
+    # numbers written as text ("1.0", "0.0" from a spreadsheet): non-zero is true
+    numbers = pd.to_numeric(text, errors="coerce")
+    result[numbers.notna()] = (numbers[numbers.notna()] != 0).astype(float)
     result[text.isin(TRUE_WORDS)] = 1.0
     result[text.isin(FALSE_WORDS)] = 0.0
     return result
@@ -230,8 +237,9 @@ def numeric_scale(
 ) -> tuple[float, str]:
     """Factor turning this field's numbers into the concept's unit, and why.
 
-    Cues come from the API name, label, description and help text (``Revenue_kEUR__c``,
-    "Umsatz (Tsd. €)"); for percentages the value range decides between 0-1 and 0-100.
+    Cues come from the API name and label (``Revenue_kEUR__c``, "Umsatz (Tsd. €)"), not from
+    the description or help text, whose prose names scales in passing; for percentages the
+    value range decides between 0-1 and 0-100.
 
     An amount's currency is, in order: the one its name or label states, the single one its
     text values carry (``value_currencies``, see :func:`currencies_in`), ``default_currency``

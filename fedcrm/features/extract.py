@@ -162,10 +162,13 @@ def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series
             won = deals["opportunity.is_won"] == 1
         else:
             return unknown
-        if "opportunity.type" in deals:
-            # a won renewal is the booked renewal that makes a retained label definitive
-            # (the churn outcome itself, as account.renewal_count): only other wins count
-            won &= deals["opportunity.type"] != "renewal"
+        if "opportunity.type" not in deals:
+            # renewals cannot be told apart: counting them would count the booked renewal
+            # that makes a retained label definitive (the churn outcome itself)
+            return unknown
+        # a won renewal is the booked renewal that makes a retained label definitive (the
+        # churn outcome itself, as account.renewal_count): only other wins count
+        won &= deals["opportunity.type"] != "renewal"
         value = "opportunity.amount" if name == "rollup:won_amount_365d" else None
         return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
                               365, won, value=value)

@@ -50,10 +50,11 @@ ROLLUP_NEEDS: dict[str, tuple[str, ...]] = {
     "rollup:escalated_cases_90d": ("case.account_id", "case.created_date", "case.is_escalated"),
     "rollup:high_priority_cases_90d": ("case.account_id", "case.created_date", "case.priority"),
     "rollup:cases_total": ("case.account_id", "case.created_date"),
+    # won deals other than renewals: unknown where the org does not map opportunity.type
     "rollup:won_deals_365d": ("opportunity.account_id", "opportunity.close_date",
-                              "opportunity.stage"),
+                              "opportunity.stage", "opportunity.type"),
     "rollup:won_amount_365d": ("opportunity.account_id", "opportunity.close_date",
-                               "opportunity.stage", "opportunity.amount"),
+                               "opportunity.stage", "opportunity.amount", "opportunity.type"),
     "rollup:contacts": ("contact.account_id",),
 }
 

@@ -13,9 +13,9 @@ Each task reads only canonical concepts, so it means the same thing in every org
   made a lead's age predict its label. Without a creation date, the status alone labels.
 * **win_probability** (Opportunity): ``opportunity.is_won`` among closed deals. Definitive: won,
   or lost with a loss reason; inferred: lost without a reason (an auto-closed stale deal). A deal
-  closed by ``opportunity.is_closed`` at a stage that names no result, in an org without
-  ``opportunity.is_won``, is unlabelled (whether it was won is not recorded) unless it has a
-  loss reason.
+  closed by ``opportunity.is_closed`` at a stage that names no result (or in an org without a
+  stage), with no ``opportunity.is_won`` for it (not mapped, or blank or unreadable), is
+  unlabelled (whether it was won is not recorded) unless it has a loss reason.
 
 Every record also gets an *as-of* time, the moment its features describe: the churn date for
 churned accounts and the close date for closed deals (so roll-ups over "the last 90 days" look
@@ -162,21 +162,24 @@ def win_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
     index = table.index
     has_reason = table["opportunity.loss_reason"].notna() if "opportunity.loss_reason" in \
         table else pd.Series(False, index=index)
-    # closed (by the flag) at a stage that names no result, with no won flag mapped and no
-    # loss reason: whether the deal was won is not recorded, so it gets no label, not "lost"
-    unknown = pd.Series(False, index=index)
+    # closed (by the flag) at a stage that names no result, with no loss reason and no won
+    # flag (not mapped, or blank or unreadable for the deal): whether the deal was won is not
+    # recorded, so it gets no label, not "lost"
+    not_recorded = won.isna() if won is not None else pd.Series(True, index=index)
     if stage is not None:
-        is_closed = stage.isin(["closed_won", "closed_lost"]).fillna(False)
+        stage_decides = stage.isin(["closed_won", "closed_lost"]).fillna(False)
+        is_closed = stage_decides
         is_won = (stage == "closed_won").fillna(False)
         if won is not None:
             is_won = is_won | (won == 1)
-        elif closed is not None:
-            unknown = (closed == 1) & ~is_closed & ~has_reason
+        unknown = pd.Series(False, index=index)
         if closed is not None:
+            unknown = (closed == 1) & ~stage_decides & ~has_reason & not_recorded
             is_closed = is_closed | (closed == 1)
     else:
         assert won is not None and closed is not None
         is_closed, is_won = (closed == 1), (won == 1)
+        unknown = is_closed & ~has_reason & not_recorded
     close = _date(table, "opportunity.close_date")
     # closed after the reference date: still open then; created after it: not there yet
     is_closed = is_closed & ~_after(close, reference, index) & ~_after(
@@ -206,6 +209,8 @@ class TaskDefinition:
     accounts of one synthetic org to Former Customer lifted its churn test AUC from 0.816 to
     0.891, and marking accounts without a won deal as Prospect lifted win probability from
     0.640 to 0.805. Whether a deal is new business is ``opportunity.type``, as of the deal.
+    Churn leaves out ``account.is_active`` too: "holds a live contract" is the outcome itself
+    (a review's constructed org: AUC 1.0 from that flag alone).
     """
 
     task: Task
@@ -240,7 +245,7 @@ TASKS: dict[Task, TaskDefinition] = {
         excluded=("account.last_activity_date", "account.last_login_date",
                   "account.days_since_last_login", "account.last_contact_date",
                   "contact.last_activity_date", "contact.last_login_date",
-                  "account.renewal_count", "account.type"),
+                  "account.renewal_count", "account.type", "account.is_active"),
     ),
     Task.LEAD_CONVERSION: TaskDefinition(
         Task.LEAD_CONVERSION, "Lead", ("auc",),

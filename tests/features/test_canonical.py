@@ -70,6 +70,21 @@ def test_records_currency_column_is_the_default_currency(federation, mapping,
     revenue = next(c for c in canonical.conversions if c.field == "AnnualRevenue")
     assert "assumed USD" in revenue.note
     assert any("several currencies (EUR, USD)" in s for s in canonical.skipped)
+    # an org default does not make the column single-currency: still said
+    canonical = canonicalize(org.org_id, _with_accounts(org, accounts), org.schema,
+                             mapping.org(org.org_id), ontology, default_currency="GBP")
+    assert any("several currencies (EUR, USD); amounts without a currency in their name are "
+               "read as GBP (the org default)" in s for s in canonical.skipped)
+    # a records' currency without a rate names the org, the object and the fix
+    accounts["CurrencyIsoCode"] = "BRL"
+    with pytest.raises(FeatureError, match=rf"org {org.org_id}: Account records are in BRL, a "
+                                           r"currency without an exchange rate.*currency_rates="
+                                           r"\{'BRL'"):
+        _canonical(org, mapping, ontology, _with_accounts(org, accounts))
+    converted = canonicalize(org.org_id, _with_accounts(org, accounts), org.schema,
+                             mapping.org(org.org_id), ontology, currency_rates={"BRL": 0.2})
+    revenue = next(c for c in converted.conversions if c.field == "AnnualRevenue")
+    assert revenue.scale == pytest.approx(0.2)
 
 
 def test_missing_dates_stay_missing() -> None:

@@ -205,3 +205,21 @@ def test_convert_field_checks_its_currency_options(ontology: Ontology, options: 
     with pytest.raises(ConfigError, match=expected):
         convert_field(pd.Series(["12", "10"]), field,
                       ontology.concept("account.annual_revenue"), ontology, **options)
+
+
+def test_german_false_numbers_as_text_and_accounting_negatives() -> None:
+    # FALSCH was unread (WAHR was), so a German churn flag lost every retained account
+    assert parse_booleans(pd.Series(["WAHR", "FALSCH", "1.0", "0.0", "2"])).tolist() == [
+        1.0, 0.0, 1.0, 0.0, 1.0]
+    assert parse_numbers(pd.Series(["(500)", "$(1,250.00)", "(1.250,00 €)", "-3"])).tolist() \
+        == [-500.0, -1250.0, -1250.0, -3.0]
+
+
+def test_a_scale_named_in_prose_is_not_applied(ontology: Ontology) -> None:
+    # "not in thousands" in the help text multiplied a full amount by 1000
+    revenue = ontology.concept("account.annual_revenue")
+    field = FieldMeta(api_name="Annual_Amount__c", label="Annual amount", kind=DataKind.CURRENCY,
+                      help_text="Enter the full amount in dollars, not in thousands.",
+                      description="Accounts above 1 m are reviewed")
+    factor, note = numeric_scale(field, revenue, pd.Series([250000.0]))
+    assert factor == 1.0 and "thousands" not in note and "millions" not in note

@@ -194,9 +194,15 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
                           "opportunity.close_date": pd.to_datetime(["2024-03-01"] * 3),
                           "opportunity.is_won": [1, 0, 0],
                           "opportunity.amount": [100.0, 50.0, 70.0]})
-    tables = _Tables(pd.DataFrame(), cases, deals)
+    typed = deals.assign(**{"opportunity.type": ["new_business"] * 3})
+    tables = _Tables(pd.DataFrame(), cases, typed)
     assert _rollup("rollup:escalated_cases_90d", base, tables).tolist() == [1.0, 0.0]  # type: ignore[arg-type]
     assert _rollup("rollup:won_amount_365d", base, tables).tolist() == [100.0, 0.0]  # type: ignore[arg-type]
+    # without opportunity.type renewals cannot be left out: unknown, not a count that
+    # includes the booked renewal (the churn outcome itself)
+    untyped = _Tables(pd.DataFrame(), cases, deals)
+    for name in ("rollup:won_deals_365d", "rollup:won_amount_365d"):
+        assert _rollup(name, base, untyped).isna().all(), name  # type: ignore[arg-type]
     renewals = deals.assign(**{"opportunity.type": ["renewal", "new_business", "renewal"]})
     assert _rollup("rollup:won_deals_365d", base,  # type: ignore[arg-type]
                    _Tables(pd.DataFrame(), cases, renewals)).tolist() == [0.0, 0.0]
@@ -205,7 +211,7 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
     for name in ("rollup:escalated_cases_90d", "rollup:high_priority_cases_90d",
                  "rollup:won_deals_365d", "rollup:won_amount_365d"):
         assert _rollup(name, base, bare).isna().all(), name  # type: ignore[arg-type]
-    no_amount = _Tables(pd.DataFrame(), cases, deals.drop(columns="opportunity.amount"))
+    no_amount = _Tables(pd.DataFrame(), cases, typed.drop(columns="opportunity.amount"))
     assert _rollup("rollup:won_amount_365d", base, no_amount).isna().all()  # type: ignore[arg-type]
     assert _rollup("rollup:cases_90d", base, bare).tolist() == [2.0, 1.0]  # type: ignore[arg-type]
 

@@ -152,3 +152,21 @@ def test_a_deal_closed_at_a_stage_without_a_result_is_unlabelled_without_a_won_f
     flagged = table.assign(**{"opportunity.is_won": [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]})
     outcome = get_task("win_probability").outcome(flagged, REF)
     assert outcome.y.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and np.isnan(outcome.y.iloc[4])
+
+
+def test_a_closed_deal_whose_won_flag_is_blank_is_unlabelled_not_lost() -> None:
+    # flags only: the blank (or unreadable) flag of the third deal said "lost"
+    flags = pd.DataFrame({"opportunity.is_won": [1.0, 0.0, np.nan, np.nan],
+                          "opportunity.is_closed": [1.0, 1.0, 1.0, 1.0],
+                          "opportunity.loss_reason": [None, None, None, "price"]})
+    outcome = get_task("win_probability").outcome(flags, REF)
+    assert outcome.y.tolist()[:2] == [1.0, 0.0] and np.isnan(outcome.y.iloc[2])
+    assert outcome.y.iloc[3] == 0.0  # a loss reason still says lost
+    # with a stage that names no result, the same
+    staged = flags.assign(**{"opportunity.stage": ["other"] * 4})
+    outcome = get_task("win_probability").outcome(staged, REF)
+    assert outcome.y.tolist()[:2] == [1.0, 0.0] and np.isnan(outcome.y.iloc[2])
+
+
+def test_churn_leaves_out_the_active_flag_which_is_the_outcome_itself() -> None:
+    assert "account.is_active" in get_task("churn").excluded
