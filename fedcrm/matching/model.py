@@ -740,7 +740,7 @@ class FieldMatcher:
                 custom = block is not None and block.startswith("custom:")
                 preset.append(block if custom else None)
                 alignable.append(custom)
-        org_names = [s.key.split("|", 1)[0] for s in sides]
+        org_names = [s.key.rsplit("|", 2)[0] for s in sides]
         if self.pair_model_ is None or len(set(org_names)) < 2:
             return {}  # blocks join fields of different orgs: one org has nothing to align
         org_codes = np.unique(org_names, return_inverse=True)[1]

@@ -314,6 +314,13 @@ def test_shipped_matcher_aligns_the_names_of_corresponding_custom_objects() -> N
                                          fixed_schemas=[french.schema])
     name = proposal.org(english.org_id).field("Site_Visit__c", "Name")
     assert name.concept is None and name.block == block
+    # org ids holding '|' (the separator of a field's internal key) align the same: they were
+    # cut at the first '|', so "acme|fr" and "acme|en" counted as one org and nothing aligned
+    renamed = default_matcher().predict(
+        [english.schema.model_copy(update={"org_id": "acme|en"})],
+        fixed={"acme|fr": approved[french.org_id]},
+        fixed_schemas=[french.schema.model_copy(update={"org_id": "acme|fr"})])
+    assert renamed.org("acme|en").field("Site_Visit__c", "Name").block == block
 
 
 def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontology) -> None:
