@@ -99,6 +99,9 @@ def _describes_in(data: Any, *, path: str) -> list[Mapping[str, Any]]:
                     path=path,
                 )
             return _describes_in(data["sobjects"], path=path)
+        if "result" in data and "status" in data:
+            # the Salesforce CLI's --json envelope: {"status": 0, "result": {describe}}
+            return _describes_in(data["result"], path=path)
         values = list(data.values())
         if values and all(_is_object_describe(v) for v in values):
             return list(values)

@@ -28,9 +28,11 @@ def detect_format(path: Path) -> Literal["sfdx", "mdapi", "describe"]:
             return "describe"
         if path.suffix.lower() == ".object":
             return "mdapi"
+        zipped = (" (a .zip such as a Metadata API retrieve's unpackaged.zip: unzip it and "
+                  "give the folder)" if path.suffix.lower() == ".zip" else "")
         raise SchemaError(
             "unsupported file; give an sfdx project folder, a Metadata API objects/ folder or "
-            ".object file, or a describe .json file",
+            f".object file, or a describe .json file{zipped}",
             path=path,
         )
     try:

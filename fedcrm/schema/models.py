@@ -18,7 +18,9 @@ from fedcrm.errors import SchemaError
 _NAMESPACE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)__(.+)$")
 #: API-name suffixes of custom fields and objects (``__c``, person-account ``__pc``, external
 #: ``__x``, big objects ``__b``, platform events ``__e``, metadata types ``__mdt``, ...)
-CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav")
+#: ``__s``: a component of a custom compound field (``Location__Latitude__s`` of the
+#: geolocation field ``Location__c``)
+CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav", "__s")
 
 
 class DataKind(StrEnum):
@@ -204,6 +206,8 @@ class FieldMeta(_Frozen):
         for suffix in CUSTOM_SUFFIXES:
             if stem.endswith(suffix):
                 stem = stem[: -len(suffix)]
+                if suffix == "__s":  # Location__Latitude: the component is no namespace
+                    stem = stem.rpartition("__")[0] or stem
                 break
         match = _NAMESPACE_RE.match(stem)
         return match.group(1) if match else None

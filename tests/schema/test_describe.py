@@ -39,7 +39,10 @@ def test_folder_bundle_list_and_mapping_shapes(tmp_path: Path) -> None:
     as_list = load_describe(objects, org_id="a")
     as_bundle = load_describe({"sobjects": objects}, org_id="a")
     as_mapping = load_describe({o["name"]: o for o in objects}, org_id="a")
-    assert as_list == as_bundle == as_mapping
+    # what `sf sobject describe --json` prints: the describe inside the CLI's envelope
+    as_cli = load_describe({"status": 0, "result": {"sobjects": objects}, "warnings": []},
+                           org_id="a")
+    assert as_list == as_bundle == as_mapping == as_cli
     bundle_file = tmp_path / "org7.json"
     bundle_file.write_text(json.dumps({"sobjects": objects}))
     from_file = load_schema(bundle_file)

@@ -17,6 +17,10 @@ def test_custom_and_namespace() -> None:
     assert make_field("Preferred_Email__c").namespace is None
     assert make_field("Email").namespace is None
     assert not make_field("Email").is_custom
+    # a component of a custom geolocation field is custom, and its field name no namespace
+    assert make_field("Location__Latitude__s").is_custom
+    assert make_field("Location__Latitude__s").namespace is None
+    assert make_field("ns__Location__Longitude__s").namespace == "ns"
 
 
 def test_models_are_immutable() -> None:

@@ -144,6 +144,9 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(SchemaError, match="unsupported file"):
         load_schema(tmp_path / "notes.txt")
+    (tmp_path / "unpackaged.zip").write_bytes(b"PK\x03\x04")
+    with pytest.raises(SchemaError, match="unzip it and give the folder"):
+        load_schema(tmp_path / "unpackaged.zip")
 
 
 def test_field_file_outside_fields_folder(tmp_path: Path) -> None:
