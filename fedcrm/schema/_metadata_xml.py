@@ -297,3 +297,36 @@ def build_object(
         log.problem(f"invalid object ({describe_validation_error(exc, _XML_TAGS)})",
                     path=path, sobject=name.strip() or None)
         return None
+
+
+def resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
+    """Give each roll-up summary the kind of what it computes.
+
+    Metadata XML types every roll-up ``Summary``; its value is a count (``count``) or has the
+    summarised child field's kind (``sum``, ``min``, ``max``: the first or last date of a
+    child's dates is a date). Without this the matcher saw "Customer since" computed as the
+    ``min`` of order dates as a number and abstained. A summarised field not in the org
+    (another package's, or a typo) leaves the kind a number.
+    """
+    by_name = {o.api_name.lower(): o for o in objects}
+    resolved = []
+    for sobject in objects:
+        fields = list(sobject.fields)
+        changed = False
+        for position, meta in enumerate(fields):
+            operation = (meta.summary_operation or "").lower()
+            if not meta.is_rollup_summary or operation not in ("sum", "min", "max") \
+                    or not meta.summarized_field or "." not in meta.summarized_field:
+                continue
+            child_name, _, field_name = meta.summarized_field.partition(".")
+            child = by_name.get(child_name.lower())
+            source = next((f for f in child.fields if f.api_name.lower() == field_name.lower()),
+                          None) if child is not None else None
+            wanted = ("numeric",) if operation == "sum" else ("numeric", "temporal")
+            if source is not None and source.kind.family in wanted \
+                    and source.kind is not meta.kind:
+                fields[position] = meta.model_copy(update={"kind": source.kind})
+                changed = True
+        resolved.append(sobject.model_copy(update={"fields": tuple(fields)}) if changed
+                        else sobject)
+    return resolved

@@ -14,6 +14,7 @@ from fedcrm.schema._metadata_xml import (
     parse_custom_field,
     parse_name_field,
     parse_xml_file,
+    resolve_rollup_kinds,
 )
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
@@ -61,7 +62,8 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
         org_id=org_id or default_org,
         source_format=SourceFormat.MDAPI,
         source=str(root),
-        objects=tuple(sorted(objects.values(), key=lambda o: o.api_name.lower())),
+        objects=tuple(resolve_rollup_kinds(
+            sorted(objects.values(), key=lambda o: o.api_name.lower()))),
         warnings=tuple(log.warnings),
     )
 

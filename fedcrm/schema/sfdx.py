@@ -14,6 +14,7 @@ from fedcrm.schema._metadata_xml import (
     parse_custom_field,
     parse_name_field,
     parse_xml_file,
+    resolve_rollup_kinds,
 )
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
@@ -81,7 +82,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         org_id=org_id or folder_org_id(root),
         source_format=SourceFormat.SFDX,
         source=str(root),
-        objects=tuple(objects),
+        objects=tuple(resolve_rollup_kinds(objects)),
         warnings=tuple(log.warnings),
     )
 

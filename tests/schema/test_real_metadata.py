@@ -28,6 +28,16 @@ def test_every_field_loaded_as_declared(real_orgs_dir: Path, org_name: str) -> N
         expected_kind = kind_from_metadata_type(type_name) if type_name else DataKind.UNKNOWN
         if type_name and type_name.strip().lower() == "autonumber":
             expected_kind = DataKind.AUTO_NUMBER
+        operation = (field.summary_operation or "").lower()
+        if field.is_rollup_summary and operation in ("sum", "min", "max"):
+            # a roll-up has the kind of what it computes: the summarised child field's
+            child, _, name = (field.summarized_field or "").partition(".")
+            source = loaded.get((child, name)) or next(
+                (f for (o, n), f in loaded.items()
+                 if o.lower() == child.lower() and n.lower() == name.lower()), None)
+            wanted = ("numeric",) if operation == "sum" else ("numeric", "temporal")
+            if source is not None and source.kind.family in wanted:
+                expected_kind = source.kind
         assert field.kind is expected_kind, key
         assert field.label == label, key
     assert {o.api_name for o in schema.objects} == object_names(org_dir, mdapi)
