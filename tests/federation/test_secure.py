@@ -562,8 +562,8 @@ def test_reselection_applies_only_to_a_model_decrypted_before_whose_orgs_are_act
 def test_two_sums_of_different_orgs_from_one_model_are_never_both_decrypted(
         keys4: FederationKeys) -> None:
     # a coordinator sends the same model twice and leaves org2 out of the second sum: the
-    # difference of the two sums would be org2's update (the round numbers may even make
-    # the training seeds equal)
+    # difference of the two sums would be org2's update (round numbers that would repeat the
+    # training seeds, r and r + 2³¹, are refused by the participants themselves)
     coordinator = secure_coordinator(make_participants(), keys4)
     theta = coordinator.parameters.copy()
 
@@ -585,16 +585,16 @@ def test_two_sums_of_different_orgs_from_one_model_are_never_both_decrypted(
     holder.partial_decrypt(aggregate(1, first), first)
     for client in coordinator.clients.values():
         client.precompute(coordinator.n_values)
-    second = sealed(1 + 2**31, ["org0", "org1"])
+    second = sealed(2, ["org0", "org1"])
     with pytest.raises(CryptoError, match=r"\['org0', 'org1'\] trained from a global model "
                        r"whose updates were already decrypted in a sum of \['org0', 'org1', "
                        r"'org2'\]"):
-        holder.partial_decrypt(aggregate(1 + 2**31, second), second)
+        holder.partial_decrypt(aggregate(2, second), second)
     # the same orgs again from that model reveal nothing more than the first sum: allowed
     for client in coordinator.clients.values():
         client.precompute(coordinator.n_values)
-    again = sealed(2**31 + 2, ["org2", "org0", "org1"])
-    assert holder.partial_decrypt(aggregate(2**31 + 2, again), again)
+    again = sealed(3, ["org2", "org0", "org1"])
+    assert holder.partial_decrypt(aggregate(3, again), again)
 
 
 # ----------------------------------------------------------------------- configuration
@@ -661,7 +661,7 @@ def test_bad_encrypted_configuration(keys4: FederationKeys) -> None:
         SecureCoordinator(make_participants(config=unbounded), QualityWeighted(), unbounded,
                           secure=SecureAggregation(keys4))
     other = dealt_keys(4)
-    with pytest.raises(ConfigError, match="'org0': its key share does not belong"):
+    with pytest.raises(ConfigError, match="key share of 'org0' does not belong to this public key"):
         FederationKeys(keys4.public_key, {**keys4.shares, "org0": other.shares["org0"]},
                        keys4.signing_keys, allow_insecure_bits=True)
 
