@@ -276,6 +276,9 @@ def run_demo(
     if backend == "flower":
         workers = 1  # Flower's simulation engine runs its own processes
     chosen = string_list(tasks, "tasks") if tasks is not None else None
+    if chosen == []:
+        raise ConfigError(f"tasks is empty; give one or more of {', '.join(ALL_TASKS)}, or "
+                          "leave it out for the default")
     unknown = [task for task in chosen or () if task not in ALL_TASKS]
     if unknown:
         raise ConfigError(f"unknown task {unknown[0]!r}; choose from {', '.join(ALL_TASKS)}")

@@ -117,11 +117,15 @@ def check_currency_options(
     return rates, code
 
 
-def field_tokens(meta: FieldMeta) -> tuple[str, ...]:
-    """API-name and label words of a field (abbreviations expanded). Not the description or
-    help text: prose such as "the full amount, not in thousands" or "accounts above 1 m"
+def field_tokens(meta: FieldMeta, *, prose: bool = False) -> tuple[str, ...]:
+    """API-name and label words of a field (abbreviations expanded); with ``prose``, the
+    description's and help text's words too. Money scale and currency read the name and
+    label only: prose such as "the full amount, not in thousands" or "accounts above 1 m"
     names a scale the field does not have (a review saw 250000 read as 2.5e8)."""
-    return (*expand(split_api_name(meta.api_name)), *expand(words(meta.label or "")))
+    named = (*expand(split_api_name(meta.api_name)), *expand(words(meta.label or "")))
+    if not prose:
+        return named
+    return (*named, *words(meta.description or ""), *words(meta.help_text or ""))
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
@@ -132,7 +136,10 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return values.astype(float)
     text = values.astype("string").str.strip()
     # accounting negatives: "(500)", "$(1,250.00)", "(1.250,00 €)"
-    negative = text.str.fullmatch(r"[^\d(]*\(\s*[^()]*\d[^()]*\)\s*[^\d)]*", na=False)
+    # (only a plain amount in the brackets, with at most a currency symbol or code around)
+    negative = text.str.fullmatch(
+        r"[$€£]?\s*\(\s*[$€£]?\s*\d[\d.,\s]*\s*(?:[$€£]|[A-Za-z]{3})?\s*\)\s*"
+        r"(?:[$€£]|[A-Za-z]{3})?", na=False)
     text = text.where(~negative, "-" + text.str.replace(r"[()]", "", regex=True))
     cleaned = text.str.replace(_NUMBER_CLEAN, "", regex=True)
     # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals. A single comma
@@ -237,9 +244,10 @@ def numeric_scale(
 ) -> tuple[float, str]:
     """Factor turning this field's numbers into the concept's unit, and why.
 
-    Cues come from the API name and label (``Revenue_kEUR__c``, "Umsatz (Tsd. €)"), not from
-    the description or help text, whose prose names scales in passing; for percentages the
-    value range decides between 0-1 and 0-100.
+    Money scale and currency come from the API name and label (``Revenue_kEUR__c``, "Umsatz
+    (Tsd. €)"), not from the description or help text, whose prose names scales in passing;
+    a duration's unit may also come from them ("Contract length ... in months"). For
+    percentages the value range decides between 0-1 and 0-100.
 
     An amount's currency is, in order: the one its name or label states, the single one its
     text values carry (``value_currencies``, see :func:`currencies_in`), ``default_currency``
@@ -248,7 +256,7 @@ def numeric_scale(
     """
     rates = {**USD_PER_UNIT, **(currency_rates or {})}
     tokens = field_tokens(meta)
-    cues = unit_cues(tokens)
+    cues = unit_cues(field_tokens(meta, prose=True))  # read for the duration only
     text = f"{meta.api_name} {meta.label or ''}"
     factor, notes = 1.0, []
     unit = concept.unit

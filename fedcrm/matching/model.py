@@ -751,7 +751,7 @@ class FieldMatcher:
         raw = np.asarray(self.pair_model_.predict(features), dtype=float)
         best = _symmetric_scores(pairs, self.pair_calibrator_(raw), raw, alignable)
         return _cluster(sides, org_names, preset, best, self.pair_threshold_,
-                        self.join_threshold_)
+                        self.join_threshold_, reserved=set(self.concept_ids_))
 
     # ------------------------------------------------------------ persistence
     def _compute_version(self) -> str:
@@ -1100,11 +1100,15 @@ def _cluster(
     scores: dict[tuple[int, int], Score],
     threshold: float,
     join_threshold: float,
+    *,
+    reserved: Iterable[str] = (),
 ) -> dict[tuple[str, str, str], str]:
     """Blocks for the fields of new orgs: greedy groups named after a preset member or,
-    for a new block, after its first field."""
+    for a new block, after its first field. A new block is never named after a concept id
+    in ``reserved`` (``custom:account.region`` for fields labelled "Region" that no concept
+    took): the label corpus refuses such a group, so ``_2`` is appended."""
     result: dict[tuple[str, str, str], str] = {}
-    taken = {b for b in preset if b is not None}
+    taken = {b for b in preset if b is not None} | {f"custom:{c}" for c in reserved}
     objects = [(side.object, side.is_custom_object) for side in sides]
     groups = _greedy_groups(org_names, preset, scores, threshold, objects=objects,
                             join_threshold=join_threshold)

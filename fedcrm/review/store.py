@@ -220,8 +220,9 @@ class ReviewStore:
     (``postgresql+psycopg://…``). Concept ids are checked against ``ontology`` (default: the
     shipped one); ``impact_weights`` (concept id → weight) overrides the queue's default
     weights (see :mod:`fedcrm.review.impact`). ``create=False`` opens an existing review only:
-    a SQLite file that does not exist raises :class:`~fedcrm.errors.ConfigError` and nothing
-    is created (for readers, which would otherwise show a typo'd path as an empty review).
+    a SQLite file that does not exist, or is empty, raises :class:`~fedcrm.errors.ConfigError`
+    and nothing is created or written (for readers, which would otherwise show a typo'd path
+    as an empty review).
     """
 
     def __init__(
@@ -235,12 +236,6 @@ class ReviewStore:
         self.url = database_url(location)
         self.engine = create_review_engine(location, create=create)
         try:
-            in_memory = make_url(self.url).database in (None, "", ":memory:")
-            if not create and not in_memory and schema_version(self.engine) == 0:
-                # an empty file (a mistyped --db) is not an empty review: do not turn it into one
-                self.engine.dispose()
-                raise ConfigError(f"{self.describe()} is not a review database (it is empty); "
-                                  "run `fedcrm review import` first (or check the --db path)")
             self.applied_migrations = migrate(self.engine)
         except DBAPIError as exc:
             # OperationalError (a folder, no permission, server down) and DatabaseError

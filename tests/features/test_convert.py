@@ -213,6 +213,9 @@ def test_german_false_numbers_as_text_and_accounting_negatives() -> None:
         1.0, 0.0, 1.0, 0.0, 1.0]
     assert parse_numbers(pd.Series(["(500)", "$(1,250.00)", "(1.250,00 €)", "-3"])).tolist() \
         == [-500.0, -1250.0, -1250.0, -3.0]
+    # a signed number or words in brackets are not an accounting negative
+    assert parse_numbers(pd.Series(["-(5)", "(-5)", "(+5)", "(est 1200)"])).tolist() == [
+        -5.0, -5.0, 5.0, 1200.0]
 
 
 def test_a_scale_named_in_prose_is_not_applied(ontology: Ontology) -> None:
@@ -223,3 +226,8 @@ def test_a_scale_named_in_prose_is_not_applied(ontology: Ontology) -> None:
                       description="Accounts above 1 m are reviewed")
     factor, note = numeric_scale(field, revenue, pd.Series([250000.0]))
     assert factor == 1.0 and "thousands" not in note and "millions" not in note
+    # a duration's unit may still come from the description
+    age = ontology.concept("opportunity.deal_age_days")
+    length = FieldMeta(api_name="Contract_Length__c", label="Contract Length",
+                       kind=DataKind.NUMBER, description="The length in months")
+    assert numeric_scale(length, age, pd.Series([3.0]))[0] == pytest.approx(30.4375)

@@ -567,3 +567,21 @@ def test_new_blocks_take_the_threshold_of_what_clustering_proposes(
     assert seen == [0.9] and matcher.pair_threshold_ == 0.42
     assert matcher.join_threshold_ <= 0.42
     assert matcher.training_report_["oof_new_block_precision_real"] == 0.8
+
+
+def test_a_new_block_is_never_named_after_a_concept_id() -> None:
+    # two orgs' "Region" fields that no concept took made the block custom:account.region,
+    # a group the label corpus (and so `fedcrm annotate from-review`) refuses as a concept id
+    from fedcrm.matching.features import field_side
+    from fedcrm.matching.model import _cluster
+    from fedcrm.schema import DataKind, FieldMeta, SObjectSchema
+
+    sides = []
+    for org in ("a", "b"):
+        meta = FieldMeta(api_name="Region__c", label="Region", kind=DataKind.TEXT)
+        sides.append(field_side(SObjectSchema(api_name="Account", fields=(meta,)), meta, org))
+    blocks = _cluster(sides, ["a", "b"], [None, None], {(0, 1): (0.99, 5.0)}, 0.9, 0.9,
+                      reserved={"account.region"})
+    assert set(blocks.values()) == {"custom:account.region_2"}
+    plain = _cluster(sides, ["a", "b"], [None, None], {(0, 1): (0.99, 5.0)}, 0.9, 0.9)
+    assert set(plain.values()) == {"custom:account.region"}
