@@ -52,6 +52,8 @@ def test_invalid_training_settings_name_the_option() -> None:
 def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown task 'foo'"):
         run_demo(data=tmp_path, tasks=["foo"])
+    with pytest.raises(ConfigError, match="tasks is empty"):
+        run_demo(data=tmp_path, tasks=[])
     with pytest.raises(ConfigError, match="'31/31/2020' is not a date"):
         run_demo(data=tmp_path, reference_date="31/31/2020")
     with pytest.raises(ConfigError, match="does not exist"):
