@@ -154,7 +154,7 @@ def _manifest_orgs(document: dict[str, Any]) -> list[str]:
     return ids
 
 
-def _org_folders(data: Path) -> list[Path]:
+def _org_folders(data: Path, manifest: dict[str, Any]) -> list[Path]:
     if not data.is_dir():
         what = "is a file, not a folder" if data.exists() else "does not exist"
         raise ConfigError(f"data folder {data} {what}; give a folder written by `fedcrm synth` "
@@ -176,7 +176,7 @@ def _org_folders(data: Path) -> list[Path]:
     if not folders:
         raise ConfigError(f"{data}: no orgs found (expected <org>/metadata/ and <org>/records/ "
                           "folders, as `fedcrm synth` writes them)")
-    absent = [org for org in _manifest_orgs(_manifest(data))
+    absent = [org for org in _manifest_orgs(manifest)
               if org not in {p.name for p in folders}]
     if absent:
         raise ConfigError(
@@ -186,12 +186,11 @@ def _org_folders(data: Path) -> list[Path]:
     return folders
 
 
-def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
+def _reference_date(data: Path, given: str | None, manifest: dict[str, Any]) -> pd.Timestamp:
     if given:
         return reference_timestamp(given, "--reference-date")
-    document = _manifest(data)
-    params = document.get("params")
-    value = document.get("reference_date") or (
+    params = manifest.get("params")
+    value = manifest.get("reference_date") or (
         params.get("reference_date") if isinstance(params, dict) else None)
     if value:
         return reference_timestamp(value, f"{data / 'federation.json'}: reference_date")
@@ -199,9 +198,9 @@ def _reference_date(data: Path, given: str | None) -> pd.Timestamp:
                       "--reference-date YYYY-MM-DD (the 'today' of the records)")
 
 
-def _default_tasks(data: Path) -> tuple[str, ...]:
+def _default_tasks(manifest: dict[str, Any]) -> tuple[str, ...]:
     """Every task, or the one task a dataset export's manifest names."""
-    task = _manifest(data).get("task")
+    task = manifest.get("task")
     return (task,) if task in ALL_TASKS else ALL_TASKS
 
 
@@ -210,12 +209,14 @@ def read_federation(data: str | Path, reference_date: str | None = None
     """The reference date and every org (metadata and records) of a folder laid out as
     ``fedcrm synth`` writes it (``<org>/metadata/``, ``<org>/records/``, ``federation.json``)."""
     root = Path(data)
-    reference = _reference_date(root, reference_date)
-    return reference, [
-        OrgInput(folder.name, load_schema(folder / "metadata", org_id=folder.name),
-                 read_records(folder / "records"))
-        for folder in _org_folders(root)
-    ]
+    manifest = _manifest(root)
+    reference = _reference_date(root, reference_date, manifest)
+    return reference, _read_orgs(_org_folders(root, manifest))
+
+
+def _read_orgs(folders: Sequence[Path]) -> list[OrgInput]:
+    return [OrgInput(folder.name, load_schema(folder / "metadata", org_id=folder.name),
+                     read_records(folder / "records")) for folder in folders]
 
 
 def _score_mapping(folders: Sequence[Path], proposal: MappingProposal) -> tuple[float | None,
@@ -305,9 +306,11 @@ def run_demo(
         data = out
     root = Path(data)
     try:
-        folders = _org_folders(root)
+        manifest = _manifest(root)
+        folders = _org_folders(root, manifest)
         say("loading org metadata and records")
-        reference, inputs = read_federation(root, reference_date)
+        reference = _reference_date(root, reference_date, manifest)
+        inputs = _read_orgs(folders)
         say("matching schemas with the shipped matcher")
         matched_at = time.perf_counter()
         proposal = match([org.schema for org in inputs], model=model_path)
@@ -322,7 +325,7 @@ def run_demo(
         )
         ontology = load_ontology()
         prepared_tasks, skipped_tasks = {}, {}
-        for task in chosen if chosen is not None else _default_tasks(root):
+        for task in chosen if chosen is not None else _default_tasks(manifest):
             say(f"{task}: building features")
             try:
                 prepared_tasks[task] = prepare_task(task, inputs, proposal, ontology, reference,

@@ -190,14 +190,20 @@ def _export_in(
     in_effect = [row.last_decision_id for row in rows
                  if Status(row.status).decided and row.last_decision_id is not None]
     decided_on: set[int] = set()
+    reviewers: Counter[str] = Counter()
     for start in range(0, len(in_effect), 500):
-        decided_on.update(session.scalars(
-            select(Decision.batch_id).where(Decision.id.in_(in_effect[start:start + 500]))))
+        for batch_id, reviewer in session.execute(
+            select(Decision.batch_id, Decision.reviewer)
+            .where(Decision.id.in_(in_effect[start:start + 500]))
+        ):
+            decided_on.add(batch_id)
+            reviewers[reviewer] += 1
+    latest_id = max(row.batch_id for row in rows)
     batch_ids = sorted({row.batch_id for row in rows} | decided_on)
     batches = list(session.scalars(
         select(ImportBatch).where(ImportBatch.id.in_(batch_ids)).order_by(ImportBatch.id)
     ))
-    latest = next(b for b in reversed(batches) if b.id == max(row.batch_id for row in rows))
+    latest = next(b for b in batches if b.id == latest_id)
     by_org: dict[str, list[FieldMapping]] = {}
     for row in rows:
         by_org.setdefault(row.org, []).append(
@@ -214,11 +220,6 @@ def _export_in(
     version = int(session.scalar(select(func.max(ApprovedExport.version))) or 0) + 1
     target = approved_target(path, version)
     sidecar = provenance_path(target)
-    reviewers: Counter[str] = Counter()
-    for start in range(0, len(in_effect), 500):
-        reviewers.update(session.scalars(
-            select(Decision.reviewer).where(Decision.id.in_(in_effect[start:start + 500]))
-        ))
     actions: Counter[str] = Counter()
     for action, count in session.execute(
         select(Decision.action, func.count()).group_by(Decision.action)
