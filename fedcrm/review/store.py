@@ -161,7 +161,7 @@ def create_review_engine(location: str | Path | None = None, *, create: bool = T
         # a mistyped --db naming an empty file: opening it would write SQLite's header
         raise ConfigError(f"{database} is not a review database (it is empty); run `fedcrm "
                           "review import` first (or check the --db path)")
-    if not in_memory:
+    if checkable:  # a file: URI's path is not a folder path (mkdir made 'file:/tmp/...' here)
         folder = Path(database).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)

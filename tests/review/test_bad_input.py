@@ -217,11 +217,16 @@ def test_reading_a_review_does_not_wait_for_a_writer(
 
 
 def test_a_database_that_cannot_be_written_is_named_not_a_traceback(
-        store: ReviewStore, db_path: Path, ontology: Ontology) -> None:
+        store: ReviewStore, db_path: Path, ontology: Ontology, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     read_only = f"sqlite:///file:{db_path}?mode=ro&uri=true"
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     with ReviewStore(read_only, ontology=ontology, create=False) as reader:
         assert reader.progress().total > 0  # reading works
         with pytest.raises(ConfigError, match=r"attempt to write a readonly database; nothing "
                                               r"was changed; make the file .* writable"):
             reader.decide(request())
     assert store.progress().decided == 0
+    assert list(elsewhere.iterdir()) == []  # a file: URI made folders 'file:/tmp/...' here
