@@ -6,6 +6,7 @@ Element names follow the Metadata API Developer Guide ("CustomField", "CustomObj
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
@@ -15,6 +16,7 @@ from defusedxml import DefusedXmlException
 from pydantic import ValidationError
 
 from fedcrm.errors import SchemaError
+from fedcrm.schema._files import walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
 from fedcrm.schema.models import DataKind, FieldMeta, PicklistValue, SObjectSchema
 from fedcrm.schema.types import kind_from_metadata_type
@@ -66,7 +68,8 @@ def parse_xml_file(path: Path, expected_root: str) -> Element:
             )
         root = SafeElementTree.parse(str(path)).getroot()
     except ParseError as exc:
-        raise SchemaError(f"malformed XML ({exc}); fix or remove the file", path=path) from exc
+        raise SchemaError(_not_utf8(path) or f"malformed XML ({exc}); fix or remove the file",
+                          path=path) from exc
     except DefusedXmlException as exc:
         raise SchemaError(
             f"XML uses entities or DTDs, which metadata never needs ({type(exc).__name__})",
@@ -87,6 +90,29 @@ def parse_xml_file(path: Path, expected_root: str) -> Element:
             path=path,
         )
     return root
+
+
+def _not_utf8(path: Path) -> str | None:
+    """Why a file that did not parse is not UTF-8, when that is the reason; else ``None``.
+
+    A file saved in Latin-1 or Windows-1252 without an encoding declaration fails as
+    "not well-formed (invalid token)", which sends users looking for an XML mistake.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    declaration = re.match(rb"\s*<\?xml[^>]*encoding=[\"']([^\"']+)", data)
+    if declaration is not None and declaration.group(1).lower() not in (b"utf-8", b"utf8"):
+        return None  # it names its own encoding; the parse error is something else
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return (f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); metadata "
+                "files are UTF-8: re-save it as UTF-8 (or declare its encoding in "
+                "<?xml ... encoding=...?>)")
+    return None
 
 
 def _parse_bool(text: str | None) -> bool:
@@ -329,4 +355,71 @@ def resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
                 changed = True
         resolved.append(sobject.model_copy(update={"fields": tuple(fields)}) if changed
                         else sobject)
+    return resolved
+
+
+#: file names of global value sets in sfdx source and in a Metadata API retrieve
+GLOBAL_VALUE_SET_SUFFIXES = (".globalValueSet-meta.xml", ".globalValueSet")
+
+
+def is_global_value_set_file(file: Path) -> bool:
+    """True for a ``globalValueSets/<Name>.globalValueSet[-meta.xml]`` file."""
+    return file.name.endswith(GLOBAL_VALUE_SET_SUFFIXES)
+
+
+def global_value_set_files(root: Path, found: list[Path], log: ProblemLog) -> list[Path]:
+    """The global value set files of an org: ``found`` (under ``root``) plus, when ``root``
+    is an ``objects/`` folder, those in its sibling ``globalValueSets/`` folder."""
+    files = list(found)
+    sibling = root.parent / "globalValueSets"
+    if root.is_dir() and root.name.lower() == "objects" and sibling.is_dir():
+        files += [f for f in walk_files(sibling, log=log) if is_global_value_set_file(f)]
+    return files
+
+
+def load_global_value_sets(files: list[Path],
+                           log: ProblemLog) -> dict[str, tuple[PicklistValue, ...]]:
+    """Each global value set's values, by lower-case set name (the file name)."""
+    sets: dict[str, tuple[PicklistValue, ...]] = {}
+    for file in files:
+        name = next(file.name[: -len(s)] for s in GLOBAL_VALUE_SET_SUFFIXES
+                    if file.name.endswith(s))
+        try:
+            root = parse_xml_file(file, "GlobalValueSet")
+        except SchemaError as exc:
+            log.problem(exc.reason, path=file)
+            continue
+        values = tuple(
+            PicklistValue(value=api_value, label=child_text(value, "label"),
+                          default=_parse_bool(child_text(value, "default")),
+                          active=child_text(value, "isActive") != "false")
+            for value in children(root, "customValue")
+            if (api_value := child_text(value, "fullName")) is not None
+        )
+        if name.lower() in sets:
+            log.problem("global value set defined twice; keep one file", path=file)
+            continue
+        sets[name.lower()] = values
+    return sets
+
+
+def apply_global_value_sets(objects: list[SObjectSchema],
+                            sets: dict[str, tuple[PicklistValue, ...]]) -> list[SObjectSchema]:
+    """Give each picklist that uses a global value set (``<valueSetName>``) the set's values.
+
+    The field's own metadata names the set but lists no values; without this such picklists
+    reached the matcher with no values at all. A set not in the metadata leaves them empty.
+    """
+    if not sets:
+        return objects
+    resolved = []
+    for sobject in objects:
+        fields = tuple(
+            meta.model_copy(update={"picklist_values": sets[meta.value_set_name.lower()]})
+            if meta.value_set_name and not meta.picklist_values
+            and meta.value_set_name.lower() in sets else meta
+            for meta in sobject.fields
+        )
+        resolved.append(sobject if fields == sobject.fields
+                        else sobject.model_copy(update={"fields": fields}))
     return resolved

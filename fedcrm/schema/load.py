@@ -46,6 +46,10 @@ def detect_format(path: Path) -> Literal["sfdx", "mdapi", "describe"]:
         return "sfdx"
     if mdapi_file is not None:
         return "mdapi"
+    if (path / "sfdx-project.json").is_file():
+        # an sfdx project whose objects/ folders are empty: its JSON files are tool settings
+        # (.vscode/settings.json), not describe output, so say what is missing
+        return "sfdx"
     if any(f.suffix.lower() == ".json" for f in walk_files(path)):
         return "describe"
     raise SchemaError(

@@ -8,8 +8,12 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
+    apply_global_value_sets,
     build_object,
     children,
+    global_value_set_files,
+    is_global_value_set_file,
+    load_global_value_sets,
     object_attributes,
     parse_custom_field,
     parse_name_field,
@@ -33,11 +37,14 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
     """Load every ``.object`` file under ``path`` (or the single file ``path``)."""
     root = Path(path)
     log = ProblemLog(strict=strict)
+    value_set_files: list[Path] = []
     if root.is_file():
         files = [root]
         default_org = root.stem
     elif root.is_dir():
-        files = [f for f in walk_files(root, log=log) if f.name.endswith(OBJECT_SUFFIX)]
+        every_file = list(walk_files(root, log=log))
+        files = [f for f in every_file if f.name.endswith(OBJECT_SUFFIX)]
+        value_set_files = [f for f in every_file if is_global_value_set_file(f)]
         default_org = folder_org_id(root)
     else:
         raise SchemaError("no such file or folder", path=root)
@@ -62,8 +69,9 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
         org_id=org_id or default_org,
         source_format=SourceFormat.MDAPI,
         source=str(root),
-        objects=tuple(resolve_rollup_kinds(
-            sorted(objects.values(), key=lambda o: o.api_name.lower()))),
+        objects=tuple(resolve_rollup_kinds(apply_global_value_sets(
+            sorted(objects.values(), key=lambda o: o.api_name.lower()),
+            load_global_value_sets(global_value_set_files(root, value_set_files, log), log)))),
         warnings=tuple(log.warnings),
     )
 

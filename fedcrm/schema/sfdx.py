@@ -9,7 +9,11 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
+    apply_global_value_sets,
     build_object,
+    global_value_set_files,
+    is_global_value_set_file,
+    load_global_value_sets,
     object_attributes,
     parse_custom_field,
     parse_name_field,
@@ -42,10 +46,16 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
     if not root.is_dir():
         raise SchemaError("not a folder; give an sfdx project or its objects/ folder", path=root)
     log = ProblemLog(strict=strict)
+    # keyed by lower-case name: API names are case-insensitive, so package folders
+    # objects/Account and objects/account hold one object (it was "defined twice")
     field_files: dict[str, list[Path]] = defaultdict(list)
     object_files: dict[str, list[Path]] = defaultdict(list)
+    spelling: dict[str, str] = {}
+    value_set_files: list[Path] = []
     for file in walk_files(root, log=log):
-        if file.name.endswith(FIELD_SUFFIX):
+        if is_global_value_set_file(file):
+            value_set_files.append(file)
+        elif file.name.endswith(FIELD_SUFFIX):
             if file.parent.name != "fields":
                 log.problem(
                     "field file is not inside an <Object>/fields/ folder; move it there so its "
@@ -53,7 +63,9 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
                     path=file,
                 )
                 continue
-            field_files[file.parent.parent.name].append(file)
+            object_name = file.parent.parent.name
+            spelling.setdefault(object_name.lower(), object_name)
+            field_files[object_name.lower()].append(file)
         elif file.name.endswith(OBJECT_SUFFIX):
             object_name = file.name[: -len(OBJECT_SUFFIX)]
             if file.parent.name != object_name:
@@ -64,17 +76,19 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
                     sobject=object_name,
                 )
                 continue
-            object_files[object_name].append(file)
+            spelling[object_name.lower()] = object_name  # the object file's spelling wins
+            object_files[object_name.lower()].append(file)
     if not field_files and not object_files and not any(w.skipped for w in log.warnings):
         raise SchemaError(
             "no sfdx object metadata found (expected objects/<Object>/fields/"
-            "<Field>.field-meta.xml files)",
+            "<Field>.field-meta.xml files; retrieve them into the project with `sf project "
+            "retrieve start --metadata CustomObject`)",
             path=root,
         )
     objects: list[SObjectSchema] = []
-    for object_name in sorted(set(field_files) | set(object_files), key=str.lower):
+    for key in sorted(set(field_files) | set(object_files)):
         sobject = _load_object(
-            object_name, object_files.get(object_name, []), field_files.get(object_name, []), log
+            spelling[key], object_files.get(key, []), field_files.get(key, []), log
         )
         if sobject is not None:
             objects.append(sobject)
@@ -82,7 +96,9 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         org_id=org_id or folder_org_id(root),
         source_format=SourceFormat.SFDX,
         source=str(root),
-        objects=tuple(resolve_rollup_kinds(objects)),
+        objects=tuple(resolve_rollup_kinds(apply_global_value_sets(
+            objects, load_global_value_sets(global_value_set_files(root, value_set_files, log),
+                                            log)))),
         warnings=tuple(log.warnings),
     )
 

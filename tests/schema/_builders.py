@@ -44,3 +44,18 @@ def write_mdapi_object(root: Path, sobject: str, fields_xml: str) -> Path:
 def mdapi_field(name: str, type_: str = "Text", label: str = "L", extra: str = "") -> str:
     return (f"<fields><fullName>{name}</fullName><label>{label}</label>"
             f"<type>{type_}</type>{extra}</fields>")
+
+
+def global_value_set_xml(values: list[str], *, inactive: tuple[str, ...] = ()) -> str:
+    entries = "".join(
+        f"<customValue><fullName>{v}</fullName><default>false</default><label>{v} label</label>"
+        + ("<isActive>false</isActive>" if v in inactive else "") + "</customValue>"
+        for v in values)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<GlobalValueSet {NS}>{entries}'
+            "<masterLabel>Set</masterLabel><sorted>false</sorted></GlobalValueSet>\n")
+
+
+def value_set_field_extra(set_name: str) -> str:
+    """A picklist's ``<valueSet>`` that uses a global value set (it lists no values)."""
+    return (f"<valueSet><restricted>true</restricted><valueSetName>{set_name}</valueSetName>"
+            "</valueSet>")

@@ -6,7 +6,12 @@ import pytest
 
 from fedcrm import SchemaError, load_schema
 from fedcrm.schema import DataKind, SourceFormat
-from tests.schema._builders import mdapi_field, write_mdapi_object
+from tests.schema._builders import (
+    global_value_set_xml,
+    mdapi_field,
+    value_set_field_extra,
+    write_mdapi_object,
+)
 
 
 def test_loads_object_files(tmp_path: Path) -> None:
@@ -58,3 +63,14 @@ def test_wrong_root_element(tmp_path: Path) -> None:
     (folder / "Account.object").write_text("<Workflow></Workflow>")
     with pytest.raises(SchemaError, match="expected a <CustomObject> document"):
         load_schema(tmp_path)
+
+
+def test_picklist_takes_its_global_value_sets_values(tmp_path: Path) -> None:
+    write_mdapi_object(tmp_path, "Account", mdapi_field(
+        "Region__c", "Picklist", extra=value_set_field_extra("Sales_Region")))
+    (tmp_path / "globalValueSets").mkdir()
+    (tmp_path / "globalValueSets" / "Sales_Region.globalValueSet").write_text(
+        global_value_set_xml(["EMEA", "APAC"]))
+    for source in (tmp_path, tmp_path / "objects"):
+        region = load_schema(source)["Account"].field("Region__c")
+        assert [v.value for v in region.picklist_values] == ["EMEA", "APAC"]

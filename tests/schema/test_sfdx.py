@@ -6,7 +6,12 @@ import pytest
 
 from fedcrm import SchemaError, load_schema
 from fedcrm.schema import DataKind, load_sfdx
-from tests.schema._builders import custom_field_xml, write_sfdx_field
+from tests.schema._builders import (
+    custom_field_xml,
+    global_value_set_xml,
+    value_set_field_extra,
+    write_sfdx_field,
+)
 
 
 def test_loads_project_with_object_meta(tmp_path: Path) -> None:
@@ -155,3 +160,66 @@ def test_field_file_outside_fields_folder(tmp_path: Path) -> None:
         custom_field_xml("Loose__c"))
     with pytest.raises(SchemaError, match="not inside an <Object>/fields/ folder"):
         load_schema(tmp_path)
+
+
+def test_object_folders_differing_in_case_are_one_object(tmp_path: Path) -> None:
+    # API names are case-insensitive: two package folders objects/Account and objects/account
+    # were "defined twice" with one folder named
+    write_sfdx_field(tmp_path / "pkg-a", "Account", "A__c")
+    write_sfdx_field(tmp_path / "pkg-b", "account", "B__c")
+    schema = load_schema(tmp_path)
+    assert [o.api_name for o in schema.objects] == ["Account"]
+    assert [f.api_name for f in schema["Account"].fields] == ["A__c", "B__c"]
+
+
+def test_picklist_takes_its_global_value_sets_values(tmp_path: Path) -> None:
+    root = tmp_path / "force-app" / "main" / "default"
+    write_sfdx_field(root, "Account", "Region__c", type_="Picklist",
+                     extra=value_set_field_extra("Sales_Region"))
+    write_sfdx_field(root, "Account", "Zone__c", type_="Picklist",
+                     extra=value_set_field_extra("Not_Retrieved"))
+    (root / "globalValueSets").mkdir()
+    (root / "globalValueSets" / "Sales_Region.globalValueSet-meta.xml").write_text(
+        global_value_set_xml(["EMEA", "APAC", "Old"], inactive=("Old",)))
+    for source in (tmp_path, root / "objects"):  # the project, or just its objects/ folder
+        account = load_schema(source)["Account"]
+        region = account.field("Region__c")
+        assert [(v.value, v.label, v.active) for v in region.picklist_values] == [
+            ("EMEA", "EMEA label", True), ("APAC", "APAC label", True), ("Old", "Old label", False)]
+        assert region.value_set_name == "Sales_Region"
+        assert account.field("Zone__c").picklist_values == ()  # its set is not in the folder
+
+
+def test_a_broken_global_value_set_is_named(tmp_path: Path) -> None:
+    write_sfdx_field(tmp_path, "Account", "Region__c", type_="Picklist",
+                     extra=value_set_field_extra("Sales_Region"))
+    (tmp_path / "globalValueSets").mkdir()
+    bad = tmp_path / "globalValueSets" / "Sales_Region.globalValueSet-meta.xml"
+    bad.write_text("<GlobalValueSet><customValue>")
+    with pytest.raises(SchemaError, match=r"Sales_Region\.globalValueSet-meta\.xml.*malformed"):
+        load_schema(tmp_path)
+    lenient = load_schema(tmp_path, strict=False)
+    assert lenient["Account"].field("Region__c").picklist_values == ()
+    assert any("Sales_Region" in str(w.path) for w in lenient.warnings)
+
+
+def test_an_sfdx_project_with_empty_objects_folders_says_so(tmp_path: Path) -> None:
+    # its .vscode/settings.json made it a describe folder: "not a REST describe" naming that file
+    (tmp_path / "force-app" / "main" / "default" / "objects").mkdir(parents=True)
+    (tmp_path / ".vscode").mkdir()
+    (tmp_path / ".vscode" / "settings.json").write_text('{"editor.tabSize": 4}')
+    (tmp_path / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "force-app"}]}')
+    with pytest.raises(SchemaError, match=r"no sfdx object metadata found.*sf project retrieve"):
+        load_schema(tmp_path)
+
+
+def test_a_field_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    path = write_sfdx_field(tmp_path, "Account", "Umsatz__c")
+    path.write_bytes(custom_field_xml("Umsatz__c", label="Umsatz \xe4")
+                     .replace('encoding="UTF-8"', "").encode("latin-1"))
+    with pytest.raises(SchemaError,
+                       match=r"not UTF-8 \(byte 0xe4 on line 2\).*re-save it as UTF-8"):
+        load_schema(tmp_path)
+    declared = custom_field_xml("Umsatz__c", label="Umsatz \xe4").replace("UTF-8", "ISO-8859-1")
+    path.write_bytes(declared.encode("latin-1"))  # a file that names its encoding is read
+    assert load_schema(tmp_path)["Account"].field("Umsatz__c").label == "Umsatz \xe4"
