@@ -7,10 +7,11 @@ to a folder first and read back through the same loaders a real deployment uses.
 
 from __future__ import annotations
 
+import difflib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from fedcrm._args import string_list
 from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FeatureError, validation_problems
 from fedcrm.features.canonical import read_records
+from fedcrm.features.convert import check_currency_options
 from fedcrm.features.extract import reference_timestamp
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.experiment import (
@@ -219,6 +221,20 @@ def _read_orgs(folders: Sequence[Path]) -> list[OrgInput]:
                      read_records(folder / "records")) for folder in folders]
 
 
+def _set_org_currencies(inputs: Sequence[OrgInput], org_currencies: Mapping[str, str]) -> None:
+    """Give each org its currency from ``org_currencies``; an org id not in the federation
+    is refused (a typo would otherwise leave that org's amounts read as USD)."""
+    ids = [org.org_id for org in inputs]
+    for org_id in org_currencies:
+        if org_id not in ids:
+            close = difflib.get_close_matches(org_id, ids, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"org_currencies names org {org_id!r}, which is not in the "
+                              f"federation ({', '.join(ids)}){hint}")
+    for org in inputs:
+        org.default_currency = org_currencies.get(org.org_id, org.default_currency)
+
+
 def _score_mapping(folders: Sequence[Path], proposal: MappingProposal) -> tuple[float | None,
                                                                                    float | None]:
     """Precision and recall of concept decisions on custom fields against ground_truth.jsonl."""
@@ -258,6 +274,8 @@ def run_demo(
     progress: bool = True,
     backend: str = "simulation",
     workers: int = 1,
+    currency_rates: Mapping[str, float] | None = None,
+    org_currencies: Mapping[str, str] | None = None,
 ) -> DemoResult:
     """Run the demo; ``data`` is a folder written by ``fedcrm synth`` (or the same layout),
     otherwise a synthetic federation is generated into ``out`` (default: a temporary folder).
@@ -270,12 +288,24 @@ def run_demo(
     ``backend`` is ``"simulation"`` (the in-process coordinator) or ``"flower"`` (the federated
     methods on Flower's simulation engine; needs ``pip install "fedcrm[flower]"``).
     ``workers`` > 1 trains each task's methods side by side in that many processes
-    (:func:`fedcrm.federation.experiment.run_task`; the simulation backend only)."""
+    (:func:`fedcrm.federation.experiment.run_task`; the simulation backend only).
+
+    ``currency_rates`` (USD per unit, by three-letter code) override or extend the
+    converter's rates, and teach it codes it does not know (``Rev_BRL__c``);
+    ``org_currencies`` gives an org's currency (org id → code) for amounts whose name,
+    values and records state none (else USD is assumed, and each conversion says so)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
     check_workers(workers)  # before the federation is generated and matched
     if backend == "flower":
         workers = 1  # Flower's simulation engine runs its own processes
+    rates, _ = check_currency_options(currency_rates, None)  # before any work
+    org_currencies = dict(org_currencies or {})
+    for org_id, code in org_currencies.items():
+        try:
+            org_currencies[org_id] = check_currency_options(rates, code)[1] or code
+        except ConfigError as exc:
+            raise ConfigError(f"org {org_id}: {exc}") from None
     chosen = string_list(tasks, "tasks") if tasks is not None else None
     if chosen == []:
         raise ConfigError(f"tasks is empty; give one or more of {', '.join(ALL_TASKS)}, or "
@@ -311,6 +341,7 @@ def run_demo(
         say("loading org metadata and records")
         reference = _reference_date(root, reference_date, manifest)
         inputs = _read_orgs(folders)
+        _set_org_currencies(inputs, org_currencies)
         say("matching schemas with the shipped matcher")
         matched_at = time.perf_counter()
         proposal = match([org.schema for org in inputs], model=model_path)
@@ -329,7 +360,7 @@ def run_demo(
             say(f"{task}: building features")
             try:
                 prepared_tasks[task] = prepare_task(task, inputs, proposal, ontology, reference,
-                                                    seed=seed)
+                                                    seed=seed, currency_rates=rates)
             except FeatureError as exc:
                 if chosen is not None:
                     raise FeatureError(f"{task}: {exc}") from exc

@@ -11,6 +11,7 @@ import pytest
 
 from fedcrm.demo import DemoResult, MatchingSummary, demo_config, run_demo
 from fedcrm.errors import ConfigError
+from fedcrm.synth import generate_federation
 
 
 def result() -> DemoResult:
@@ -58,6 +59,18 @@ def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
         run_demo(data=tmp_path, reference_date="31/31/2020")
     with pytest.raises(ConfigError, match="does not exist"):
         run_demo(data=tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"currency_rates key 'R\$' is not a three-letter"):
+        run_demo(data=tmp_path, currency_rates={"R$": 0.2})
+    with pytest.raises(ConfigError, match="org acme: default_currency 'BRL'"):
+        run_demo(data=tmp_path, org_currencies={"acme": "BRL"})  # no rate for BRL
+
+
+def test_an_org_currency_for_an_org_not_in_the_federation_is_refused(tmp_path: Path) -> None:
+    # a typo would have left that org's amounts read as USD
+    generate_federation(2, seed=1, scale=0.01).write(tmp_path)
+    with pytest.raises(ConfigError, match=r"names org 'org01_bluefn', which is not in the "
+                                          r"federation .* \(did you mean 'org01_bluefin'\?\)"):
+        run_demo(data=tmp_path, org_currencies={"org01_bluefn": "EUR"})
 
 
 def _org(root: Path, name: str, *parts: str) -> None:

@@ -99,6 +99,12 @@ def demo_command(
         help="Processes that train each task's methods side by side \\[default: one per CPU "
              "core this process may use, at most 8; 1 trains them one after the "
              "other].")] = None,
+    currency_rate: Annotated[list[str] | None, typer.Option(
+        help="CODE=RATE: USD per unit of a currency, e.g. BRL=0.18; repeat for several. "
+             "Overrides the built-in rates and teaches new codes (Rev_BRL__c).")] = None,
+    org_currency: Annotated[list[str] | None, typer.Option(
+        help="ORG=CODE: the currency of an org's amounts whose name, values and records "
+             "name none \\[default: USD, and each conversion says so]; repeat per org.")] = None,
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""
@@ -130,8 +136,11 @@ def demo_command(
         # refused before minutes of training, not after them
         check_output_file(json_path, option="--json", example="demo.json",
                           inputs={"--data": data})
+    rates = _currency_rates(currency_rate or [])
+    currencies = dict(_pair(text, "--org-currency", "acme=EUR") for text in org_currency or ())
     with console.status("fedcrm demo") as status:
-        result = run_demo(data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
+        result = run_demo(currency_rates=rates or None, org_currencies=currencies or None,
+                          data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
                           seed=seed, scale=DEMO_SCALE if scale is None else scale,
                           tasks=task or None,
                           config=config, reference_date=reference_date,
@@ -141,6 +150,29 @@ def demo_command(
     if json_path is not None:
         result.to_json(json_path)
         console.print(plain(f"Wrote {json_path}"))
+
+
+def _pair(text: str, option: str, example: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a repeatable option, or a :class:`ConfigError` naming it."""
+    key, sign, value = text.partition("=")
+    if not sign or not key.strip() or not value.strip():
+        raise ConfigError(f"{option} {text!r}: expected KEY=VALUE, e.g. {option} {example}")
+    return key.strip(), value.strip()
+
+
+def _currency_rates(texts: list[str]) -> dict[str, float]:
+    """``--currency-rate CODE=RATE`` options as a dict; a code given twice is refused."""
+    rates: dict[str, float] = {}
+    for text in texts:
+        code, rate = _pair(text, "--currency-rate", "BRL=0.18")
+        if code.upper() in (known.upper() for known in rates):
+            raise ConfigError(f"--currency-rate gives {code.upper()} twice; keep one rate")
+        try:
+            rates[code] = float(rate)
+        except ValueError:
+            raise ConfigError(f"--currency-rate {text!r}: {rate!r} is not a number (USD per "
+                              f"{code}, e.g. --currency-rate {code}=0.18)") from None
+    return rates
 
 
 def main() -> None:

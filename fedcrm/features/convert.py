@@ -15,9 +15,10 @@ Each conversion reports what it did, so nothing is silently lost.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from numbers import Real
 
 import numpy as np
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from fedcrm.errors import ConfigError
 from fedcrm.features.values import ValueMapper
-from fedcrm.matching.text import expand, split_api_name, unit_cues, words
+from fedcrm.matching.text import CURRENCY_WORDS, expand, split_api_name, unit_cues, words
 from fedcrm.ontology.models import Concept, Ontology, Usage
 from fedcrm.schema.models import DataKind, FieldMeta
 
@@ -157,33 +158,56 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float)
 
 
-def currencies_in(values: pd.Series) -> list[str]:
-    """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted."""
+def currencies_in(values: pd.Series, codes: Iterable[str] = ()) -> list[str]:
+    """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted; ``codes``
+    adds codes to look for beyond :data:`USD_PER_UNIT` (those of ``currency_rates``)."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return []
-    found = values.dropna().astype("string").str.extractall(_CURRENCY_IN_TEXT)
+    found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
     if found.empty:
         return []
-    codes = found[0].str.upper().fillna(found[1].map(_SYMBOL_CURRENCY))
-    return sorted(set(codes.dropna()))
+    codes_found = found[0].str.upper().fillna(found[1].map(_SYMBOL_CURRENCY))
+    return sorted(set(codes_found.dropna()))
 
 
-def scale_cues(tokens: tuple[str, ...]) -> tuple[str, str]:
+@functools.lru_cache(maxsize=64)
+def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
+    """The pattern finding a code of :data:`USD_PER_UNIT` or ``extra``, or a symbol."""
+    if not extra:
+        return _CURRENCY_IN_TEXT
+    codes = "|".join(sorted({*USD_PER_UNIT, *(code.upper() for code in extra)}))
+    return re.compile(rf"\b({codes})\b|([€£])", re.IGNORECASE)
+
+
+def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = ()) -> tuple[str, str]:
     """(``"thousands"`` / ``"millions"`` / ``""``, currency code or ``""``) from whole words.
 
     Word-level on purpose: a substring test would read "tsd" in ``AmountsDue__c``.
-    Compound tokens such as ``keur`` (``REV_KEUR__C``) or ``teur`` carry both.
+    Compound tokens such as ``keur`` (``REV_KEUR__C``) or ``teur`` carry both. ``codes`` are
+    further currency codes to read (those of ``currency_rates``: ``Rev_BRL__c``, ``kBRL``).
     """
     cues = unit_cues(tokens)
     scale = "thousands" if cues["thousands"] else "millions" if cues["millions"] else ""
     currency = str(cues["currency"])
+    extra = {code.lower() for code in codes} - set(CURRENCY_WORDS)
+    if not currency and extra:
+        currency = next((token.upper() for token in tokens if token in extra), "")
     for token in tokens:
         match = _SCALED_CURRENCY.fullmatch(token)
+        if match is None and extra:
+            match = _scaled_currency(tuple(sorted(extra))).fullmatch(token)
         if match:
             scale = scale or ("thousands" if match.group(1) in _THOUSANDS_PREFIXES
                               else "millions")
             currency = currency or match.group(2).upper()
     return scale, currency
+
+
+@functools.lru_cache(maxsize=64)
+def _scaled_currency(codes: tuple[str, ...]) -> re.Pattern[str]:
+    """:data:`_SCALED_CURRENCY` for further (lower-case) codes."""
+    return re.compile(rf"({'|'.join(sorted(_THOUSANDS_PREFIXES))}|m|mm|mn|mio)"
+                      rf"({'|'.join(codes)})")
 
 
 def parse_booleans(values: pd.Series) -> pd.Series:
@@ -261,7 +285,8 @@ def numeric_scale(
     factor, notes = 1.0, []
     unit = concept.unit
     if unit == "currency":
-        scale, named = scale_cues(tokens)
+        learned = tuple(code for code in rates if code not in USD_PER_UNIT)
+        scale, named = scale_cues(tokens, learned)
         named = named or next((code for symbol, code in _SYMBOL_CURRENCY.items()
                                if symbol in text), "")
         in_values = value_currencies or []
@@ -330,7 +355,8 @@ def convert_field(
         scale, note = numeric_scale(
             meta, concept, numbers, currency_rates=currency_rates,
             default_currency=default_currency, default_currency_source=default_currency_source,
-            value_currencies=currencies_in(values) if concept.unit == "currency" else None)
+            value_currencies=(currencies_in(values, currency_rates or ())
+                              if concept.unit == "currency" else None))
         converted = numbers * scale
     elif family == "boolean":
         converted = parse_booleans(values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +23,7 @@ from fedcrm.features import (
     build_task_matrix,
     canonicalize,
 )
+from fedcrm.features.convert import check_currency_options
 from fedcrm.features.leakage import LeakageScreen
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator
@@ -39,11 +40,16 @@ METHODS = ("local", "fedavg", "quality_weighted", "centralised")
 
 @dataclass
 class OrgInput:
-    """One org as the pipeline sees it: its metadata and its records (own field names)."""
+    """One org as the pipeline sees it: its metadata and its records (own field names).
+
+    ``default_currency`` is the currency of its amounts whose name, values and records'
+    currency column state none (see :func:`fedcrm.features.canonicalize`).
+    """
 
     org_id: str
     schema: OrgSchema
     tables: dict[str, pd.DataFrame]
+    default_currency: str | None = None
 
 
 class OrgScore(BaseModel):
@@ -99,6 +105,7 @@ def prepare_task(
     min_examples: int = 50,
     leakage: LeakageScreen | None = None,
     drop_leakage: Literal["custom", "all", "none"] = "custom",
+    currency_rates: Mapping[str, float] | None = None,
 ) -> PreparedTask:
     """Build the shared feature space and every org's matrix; orgs that cannot take part (no
     outcome mapped, no labels) are skipped with the reason.
@@ -110,6 +117,11 @@ def prepare_task(
     keeps flagged ontology features (the ontology declares them known before the outcome; a
     very strong honest feature can trip the screen) as warnings; ``"all"`` drops every flagged
     source; ``"none"`` only reports.
+
+    ``currency_rates`` (USD per unit, by three-letter code) override or extend the
+    converter's table for every org; a code it adds is also read in field names and values
+    (``Rev_BRL__c``, ``"12 BRL"``). A bad rate, or an org's ``default_currency`` without
+    one, is a :class:`ConfigError` before any org is converted.
     """
     if drop_leakage not in ("custom", "all", "none"):
         raise ConfigError(f"drop_leakage must be 'custom', 'all' or 'none', got {drop_leakage!r}")
@@ -129,12 +141,19 @@ def prepare_task(
         raise ConfigError(f"org(s) {unmapped} have no mapping in the proposal, which maps "
                           f"{[o.org for o in mapping.orgs]} (org ids are case-sensitive); "
                           "match their metadata first")
+    rates, _ = check_currency_options(currency_rates, None)
+    for org in orgs:
+        try:
+            check_currency_options(rates, org.default_currency)
+        except ConfigError as exc:
+            raise ConfigError(f"org {org.org_id}: {exc}") from None
     space = build_feature_space(task, ontology, mapping, {o.org_id: o.schema for o in orgs})
     matrices, skipped = [], {}
     for org in orgs:
         try:
             canonical = canonicalize(org.org_id, org.tables, org.schema,
-                                     mapping.org(org.org_id), ontology)
+                                     mapping.org(org.org_id), ontology, currency_rates=rates,
+                                     default_currency=org.default_currency)
             matrices.append(build_task_matrix(canonical, space, reference_date, k=k,
                                               min_examples=min_examples, seed=seed,
                                               leakage=leakage))
@@ -204,8 +223,9 @@ def run_task(
     datas = {m.org_id: participant_data(m) for m in prepared.matrices}
     multipliers = {m.org_id: m.report.quality_multiplier for m in prepared.matrices}
     # the longest trainings first, so side by side they end at about the same time
-    jobs = [(method, None) for method in ("centralised", "fedavg", "quality_weighted")
-            if method in methods]
+    jobs: list[tuple[str, str | None]] = [
+        (method, None) for method in ("centralised", "fedavg", "quality_weighted")
+        if method in methods]
     if "local" in methods:
         jobs += [("local", org_id) for org_id in datas]
     trained: dict[tuple[str, str | None], tuple[np.ndarray, float | None]] = {}

@@ -94,6 +94,12 @@ def _org_folder(data: Path, name: str = "o1") -> Path:
     (["--device", "gpu"], "--device 'gpu': 'gpu' is not a device for local training; use "
                           "'cpu', 'cuda', 'cuda:N' or 'auto'"),
     (["--device", "cuda:99"], "--device 'cuda:99'"),
+    (["--currency-rate", "BRL"], "--currency-rate 'BRL': expected KEY=VALUE"),
+    (["--currency-rate", "BRL=abc"], "'abc' is not a number (USD per BRL"),
+    (["--currency-rate", "BRL=0.2", "--currency-rate", "brl=0.3"], "gives BRL twice"),
+    (["--currency-rate", "BRL=-1"], "currency_rates['BRL'] is -1.0"),
+    (["--org-currency", "acme"], "--org-currency 'acme': expected KEY=VALUE"),
+    (["--org-currency", "acme=XYZ"], "org acme: default_currency 'XYZ' is not a currency code"),
 ])
 def test_demo_rejects_bad_options_before_any_work(arguments: list[str], expected: str) -> None:
     assert expected in one_line_error(runner.invoke(app, ["demo", *arguments]))

@@ -231,3 +231,22 @@ def test_a_scale_named_in_prose_is_not_applied(ontology: Ontology) -> None:
     length = FieldMeta(api_name="Contract_Length__c", label="Contract Length",
                        kind=DataKind.NUMBER, description="The length in months")
     assert numeric_scale(length, age, pd.Series([3.0]))[0] == pytest.approx(30.4375)
+
+
+def test_a_currency_given_a_rate_is_read_in_names_and_values(ontology: Ontology) -> None:
+    # currency_rates={'BRL': ...} did not teach the converter the code: Rev_BRL__c was USD
+    revenue = ontology.concept("account.annual_revenue")
+    rates = {"brl": 0.2}
+    factor, note = numeric_scale(meta("Rev_BRL__c", "Revenue"), revenue, pd.Series([5.0]),
+                                 currency_rates={"BRL": 0.2})
+    assert factor == pytest.approx(0.2) and "BRL from the field name" in note
+    factor, note = numeric_scale(meta("Umsatz_kBRL__c", "Umsatz"), revenue, pd.Series([5.0]),
+                                 currency_rates={"BRL": 0.2})
+    assert factor == pytest.approx(200.0) and "thousands" in note
+    field = meta("Revenue__c", "Revenue", DataKind.CURRENCY)
+    converted, report = convert_field(pd.Series(["12 BRL", "10 BRL"]), field, revenue, ontology,
+                                      currency_rates=rates)
+    assert converted.tolist() == pytest.approx([2.4, 2.0]) and "BRL from the values" in report.note
+    _, report = convert_field(pd.Series(["12 BRL"]), meta("Rev_BRL__c", "Revenue"), revenue,
+                              ontology)
+    assert "assumed USD" in report.note  # without a rate the code is not read

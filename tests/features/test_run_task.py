@@ -42,3 +42,32 @@ def test_methods_given_as_one_string_are_refused_with_the_fix(federation, mappin
     prepared = prepare_task("lead_conversion", orgs, mapping, ontology, reference)
     with pytest.raises(ConfigError, match=r"not the string 'fedavg'; write \['fedavg'\]"):
         run_task(prepared, CONFIG, progress=False, methods="fedavg")
+
+
+def test_an_orgs_currency_and_the_rates_reach_its_features(federation, mapping, ontology,
+                                                          reference) -> None:
+    # prepare_task could pass neither: amounts without a currency were always USD
+    orgs = [OrgInput(o.org_id, o.schema, o.tables) for o in federation.orgs]
+    plain = prepare_task("lead_conversion", orgs, mapping, ontology, reference)
+    first = orgs[0].org_id
+    orgs[0] = OrgInput(first, orgs[0].schema, orgs[0].tables, default_currency="eur")
+    in_euros = prepare_task("lead_conversion", orgs, mapping, ontology, reference)
+    rated = prepare_task("lead_conversion", orgs, mapping, ontology, reference,
+                         currency_rates={"EUR": 2.0})
+    changed = {m.org_id for m, n in zip(plain.matrices, in_euros.matrices, strict=True)
+               if not np.array_equal(m.x, n.x, equal_nan=True)}
+    assert changed == {first}  # only the org whose currency was given
+    assert not np.array_equal(in_euros.matrices[0].x, rated.matrices[0].x, equal_nan=True)
+
+
+@pytest.mark.parametrize(("options", "org_currency", "expected"), [
+    ({}, "XYZ", r"org org01_isarwerk: default_currency 'XYZ' is not a currency code"),
+    ({"currency_rates": {"BRL": -1.0}}, None, r"currency_rates\['BRL'\] is -1.0"),
+])
+def test_bad_currency_options_are_refused_before_any_org(federation, mapping, ontology, reference,
+                                                         options, org_currency, expected) -> None:
+    orgs = [OrgInput(o.org_id, o.schema, o.tables) for o in federation.orgs]
+    orgs[0] = OrgInput(orgs[0].org_id, orgs[0].schema, orgs[0].tables,
+                       default_currency=org_currency)
+    with pytest.raises(ConfigError, match=expected):
+        prepare_task("lead_conversion", orgs, mapping, ontology, reference, **options)
