@@ -35,6 +35,9 @@ from fedcrm.tasks import TASKS, Outcome
 
 HIGH_PRIORITY = ("critical", "high")
 RECENT_DAYS = 365
+#: an event date this many days or less after the as-of time is not in the future (a
+#: date-time later on the as-of day)
+FUTURE_GRACE_DAYS = 1.0
 #: the seeds scikit-learn's splitters accept (numpy's ``RandomState`` range)
 MAX_SEED = 2**32 - 1
 
@@ -62,6 +65,9 @@ class MatrixReport(BaseModel):
     #: labelled records with a value, per source counted in ``quality.completeness`` (so a
     #: restricted matrix can recompute its completeness without the sources it lost)
     filled: dict[str, int] = {}
+    #: labelled records whose event date lay after their as-of time, per source; read as
+    #: missing (written later, not known then; see ``Concept.planned``)
+    future_dated: dict[str, int] = {}
 
 
 @dataclass
@@ -242,9 +248,11 @@ def _base_table(canonical: CanonicalOrg, space: FeatureSpace) -> pd.DataFrame:
 def _encode_source(
     source: SourceSpec, values: pd.Series | None, as_of: pd.Series, k: int,
     suppressed: list[SuppressionReport], shared: np.ndarray,
+    future_dated: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Columns of one source (values, then the missing indicator); ``shared`` marks the rows
-    that go into the matrix (rare-value suppression counts those)."""
+    that go into the matrix (rare-value suppression counts those, and ``future_dated`` hears
+    of those whose event date lay after their as-of time)."""
     n = len(as_of)
     width = len(source.columns)
     if values is None:
@@ -269,6 +277,16 @@ def _encode_source(
                                "field to another custom block")
         # text members of a date block: values that are not dates ("n/a") become missing
         days = days_before(parse_dates(values), as_of).to_numpy()
+        if source.event:
+            # an event dated after the as-of time was written later: an MQL date after a
+            # backtest's reference date was encoded as -63 days, and a churned account's
+            # activity after it left marked it churned. Not known then, so missing. A day's
+            # grace: a date-time later on the as-of day is no future
+            later = days < -FUTURE_GRACE_DAYS
+            if later.any():
+                if future_dated is not None:
+                    future_dated[source.name] = int((later & np.asarray(shared)).sum())
+                days = np.where(later, np.nan, days)
         block = np.nan_to_num(np.clip(days / 365.0, -10, 10))[:, None]
         missing = np.isnan(days)
     elif source.kind == "category":
@@ -401,6 +419,7 @@ def build_task_matrix(
     suppressed: list[SuppressionReport] = []
     present, absent = [], []
     filled: dict[str, int] = {}  # per source: labelled records with a value
+    future_dated: dict[str, int] = {}
     for source in space.sources:
         values: pd.Series | None
         if source.kind == "rollup":
@@ -420,7 +439,7 @@ def build_task_matrix(
                 filled[source.name] = int(values[labelled].notna().sum())
         try:
             blocks.append(_encode_source(source, values, base["__as_of"], k, suppressed,
-                                         labelled))
+                                         labelled, future_dated))
         except FeatureError as exc:
             raise FeatureError(f"org {canonical.org_id}: {exc}") from None
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(base), 0), np.float32)
@@ -455,7 +474,7 @@ def build_task_matrix(
         n_test=len(test), positive_rate=float(np.nanmean(y_all[labelled])),
         sources_present=present, sources_missing=absent, suppressed=suppressed,
         excluded=excluded, quality=metrics, quality_multiplier=quality_multiplier(metrics),
-        filled=filled,
+        filled=filled, future_dated={name: n for name, n in future_dated.items() if n},
         leakage=screen_leakage(x[train], y_all[train], space.feature_names, leakage,
                                observed=_observed(x[train], space)),
     )

@@ -77,7 +77,9 @@ def _best_region(column: str, values: np.ndarray, y: np.ndarray, n_pos: int, n_n
     neg = np.bincount(inverse, minlength=len(unique)) - pos
     best: LeakageFinding | None = None
     best_share = -1.0
-    for side, order in (("low", slice(None)), ("high", slice(None, None, -1))):
+    sides: tuple[tuple[Literal["low", "high"], slice], ...] = (
+        ("low", slice(None)), ("high", slice(None, None, -1)))
+    for side, order in sides:
         cum_pos = np.cumsum(pos[order])[:end]
         cum_neg = np.cumsum(neg[order])[:end]
         for outcome, mine, other, n_mine, n_other in ((1, cum_pos, cum_neg, n_pos, n_neg),

@@ -70,6 +70,9 @@ class SourceSpec(BaseModel):
     unit: str | None = None
     categories: tuple[str, ...] = ()
     shared_by: int = 0
+    #: a date source whose dates record events (a concept not ``planned``): one after the
+    #: record's as-of time was written later, so it is read as missing
+    event: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -201,7 +204,8 @@ def build_feature_space(
             categories = tuple(v.code for v in ontology.value_set(concept.value_set).values)
         sources.append(SourceSpec(name=concept.id, kind=kind, sobject=concept.object,
                                   unit=concept.unit, categories=categories,
-                                  shared_by=mapped[concept.id]))
+                                  shared_by=mapped[concept.id],
+                                  event=kind == "date" and not concept.planned))
     if definition.sobject == "Account":
         for name, (child, _) in ROLLUPS.items():
             if all(mapped[need] for need in ROLLUP_NEEDS[name]):

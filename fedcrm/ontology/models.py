@@ -117,6 +117,11 @@ class Concept(_Frozen):
     value_set: str | None = None
     usage: Usage = Usage.FEATURE
     tasks: tuple[Task, ...] = ()
+    #: a date that may lie ahead of the time a record is described at (a contract's end, an
+    #: expiry); other dates record events, so one after that time was written later and is
+    #: not known then (a backtest's reference date before the export, a churned account's
+    #: activity after it left)
+    planned: bool = False
 
     @field_validator("id")
     @classmethod
@@ -145,6 +150,8 @@ class Concept(_Frozen):
             raise ValueError(
                 f"concept {self.id}: only picklist-like kinds take a value_set, not {self.kind}"
             )
+        if self.planned and self.kind.family != "temporal":
+            raise ValueError(f"concept {self.id}: only dates can be planned, not {self.kind}")
         return self
 
     @property

@@ -344,3 +344,36 @@ def test_recency_counts_activity_before_the_reference_date_only(federation, mapp
         for name, table in canonical.tables.items()})
     shifted = build_task_matrix(later, space, reference).report.quality.recency
     assert before > 0 and shifted == 0.0  # future activity is not recent activity
+
+
+def test_an_event_dated_after_the_as_of_time_is_missing_a_planned_one_is_kept(
+        federation, mapping, ontology, reference) -> None:
+    # a backtest: an MQL date after the reference date was encoded as -63 days (-0.17)
+    space = build_feature_space("lead_conversion", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    org = next(o for o in federation.orgs if any(lab.concept == "lead.mql_date"
+                                                 for lab in o.labels))
+    canonical = canonicalize(org.org_id, org.tables, org.schema, mapping.org(org.org_id),
+                             ontology)
+    leads = canonical.table("Lead")
+    later = leads["lead.mql_date"].notna() & (np.arange(len(leads)) % 2 == 0)
+    mql = pd.to_datetime(leads["lead.mql_date"]).where(
+        ~later, pd.Timestamp(reference) + pd.Timedelta(days=63))
+    shifted = dataclasses.replace(canonical, tables={
+        **canonical.tables, "Lead": leads.assign(**{"lead.mql_date": mql})})
+    matrix = build_task_matrix(shifted, space, reference)
+    days = matrix.x[:, space.feature_names.index("lead.mql_date#days")]
+    missing = matrix.x[:, space.feature_names.index("lead.mql_date#missing")]
+    future = later.to_numpy()[pd.Index(leads["Id"]).get_indexer(matrix.ids)]
+    assert future.sum() > 5
+    assert (missing[future] == 1).all() and (days[future] == 0).all()
+    assert (days[~future] >= 0).all()
+    assert matrix.report.future_dated == {"lead.mql_date": int(future.sum())}
+
+    # a contract's end lies ahead by nature: still encoded, as negative days
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
+    matrix = build_task_matrix(canonical, space, reference)
+    end = matrix.x[:, space.feature_names.index("account.contract_end_date#days")]
+    assert (end < 0).sum() > 5 and "account.contract_end_date" not in \
+        matrix.report.future_dated
+    assert ontology.concept("account.contract_end_date").planned

@@ -81,6 +81,7 @@ def edit_first_concept(folder: Path, **changes: object) -> None:
         ({"kind": "hologram"}, "kind"),
         ({"translations": {"xx": ["foo"]}}, "unknown language code"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
+        ({"planned": True}, "only dates can be planned"),
     ],
 )
 def test_invalid_concepts_are_named(tmp_path: Path, changes: dict, message: str) -> None:
