@@ -72,8 +72,8 @@ def demo_command(
     data: Annotated[Path | None, typer.Option(
         help="A folder written by `fedcrm synth` (default: generate one).")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Keep the generated federation here (default: a temporary folder; not with "
-             "--data).")] = None,
+        "--out", "-o", help="Keep the generated federation here (default: a temporary folder; "
+                            "not with --data).")] = None,
     orgs: Annotated[int | None, typer.Option(
         help="Synthetic orgs to generate \\[default: 5; not with --data].")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,

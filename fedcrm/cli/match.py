@@ -117,7 +117,7 @@ def match_command(
 @matcher_app.command("train")
 @friendly_errors
 def train_command(
-    out: Annotated[Path | None, typer.Option(help="Where to write the model "
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the model "
                                              "(default: the shipped model file).")] = None,
     annotations: Annotated[Path | None, typer.Option(help="Annotations folder.")] = None,
     metadata_root: Annotated[Path | None, typer.Option(

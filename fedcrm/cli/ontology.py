@@ -18,7 +18,7 @@ def ontology_command(
         str | None, typer.Argument(help="Search words (any language); omit to list all.")
     ] = None,
     sobject: Annotated[
-        str | None, typer.Option("--object", "-o", help="Only concepts of this object.")
+        str | None, typer.Option("--object", help="Only concepts of this object.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Most results to show when searching.")] = 15,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

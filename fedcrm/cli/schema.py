@@ -101,7 +101,7 @@ def summary_command(
 def fields_command(
     path: PathArgument,
     sobject: Annotated[
-        str | None, typer.Option("--object", "-o", help="Only this object.")
+        str | None, typer.Option("--object", help="Only this object.")
     ] = None,
     org_id: OrgIdOption = None,
     lenient: LenientOption = False,

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import typer
 from typer.testing import CliRunner
 
 from fedcrm.cli import app
@@ -54,7 +56,8 @@ def test_schema_summary_json() -> None:
 
 
 def test_schema_fields_table() -> None:
-    result = runner.invoke(app, ["schema", "fields", str(example_org_path()), "-o", "Account"])
+    result = runner.invoke(app, ["schema", "fields", str(example_org_path()), "--object",
+                                 "Account"])
     assert result.exit_code == 0
     assert "Annual_Rev_USD__c" in result.output and "currency" in result.output
 
@@ -103,3 +106,23 @@ def test_demo_workers_default_to_the_cores_this_process_may_use(monkeypatch) -> 
     assert seen == [3, 8, 1]
     result = runner.invoke(app, ["demo", "--workers", "0"])
     assert result.exit_code == 2 and "--workers must be at least 1" in result.output
+
+
+def _commands(command: click.Command, path: str = "fedcrm") -> list[tuple[str, click.Command]]:
+    found = [(path, command)]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found += _commands(sub, f"{path} {name}")
+    return found
+
+
+def test_short_o_means_out_in_every_command() -> None:
+    # -o was --out in most commands and --object in `schema fields` and `ontology`
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        for param in command.params:
+            names = [*param.opts, *param.secondary_opts]
+            if "-o" in names or "--out" in names:
+                assert "-o" in names and "--out" in names, (path, names)
+                checked += 1
+    assert checked >= 8
