@@ -8,9 +8,9 @@ Only then does it swap: a marker file naming every folder the swap may leave beh
 ``federation.json`` is written (atomically) and the marker removed. A swap stopped half-way
 leaves no manifest, so nothing reads the folder as a federation, and the marker lets the next
 write finish the job. It only ever removes what an earlier write of ours left: org folders its
-manifest or marker names (or named like a generated org, from versions before the marker) that
-hold nothing but what :func:`write_org_folder` writes, and its own staging folders and temporary
-files. Anything else of the user's in the folder stays.
+manifest (one whose ``generator`` is fedcrm's) or marker names that hold nothing but what
+:func:`write_org_folder` writes, and its own staging folders and temporary files. Anything else
+of the user's in the folder stays, and a ``federation.json`` fedcrm did not write is refused.
 
 Hand-written: no library swaps a set of folders in as one unit; this is the usual
 write-aside-then-rename scheme, with a marker for the part a rename cannot make atomic.
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import BaseModel
@@ -34,6 +34,9 @@ from fedcrm.errors import ConfigError
 from fedcrm.matching.corpus import FieldLabel, write_labels
 from fedcrm.schema.models import OrgSchema
 from fedcrm.synth.sfdx_writer import write_metadata
+
+if TYPE_CHECKING:
+    from fedcrm.synth.planner import CustomObjectPlan
 
 __all__ = ["ORG_ENTRIES", "write_federation_folder", "write_org_folder"]
 
@@ -51,8 +54,8 @@ _MARKER_NOTE = ("An unfinished write of a federation (it was interrupted while s
 _OURS_TEMPORARY = (_STAGING_PREFIX, f".{_MARKER}.", f".{_MANIFEST}.",
                    # names of the two earlier implementations' staging folders and marker
                    ".fedcrm-synth-tmp-", ".fedcrm-export-", ".fedcrm-synth-writing.json")
-#: org folder names of ``fedcrm synth`` (``org01_acme``, ``org105_sierra``, ``org12_brisa2``)
-_GENERATED_ORG = re.compile(r"org\d{2,}_[a-z]+\d*")
+#: the ``generator`` of the manifests this module writes (fedcrm synth, fedcrm datasets export)
+_GENERATORS = frozenset({"fedcrm.synth", "fedcrm.datasets"})
 
 
 def write_org_folder(
@@ -62,7 +65,7 @@ def write_org_folder(
     labels: Iterable[FieldLabel],
     units: Mapping[tuple[str, str], BaseModel],
     *,
-    custom_object: str | None = None,
+    custom_object: CustomObjectPlan | None = None,
     latent: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
     """Write one org: ``metadata/`` (sfdx XML), ``records/<Object>.csv``,
@@ -147,8 +150,15 @@ def _check(out: Path, org_ids: Sequence[str]) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot read output folder {out} ({exc.strerror or exc})") from exc
     previous = set(_previous(out))
-    marked = (out / _MANIFEST).is_file() or (out / _MARKER).is_file()
-    if not marked and not all(e in previous or e.name in (_MARKER, _MANIFEST) for e in entries):
+    ours = _manifest_is_ours(out / _MANIFEST)
+    if (out / _MANIFEST).exists() and not ours:
+        # a federation.json of the user's (or of another tool) would be replaced
+        raise ConfigError(
+            f"output folder {out} holds a federation.json that fedcrm did not write (no "
+            "\"generator\": \"fedcrm.synth\" or \"fedcrm.datasets\" in it); choose an empty "
+            "folder so nothing of yours is overwritten")
+    marked = ours or (out / _MARKER).is_file()
+    if not marked and not all(e in previous or e.name == _MARKER for e in entries):
         raise ConfigError(
             f"output folder {out} is not empty and holds no federation.json; choose an empty "
             "folder so nothing of yours is overwritten")
@@ -185,22 +195,27 @@ def _swap_in(staging: Path, out: Path, org_ids: Sequence[str], manifest: str) ->
 
 
 def _is_org_folder(path: Path, named: set[str]) -> bool:
-    """A folder holding nothing but what :func:`write_org_folder` writes: a whole org that our
-    manifest or marker names, or (what versions before the staging folder could leave) any
-    part of one named like a generated org."""
-    if not path.is_dir() or path.is_symlink():
+    """A folder holding nothing but what :func:`write_org_folder` writes, that our manifest or
+    marker names, whole. A folder merely named like a generated org (``org07_mine``) is not
+    ours: one holding a user's ``records/`` was taken for an earlier write's and deleted."""
+    if path.name not in named or not path.is_dir() or path.is_symlink():
         return False
     if not all(child.name in ORG_ENTRIES for child in path.iterdir()):
         return False
-    if path.name in named:
-        return (path / "ground_truth.jsonl").is_file()
-    return _GENERATED_ORG.fullmatch(path.name) is not None
+    return (path / "ground_truth.jsonl").is_file()
+
+
+def _manifest_is_ours(path: Path) -> bool:
+    """True for a ``federation.json`` this module wrote (its ``generator`` says so)."""
+    data = _json_object(path)
+    return data is not None and data.get("generator") in _GENERATORS
 
 
 def _previous(out: Path) -> list[Path]:
     """What earlier writes of ours left in ``out``: org folders, staging folders, temporary
     files (never the marker itself, which the swap rewrites)."""
-    named = {name for name in _named(out / _MANIFEST) | _named(out / _MARKER)
+    manifest = _named(out / _MANIFEST) if _manifest_is_ours(out / _MANIFEST) else set()
+    named = {name for name in manifest | _named(out / _MARKER)
              if name and Path(name).name == name and name not in {".", ".."}}
     return sorted(
         entry for entry in out.iterdir()
@@ -211,13 +226,8 @@ def _previous(out: Path) -> list[Path]:
 def _named(path: Path) -> set[str]:
     """Org folder names in a manifest (``orgs[].profile.org_id`` or ``orgs[].org_id``) or a
     marker (``folders``); nothing from a file that is missing or damaged."""
-    if not path.is_file():
-        return set()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return set()
-    if not isinstance(data, dict):
+    data = _json_object(path)
+    if data is None:
         return set()
     names: set[str] = set()
     folders = data.get("folders")
@@ -233,6 +243,17 @@ def _named(path: Path) -> set[str]:
         if isinstance(org_id, str):
             names.add(org_id)
     return names
+
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; ``None`` if it is missing, damaged or not an object."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _remove(path: Path) -> None:

@@ -93,3 +93,30 @@ def test_a_write_stopped_while_deleting_an_old_org_is_finished_by_the_next(
     monkeypatch.setattr(folder_module.shutil, "rmtree", real_rmtree)
     old.write(out)
     assert _files(out) == expected
+
+
+def test_a_users_folder_named_like_an_org_is_never_deleted(tmp_path: Path) -> None:
+    # org07_mine/records/my_export.csv was taken for an earlier write's org and deleted
+    federation = generate_federation(1, seed=2, accounts=(20, 20))
+    out = tmp_path / "out"
+    (out / "org07_mine" / "records").mkdir(parents=True)
+    (out / "org07_mine" / "records" / "my_export.csv").write_text("precious")
+    with pytest.raises(ConfigError, match="not empty and holds no federation.json"):
+        federation.write(out)
+    assert (out / "org07_mine" / "records" / "my_export.csv").read_text() == "precious"
+    # beside an earlier output of ours, such a folder is kept
+    (out / "org07_mine").rename(tmp_path / "aside")
+    federation.write(out)
+    (tmp_path / "aside").rename(out / "org99_backup")
+    federation.write(out)
+    assert (out / "org99_backup" / "records" / "my_export.csv").read_text() == "precious"
+
+
+def test_a_federation_json_fedcrm_did_not_write_is_refused(tmp_path: Path) -> None:
+    federation = generate_federation(1, seed=2, accounts=(20, 20))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "federation.json").write_text('{"my": "own config"}')
+    with pytest.raises(ConfigError, match="holds a federation.json that fedcrm did not write"):
+        federation.write(out)
+    assert (out / "federation.json").read_text() == '{"my": "own config"}'
