@@ -96,6 +96,12 @@ def check_options(*, orgs: int, seed: int, scale: float, accounts_min: int, acco
                           f"{MAX_ACCOUNTS:,} accounts per org: lower --scale or --accounts-max")
     if not languages:
         raise ConfigError(f"--languages must name at least one of {', '.join(LANGUAGES)}")
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown:
+        raise ConfigError(f"--languages: unknown language(s) {', '.join(unknown)}; use "
+                          f"{', '.join(LANGUAGES)}")
+    if len(set(languages)) != len(languages):
+        raise ConfigError(f"--languages names a language twice: {','.join(languages)}")
     try:
         date = dt.date.fromisoformat(reference_date)
     except ValueError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fedcrm.synth import fake
 from fedcrm.synth.latent import LatentOrg
 from fedcrm.synth.planner import OrgPlan, PlannedField, Representation
 
@@ -125,15 +126,15 @@ def _distractor_values(key: str, rep: Representation, n: int, rng: np.random.Gen
         return rng.random(n) < 0.25
     digits = rng.integers(0, 10_000_000, n).astype(str).astype(object)
     if key == "legacy_system_id":
-        return "L" + np.char.zfill(digits.astype(str), 7).astype(object)
+        return "L" + fake.zero_padded(digits, 7)
     if key == "parking_spot":
         return "P-" + rng.integers(1, 400, n).astype(str).astype(object)
     if key == "migration_batch":
         years = rng.integers(2012, 2021, n).astype(str).astype(object)
-        months = np.char.zfill(rng.integers(1, 13, n).astype(str), 2).astype(object)
+        months = fake.zero_padded(rng.integers(1, 13, n), 2)
         return "MIG-" + years + "-" + months
     if key == "trade_fair_badge":
-        return "B-" + np.char.zfill(rng.integers(0, 999_999, n).astype(str), 6).astype(object)
+        return "B-" + fake.zero_padded(rng.integers(0, 999_999, n), 6)
     return np.asarray(_DISTRACTOR_NOTES, dtype=object)[rng.integers(0, len(_DISTRACTOR_NOTES), n)]
 
 

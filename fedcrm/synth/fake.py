@@ -243,11 +243,20 @@ def emails(first: np.ndarray, last: np.ndarray, domain: np.ndarray) -> np.ndarra
     return local + "@" + domain
 
 
+def zero_padded(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Whole numbers as text padded with zeros to ``width`` (an object array). Unlike
+    ``np.char.zfill``, which raises on it, an empty array gives an empty array (an org with
+    no cases or no visits)."""
+    if len(numbers) == 0:
+        return np.empty(0, dtype=object)
+    return np.char.zfill(np.asarray(numbers).astype(str), width).astype(object)
+
+
 def phones(rng: np.random.Generator, language: str, count: int) -> np.ndarray:
     """Obviously fictional phone numbers in the org's national format."""
     digits = rng.integers(0, 100, size=count)
     area = rng.integers(200, 990, size=count)
-    tail = np.char.zfill(digits.astype(str), 2).astype(object)
+    tail = zero_padded(digits, 2)
     area_text = area.astype(str).astype(object)
     if language == "de":
         return "+49 " + area_text + " 555 01" + tail

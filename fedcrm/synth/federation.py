@@ -298,6 +298,11 @@ def validate_params(
             f"at most {MAX_ACCOUNTS:,} accounts per org: lower scale or accounts")
     if isinstance(languages, str):
         languages = tuple(part.strip() for part in languages.split(",") if part.strip())
+    if isinstance(languages, set | frozenset):
+        # a set has no order, and the order decides which org speaks which language
+        raise ConfigError(f"languages must be a list or tuple (its order decides which org "
+                          f"speaks which), not a {type(languages).__name__}: "
+                          f"{sorted(languages)!r}")
     if not isinstance(languages, Sequence) or not languages:
         raise ConfigError(f"languages must name at least one of {LANGUAGES}, got {languages!r}")
     unknown = [lang for lang in languages if lang not in LANGUAGES]
@@ -364,6 +369,9 @@ def generate_federation(
     params = validate_params(n_orgs, seed, accounts, scale, languages, reference_date,
                              completeness, recency, label_reliability, custom_object_rate,
                              min_accounts)
+    if progress is not None and not callable(progress):
+        raise ConfigError(f"progress must be a function (stage, done, total), got "
+                          f"{type(progress).__name__}")
     federation_rng = _rng(params.seed, 1_000_000, 0)
     n = params.n_orgs
     language_order = federation_rng.permutation(len(params.languages))

@@ -282,8 +282,7 @@ def _accounts(draw: OrgDraw, rng: np.random.Generator, ref: int, latent: LatentO
     frame: dict[str, object] = {
         "account.id": fake.salesforce_ids("001", n, pod=pod, start=int(rng.integers(1, 90_000))),
         "account.name": names,
-        "account.account_number": np.char.add("A-", np.char.zfill(
-            (100_000 + np.arange(n)).astype(str), 6)).astype(object),
+        "account.account_number": "A-" + fake.zero_padded(100_000 + np.arange(n), 6),
         "account.type": _choice(rng, {"customer_direct": 0.75, "customer_channel": 0.2,
                                       "technology_partner": 0.03, "other": 0.02}, n),
         "account.industry": industry,
@@ -297,8 +296,7 @@ def _accounts(draw: OrgDraw, rng: np.random.Generator, ref: int, latent: LatentO
         "account.account_source": _choice(rng, draw.lead_source_mix, n),
         "account.billing_city": _pick_text(rng, fake.CITIES[language], n),
         "account.billing_country": countries,
-        "account.billing_postal_code": np.char.zfill(
-            rng.integers(1000, 99_999, n).astype(str), 5).astype(object),
+        "account.billing_postal_code": fake.zero_padded(rng.integers(1000, 99_999, n), 5),
         "account.phone": fake.phones(rng, language, n),
         "account.website": "https://www." + domains,
         "x:domain": domains,
@@ -587,7 +585,7 @@ def _cases(draw: OrgDraw, rng: np.random.Generator, ref: int, accounts: pd.DataF
         rng.random(total) * contact_counts[account_index]).astype(np.int64)
     order = np.argsort(created, kind="stable")
     case_number = np.empty(total, dtype=object)
-    case_number[order] = np.char.zfill((1000 + np.arange(total)).astype(str), 8).astype(object)
+    case_number[order] = fake.zero_padded(1000 + np.arange(total), 8)
     cases = pd.DataFrame({
         "case.id": fake.salesforce_ids("500", total, pod=pod, start=int(rng.integers(1, 90_000))),
         "case.case_number": case_number,
@@ -894,8 +892,7 @@ def _visits(draw: OrgDraw, rng: np.random.Generator, ref: int,
     return pd.DataFrame({
         "x:visit_id": fake.salesforce_ids("a0V", total, pod=10 + draw.index,
                                           start=int(rng.integers(1, 90_000))),
-        "x:visit_number": np.char.add("V-", np.char.zfill(
-            (1 + np.arange(total)).astype(str), 5)).astype(object),
+        "x:visit_number": "V-" + fake.zero_padded(1 + np.arange(total), 5),
         "x:visit_account": accounts["account.id"].to_numpy()[account_index],
         "x:visit_date": to_dates(np.floor(observation_end - rng.uniform(0, 720, total))),
         "x:visit_outcome": _choice(rng, {"positive": 0.5, "neutral": 0.35, "negative": 0.15},

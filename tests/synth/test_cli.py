@@ -57,7 +57,7 @@ def test_synth_reports_bad_arguments_without_a_traceback(tmp_path: Path) -> None
     assert "Traceback" not in result.output
     result = _run("--languages", "en,klingon", "--out", str(tmp_path / "y"))
     assert result.exit_code == 2
-    assert "unknown language(s) ['klingon']" in result.output
+    assert "--languages: unknown language(s) klingon; use en, de, fr, es" in result.output
     assert not (tmp_path / "y").exists()
 
 
@@ -109,6 +109,7 @@ def test_synth_refuses_a_scale_beyond_the_account_limit(tmp_path: Path) -> None:
      "--accounts-min 10 is greater than --accounts-max 5"),
     (["--scale", "1e9"], "lower --scale or --accounts-max"),
     (["--languages", ","], "--languages must name at least one of en, de, fr, es"),
+    (["--languages", "en,en"], "--languages names a language twice: en,en"),
     (["--reference-date", "someday"], "--reference-date must be a date (YYYY-MM-DD)"),
     (["--reference-date", "1999-01-01"], "--reference-date must lie between 2005 and 2100"),
 ])

@@ -31,6 +31,8 @@ from fedcrm.synth.federation import draw_org_size
     ({"languages": ("en", "xx")}, r"unknown language\(s\) \['xx'\]"),
     ({"languages": ()}, "languages must name at least one"),
     ({"languages": ("de", "de")}, "lists a language twice"),
+    ({"languages": {"en", "de"}}, r"languages must be a list or tuple .* not a set"),
+    ({"progress": "x"}, "progress must be a function"),
     ({"reference_date": "2025-13-40"}, "reference_date must be an ISO date"),
     ({"reference_date": dt.date(1990, 1, 1)}, "reference_date must lie between"),
     ({"completeness": (0.9, 0.5)}, "completeness: min 0.9 is greater than max 0.5"),
@@ -80,3 +82,13 @@ def test_org_sizes_are_log_uniform_within_the_range() -> None:
     half = draw_org_size(np.random.default_rng(1), (100, 10_000), 0.5, 1)
     assert abs(half - full / 2) <= 1
     assert draw_org_size(rng, (100, 100), 0.01, 20) == 20
+
+
+def test_orgs_of_one_account_are_generated_not_crashed() -> None:
+    # an org with no cases or no site visits raised numpy's "zero-size array" ValueError
+    from fedcrm.synth import generate_federation
+
+    for seed in range(6):
+        federation = generate_federation(1, seed=seed, accounts=(1, 1), scale=1.0,
+                                         min_accounts=1)
+        assert len(federation.orgs[0].tables["Account"]) == 1
