@@ -75,13 +75,14 @@ def match_command(
 
     The org id of each PATH is its folder or file name without extension.
     """
-    from fedcrm.matching.api import as_schemas, match
+    from fedcrm.matching.api import DEFAULT_MODEL_PATH, as_schemas, match
 
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
     if out is not None:
+        # --out naming the model replaced the matcher file with mapping JSON
         check_output_file(out, option="--out", example="mapping.json",
-                          inputs={"PATH": list(paths)})
+                          inputs={"PATH": list(paths), "--model": model or DEFAULT_MODEL_PATH})
     schemas = as_schemas(list(paths), strict=not lenient)
     ids = [schema.org_id for schema in schemas]
     repeated = sorted({org for org in ids if ids.count(org) > 1})
@@ -126,12 +127,19 @@ def train_command(
 ) -> None:
     """Train the matcher on annotations/ (real + synthetic orgs) and save it."""
     from fedcrm.matching.api import DEFAULT_MODEL_PATH
-    from fedcrm.matching.corpus import load_corpus
+    from fedcrm.matching.corpus import default_annotations_dir, default_metadata_root, load_corpus
     from fedcrm.matching.model import FieldMatcher
     from fedcrm.ontology import load_ontology
 
-    if out is not None:
-        check_output_file(out, option="--out", example="matcher.zip")
+    # checked before training, the shipped model's place too (a read-only install lost the
+    # whole run at the save), and never a file of the corpus it reads
+    check_output_file(out or DEFAULT_MODEL_PATH, option="--out", example="matcher.zip",
+                      inputs={"--annotations": annotations or default_annotations_dir(),
+                              "--metadata-root": metadata_root or default_metadata_root()})
+    if out is None:
+        error_console.print(plain(f"note: no --out: the shipped matcher {DEFAULT_MODEL_PATH} "
+                                  "will be replaced (give --out FILE to keep it)", "yellow"),
+                            highlight=False)
     ontology = load_ontology()
     with console.status("Loading the annotated corpus"):
         corpus = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology)

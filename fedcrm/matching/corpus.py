@@ -195,7 +195,8 @@ def read_sources(folder: Path) -> list[OrgSource]:
     try:
         document = yaml.safe_load(_read_text(path, "org sources"))
     except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: malformed YAML ({exc})") from exc
+        # PyYAML's message spans several lines (a caret under the spot): one line here
+        raise MappingError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(document, dict) or not isinstance(document.get("orgs"), list):
         raise MappingError(
             f"{path}: expected a mapping with an 'orgs:' list (one entry per annotated org: "
@@ -296,10 +297,12 @@ def load_corpus(
             if not org_path.exists():
                 if skip_missing_real:
                     continue
+                fix = (f"check --metadata-root (metadata_root={meta_root})"
+                       if metadata_root is not None else
+                       f"set {ENV_METADATA_ROOT} (or pass --metadata-root) to the folder "
+                       "holding the public org metadata")
                 raise MappingError(
-                    f"metadata of real org {source.org} not found at {org_path}; set "
-                    f"{ENV_METADATA_ROOT} to the folder holding the public org metadata"
-                )
+                    f"metadata of real org {source.org} not found at {org_path}; {fix}")
             schema = load_schema(org_path, org_id=source.org)
         else:
             schema_path = root / "schemas" / f"{source.org}.json"

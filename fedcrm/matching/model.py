@@ -34,6 +34,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from fedcrm import __version__
+from fedcrm._files import write_atomically
 from fedcrm.errors import ConfigError, FedcrmError, MappingError, NotFittedError
 from fedcrm.matching.calibration import IsotonicCalibrator, threshold_for_precision
 from fedcrm.matching.corpus import AnnotatedOrg
@@ -821,13 +822,13 @@ class FieldMatcher:
         members["concept_vectors.npz"] = buffer.getvalue()
         checksums = {name: hashlib.sha256(data).hexdigest() for name, data in members.items()}
         members["checksums.json"] = json.dumps(checksums).encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive_bytes = io.BytesIO()
+        with zipfile.ZipFile(archive_bytes, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name, data in members.items():
                 archive.writestr(name, data)
-        temporary.replace(path)
-        return path
+        # a temporary file of its own beside the target, fsynced, then renamed over it (two
+        # trainings into one --out shared one fixed "<out>.tmp" before)
+        return write_atomically(path, archive_bytes.getvalue())
 
     @classmethod
     def load(
@@ -843,7 +844,7 @@ class FieldMatcher:
         except (zipfile.BadZipFile, OSError) as exc:
             raise MappingError(
                 f"{path}: not a fedcrm matcher file or corrupt ({exc}); retrain with "
-                "`fedcrm matcher train`"
+                "`fedcrm matcher train --out FILE`"
             ) from exc
         try:
             checksums = json.loads(members["checksums.json"])
@@ -863,7 +864,7 @@ class FieldMatcher:
             raise MappingError(
                 f"{path}: a matcher file this fedcrm cannot read ({type(exc).__name__}: "
                 f"{exc}); it comes from another fedcrm version or was edited: retrain with "
-                "`fedcrm matcher train`") from exc
+                "`fedcrm matcher train --out FILE`") from exc
 
     @classmethod
     def _from_members(
@@ -873,7 +874,7 @@ class FieldMatcher:
         """The matcher a file's verified members describe (see :meth:`load`)."""
         if not isinstance(meta, dict):
             raise MappingError(f"{path}: meta.json is not a JSON object; retrain with "
-                               "`fedcrm matcher train`")
+                               "`fedcrm matcher train --out FILE`")
         if meta.get("format") != MODEL_FORMAT:
             older = isinstance(meta.get("format"), int) and meta["format"] < MODEL_FORMAT
             raise MappingError(
@@ -885,7 +886,7 @@ class FieldMatcher:
         if meta["feature_names"] != list(FEATURE_NAMES):
             raise MappingError(
                 f"{path}: trained with another feature set (fedcrm {meta['fedcrm_version']}); "
-                "retrain with `fedcrm matcher train`"
+                "retrain with `fedcrm matcher train --out FILE`"
             )
         params = dict(meta["params"])
         matcher = cls(**params, device=device)
@@ -893,7 +894,7 @@ class FieldMatcher:
         if ontology.version != meta["ontology_version"]:
             raise MappingError(
                 f"{path}: trained on ontology {meta['ontology_version']}, but ontology "
-                f"{ontology.version} is loaded; retrain with `fedcrm matcher train`"
+                f"{ontology.version} is loaded; retrain with `fedcrm matcher train --out FILE`"
             )
         vectors = np.load(io.BytesIO(members["concept_vectors.npz"]), allow_pickle=False)
         _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
@@ -939,7 +940,7 @@ def _check_embedding_model(
     built_with = str(recorded["name"])
     selected = embedder.identity
     fix = (f"unset {EMBEDDING_ENV_VAR} (or set it to the model {built_with!r}), or retrain "
-           "the matcher with the model you want (`fedcrm matcher train`)")
+           "the matcher with the model you want (`fedcrm matcher train --out FILE`)")
     if selected != built_with:
         raise MappingError(
             f"{path}: built with embedding model {built_with!r}, but {selected!r} is selected "

@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from fedcrm._files import write_atomically
+from fedcrm.errors import ConfigError
 from fedcrm.privacy.budget import BudgetExhausted, LedgerError
-from fedcrm.privacy.ledger import LedgerEvent, LedgerRecord, PrivacyLedger, read_ledger, utc_now
+from fedcrm.privacy.ledger import (
+    LedgerEvent,
+    LedgerRecord,
+    PrivacyLedger,
+    participant_key,
+    read_ledger,
+    utc_now,
+)
 from fedcrm.privacy.models import ClientLevelPlan, RecordLevelPlan, RoundSpend
 
 LedgerLike = PrivacyLedger | str | os.PathLike[str] | None
@@ -24,21 +32,46 @@ def as_ledger(ledger: LedgerLike) -> PrivacyLedger:
     return ledger if isinstance(ledger, PrivacyLedger) else PrivacyLedger(ledger)
 
 
+def check_participant_id(participant_id: object) -> None:
+    """Refuse an id that is not a non-empty string, or has spaces around it (``"Zürich "``
+    would be counted apart from ``"Zürich"`` in a shared ledger)."""
+    if not isinstance(participant_id, str) or not participant_id.strip():
+        raise ConfigError(f"participant_id must be a non-empty string, got {participant_id!r}")
+    if participant_id != participant_id.strip():
+        raise ConfigError(f"participant_id {participant_id!r} has spaces around it; give "
+                          f"{participant_id.strip()!r}")
+
+
 def ensure_new_participant(ledger: PrivacyLedger, participant_id: str) -> None:
     """Refuse to plan a budget for a participant the ledger already has spending for.
 
     Planning again would start a fresh accountant at ε = 0 while the participant's data has
     already been used: a silent budget reset. A restart must restore the saved engine instead.
+    A plan that never spent (the process stopped before its first round was recorded) may be
+    made again. The ledger is checked again, under its lock, when the plan line is written.
 
     Raises:
-        LedgerError: the ledger file has events for ``participant_id``.
+        LedgerError: the ledger file has spending for ``participant_id``, or for the same id
+            spelt differently (case, outer spaces, Unicode form).
     """
     if ledger.path is None or not ledger.path.exists():
         return
-    earlier = [r for r in read_ledger(ledger.path) if r.participant_id == participant_id]
-    if earlier:
+    _refuse_planned_participant(read_ledger(ledger.path), participant_id, str(ledger.path))
+
+
+def _refuse_planned_participant(records: list[LedgerRecord], participant_id: str,
+                                where: str) -> None:
+    key = participant_key(participant_id)
+    for other in dict.fromkeys(r.participant_id for r in records):
+        if other != participant_id and participant_key(other) == key:
+            raise LedgerError(
+                f"ledger {where} has participant {other!r}, the id {participant_id!r} spelt "
+                f"differently (case, spaces or Unicode form); ids are compared exactly, so "
+                f"this would be a fresh budget for the same org. Use {other!r}")
+    earlier = [r for r in records if r.participant_id == participant_id]
+    if any(r.event != LedgerEvent.PLAN or r.total_steps or r.rounds_completed for r in earlier):
         raise LedgerError(
-            f"ledger {ledger.path} already has {len(earlier)} event(s) for participant "
+            f"ledger {where} already has {len(earlier)} event(s) for participant "
             f"{participant_id!r} (ε spent so far {earlier[-1].epsilon_spent:.4g}); planning a new "
             f"budget would reset its accountant to zero. Restore the saved engine with "
             f"load(state_path) instead, or use a new ledger for a genuinely new budget."
@@ -245,8 +278,33 @@ class BudgetedEngine(ABC):
             total_steps=self.total_steps,
             **fields,
         )
-        self.ledger.append(record)
+        self.ledger.append(record, check=lambda records: self._check_append(event, records))
         return record
+
+    def _check_append(self, event: LedgerEvent, records: list[LedgerRecord]) -> None:
+        """Refuse a ledger line that another engine of this participant makes wrong (called
+        under the ledger's lock, with every line already written).
+
+        Two engines restored from one state file (two workers, or a restart while the old
+        process still ran) each kept their own accountant, so the ledger recorded every round
+        twice and its ε counted one of them. The second engine to record a round now finds
+        the round already there and is refused, before its update leaves the participant.
+        """
+        where = str(self.ledger.path or "in memory")
+        if event == LedgerEvent.PLAN:
+            _refuse_planned_participant(records, self.participant_id, where)
+            return
+        if event != LedgerEvent.ROUND:
+            return
+        recorded = max((r.rounds_completed for r in records
+                        if r.participant_id == self.participant_id), default=0)
+        if recorded >= self.rounds_completed:
+            raise LedgerError(
+                f"participant {self.participant_id!r}: ledger {where} already records round "
+                f"{recorded}, and this engine is recording round {self.rounds_completed}: "
+                f"another engine of this participant (restored from the same state, in another "
+                f"process) is spending the same budget. This round is refused and its update "
+                f"not released; run one engine per participant, restored from its newest state")
 
     def __repr__(self) -> str:
         return (

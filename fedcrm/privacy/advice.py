@@ -145,7 +145,7 @@ def advise_epsilon(n_samples: int, tier: Tier | str = Tier.STANDARD) -> EpsilonA
         epsilon_cap=_down(cap),
         epsilon_for_utility=round(for_utility, 2),
         delta=delta,
-        rationale=f"recommended ε={shown:.2f}, δ={delta:.1g}: {reason}. Smaller ε is stronger "
+        rationale=f"recommended ε={shown:.2f}, δ={delta:.3g}: {reason}. Smaller ε is stronger "
         f"privacy.",
         warnings=warnings,
     )

@@ -108,6 +108,12 @@ def is_positive_integer(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 1
 
 
+def is_positive_number(value: object) -> bool:
+    """Whether ``value`` is a finite real number > 0 (not a bool, text or ``None``, which
+    ``math.isfinite`` meets with a raw ``TypeError``)."""
+    return _is_real(value) and math.isfinite(float(value)) and float(value) > 0  # type: ignore[arg-type]
+
+
 def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 

@@ -38,7 +38,7 @@ def advice_table(advice: EpsilonAdvice) -> Table:
     table.add_row("recommended ε", f"{advice.epsilon:g}")
     table.add_row("tier cap on ε", f"{advice.epsilon_cap:g}")
     table.add_row("ε the data size needs", f"{advice.epsilon_for_utility:g}")
-    table.add_row("suggested δ", f"{advice.delta:.1g}")
+    table.add_row("suggested δ", f"{advice.delta:.3g}")
     return table
 
 
@@ -93,7 +93,7 @@ def ledger_table(summaries: list[LedgerSummary]) -> Table:
             f"{summary.epsilon_spent:.4g}",
             f"{summary.epsilon_target:g}",
             f"{summary.epsilon_remaining:.4g}",
-            f"{summary.delta:.1g}",
+            f"{summary.delta:.3g}",
             summary.status,
         )
     return table

@@ -43,6 +43,7 @@ from fedcrm.privacy._engine import (
     BudgetedEngine,
     LedgerLike,
     as_ledger,
+    check_participant_id,
     ensure_new_participant,
     write_state_atomically,
 )
@@ -52,7 +53,12 @@ from fedcrm.privacy.accountants import (
     client_level_epsilon,
     client_level_history_epsilon,
 )
-from fedcrm.privacy.budget import LedgerError, is_positive_integer, validate_budget
+from fedcrm.privacy.budget import (
+    LedgerError,
+    is_positive_integer,
+    is_positive_number,
+    validate_budget,
+)
 from fedcrm.privacy.ledger import LedgerEvent, utc_now
 from fedcrm.privacy.models import (
     ClientLevelPlan,
@@ -106,7 +112,7 @@ def clip_update(update: Update, clip_norm: float) -> tuple[Update, float]:
     Δ·min(1, C/‖Δ‖) (McMahan et al. 2018, Alg. 1, flat clipping over all layers). The input
     is not modified. The result's norm is guaranteed ≤ C also after float rounding.
     """
-    if not math.isfinite(clip_norm) or clip_norm <= 0:
+    if not is_positive_number(clip_norm):
         raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
     norm = update_norm(update)
     if not math.isfinite(norm):
@@ -223,8 +229,7 @@ class ClientLevelDP(BudgetedEngine):
             ledger: a :class:`~fedcrm.privacy.PrivacyLedger`, a path, or ``None``.
             generator: torch generator for the noise (tests); default: seeded from OS entropy.
         """
-        if not isinstance(participant_id, str) or not participant_id.strip():
-            raise ConfigError(f"participant_id must be a non-empty string, got {participant_id!r}")
+        check_participant_id(participant_id)
         who = f"participant {participant_id!r}"
         validate_budget(
             epsilon, delta, total_participants, participant_id=participant_id, unit="participants"
@@ -236,7 +241,7 @@ class ClientLevelDP(BudgetedEngine):
                 f"{who}: participants_in_sum must be an integer in [1, total_participants="
                 f"{total_participants}], got {participants_in_sum!r}"
             )
-        if not math.isfinite(clip_norm) or clip_norm <= 0:
+        if not is_positive_number(clip_norm):
             raise ConfigError(f"{who}: clip_norm must be > 0, got {clip_norm!r}")
         if sample_rate != 1:
             # with distributed noise each drawn participant adds one share, so the noise

@@ -9,9 +9,12 @@ participants may share one file.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +24,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from fedcrm.privacy.budget import LedgerError
 from fedcrm.privacy.models import Plan
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; an append is still one line, unlocked
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "LedgerEvent",
@@ -88,13 +96,45 @@ class PrivacyLedger:
         self.path = Path(path) if path is not None else None
         self._memory: list[LedgerRecord] = []
 
-    def append(self, record: LedgerRecord) -> None:
-        """Append one record (one line)."""
-        line = record.model_dump_json(exclude_none=True) + "\n"
-        if self.path is None:
-            self._memory.append(record)
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on the ledger (``<ledger>.lock`` beside it, POSIX ``flock``)
+        so that reading it, checking and appending is one step for every process."""
+        if self.path is None or fcntl is None:
+            yield
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, record: LedgerRecord,
+               check: Callable[[list[LedgerRecord]], None] | None = None) -> None:
+        """Append one record (one line). ``check`` is called first with every record already
+        in the ledger, under the ledger's lock, and may raise to refuse the append (two
+        engines of one participant, two plans made at once)."""
+        numbers = (record.epsilon_spent, record.epsilon_remaining, record.epsilon_projected)
+        if not all(math.isfinite(n) for n in numbers if n is not None):
+            # JSON has no infinity: the line would be written with null and then refused by
+            # read_ledger, locking every participant of a shared ledger out of it
+            raise LedgerError(
+                f"participant {record.participant_id!r}: ε is not finite "
+                f"({record.epsilon_spent}) at the {record.event} event; nothing was written. A "
+                f"noise multiplier of 0 (or far below the plan's) gives no privacy guarantee")
+        line = record.model_dump_json(exclude_none=True) + "\n"
+        with self._locked():
+            if check is not None:
+                check(self.records())
+            if self.path is None:
+                self._memory.append(record)
+                return
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        assert self.path is not None
         with open(self.path, "ab") as handle:
             # If a previous writer died mid-line, start on a fresh line rather than gluing our
             # record onto the torn one (which read_ledger will then report by line number).
@@ -122,8 +162,13 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRecord]:
+def read_ledger(path: str | os.PathLike[str],
+                notes: list[str] | None = None) -> list[LedgerRecord]:
     """Read and validate every record of a ledger file, in file order.
+
+    A last line that is cut short (no newline, not valid: a write interrupted by a crash or a
+    full disk, before its round's update was released) is left out, and described in
+    ``notes`` when given; any other bad line is an error.
 
     Raises:
         LedgerError: the file is missing, a folder or unreadable, or a line is not UTF-8 text
@@ -159,7 +204,15 @@ def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRecord]:
             records.append(LedgerRecord.model_validate_json(line.rstrip("\r\n")))
         except ValidationError as error:
             problem = _validation_problem(error, "not a valid ledger record", one_line=True)
-            raise LedgerError(f"privacy ledger {path}, line {line_number}: {problem}") from error
+            if line_number == len(lines) and not raw_line.endswith(b"\n"):
+                if notes is not None:
+                    notes.append(f"line {line_number} of {path} is cut short ({problem}), "
+                                 "a write that was interrupted; it was left out")
+                continue
+            raise LedgerError(
+                f"privacy ledger {path}, line {line_number}: {problem}. The ledger is "
+                "append-only: restore it from a copy, or remove that line only if you know "
+                "it records nothing that was spent") from error
     return records
 
 
@@ -210,12 +263,31 @@ def summarize_ledger(
     down between events, ε spent above the target, or a round recorded after the budget was
     declared exhausted.
     """
+    notes: list[str] = []
     if isinstance(records, str | os.PathLike):
-        records = read_ledger(records)
+        records = read_ledger(records, notes)
     by_participant: dict[str, list[LedgerRecord]] = {}
     for record in records:
         by_participant.setdefault(record.participant_id, []).append(record)
-    return [_summarize_one(participant_records) for participant_records in by_participant.values()]
+    spellings: dict[str, list[str]] = {}
+    for participant_id in by_participant:
+        spellings.setdefault(participant_key(participant_id), []).append(participant_id)
+    summaries = []
+    for participant_id, participant_records in by_participant.items():
+        summary = _summarize_one(participant_records)
+        same = [other for other in spellings[participant_key(participant_id)]
+                if other != participant_id]
+        extra = [*notes, *(f"{other!r} is the same id spelt differently (case, spaces or "
+                           "Unicode form): its budget is counted apart" for other in same)]
+        summaries.append(summary.model_copy(update={"anomalies": [*summary.anomalies, *extra]})
+                         if extra else summary)
+    return summaries
+
+
+def participant_key(participant_id: str) -> str:
+    """What two spellings of one participant id share: Unicode NFC form, case, outer spaces
+    (``"Zürich "``, ``"zürich"`` and a decomposed ``"Zürich"`` are one org)."""
+    return unicodedata.normalize("NFC", participant_id).strip().casefold()
 
 
 def _summarize_one(records: Sequence[LedgerRecord]) -> LedgerSummary:
@@ -224,9 +296,22 @@ def _summarize_one(records: Sequence[LedgerRecord]) -> LedgerSummary:
     planned_rounds = None
     exhausted = False
     previous_epsilon = 0.0
+    last_round = 0
+    spent = False
     for record in records:
         if record.plan is not None:
             planned_rounds = record.plan.rounds
+            if spent:
+                anomalies.append(f"{record.timestamp.isoformat()}: a new plan after budget was "
+                                 "spent (its accountant restarted at 0)")
+        if record.event == LedgerEvent.ROUND:
+            if record.rounds_completed <= last_round:
+                anomalies.append(
+                    f"{record.timestamp.isoformat()}: round {record.rounds_completed} recorded "
+                    f"again (after round {last_round}): two engines of one participant spent "
+                    "its budget, and ε counts one of them")
+            last_round = max(last_round, record.rounds_completed)
+        spent = spent or record.total_steps > 0
         if record.epsilon_spent + _EPSILON_SLACK < previous_epsilon:
             anomalies.append(
                 f"{record.timestamp.isoformat()}: ε went down from {previous_epsilon:.6g} to "

@@ -34,6 +34,7 @@ from fedcrm.privacy._engine import (
     BudgetedEngine,
     LedgerLike,
     as_ledger,
+    check_participant_id,
     ensure_new_participant,
     write_state_atomically,
 )
@@ -48,6 +49,7 @@ from fedcrm.privacy.budget import (
     LedgerError,
     RoundStepLimitExceeded,
     is_positive_integer,
+    is_positive_number,
     validate_budget,
 )
 from fedcrm.privacy.ledger import LedgerEvent, utc_now
@@ -165,8 +167,7 @@ class RecordLevelDP(BudgetedEngine):
         Raises:
             ConfigError: invalid budget (ε ≤ 0, δ ≤ 0, δ ≥ 1/n) or training parameters.
         """
-        if not isinstance(participant_id, str) or not participant_id.strip():
-            raise ConfigError(f"participant_id must be a non-empty string, got {participant_id!r}")
+        check_participant_id(participant_id)
         validate_budget(epsilon, delta, n_samples, participant_id=participant_id)
         who = f"participant {participant_id!r}"
         for name, value in (("batch_size", batch_size), ("rounds", rounds)):
@@ -179,7 +180,7 @@ class RecordLevelDP(BudgetedEngine):
                 f"{who}: batch_size={batch_size} is larger than n_samples={n_samples}; "
                 f"use a batch size ≤ the number of training records"
             )
-        if not math.isfinite(max_grad_norm) or max_grad_norm <= 0:
+        if not is_positive_number(max_grad_norm):
             raise ConfigError(f"{who}: max_grad_norm must be > 0, got {max_grad_norm!r}")
         epsilon, delta, max_grad_norm = float(epsilon), float(delta), float(max_grad_norm)
         n_samples, batch_size = int(n_samples), int(batch_size)
@@ -359,6 +360,13 @@ class RecordLevelDP(BudgetedEngine):
                 steps_allowed=self.plan.steps_per_round,
                 round_index=self.rounds_completed + 1,
             )
+        if not optimizer.noise_multiplier >= self.plan.noise_multiplier * (1 - 1e-9):
+            # less noise than planned spends more than the plan; σ = 0 spends ε = ∞
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the optimizer's noise multiplier "
+                f"{optimizer.noise_multiplier:g} is below the plan's "
+                f"{self.plan.noise_multiplier:g}; the step is refused (keep the optimizer "
+                "wrap() returned as it is)")
         # Same arithmetic as Opacus' own accountant hook.
         self._accountant.step(
             noise_multiplier=optimizer.noise_multiplier,

@@ -166,7 +166,8 @@ def recover_state(
         "rounds_completed": rounds, "exhausted": exhausted, "open_round_steps": None,
         "saved_at": utc_now(), "ledger_path": str(ledger_file.resolve())})
     # the same check a restore makes, against the ledger (raises if still behind)
-    engine = engine_type._from_state(recovered, str(ledger_file), path)
+    engine = engine_type._from_state(recovered, str(ledger_file),  # type: ignore[arg-type]
+                                     source=path)
     after = engine.get_epsilon()
     backup = path.with_name(f"{path.name}.behind-{utc_now():%Y%m%dT%H%M%SZ}")
     backup.write_bytes(path.read_bytes())

@@ -76,7 +76,8 @@ def test_whole_line_problems_are_worded_without_an_empty_location(
     path.write_text(content + "\n", encoding="utf-8")
     with pytest.raises(LedgerError) as ledger_error:
         read_ledger(path)
-    assert str(ledger_error.value) == f"privacy ledger {path}, {ledger_problem}"
+    assert str(ledger_error.value).startswith(f"privacy ledger {path}, {ledger_problem}. The "
+                                              "ledger is append-only: restore it from a copy")
     with pytest.raises(LedgerError) as state_error:
         read_state(path)
     assert str(state_error.value).startswith(f"privacy engine state {path} {state_problem}")
@@ -103,3 +104,18 @@ def test_the_ledger_table_cuts_nothing_at_80_columns(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "…" not in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("bound", ["1", None, True])
+def test_clip_bounds_that_are_not_numbers_are_config_errors(bound: object) -> None:
+    # math.isfinite met them with a raw TypeError
+    from fedcrm.errors import ConfigError
+    from fedcrm.privacy import ClientLevelDP, RecordLevelDP
+
+    with pytest.raises(ConfigError, match="max_grad_norm must be > 0"):
+        RecordLevelDP.from_budget("org", epsilon=1.0, delta=1e-5, n_samples=1000,
+                                  batch_size=10, rounds=2, max_grad_norm=bound)
+    with pytest.raises(ConfigError, match="clip_norm must be > 0"):
+        ClientLevelDP.from_budget("org", epsilon=1.0, delta=1e-3, rounds=2,
+                                  total_participants=20, participants_in_sum=10,
+                                  clip_norm=bound)

@@ -126,3 +126,33 @@ def test_in_memory_ledger_keeps_records() -> None:
     ledger.append(record(LedgerEvent.ROUND, 0.5, 1))
     assert [r.epsilon_spent for r in ledger.records()] == [0.5]
     assert ledger.path is None
+
+
+def test_a_cut_short_last_line_is_left_out_and_noted_not_fatal(tmp_path: Path) -> None:
+    # a crash mid-write made every tool refuse the whole shared ledger, every participant
+    path = tmp_path / "ledger.jsonl"
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1))
+    with open(path, "ab") as handle:
+        handle.write(b'{"timestamp": "2026-01-01T12:02:00Z", "partic')
+    assert [r.epsilon_spent for r in read_ledger(path)] == [0.5]
+    (summary,) = summarize_ledger(path)
+    assert any("line 2 of" in a and "cut short" in a for a in summary.anomalies)
+
+
+def test_a_record_with_infinite_epsilon_is_refused_before_writing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1))
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match="ε is not finite"):
+        PrivacyLedger(path).append(record(LedgerEvent.ROUND, float("inf"), 2))
+    assert path.read_bytes() == before
+
+
+def test_summary_flags_repeated_rounds_and_spellings_of_one_id() -> None:
+    records = [record(LedgerEvent.ROUND, 0.5, 1), record(LedgerEvent.ROUND, 0.8, 2),
+               record(LedgerEvent.ROUND, 0.8, 2),  # a second engine's round 2
+               record(LedgerEvent.ROUND, 0.3, 1, participant="ORG-A ")]
+    summary, respelt = summarize_ledger(records)
+    assert any("round 2 recorded again" in a for a in summary.anomalies)
+    assert any("'ORG-A ' is the same id spelt differently" in a for a in summary.anomalies)
+    assert any("'org-a' is the same id" in a for a in respelt.anomalies)

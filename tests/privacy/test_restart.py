@@ -10,6 +10,7 @@ import pytest
 import torch
 from opacus.accountants import create_accountant
 
+from fedcrm.errors import ConfigError
 from fedcrm.privacy import (
     BudgetExhausted,
     ClientLevelDP,
@@ -410,3 +411,68 @@ def test_a_state_whose_ledger_is_gone_or_read_from_elsewhere_is_refused(
     (tmp_path / "ledger.jsonl").unlink()
     with pytest.raises(LedgerError, match="has no line of it \\(deleted"):
         RecordLevelDP.load(tmp_path / "state.json")
+
+
+def test_two_engines_restored_from_one_state_cannot_both_spend(tmp_path: Path) -> None:
+    # each kept its own accountant: the ledger recorded every round twice and its summary
+    # counted one of them (true ε 4.08 where it said 2.99, in the review's run)
+    ledger_path, state_path = tmp_path / "ledger.jsonl", tmp_path / "org-a.state.json"
+    features, labels = separable_data(N)
+    first = new_engine(ledger_path)
+    train_private_round(first, logistic_model(4), features, labels)
+    first.save(state_path)
+    one, other = RecordLevelDP.load(state_path), RecordLevelDP.load(state_path)
+    train_private_round(one, logistic_model(4), features, labels)
+    with pytest.raises(LedgerError, match=r"already records round 2, and this engine is "
+                                          r"recording round 2: another engine"):
+        train_private_round(other, logistic_model(4), features, labels)
+    rounds = [r.rounds_completed for r in read_ledger(ledger_path) if r.event == "round"]
+    assert rounds == [1, 2]
+
+
+def test_two_plans_made_at_once_cannot_both_spend(tmp_path: Path) -> None:
+    # both passed the "new participant" check before either wrote its plan line
+    ledger_path = tmp_path / "ledger.jsonl"
+    features, labels = separable_data(N)
+    one, other = new_engine(ledger_path), new_engine(ledger_path)  # nothing spent yet: allowed
+    train_private_round(one, logistic_model(4), features, labels)
+    with pytest.raises(LedgerError, match="already records round 1"):
+        train_private_round(other, logistic_model(4), features, labels)
+    with pytest.raises(LedgerError, match="already has 3 event"):
+        new_engine(ledger_path)  # once it has spent, planning again is refused
+
+
+def test_an_id_spelt_differently_is_not_a_fresh_budget(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.jsonl"
+    features, labels = separable_data(N)
+    engine = RecordLevelDP.from_budget("Zürich", epsilon=2.0, delta=1e-3, n_samples=N,
+                                       batch_size=BATCH, rounds=3, ledger=ledger_path)
+    train_private_round(engine, logistic_model(4), features, labels)
+    for spelling in ("zürich", "Zu\u0308rich"):
+        with pytest.raises(LedgerError, match="has participant 'Zürich', the id .* spelt"):
+            RecordLevelDP.from_budget(spelling, epsilon=2.0, delta=1e-3, n_samples=N,
+                                      batch_size=BATCH, rounds=3, ledger=ledger_path)
+    with pytest.raises(ConfigError, match="has spaces around it; give 'Zürich'"):
+        RecordLevelDP.from_budget("Zürich ", epsilon=2.0, delta=1e-3, n_samples=N,
+                                  batch_size=BATCH, rounds=3, ledger=ledger_path)
+
+
+def test_less_noise_than_planned_is_refused_and_nothing_infinite_is_written(
+        tmp_path: Path) -> None:
+    # σ set to 0 spent ε = ∞, written as null, and then every reader refused the whole ledger
+    ledger_path = tmp_path / "ledger.jsonl"
+    features, labels = separable_data(N)
+    engine = new_engine(ledger_path)
+    model = logistic_model(4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    module, private_optimizer, loader = engine.wrap(model, optimizer,
+                                                    loader_for(features, labels, BATCH))
+    private_optimizer.noise_multiplier = 0.0
+    batch_features, batch_labels = next(iter(loader))
+    private_optimizer.zero_grad()
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        module(batch_features).reshape(-1), batch_labels).backward()
+    with pytest.raises(ConfigError, match="noise multiplier 0 is below the plan's"):
+        private_optimizer.step()
+    assert engine.total_steps == 0
+    assert [r.event for r in read_ledger(ledger_path)] == ["plan"]
