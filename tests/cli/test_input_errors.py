@@ -258,3 +258,46 @@ def test_demo_options_of_a_generated_federation_are_refused_with_data(tmp_path: 
         runner.invoke(app, ["demo", "--orgs", "0"]))
     assert "--scale must be a positive number" in one_line_error(
         runner.invoke(app, ["demo", "--scale", "-1"]))
+
+
+def test_match_out_naming_the_model_is_refused(tmp_path: Path) -> None:
+    # the matcher file was replaced by mapping JSON ("Wrote victim.zip")
+    from fedcrm.matching.api import DEFAULT_MODEL_PATH
+
+    model = tmp_path / "victim.zip"
+    model.write_bytes(Path(DEFAULT_MODEL_PATH).read_bytes()[:64])
+    before = model.read_bytes()
+    line = one_line_error(runner.invoke(app, ["match", str(example_org_path()), "--model",
+                                              str(model), "--out", str(model)]))
+    assert "is the input given as --model" in line and model.read_bytes() == before
+    line = one_line_error(runner.invoke(app, ["match", str(example_org_path()), "--out",
+                                              str(DEFAULT_MODEL_PATH)]))
+    assert "is the input given as --model" in line
+
+
+def test_matcher_train_never_writes_into_its_corpus_and_checks_the_default_path_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    annotations = tmp_path / "ann"
+    annotations.mkdir()
+    (annotations / "sources.yaml").write_text("orgs: []\n")
+    line = one_line_error(runner.invoke(app, [
+        "matcher", "train", "--annotations", str(annotations),
+        "--out", str(annotations / "sources.yaml")]))
+    assert "lies inside" in line and "the folder given as --annotations" in line
+    assert (annotations / "sources.yaml").read_text() == "orgs: []\n"
+    # without --out the shipped model's place is tried before training, not after it
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setattr("fedcrm.matching.api.DEFAULT_MODEL_PATH", blocked / "default.zip")
+    line = one_line_error(runner.invoke(app, ["matcher", "train", "--annotations",
+                                              str(annotations)]))
+    assert f"{blocked} is a file, not a folder" in line
+
+
+def test_a_malformed_sources_yaml_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "sources.yaml").write_text("orgs: [\n  - x: {\n")
+    line = one_line_error(runner.invoke(app, ["matcher", "train", "--annotations",
+                                              str(tmp_path / "ann"), "--out",
+                                              str(tmp_path / "m.zip")]))
+    assert "sources.yaml: malformed YAML (" in line
