@@ -143,6 +143,13 @@ def to_datetimes(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return result
 
 
+def _days(stamps: np.ndarray | pd.Series) -> np.ndarray:
+    """``datetime64`` values → days since 1970 as float (NaN for NaT), fractions kept."""
+    seconds = np.asarray(stamps).astype("datetime64[s]")
+    return np.where(np.isnat(seconds), np.nan,
+                    seconds.astype(np.int64) / SECONDS_PER_DAY)
+
+
 def _counts_to_offsets(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=offsets[1:])
@@ -615,6 +622,18 @@ def _cases(draw: OrgDraw, rng: np.random.Generator, ref: int, accounts: pd.DataF
         "case.product": _pick_text(rng, fake.PRODUCTS, total),
         "x:account_index": account_index,
     })
+    # ClosedDate is CreatedDate plus the resolution time (each drew its own time of day, so
+    # 12 % of closed cases closed before they were opened), at the latest the reference day's
+    # last second; the last change is not before either. Set after the draws above, so every
+    # later draw stays as it was.
+    opened = cases["case.created_date"].to_numpy().astype("datetime64[s]")
+    closed_exact = np.minimum(
+        opened + np.round(np.nan_to_num(resolution) * 3600).astype("timedelta64[s]"),
+        np.datetime64((ref + 1) * SECONDS_PER_DAY - 1, "s"))
+    cases["case.closed_date"] = np.where(is_closed, closed_exact, np.datetime64("NaT"))
+    modified = cases["case.last_modified_date"].to_numpy().astype("datetime64[s]")
+    cases["case.last_modified_date"] = np.maximum(
+        np.where(is_closed, np.maximum(modified, closed_exact), modified), opened)
     n_accounts = len(accounts)
     accounts["account.open_cases"] = np.bincount(account_index, weights=~is_closed,
                                                  minlength=n_accounts)
@@ -731,6 +750,14 @@ def _opportunities(draw: OrgDraw, rng: np.random.Generator, ref: int, accounts: 
     frame["opportunity.next_step"] = _only(
         ~is_closed, _pick_text(rng, _NEXT_STEPS[language], total))
     frame["opportunity.created_date"] = to_datetimes(created, rng)
+    # a deal needs its account: an account created after its first deal (27 % of deals were)
+    # is moved to a day before that deal (no draw: every later draw stays as it was)
+    first_deal = pd.Series(frame["opportunity.created_date"].to_numpy()).groupby(
+        account_index).min().reindex(range(len(accounts))).to_numpy().astype("datetime64[s]")
+    account_created = accounts["account.created_date"].to_numpy().astype("datetime64[s]")
+    accounts["account.created_date"] = np.where(
+        ~np.isnat(first_deal) & (first_deal <= account_created),
+        first_deal - np.timedelta64(SECONDS_PER_DAY, "s"), account_created)
     frame["opportunity.last_modified_date"] = to_datetimes(np.floor(np.minimum(
         np.maximum(last_activity, np.where(is_closed, close_day, created)) + rng.uniform(0, 5,
                                                                                           total),
@@ -862,6 +889,12 @@ def _leads(draw: OrgDraw, rng: np.random.Generator, ref: int, accounts: pd.DataF
     frame["lead.is_converted"] = is_converted
     frame["lead.converted_date"] = to_dates(converted_day)
     frame["lead.sql_date"] = to_dates(sql_day)
+    # marketing qualifies a lead before sales accepts it (210 of 2,284 SQL dates came first),
+    # and not after the reference day (created + 0-20 days ran past it)
+    mql_day = _days(frame["lead.mql_date"])
+    both = ~np.isnan(mql_day) & ~np.isnan(sql_day)
+    mql_day = np.where(both, np.minimum(mql_day, sql_day), mql_day)
+    frame["lead.mql_date"] = to_dates(np.minimum(mql_day, ref))  # NaN stays NaN
     frame["lead.converted_account_id"] = np.where(
         is_converted, accounts["account.id"].to_numpy()[target_account], None)
     frame["lead.converted_contact_id"] = np.where(

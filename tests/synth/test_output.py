@@ -383,3 +383,24 @@ def test_rewrite_keeps_a_folder_of_yours_named_like_an_org(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=f"already holds {clash.name}.*move or rename it"):
         other.write(out)
     assert _files(out) == before
+
+
+def test_dates_keep_the_order_a_crm_would_record(federation: Federation) -> None:
+    # cases closed before they were opened (12 %), deals older than their account (27 %),
+    # SQL before MQL, MQL after the reference date: all possible in the generator before
+    reference = pd.Timestamp(federation.params.reference_date)
+    for org in federation.orgs:
+        cases = org.latent["Case"]
+        closed = cases["case.closed_date"].notna()
+        hours = (cases.loc[closed, "case.closed_date"]
+                 - cases.loc[closed, "case.created_date"]).dt.total_seconds() / 3600
+        assert (hours >= 0).all()
+        assert hours.to_numpy() == pytest.approx(
+            cases.loc[closed, "case.resolution_hours"].to_numpy(), abs=1.0)
+        deals, accounts = org.latent["Opportunity"], org.latent["Account"]
+        opened = accounts["account.created_date"].to_numpy()[deals["x:account_index"]]
+        assert (deals["opportunity.created_date"].to_numpy() > opened).all()
+        leads = org.latent["Lead"]
+        assert (leads["lead.mql_date"].dropna() <= reference).all()
+        both = leads["lead.mql_date"].notna() & leads["lead.sql_date"].notna()
+        assert (leads.loc[both, "lead.sql_date"] >= leads.loc[both, "lead.mql_date"]).all()
