@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -154,6 +155,14 @@ def train_command(
     for key, value in report.items():
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
+    for threshold, what in ((matcher.threshold_, "no field will be mapped to a concept"),
+                            (matcher.pair_threshold_, "no new custom block will be proposed")):
+        if math.isinf(threshold):
+            # an infinite threshold reads as "inf" in the table and means this
+            error_console.print(plain(
+                f"note: {what}: no threshold reached the precision target on this corpus "
+                "(too few annotated orgs or fields); annotate more orgs", "yellow"),
+                highlight=False)
     console.print(plain(f"Saved {path}"))
 
 
