@@ -195,8 +195,15 @@ class Federation:
                 custom_object=org.plan.custom_object if org.plan is not None else None,
                 latent=org.latent if include_latent else None)
 
+        manifest = self.manifest
+        if include_latent:
+            # the manifest's command writes the same files: the latent ones too
+            command = manifest.reproduce
+            manifest = manifest.model_copy(update={"reproduce": command.replace(
+                " --out DIR", " --include-latent --out DIR").replace(
+                ".write('DIR')", ".write('DIR', include_latent=True)")})
         return write_federation_folder(Path(out_dir), list(orgs), write_org,
-                                       self.manifest.model_dump_json(indent=2) + "\n",
+                                       manifest.model_dump_json(indent=2) + "\n",
                                        progress=progress)
 
 

@@ -303,6 +303,11 @@ def test_latent_values_are_written_only_on_request(tmp_path: Path) -> None:
     full = federation.write(tmp_path / "full", include_latent=True)
     accounts = pd.read_csv(full / federation.orgs[0].org_id / "latent" / "Account.csv")
     assert {"truth:churned", "truth:churn_probability", "account.nps_score"} <= set(accounts)
+    # the manifest's command writes the same files, so it asks for the latent ones too
+    assert "--include-latent --out DIR" in json.loads(
+        (full / "federation.json").read_text())["reproduce"]
+    assert "--include-latent" not in json.loads(
+        (plain / "federation.json").read_text())["reproduce"]
 
 
 class _Interrupted(Exception):
