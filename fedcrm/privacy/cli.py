@@ -111,6 +111,12 @@ def ledger_command(
     if json_output:
         console.print_json(json.dumps([s.model_dump(mode="json") for s in summaries]))
         return
+    if not summaries:
+        # an empty (or emptied) ledger is worth a word: it may have been truncated
+        console.print(Text.assemble(("warning", "yellow"), f" {path} records no event; if "
+                                    "participants have spent, their lines are missing"),
+                      highlight=False)
+        return
     console.print(ledger_table(summaries))
     for summary in summaries:
         for anomaly in summary.anomalies:

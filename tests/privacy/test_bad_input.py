@@ -119,3 +119,16 @@ def test_clip_bounds_that_are_not_numbers_are_config_errors(bound: object) -> No
         ClientLevelDP.from_budget("org", epsilon=1.0, delta=1e-3, rounds=2,
                                   total_participants=20, participants_in_sum=10,
                                   clip_norm=bound)
+
+
+def test_an_empty_ledger_is_said_to_record_nothing_and_delta_keeps_its_figures(
+        tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("")
+    result = runner.invoke(app, ["ledger", str(path)])
+    assert result.exit_code == 0 and "records no event" in result.stdout
+    # δ = 1.5e-5 was shown as 2e-05 (one significant figure)
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1).model_copy(
+        update={"delta": 1.5e-5}))
+    result = runner.invoke(app, ["ledger", str(path)])
+    assert "1.5e-05" in result.stdout
