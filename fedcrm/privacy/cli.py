@@ -81,7 +81,9 @@ def ledger_table(summaries: list[LedgerSummary]) -> Table:
         ("δ", "right"),
         ("status", "left"),
     ):
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        # numbers never break ("1.5e-0" over "5" read as another number)
+        table.add_column(column, justify=justify, overflow="fold",  # type: ignore[arg-type]
+                         no_wrap=justify == "right")
     for summary in summaries:
         planned = f"/{summary.planned_rounds}" if summary.planned_rounds else ""
         table.add_row(
