@@ -156,6 +156,28 @@ def _manifest_orgs(document: dict[str, Any]) -> list[str]:
     return ids
 
 
+def _manifest_currencies(data: Path, document: dict[str, Any]) -> dict[str, str]:
+    """Each org's currency as the manifest states it (``orgs[].profile.currency`` of ``fedcrm
+    synth``, ``orgs[].currency`` of an export): the currency of its amounts whose name, values
+    and records name none. A code the converter has no rate for is refused, naming the file."""
+    currencies: dict[str, str] = {}
+    for entry in document.get("orgs") or []:
+        if not isinstance(entry, dict):
+            continue
+        profile = entry.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
+        org_id = entry.get("org_id") or profile.get("org_id")
+        code = entry.get("currency") or profile.get("currency")
+        if not isinstance(org_id, str) or code is None:
+            continue
+        try:
+            currencies[org_id] = check_currency_options(None, code)[1] or ""
+        except ConfigError as exc:
+            raise ConfigError(f"{data / 'federation.json'}: org {org_id}: {exc}") from None
+    return currencies
+
+
 def _org_folders(data: Path, manifest: dict[str, Any]) -> list[Path]:
     if not data.is_dir():
         what = "is a file, not a folder" if data.exists() else "does not exist"
@@ -213,12 +235,18 @@ def read_federation(data: str | Path, reference_date: str | None = None
     root = Path(data)
     manifest = _manifest(root)
     reference = _reference_date(root, reference_date, manifest)
-    return reference, _read_orgs(_org_folders(root, manifest))
+    return reference, _read_orgs(_org_folders(root, manifest),
+                                 _manifest_currencies(root, manifest))
 
 
-def _read_orgs(folders: Sequence[Path]) -> list[OrgInput]:
+def _read_orgs(folders: Sequence[Path], currencies: Mapping[str, str] | None = None
+               ) -> list[OrgInput]:
+    """Every org's metadata and records, with its currency from ``currencies`` (by org id)."""
+    currencies = currencies or {}
     return [OrgInput(folder.name, load_schema(folder / "metadata", org_id=folder.name),
-                     read_records(folder / "records")) for folder in folders]
+                     read_records(folder / "records"),
+                     default_currency=currencies.get(folder.name) or None)
+            for folder in folders]
 
 
 def _set_org_currencies(inputs: Sequence[OrgInput], org_currencies: Mapping[str, str]) -> None:
@@ -292,8 +320,10 @@ def run_demo(
 
     ``currency_rates`` (USD per unit, by three-letter code) override or extend the
     converter's rates, and teach it codes it does not know (``Rev_BRL__c``);
-    ``org_currencies`` gives an org's currency (org id → code) for amounts whose name,
-    values and records state none (else USD is assumed, and each conversion says so)."""
+    ``org_currencies`` gives an org's currency (org id → code) for amounts whose name and
+    values state none, before the manifest's (``orgs[].profile.currency`` of ``fedcrm synth``,
+    ``orgs[].currency``) and the records' currency column (else USD is assumed; each
+    conversion says which)."""
     if backend not in ("simulation", "flower"):
         raise ConfigError(f"unknown backend {backend!r}; choose 'simulation' or 'flower'")
     check_workers(workers)  # before the federation is generated and matched
@@ -340,7 +370,7 @@ def run_demo(
         folders = _org_folders(root, manifest)
         say("loading org metadata and records")
         reference = _reference_date(root, reference_date, manifest)
-        inputs = _read_orgs(folders)
+        inputs = _read_orgs(folders, _manifest_currencies(root, manifest))
         _set_org_currencies(inputs, org_currencies)
         say("matching schemas with the shipped matcher")
         matched_at = time.perf_counter()

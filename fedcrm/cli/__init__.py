@@ -103,8 +103,10 @@ def demo_command(
         help="CODE=RATE: USD per unit of a currency, e.g. BRL=0.18; repeat for several. "
              "Overrides the built-in rates and teaches new codes (Rev_BRL__c).")] = None,
     org_currency: Annotated[list[str] | None, typer.Option(
-        help="ORG=CODE: the currency of an org's amounts whose name, values and records "
-             "name none \\[default: USD, and each conversion says so]; repeat per org.")] = None,
+        help="ORG=CODE: the currency of an org's amounts whose name and values name none (it "
+             "comes before a records' CurrencyIsoCode column) \\[default: the manifest's, else "
+             "the records' column, else USD; each conversion says which]; repeat per "
+             "org.")] = None,
 ) -> None:
     """Run the end-to-end demo: synthetic orgs → matching → features → federated training,
     compared with local-only and centralised models for each task."""

@@ -175,21 +175,31 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     """The pattern finding a code of :data:`USD_PER_UNIT` or ``extra``, or a symbol."""
     if not extra:
         return _CURRENCY_IN_TEXT
-    codes = "|".join(sorted({*USD_PER_UNIT, *(code.upper() for code in extra)}))
-    return re.compile(rf"\b({codes})\b|([€£])", re.IGNORECASE)
+    known = "|".join(sorted(USD_PER_UNIT))
+    taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
+    # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
+    return re.compile(rf"\b((?i:{known})|{taught})\b|([€£])" if taught else
+                      rf"\b((?i:{known}))\b|([€£])")
 
 
-def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = ()) -> tuple[str, str]:
+def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
+               capitals: str | None = None) -> tuple[str, str]:
     """(``"thousands"`` / ``"millions"`` / ``""``, currency code or ``""``) from whole words.
 
     Word-level on purpose: a substring test would read "tsd" in ``AmountsDue__c``.
     Compound tokens such as ``keur`` (``REV_KEUR__C``) or ``teur`` carry both. ``codes`` are
-    further currency codes to read (those of ``currency_rates``: ``Rev_BRL__c``, ``kBRL``).
+    further currency codes to read (those of ``currency_rates``: ``Rev_BRL__c``, ``kBRL``),
+    only where ``capitals`` (the name and label as written), when given, has them in capitals.
     """
     cues = unit_cues(tokens)
     scale = "thousands" if cues["thousands"] else "millions" if cues["millions"] else ""
     currency = str(cues["currency"])
     extra = {code.lower() for code in codes} - set(CURRENCY_WORDS)
+    if capitals is not None:
+        # a taught code counts only where written in capitals: ALL, TOP, TRY and PEN are
+        # also words ("All_Time_Revenue__c" is no amount in Albanian lek)
+        extra = {code for code in extra
+                 if re.search(rf"(?<![A-Z]){code.upper()}(?![A-Z])", capitals)}
     if not currency and extra:
         currency = next((token.upper() for token in tokens if token in extra), "")
     for token in tokens:
@@ -286,7 +296,7 @@ def numeric_scale(
     unit = concept.unit
     if unit == "currency":
         learned = tuple(code for code in rates if code not in USD_PER_UNIT)
-        scale, named = scale_cues(tokens, learned)
+        scale, named = scale_cues(tokens, learned, capitals=text)
         named = named or next((code for symbol, code in _SYMBOL_CURRENCY.items()
                                if symbol in text), "")
         in_values = value_currencies or []

@@ -35,8 +35,8 @@ from fedcrm.tasks import TASKS, Outcome
 
 HIGH_PRIORITY = ("critical", "high")
 RECENT_DAYS = 365
-#: an event date this many days or less after the as-of time is not in the future (a
-#: date-time later on the as-of day)
+#: an event less than this many days after the as-of time (midnight of the as-of day) is not
+#: in the future: a date-time later on that day; the next day's date is
 FUTURE_GRACE_DAYS = 1.0
 #: the seeds scikit-learn's splitters accept (numpy's ``RandomState`` range)
 MAX_SEED = 2**32 - 1
@@ -282,7 +282,7 @@ def _encode_source(
             # backtest's reference date was encoded as -63 days, and a churned account's
             # activity after it left marked it churned. Not known then, so missing. A day's
             # grace: a date-time later on the as-of day is no future
-            later = days < -FUTURE_GRACE_DAYS
+            later = days <= -FUTURE_GRACE_DAYS
             if later.any():
                 if future_dated is not None:
                     future_dated[source.name] = int((later & np.asarray(shared)).sum())

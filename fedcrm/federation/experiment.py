@@ -42,8 +42,8 @@ METHODS = ("local", "fedavg", "quality_weighted", "centralised")
 class OrgInput:
     """One org as the pipeline sees it: its metadata and its records (own field names).
 
-    ``default_currency`` is the currency of its amounts whose name, values and records'
-    currency column state none (see :func:`fedcrm.features.canonicalize`).
+    ``default_currency`` is the currency of its amounts whose name and values state none; it
+    comes before the records' currency column (see :func:`fedcrm.features.canonicalize`).
     """
 
     org_id: str

@@ -99,6 +99,8 @@ class BudgetedEngine(ABC):
         self.exhausted = False
         self._round_open = False
         self._round_steps = 0
+        #: why this engine may not spend (another engine of its participant recorded a round)
+        self._conflict: str | None = None
 
     # ------------------------------------------------------------------ to implement
     @abstractmethod
@@ -137,7 +139,8 @@ class BudgetedEngine(ABC):
 
     def can_afford_next_round(self) -> bool:
         """Whether one more full round keeps ε within the budget (no side effects)."""
-        return not self.exhausted and self.projected_epsilon(1) <= self.plan.epsilon
+        return (self._conflict is None and not self.exhausted
+                and self.projected_epsilon(1) <= self.plan.epsilon)
 
     def check_next_round(self) -> float:
         """Return the ε one more round would bring; raise if that exceeds the budget.
@@ -149,6 +152,8 @@ class BudgetedEngine(ABC):
         Raises:
             BudgetExhausted: naming the participant and the numbers.
         """
+        if self._conflict is not None:
+            raise LedgerError(self._conflict)  # refused once, refused for good
         projected = self.projected_epsilon(1)
         if not self.exhausted and projected <= self.plan.epsilon:
             return projected
@@ -299,12 +304,14 @@ class BudgetedEngine(ABC):
         recorded = max((r.rounds_completed for r in records
                         if r.participant_id == self.participant_id), default=0)
         if recorded >= self.rounds_completed:
-            raise LedgerError(
+            self._conflict = (
                 f"participant {self.participant_id!r}: ledger {where} already records round "
                 f"{recorded}, and this engine is recording round {self.rounds_completed}: "
                 f"another engine of this participant (restored from the same state, in another "
                 f"process) is spending the same budget. This round is refused and its update "
-                f"not released; run one engine per participant, restored from its newest state")
+                f"not released, and this engine spends no more; run one engine per participant, "
+                f"restored from its newest state")
+            raise LedgerError(self._conflict)
 
     def __repr__(self) -> str:
         return (

@@ -12,6 +12,17 @@ from fedcrm.schema._problems import ProblemLog
 SKIP_DIRS = frozenset({".git", ".sfdx", ".sf", "node_modules", "__pycache__", ".venv"})
 
 
+#: JSON files of an sfdx project's tooling, never describe output
+_TOOL_JSON = frozenset({"sfdx-project.json", "package.json", "package-lock.json",
+                        "jsconfig.json", "tsconfig.json"})
+
+
+def is_tool_json(relative: Path) -> bool:
+    """A project tool's JSON file (``sfdx-project.json``, anything under ``.vscode/`` or
+    another hidden folder), given relative to the folder loaded: never describe output."""
+    return relative.name in _TOOL_JSON or any(part.startswith(".") for part in relative.parts[:-1])
+
+
 def folder_org_id(folder: Path) -> str:
     """The org id a folder stands for: its name, or for ``.`` / ``..`` the real folder's."""
     return folder.name if folder.name not in ("", "..") else folder.resolve().name

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from fedcrm.errors import SchemaError, validation_problems
-from fedcrm.schema._files import folder_org_id, walk_files
+from fedcrm.schema._files import folder_org_id, is_tool_json, walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
 from fedcrm.schema.models import FieldMeta, OrgSchema, PicklistValue, SObjectSchema, SourceFormat
 from fedcrm.schema.types import kind_from_describe
@@ -275,7 +275,8 @@ def load_describe(
                                      source=None, log=log)
     path = Path(source)
     if path.is_dir():
-        files = [f for f in walk_files(path, log=log) if f.suffix.lower() == ".json"]
+        files = [f for f in walk_files(path, log=log) if f.suffix.lower() == ".json"
+                 and not is_tool_json(f.relative_to(path))]
         if not files:
             raise SchemaError("no .json describe files in this folder", path=path)
         default_org = folder_org_id(path)

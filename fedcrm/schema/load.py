@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fedcrm.errors import SchemaError
-from fedcrm.schema._files import walk_files
+from fedcrm.schema._files import is_tool_json, walk_files
 from fedcrm.schema.describe import load_describe
 from fedcrm.schema.live import is_salesforce_client, load_live
 from fedcrm.schema.mdapi import OBJECT_SUFFIX as MDAPI_SUFFIX
@@ -46,6 +46,10 @@ def detect_format(path: Path) -> Literal["sfdx", "mdapi", "describe"]:
         return "sfdx"
     if mdapi_file is not None:
         return "mdapi"
+    describe_files = [f for f in walk_files(path) if f.suffix.lower() == ".json"
+                      and not is_tool_json(f.relative_to(path))]
+    if describe_files:
+        return "describe"
     if (path / "sfdx-project.json").is_file():
         # an sfdx project whose objects/ folders are empty: its JSON files are tool settings
         # (.vscode/settings.json), not describe output, so say what is missing

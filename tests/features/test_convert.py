@@ -250,3 +250,19 @@ def test_a_currency_given_a_rate_is_read_in_names_and_values(ontology: Ontology)
     _, report = convert_field(pd.Series(["12 BRL"]), meta("Rev_BRL__c", "Revenue"), revenue,
                               ontology)
     assert "assumed USD" in report.note  # without a rate the code is not read
+
+
+def test_a_taught_code_counts_only_in_capitals(ontology: Ontology) -> None:
+    # ALL, TOP, TRY are ISO codes and English words: "All_Time_Revenue__c" was read in lek
+    revenue = ontology.concept("account.annual_revenue")
+    rates = {"ALL": 0.011}
+    factor, note = numeric_scale(meta("All_Time_Revenue__c", "All time revenue"), revenue,
+                                 pd.Series([5.0]), currency_rates=rates)
+    assert factor == 1.0 and "assumed USD" in note
+    factor, _ = numeric_scale(meta("Rev_ALL__c", "Revenue"), revenue, pd.Series([5.0]),
+                              currency_rates=rates)
+    assert factor == pytest.approx(0.011)
+    field = meta("Revenue__c", "Revenue", DataKind.CURRENCY)
+    _, report = convert_field(pd.Series(["1,200 (all-in)", "900 (all-in)"]), field, revenue,
+                              ontology, currency_rates=rates)
+    assert "assumed USD" in report.note

@@ -370,6 +370,13 @@ def test_an_event_dated_after_the_as_of_time_is_missing_a_planned_one_is_kept(
     assert (days[~future] >= 0).all()
     assert matrix.report.future_dated == {"lead.mql_date": int(future.sum())}
 
+    # the next day's date is the future (exactly -1 day from the as-of midnight was kept)
+    next_day = dataclasses.replace(canonical, tables={**canonical.tables, "Lead": leads.assign(
+        **{"lead.mql_date": pd.to_datetime(leads["lead.mql_date"]).where(
+            ~later, pd.Timestamp(reference).normalize() + pd.Timedelta(days=1))})})
+    assert build_task_matrix(next_day, space, reference).report.future_dated == {
+        "lead.mql_date": int(future.sum())}
+
     # a contract's end lies ahead by nature: still encoded, as negative days
     space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
     matrix = build_task_matrix(canonical, space, reference)

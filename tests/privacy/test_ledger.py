@@ -79,17 +79,38 @@ def test_appending_never_rewrites_earlier_lines(tmp_path: Path) -> None:
     assert [r.epsilon_spent for r in read_ledger(path)] == [0.5, 0.8]
 
 
-def test_a_torn_last_line_is_left_alone_and_reported(tmp_path: Path) -> None:
+def test_a_torn_line_is_left_alone_and_noted_and_appends_go_on(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
     PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1))
     with open(path, "ab") as handle:
         handle.write(b'{"timestamp": "2026-01-01T12:02:00Z", "partic')  # writer died mid-line
     torn = path.read_bytes()
-    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.8, 3))
+    ledger = PrivacyLedger(path)
+    ledger.append(record(LedgerEvent.ROUND, 0.8, 3))
+    # the next append made the torn line a middle line, and every later read (and, with the
+    # append checks, every append of every participant) refused the whole ledger
+    ledger.append(record(LedgerEvent.ROUND, 0.3, 1, participant="org-b"))
     assert path.read_bytes().startswith(torn)
-    with pytest.raises(LedgerError,
-                       match=r"line 2: not valid JSON \(EOF while parsing a string at column"):
-        read_ledger(path)
+    notes: list[str] = []
+    assert [r.epsilon_spent for r in read_ledger(path, notes)] == [0.5, 0.8, 0.3]
+    assert len(notes) == 1 and "line 2 of" in notes[0] and "cut short" in notes[0]
+    assert [r.epsilon_spent for r in ledger.records()] == [0.5, 0.8, 0.3]
+
+
+def test_appends_read_only_what_is_new_and_see_a_rewritten_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    ledger = PrivacyLedger(path)
+    for minute in range(1, 4):
+        ledger.append(record(LedgerEvent.ROUND, 0.1 * minute, minute))
+    assert [r.rounds_completed for r in ledger.records()] == [1, 2, 3]
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 4))  # another process
+    assert [r.rounds_completed for r in ledger.records()] == [1, 2, 3, 4]
+    edited = tmp_path / "edited.jsonl"  # an editor saves a new file and renames it over
+    edited.write_text(path.read_text().replace('"rounds_completed":2', '"rounds_completed":7'))
+    edited.replace(path)
+    assert [r.rounds_completed for r in ledger.records()] == [1, 7, 3, 4]
+    path.write_text(path.read_text().splitlines(keepends=True)[0])  # cut back in place
+    assert [r.rounds_completed for r in ledger.records()] == [1]
 
 
 def test_invalid_lines_and_missing_files_are_reported(tmp_path: Path) -> None:

@@ -426,8 +426,13 @@ def test_two_engines_restored_from_one_state_cannot_both_spend(tmp_path: Path) -
     with pytest.raises(LedgerError, match=r"already records round 2, and this engine is "
                                           r"recording round 2: another engine"):
         train_private_round(other, logistic_model(4), features, labels)
+    # refused once, refused for good (it was a round ahead, and its next round passed)
+    assert not other.can_afford_next_round()
+    with pytest.raises(LedgerError, match="another engine"):
+        train_private_round(other, logistic_model(4), features, labels)
+    train_private_round(one, logistic_model(4), features, labels)
     rounds = [r.rounds_completed for r in read_ledger(ledger_path) if r.event == "round"]
-    assert rounds == [1, 2]
+    assert rounds == [1, 2, 3]
 
 
 def test_two_plans_made_at_once_cannot_both_spend(tmp_path: Path) -> None:

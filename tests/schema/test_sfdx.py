@@ -223,3 +223,15 @@ def test_a_field_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     declared = custom_field_xml("Umsatz__c", label="Umsatz \xe4").replace("UTF-8", "ISO-8859-1")
     path.write_bytes(declared.encode("latin-1"))  # a file that names its encoding is read
     assert load_schema(tmp_path)["Account"].field("Umsatz__c").label == "Umsatz \xe4"
+
+
+def test_describe_json_inside_an_sfdx_project_is_still_read(tmp_path: Path) -> None:
+    # sfdx-project.json alone sent every such folder to the sfdx loader ("no sfdx object
+    # metadata found"); its tool files (.vscode/, sfdx-project.json) are not describe output
+    (tmp_path / "sfdx-project.json").write_text('{"packageDirectories": []}')
+    (tmp_path / ".vscode").mkdir()
+    (tmp_path / ".vscode" / "settings.json").write_text("{}")
+    (tmp_path / "describe").mkdir()
+    (tmp_path / "describe" / "Account.json").write_text(
+        '{"name": "Account", "fields": [{"name": "Tier__c", "type": "string", "label": "T"}]}')
+    assert [f.api_name for f in load_schema(tmp_path)["Account"].fields] == ["Tier__c"]
