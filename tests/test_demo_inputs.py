@@ -138,3 +138,21 @@ def test_the_device_the_orgs_trained_on_is_reported(tmp_path: Path,
     assert "(the orgs trained on cuda)" in capsys.readouterr().out
     print_demo(result().model_copy(update={"skipped_tasks": {"churn": "no org can take part"}}))
     assert "skipped task churn: no org can take part" in capsys.readouterr().out
+
+
+def test_each_orgs_currency_comes_from_the_manifest(tmp_path: Path) -> None:
+    # a German org's amounts (EUR in its synth profile) were read as USD: no name, value or
+    # currency column says EUR, but the manifest does
+    from fedcrm.demo import read_federation
+
+    federation = generate_federation(2, seed=1, scale=0.01)
+    federation.write(tmp_path)
+    _, inputs = read_federation(tmp_path)
+    assert [org.default_currency for org in inputs] == [
+        org.profile.currency for org in federation.orgs]
+    manifest = json.loads((tmp_path / "federation.json").read_text())
+    manifest["orgs"][0]["profile"]["currency"] = "XYZ"
+    (tmp_path / "federation.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"federation.json: org org01_\w+: default_currency "
+                                          r"'XYZ' is not a currency code"):
+        read_federation(tmp_path)
