@@ -62,8 +62,9 @@ def mapped_fields_table(proposal: MappingProposal, limit: int) -> Table:
 
 @friendly_errors
 def match_command(
-    paths: Annotated[list[Path], typer.Argument(
-        help="Org metadata: sfdx folders, Metadata API folders or describe JSON files.")],
+    paths: Annotated[list[str], typer.Argument(
+        help="Org metadata: sfdx folders, Metadata API folders or describe JSON files, as "
+             "PATH (the org id is its folder or file name) or ORG=PATH.")],
     out: Annotated[Path | None, typer.Option("--out", "-o",
                                              help="Write the mapping JSON here.")] = None,
     model: Annotated[Path | None, typer.Option(help="Matcher file (default: shipped).")] = None,
@@ -76,21 +77,25 @@ def match_command(
 
     The org id of each PATH is its folder or file name without extension.
     """
-    from fedcrm.matching.api import DEFAULT_MODEL_PATH, as_schemas, match
+    from fedcrm.matching.api import DEFAULT_MODEL_PATH, match
+    from fedcrm.schema import load_schema
 
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
+    named = [_org_path(spec) for spec in paths]
     if out is not None:
         # --out naming the model replaced the matcher file with mapping JSON
         check_output_file(out, option="--out", example="mapping.json",
-                          inputs={"PATH": list(paths), "--model": model or DEFAULT_MODEL_PATH})
-    schemas = as_schemas(list(paths), strict=not lenient)
+                          inputs={"PATH": [path for _, path in named],
+                                  "--model": model or DEFAULT_MODEL_PATH})
+    schemas = [load_schema(path, org_id=org, strict=not lenient) for org, path in named]
     ids = [schema.org_id for schema in schemas]
     repeated = sorted({org for org in ids if ids.count(org) > 1})
     if repeated:
         raise ConfigError(f"org id(s) {', '.join(repeated)} come from more than one PATH (an "
-                          "org's id is its folder or file name without extension); give each "
-                          "org a folder or file of its own name")
+                          "org's id is its folder or file name without extension); name each "
+                          "org as ORG=PATH (emea=orgs/emea/force-app), or give the folder above "
+                          "(orgs/emea)")
     for schema in schemas:  # on stderr, so --json output stays clean
         skipped = [warning for warning in schema.warnings if warning.skipped]
         if skipped:
@@ -114,6 +119,14 @@ def match_command(
                             + ", ".join(f"{b} ({n} orgs)" for b, n in blocks.most_common(8))))
     if out is not None:
         console.print(plain(f"Wrote {out}"))
+
+
+def _org_path(spec: str) -> tuple[str | None, Path]:
+    """``ORG=PATH`` or ``PATH`` (a path that exists is a path, even with ``=`` in it)."""
+    org, equals, path = spec.partition("=")
+    if equals and org.strip() and path and "/" not in org and not Path(spec).exists():
+        return org.strip(), Path(path)
+    return None, Path(spec)
 
 
 @matcher_app.command("train")

@@ -263,9 +263,13 @@ def build_index(sides: list[Side], embedder: Embedder) -> SideIndex:
     )
 
 
+#: query rows compared at once in :func:`similarities` (bounds its memory, not its result)
+_ROW_BLOCK = 1024
+
+
 def _segment_max(matrix: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     if matrix.shape[1] == 0:
-        return np.zeros((matrix.shape[0], 0), dtype=np.float32)
+        return np.zeros((matrix.shape[0], 0), dtype=matrix.dtype)
     return np.maximum.reduceat(matrix, offsets, axis=1)
 
 
@@ -311,11 +315,17 @@ class Similarities:
         return np.maximum.reduceat(scores, first)
 
 
-def _cdist_distinct(
-    queries: list[str], targets: list[str], scorer: Any, workers: int
+def _cdist_segment_max(
+    queries: list[str], targets: list[str], offsets: np.ndarray, scorer: Any, workers: int
 ) -> np.ndarray:
-    """``process.cdist`` / 100 as float32, scoring each distinct string pair once (labels
-    such as "Status" or a concept's synonyms repeat; the slow scorers need not see them twice).
+    """Per query and target side, the best ``process.cdist`` score / 100 (float32) over the
+    side's names, scoring each distinct string pair once (labels such as "Status" or a
+    concept's synonyms repeat; the slow scorers need not see them twice).
+
+    The scores of all query × name pairs are never held at once: rows are expanded from the
+    distinct-string table and reduced a block at a time, as whole-number scores (exactly the
+    same maxima as the float ones; the old full float matrix was the largest allocation of
+    matching two 2,000-field orgs).
     """
     query_unique, query_inverse = np.unique(np.asarray(queries, dtype=object),
                                             return_inverse=True)
@@ -323,24 +333,40 @@ def _cdist_distinct(
                                               return_inverse=True)
     small = process.cdist(list(query_unique), list(target_unique), scorer=scorer,
                           dtype=np.uint8, workers=workers)
-    return small[np.ix_(query_inverse.ravel(), target_inverse.ravel())].astype(np.float32) / 100.0
+    columns = target_inverse.ravel()
+    rows = query_inverse.ravel()
+    best = np.empty((len(rows), len(offsets)), dtype=np.uint8)
+    for start in range(0, len(rows), _ROW_BLOCK):
+        block = rows[start:start + _ROW_BLOCK]
+        best[start:start + len(block)] = _segment_max(small[np.ix_(block, columns)], offsets)
+    return best.astype(np.float32) / 100.0
+
+
+def _matmul_segment_max(left: np.ndarray, right: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``_segment_max(left @ right.T, offsets)`` a block of rows at a time (the same numbers:
+    each row's products do not depend on the others; only the memory differs)."""
+    best = np.empty((left.shape[0], len(offsets)), dtype=np.float32)
+    for start in range(0, left.shape[0], _ROW_BLOCK):
+        block = left[start:start + _ROW_BLOCK]
+        best[start:start + len(block)] = _segment_max(block @ right.T, offsets)
+    return best
 
 
 def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> Similarities:
     """Bulk similarities of every query side to every target side."""
-    emb_label = _segment_max(query.label_vectors @ target.name_vectors.T, target.name_offsets)
-    emb_api = _segment_max(query.apiname_vectors @ target.name_vectors.T, target.name_offsets)
+    emb_label = _matmul_segment_max(query.label_vectors, target.name_vectors,
+                                    target.name_offsets)
+    emb_api = _matmul_segment_max(query.apiname_vectors, target.name_vectors,
+                                  target.name_offsets)
     api_strings = [normalise((s.names or [s.label])[0]) for s in query.sides]
     label_strings = [normalise(s.label) for s in query.sides]
     results = {}
     for scorer_name, scorer in (("tset", fuzz.token_set_ratio), ("ratio", fuzz.ratio)):
         # one call for API-name words and labels: they are often the same string
-        both = _cdist_distinct([*api_strings, *label_strings], target.name_strings, scorer,
-                               workers)
-        results[f"name_{scorer_name}"] = _segment_max(both[: len(api_strings)],
-                                                      target.name_offsets)
-        results[f"label_{scorer_name}"] = _segment_max(both[len(api_strings):],
-                                                       target.name_offsets)
+        both = _cdist_segment_max([*api_strings, *label_strings], target.name_strings,
+                                  target.name_offsets, scorer, workers)
+        results[f"name_{scorer_name}"] = both[: len(api_strings)]
+        results[f"label_{scorer_name}"] = both[len(api_strings):]
     emb_label = np.clip(emb_label, 0.0, 1.0)
     emb_api = np.clip(emb_api, 0.0, 1.0)
     return Similarities(

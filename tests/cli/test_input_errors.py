@@ -301,3 +301,16 @@ def test_a_malformed_sources_yaml_is_one_line(tmp_path: Path) -> None:
                                               str(tmp_path / "ann"), "--out",
                                               str(tmp_path / "m.zip")]))
     assert "sources.yaml: malformed YAML (" in line
+
+
+def test_match_names_orgs_as_org_equals_path(tmp_path: Path) -> None:
+    # orgs/emea/force-app and orgs/us/force-app were both "force-app": refused, with no way
+    # to name them on the command line
+    org = str(example_org_path())
+    out = tmp_path / "mapping.json"
+    result = runner.invoke(app, ["match", f"emea={org}", f"us={org}", "--out", str(out),
+                                 "--show", "0"])
+    assert result.exit_code == 0, result.output
+    assert [o["org"] for o in json.loads(out.read_text())["orgs"]] == ["emea", "us"]
+    line = one_line_error(runner.invoke(app, ["match", org, org]))
+    assert "name each org as ORG=PATH" in line

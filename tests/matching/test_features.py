@@ -243,3 +243,22 @@ def test_field_pair_ranks_are_taken_within_the_target_org(embedder: Embedder) ->
     # the best name match of a's revenue field among b's fields has gap 0, not 1 − similarity
     best = min((pair for pair in two if pair[0] == a[0].key), key=lambda p: two[p]["rank_name"])
     assert two[best]["rank_name"] == 0 and two[best]["gap_name"] == pytest.approx(0.0)
+
+
+def test_similarities_computed_in_blocks_of_rows_equal_the_whole_matrices(
+        embedder: Embedder, ontology: Ontology, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rows are reduced a block at a time to bound the memory; the numbers must not move
+    from fedcrm.matching import features
+
+    concepts = [concept_side(c, ontology) for c in ontology.concepts[:40]]
+    queries = [side("Kunde_seit__c", "Kunde seit", DataKind.DATE),
+               side("Revenue_EUR__c", "Umsatz", DataKind.CURRENCY),
+               side("Status", "Status", DataKind.PICKLIST), *concepts[:20]]
+    query_index, target_index = build_index(queries, embedder), build_index(concepts, embedder)
+    whole = similarities(query_index, target_index)
+    monkeypatch.setattr(features, "_ROW_BLOCK", 4)
+    blocked = similarities(query_index, target_index)
+    for name in ("meaning", "name", "emb_label_names", "emb_apiname_names", "name_tset",
+                 "name_ratio", "label_tset", "label_ratio"):
+        assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
+        assert getattr(blocked, name).shape == (len(queries), len(concepts))
