@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -35,6 +36,17 @@ def plain(text: object, style: str = "") -> Text:
     it are not interpreted. Use it for everything that comes from a user's files, arguments
     or records (labels, paths, error messages) before printing it or putting it in a table."""
     return Text(str(text), style=style)
+
+
+@contextmanager
+def status_lines(title: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the latest step in a terminal; elsewhere (a pipe, a notebook's ``!``,
+    CI) one line per step on stderr, so a long command is not silent until it ends."""
+    if console.is_terminal:
+        with console.status(title) as status:
+            yield lambda message: status.update(f"{title}: {message}")
+        return
+    yield lambda message: error_console.print(plain(f"{title}: {message}"), highlight=False)
 
 
 def _print_error(message: str) -> None:

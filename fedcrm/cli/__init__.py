@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from fedcrm import __version__
-from fedcrm._console import check_output_file, console, friendly_errors, plain
+from fedcrm._console import check_output_file, console, friendly_errors, plain, status_lines
 from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
@@ -140,14 +140,14 @@ def demo_command(
                           inputs={"--data": data})
     rates = _currency_rates(currency_rate or [])
     currencies = dict(_pair(text, "--org-currency", "acme=EUR") for text in org_currency or ())
-    with console.status("fedcrm demo") as status:
+    with status_lines("fedcrm demo") as status:
         result = run_demo(currency_rates=rates or None, org_currencies=currencies or None,
                           data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
                           seed=seed, scale=DEMO_SCALE if scale is None else scale,
                           tasks=task or None,
                           config=config, reference_date=reference_date,
                           backend=backend, workers=workers,
-                          status=lambda message: status.update(f"fedcrm demo: {message}"))
+                          status=status)
     print_demo(result)
     if json_path is not None:
         result.to_json(json_path)

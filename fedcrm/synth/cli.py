@@ -151,6 +151,12 @@ def synth(
         def report(stage: str, done: int, total: int) -> None:
             task = generating if stage == "generate" else writing
             progress.update(task, completed=done, total=total, visible=True)
+            if progress.disable and not as_json:
+                # no bar outside a terminal: a line per org, so a pipe or CI log is not
+                # silent for minutes
+                verb = "generated" if stage == "generate" else "wrote"
+                error_console.print(plain(f"fedcrm synth: {verb} {done} of {total} orgs"),
+                                    highlight=False)
 
         federation = generate_federation(
             orgs, seed, accounts=(accounts_min, accounts_max), scale=scale,

@@ -126,3 +126,17 @@ def test_short_o_means_out_in_every_command() -> None:
                 assert "-o" in names and "--out" in names, (path, names)
                 checked += 1
     assert checked >= 8
+
+
+def test_outside_a_terminal_long_commands_say_each_step_on_stderr(tmp_path: Path) -> None:
+    # piped, `fedcrm synth` and `fedcrm demo` printed nothing until they ended (minutes)
+    result = runner.invoke(app, ["synth", "--orgs", "2", "--scale", "0.01", "--out",
+                                 str(tmp_path / "fed")])
+    assert result.exit_code == 0, result.output
+    assert "fedcrm synth: generated 1 of 2 orgs" in result.stderr
+    assert "fedcrm synth: wrote 2 of 2 orgs" in result.stderr
+    first = sorted((tmp_path / "fed").glob("org*"))[0]
+    (first / "records" / "Account.csv").write_text("")  # fails soon after loading starts
+    result = runner.invoke(app, ["demo", "--data", str(tmp_path / "fed")])
+    assert result.exit_code == 2
+    assert "fedcrm demo: loading org metadata and records" in result.stderr
