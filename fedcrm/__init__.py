@@ -44,6 +44,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'fedcrm' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The module's names with the lazy ones (so tab completion offers ``fedcrm.match``)."""
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "AggregationError",
     "Concept",

@@ -82,7 +82,8 @@ def demo_command(
     rounds: Annotated[int, typer.Option(help="Federated rounds per task.")] = 60,
     model: Annotated[str, typer.Option(help="logistic or mlp.")] = "logistic",
     task: Annotated[list[str] | None, typer.Option(
-        help="Only these tasks (churn, lead_conversion, win_probability) \\[default: every "
+        help="Only this task (churn, lead_conversion, win_probability; repeat --task for "
+             "several) \\[default: every "
              "task, or the task a `fedcrm datasets export` folder was written for; a default "
              "task no org can take part in is skipped].")] = None,
     reference_date: Annotated[str | None, typer.Option(

@@ -595,9 +595,13 @@ def export_command(
         if as_json:
             print_json(result)
             return
+        undecided = result.n_fields - result.n_decided
+        kept = ("" if approved_only or not undecided else
+                f"; the other {undecided} keep the matcher's proposal, unreviewed "
+                "(--approved-only leaves them out)")
         console.print(f"Wrote approved mapping v{result.version} to {escape(str(result.path))} "
-                      f"({result.n_decided} of {result.n_fields} fields decided); provenance "
-                      f"in {escape(str(result.provenance_path))}")
+                      f"({result.n_decided} of {result.n_fields} fields decided{kept}); "
+                      f"provenance in {escape(str(result.provenance_path))}")
 
 
 @app.command("labels")

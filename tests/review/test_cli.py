@@ -108,6 +108,9 @@ def test_import_queue_decide_export_audit(mapping_file: Path, tmp_path: Path) ->
     exported = tmp_path / "approved.json"
     code, out = invoke("export", str(exported), "--db", db, "--reviewer", "ana")
     assert code == 0 and "approved mapping v1" in out
+    # a file named "approved" holding unreviewed proposals says so
+    assert "keep the matcher's proposal, unreviewed (--approved-only leaves them out)" in \
+        " ".join(out.split())
     approved = MappingProposal.from_json(exported)
     assert approved.org("acme").field("Account", "Health__c").concept == \
         "account.health_status"
