@@ -156,10 +156,13 @@ def _manifest_orgs(document: dict[str, Any]) -> list[str]:
     return ids
 
 
-def _manifest_currencies(data: Path, document: dict[str, Any]) -> dict[str, str]:
+def _manifest_currencies(data: Path, document: dict[str, Any],
+                         rates: Mapping[str, float] | None = None,
+                         given: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each org's currency as the manifest states it (``orgs[].profile.currency`` of ``fedcrm
     synth``, ``orgs[].currency`` of an export): the currency of its amounts whose name, values
-    and records name none. A code the converter has no rate for is refused, naming the file."""
+    and records name none. A code with no rate (built in or in ``rates``) is refused, naming the
+    file, unless ``given`` (the caller's own org currencies) overrides that org's."""
     currencies: dict[str, str] = {}
     for entry in document.get("orgs") or []:
         if not isinstance(entry, dict):
@@ -169,10 +172,10 @@ def _manifest_currencies(data: Path, document: dict[str, Any]) -> dict[str, str]
             profile = {}
         org_id = entry.get("org_id") or profile.get("org_id")
         code = entry.get("currency") or profile.get("currency")
-        if not isinstance(org_id, str) or code is None:
+        if not isinstance(org_id, str) or code is None or org_id in (given or {}):
             continue
         try:
-            currencies[org_id] = check_currency_options(None, code)[1] or ""
+            currencies[org_id] = check_currency_options(rates, code)[1] or ""
         except ConfigError as exc:
             raise ConfigError(f"{data / 'federation.json'}: org {org_id}: {exc}") from None
     return currencies
@@ -370,7 +373,8 @@ def run_demo(
         folders = _org_folders(root, manifest)
         say("loading org metadata and records")
         reference = _reference_date(root, reference_date, manifest)
-        inputs = _read_orgs(folders, _manifest_currencies(root, manifest))
+        inputs = _read_orgs(folders, _manifest_currencies(root, manifest, rates,
+                                                          org_currencies))
         _set_org_currencies(inputs, org_currencies)
         say("matching schemas with the shipped matcher")
         matched_at = time.perf_counter()

@@ -143,6 +143,7 @@ def test_the_device_the_orgs_trained_on_is_reported(tmp_path: Path,
 def test_each_orgs_currency_comes_from_the_manifest(tmp_path: Path) -> None:
     # a German org's amounts (EUR in its synth profile) were read as USD: no name, value or
     # currency column says EUR, but the manifest does
+    from fedcrm import demo as demo_module
     from fedcrm.demo import read_federation
 
     federation = generate_federation(2, seed=1, scale=0.01)
@@ -156,3 +157,11 @@ def test_each_orgs_currency_comes_from_the_manifest(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"federation.json: org org01_\w+: default_currency "
                                           r"'XYZ' is not a currency code"):
         read_federation(tmp_path)
+    # a rate taught for the manifest's code, or the caller's own currency, makes it readable
+    manifest["orgs"][0]["profile"]["currency"] = "BRL"
+    (tmp_path / "federation.json").write_text(json.dumps(manifest))
+    assert demo_module._manifest_currencies(tmp_path, manifest, {"BRL": 0.18})[
+        manifest["orgs"][0]["profile"]["org_id"]] == "BRL"
+    first = manifest["orgs"][0]["profile"]["org_id"]
+    assert first not in demo_module._manifest_currencies(tmp_path, manifest, None,
+                                                         {first: "EUR"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -124,8 +125,9 @@ def match_command(
 def _org_path(spec: str) -> tuple[str | None, Path]:
     """``ORG=PATH`` or ``PATH`` (a path that exists is a path, even with ``=`` in it)."""
     org, equals, path = spec.partition("=")
-    if equals and org.strip() and path and "/" not in org and not Path(spec).exists():
-        return org.strip(), Path(path)
+    # an org id is a plain name: "C:\\data\\q" or "orgs/q" before an "=" is part of a path
+    if equals and path and re.fullmatch(r"[\w.-]+", org) and not Path(spec).exists():
+        return org, Path(path)
     return None, Path(spec)
 
 

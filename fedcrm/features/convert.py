@@ -196,10 +196,10 @@ def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
     currency = str(cues["currency"])
     extra = {code.lower() for code in codes} - set(CURRENCY_WORDS)
     if capitals is not None:
-        # a taught code counts only where written in capitals: ALL, TOP, TRY and PEN are
-        # also words ("All_Time_Revenue__c" is no amount in Albanian lek)
-        extra = {code for code in extra
-                 if re.search(rf"(?<![A-Z]){code.upper()}(?![A-Z])", capitals)}
+        # a taught code counts only where written in capitals (kBRL, REV_KBRL__C): ALL, TOP,
+        # TRY and PEN are also words ("All_Time_Revenue__c" is no amount in Albanian lek; an
+        # API name all in capitals cannot tell, and is read as the currency)
+        extra = {code for code in extra if code.upper() in capitals}
     if not currency and extra:
         currency = next((token.upper() for token in tokens if token in extra), "")
     for token in tokens:

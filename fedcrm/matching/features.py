@@ -336,9 +336,8 @@ def _cdist_segment_max(
     columns = target_inverse.ravel()
     rows = query_inverse.ravel()
     best = np.empty((len(rows), len(offsets)), dtype=np.uint8)
-    for start in range(0, len(rows), _ROW_BLOCK):
-        block = rows[start:start + _ROW_BLOCK]
-        best[start:start + len(block)] = _segment_max(small[np.ix_(block, columns)], offsets)
+    for start, end in _row_blocks(len(rows)):
+        best[start:end] = _segment_max(small[np.ix_(rows[start:end], columns)], offsets)
     return best.astype(np.float32) / 100.0
 
 
@@ -346,10 +345,19 @@ def _matmul_segment_max(left: np.ndarray, right: np.ndarray, offsets: np.ndarray
     """``_segment_max(left @ right.T, offsets)`` a block of rows at a time (the same numbers:
     each row's products do not depend on the others; only the memory differs)."""
     best = np.empty((left.shape[0], len(offsets)), dtype=np.float32)
-    for start in range(0, left.shape[0], _ROW_BLOCK):
-        block = left[start:start + _ROW_BLOCK]
-        best[start:start + len(block)] = _segment_max(block @ right.T, offsets)
+    for start, end in _row_blocks(left.shape[0]):
+        best[start:end] = _segment_max(left[start:end] @ right.T, offsets)
     return best
+
+
+def _row_blocks(n: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of blocks of :data:`_ROW_BLOCK` rows; a last block of one row joins
+    the one before (BLAS multiplies a single row with another kernel, whose sums can differ in
+    the last bit from the whole matrix's)."""
+    blocks = [(start, min(start + _ROW_BLOCK, n)) for start in range(0, n, _ROW_BLOCK)]
+    if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] == 1:
+        blocks[-2:] = [(blocks[-2][0], n)]
+    return blocks
 
 
 def similarities(query: SideIndex, target: SideIndex, *, workers: int = -1) -> Similarities:

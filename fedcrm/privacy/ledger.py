@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -103,6 +104,7 @@ class PrivacyLedger:
         self._read_end = b""  # the last bytes read: a file rewritten in place is read anew
         #: cut-short lines met while reading (see :func:`read_ledger`)
         self.notes: list[str] = []
+        self._thread_lock = threading.Lock()
 
     def append(self, record: LedgerRecord,
                check: Callable[[list[LedgerRecord]], None] | None = None) -> None:
@@ -140,9 +142,14 @@ class PrivacyLedger:
 
     def records(self) -> list[LedgerRecord]:
         """All records in this ledger (from the file when it has one; lines read before are
-        not read again while the file only grows)."""
+        not read again while the file only grows). Safe to call from several threads."""
         if self.path is None:
             return list(self._memory)
+        with self._thread_lock:
+            return self._read_new()
+
+    def _read_new(self) -> list[LedgerRecord]:
+        assert self.path is not None
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -158,15 +165,25 @@ class PrivacyLedger:
                 self._read_records, self.notes, self._read_end = [], [], b""
             handle.seek(self._read_bytes)
             tail = handle.read()
-        complete = tail[: tail.rfind(b"\n") + 1]  # a last line still being written waits
+        complete = tail[: tail.rfind(b"\n") + 1]
         lines = complete.splitlines(keepends=True)
+        rest = tail[len(complete):]
+        if rest.strip():
+            # a last line without its newline: a whole record (a crash that lost only the
+            # newline, or an edited file) counts; one still being written, or cut short,
+            # waits for the next read (and read_ledger notes it)
+            try:
+                last = LedgerRecord.model_validate_json(rest.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                last = None
+            if last is not None:
+                lines.append(rest)
+                complete = tail
         self._read_records.extend(_parse_lines(self.path, lines, self._read_lines, self.notes))
         self._read_bytes += len(complete)
         self._read_lines += len(lines)
         if complete:
             self._read_end = complete[-64:]
-        if len(complete) < len(tail):  # a cut-short last line (no newline): left out
-            _parse_lines(self.path, [tail[len(complete):]], self._read_lines, self.notes)
         return list(self._read_records)
 
     def __repr__(self) -> str:
@@ -215,6 +232,11 @@ def _parse_lines(path: Path, lines: Sequence[bytes], before: int,
         try:
             line = raw_line.decode("utf-8")
         except UnicodeDecodeError as error:
+            if _cut_inside_a_character(raw_line):
+                # cut inside a character ("ε", "ü") by an interrupted write
+                notes.append(f"line {line_number} of {path} is cut short (inside a "
+                             "character), a write that was interrupted; it was left out")
+                continue
             raise LedgerError(
                 f"privacy ledger {path}, line {line_number}: not UTF-8 text (byte "
                 f"0x{raw_line[error.start]:02x} at offset {error.start} of the line); a ledger "
@@ -237,6 +259,18 @@ def _parse_lines(path: Path, lines: Sequence[bytes], before: int,
                 "append-only: restore it from a copy, or remove that line only if you know "
                 "it records nothing that was spent") from error
     return records
+
+
+def _cut_inside_a_character(raw_line: bytes) -> bool:
+    """A JSON object's start whose UTF-8 ends inside a character (the write stopped there)."""
+    body = raw_line.rstrip(b"\r\n")
+    if not body.lstrip().startswith(b"{"):
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.reason == "unexpected end of data" and error.end == len(body)
+    return False
 
 
 def _validation_problem(error: ValidationError, invalid: str, *, one_line: bool = False) -> str:

@@ -14,13 +14,15 @@ SKIP_DIRS = frozenset({".git", ".sfdx", ".sf", "node_modules", "__pycache__", ".
 
 #: JSON files of an sfdx project's tooling, never describe output
 _TOOL_JSON = frozenset({"sfdx-project.json", "package.json", "package-lock.json",
-                        "jsconfig.json", "tsconfig.json"})
+                        "jsconfig.json", "tsconfig.json", "project-scratch-def.json"})
 
 
 def is_tool_json(relative: Path) -> bool:
-    """A project tool's JSON file (``sfdx-project.json``, anything under ``.vscode/`` or
-    another hidden folder), given relative to the folder loaded: never describe output."""
-    return relative.name in _TOOL_JSON or any(part.startswith(".") for part in relative.parts[:-1])
+    """A project tool's JSON file (``sfdx-project.json``, ``config/project-scratch-def.json``,
+    a hidden file such as ``.eslintrc.json``, anything under ``.vscode/`` or another hidden
+    folder), given relative to the folder loaded: never describe output."""
+    return (relative.name in _TOOL_JSON or relative.name.endswith("-scratch-def.json")
+            or any(part.startswith(".") for part in relative.parts))
 
 
 def folder_org_id(folder: Path) -> str:

@@ -316,3 +316,9 @@ def test_match_names_orgs_as_org_equals_path(tmp_path: Path) -> None:
     assert [o["org"] for o in json.loads(out.read_text())["orgs"]] == ["emea", "us"]
     line = one_line_error(runner.invoke(app, ["match", org, org]))
     assert "name each org as ORG=PATH" in line
+    from fedcrm.cli.match import _org_path
+
+    # an "=" inside a path is no org id ("C:\\data\\q=1\\force-app", "orgs/q=1")
+    assert _org_path("C:\\data\\q=1\\force-app") == (None, Path("C:\\data\\q=1\\force-app"))
+    assert _org_path("orgs/q=1") == (None, Path("orgs/q=1"))
+    assert _org_path("emea.prod=orgs/emea") == ("emea.prod", Path("orgs/emea"))

@@ -262,6 +262,9 @@ def test_a_taught_code_counts_only_in_capitals(ontology: Ontology) -> None:
     factor, _ = numeric_scale(meta("Rev_ALL__c", "Revenue"), revenue, pd.Series([5.0]),
                               currency_rates=rates)
     assert factor == pytest.approx(0.011)
+    factor, _ = numeric_scale(meta("REV_KBRL__C", "REV KBRL"), revenue, pd.Series([5.0]),
+                              currency_rates={"BRL": 0.18})
+    assert factor == pytest.approx(180.0)  # all capitals, with the thousands prefix
     field = meta("Revenue__c", "Revenue", DataKind.CURRENCY)
     _, report = convert_field(pd.Series(["1,200 (all-in)", "900 (all-in)"]), field, revenue,
                               ontology, currency_rates=rates)

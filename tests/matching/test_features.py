@@ -256,8 +256,10 @@ def test_similarities_computed_in_blocks_of_rows_equal_the_whole_matrices(
                side("Status", "Status", DataKind.PICKLIST), *concepts[:20]]
     query_index, target_index = build_index(queries, embedder), build_index(concepts, embedder)
     whole = similarities(query_index, target_index)
-    monkeypatch.setattr(features, "_ROW_BLOCK", 4)
+    monkeypatch.setattr(features, "_ROW_BLOCK", 4)  # 23 rows: 4+4+4+4+4+3
     blocked = similarities(query_index, target_index)
+    # a block of one row took BLAS's matrix-vector kernel, whose sums differ in the last bit
+    assert features._row_blocks(9) == [(0, 4), (4, 9)]
     for name in ("meaning", "name", "emb_label_names", "emb_apiname_names", "name_tset",
                  "name_ratio", "label_tset", "label_ratio"):
         assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name

@@ -177,3 +177,49 @@ def test_summary_flags_repeated_rounds_and_spellings_of_one_id() -> None:
     assert any("round 2 recorded again" in a for a in summary.anomalies)
     assert any("'ORG-A ' is the same id spelt differently" in a for a in summary.anomalies)
     assert any("'org-a' is the same id" in a for a in respelt.anomalies)
+
+
+def test_a_line_cut_inside_a_character_and_a_last_line_without_newline(tmp_path: Path) -> None:
+    # a cut inside "ü" was "not UTF-8 text" for every later append; a whole last line whose
+    # newline was lost was left out by the appenders' reader (read_ledger counted it)
+    path = tmp_path / "ledger.jsonl"
+    PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1, participant="Zürich"))
+    whole = record(LedgerEvent.ROUND, 0.6, 2, participant="Zürich").model_dump_json(
+        exclude_none=True).encode("utf-8")
+    cut = whole[: whole.index("ü".encode()) + 1]
+    with open(path, "ab") as handle:
+        handle.write(cut)
+    ledger = PrivacyLedger(path)
+    ledger.append(record(LedgerEvent.ROUND, 0.7, 3, participant="Zürich"))
+    assert [r.rounds_completed for r in ledger.records()] == [1, 3]
+    assert [r.rounds_completed for r in read_ledger(path)] == [1, 3]
+    with open(path, "ab") as handle:
+        handle.write(record(LedgerEvent.ROUND, 0.8, 4, participant="Zürich").model_dump_json(
+            exclude_none=True).encode("utf-8"))  # no newline
+    assert [r.rounds_completed for r in ledger.records()] == [1, 3, 4]
+    assert [r.rounds_completed for r in PrivacyLedger(path).records()] == [1, 3, 4]
+    ledger.append(record(LedgerEvent.ROUND, 0.9, 5, participant="Zürich"))
+    assert [r.rounds_completed for r in ledger.records()] == [1, 3, 4, 5]
+    assert len(ledger.notes) == 1  # the cut line, noted once however often it is read
+
+
+def test_records_from_several_threads_are_each_complete(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "ledger.jsonl"
+    path.write_text("".join(record(LedgerEvent.ROUND, 0.1, 1, participant=f"o{i}")
+                            .model_dump_json(exclude_none=True) + "\n" for i in range(500)))
+    ledger, counts = PrivacyLedger(path), []
+    barrier = threading.Barrier(4)
+
+    def read() -> None:
+        barrier.wait()
+        counts.append(len(ledger.records()))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == [500] * 4
+

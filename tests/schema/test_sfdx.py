@@ -209,6 +209,12 @@ def test_an_sfdx_project_with_empty_objects_folders_says_so(tmp_path: Path) -> N
     (tmp_path / ".vscode").mkdir()
     (tmp_path / ".vscode" / "settings.json").write_text('{"editor.tabSize": 4}')
     (tmp_path / "sfdx-project.json").write_text('{"packageDirectories": [{"path": "force-app"}]}')
+    # what `sf project generate` writes, and an LWC lint file: tool JSON, not describe output
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "project-scratch-def.json").write_text('{"orgName": "x"}')
+    lwc = tmp_path / "force-app" / "main" / "default" / "lwc"
+    lwc.mkdir()
+    (lwc / ".eslintrc.json").write_text("{}")
     with pytest.raises(SchemaError, match=r"no sfdx object metadata found.*sf project retrieve"):
         load_schema(tmp_path)
 
