@@ -38,6 +38,8 @@ class SchemaError(FedcrmError):
         self.sobject = sobject
         self.field = field
         self.reason = message
+        #: whether lenient loading (``strict=False``, ``--lenient``) would skip it and go on
+        self.skippable = False
         super().__init__(self._compose())
 
     def _compose(self) -> str:

@@ -78,8 +78,8 @@ def match_command(
 
     The org id of each PATH is its folder or file name without extension.
     """
+    from fedcrm.cli.schema import load_for_command
     from fedcrm.matching.api import DEFAULT_MODEL_PATH, match
-    from fedcrm.schema import load_schema
 
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
@@ -89,7 +89,7 @@ def match_command(
         check_output_file(out, option="--out", example="mapping.json",
                           inputs={"PATH": [path for _, path in named],
                                   "--model": model or DEFAULT_MODEL_PATH})
-    schemas = [load_schema(path, org_id=org, strict=not lenient) for org, path in named]
+    schemas = [load_for_command(path, org_id=org, lenient=lenient) for org, path in named]
     ids = [schema.org_id for schema in schemas]
     repeated = sorted({org for org in ids if ids.count(org) > 1})
     if repeated:
@@ -111,7 +111,8 @@ def match_command(
         print_json(proposal)
         return
     console.print(org_paths_summary(proposal))
-    console.print(mapped_fields_table(proposal, show))
+    if show:
+        console.print(mapped_fields_table(proposal, show))
     blocks = Counter(
         f.block for _, f in proposal.iter_fields() if f.block and f.block.startswith("custom:")
     )

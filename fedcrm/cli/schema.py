@@ -30,6 +30,18 @@ LenientOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+def load_for_command(path: Path, *, org_id: str | None, lenient: bool) -> OrgSchema:
+    """``load_schema`` for a command with ``--lenient``: a strict failure that lenient loading
+    would skip says so."""
+    try:
+        return load_schema(path, org_id=org_id, strict=not lenient)
+    except SchemaError as exc:
+        if lenient or not exc.skippable:
+            raise
+        raise SchemaError(f"{exc.reason}; --lenient skips what is broken and lists it",
+                          path=exc.path, sobject=exc.sobject, field=exc.field) from None
+
+
 def _object_list(schema: OrgSchema, most: int = 20) -> str:
     """The org's object names for an error message (the first ``most`` of them)."""
     names = [o.api_name for o in schema.objects]
@@ -66,7 +78,7 @@ def summary_command(
     as_json: JsonOption = False,
 ) -> None:
     """Summarise one org: objects, field counts by kind, custom fields, namespaces."""
-    schema = load_schema(path, org_id=org_id, strict=not lenient)
+    schema = load_for_command(path, org_id=org_id, lenient=lenient)
     summary = summarize_schema(schema)
     if as_json:
         print_json(summary)
@@ -108,7 +120,7 @@ def fields_command(
     as_json: JsonOption = False,
 ) -> None:
     """List fields with their kind, label and description."""
-    schema = load_schema(path, org_id=org_id, strict=not lenient)
+    schema = load_for_command(path, org_id=org_id, lenient=lenient)
     if sobject and sobject not in schema:
         raise SchemaError(f"no object {sobject!r} in this org; --object takes one of "
                           f"{_object_list(schema)}", path=path)

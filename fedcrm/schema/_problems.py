@@ -32,7 +32,9 @@ class ProblemLog:
     ) -> None:
         """Record a problem that makes the loader skip something (raises when strict)."""
         if self.strict:
-            raise SchemaError(message, path=path, sobject=sobject, field=field)
+            error = SchemaError(message, path=path, sobject=sobject, field=field)
+            error.skippable = True
+            raise error
         self.skip(message, path=path, sobject=sobject, field=field)
 
     def skip(

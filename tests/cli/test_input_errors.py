@@ -322,3 +322,15 @@ def test_match_names_orgs_as_org_equals_path(tmp_path: Path) -> None:
     assert _org_path("C:\\data\\q=1\\force-app") == (None, Path("C:\\data\\q=1\\force-app"))
     assert _org_path("orgs/q=1") == (None, Path("orgs/q=1"))
     assert _org_path("emea.prod=orgs/emea") == ("emea.prod", Path("orgs/emea"))
+
+
+def test_a_strict_failure_lenient_loading_would_skip_says_so(tmp_path: Path) -> None:
+    write_sfdx_field(tmp_path / "org", "Account", "Bad__c", type_="Hologram")
+    write_sfdx_field(tmp_path / "org", "Account", "Good__c")
+    for command in (["schema", "summary"], ["match"]):
+        line = one_line_error(runner.invoke(app, [*command, str(tmp_path / "org")]))
+        assert "unknown field type 'Hologram'" in line
+        assert line.endswith("--lenient skips what is broken and lists it")
+    result = runner.invoke(app, ["match", str(tmp_path / "org"), "--lenient", "--show", "0"])
+    assert result.exit_code == 0, result.output
+    assert "0 of" not in result.stdout  # no empty table of the first 0 fields
