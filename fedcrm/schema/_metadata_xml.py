@@ -358,34 +358,59 @@ def resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
     return resolved
 
 
-#: file names of global value sets in sfdx source and in a Metadata API retrieve
-GLOBAL_VALUE_SET_SUFFIXES = (".globalValueSet-meta.xml", ".globalValueSet")
+#: file names of global and standard value sets in sfdx source and a Metadata API retrieve:
+#: suffix → (root element, value element, kind)
+_VALUE_SET_FILES = {
+    ".globalValueSet-meta.xml": ("GlobalValueSet", "customValue", "global"),
+    ".globalValueSet": ("GlobalValueSet", "customValue", "global"),
+    ".standardValueSet-meta.xml": ("StandardValueSet", "standardValue", "standard"),
+    ".standardValueSet": ("StandardValueSet", "standardValue", "standard"),
+}
+
+#: the standard value set each standard picklist of the ontology's objects takes its values
+#: from (Metadata API Developer Guide, "StandardValueSet Names and Standard Picklist Fields")
+STANDARD_VALUE_SETS = {
+    ("account", "industry"): "Industry", ("lead", "industry"): "Industry",
+    ("account", "type"): "AccountType", ("account", "rating"): "AccountRating",
+    ("lead", "rating"): "AccountRating", ("account", "ownership"): "AccountOwnership",
+    ("account", "accountsource"): "LeadSource", ("lead", "leadsource"): "LeadSource",
+    ("contact", "leadsource"): "LeadSource", ("opportunity", "leadsource"): "LeadSource",
+    ("lead", "status"): "LeadStatus", ("opportunity", "stagename"): "OpportunityStage",
+    ("opportunity", "type"): "OpportunityType", ("contact", "salutation"): "Salutation",
+    ("lead", "salutation"): "Salutation", ("case", "origin"): "CaseOrigin",
+    ("case", "priority"): "CasePriority", ("case", "reason"): "CaseReason",
+    ("case", "status"): "CaseStatus", ("case", "type"): "CaseType",
+}
 
 
 def is_global_value_set_file(file: Path) -> bool:
-    """True for a ``globalValueSets/<Name>.globalValueSet[-meta.xml]`` file."""
-    return file.name.endswith(GLOBAL_VALUE_SET_SUFFIXES)
+    """True for a ``globalValueSets/`` or ``standardValueSets/`` value set file."""
+    return file.name.endswith(tuple(_VALUE_SET_FILES))
 
 
 def global_value_set_files(root: Path, found: list[Path], log: ProblemLog) -> list[Path]:
-    """The global value set files of an org: ``found`` (under ``root``) plus, when ``root``
-    is an ``objects/`` folder, those in its sibling ``globalValueSets/`` folder."""
+    """The value set files of an org: ``found`` (under ``root``) plus, when ``root`` is an
+    ``objects/`` folder, those in its sibling ``globalValueSets/`` and ``standardValueSets/``
+    folders."""
     files = list(found)
-    sibling = root.parent / "globalValueSets"
-    if root.is_dir() and root.name.lower() == "objects" and sibling.is_dir():
-        files += [f for f in walk_files(sibling, log=log) if is_global_value_set_file(f)]
+    if root.is_dir() and root.name.lower() == "objects":
+        for sibling in (root.parent / "globalValueSets", root.parent / "standardValueSets"):
+            if sibling.is_dir():
+                files += [f for f in walk_files(sibling, log=log) if is_global_value_set_file(f)]
     return files
 
 
 def load_global_value_sets(files: list[Path],
                            log: ProblemLog) -> dict[str, tuple[PicklistValue, ...]]:
-    """Each global value set's values, by lower-case set name (the file name)."""
+    """Each value set's values, by ``"global:<name>"`` / ``"standard:<name>"`` (lower case;
+    the name is the file name)."""
     sets: dict[str, tuple[PicklistValue, ...]] = {}
     for file in files:
-        name = next(file.name[: -len(s)] for s in GLOBAL_VALUE_SET_SUFFIXES
-                    if file.name.endswith(s))
+        suffix = next(s for s in _VALUE_SET_FILES if file.name.endswith(s))
+        root_tag, value_tag, kind = _VALUE_SET_FILES[suffix]
+        key = f"{kind}:{file.name[: -len(suffix)].lower()}"
         try:
-            root = parse_xml_file(file, "GlobalValueSet")
+            root = parse_xml_file(file, root_tag)
         except SchemaError as exc:
             log.problem(exc.reason, path=file)
             continue
@@ -393,31 +418,43 @@ def load_global_value_sets(files: list[Path],
             PicklistValue(value=api_value, label=child_text(value, "label"),
                           default=_parse_bool(child_text(value, "default")),
                           active=child_text(value, "isActive") != "false")
-            for value in children(root, "customValue")
+            for value in children(root, value_tag)
             if (api_value := child_text(value, "fullName")) is not None
         )
-        if name.lower() in sets:
-            log.problem("global value set defined twice; keep one file", path=file)
+        if key in sets:
+            log.problem("value set defined twice; keep one file", path=file)
             continue
-        sets[name.lower()] = values
+        sets[key] = values
     return sets
 
 
 def apply_global_value_sets(objects: list[SObjectSchema],
                             sets: dict[str, tuple[PicklistValue, ...]]) -> list[SObjectSchema]:
-    """Give each picklist that uses a global value set (``<valueSetName>``) the set's values.
+    """Give each picklist without values of its own the values of its value set: a global
+    value set it names (``<valueSetName>``), or for a standard picklist (``Industry``) its
+    standard value set (:data:`STANDARD_VALUE_SETS`).
 
-    The field's own metadata names the set but lists no values; without this such picklists
-    reached the matcher with no values at all. A set not in the metadata leaves them empty.
+    Such a field's own metadata lists no values; without this they reached the matcher with
+    none. A set not in the metadata leaves them empty.
     """
     if not sets:
         return objects
+
+    def values_of(sobject: SObjectSchema, meta: FieldMeta) -> tuple[PicklistValue, ...] | None:
+        if meta.picklist_values:
+            return None
+        if meta.value_set_name:
+            return sets.get(f"global:{meta.value_set_name.lower()}")
+        standard = STANDARD_VALUE_SETS.get((sobject.api_name.lower(), meta.api_name.lower()))
+        if standard is None or meta.kind.family != "categorical":
+            return None
+        return sets.get(f"standard:{standard.lower()}")
+
     resolved = []
     for sobject in objects:
         fields = tuple(
-            meta.model_copy(update={"picklist_values": sets[meta.value_set_name.lower()]})
-            if meta.value_set_name and not meta.picklist_values
-            and meta.value_set_name.lower() in sets else meta
+            meta if (values := values_of(sobject, meta)) is None
+            else meta.model_copy(update={"picklist_values": values})
             for meta in sobject.fields
         )
         resolved.append(sobject if fields == sobject.fields

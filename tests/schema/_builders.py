@@ -59,3 +59,10 @@ def value_set_field_extra(set_name: str) -> str:
     """A picklist's ``<valueSet>`` that uses a global value set (it lists no values)."""
     return (f"<valueSet><restricted>true</restricted><valueSetName>{set_name}</valueSetName>"
             "</valueSet>")
+
+
+def standard_value_set_xml(values: list[str]) -> str:
+    entries = "".join(f"<standardValue><fullName>{v}</fullName><default>false</default>"
+                      f"<label>{v}</label></standardValue>" for v in values)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<StandardValueSet {NS}>'
+            f"<sorted>false</sorted>{entries}</StandardValueSet>\n")

@@ -9,6 +9,7 @@ from fedcrm.schema import DataKind, load_sfdx
 from tests.schema._builders import (
     custom_field_xml,
     global_value_set_xml,
+    standard_value_set_xml,
     value_set_field_extra,
     write_sfdx_field,
 )
@@ -241,3 +242,24 @@ def test_describe_json_inside_an_sfdx_project_is_still_read(tmp_path: Path) -> N
     (tmp_path / "describe" / "Account.json").write_text(
         '{"name": "Account", "fields": [{"name": "Tier__c", "type": "string", "label": "T"}]}')
     assert [f.api_name for f in load_schema(tmp_path)["Account"].fields] == ["Tier__c"]
+
+
+def test_standard_picklists_take_their_standard_value_sets_values(tmp_path: Path) -> None:
+    # Account.Industry retrieved as sfdx source lists no values: they are in
+    # standardValueSets/Industry.standardValueSet-meta.xml (and Lead.Rating's in AccountRating)
+    root = tmp_path / "force-app" / "main" / "default"
+    write_sfdx_field(root, "Account", "Industry", type_="Picklist", label=None)
+    write_sfdx_field(root, "Lead", "Rating", type_="Picklist", label=None)
+    write_sfdx_field(root, "Lead", "Region__c", type_="Picklist")  # custom: no standard set
+    (root / "standardValueSets").mkdir()
+    (root / "standardValueSets" / "Industry.standardValueSet-meta.xml").write_text(
+        standard_value_set_xml(["Agriculture", "Banking"]))
+    (root / "standardValueSets" / "AccountRating.standardValueSet-meta.xml").write_text(
+        standard_value_set_xml(["Hot", "Warm", "Cold"]))
+    for source in (tmp_path, root / "objects"):
+        schema = load_schema(source)
+        assert [v.value for v in schema["Account"].field("Industry").picklist_values] == [
+            "Agriculture", "Banking"]
+        assert [v.value for v in schema["Lead"].field("Rating").picklist_values] == [
+            "Hot", "Warm", "Cold"]
+        assert schema["Lead"].field("Region__c").picklist_values == ()
