@@ -11,7 +11,7 @@ import difflib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,18 +142,23 @@ def _manifest(data: Path) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _manifest_orgs(document: dict[str, Any]) -> list[str]:
-    """The org ids a manifest lists (``orgs[].org_id`` of an export, ``orgs[].profile.org_id``
-    of ``fedcrm synth``)."""
-    ids = []
+def _manifest_entries(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(org id, entry)`` for each org a manifest lists: ``orgs[].org_id`` of an export,
+    ``orgs[].profile.org_id`` of ``fedcrm synth`` (whose profile fields are merged in)."""
     for entry in document.get("orgs") or []:
-        if isinstance(entry, dict):
-            profile = entry.get("profile")
-            org_id = entry.get("org_id") or (profile.get("org_id")
-                                             if isinstance(profile, dict) else None)
-            if isinstance(org_id, str):
-                ids.append(org_id)
-    return ids
+        if not isinstance(entry, dict):
+            continue
+        profile = entry.get("profile")
+        given = {key: value for key, value in entry.items() if value not in (None, "")}
+        merged = {**profile, **given} if isinstance(profile, dict) else given
+        org_id = merged.get("org_id")
+        if isinstance(org_id, str):
+            yield org_id, merged
+
+
+def _manifest_orgs(document: dict[str, Any]) -> list[str]:
+    """The org ids a manifest lists."""
+    return [org_id for org_id, _ in _manifest_entries(document)]
 
 
 def _manifest_currencies(data: Path, document: dict[str, Any],
@@ -164,15 +169,9 @@ def _manifest_currencies(data: Path, document: dict[str, Any],
     and records name none. A code with no rate (built in or in ``rates``) is refused, naming the
     file, unless ``given`` (the caller's own org currencies) overrides that org's."""
     currencies: dict[str, str] = {}
-    for entry in document.get("orgs") or []:
-        if not isinstance(entry, dict):
-            continue
-        profile = entry.get("profile")
-        if not isinstance(profile, dict):
-            profile = {}
-        org_id = entry.get("org_id") or profile.get("org_id")
-        code = entry.get("currency") or profile.get("currency")
-        if not isinstance(org_id, str) or code is None or org_id in (given or {}):
+    for org_id, entry in _manifest_entries(document):
+        code = entry.get("currency")
+        if code is None or org_id in (given or {}):
             continue
         try:
             currencies[org_id] = check_currency_options(rates, code)[1] or ""

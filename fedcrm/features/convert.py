@@ -51,13 +51,10 @@ _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1
 # Everything but digits, separators and signs goes; an ``e``/``E`` stays only as an exponent
 # (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
-_CURRENCY_CODES = "|".join(sorted(USD_PER_UNIT))
-_CURRENCY_IN_TEXT = re.compile(rf"\b({_CURRENCY_CODES})\b|([€£])", re.IGNORECASE)
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP"}
-#: one token for scale and currency: "kEUR", "TEUR" (Tausend Euro), "MilesUSD", "MioEUR"
+#: thousands prefixes of one token for scale and currency: "kEUR", "TEUR" (Tausend Euro),
+#: "MilesUSD" (see :func:`_scaled_currency`)
 _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
-_SCALED_CURRENCY = re.compile(
-    rf"({'|'.join(sorted(_THOUSANDS_PREFIXES))}|m|mm|mn|mio)({_CURRENCY_CODES.lower()})")
 ASSUMED_USD = "assumed USD: no currency in the field name, its values or an org default"
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 
@@ -172,9 +169,8 @@ def currencies_in(values: pd.Series, codes: Iterable[str] = ()) -> list[str]:
 
 @functools.lru_cache(maxsize=64)
 def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
-    """The pattern finding a code of :data:`USD_PER_UNIT` or ``extra``, or a symbol."""
-    if not extra:
-        return _CURRENCY_IN_TEXT
+    """The pattern finding a code of :data:`USD_PER_UNIT` (in any case) or of ``extra``, or a
+    currency symbol."""
     known = "|".join(sorted(USD_PER_UNIT))
     taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
     # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
@@ -202,10 +198,9 @@ def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
         extra = {code for code in extra if code.upper() in capitals}
     if not currency and extra:
         currency = next((token.upper() for token in tokens if token in extra), "")
+    scaled = _scaled_currency(tuple(sorted(extra)))
     for token in tokens:
-        match = _SCALED_CURRENCY.fullmatch(token)
-        if match is None and extra:
-            match = _scaled_currency(tuple(sorted(extra))).fullmatch(token)
+        match = scaled.fullmatch(token)
         if match:
             scale = scale or ("thousands" if match.group(1) in _THOUSANDS_PREFIXES
                               else "millions")
@@ -214,8 +209,10 @@ def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
 
 
 @functools.lru_cache(maxsize=64)
-def _scaled_currency(codes: tuple[str, ...]) -> re.Pattern[str]:
-    """:data:`_SCALED_CURRENCY` for further (lower-case) codes."""
+def _scaled_currency(extra: tuple[str, ...]) -> re.Pattern[str]:
+    """One token for scale and currency (``keur``, ``teur``, ``mioeur``): a scale prefix, then
+    a code of :data:`USD_PER_UNIT` or of ``extra`` (lower case)."""
+    codes = sorted({*(code.lower() for code in USD_PER_UNIT), *extra})
     return re.compile(rf"({'|'.join(sorted(_THOUSANDS_PREFIXES))}|m|mm|mn|mio)"
                       rf"({'|'.join(codes)})")
 

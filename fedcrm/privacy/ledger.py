@@ -167,19 +167,18 @@ class PrivacyLedger:
             tail = handle.read()
         complete = tail[: tail.rfind(b"\n") + 1]
         lines = complete.splitlines(keepends=True)
+        self._read_records.extend(_parse_lines(self.path, lines, self._read_lines, self.notes))
         rest = tail[len(complete):]
         if rest.strip():
             # a last line without its newline: a whole record (a crash that lost only the
             # newline, or an edited file) counts; one still being written, or cut short,
             # waits for the next read (and read_ledger notes it)
             try:
-                last = LedgerRecord.model_validate_json(rest.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                last = None
-            if last is not None:
+                self._read_records.append(LedgerRecord.model_validate_json(rest))
                 lines.append(rest)
                 complete = tail
-        self._read_records.extend(_parse_lines(self.path, lines, self._read_lines, self.notes))
+            except ValueError:  # pydantic's ValidationError, invalid UTF-8 included
+                pass
         self._read_bytes += len(complete)
         self._read_lines += len(lines)
         if complete:

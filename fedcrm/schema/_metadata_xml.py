@@ -325,7 +325,16 @@ def build_object(
         return None
 
 
-def resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
+def complete_objects(objects: list[SObjectSchema], root: Path, value_set_files: list[Path],
+                     log: ProblemLog) -> tuple[SObjectSchema, ...]:
+    """What the sfdx and Metadata API loaders do once every object is read: picklists get
+    their value sets' values (``value_set_files`` found under ``root``, see
+    :func:`is_value_set_file`), and roll-up summaries the kind of what they compute."""
+    sets = _load_value_sets(_value_set_files(root, value_set_files, log), log)
+    return tuple(_resolve_rollup_kinds(_apply_value_sets(objects, sets)))
+
+
+def _resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
     """Give each roll-up summary the kind of what it computes.
 
     Metadata XML types every roll-up ``Summary``; its value is a count (``count``) or has the
@@ -383,12 +392,12 @@ STANDARD_VALUE_SETS = {
 }
 
 
-def is_global_value_set_file(file: Path) -> bool:
+def is_value_set_file(file: Path) -> bool:
     """True for a ``globalValueSets/`` or ``standardValueSets/`` value set file."""
     return file.name.endswith(tuple(_VALUE_SET_FILES))
 
 
-def global_value_set_files(root: Path, found: list[Path], log: ProblemLog) -> list[Path]:
+def _value_set_files(root: Path, found: list[Path], log: ProblemLog) -> list[Path]:
     """The value set files of an org: ``found`` (under ``root``) plus, when ``root`` is an
     ``objects/`` folder, those in its sibling ``globalValueSets/`` and ``standardValueSets/``
     folders."""
@@ -396,12 +405,12 @@ def global_value_set_files(root: Path, found: list[Path], log: ProblemLog) -> li
     if root.is_dir() and root.name.lower() == "objects":
         for sibling in (root.parent / "globalValueSets", root.parent / "standardValueSets"):
             if sibling.is_dir():
-                files += [f for f in walk_files(sibling, log=log) if is_global_value_set_file(f)]
+                files += [f for f in walk_files(sibling, log=log) if is_value_set_file(f)]
     return files
 
 
-def load_global_value_sets(files: list[Path],
-                           log: ProblemLog) -> dict[str, tuple[PicklistValue, ...]]:
+def _load_value_sets(files: list[Path],
+                     log: ProblemLog) -> dict[str, tuple[PicklistValue, ...]]:
     """Each value set's values, by ``"global:<name>"`` / ``"standard:<name>"`` (lower case;
     the name is the file name)."""
     sets: dict[str, tuple[PicklistValue, ...]] = {}
@@ -428,8 +437,8 @@ def load_global_value_sets(files: list[Path],
     return sets
 
 
-def apply_global_value_sets(objects: list[SObjectSchema],
-                            sets: dict[str, tuple[PicklistValue, ...]]) -> list[SObjectSchema]:
+def _apply_value_sets(objects: list[SObjectSchema],
+                      sets: dict[str, tuple[PicklistValue, ...]]) -> list[SObjectSchema]:
     """Give each picklist without values of its own the values of its value set: a global
     value set it names (``<valueSetName>``), or for a standard picklist (``Industry``) its
     standard value set (:data:`STANDARD_VALUE_SETS`).

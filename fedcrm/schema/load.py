@@ -46,15 +46,14 @@ def detect_format(path: Path) -> Literal["sfdx", "mdapi", "describe"]:
         return "sfdx"
     if mdapi_file is not None:
         return "mdapi"
-    describe_files = [f for f in walk_files(path) if f.suffix.lower() == ".json"
-                      and not is_tool_json(f.relative_to(path))]
-    if describe_files:
+    json_files = [f for f in walk_files(path) if f.suffix.lower() == ".json"]
+    if any(not is_tool_json(f.relative_to(path)) for f in json_files):
         return "describe"
     if (path / "sfdx-project.json").is_file():
         # an sfdx project whose objects/ folders are empty: its JSON files are tool settings
         # (.vscode/settings.json), not describe output, so say what is missing
         return "sfdx"
-    if any(f.suffix.lower() == ".json" for f in walk_files(path)):
+    if json_files:
         return "describe"
     raise SchemaError(
         "no Salesforce metadata found: expected objects/<Object>/fields/*.field-meta.xml "

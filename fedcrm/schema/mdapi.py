@@ -8,17 +8,14 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
-    apply_global_value_sets,
     build_object,
     children,
-    global_value_set_files,
-    is_global_value_set_file,
-    load_global_value_sets,
+    complete_objects,
+    is_value_set_file,
     object_attributes,
     parse_custom_field,
     parse_name_field,
     parse_xml_file,
-    resolve_rollup_kinds,
 )
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
@@ -44,7 +41,7 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
     elif root.is_dir():
         every_file = list(walk_files(root, log=log))
         files = [f for f in every_file if f.name.endswith(OBJECT_SUFFIX)]
-        value_set_files = [f for f in every_file if is_global_value_set_file(f)]
+        value_set_files = [f for f in every_file if is_value_set_file(f)]
         default_org = folder_org_id(root)
     else:
         raise SchemaError("no such file or folder", path=root)
@@ -69,9 +66,8 @@ def load_mdapi(path: str | Path, *, org_id: str | None = None, strict: bool = Tr
         org_id=org_id or default_org,
         source_format=SourceFormat.MDAPI,
         source=str(root),
-        objects=tuple(resolve_rollup_kinds(apply_global_value_sets(
-            sorted(objects.values(), key=lambda o: o.api_name.lower()),
-            load_global_value_sets(global_value_set_files(root, value_set_files, log), log)))),
+        objects=complete_objects(sorted(objects.values(), key=lambda o: o.api_name.lower()),
+                                 root, value_set_files, log),
         warnings=tuple(log.warnings),
     )
 

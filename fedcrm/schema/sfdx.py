@@ -9,16 +9,13 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
-    apply_global_value_sets,
     build_object,
-    global_value_set_files,
-    is_global_value_set_file,
-    load_global_value_sets,
+    complete_objects,
+    is_value_set_file,
     object_attributes,
     parse_custom_field,
     parse_name_field,
     parse_xml_file,
-    resolve_rollup_kinds,
 )
 from fedcrm.schema._problems import ProblemLog
 from fedcrm.schema.models import FieldMeta, OrgSchema, SObjectSchema, SourceFormat
@@ -53,7 +50,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
     spelling: dict[str, str] = {}
     value_set_files: list[Path] = []
     for file in walk_files(root, log=log):
-        if is_global_value_set_file(file):
+        if is_value_set_file(file):
             value_set_files.append(file)
         elif file.name.endswith(FIELD_SUFFIX):
             if file.parent.name != "fields":
@@ -96,9 +93,7 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         org_id=org_id or folder_org_id(root),
         source_format=SourceFormat.SFDX,
         source=str(root),
-        objects=tuple(resolve_rollup_kinds(apply_global_value_sets(
-            objects, load_global_value_sets(global_value_set_files(root, value_set_files, log),
-                                            log)))),
+        objects=complete_objects(objects, root, value_set_files, log),
         warnings=tuple(log.warnings),
     )
 
