@@ -72,9 +72,16 @@ def model_digest(parameters: np.ndarray) -> bytes:
     """SHA-256 naming one global model: its values as little-endian float32, in order.
 
     A participant signs it into each update (the model it trained from); key holders compare
-    it across rounds. Two models equal as float32 arrays have the same digest.
+    it across rounds. Two models equal as float32 arrays have the same digest: ``-0.0`` is
+    hashed as ``0.0`` (equal values; otherwise a coordinator could flip the sign of one zero
+    to have a second sum from the same model decrypted). A model with a NaN or an infinity
+    has no digest (:class:`~fedcrm.errors.CryptoError`): nothing trains from it.
     """
-    values = np.ascontiguousarray(np.asarray(parameters, dtype="<f4").ravel())
+    values = np.asarray(parameters, dtype="<f4").ravel()
+    if not np.all(np.isfinite(values)):
+        raise CryptoError("the global model has NaN or infinite values; refusing to train "
+                          "from it or to name it")
+    values = np.ascontiguousarray(values + np.float32(0.0))  # IEEE 754: -0 + +0 = +0
     return hashlib.sha256(b"fedcrm.crypto.model.v1" + len(values).to_bytes(8, "big")
                           + values.tobytes()).digest()
 

@@ -509,14 +509,17 @@ class KeyHolder:
                 f"{me}: refusing to decrypt an aggregate of {len(set(aggregate.contributors))}"
                 f" participant(s); at least {self.min_contributors} are required"
             )
-        check = SecureAggregator(
-            self.public_key,
-            self.spec,
-            federation_id=self.federation_id,
-            round_number=aggregate.round_number,
-            n_values=aggregate.n_values,
-            roster=self.roster,
-        )
+        try:
+            check = SecureAggregator(
+                self.public_key,
+                self.spec,
+                federation_id=self.federation_id,
+                round_number=aggregate.round_number,
+                n_values=aggregate.n_values,
+                roster=self.roster,
+            )
+        except ConfigError as exc:  # the coordinator's numbers: a refusal, not a crash
+            raise CryptoError(f"{me}: refusing to decrypt a malformed aggregate ({exc})") from exc
         for update in updates:
             try:
                 check.submit(update)

@@ -266,16 +266,30 @@ class KeyShare:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyShare:
-        """Inverse of :meth:`to_dict`."""
-        try:
-            return cls(
-                index=int(data["index"]),
-                participant_id=str(data["participant_id"]),
-                secret=int(data["secret"], 16),
-                n=int(data["n"], 16),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"malformed key share: {exc!r}") from exc
+        """Inverse of :meth:`to_dict`. A malformed share is refused with the name of the bad
+        entry, never its value (Python's own parse errors quote the text, which here is part
+        of the secret, and would carry it into logs and tracebacks)."""
+        if not isinstance(data, dict):
+            raise ConfigError("malformed key share: not a JSON object")
+        missing = [key for key in ("index", "participant_id", "secret", "n") if key not in data]
+        if missing:
+            raise ConfigError(f"malformed key share: no {', '.join(map(repr, missing))}")
+        index = data["index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ConfigError("malformed key share: 'index' is not a whole number")
+        return cls(index=index, participant_id=str(data["participant_id"]),
+                   secret=_hex_integer(data["secret"], "secret"), n=_hex_integer(data["n"], "n"))
+
+
+def _hex_integer(value: Any, name: str) -> int:
+    """``int(value, 16)`` for a key share's entry, refused without quoting the value."""
+    if not isinstance(value, str):
+        raise ConfigError(f"malformed key share: {name!r} is not a hexadecimal string")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise ConfigError(f"malformed key share: {name!r} is not a hexadecimal number "
+                          "(a line break or other character inside it?)") from None
 
 
 @dataclass(frozen=True)

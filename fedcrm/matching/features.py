@@ -231,6 +231,26 @@ class SideIndex:
     def __len__(self) -> int:
         return len(self.sides)
 
+    def rows(self, start: int, end: int) -> SideIndex:
+        """The sides ``start:end`` as an index of their own (views of this one's vectors), to
+        compare a block of queries with a whole index."""
+        first = int(self.name_offsets[start]) if start < len(self) else len(self.name_strings)
+        last = int(self.name_offsets[end]) if end < len(self) else len(self.name_strings)
+        return SideIndex(
+            sides=self.sides[start:end],
+            name_offsets=self.name_offsets[start:end] - first,
+            name_strings=self.name_strings[first:last],
+            label_vectors=self.label_vectors[start:end],
+            apiname_vectors=self.apiname_vectors[start:end],
+            context_vectors=self.context_vectors[start:end],
+            object_names=self.object_names[start:end],
+            embedder=self.embedder,
+            _name_vectors=None if self._name_vectors is None
+            else self._name_vectors[first:last],
+            _description_vectors=None if self._description_vectors is None
+            else self._description_vectors[start:end],
+        )
+
 
 def build_index(sides: list[Side], embedder: Embedder) -> SideIndex:
     """Embed every side's label, first name and context (deduplicated texts); every name and
@@ -336,7 +356,7 @@ def _cdist_segment_max(
     columns = target_inverse.ravel()
     rows = query_inverse.ravel()
     best = np.empty((len(rows), len(offsets)), dtype=np.uint8)
-    for start, end in _row_blocks(len(rows)):
+    for start, end in row_blocks(len(rows)):
         best[start:end] = _segment_max(small[np.ix_(rows[start:end], columns)], offsets)
     return best.astype(np.float32) / 100.0
 
@@ -345,12 +365,12 @@ def _matmul_segment_max(left: np.ndarray, right: np.ndarray, offsets: np.ndarray
     """``_segment_max(left @ right.T, offsets)`` a block of rows at a time (the same numbers:
     each row's products do not depend on the others; only the memory differs)."""
     best = np.empty((left.shape[0], len(offsets)), dtype=np.float32)
-    for start, end in _row_blocks(left.shape[0]):
+    for start, end in row_blocks(left.shape[0]):
         best[start:end] = _segment_max(left[start:end] @ right.T, offsets)
     return best
 
 
-def _row_blocks(n: int) -> list[tuple[int, int]]:
+def row_blocks(n: int) -> list[tuple[int, int]]:
     """``(start, end)`` of blocks of :data:`_ROW_BLOCK` rows; a last block of one row joins
     the one before (BLAS multiplies a single row with another kernel, whose sums can differ in
     the last bit from the whole matrix's)."""

@@ -53,6 +53,7 @@ from fedcrm.matching.features import (
     field_side,
     normalise,
     pair_features,
+    row_blocks,
     similarities,
 )
 from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
@@ -547,13 +548,29 @@ class FieldMatcher:
         self, index: SideIndex, org_of: np.ndarray
     ) -> tuple[list[tuple[int, int]], pd.DataFrame]:
         """Candidate pairs of fields of different orgs, with features (ranks and gaps taken
-        among the target org's fields, so they do not depend on which other orgs take part)."""
+        among the target org's fields, so they do not depend on which other orgs take part).
+
+        A block of query fields is compared with all fields at a time, so the fields × fields
+        matrices are never held whole (memory grows with the fields, not their square); each
+        query's candidates and features depend on its own row alone, so the result is the
+        whole matrices' (tested).
+        """
         if len(index) == 0:
             return [], pd.DataFrame(columns=list(FEATURE_NAMES))
-        sims = similarities(index, index)
-        allowed = org_of[:, None] != org_of[None, :]
-        pairs = candidate_pairs(index, index, sims, k=self.k_candidates, allowed=allowed)
-        return pairs, pair_features(index, index, pairs, sims, target_groups=org_of)
+        pairs: list[tuple[int, int]] = []
+        frames: list[pd.DataFrame] = []
+        for start, end in row_blocks(len(index)):
+            query = index.rows(start, end)
+            sims = similarities(query, index)
+            allowed = org_of[start:end, None] != org_of[None, :]
+            block = candidate_pairs(query, index, sims, k=self.k_candidates, allowed=allowed)
+            if not block:
+                continue
+            frames.append(pair_features(query, index, block, sims, target_groups=org_of))
+            pairs.extend((start + q, t) for q, t in block)
+        if not pairs:
+            return [], pd.DataFrame(columns=list(FEATURE_NAMES))
+        return pairs, pd.concat(frames, ignore_index=True)
 
     # ---------------------------------------------------------------- predict
     def score_fields(

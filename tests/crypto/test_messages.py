@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
-from fedcrm.crypto import EncryptedAggregate, EncryptedUpdate
+from fedcrm.crypto import EncryptedAggregate, EncryptedUpdate, model_digest
 from fedcrm.errors import CryptoError
 
 UPDATE = EncryptedUpdate(
@@ -126,3 +127,23 @@ def test_aggregate_truncations_are_rejected() -> None:
     for cut in range(0, len(raw), 7):
         with pytest.raises(CryptoError, match="malformed encrypted aggregate"):
             EncryptedAggregate.from_bytes(raw[:cut])
+
+
+def test_model_digest_names_values_so_a_flipped_zero_is_the_same_model() -> None:
+    # key holders decrypt one sum per global model, by its digest; -0.0 == 0.0 trains the
+    # same, so a coordinator that flipped one zero's sign had a second sum decrypted
+    model = np.array([0.5, 0.0, -1.25, 0.0], dtype=np.float32)
+    flipped = model.copy()
+    flipped[1] = -0.0
+    assert np.array_equal(model, flipped) and flipped.tobytes() != model.tobytes()
+    assert model_digest(flipped) == model_digest(model)
+    assert model_digest(model.astype(np.float64)) == model_digest(model)
+    nudged = model.copy()
+    nudged[0] = np.nextafter(np.float32(0.5), np.float32(1.0))
+    assert model_digest(nudged) != model_digest(model)
+    assert model_digest(model[:3]) != model_digest(model)
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = model.copy()
+        broken[2] = bad
+        with pytest.raises(CryptoError, match="NaN or infinite"):
+            model_digest(broken)

@@ -342,6 +342,11 @@ def test_key_holders_refuse_to_decrypt_what_is_not_an_honest_aggregate(
     other = dataclasses.replace(aggregate, federation_id="another-federation")
     with pytest.raises(CryptoError, match="federation"):
         _holder(federation, spec, "org-a").partial_decrypt(other, forwarded)
+    # a coordinator's impossible numbers are a refusal (CryptoError, which the coordinators
+    # count as one), not a ConfigError that stopped the run
+    bad = dataclasses.replace(aggregate, n_values=0)
+    with pytest.raises(CryptoError, match="org-b: refusing to decrypt a malformed aggregate"):
+        _holder(federation, spec, "org-b").partial_decrypt(bad.to_bytes(), forwarded)
 
 
 def test_a_round_whose_contributors_trained_from_different_models_is_not_decrypted(

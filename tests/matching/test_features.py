@@ -259,8 +259,42 @@ def test_similarities_computed_in_blocks_of_rows_equal_the_whole_matrices(
     monkeypatch.setattr(features, "_ROW_BLOCK", 4)  # 23 rows: 4+4+4+4+4+3
     blocked = similarities(query_index, target_index)
     # a block of one row took BLAS's matrix-vector kernel, whose sums differ in the last bit
-    assert features._row_blocks(9) == [(0, 4), (4, 9)]
+    assert features.row_blocks(9) == [(0, 4), (4, 9)]
     for name in ("meaning", "name", "emb_label_names", "emb_apiname_names", "name_tset",
                  "name_ratio", "label_tset", "label_ratio"):
         assert np.array_equal(getattr(whole, name), getattr(blocked, name)), name
         assert getattr(blocked, name).shape == (len(queries), len(concepts))
+
+
+def test_field_pairs_compared_a_block_of_queries_at_a_time_equal_the_whole_matrices(
+        embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # alignment compares a block of query fields with all fields, so the fields × fields
+    # matrices are never held whole; candidates and features must not move
+    from fedcrm.matching import features
+
+    def org_sides(org: str, fields: list[tuple[str, str, DataKind]]) -> list:
+        sobject = SObjectSchema(api_name="Account", fields=tuple(
+            FieldMeta(api_name=name, label=label, kind=kind) for name, label, kind in fields))
+        return [field_side(sobject, meta, org) for meta in sobject.fields]
+
+    sides = (
+        org_sides("a", [("Annual_Rev__c", "Annual revenue", DataKind.CURRENCY),
+                        ("Kunde_seit__c", "Kunde seit", DataKind.DATE),
+                        ("Tier__c", "Tier", DataKind.PICKLIST)])
+        + org_sides("b", [("Revenue_EUR__c", "Revenue (EUR)", DataKind.CURRENCY),
+                          ("Customer_Since__c", "Customer since", DataKind.DATE)])
+        + org_sides("c", [("Umsatz__c", "Umsatz", DataKind.CURRENCY),
+                          ("Segment__c", "Segment", DataKind.PICKLIST),
+                          ("Start_Date__c", "Start date", DataKind.DATE)]))
+    org_of = np.array([["a", "b", "c"].index(s.key.split("|", 1)[0]) for s in sides])
+    matcher = FieldMatcher(embedding_model=None)
+    matcher._embedder = embedder
+    whole_pairs, whole = matcher._field_pairs(build_index(sides, embedder), org_of)
+    monkeypatch.setattr(features, "_ROW_BLOCK", 3)
+    blocked_pairs, blocked = matcher._field_pairs(build_index(sides, embedder), org_of)
+    assert features.row_blocks(len(sides)) == [(0, 3), (3, 6), (6, 8)]
+    assert whole_pairs and blocked_pairs == whole_pairs
+    assert {q for q, _ in blocked_pairs} == set(range(len(sides)))  # every block took part
+    assert all(org_of[q] != org_of[t] for q, t in blocked_pairs)
+    assert list(blocked.columns) == list(whole.columns)
+    assert np.array_equal(blocked.to_numpy(), whole.to_numpy(), equal_nan=True)

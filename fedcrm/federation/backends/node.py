@@ -199,8 +199,15 @@ def load_org_secrets(path: str | Path) -> OrgSecrets:
     except OSError as exc:
         raise ConfigError(f"key file {file} cannot be read ({exc.strerror or exc}); pass "
                           "this org's own <org>.secret.json as --node-config keys=...") from None
-    except _MALFORMED_KEYS as exc:
-        raise ConfigError(f"key file {file} is malformed: {exc!r}") from None
+    except ConfigError as exc:  # KeyShare.from_dict: names the bad entry, never its value
+        raise ConfigError(f"key file {file} is malformed: {exc}") from None
+    except json.JSONDecodeError as exc:  # its message gives the place, not the text
+        raise ConfigError(f"key file {file} is not JSON ({exc})") from None
+    except KeyError as exc:
+        raise ConfigError(f"key file {file} is malformed: no {exc.args[0]!r} entry") from None
+    except _MALFORMED_KEYS as exc:  # never quote the error: it may hold key material
+        raise ConfigError(f"key file {file} is malformed ({type(exc).__name__}: check its "
+                          "'share' and 'signing_key' entries)") from None
 
 
 def _warn_if_shared(file: Path) -> None:
