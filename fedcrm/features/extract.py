@@ -62,8 +62,10 @@ class MatrixReport(BaseModel):
     #: columns the target-leakage screen flagged on the training split (None: not screened,
     #: a class had too few records)
     leakage: list[LeakageFinding] | None = None
-    #: labelled records with a value, per source counted in ``quality.completeness`` (so a
-    #: restricted matrix can recompute its completeness without the sources it lost)
+    #: labelled records with a value, per source counted in ``quality.completeness``: every
+    #: ontology source of the space, 0 where the org does not map it, and the custom blocks
+    #: it has (so a restricted matrix can recompute its completeness without the sources it
+    #: lost)
     filled: dict[str, int] = {}
     #: labelled records whose event date lay after their as-of time, per source; read as
     #: missing (written later, not known then; see ``Concept.planned``)
@@ -433,6 +435,12 @@ def build_task_matrix(
             values = None
         if values is None:
             absent.append(source.name)
+            if source.kind != "rollup" and not source.name.startswith("custom:"):
+                # a shared concept the org does not map is as empty as one it leaves blank
+                # (the model sees the same); counting neither would let an org raise its
+                # quality weight by leaving its sparse fields unmapped. A participant-
+                # specific block is absent by design and is not counted.
+                filled[source.name] = 0
         else:
             present.append(source.name)
             if source.kind != "rollup":

@@ -45,8 +45,9 @@ def quality_score(
     """Weighted mean of the three metrics, in [0, 1]."""
     # NaN fails every comparison, so test finiteness first: (nan, 1, 1) would pass `w < 0`
     # and `sum <= 0` and give a NaN multiplier
+    # (and the sum too: three finite 1e308 sum to inf, and inf / inf is NaN)
     if (len(weights) != 3 or not all(math.isfinite(w) for w in weights)
-            or any(w < 0 for w in weights) or sum(weights) <= 0):
+            or any(w < 0 for w in weights) or not 0 < sum(weights) < math.inf):
         raise ConfigError(f"weights must be three finite, non-negative numbers with a positive "
                           f"sum (completeness, recency, label reliability), got {weights}")
     total = sum(weights)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from numbers import Integral
 from typing import Literal
 
 from pydantic import ConfigDict, Field, PositiveInt, field_validator
 
 from fedcrm._config import ConfigModel
+from fedcrm.errors import ConfigError
 
 #: the devices local training may run on: ``cpu``, ``cuda`` (the current GPU), ``cuda:N``, or
 #: ``auto`` (CUDA when torch sees a GPU, else the CPU)
@@ -119,6 +121,13 @@ def config_differences(coordinator: TrainingConfig, participant: TrainingConfig)
     return [f"{name} {getattr(coordinator, name)!r} ≠ {getattr(participant, name)!r}"
             for name in PARTICIPANT_SIDE
             if getattr(coordinator, name) != getattr(participant, name)]
+
+
+def check_rounds(rounds: object, what: str = "rounds") -> int:
+    """``rounds`` as a count of rounds (a whole number ≥ 1; not a bool), or a ConfigError."""
+    if isinstance(rounds, bool) or not isinstance(rounds, Integral) or rounds < 1:
+        raise ConfigError(f"{what} must be a whole number of rounds, at least 1; got {rounds!r}")
+    return int(rounds)
 
 
 def _round_half_up(value: float) -> int:

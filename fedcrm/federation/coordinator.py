@@ -20,8 +20,8 @@ from rich.progress import Progress
 from fedcrm._console import error_console
 from fedcrm._files import check_writable, json_lines
 from fedcrm.errors import AggregationError, ConfigError, PrivacyBudgetExceeded, validation_problems
-from fedcrm.federation.config import TrainingConfig, config_differences
-from fedcrm.federation.models import get_parameters
+from fedcrm.federation.config import TrainingConfig, check_rounds, config_differences
+from fedcrm.federation.models import get_parameters, vector_norm
 from fedcrm.federation.participant import Participant, Update
 from fedcrm.federation.privacy import check_client_level_weighting
 from fedcrm.federation.strategies import RoundPlan, Strategy
@@ -434,7 +434,7 @@ class Coordinator:
         bound and to ``adaptive_clip_factor`` × the round's median norm, so one outsized
         (random or scaled) update cannot outweigh the honest ones (norm bounding as a
         backdoor defence: Sun et al. 2019, "Can you really backdoor federated learning?")."""
-        norms = [float(np.linalg.norm(u.delta)) for u in updates]
+        norms = [vector_norm(u.delta) for u in updates]
         bounds = []
         if self.config.max_update_norm is not None:
             bounds.append(self.config.max_update_norm)
@@ -458,9 +458,7 @@ class Coordinator:
         A second call goes on from the current global model; its rounds are numbered after
         the earlier ones (so every round trains with fresh seeds), and the result's best and
         averaged models are chosen among this call's rounds."""
-        total = self.config.rounds if rounds is None else rounds
-        if total < 1:
-            raise ConfigError(f"rounds must be at least 1, got {rounds}")
+        total = self.config.rounds if rounds is None else check_rounds(rounds)
         first = self.history[-1].round + 1 if self.history else 0
         # (mean validation AUC, round, model) of each round that beat every earlier one; the
         # last is the best round whose model no gate refused (a refused one is popped)

@@ -96,6 +96,13 @@ def get_parameters(model: nn.Module) -> np.ndarray:
         np.float32)
 
 
+def vector_norm(vector: np.ndarray) -> float:
+    """L2 norm of a parameter vector, summed in float64: a float32 sum of squares overflows to
+    infinity once entries pass about 1.8e19, and scaling by ``bound / inf`` then zeroed an
+    update instead of bounding it."""
+    return float(np.linalg.norm(np.asarray(vector, dtype=np.float64)))
+
+
 def set_parameters(model: nn.Module, vector: np.ndarray) -> None:
     """Load a vector made by :func:`get_parameters` into ``model``."""
     expected = sum(p.numel() for p in model.parameters())

@@ -26,13 +26,14 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fedcrm.errors import ConfigError
-from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.config import TrainingConfig, check_rounds
 from fedcrm.federation.models import (
     ModelFactory,
     get_parameters,
     make_model,
     resolve_device,
     set_parameters,
+    vector_norm,
 )
 
 
@@ -448,7 +449,7 @@ class Participant:
                 f"with huge values (unscaled amounts) in this org's data")
         privatized = self.privacy.privatize(delta) if self.privacy is not None else None
         if privatized is None:
-            norm = float(np.linalg.norm(delta))
+            norm = vector_norm(delta)
             clipped = False
             if config.max_update_norm is not None and norm > config.max_update_norm:
                 delta *= config.max_update_norm / norm
@@ -486,9 +487,9 @@ class Participant:
         from fedcrm.federation.coordinator import Coordinator
         from fedcrm.federation.strategies import FedAvg
 
-        if rounds is not None and rounds < 1:
-            raise ConfigError(f"participant {self.participant_id}: fit_local needs at least one "
-                              f"round, got rounds={rounds}")
+        if rounds is not None:
+            rounds = check_rounds(rounds, f"participant {self.participant_id}: fit_local's "
+                                          "rounds")
         # no proximal term: it pulls toward the global model, which alone is the org's own
         config = self.config.model_copy(update={
             "local_steps": None, "prox_mu": 0.0,

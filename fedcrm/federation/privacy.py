@@ -57,6 +57,7 @@ from fedcrm.errors import (
     validation_problems,
 )
 from fedcrm.federation.config import TrainingConfig
+from fedcrm.federation.models import vector_norm
 from fedcrm.federation.participant import Participant, PrivatizedDelta, Update
 from fedcrm.federation.strategies import Aggregate, RoundPlan, Strategy
 from fedcrm.privacy.ledger import PrivacyLedger
@@ -539,7 +540,7 @@ class ClientLevelHook:
         self.last_release = ClientRelease(
             round_number=self._round_number, norm_before_clipping=result.norm_before_clipping,
             clipped=result.clipped, clip_norm=result.clip_norm, noise_std=result.noise_std)
-        return PrivatizedDelta(delta=noisy, norm=float(np.linalg.norm(noisy)), clipped=False)
+        return PrivatizedDelta(delta=noisy, norm=vector_norm(noisy), clipped=False)
 
     def after_round(self, round_number: int) -> dict[str, Any]:
         """Record the round (ledger line), save the state, report the spend."""
@@ -714,7 +715,7 @@ class DPFedAvg(Strategy):
                     f"client-level DP; attach_client_level_dp() to every participant")
             # a ClientLevelHook reports the released delta's own norm and clipped=False, so a
             # mismatch means the delta was rescaled after its noise was added
-            norm = float(np.linalg.norm(update.delta))
+            norm = vector_norm(update.delta)
             if update.clipped or not math.isclose(norm, update.norm,
                                                   rel_tol=_RELEASED_NORM_TOLERANCE, abs_tol=1e-6):
                 raise AggregationError(

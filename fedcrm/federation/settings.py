@@ -69,6 +69,17 @@ class StrategySettings(ConfigModel):
     #: trimmed mean: share of values dropped on each side
     trim: float = Field(default=0.2, ge=0, lt=0.5)
 
+    @model_validator(mode="after")
+    def _options_of_this_strategy(self) -> StrategySettings:
+        # an option set for a strategy that does not take it was silently dropped
+        takes = {"fedprox": "mu", "trimmed_mean": "trim"}
+        for option in sorted({"mu", "trim"} & self.model_fields_set):
+            if takes.get(self.name) != option:
+                owner = next(name for name, o in takes.items() if o == option)
+                raise ValueError(f"{option} is an option of {owner}, not of {self.name}; "
+                                 f"leave it out or set name: {owner}")
+        return self
+
     def build(self) -> Strategy:
         """A fresh strategy object."""
         if self.name == "fedprox":
@@ -159,6 +170,12 @@ class FederationConfig(ConfigModel):
                 raise ValueError(f"participants has duplicates: {self.participants}")
             if not self.participants:
                 raise ValueError("participants, when given, must name at least one org")
+            per_round = self.training.participants_per_round
+            if per_round is not None and per_round > len(self.participants):
+                raise ValueError(
+                    f"training.participants_per_round is {per_round} but participants names "
+                    f"{len(self.participants)} org(s); lower it or leave it out (every org "
+                    "takes part)")
         if self.encryption.enabled and self.strategy.name in ("median", "trimmed_mean"):
             raise ValueError(
                 f"strategy {self.strategy.name!r} cannot run with encryption: a median or "

@@ -160,7 +160,8 @@ class TrimmedMean(Strategy):
     def aggregate(self, updates: Sequence[Update]) -> Aggregate:
         _check(updates)
         stacked = np.sort(np.stack([u.delta for u in updates]), axis=0)
-        cut = int(np.floor(self.trim * len(updates)))
+        # rounded to 9 decimals first: 0.29 × 100 is 28.999999999999996 in floats
+        cut = int(np.floor(round(self.trim * len(updates), 9)))
         kept = stacked[cut: len(updates) - cut] if len(updates) - 2 * cut > 0 else stacked
         share = 1.0 / len(updates)
         return Aggregate(step=kept.mean(axis=0).astype(np.float32),

@@ -65,7 +65,7 @@ def test_multiplier_extremes_and_monotonicity() -> None:
 
 
 @pytest.mark.parametrize("weights", [(float("nan"), 1.0, 1.0), (float("inf"), 1.0, 1.0),
-                                     (0.0, 0.0, 0.0)])
+                                     (0.0, 0.0, 0.0), (1e308, 1e308, 1e308)])
 def test_weights_must_be_finite_non_negative_and_not_all_zero(weights) -> None:
     metrics = QualityMetrics(completeness=1, recency=1, label_reliability=1, n_records=1,
                              n_labelled=1)

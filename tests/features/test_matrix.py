@@ -94,6 +94,37 @@ def test_all_null_column_is_missing_not_an_error(federation, mapping, ontology,
     assert (matrix.x[:, space.feature_names.index("lead.lead_score")] == 0).all()
 
 
+def test_an_unmapped_source_counts_as_empty_in_completeness(federation, mapping, ontology,
+                                                            reference) -> None:
+    # completeness counted only the sources an org maps, so leaving a sparse field unmapped
+    # raised its quality weight where blanking it lowered it; the model sees the same
+    org = federation.orgs[0]
+    space = build_feature_space("lead_conversion", ontology, mapping,
+                                {o.org_id: o.schema for o in federation.orgs})
+    own = mapping.org(org.org_id)
+    field = next(f for f in own.fields if f.concept == "lead.lead_score")
+
+    def report(tables, org_mapping):
+        canonical = canonicalize(org.org_id, tables, org.schema, org_mapping, ontology)
+        return build_task_matrix(canonical, space, reference).report
+
+    mapped = report(org.tables, own)
+    blanked_tables = {name: frame.copy() for name, frame in org.tables.items()}
+    blanked_tables[field.object][field.field] = None
+    blanked = report(blanked_tables, own)
+    unmapped = report(org.tables, own.model_copy(update={"fields": [
+        f.model_copy(update={"concept": None, "block": None}) if f is field else f
+        for f in own.fields]}))
+    assert "lead.lead_score" in unmapped.sources_missing
+    assert unmapped.filled["lead.lead_score"] == blanked.filled["lead.lead_score"] == 0
+    assert unmapped.quality.completeness == pytest.approx(blanked.quality.completeness)
+    assert unmapped.quality_multiplier == pytest.approx(blanked.quality_multiplier)
+    assert unmapped.quality.completeness < mapped.quality.completeness
+    counted = {s.name for s in space.sources
+               if s.kind != "rollup" and not s.name.startswith("custom:")}
+    assert counted <= set(unmapped.filled)
+
+
 def test_bad_inputs_fail_clearly(federation, mapping, ontology, reference) -> None:
     org = federation.orgs[0]
     bogus = OrgMapping(org=org.org_id, fields=[

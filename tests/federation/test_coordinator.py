@@ -22,7 +22,7 @@ from fedcrm.federation import (
     Update,
     read_round_log,
 )
-from fedcrm.federation.models import get_parameters
+from fedcrm.federation.models import get_parameters, vector_norm
 from fedcrm.federation.strategies import Aggregate, RoundPlan
 from tests.federation.helpers import logistic_org
 
@@ -241,7 +241,7 @@ def test_the_local_baseline_is_a_federation_of_one() -> None:
     plain = Participant(org.participant_id, org.data,
                         config=config.model_copy(update={"server_momentum": 0.0}))
     assert not np.allclose(plain.fit_local(), expected)
-    with pytest.raises(ConfigError, match="at least one round, got rounds=0"):
+    with pytest.raises(ConfigError, match="rounds must be a whole number of rounds, at least 1; got 0"):
         org.fit_local(rounds=0)
 
 
@@ -369,7 +369,7 @@ def test_a_withheld_round_leaves_the_model_even_with_momentum() -> None:
 def test_run_checks_rounds_and_numbers_a_second_run_after_the_first() -> None:
     coordinator = Coordinator(federation(), FedAvg(), CONFIG)
     for bad in (0, -1):
-        with pytest.raises(ConfigError, match="rounds must be at least 1"):
+        with pytest.raises(ConfigError, match="rounds must be a whole number of rounds, at least 1"):
             coordinator.run(bad, progress=False)
     coordinator.run(2, progress=False)
     second = coordinator.run(3, progress=False)
@@ -471,6 +471,37 @@ def test_diverging_local_training_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="org0: local training diverged.*lower learning_rate"):
         for number in range(5):
             start = start + participant.train(start, number).delta
+
+
+def test_a_huge_but_finite_update_is_bounded_not_zeroed() -> None:
+    # a float32 sum of squares overflows past about 1.8e19 per entry: the norm was inf, and
+    # scaling by bound / inf sent (or kept) an all-zero update marked clipped
+    config = CONFIG.model_copy(update={"max_update_norm": 4.0, "adaptive_clip_factor": None})
+    participants = [Participant(f"org{i}", logistic_org(300, 0.0, seed=i), config=config)
+                    for i in range(2)]
+    coordinator = Coordinator(participants, FedAvg(), config)
+    size = coordinator.parameters.size
+    huge = Update(participant_id="org0", round=0, delta=np.full(size, 1e20, np.float32),
+                  n_samples=300, quality_multiplier=1.0, norm=1e20 * size ** 0.5,
+                  clipped=False, train_loss=0.0)
+    (bounded,) = coordinator._bound_all([huge])
+    assert bounded.clipped
+    assert np.linalg.norm(bounded.delta.astype(np.float64)) == pytest.approx(4.0, rel=1e-5)
+    assert np.allclose(bounded.delta, bounded.delta[0]) and bounded.delta[0] > 0
+    # the participant's own bound computes its norm the same way
+    assert vector_norm(np.full(4, 1e20, np.float32)) == pytest.approx(2e20)
+
+
+def test_rounds_must_be_a_whole_number_of_rounds() -> None:
+    participants = [Participant(f"org{i}", logistic_org(100, 0.0, seed=i), config=CONFIG)
+                    for i in range(2)]
+    coordinator = Coordinator(participants, FedAvg(), CONFIG)
+    for bad in (True, 2.0, "2", 0, -1):
+        with pytest.raises(ConfigError, match="rounds must be a whole number"):
+            coordinator.run(bad, progress=False)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="org0: fit_local's rounds must be a whole"):
+            participants[0].fit_local(bad)  # type: ignore[arg-type]
+    assert not coordinator.history
 
 
 class _Scaler(Participant):

@@ -131,6 +131,12 @@ min_replies = 2
     ('[flower]\nsuperlnk = "x:1"\n', "flower.superlnk"),
     ('[strategy]\nname = "median"\n[encryption]\nenabled = true\n', "cannot run with encryption"),
     ('backend = "flower"\n[flower\n', "not valid toml"),
+    # an option of another strategy was dropped silently, and so was a per-round count above
+    # the roster
+    ('[strategy]\nname = "fedavg"\nmu = 0.5\n', "mu is an option of fedprox, not of fedavg"),
+    ('[strategy]\nname = "median"\ntrim = 0.3\n', "trim is an option of trimmed_mean"),
+    ('participants = ["a", "b"]\n[training]\nparticipants_per_round = 10\n',
+     "participants_per_round is 10 but participants names 2"),
 ])
 def test_config_errors_name_the_file_and_setting(tmp_path: Path, text: str,
                                                  expected: str) -> None:

@@ -43,6 +43,15 @@ def test_median_and_trimmed_mean() -> None:
     np.testing.assert_allclose(TrimmedMean(0.2).aggregate(updates).step, [3.0, 1.0])
 
 
+def test_trimmed_mean_trims_the_exact_share_despite_float_rounding() -> None:
+    # 0.29 × 100 is 28.999999999999996 in floats: one update too few was trimmed per side
+    updates = [update(f"p{i}", [float(i)], 1) for i in range(100)]
+    result = TrimmedMean(0.29).aggregate(updates)
+    assert result.info["trimmed_per_side"] == 29
+    np.testing.assert_allclose(result.step, [np.mean(np.arange(29, 71))])
+    assert TrimmedMean(1 / 49).aggregate(updates[:49]).info["trimmed_per_side"] == 1
+
+
 def test_fedprox_sets_mu() -> None:
     plan = FedProx(mu=0.1).configure_round(0, ["a", "b"], 2, np.random.default_rng(0))
     assert plan.prox_mu == 0.1 and plan.participants == ["a", "b"]
