@@ -438,8 +438,11 @@ class Coordinator:
         bounds = []
         if self.config.max_update_norm is not None:
             bounds.append(self.config.max_update_norm)
-        if self.config.adaptive_clip_factor is not None and len(updates) >= 3:
-            bounds.append(self.config.adaptive_clip_factor * float(np.median(norms)))
+        # the median of the updates that moved anything: a majority of zero updates (empty or
+        # colluding participants) would otherwise make the bound 0 and zero every other update
+        moved = [norm for norm in norms if norm > 0]
+        if self.config.adaptive_clip_factor is not None and len(moved) >= 3:
+            bounds.append(self.config.adaptive_clip_factor * float(np.median(moved)))
         if not bounds:
             return updates
         bound = min(bounds)

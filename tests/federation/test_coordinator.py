@@ -241,7 +241,7 @@ def test_the_local_baseline_is_a_federation_of_one() -> None:
     plain = Participant(org.participant_id, org.data,
                         config=config.model_copy(update={"server_momentum": 0.0}))
     assert not np.allclose(plain.fit_local(), expected)
-    with pytest.raises(ConfigError, match="rounds must be a whole number of rounds, at least 1; got 0"):
+    with pytest.raises(ConfigError, match="whole number of rounds, at least 1; got 0"):
         org.fit_local(rounds=0)
 
 
@@ -369,7 +369,7 @@ def test_a_withheld_round_leaves_the_model_even_with_momentum() -> None:
 def test_run_checks_rounds_and_numbers_a_second_run_after_the_first() -> None:
     coordinator = Coordinator(federation(), FedAvg(), CONFIG)
     for bad in (0, -1):
-        with pytest.raises(ConfigError, match="rounds must be a whole number of rounds, at least 1"):
+        with pytest.raises(ConfigError, match="rounds must be a whole number"):
             coordinator.run(bad, progress=False)
     coordinator.run(2, progress=False)
     second = coordinator.run(3, progress=False)
@@ -490,6 +490,31 @@ def test_a_huge_but_finite_update_is_bounded_not_zeroed() -> None:
     assert np.allclose(bounded.delta, bounded.delta[0]) and bounded.delta[0] > 0
     # the participant's own bound computes its norm the same way
     assert vector_norm(np.full(4, 1e20, np.float32)) == pytest.approx(2e20)
+
+
+def test_zero_updates_do_not_set_the_adaptive_bound() -> None:
+    # three all-zero updates made the median norm 0, and every other update was zeroed
+    config = CONFIG.model_copy(update={"max_update_norm": None, "adaptive_clip_factor": 2.0})
+    participants = [Participant(f"org{i}", logistic_org(100, 0.0, seed=i), config=config)
+                    for i in range(2)]
+    coordinator = Coordinator(participants, FedAvg(), config)
+    size = coordinator.parameters.size
+
+    def sent(pid: str, value: float) -> Update:
+        delta = np.full(size, value, np.float32)
+        return Update(participant_id=pid, round=0, delta=delta, n_samples=100,
+                      quality_multiplier=1.0, norm=vector_norm(delta), clipped=False,
+                      train_loss=0.0)
+
+    zeros = [sent(f"z{i}", 0.0) for i in range(3)]
+    honest = [sent("a", 0.1), sent("b", 0.1), sent("c", 0.12), sent("d", 5.0)]
+    bounded = {u.participant_id: u for u in coordinator._bound_all([*zeros, *honest])}
+    assert not any(bounded[pid].clipped for pid in ("a", "b", "c", "z0"))
+    np.testing.assert_array_equal(bounded["a"].delta, honest[0].delta)
+    # the outsized one is bounded to twice the median of the non-zero norms (0.11 each entry)
+    assert bounded["d"].clipped
+    assert vector_norm(bounded["d"].delta) == pytest.approx(2 * vector_norm(honest[0].delta)
+                                                            * 1.1, rel=1e-4)
 
 
 def test_rounds_must_be_a_whole_number_of_rounds() -> None:
