@@ -359,8 +359,11 @@ class SecureClient:
 
 # ---------------------------------------------------------------------------- coordinator side
 def _power_of_two_ceiling(value: float) -> float:
-    """The smallest power of two ≥ ``value`` (so a published bound shows only magnitude)."""
-    return float(2.0 ** math.ceil(math.log2(value)))
+    """The smallest power of two ≥ ``value`` (so a published bound shows only magnitude).
+    Exact: ``math.frexp`` splits off the binary exponent, where ``log2`` rounds a value one
+    float step above a power of two down to it."""
+    mantissa, exponent = math.frexp(value)  # value = mantissa · 2**exponent, 0.5 ≤ mantissa < 1
+    return math.ldexp(1.0, exponent - 1 if mantissa == 0.5 else exponent)
 
 
 def reselect_for_known_model(plan: RoundPlan, model: bytes,

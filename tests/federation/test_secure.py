@@ -34,7 +34,7 @@ from fedcrm.federation import (
     read_round_log,
 )
 from fedcrm.federation.privacy import attach_client_level_dp
-from fedcrm.federation.secure import reselect_for_known_model
+from fedcrm.federation.secure import _power_of_two_ceiling, reselect_for_known_model
 from fedcrm.federation.strategies import Aggregate, RoundPlan
 from tests.federation.helpers import logistic_org
 
@@ -706,3 +706,14 @@ def test_the_encrypted_round_log_leaves_out_record_level_dp_figures_that_reveal_
     for report in record.privacy.values():
         # not even the ε spent: its growth over the rounds gives away the steps per round
         assert report == {"mode": "record", "accountant": "rdp", "rounds_completed": 1}
+
+
+@pytest.mark.parametrize(("value", "ceiling"), [
+    (1.0, 1.0), (3.0, 4.0), (1024.0, 1024.0), (1025.0, 2048.0), (0.3, 0.5),
+    # one float step above a power of two: log2 rounded it down to 4 and the ceiling was 16,
+    # below the weight it must bound
+    (16.000000000000004, 32.0),
+])
+def test_the_published_weight_ceiling_is_the_next_power_of_two(value: float,
+                                                               ceiling: float) -> None:
+    assert _power_of_two_ceiling(value) == ceiling
