@@ -8,7 +8,14 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 
 def json_lines(text: str, *, keepends: bool = False) -> list[str]:
@@ -93,3 +100,19 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
         temporary.unlink(missing_ok=True)
         raise
     return given
+
+
+@contextmanager
+def locked_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``folder`` itself (POSIX ``flock`` on the folder,
+    so no lock file is left in it; Windows runs unlocked) for a read-merge-write of files
+    in it: two writers that both take it cannot interleave and lose each other's changes."""
+    if fcntl is None:
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

@@ -646,13 +646,18 @@ def _label_studio_answer(result: list[Any], where: str) -> dict[str, str]:
                 "config written beside the task file, or rename the control to one of these")
         if name == "concept":
             choices = value.get("choices") or []
+            if isinstance(choices, str):  # one choice written as a string, not a list
+                choices = [choices]
             if len(choices) > 1:
                 raise MappingError(f"{where}: {len(choices)} concepts chosen ({choices}); "
                                    "choose one")
             if choices:
                 values["concept"] = str(choices[0])
         elif name in ("group", "note"):
-            texts = [t for t in value.get("text") or [] if str(t).strip()]
+            given = value.get("text") or []
+            if isinstance(given, str):  # a string was iterated into its characters
+                given = [given]
+            texts = [t for t in given if str(t).strip()]
             if texts:
                 values[name] = " ".join(str(t).strip() for t in texts)
     return values

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from fedcrm._files import json_lines, new_file_mode
+from fedcrm._files import json_lines, locked_folder, new_file_mode
 from fedcrm.annotate.exchange import Answer, read_answers, utc_now, utc_timestamp
 from fedcrm.annotate.pool import load_org_schema
 from fedcrm.errors import ConfigError, MappingError, validation_problems
@@ -263,6 +263,10 @@ def merge_answers(
                     f"{_describe(label.concept, label.group)} here but "
                     f"{_describe(earlier.concept, earlier.group)} at {first.where}; keep one"
                 )
+            else:  # annotators who agree share the label: credit each, keep every note
+                chosen[key] = (first, earlier.model_copy(update={
+                    "annotator": _joined(earlier.annotator, label.annotator, ", "),
+                    "note": _joined(earlier.note, label.note, " | ") or None}))
             continue
         chosen[key] = (answer, label)
     if problems:
@@ -272,6 +276,15 @@ def merge_answers(
     by_org: dict[str, list[tuple[Answer, FieldLabel]]] = {}
     for (org, _), pair in chosen.items():
         by_org.setdefault(org, []).append(pair)
+    # from reading the label files to replacing them, under the annotations folder's lock: two
+    # imports (or an import and `fedcrm review labels`) at once lost one's labels silently
+    with locked_folder(root):
+        return _merge_into(root, by_org, lookup, replace=replace, reason=reason)
+
+
+def _merge_into(root: Path, by_org: dict[str, list[tuple[Answer, FieldLabel]]],
+                lookup: _Schemas, *, replace: bool, reason: str | None) -> MergeReport:
+    """The read-merge-write of :func:`merge_answers`, under the folder's lock."""
     report = MergeReport()
     conflicts: list[Conflict] = []
     plans: dict[str, tuple[Path, dict[tuple[str, str], FieldLabel], list[FieldLabel]]] = {}
@@ -524,6 +537,12 @@ def import_review_labels(
     return report
 
 
+def _joined(first: str | None, second: str | None, joiner: str) -> str:
+    """``first`` and ``second`` joined, each part once (``a, b`` and ``b`` give ``a, b``)."""
+    parts = [part for text in (first, second) if text for part in text.split(joiner)]
+    return joiner.join(dict.fromkeys(parts))
+
+
 def _review_answer(label: FieldLabel, where: str) -> Answer:
     return Answer(org=label.org, object=label.object, field=label.field, concept=label.concept,
                   group=label.group, annotator=label.annotator, labelled_at=label.labelled_at,
@@ -536,7 +555,18 @@ def _review_answers(folder: Path) -> list[Answer]:
         raise MappingError(f"{folder}: no labels/ folder; give the folder "
                            "`ReviewStore.export_labels` wrote")
     answers: list[Answer] = []
+    others = 0
     for path in sorted(labels_dir.glob("*.jsonl")):
         for number, label in enumerate(read_labels(path), start=1):
+            if label.method != "review":
+                # an annotations folder holds hand, synthetic and active-learning labels too;
+                # merged with method "review" they lost their provenance
+                others += 1
+                continue
             answers.append(_review_answer(label, f"{path.name}:{number} (review decision)"))
+    if not answers:
+        raise MappingError(f"{labels_dir}: no review labels (method \"review\") to import"
+                           + (f"; its {others} other label(s) are not review decisions"
+                              if others else "") + "; give the folder `fedcrm review labels` "
+                           "wrote")
     return answers

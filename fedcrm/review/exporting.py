@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from fedcrm import __version__
 from fedcrm._csv import csv_safe
-from fedcrm._files import write_atomically
+from fedcrm._files import locked_folder, write_atomically
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import FieldLabel, labels_text, read_labels
 from fedcrm.matching.proposal import (
@@ -282,14 +282,19 @@ def export_labels(
     kept, unless ``replace`` is true. Labels carry ``method="review"``, the reviewer as
     annotator, the decision time and the comment.
     """
+    root = Path(folder)
+    if not (root / "sources.yaml").is_file():
+        # a mistyped folder got a labels/ of its own, which no import or training reads
+        raise ConfigError(f"{root} is not an annotations folder (no sources.yaml in it); give "
+                          "the annotations folder the labels belong to")
     files = _WrittenFiles()
     try:
         # one transaction (on SQLite the write lock) from reading the decisions to the audit
         # entry: two label exports cannot interleave their read-merge-write of one file, and
-        # files and audit entry stand or fall together
-        with store.session() as session:
-            return _labels_in(session, Path(folder), files, replace=replace,
-                              exported_by=exported_by)
+        # files and audit entry stand or fall together; the folder's lock keeps `fedcrm
+        # annotate import` (which takes it too) from interleaving with it
+        with locked_folder(root), store.session() as session:
+            return _labels_in(session, root, files, replace=replace, exported_by=exported_by)
     except BaseException as exc:
         files.undo(exc)
         raise

@@ -189,6 +189,19 @@ def test_label_studio_export_details(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=r"task 1: a result from 'Concept', which is not a "
                                            r"control of fedcrm's labelling config"):
         read_answers(path)
+    # a text or a choice given as a string, not a list: it was read a character at a time
+    export[0]["annotations"] = [{"result": [
+        {"from_name": "concept", "type": "choices", "value": {"choices": "none"}},
+        {"from_name": "note", "type": "textarea", "value": {"text": "hobby field"}}],
+        "completed_by": 4}]
+    path.write_text(json.dumps(export))
+    (single,) = read_answers(path).answers
+    assert (single.concept, single.note) == (None, "hobby field")
+    export[0]["annotations"][0]["result"] = [
+        {"from_name": "group", "type": "textarea", "value": {"text": "loyalty_tier"}}]
+    path.write_text(json.dumps(export))
+    (grouped,) = read_answers(path).answers
+    assert grouped.group == "loyalty_tier"
     # JSON-MIN: one flat object per task
     path.write_text(json.dumps([{**data, "concept": "custom:legacy_ids", "annotator": "bo"}]))
     (flat,) = read_answers(path).answers

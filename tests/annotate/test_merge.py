@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fedcrm._files import new_file_mode
+from fedcrm._files import locked_folder, new_file_mode
 from fedcrm.annotate.exchange import Answer
 from fedcrm.annotate.merge import (
     LabelConflictError,
@@ -21,7 +22,7 @@ from fedcrm.annotate.merge import (
 )
 from fedcrm.annotate.pool import load_annotations
 from fedcrm.errors import ConfigError, MappingError
-from fedcrm.matching.corpus import read_labels
+from fedcrm.matching.corpus import FieldLabel, read_labels
 from fedcrm.ontology import Ontology
 from fedcrm.review import Action, ReviewStore
 from tests.review._helpers import decide, make_proposal, make_schemas
@@ -388,6 +389,68 @@ def test_review_decisions_become_labels_through_the_same_merge(
                                                  r".*labelled 'no concept' by ben \(review\)"):
         import_review_labels(store, folder, ontology=ontology, schemas=schemas)
     assert len(store.audit_log()) == logged  # a refused merge records no import
+
+
+def test_labels_dir_imports_review_labels_only(store: ReviewStore, folder: Path,
+                                               ontology: Ontology, tmp_path: Path) -> None:
+    # given an annotations folder (where `fedcrm review labels` merges), its hand labels were
+    # re-imported as method "review", their provenance rewritten
+    schemas = {s.org_id: s for s in make_schemas()}
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    store.export_labels(staging)
+    hand = FieldLabel(org="acme", object="Account", field="Sector__c", concept="account.industry",
+                      annotator="carla", method="hand")
+    with open(staging / "labels" / "acme.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(hand.model_dump_json(exclude_none=True) + "\n")
+    report = import_review_labels(staging, folder, ontology=ontology, schemas=schemas)
+    assert report.added == 2 and {lab.method for lab in report.labels} == {"review"}
+    assert "Sector__c" not in {lab.field for lab in read_labels(folder / "labels" / "acme.jsonl")}
+    only_hand = tmp_path / "hand"
+    (only_hand / "labels").mkdir(parents=True)
+    (only_hand / "labels" / "acme.jsonl").write_text(
+        hand.model_dump_json(exclude_none=True) + "\n", encoding="utf-8")
+    with pytest.raises(MappingError, match=r"no review labels .*its 1 other label\(s\) are not "
+                                           r"review decisions"):
+        import_review_labels(only_hand, folder, ontology=ontology, schemas=schemas)
+
+
+def test_annotators_who_agree_on_a_field_are_both_credited(folder: Path,
+                                                          ontology: Ontology) -> None:
+    # the second agreeing row (Label Studio's JSON-MIN: one row per annotation) was dropped
+    # with its annotator and note
+    report = merge_answers(
+        [answer("cancelled_on__c", "account.churn_date", annotator="ana", note="from billing"),
+         answer("cancelled_on__c", "account.churn_date", annotator="bo", line=2,
+                note="checked the picklist"),
+         answer("cancelled_on__c", "account.churn_date", annotator="ana", line=3)],
+        folder, ontology=ontology, now=NOW, round=1)
+    assert report.added == 1
+    (label,) = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
+                if lab.field == "cancelled_on__c"]
+    assert (label.annotator, label.note) == ("ana, bo", "from billing | checked the picklist")
+
+
+def test_an_import_waits_for_the_folders_lock(folder: Path, ontology: Ontology) -> None:
+    # two imports at once each read the label file, then replaced it: the first one's labels
+    # were lost without a word; an import now waits for the folder's lock
+    done = threading.Event()
+
+    def other_import() -> None:
+        merge_answers([answer("LEGACY_ID__C", None, annotator="bo")], folder,
+                      ontology=ontology, now=NOW, round=1)
+        done.set()
+
+    with locked_folder(folder):  # as another import (or `fedcrm review labels`) holds it
+        thread = threading.Thread(target=other_import)
+        thread.start()
+        assert not done.wait(0.5)  # held back by the lock
+        assert "legacy_id__c" not in {
+            lab.field for lab in read_labels(folder / "labels" / "gamma.jsonl")}
+    thread.join(timeout=30)
+    assert done.is_set()
+    assert "legacy_id__c" in {lab.field for lab in read_labels(folder / "labels" / "gamma.jsonl")}
 
 
 def test_a_review_without_decisions_is_named(folder: Path, ontology: Ontology,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
@@ -177,3 +178,11 @@ def run_together(jobs: list[Callable[[], object]]) -> list[object]:
     for thread in threads:
         thread.join(timeout=60)
     return results
+
+
+def annotations_folder(path: Path) -> Path:
+    """An (empty) annotations folder at ``path``: labels are only written into a folder with a
+    ``sources.yaml``."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    return path

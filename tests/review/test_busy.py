@@ -15,7 +15,13 @@ from fedcrm.ontology.models import Ontology
 from fedcrm.review import Action, ReviewBusy, ReviewStore
 from fedcrm.review import store as store_module
 
-from ._helpers import decide, event_details, make_proposal, make_schemas
+from ._helpers import (
+    annotations_folder,
+    decide,
+    event_details,
+    make_proposal,
+    make_schemas,
+)
 
 
 @contextmanager
@@ -49,9 +55,9 @@ def test_reads_go_on_and_a_write_fails_with_a_busy_error(
         with pytest.raises(ReviewBusy, match="is busy: another process held its write lock"):
             decide(impatient_store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
         with pytest.raises(ReviewBusy):
-            impatient_store.export_labels(db_path.parent / "annotations")
+            impatient_store.export_labels(annotations_folder(db_path.parent / "annotations"))
     assert impatient_store.progress() == before  # nothing was half-written
-    assert not (db_path.parent / "annotations").exists()
+    assert not (db_path.parent / "annotations" / "labels").exists()
     # once the other writer is done, the same request goes through
     decide(impatient_store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
 
@@ -64,7 +70,7 @@ def test_reads_inside_a_session_do_not_wait_for_it(impatient_store: ReviewStore)
 def test_label_files_and_their_audit_entry_stand_or_fall_together(
         store: ReviewStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
-    annotations = tmp_path / "annotations"
+    annotations = annotations_folder(tmp_path / "annotations")
     report = store.export_labels(annotations)
     assert report.added == 1 and len(event_details(store, "labels")) == 1
     before = (annotations / "labels" / "acme.jsonl").read_bytes()

@@ -124,6 +124,10 @@ def test_import_queue_decide_export_audit(mapping_file: Path, tmp_path: Path) ->
     assert code == 0 and "Wrote 4 audit entries" in out
 
     code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db)
+    assert code == 2 and "is not an annotations folder (no sources.yaml in it)" in out
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db)
     assert code == 0 and "2 label(s) added" in out
 
 

@@ -18,6 +18,7 @@ from fedcrm.review.tables import ApprovedExport
 
 from ._helpers import (
     MATCHER_VERSION,
+    annotations_folder,
     decide,
     event_details,
     make_proposal,
@@ -109,12 +110,17 @@ def test_a_failed_re_export_restores_the_files_it_replaced(
 
 def test_label_export_into_a_file_is_refused(store: ReviewStore, tmp_path: Path) -> None:
     decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
-    blocker = tmp_path / "annotations"
-    blocker.write_text("a file, not a folder")
+    folder = annotations_folder(tmp_path / "annotations")
+    (folder / "labels").write_text("a file, not a folder")
     with pytest.raises(ConfigError, match=r"cannot write labels to .*annotations/labels/"
                                           r"acme\.jsonl"):
-        store.export_labels(blocker)
+        store.export_labels(folder)
     assert event_details(store, "labels") == []
+    # a folder that is not an annotations folder (a typo) gets no labels/ of its own
+    with pytest.raises(ConfigError, match=r"annotatons is not an annotations folder \(no "
+                                          r"sources\.yaml"):
+        store.export_labels(tmp_path / "annotatons")
+    assert not (tmp_path / "annotatons").exists() and event_details(store, "labels") == []
 
 
 def test_provenance_names_the_import_each_decision_in_effect_was_made_on(

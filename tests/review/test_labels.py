@@ -7,7 +7,7 @@ from pathlib import Path
 from fedcrm.matching.corpus import FieldLabel, read_labels, write_labels
 from fedcrm.review import Action, ReviewStore
 
-from ._helpers import decide, event_details
+from ._helpers import annotations_folder, decide, event_details
 
 
 def decide_some(store: ReviewStore) -> None:
@@ -20,7 +20,7 @@ def decide_some(store: ReviewStore) -> None:
 
 def test_decided_fields_become_review_labels(store: ReviewStore, tmp_path: Path) -> None:
     decide_some(store)
-    report = store.export_labels(tmp_path / "annotations", exported_by="ana")
+    report = store.export_labels(annotations_folder(tmp_path / "annotations"), exported_by="ana")
     assert (report.added, report.replaced, report.unchanged, report.conflicts) == (3, 0, 0, [])
     acme = {label.field: label for label in
             read_labels(tmp_path / "annotations" / "labels" / "acme.jsonl")}
@@ -55,7 +55,7 @@ def test_existing_labels_are_kept_and_conflicts_reported(
     write_labels(labels_file, hand)
     original = labels_file.read_text()
 
-    report = store.export_labels(tmp_path)
+    report = store.export_labels(annotations_folder(tmp_path))
     assert (report.added, report.unchanged, report.replaced) == (1, 1, 0)  # globex is new
     assert [(c.field, c.existing_concept, c.decided_concept, c.existing_annotator)
             for c in report.conflicts] == [("Fax_Line__c", "account.fax", None, "carla")]
