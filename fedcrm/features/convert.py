@@ -51,7 +51,12 @@ _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1
 # Everything but digits, separators and signs goes; an ``e``/``E`` stays only as an exponent
 # (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
-_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP"}
+_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}  # ¥ (JPY or CNY) and $ are ambiguous
+#: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd"), optionally with a
+#: currency symbol or code; lower-case "m" is left alone (metres, minutes)
+_MAGNITUDE_SUFFIX = re.compile(
+    r"[-+]?[$€£₹]?\s*\d[\d.,]*\s*(?:[kK]|M|(?i:mio|mrd|bn|tsd|thousands?|millions?|"
+    r"billions?)\.?)\s*(?:[$€£₹]|[A-Za-z]{3})?")
 #: thousands prefixes of one token for scale and currency: "kEUR", "TEUR" (Tausend Euro),
 #: "MilesUSD" (see :func:`_scaled_currency`)
 _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
@@ -132,12 +137,17 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return values.astype(float)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float)
-    text = values.astype("string").str.strip()
+    # U+2212, the typographic minus sign, was dropped with the other symbols: "−5" read as 5
+    text = values.astype("string").str.strip().str.replace("\u2212", "-", regex=False)
+    # a magnitude word or letter after the number ("1.5k", "2 Mio", "3,5 Tsd") would be
+    # dropped with the other letters (1.5k read as 1.5): such values are left unparsed, so
+    # the count of unreadable values shows them
+    magnitude = text.str.fullmatch(_MAGNITUDE_SUFFIX, na=False)
     # accounting negatives: "(500)", "$(1,250.00)", "(1.250,00 €)"
     # (only a plain amount in the brackets, with at most a currency symbol or code around)
     negative = text.str.fullmatch(
-        r"[$€£]?\s*\(\s*[$€£]?\s*\d[\d.,\s]*\s*(?:[$€£]|[A-Za-z]{3})?\s*\)\s*"
-        r"(?:[$€£]|[A-Za-z]{3})?", na=False)
+        r"[$€£₹]?\s*\(\s*[$€£₹]?\s*\d[\d.,\s]*\s*(?:[$€£₹]|[A-Za-z]{3})?\s*\)\s*"
+        r"(?:[$€£₹]|[A-Za-z]{3})?", na=False)
     text = text.where(~negative, "-" + text.str.replace(r"[()]", "", regex=True))
     cleaned = text.str.replace(_NUMBER_CLEAN, "", regex=True)
     # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals. A single comma
@@ -152,7 +162,7 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     # (German style without decimals); a single dot stays a decimal point ("1.234" = 1.234)
     dotted = cleaned.str.fullmatch(r"[-+]?\d{1,3}(\.\d{3}){2,}", na=False)
     cleaned = cleaned.where(~dotted, cleaned.str.replace(".", "", regex=False))
-    return pd.to_numeric(cleaned, errors="coerce").astype(float)
+    return pd.to_numeric(cleaned, errors="coerce").astype(float).where(~magnitude)
 
 
 def currencies_in(values: pd.Series, codes: Iterable[str] = ()) -> list[str]:
@@ -174,8 +184,9 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(sorted(USD_PER_UNIT))
     taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
     # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
-    return re.compile(rf"\b((?i:{known})|{taught})\b|([€£])" if taught else
-                      rf"\b((?i:{known}))\b|([€£])")
+    symbols = "".join(_SYMBOL_CURRENCY)
+    return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])" if taught else
+                      rf"\b((?i:{known}))\b|([{symbols}])")
 
 
 def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
@@ -233,6 +244,33 @@ def parse_booleans(values: pd.Series) -> pd.Series:
     return result
 
 
+#: tried in order; the one that reads the most values wins, the first on a tie (so a column
+#: whose days are all 12 or less is read day first: see :func:`day_month_ambiguous`).
+#: Salesforce's US report exports write "3/15/2024 10:30 AM"
+_DATE_FORMATS = ("ISO8601", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y",
+                 "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M",
+                 "%m/%d/%Y %I:%M %p")
+#: (day first, month first) pairs of :data:`_DATE_FORMATS` that can read one value two ways
+_DAY_MONTH_PAIRS = (("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"),
+                    ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"))
+
+
+def day_month_ambiguous(values: pd.Series) -> bool:
+    """Whether :func:`parse_dates` read ``values`` day first only because no day in them is
+    above 12: the month-first reading takes as many values and gives other dates."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return False
+    text = values.astype("string").str.strip()
+    for day_first, month_first in _DAY_MONTH_PAIRS:
+        one = pd.to_datetime(text, errors="coerce", format=day_first)
+        if one.notna().sum() == 0:
+            continue
+        other = pd.to_datetime(text, errors="coerce", format=month_first)
+        if one.notna().sum() == other.notna().sum() and not one.equals(other):
+            return True
+    return False
+
+
 def parse_dates(values: pd.Series, *, date_only: bool = False) -> pd.Series:
     """UTC-naive timestamps from dates, date-times, epoch-free text in common orders.
 
@@ -252,10 +290,8 @@ def parse_dates(values: pd.Series, *, date_only: bool = False) -> pd.Series:
         # the day as written: drop an ISO time and offset before parsing in UTC
         text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]\S.*$", r"\1", regex=True)
     best: pd.Series | None = None
-    for options in ({"format": "ISO8601"}, {"format": "%d.%m.%Y"}, {"format": "%d/%m/%Y"},
-                    {"format": "%m/%d/%Y"}, {"format": "%d-%m-%Y"}, {"format": "%m-%d-%Y"},
-                    {"format": "%Y-%m-%d %H:%M:%S"}):
-        parsed = pd.to_datetime(text, errors="coerce", utc=True, **options)
+    for date_format in _DATE_FORMATS:
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format=date_format)
         if best is None or parsed.notna().sum() > best.notna().sum():
             best = parsed
     assert best is not None
@@ -272,13 +308,15 @@ def numeric_scale(
     default_currency: str | None = None,
     default_currency_source: str = "org default",
     value_currencies: list[str] | None = None,
+    percent_signs: bool = False,
 ) -> tuple[float, str]:
     """Factor turning this field's numbers into the concept's unit, and why.
 
     Money scale and currency come from the API name and label (``Revenue_kEUR__c``, "Umsatz
     (Tsd. €)"), not from the description or help text, whose prose names scales in passing;
     a duration's unit may also come from them ("Contract length ... in months"). For
-    percentages the value range decides between 0-1 and 0-100.
+    percentages the value range decides between 0-1 and 0-100, unless the values were written
+    with a ``%`` sign (``percent_signs``: "0.5%" is half a percent, not 50 %).
 
     An amount's currency is, in order: the one its name or label states, the single one its
     text values carry (``value_currencies``, see :func:`currencies_in`), ``default_currency``
@@ -324,10 +362,11 @@ def numeric_scale(
     elif unit in ("percent", "ratio"):
         finite = values[np.isfinite(values)]
         looks_fraction = len(finite) > 0 and finite.abs().quantile(0.95) <= 1.0
-        if unit == "percent" and looks_fraction and meta.kind is not DataKind.PERCENT:
+        if (unit == "percent" and looks_fraction and meta.kind is not DataKind.PERCENT
+                and not percent_signs):
             factor, note = 100.0, "fraction → percent ×100"
             notes.append(note)
-        elif unit == "ratio" and not looks_fraction:
+        elif unit == "ratio" and (not looks_fraction or percent_signs):
             factor, note = 0.01, "percent → ratio ×0.01"
             notes.append(note)
     elif unit in _DURATION_TO_DAYS and cues["duration"] and cues["duration"] != unit:
@@ -359,8 +398,10 @@ def convert_field(
     family = concept.kind.family
     if family == "numeric":
         numbers = parse_numbers(values)
+        written = values[present].astype("string")
         scale, note = numeric_scale(
             meta, concept, numbers, currency_rates=currency_rates,
+            percent_signs=bool(len(written)) and bool(written.str.contains("%").all()),
             default_currency=default_currency, default_currency_source=default_currency_source,
             value_currencies=(currencies_in(values, currency_rates or ())
                               if concept.unit == "currency" else None))
@@ -369,6 +410,9 @@ def convert_field(
         converted = parse_booleans(values)
     elif family == "temporal":
         converted = parse_dates(values, date_only=concept.kind is DataKind.DATE)
+        if day_month_ambiguous(values):
+            note = ("day and month order ambiguous (no day above 12): read day first "
+                    "(03/09/2024 as 3 September); export ISO dates (2024-09-03) to be sure")
     elif family == "categorical" and concept.value_set:
         mapper = ValueMapper(ontology.value_set(concept.value_set),
                              label=concept.usage is Usage.LABEL)

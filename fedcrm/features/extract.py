@@ -128,6 +128,10 @@ def _window_counts(
     the base record's as-of time (all earlier rows when ``days`` is None)."""
     if key not in child or date not in child or (value is not None and value not in child):
         return pd.Series(np.nan, index=base.index)
+    if child[date].isna().all() and child[key].notna().any():
+        # no child row has a readable date (a format the parser does not know): the window
+        # cannot be counted (missing), not "no rows in it" (0) for every record
+        return pd.Series(np.nan, index=base.index)
     rows = child[[key, date] + ([value] if value else [])].copy()
     if mask is not None:
         rows = rows[mask.reindex(rows.index).fillna(False).astype(bool)]
@@ -175,8 +179,10 @@ def _rollup(name: str, base: pd.DataFrame, canonical: CanonicalOrg) -> pd.Series
             # that makes a retained label definitive (the churn outcome itself)
             return unknown
         # a won renewal is the booked renewal that makes a retained label definitive (the
-        # churn outcome itself, as account.renewal_count): only other wins count
-        won &= deals["opportunity.type"] != "renewal"
+        # churn outcome itself, as account.renewal_count): only other wins count, and only
+        # where the type is known (a blank type may be a renewal)
+        kind = deals["opportunity.type"]
+        won &= kind.notna() & (kind != "renewal")
         value = "opportunity.amount" if name == "rollup:won_amount_365d" else None
         return _window_counts(base, deals, "opportunity.account_id", "opportunity.close_date",
                               365, won, value=value)

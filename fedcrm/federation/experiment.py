@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -168,9 +168,7 @@ def prepare_task(
             orgs_of = flagged.setdefault(space.source_of(finding.column), [])
             if matrix.org_id not in orgs_of:
                 orgs_of.append(matrix.org_id)
-    drop = sorted(name for name in flagged
-                  if drop_leakage == "all" or (drop_leakage == "custom"
-                                               and name.startswith("custom:")))
+    drop = left_out_for_leakage(flagged, drop_leakage)
     if drop:
         space = space.without(set(drop))
         if space.n_features == 0:
@@ -179,6 +177,16 @@ def prepare_task(
         matrices = [matrix.restrict(space) for matrix in matrices]
     return PreparedTask(space=space, matrices=matrices, skipped=skipped, leakage=flagged,
                         left_out=drop)
+
+
+def left_out_for_leakage(flagged: Iterable[str], policy: str) -> list[str]:
+    """The flagged sources ``policy`` leaves out (``prepare_task``'s ``drop_leakage``):
+    ``"custom"`` the shared custom blocks and the roll-ups (fedcrm computes those; no ontology
+    usage vouches for them), keeping flagged ontology features as warnings; ``"all"`` every
+    one; ``"none"`` none."""
+    return sorted(name for name in flagged
+                  if policy == "all" or (policy == "custom"
+                                         and name.startswith(("custom:", "rollup:"))))
 
 
 def _task(task: Task | str) -> Task:

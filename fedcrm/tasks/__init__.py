@@ -127,6 +127,12 @@ def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
     closed_lost = (status == "closed_not_converted") if status is not None else \
         pd.Series(False, index=index)
     is_converted = (converted == 1) if converted is not None else closed_converted
+    # a blank or unreadable converted flag whose status does not decide either: unlabelled,
+    # as churn and win leave such records (a "Konvertiert" the parser cannot read was a
+    # negative)
+    unknown = (converted.isna() & ~closed_converted.fillna(False).astype(bool)
+               & ~closed_lost.fillna(False).astype(bool)) if converted is not None else \
+        pd.Series(False, index=index)
     is_converted = is_converted.fillna(False) | closed_converted.fillna(False)
     # converted after the reference date: still open then
     is_converted = is_converted & ~_after(_date(table, "lead.converted_date"), reference, index)
@@ -136,7 +142,7 @@ def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
     if created is not None:
         # one rule for every lead of the cohort, whatever its outcome: labelling young leads
         # only when they had converted would let age predict the label
-        cohort = ((reference - created).dt.days >= LEAD_STALE_DAYS).fillna(False)
+        cohort = ((reference - created).dt.days >= LEAD_STALE_DAYS).fillna(False) & ~unknown
         y[cohort] = is_converted[cohort].astype(float)
         definitive = cohort & (is_converted | closed_lost)
     elif status is not None:
@@ -145,7 +151,7 @@ def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
         definitive = y.notna()
     else:
         # no status and no creation date: the converted flag is all there is
-        y = is_converted.astype(float)
+        y = is_converted.astype(float).where(~unknown)
         definitive = pd.Series(False, index=index)
     return Outcome(y=y, definitive=definitive.astype(bool),
                    as_of=pd.Series(reference, index=index))

@@ -7,6 +7,7 @@ import pytest
 from fedcrm.errors import ConfigError
 from fedcrm.features.convert import (
     convert_field,
+    currencies_in,
     numeric_scale,
     parse_booleans,
     parse_dates,
@@ -269,3 +270,50 @@ def test_a_taught_code_counts_only_in_capitals(ontology: Ontology) -> None:
     _, report = convert_field(pd.Series(["1,200 (all-in)", "900 (all-in)"]), field, revenue,
                               ontology, currency_rates=rates)
     assert "assumed USD" in report.note
+
+
+def test_a_minus_sign_and_magnitude_suffixes_are_not_dropped_silently() -> None:
+    # the cleaning dropped every other character: "−5" (U+2212) was 5, "1.5k" was 1.5
+    parsed = parse_numbers(pd.Series(["\u22125", "1.5k", "250K", "2 Mio.", "3,5 Tsd", "2M",
+                                      "1.2 million", "12 %", "12 EUR", "5 m"]))
+    assert parsed[0] == -5.0
+    assert parsed[1:7].isna().all()  # unparsed: the conversion counts them
+    assert parsed[7:].tolist() == [12.0, 12.0, 5.0]
+
+
+def test_percentages_written_with_a_sign_are_not_taken_for_fractions(
+        ontology: Ontology) -> None:
+    discount = ontology.concept("opportunity.discount_percent")
+    values = pd.Series(["0.5%", "0.8%", "1%"])
+    converted, conversion = convert_field(values, meta("Disc__c", "Discount"), discount,
+                                          ontology)
+    assert converted.tolist() == [0.5, 0.8, 1.0] and conversion.scale == 1.0
+    # without the sign the range still decides: 0-1 is a fraction
+    converted, conversion = convert_field(pd.Series(["0.5", "0.8", "1"]),
+                                          meta("Disc__c", "Discount"), discount, ontology)
+    assert converted.tolist() == [50.0, 80.0, 100.0] and "fraction" in conversion.note
+
+
+def test_the_rupee_sign_names_its_currency(ontology: Ontology) -> None:
+    assert currencies_in(pd.Series(["\u20b9120,000", "\u20b95"])) == ["INR"]
+    revenue = ontology.concept("account.annual_revenue")
+    converted, conversion = convert_field(pd.Series(["\u20b9120,000"]),
+                                          meta("Revenue__c", "Revenue"), revenue, ontology)
+    assert "INR from the values" in conversion.note
+    assert converted[0] == pytest.approx(120_000 * 0.012)
+
+
+def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:
+    us = parse_dates(pd.Series(["3/15/2024 10:30 AM", "12/1/2024 1:05 PM"]))
+    assert us.tolist() == [pd.Timestamp("2024-03-15 10:30"), pd.Timestamp("2024-12-01 13:05")]
+    european = parse_dates(pd.Series(["15/03/2024 10:30", "01/12/2024 13:05"]))
+    assert european.tolist() == [pd.Timestamp("2024-03-15 10:30"),
+                                 pd.Timestamp("2024-12-01 13:05")]
+    churn_date = ontology.concept("account.churn_date")
+    field = meta("Churned_On__c", "Churned on", DataKind.DATE)
+    _, ambiguous = convert_field(pd.Series(["01/11/2024", "03/09/2024"]), field, churn_date,
+                                 ontology)
+    assert "ambiguous" in ambiguous.note and "day first" in ambiguous.note
+    _, clear = convert_field(pd.Series(["13/11/2024", "03/09/2024"]), field, churn_date,
+                             ontology)
+    assert clear.note == ""

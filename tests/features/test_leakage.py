@@ -8,7 +8,7 @@ from fedcrm import ConfigError
 from fedcrm.features import build_feature_space, build_task_matrix, canonicalize
 from fedcrm.features.leakage import LeakageScreen, screen_leakage
 from fedcrm.federation import TrainingConfig
-from fedcrm.federation.experiment import OrgInput, prepare_task, run_task
+from fedcrm.federation.experiment import OrgInput, left_out_for_leakage, prepare_task, run_task
 from fedcrm.matching.proposal import FieldMapping, MappingProposal, OrgMapping
 from fedcrm.schema.models import DataKind, FieldMeta
 from fedcrm.synth import Federation
@@ -199,3 +199,13 @@ def test_a_flagged_ontology_feature_is_kept_as_a_warning_unless_asked(
     with pytest.raises(ConfigError, match="drop_leakage"):
         prepare_task("churn", inputs, mapping, ontology, reference,
                      drop_leakage="yes")  # type: ignore[arg-type]
+
+
+def test_the_default_policy_leaves_out_flagged_custom_blocks_and_roll_ups() -> None:
+    # a flagged roll-up (won renewals with a blank type counted as wins) was kept: it is
+    # neither a custom block nor an ontology feature the ontology vouches for
+    flagged = ["account.contract_term", "custom:account.exit_survey", "rollup:won_deals_365d"]
+    assert left_out_for_leakage(flagged, "custom") == ["custom:account.exit_survey",
+                                                       "rollup:won_deals_365d"]
+    assert left_out_for_leakage(flagged, "all") == sorted(flagged)
+    assert left_out_for_leakage(flagged, "none") == []

@@ -237,6 +237,18 @@ def test_a_rollup_whose_filter_the_org_does_not_map_is_missing_not_unfiltered() 
     renewals = deals.assign(**{"opportunity.type": ["renewal", "new_business", "renewal"]})
     assert _rollup("rollup:won_deals_365d", base,  # type: ignore[arg-type]
                    _Tables(pd.DataFrame(), cases, renewals)).tolist() == [0.0, 0.0]
+    # a win with a blank type may be the booked renewal: not counted either
+    blank = deals.assign(**{"opportunity.type": [None, "new_business", "renewal"]})
+    assert _rollup("rollup:won_deals_365d", base,  # type: ignore[arg-type]
+                   _Tables(pd.DataFrame(), cases, blank)).tolist() == [0.0, 0.0]
+    # case dates in a format nobody could read: the counts are unknown, not 0 for everyone
+    unread = cases.assign(**{"case.created_date": pd.NaT})
+    for name in ("rollup:cases_90d", "rollup:cases_total", "rollup:escalated_cases_90d"):
+        assert _rollup(name, base,  # type: ignore[arg-type]
+                       _Tables(pd.DataFrame(), unread, typed)).isna().all(), name
+    one_unread = cases.assign(**{"case.created_date": [pd.NaT, *cases["case.created_date"][1:]]})
+    assert _rollup("rollup:cases_90d", base,  # type: ignore[arg-type]
+                   _Tables(pd.DataFrame(), one_unread, typed)).tolist() == [1.0, 1.0]
     bare = _Tables(pd.DataFrame(), cases.drop(columns="case.is_escalated"),
                    deals.drop(columns="opportunity.is_won"))
     for name in ("rollup:escalated_cases_90d", "rollup:high_priority_cases_90d",

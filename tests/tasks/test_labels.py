@@ -170,3 +170,21 @@ def test_a_closed_deal_whose_won_flag_is_blank_is_unlabelled_not_lost() -> None:
 
 def test_churn_leaves_out_the_active_flag_which_is_the_outcome_itself() -> None:
     assert "account.is_active" in get_task("churn").excluded
+
+
+def test_a_lead_whose_converted_flag_is_blank_or_unreadable_is_unlabelled() -> None:
+    # a "Konvertiert" the boolean parser cannot read (NaN) was a negative; churn and win
+    # leave such records unlabelled, and so does lead conversion unless the status decides
+    table = pd.DataFrame({
+        "lead.status": ["other", "other", "closed_converted", "closed_not_converted", "other"],
+        "lead.is_converted": [1.0, np.nan, np.nan, np.nan, 0.0],
+        "lead.created_date": pd.to_datetime(["2024-01-01"] * 5),
+    })
+    outcome = get_task("lead_conversion").outcome(table, REF)
+    assert outcome.y.iloc[0] == 1.0 and np.isnan(outcome.y.iloc[1])
+    assert outcome.y.tolist()[2:] == [1.0, 0.0, 0.0]  # the status decides
+    assert outcome.definitive.tolist() == [True, False, True, True, False]
+    # without a creation date or a status the flag is all there is
+    flag_only = pd.DataFrame({"lead.is_converted": [1.0, np.nan, 0.0]})
+    y = get_task("lead_conversion").outcome(flag_only, REF).y
+    assert y.iloc[0] == 1.0 and np.isnan(y.iloc[1]) and y.iloc[2] == 0.0
