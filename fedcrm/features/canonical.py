@@ -204,6 +204,34 @@ def _raw_custom(values: pd.Series, meta: FieldMeta) -> pd.Series:
     return values.astype("string").str.strip()
 
 
+_CASE_SAFE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_EIGHTEEN = re.compile(r"[a-zA-Z0-9]{15}[A-Z0-5]{3}")
+
+
+def _fifteen(value: str) -> str:
+    """An 18-character Salesforce id as its 15-character form, when its last three characters
+    are the case-safe checksum of the first fifteen (each a 5-bit number, one bit per
+    character of a 5-character chunk that is an upper-case letter, indexing A-Z0-5; the
+    Salesforce "What is a Salesforce ID" knowledge article); anything else unchanged."""
+    if not _EIGHTEEN.fullmatch(value):
+        return value
+    for chunk in range(3):
+        bits = sum(1 << i for i, char in enumerate(value[chunk * 5: chunk * 5 + 5])
+                   if "A" <= char <= "Z")
+        if value[15 + chunk] != _CASE_SAFE_SUFFIX[bits]:
+            return value
+    return value[:15]
+
+
+def record_ids(values: pd.Series) -> pd.Series:
+    """Record ids in one form: 18-character Salesforce ids (Data Loader, the API) become their
+    15-character form (reports), so a child's lookup written one way still meets its parent's
+    Id written the other (a report export next to a Data Loader export joined nothing: every
+    roll-up 0, every deal without its account). Other values stay as they are."""
+    text = values.astype("string").str.strip()
+    return text.map(lambda v: _fifteen(v) if isinstance(v, str) else v).astype("string")
+
+
 def canonicalize(
     org_id: str,
     tables: Mapping[str, pd.DataFrame],
@@ -276,7 +304,12 @@ def canonicalize(
                            f"({', '.join(sorted(codes))}); amounts without a currency in "
                            f"their name are read as {read_as} (per-record conversion is not "
                            "supported)")
-        columns: dict[str, pd.Series] = {ID_COLUMN: frame[id_column].astype("string")}
+        ids = record_ids(frame[id_column])
+        if ids.duplicated().any():
+            raise FeatureError(f"org {org_id}: {object_name} Id column names one record twice "
+                               "(once with 15 and once with 18 characters?); every record "
+                               "needs its own Id")
+        columns: dict[str, pd.Series] = {ID_COLUMN: ids}
         used = {id_column}
         confidence: dict[str, float] = {}
         unused: list[str] = []
@@ -296,6 +329,8 @@ def canonicalize(
                                                   default_currency=object_currency,
                                                   default_currency_source=currency_source)
                 conversions.append(report)
+                if concept.kind in (DataKind.REFERENCE, DataKind.ID):
+                    converted = record_ids(converted)
                 name = concept.id
                 if name in columns:
                     # two fields of one concept: keep the more confident one's values first

@@ -128,3 +128,28 @@ def test_rates_and_default_currency_are_read_case_insensitively(federation, mapp
     revenue = next(c for c in canonical.conversions if c.field == "AnnualRevenue")
     assert revenue.scale == pytest.approx(0.2)
     assert "BRL from the org default" in revenue.note
+
+
+def test_15_and_18_character_ids_of_one_record_meet(federation, mapping, ontology) -> None:
+    # a report export writes 15-character ids, Data Loader 18: cases whose AccountId was
+    # written the short way matched no account, and every roll-up was 0
+    org = federation.orgs[0]
+    plain = _canonical(org, mapping, ontology)
+    tables = {name: frame.copy() for name, frame in org.tables.items()}
+    case_account = next(f.field for f in mapping.org(org.org_id).fields
+                        if f.concept == "case.account_id")
+    column = next(c for c in tables["Case"].columns if c.lower() == case_account.lower())
+    assert tables["Case"][column].str.len().eq(18).all()
+    tables["Case"][column] = tables["Case"][column].str[:15]
+    short = _canonical(org, mapping, ontology, tables)
+    pd.testing.assert_frame_equal(short.table("Case"), plain.table("Case"))
+    assert plain.table("Account")["Id"].str.len().eq(15).all()
+    # an 18-character value whose last three are not the checksum is no Salesforce id
+    from fedcrm.features.canonical import record_ids
+    assert record_ids(pd.Series(["0010300000000G8AAI", "0010300000000G8AAA", "ext-42"])
+                      ).tolist() == ["0010300000000G8", "0010300000000G8AAA", "ext-42"]
+    # one record given twice, once each way, is a duplicate
+    accounts = org.tables["Account"].copy()
+    accounts.loc[1, "Id"] = accounts.loc[0, "Id"][:15]
+    with pytest.raises(FeatureError, match="names one record twice"):
+        _canonical(org, mapping, ontology, _with_accounts(org, accounts))
