@@ -389,6 +389,11 @@ class ReviewStore:
                 if concept is not None and concept in ruled_out:
                     # the matcher insists on a concept a steward ruled out: do not propose it;
                     # like the matcher's own abstentions, confidence is P(no candidate fits)
+                    assert row is not None  # rejections exist only for known fields
+                    session.add(self._audit_row(
+                        now, imported_by, "withdraw", row, before={"proposed": concept},
+                        after={"proposed": None}, batch=batch,
+                        comment="the matcher proposed a concept a decision ruled out"))
                     concept, block, confidence = None, None, _abstention_confidence(candidates)
                     withdrawn.append(name)
                 values: dict[str, Any] = {
@@ -412,6 +417,13 @@ class ReviewStore:
                     ))
                     n_new += 1
                     continue
+                if not row.present:
+                    # back in the mapping after an import that left it out
+                    session.add(self._audit_row(
+                        now, imported_by, "restore", row,
+                        before={**_proposal_state(row), "present": False},
+                        after={**_proposal_state(row), "present": True}, batch=batch,
+                        comment="in the imported mapping again"))
                 new_fingerprint = values.get("fingerprint")
                 if new_fingerprint is None or row.fingerprint is None:
                     n_unverified += 1
@@ -444,6 +456,13 @@ class ReviewStore:
                     row.batch_id = batch.id
             for row in existing.values():
                 if row.present:
+                    # one entry per field: a decided field leaving the approved mapping (or
+                    # coming back, "restore" above) is named, not only counted
+                    session.add(self._audit_row(
+                        now, imported_by, "remove", row,
+                        before={**_proposal_state(row), "present": True},
+                        after={**_proposal_state(row), "present": False}, batch=batch,
+                        comment="not in the imported mapping"))
                     row.present = False
                     row.version += 1
                     row.updated_at = now

@@ -266,6 +266,10 @@ def test_rejected_candidates_are_never_proposed_again(store: ReviewStore) -> Non
         imported_by="importer",
     )
     assert sorted(report.withdrawn) == ["acme Account.Emp_Count__c", "acme Account.Fax_Line__c"]
+    # each withdrawal is named in the audit log, not only counted
+    withdrawals = [e for e in store.audit_log() if e.event == "withdraw"]
+    assert sorted((e.field, e.before["proposed"]) for e in withdrawals) == [
+        ("Emp_Count__c", "account.number_of_employees"), ("Fax_Line__c", "account.phone")]
     fax = store.field("acme", "Account", "Fax_Line__c")
     assert fax.status is Status.NEEDS_REVIEW
     assert fax.proposed_concept is None and fax.proposed_block is None
@@ -285,6 +289,9 @@ def test_fields_missing_from_a_rematch_are_removed_not_exported(
         make_proposal(drop={("acme", "Account", "Fax_Line__c")}), schemas=[
             s for s in make_schemas() if s.org_id == "globex"], imported_by="importer")
     assert report.removed == ["acme Account.Fax_Line__c"]
+    (removal,) = [e for e in store.audit_log() if e.event == "remove"]
+    assert (removal.org, removal.field, removal.actor) == ("acme", "Fax_Line__c", "importer")
+    assert (removal.before["present"], removal.after["present"]) == (True, False)
     assert report.n_unverified == n_fields() - 3  # acme came without its schema this time
     assert store.progress().total == n_fields() - 1
     mapping = MappingProposal.from_json(store.export_approved(tmp_path / "m.json",
@@ -292,6 +299,11 @@ def test_fields_missing_from_a_rematch_are_removed_not_exported(
     assert sum(1 for _ in mapping.iter_fields()) == n_fields() - 1
     # without a schema the metadata shown is the last one known
     assert store.field("acme", "Account", "Sector__c").label == "Sector"
+    # back in a later mapping: restored, and the log says so by name
+    store.import_proposal(make_proposal(), schemas=make_schemas(), imported_by="importer")
+    (restored,) = [e for e in store.audit_log() if e.event == "restore"]
+    assert (restored.field, restored.after["present"]) == ("Fax_Line__c", True)
+    assert store.progress().total == n_fields()
 
 
 def test_auto_accept_only_when_opted_in(store: ReviewStore) -> None:
