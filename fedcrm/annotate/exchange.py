@@ -522,14 +522,22 @@ def _csv_records(path: Path, text: str,
         yield cells, row, line
 
 
-def _swallowed_rows(cell: str, delimiter: str, width: int) -> int:
-    """How many lines after the first of a multi-line ``cell`` split into exactly ``width``
-    cells, i.e. look like rows of the sheet that a stray ``"`` pulled into this cell."""
+def _swallowed_rows(cell: str, delimiter: str, header: Sequence[str]) -> int:
+    """How many lines after the first of a multi-line ``cell`` look like rows of the sheet
+    that a stray ``"`` pulled into this cell: they split into exactly as many cells as the
+    header, and their org, object and field cells each hold one word (a line of a note that
+    happens to hold as many commas has prose there)."""
+    width = len(header)
     if width < 2 or ("\n" not in cell and "\r" not in cell):
         return 0
-    lines = cell.splitlines()[1:]
-    return sum(1 for line in lines
-               if len(next(csv.reader([line], delimiter=delimiter), [])) == width)
+    keys = [header.index(column) for column in ("org", "object", "field") if column in header]
+
+    def row_like(line: str) -> bool:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        return len(cells) == width and all(
+            cells[k].strip() and not any(c.isspace() for c in cells[k].strip()) for k in keys)
+
+    return sum(1 for line in cell.splitlines()[1:] if row_like(line))
 
 
 def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
@@ -560,7 +568,7 @@ def _read_csv(path: Path, text: str) -> Iterator[tuple[dict[str, Any], str]]:
             raise MappingError(f"{where}: more cells than header columns "
                                f"(a stray {delimiter!r} or an unquoted cell?)")
         for column, cell in zip(header, cells, strict=False):
-            swallowed = _swallowed_rows(cell, delimiter, len(header))
+            swallowed = _swallowed_rows(cell, delimiter, header)
             if swallowed:
                 raise MappingError(
                     f"{where}: the {column or 'unnamed'} cell runs over {swallowed} more "

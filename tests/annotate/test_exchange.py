@@ -372,6 +372,12 @@ def test_a_stray_quote_that_swallows_the_following_rows_is_refused(tmp_path: Pat
                     encoding="utf-8")
     (answer,) = read_answers(path).answers
     assert answer.note == "first, second\nthird"
+    # even a note line with as many commas as the sheet has columns: prose, not a row
+    prose = "we checked, it is, as far, as we can, tell, fine"
+    path.write_text(header + f'gamma,Account,a__c,account.nps_score,1,"first line\n{prose}"\n',
+                    encoding="utf-8")
+    (answer,) = read_answers(path).answers
+    assert answer.note == f"first line\n{prose}"
 
 
 def test_csv_errors_name_the_row_instead_of_escaping(tmp_path: Path) -> None:
