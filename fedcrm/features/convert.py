@@ -62,6 +62,8 @@ _MAGNITUDE_SUFFIX = re.compile(
 _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
 ASSUMED_USD = "assumed USD: no currency in the field name, its values or an org default"
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+#: an amount in hundredths of its currency, named in the field's name or label
+_CENTS_WORDS = frozenset({"cents", "cent", "pence", "centimes", "cts"})
 
 
 class Conversion(BaseModel):
@@ -353,6 +355,9 @@ def numeric_scale(
             factor *= rates[currency]
             if currency != "USD":
                 notes.append(f"{currency}→USD ×{rates[currency]}")
+        if _CENTS_WORDS & set(tokens):  # "Revenue (cents)", "Amount_Pence__c"
+            factor *= 0.01
+            notes.append("cents ×0.01")
         if scale == "thousands":
             factor *= 1000.0
             notes.append("thousands ×1000")

@@ -317,3 +317,16 @@ def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontolog
     _, clear = convert_field(pd.Series(["13/11/2024", "03/09/2024"]), field, churn_date,
                              ontology)
     assert clear.note == ""
+
+
+def test_an_amount_in_cents_is_divided_by_100(ontology: Ontology) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    factor, note = numeric_scale(meta("Revenue_Cents__c", "Revenue (cents)"), revenue,
+                                 pd.Series([1250.0]))
+    assert factor == pytest.approx(0.01) and "cents" in note
+    factor, note = numeric_scale(meta("Revenue_EUR__c", "Revenue in cents (EUR)"), revenue,
+                                 pd.Series([1250.0]))
+    assert factor == pytest.approx(1.08 * 0.01) and "EUR" in note
+    factor, _ = numeric_scale(meta("Percent_Revenue__c", "Share of revenue"), revenue,
+                              pd.Series([5.0]))
+    assert factor == 1.0
