@@ -664,8 +664,10 @@ def combine(
     """Verify every partial, then decrypt with a quorum of the valid ones.
 
     Invalid or duplicate partials are left out and reported by participant in
-    ``rejected``; fewer valid partials than the quorum raise :class:`CryptoError` naming
-    the rejected participants. The result is never computed from an unverified partial.
+    ``rejected`` (an invalid partial is forgotten once the same holder sends a valid one,
+    so a holder that decrypted is not also listed as refused); fewer valid partials than
+    the quorum raise :class:`CryptoError` naming the rejected participants. The result is
+    never computed from an unverified partial.
     """
     _check_ciphertexts(public_key, ciphertexts)
     valid: dict[int, PartialDecryption] = {}
@@ -681,6 +683,9 @@ def combine(
             rejected[who] = str(exc)
             continue
         valid[partial.index] = partial
+        # a valid partial after an invalid one of the same holder: the holder did decrypt
+        # (the round log listed it as both refused and decrypting)
+        rejected.pop(who, None)
     if len(valid) < public_key.quorum:
         details = "; ".join(f"{who}: {why}" for who, why in rejected.items()) or "none"
         raise CryptoError(

@@ -111,6 +111,10 @@ def test_a_corrupted_partial_is_detected_and_named(
     assert result.plaintexts == messages
     assert list(result.rejected) == ["participant 'org-c' (share 3)"]
     assert "org-c" not in result.used
+    # an invalid partial, then a valid one from the same holder: it decrypted, and is not
+    # also listed as refused (the round log named it in both lists)
+    again = combine(key, ciphertexts, [bad, partials[2], partials[3], partials[4]])
+    assert again.plaintexts == messages and again.rejected == {}
     # without one, it fails and still names the cheater
     with pytest.raises(CryptoError, match="org-c") as error:
         combine(key, ciphertexts, [partials[0], bad, partials[4]])
