@@ -357,6 +357,13 @@ class RecordLevelHook:
 _SEALED_RECORD_FIELDS = ("mode", "accountant", "rounds_completed")
 
 
+#: why an encrypted participant stopped, as the coordinator may read it: the budget message's
+#: ε figures would give away its steps per round, ⌈n/B⌉, as the spend report would (a review
+#: recovered every org's from the round log); they stay in the org's own ledger
+SEALED_BUDGET_REASON = ("its privacy budget is spent (the figures stay in its own privacy "
+                        "ledger)")
+
+
 def sealed_privacy_report(report: Mapping[str, Any]) -> dict[str, Any]:
     """What an encrypted update may tell the coordinator about its privacy spend: that it
     trained under record-level DP, not figures that follow from how many records it has."""
@@ -756,18 +763,34 @@ def check_client_level_weighting(strategy: Strategy, privacy: Mapping[str, Any],
     (``Strategy()``: the decrypted mean divides the sum by the number of contributors).
     """
     planned: dict[str, int] = {}
+    sum_noise: dict[str, float] = {}  # σ·C: the std of the sum's noise each org's account assumes
     for pid, item in privacy.items():
         if isinstance(item, Mapping):
             mode, in_sum = item.get("mode"), item.get("participants_in_sum")
+            multiplier, clip = item.get("noise_multiplier"), item.get("clip_norm")
         else:
             mode = getattr(item, "mode", None)
             plan = getattr(getattr(item, "engine", None), "plan", None)
             in_sum = getattr(plan, "participants_in_sum", None)
+            multiplier = getattr(plan, "noise_multiplier", None)
+            clip = getattr(plan, "clip_norm", None)
         if mode == "client":
             planned[pid] = int(in_sum or 1)
+            if multiplier is not None and clip is not None:
+                sum_noise[pid] = float(multiplier) * float(clip)
     if not planned:
         return
     noisy = sorted(planned)
+    if sum_noise and max(sum_noise.values()) > min(sum_noise.values()) * (1 + 1e-9):
+        # each org adds σ·C/√m; an org planned with a smaller σ·C (one that joined at a
+        # restart with fewer rounds planned) puts less noise into every sum it is in than the
+        # others' ledgers assume (a review: std 4.45 where 5.32 was assumed; ε 5.07, not 4.0)
+        listed = ", ".join(f"{pid} {value:.4g}" for pid, value in sorted(sum_noise.items()))
+        raise ConfigError(
+            f"participants planned different client-level DP noise (σ·C: {listed}); a sum "
+            "holding the smaller shares carries less noise than the others' privacy accounts "
+            "assume. Plan every participant of a federation alike (the same rounds, ε, δ, "
+            "clip bound and participants_in_sum), also one that joins later")
     if encrypted:
         if type(strategy).weight is Strategy.weight:
             return

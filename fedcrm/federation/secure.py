@@ -74,7 +74,11 @@ from fedcrm.errors import AggregationError, ConfigError, CryptoError, PrivacyBud
 from fedcrm.federation.config import TrainingConfig
 from fedcrm.federation.coordinator import Coordinator, EncryptedRound, RoundRecord
 from fedcrm.federation.participant import Participant, Update
-from fedcrm.federation.privacy import check_client_level_weighting, sealed_privacy_report
+from fedcrm.federation.privacy import (
+    SEALED_BUDGET_REASON,
+    check_client_level_weighting,
+    sealed_privacy_report,
+)
 from fedcrm.federation.strategies import CoordinateMedian, RoundPlan, Strategy, TrimmedMean
 
 #: what a client raises when it cannot be reached (a dropout, not a bug)
@@ -533,9 +537,9 @@ class SecureCoordinator(Coordinator):
                 sealed = self.clients[pid].contribute(self.parameters, round_number,
                                                       prox_mu=self._prox_mu(plan),
                                                       strategy=self.strategy)
-            except PrivacyBudgetExceeded as exc:
+            except PrivacyBudgetExceeded:
                 participant.active = False
-                dropped[pid] = str(exc)
+                dropped[pid] = SEALED_BUDGET_REASON
                 continue
             except UNREACHABLE as exc:
                 dropped[pid] = f"dropped out before sending its update: {exc}"

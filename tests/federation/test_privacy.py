@@ -368,6 +368,29 @@ def test_client_level_federation_releases_only_noisy_sums(tmp_path: Path) -> Non
                                                     "org2": (8.0, 1e-2)}, config)
 
 
+def test_participants_planned_with_different_client_level_noise_are_refused(
+        tmp_path: Path) -> None:
+    # orgs restored with σ planned for many rounds and one planned afresh for few: sums with
+    # the new org's smaller share carried less noise than the others' ledgers assume (a
+    # review: std 4.45 where 5.32 was assumed; ε 5.07 recorded as 4.0)
+    config = CONFIG.model_copy(update={"validation_tolerance": 1.0, "max_update_norm": 1.0,
+                                       "rounds": 12})
+    state, ledger = tmp_path / "state", tmp_path / "ledger.jsonl"
+    first = federation(config)
+    attach_client_level_dp(first, (4.0, 1e-2), config, ledger, state_dir=state)
+    Coordinator(first, DPFedAvg(3, 3), config, server_side_clipping=False).run_round(0)
+    shorter = config.model_copy(update={"rounds": 2})
+    again = [*federation(shorter), Participant("org3", logistic_org(200, 0.0, seed=3),
+                                               config=shorter)]
+    hooks = attach_client_level_dp(again, (4.0, 1e-2), shorter, ledger, state_dir=state,
+                                   participants_in_sum=3)
+    sigma_c = {pid: h.engine.plan.noise_multiplier * h.engine.plan.clip_norm
+               for pid, h in hooks.items()}
+    assert sigma_c["org3"] < sigma_c["org0"] == sigma_c["org1"]
+    with pytest.raises(ConfigError, match=r"different client-level DP noise \(σ·C: org0 "):
+        Coordinator(again, DPFedAvg(3, 3), shorter, server_side_clipping=False)
+
+
 def test_client_level_dp_refuses_aggregation_its_accounting_does_not_cover() -> None:
     # a weighted mean scales the heaviest org's update above its noise: its real ε would
     # exceed what its ledger records (a reviewer measured ε 1.77 for a budget of 1 with FedAvg)

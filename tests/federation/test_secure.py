@@ -708,6 +708,23 @@ def test_the_encrypted_round_log_leaves_out_record_level_dp_figures_that_reveal_
         assert report == {"mode": "record", "accountant": "rdp", "rounds_completed": 1}
 
 
+def test_an_encrypted_org_out_of_budget_is_dropped_without_its_epsilon_figures(
+        keys4: FederationKeys) -> None:
+    # the budget message's spent and projected ε gave away ⌈n/B⌉ as the sealed report would
+    # (a review recovered every org's from the round log)
+    from fedcrm.federation.privacy import SEALED_BUDGET_REASON, attach_record_level_dp
+
+    config = CONFIG.model_copy(update={"rounds": 1})
+    participants = make_participants(config=config)
+    attach_record_level_dp(participants, (8.0, 1e-5), config, accountant="rdp")
+    coordinator = SecureCoordinator(participants, FedAvg(), config,
+                                    secure=SecureAggregation(keys4))
+    coordinator.run_round(0)
+    record = coordinator.run_round(1)  # one round more than planned: every org is spent
+    assert sorted(record.dropped) == sorted(p.participant_id for p in participants)
+    assert set(record.dropped.values()) == {SEALED_BUDGET_REASON}
+
+
 @pytest.mark.parametrize(("value", "ceiling"), [
     (1.0, 1.0), (3.0, 4.0), (1024.0, 1024.0), (1025.0, 2048.0), (0.3, 0.5),
     # one float step above a power of two: log2 rounded it down to 4 and the ceiling was 16,

@@ -57,7 +57,11 @@ from fedcrm.federation.backends.records import (
     to_json,
 )
 from fedcrm.federation.participant import Participant, ParticipantData
-from fedcrm.federation.privacy import attach_record_level_dp, sealed_privacy_report
+from fedcrm.federation.privacy import (
+    SEALED_BUDGET_REASON,
+    attach_record_level_dp,
+    sealed_privacy_report,
+)
 from fedcrm.federation.secure import _power_of_two_ceiling, participant_weight
 from fedcrm.federation.settings import FederationConfig
 
@@ -462,8 +466,8 @@ class NodeAgent:
         try:
             update = self.participant.train(parameters, round_number,
                                             prox_mu=float(fields["prox_mu"]))
-        except PrivacyBudgetExceeded as exc:
-            return pack({"accepted": True, "dropped": str(exc)})
+        except PrivacyBudgetExceeded:
+            return pack({"accepted": True, "dropped": SEALED_BUDGET_REASON})
         weight = float(self.resources.config.strategy.build().weight(update))
         message = encryptor.encrypt(update.delta, weight, round_number,
                                     model=model_digest(parameters)).to_bytes()
