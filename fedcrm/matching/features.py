@@ -252,6 +252,13 @@ class SideIndex:
         )
 
 
+def side_texts(side: Side) -> list[str]:
+    """Every text of ``side`` that :func:`build_index` or its :class:`SideIndex` may embed:
+    its names (or its label's normal form), label, context and description."""
+    return [*(side.names or [normalise(side.label)]), side.label, side.context,
+            side.description or side.context]
+
+
 def build_index(sides: list[Side], embedder: Embedder) -> SideIndex:
     """Embed every side's label, first name and context (deduplicated texts); every name and
     the descriptions are embedded when first used as a target (:class:`SideIndex`)."""
