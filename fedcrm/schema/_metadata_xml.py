@@ -341,10 +341,22 @@ def _resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
     summarised child field's kind (``sum``, ``min``, ``max``: the first or last date of a
     child's dates is a date). Without this the matcher saw "Customer since" computed as the
     ``min`` of order dates as a number and abstained. A summarised field not in the org
-    (another package's, or a typo) leaves the kind a number.
+    (another package's, or a typo) leaves the kind a number. A roll-up of a roll-up takes the
+    kind its source resolved to (passes repeat until nothing changes).
     """
+    for _ in range(len(objects) + 1):  # a chain resolves one link a pass; cycles stay numbers
+        objects, changed = _resolve_rollup_kinds_once(objects)
+        if not changed:
+            break
+    return objects
+
+
+def _resolve_rollup_kinds_once(objects: list[SObjectSchema]
+                               ) -> tuple[list[SObjectSchema], bool]:
+    """One pass of :func:`_resolve_rollup_kinds`: the objects, and whether a kind changed."""
     by_name = {o.api_name.lower(): o for o in objects}
     resolved = []
+    any_change = False
     for sobject in objects:
         fields = list(sobject.fields)
         changed = False
@@ -364,7 +376,8 @@ def _resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
                 changed = True
         resolved.append(sobject.model_copy(update={"fields": tuple(fields)}) if changed
                         else sobject)
-    return resolved
+        any_change |= changed
+    return resolved, any_change
 
 
 #: file names of global and standard value sets in sfdx source and a Metadata API retrieve:

@@ -74,6 +74,9 @@ DESCRIBE_TYPES: dict[str, DataKind] = {
     "anytype": DataKind.ANY,
     "complexvalue": DataKind.JSON,
     "json": DataKind.JSON,
+    # Knowledge: <Article>__DataCategorySelection.DataCategoryGroupName, a category group's
+    # name (Apex Schema.DisplayType.DATACATEGORYGROUPREFERENCE)
+    "datacategorygroupreference": DataKind.TEXT,
 }
 
 #: The long-text threshold: Salesforce's plain TextArea holds at most 255 characters.

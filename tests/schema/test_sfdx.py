@@ -9,6 +9,7 @@ from fedcrm.schema import DataKind, load_sfdx
 from tests.schema._builders import (
     custom_field_xml,
     global_value_set_xml,
+    mdapi_field,
     standard_value_set_xml,
     value_set_field_extra,
     write_sfdx_field,
@@ -263,3 +264,60 @@ def test_standard_picklists_take_their_standard_value_sets_values(tmp_path: Path
         assert [v.value for v in schema["Lead"].field("Rating").picklist_values] == [
             "Hot", "Warm", "Cold"]
         assert schema["Lead"].field("Region__c").picklist_values == ()
+
+
+def test_fields_declared_inline_in_the_object_file_are_loaded(tmp_path: Path) -> None:
+    # an object file converted from the Metadata API may keep its <fields>: they were lost
+    write_sfdx_field(tmp_path / "force-app", "Invoice__c", "Amount__c", type_="Currency")
+    meta = tmp_path / "force-app" / "objects" / "Invoice__c" / "Invoice__c.object-meta.xml"
+    meta.write_text(
+        '<?xml version="1.0"?><CustomObject xmlns="http://soap.sforce.com/2006/04/metadata">'
+        f"<label>Invoice</label>{mdapi_field('Due_Date__c', 'Date', 'Due date')}"
+        "<nameField><label>Invoice Number</label><type>AutoNumber</type></nameField>"
+        "</CustomObject>")
+    invoice = load_schema(tmp_path, org_id="acme")["Invoice__c"]
+    assert {f.api_name for f in invoice.fields} == {"Amount__c", "Due_Date__c", "Name"}
+    assert invoice["Due_Date__c"].kind is DataKind.DATE
+    # declared inline and in a field file: one definition too many, named
+    meta.write_text(meta.read_text().replace("Due_Date__c", "Amount__c"))
+    with pytest.raises(SchemaError, match="Amount__c.*defined twice"):
+        load_schema(tmp_path)
+
+
+def test_a_roll_up_of_a_roll_up_takes_the_kind_its_source_resolves_to(tmp_path: Path) -> None:
+    # the second link kept kind number: its source was still a number when it was looked at
+    root = tmp_path / "force-app"
+
+    def summary(sobject: str, name: str, operation: str, source: str) -> None:
+        child = source.split(".")[0]
+        write_sfdx_field(root, sobject, name, type_="Summary", extra=(
+            f"<summaryForeignKey>{child}.Parent__c</summaryForeignKey>"
+            f"<summaryOperation>{operation}</summaryOperation>"
+            f"<summarizedField>{source}</summarizedField>"))
+
+    write_sfdx_field(root, "Line__c", "Amount__c", type_="Currency")
+    write_sfdx_field(root, "Line__c", "Ordered_On__c", type_="Date")
+    summary("Invoice__c", "Total__c", "sum", "Line__c.Amount__c")
+    summary("Invoice__c", "First_Order__c", "min", "Line__c.Ordered_On__c")
+    summary("Account", "Total_Invoiced__c", "sum", "Invoice__c.Total__c")
+    summary("Account", "Customer_Since__c", "min", "Invoice__c.First_Order__c")
+    summary("Account", "Invoices__c", "count", "Invoice__c.Total__c")
+    schema = load_schema(tmp_path, org_id="acme")
+    assert schema["Invoice__c"]["Total__c"].kind is DataKind.CURRENCY
+    assert schema["Account"]["Total_Invoiced__c"].kind is DataKind.CURRENCY
+    assert schema["Account"]["Customer_Since__c"].kind is DataKind.DATE
+    assert schema["Account"]["Invoices__c"].kind is DataKind.NUMBER  # a count
+
+
+def test_a_knowledge_data_category_field_in_describe_output_is_text() -> None:
+    # an org with Knowledge: strict loading refused its whole describe dump
+    from fedcrm.schema import load_describe
+
+    selection = {"name": "FAQ__DataCategorySelection", "label": "FAQ Data Category",
+                 "custom": False, "fields": [
+                     {"name": "Id", "label": "Id", "type": "id"},
+                     {"name": "DataCategoryGroupName", "label": "Data Category Group",
+                      "type": "datacategorygroupreference"}]}
+    schema = load_describe([selection], org_id="kb")
+    field = schema["FAQ__DataCategorySelection"]["DataCategoryGroupName"]
+    assert field.kind is DataKind.TEXT
