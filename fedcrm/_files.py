@@ -106,7 +106,8 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes, *,
 def locked_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``folder`` itself (POSIX ``flock`` on the folder,
     so no lock file is left in it; Windows runs unlocked) for a read-merge-write of files
-    in it: two writers that both take it cannot interleave and lose each other's changes."""
+    in it: two writers that both take it cannot interleave and lose each other's changes.
+    Not re-entrant: taking it again in the same process while it is held waits forever."""
     if fcntl is None:
         yield
         return

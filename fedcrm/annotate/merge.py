@@ -181,6 +181,8 @@ def merge_answers(
     stamp = now or utc_now()
     problems: list[str] = []
     chosen: dict[tuple[str, tuple[str, str]], tuple[Answer, FieldLabel]] = {}
+    #: fields answered alike in several rows: every annotator and note, in order
+    agreed: dict[tuple[str, tuple[str, str]], tuple[list[str], list[str]]] = {}
     for answer in answers:
         where = answer.where or f"{answer.org} {answer.object}.{answer.field}"
         if not _SAFE_ORG.match(answer.org):
@@ -264,11 +266,18 @@ def merge_answers(
                     f"{_describe(earlier.concept, earlier.group)} at {first.where}; keep one"
                 )
             else:  # annotators who agree share the label: credit each, keep every note
-                chosen[key] = (first, earlier.model_copy(update={
-                    "annotator": _joined(earlier.annotator, label.annotator, ", "),
-                    "note": _joined(earlier.note, label.note, " | ") or None}))
+                who, notes = agreed.setdefault(key, ([earlier.annotator],
+                                                     [earlier.note] if earlier.note else []))
+                if label.annotator not in who:
+                    who.append(label.annotator)
+                if label.note and label.note not in notes:
+                    notes.append(label.note)
             continue
         chosen[key] = (answer, label)
+    for key, (who, notes) in agreed.items():
+        first, label = chosen[key]
+        chosen[key] = (first, label.model_copy(update={
+            "annotator": ", ".join(who), "note": " | ".join(notes) or None}))
     if problems:
         raise MappingError(f"{len(problems)} invalid answer(s); nothing was imported:\n  "
                            + _listing(problems))
@@ -535,12 +544,6 @@ def import_review_labels(
                                    replaced=report.replaced, unchanged=report.unchanged,
                                    actor=exported_by)
     return report
-
-
-def _joined(first: str | None, second: str | None, joiner: str) -> str:
-    """``first`` and ``second`` joined, each part once (``a, b`` and ``b`` give ``a, b``)."""
-    parts = [part for text in (first, second) if text for part in text.split(joiner)]
-    return joiner.join(dict.fromkeys(parts))
 
 
 def _review_answer(label: FieldLabel, where: str) -> Answer:

@@ -204,32 +204,32 @@ def _raw_custom(values: pd.Series, meta: FieldMeta) -> pd.Series:
     return values.astype("string").str.strip()
 
 
-_CASE_SAFE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_EIGHTEEN = re.compile(r"[a-zA-Z0-9]{15}[A-Z0-5]{3}")
-
-
-def _fifteen(value: str) -> str:
-    """An 18-character Salesforce id as its 15-character form, when its last three characters
-    are the case-safe checksum of the first fifteen (each a 5-bit number, one bit per
-    character of a 5-character chunk that is an upper-case letter, indexing A-Z0-5; the
-    Salesforce "What is a Salesforce ID" knowledge article); anything else unchanged."""
-    if not _EIGHTEEN.fullmatch(value):
-        return value
-    for chunk in range(3):
-        bits = sum(1 << i for i, char in enumerate(value[chunk * 5: chunk * 5 + 5])
-                   if "A" <= char <= "Z")
-        if value[15 + chunk] != _CASE_SAFE_SUFFIX[bits]:
-            return value
-    return value[:15]
+_CASE_SAFE_SUFFIX = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", dtype=np.uint8)
+_EIGHTEEN = r"[a-zA-Z0-9]{15}[A-Z0-5]{3}"
 
 
 def record_ids(values: pd.Series) -> pd.Series:
     """Record ids in one form: 18-character Salesforce ids (Data Loader, the API) become their
     15-character form (reports), so a child's lookup written one way still meets its parent's
     Id written the other (a report export next to a Data Loader export joined nothing: every
-    roll-up 0, every deal without its account). Other values stay as they are."""
+    roll-up 0, every deal without its account). An 18-character value is shortened only when
+    its last three characters are the case-safe checksum of the first fifteen (each a 5-bit
+    number, one bit per character of a 5-character chunk that is an upper-case letter,
+    indexing A-Z0-5; the Salesforce "What is a Salesforce ID" knowledge article). Other
+    values stay as they are (stripped)."""
     text = values.astype("string").str.strip()
-    return text.map(lambda v: _fifteen(v) if isinstance(v, str) else v).astype("string")
+    candidates = text.str.fullmatch(_EIGHTEEN).fillna(False).astype(bool)
+    if not candidates.any():
+        return text
+    chosen = text[candidates]
+    chars = np.frombuffer("".join(chosen.tolist()).encode("ascii"),
+                          dtype=np.uint8).reshape(-1, 18)
+    upper = (chars[:, :15] >= ord("A")) & (chars[:, :15] <= ord("Z"))
+    bits = upper.reshape(-1, 3, 5).astype(np.int64) @ (1 << np.arange(5))
+    valid = (_CASE_SAFE_SUFFIX[bits] == chars[:, 15:]).all(axis=1)
+    result = text.copy()
+    result[chosen.index[valid]] = chosen[valid].str[:15]
+    return result
 
 
 def canonicalize(
@@ -307,8 +307,9 @@ def canonicalize(
         ids = record_ids(frame[id_column])
         if ids.duplicated().any():
             raise FeatureError(f"org {org_id}: {object_name} Id column names one record twice "
-                               "(once with 15 and once with 18 characters?); every record "
-                               "needs its own Id")
+                               "once spaces are trimmed and 18-character ids shortened to 15 "
+                               "(the same record exported both ways?); every record needs its "
+                               "own Id")
         columns: dict[str, pd.Series] = {ID_COLUMN: ids}
         used = {id_column}
         confidence: dict[str, float] = {}

@@ -52,11 +52,12 @@ _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1
 # (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}  # ¥ (JPY or CNY) and $ are ambiguous
-#: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd"), optionally with a
-#: currency symbol or code; lower-case "m" is left alone (metres, minutes)
+#: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd", "EUR 250k", "(250k)"),
+#: optionally with a currency symbol or an upper-case code; lower-case "m" is left alone
+#: (metres, minutes), and so is "100 Mbps"
 _MAGNITUDE_SUFFIX = re.compile(
-    r"[-+]?[$€£₹]?\s*\d[\d.,]*\s*(?:[kK]|M|(?i:mio|mrd|bn|tsd|thousands?|millions?|"
-    r"billions?)\.?)\s*(?:[$€£₹]|[A-Za-z]{3})?")
+    r"\(?\s*[-+]?\s*(?:[$€£₹]|[A-Z]{3})?\s*\d[\d.,]*\s*(?:[kK]|M|(?i:mio|mrd|bn|tsd|"
+    r"thousands?|millions?|billions?)\.?)\s*(?:[$€£₹]|[A-Z]{3})?\s*\)?")
 #: thousands prefixes of one token for scale and currency: "kEUR", "TEUR" (Tausend Euro),
 #: "MilesUSD" (see :func:`_scaled_currency`)
 _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
@@ -252,25 +253,54 @@ def parse_booleans(values: pd.Series) -> pd.Series:
 _DATE_FORMATS = ("ISO8601", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y",
                  "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M",
                  "%m/%d/%Y %I:%M %p")
-#: (day first, month first) pairs of :data:`_DATE_FORMATS` that can read one value two ways
-_DAY_MONTH_PAIRS = (("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y"),
-                    ("%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"))
+#: day-first formats of :data:`_DATE_FORMATS` → the month-first format that can read the same
+#: text another way
+_MONTH_FIRST = {"%d/%m/%Y": "%m/%d/%Y", "%d-%m-%Y": "%m-%d-%Y",
+                "%d/%m/%Y %H:%M": "%m/%d/%Y %H:%M"}
 
 
-def day_month_ambiguous(values: pd.Series) -> bool:
-    """Whether :func:`parse_dates` read ``values`` day first only because no day in them is
-    above 12: the month-first reading takes as many values and gives other dates."""
-    if pd.api.types.is_datetime64_any_dtype(values):
+def day_month_ambiguous(values: pd.Series, date_format: str) -> bool:
+    """Whether ``values``, read in full with the day-first ``date_format`` (as
+    :func:`read_dates` chose it), read in full month first too, as other dates: no day in
+    them is above 12, so the order is a guess."""
+    partner = _MONTH_FIRST.get(date_format)
+    if partner is None or pd.api.types.is_datetime64_any_dtype(values):
         return False
     text = values.astype("string").str.strip()
-    for day_first, month_first in _DAY_MONTH_PAIRS:
-        one = pd.to_datetime(text, errors="coerce", format=day_first)
-        if one.notna().sum() == 0:
-            continue
-        other = pd.to_datetime(text, errors="coerce", format=month_first)
-        if one.notna().sum() == other.notna().sum() and not one.equals(other):
-            return True
-    return False
+    present = int((text.notna() & (text != "")).sum())
+    day_first = pd.to_datetime(text, errors="coerce", format=date_format)
+    if present == 0 or int(day_first.notna().sum()) < present:
+        return False
+    month_first = pd.to_datetime(text, errors="coerce", format=partner)
+    return int(month_first.notna().sum()) == present and not day_first.equals(month_first)
+
+
+def read_dates(values: pd.Series, *, date_only: bool = False) -> tuple[pd.Series, str]:
+    """:func:`parse_dates`, and the format of :data:`_DATE_FORMATS` that read the text
+    (``""`` for values that were dates already)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        converted = pd.to_datetime(values, errors="coerce")
+        if converted.dt.tz is not None:
+            # tz_convert(None) goes to UTC first; tz_localize(None) keeps the local wall time
+            converted = (converted.dt.tz_localize(None) if date_only
+                         else converted.dt.tz_convert(None))
+        return (converted.dt.normalize() if date_only else converted), ""
+    text = values.astype("string").str.strip()
+    if date_only:
+        # the day as written: drop an ISO time and offset before parsing in UTC
+        text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]\S.*$", r"\1", regex=True)
+    present = int((text.notna() & (text != "")).sum())
+    best: pd.Series | None = None
+    chosen = ""
+    for date_format in _DATE_FORMATS:
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format=date_format)
+        if best is None or parsed.notna().sum() > best.notna().sum():
+            best, chosen = parsed, date_format
+        if int(best.notna().sum()) >= present:
+            break  # every value read: a later format could only tie, and a tie keeps the first
+    assert best is not None
+    naive = best.dt.tz_localize(None)
+    return (naive.dt.normalize() if date_only else naive), chosen
 
 
 def parse_dates(values: pd.Series, *, date_only: bool = False) -> pd.Series:
@@ -280,25 +310,7 @@ def parse_dates(values: pd.Series, *, date_only: bool = False) -> pd.Series:
     midnight. A time-zone-aware ``2024-03-01 00:00+01:00`` stays 1 March; converting it to
     UTC first, as a date-time is, would move it to 29 February.
     """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        converted = pd.to_datetime(values, errors="coerce")
-        if converted.dt.tz is not None:
-            # tz_convert(None) goes to UTC first; tz_localize(None) keeps the local wall time
-            converted = (converted.dt.tz_localize(None) if date_only
-                         else converted.dt.tz_convert(None))
-        return converted.dt.normalize() if date_only else converted
-    text = values.astype("string").str.strip()
-    if date_only:
-        # the day as written: drop an ISO time and offset before parsing in UTC
-        text = text.str.replace(r"^(\d{4}-\d{2}-\d{2})[T ]\S.*$", r"\1", regex=True)
-    best: pd.Series | None = None
-    for date_format in _DATE_FORMATS:
-        parsed = pd.to_datetime(text, errors="coerce", utc=True, format=date_format)
-        if best is None or parsed.notna().sum() > best.notna().sum():
-            best = parsed
-    assert best is not None
-    naive = best.dt.tz_localize(None)
-    return naive.dt.normalize() if date_only else naive
+    return read_dates(values, date_only=date_only)[0]
 
 
 def numeric_scale(
@@ -414,8 +426,8 @@ def convert_field(
     elif family == "boolean":
         converted = parse_booleans(values)
     elif family == "temporal":
-        converted = parse_dates(values, date_only=concept.kind is DataKind.DATE)
-        if day_month_ambiguous(values):
+        converted, date_format = read_dates(values, date_only=concept.kind is DataKind.DATE)
+        if day_month_ambiguous(values, date_format):
             note = ("day and month order ambiguous (no day above 12): read day first "
                     "(03/09/2024 as 3 September); export ISO dates (2024-09-03) to be sure")
     elif family == "categorical" and concept.value_set:

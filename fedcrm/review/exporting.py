@@ -288,16 +288,20 @@ def export_labels(
         raise ConfigError(f"{root} is not an annotations folder (no sources.yaml in it); give "
                           "the annotations folder the labels belong to")
     files = _WrittenFiles()
-    try:
-        # one transaction (on SQLite the write lock) from reading the decisions to the audit
-        # entry: two label exports cannot interleave their read-merge-write of one file, and
-        # files and audit entry stand or fall together; the folder's lock keeps `fedcrm
-        # annotate import` (which takes it too) from interleaving with it
-        with locked_folder(root), store.session() as session:
-            return _labels_in(session, root, files, replace=replace, exported_by=exported_by)
-    except BaseException as exc:
-        files.undo(exc)
-        raise
+    # the folder's lock keeps `fedcrm annotate import` (which takes it too) from interleaving
+    # with the read-merge-write, and from slipping in before a failed export's files are put
+    # back (the undo runs under the lock)
+    with locked_folder(root):
+        try:
+            # one transaction (on SQLite the write lock) from reading the decisions to the
+            # audit entry: two label exports cannot interleave their read-merge-write of one
+            # file, and files and audit entry stand or fall together
+            with store.session() as session:
+                return _labels_in(session, root, files, replace=replace,
+                                  exported_by=exported_by)
+        except BaseException as exc:
+            files.undo(exc)
+            raise
 
 
 def decided_labels(session: Session) -> dict[str, list[FieldLabel]]:

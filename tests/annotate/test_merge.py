@@ -430,6 +430,14 @@ def test_annotators_who_agree_on_a_field_are_both_credited(folder: Path,
     (label,) = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
                 if lab.field == "cancelled_on__c"]
     assert (label.annotator, label.note) == ("ana, bo", "from billing | checked the picklist")
+    # names and notes that hold the separators are kept whole ("Doe, Jane" and "Doe, John")
+    merge_answers(
+        [answer("LEGACY_ID__C", None, annotator="Doe, Jane", note="old | id"),
+         answer("LEGACY_ID__C", None, annotator="Doe, John", line=2, note="id")],
+        folder, ontology=ontology, now=NOW, round=1)
+    (legacy,) = [lab for lab in read_labels(folder / "labels" / "gamma.jsonl")
+                 if lab.field.lower() == "legacy_id__c"]
+    assert (legacy.annotator, legacy.note) == ("Doe, Jane, Doe, John", "old | id | id")
 
 
 def test_an_import_waits_for_the_folders_lock(folder: Path, ontology: Ontology) -> None:

@@ -279,6 +279,10 @@ def test_a_minus_sign_and_magnitude_suffixes_are_not_dropped_silently() -> None:
     assert parsed[0] == -5.0
     assert parsed[1:7].isna().all()  # unparsed: the conversion counts them
     assert parsed[7:].tolist() == [12.0, 12.0, 5.0]
+    # with a currency code before the number, or in accounting brackets, too; a unit in lower
+    # case after an M is no magnitude
+    more = parse_numbers(pd.Series(["EUR 250k", "USD 1.5M", "(250k)", "100 Mbps", "(500)"]))
+    assert more[:3].isna().all() and more[3:].tolist() == [100.0, -500.0]
 
 
 def test_percentages_written_with_a_sign_are_not_taken_for_fractions(
@@ -317,6 +321,11 @@ def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontolog
     _, clear = convert_field(pd.Series(["13/11/2024", "03/09/2024"]), field, churn_date,
                              ontology)
     assert clear.note == ""
+    # neither a mostly-ISO column with one other date nor a column whose dates each read only
+    # one way is "ambiguous"
+    for values in (["2024-01-02", "2024-02-03", "01/02/2024"], ["13/01/2024", "01/13/2024"]):
+        _, other = convert_field(pd.Series(values), field, churn_date, ontology)
+        assert "ambiguous" not in other.note, values
 
 
 def test_an_amount_in_cents_is_divided_by_100(ontology: Ontology) -> None:

@@ -5,6 +5,7 @@ they were)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from fedcrm.errors import ConfigError
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.review import Action, ReviewStore
+from fedcrm.review import store as store_module
 from fedcrm.review.exporting import approved_target
 from fedcrm.review.tables import ApprovedExport
 
@@ -106,6 +108,41 @@ def test_a_failed_re_export_restores_the_files_it_replaced(
     assert files_under(tmp_path) == ["m.json", "m.provenance.json"]
     assert [d["version"] for d in event_details(store, "export")] == [1]
     assert exports_recorded(store) == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX flock")
+def test_a_failed_label_export_is_undone_under_the_folders_lock(
+        store: ReviewStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the undo ran after the lock was released: an import could merge into the half-written
+    # file in between and lose its labels when the old file was put back
+    import fcntl
+
+    from fedcrm.review import exporting
+
+    decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
+    folder = annotations_folder(tmp_path / "annotations")
+    held: list[bool] = []
+    undo = exporting._WrittenFiles.undo
+
+    def checking_undo(self: object, exc: BaseException) -> None:
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append(False)
+        except BlockingIOError:
+            held.append(True)
+        finally:
+            os.close(descriptor)
+        undo(self, exc)  # type: ignore[arg-type]
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(exporting._WrittenFiles, "undo", checking_undo)
+    monkeypatch.setattr(store_module._ReviewSession, "flush", failing)
+    with pytest.raises(RuntimeError):
+        store.export_labels(folder)
+    assert held == [True]
 
 
 def test_label_export_into_a_file_is_refused(store: ReviewStore, tmp_path: Path) -> None:
