@@ -366,6 +366,8 @@ def _power_of_two_ceiling(value: float) -> float:
     """The smallest power of two ≥ ``value`` (so a published bound shows only magnitude).
     Exact: ``math.frexp`` splits off the binary exponent, where ``log2`` rounds a value one
     float step above a power of two down to it."""
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"a weight ceiling needs a finite weight > 0, got {value!r}")
     mantissa, exponent = math.frexp(value)  # value = mantissa · 2**exponent, 0.5 ≤ mantissa < 1
     return math.ldexp(1.0, exponent - 1 if mantissa == 0.5 else exponent)
 

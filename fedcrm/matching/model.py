@@ -700,12 +700,21 @@ class FieldMatcher:
         of 39 custom blocks of the real orgs (a review). One sorted call gives every text the
         same batch whatever the order of the orgs (in a process whose embedding cache does not
         hold them yet)."""
+        aligning = self.pair_model_ is not None and len({s.org_id for s in schemas}) >= 2
         texts: set[str] = set()
         for schema in schemas:
-            for oi, fi in {*self._learnable_fields(schema), *self._alignable_fields(schema)}:
+            for oi, fi in self._learnable_fields(schema):
                 sobject = schema.objects[oi]
-                texts.update(side_texts(field_side(sobject, sobject.fields[fi],
-                                                   schema.org_id)))
+                side = field_side(sobject, sobject.fields[fi], schema.org_id)
+                # what a query needs (build_index); every name and the description only
+                # as an alignment target
+                texts.update([(side.names or [normalise(side.label)])[0], side.label,
+                              side.context])
+            if aligning:
+                for oi, fi in self._alignable_fields(schema):
+                    sobject = schema.objects[oi]
+                    texts.update(side_texts(field_side(sobject, sobject.fields[fi],
+                                                       schema.org_id)))
         if texts:
             self.embedder.encode(sorted(texts))
 
@@ -1113,11 +1122,10 @@ def _greedy_groups(
                 parent[b] = a
                 members[a] |= members.pop(b)
     join = threshold if join_threshold is None else join_threshold
-    ordered = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    items = list(scores.items())
     if names is not None:  # stable sorts: by names first, then by score (descending)
-        ordered = sorted(sorted(scores.items(),
-                                key=lambda item: sorted((names[item[0][0]], names[item[0][1]]))),
-                         key=lambda item: item[1], reverse=True)
+        items.sort(key=lambda item: sorted((names[item[0][0]], names[item[0][1]])))
+    ordered = sorted(items, key=lambda item: item[1], reverse=True)
     for (a, b), score in ordered:
         if score[0] < min(threshold, join):
             break

@@ -734,3 +734,9 @@ def test_an_encrypted_org_out_of_budget_is_dropped_without_its_epsilon_figures(
 def test_the_published_weight_ceiling_is_the_next_power_of_two(value: float,
                                                                ceiling: float) -> None:
     assert _power_of_two_ceiling(value) == ceiling
+
+
+@pytest.mark.parametrize("value", [0.0, -3.0, float("inf"), float("nan")])
+def test_a_weight_ceiling_needs_a_finite_positive_weight(value: float) -> None:
+    with pytest.raises(ConfigError, match="finite weight > 0"):
+        _power_of_two_ceiling(value)
