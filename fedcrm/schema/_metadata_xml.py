@@ -285,6 +285,23 @@ def parse_custom_field(
         return None
 
 
+def add_inline_fields(root: Element, fields: dict[str, FieldMeta], *, path: Path, sobject: str,
+                      log: ProblemLog) -> None:
+    """Add the ``<fields>`` elements of an object file (Metadata API; an sfdx object file may
+    keep them too) to ``fields`` (lower-cased API name → field); a field already there is
+    named as defined twice and skipped."""
+    for element in children(root, "fields"):
+        field = parse_custom_field(element, path=path, sobject=sobject, log=log)
+        if field is None:
+            continue
+        key = field.api_name.lower()
+        if key in fields:
+            log.problem("field defined twice in this file; keep one <fields> element",
+                        path=path, sobject=sobject, field=field.api_name)
+            continue
+        fields[key] = field
+
+
 def parse_name_field(element: Element, *, path: Path, sobject: str) -> FieldMeta | None:
     """The ``Name`` field a custom object declares in ``<nameField>``, if any."""
     for name_field in children(element, "nameField"):

@@ -8,12 +8,11 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
+    add_inline_fields,
     build_object,
-    children,
     complete_objects,
     is_value_set_file,
     object_attributes,
-    parse_custom_field,
     parse_name_field,
     parse_xml_file,
 )
@@ -79,20 +78,7 @@ def _load_object_file(file: Path, name: str, log: ProblemLog) -> SObjectSchema |
         log.problem(exc.reason, path=file, sobject=name)
         return None
     fields: dict[str, FieldMeta] = {}
-    for element in children(root, "fields"):
-        field = parse_custom_field(element, path=file, sobject=name, log=log)
-        if field is None:
-            continue
-        key = field.api_name.lower()
-        if key in fields:
-            log.problem(
-                "field defined twice in this file; keep one <fields> element",
-                path=file,
-                sobject=name,
-                field=field.api_name,
-            )
-            continue
-        fields[key] = field
+    add_inline_fields(root, fields, path=file, sobject=name, log=log)
     name_field = parse_name_field(root, path=file, sobject=name)
     if name_field is not None:
         fields.setdefault("name", name_field)

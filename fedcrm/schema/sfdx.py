@@ -9,8 +9,8 @@ from pathlib import Path
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import folder_org_id, walk_files
 from fedcrm.schema._metadata_xml import (
+    add_inline_fields,
     build_object,
-    children,
     complete_objects,
     is_value_set_file,
     object_attributes,
@@ -116,16 +116,7 @@ def _load_object(
             attributes[key] = attributes[key] or value
         # an object file converted from the Metadata API may still declare its fields inline
         # (<fields> elements); they were dropped without a word
-        for element in children(root, "fields"):
-            field = parse_custom_field(element, path=object_file, sobject=name, log=log)
-            if field is None:
-                continue
-            key = field.api_name.lower()
-            if key in fields:
-                log.problem("field defined twice in this file; keep one <fields> element",
-                            path=object_file, sobject=name, field=field.api_name)
-                continue
-            fields[key] = field
+        add_inline_fields(root, fields, path=object_file, sobject=name, log=log)
         name_field = parse_name_field(root, path=object_file, sobject=name)
         if name_field is not None:
             fields.setdefault("name", name_field)
