@@ -5,7 +5,9 @@ from fedcrm.federation.coordinator import (
     Coordinator,
     EncryptedRound,
     FederationResult,
+    FinalCheck,
     RoundRecord,
+    read_final_checks,
     read_round_log,
 )
 from fedcrm.federation.models import MLP, LogisticRegression, get_parameters, make_model
@@ -58,6 +60,7 @@ __all__ = [
     "FederationConfig",
     "FederationKeys",
     "FederationResult",
+    "FinalCheck",
     "GateDecision",
     "LogisticRegression",
     "Participant",
@@ -85,5 +88,6 @@ __all__ = [
     "load_federation_config",
     "make_model",
     "make_strategy",
+    "read_final_checks",
     "read_round_log",
 ]

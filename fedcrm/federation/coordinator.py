@@ -4,13 +4,14 @@ reproducibly for a seed."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -88,6 +89,22 @@ class RoundRecord(BaseModel):
         return data
 
 
+class FinalCheck(BaseModel):
+    """The participants' gate check of the last round's model, which no later round checks
+    (one JSON line of the round log after a run's last round; :func:`read_final_checks`)."""
+
+    model_config = ConfigDict(frozen=True)
+    #: tells this line from a round record in the log
+    record: Literal["final_check"] = "final_check"
+    run: str | None = None
+    #: the round whose model was checked
+    after_round: int
+    #: participant → why its gate refused the model
+    rejections: dict[str, str] = Field(default_factory=dict)
+    #: whether the refusals rolled the model back to the one before it
+    rolled_back: bool = False
+
+
 class FederationResult(BaseModel):
     """The global model and how it got there."""
 
@@ -155,6 +172,9 @@ class Coordinator:
 
     #: whether rounds aggregate ciphertexts (the rule for client-level DP's weights differs)
     encrypted: ClassVar[bool] = False
+    #: whether the participants' gates check the last round's model after the loop (and the
+    #: round log gets a :class:`FinalCheck` line); the Flower backend makes no such check
+    checks_final_model: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -318,15 +338,20 @@ class Coordinator:
         round log."""
         record = record.model_copy(update={"run": self.run_id})
         self.history.append(record)
-        if self.log_path is not None:
-            try:
-                with self.log_path.open("a", encoding="utf-8") as log:
-                    log.write(record.model_dump_json() + "\n")
-            except OSError as exc:  # e.g. the disk filled up during the run
-                raise ConfigError(f"cannot append round {record.round} to the round log "
-                                  f"{self.log_path} ({exc.strerror or exc}); the rounds "
-                                  "so far are in Coordinator.history") from exc
+        self._append_to_log(record, f"round {record.round}")
         return record
+
+    def _append_to_log(self, line: BaseModel, what: str) -> None:
+        """Append ``line`` to the round log as one JSON line (nothing without a log)."""
+        if self.log_path is None:
+            return
+        try:
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(line.model_dump_json() + "\n")
+        except OSError as exc:  # e.g. the disk filled up during the run
+            raise ConfigError(f"cannot append {what} to the round log {self.log_path} "
+                              f"({exc.strerror or exc}); the rounds so far are in "
+                              "Coordinator.history") from exc
 
     def _rollback_due(self, rejected_share: float) -> bool:
         """Whether the rejections (``rejected_share`` of the round) roll the model back: they
@@ -495,6 +520,11 @@ class Coordinator:
             refused = self.parameters.copy()
             self._roll_back()
             _refuse(kept, bests, refused)
+        if self.checks_final_model:
+            self._append_to_log(FinalCheck(run=self.run_id, after_round=first + total - 1,
+                                           rejections=final_rejections,
+                                           rolled_back=final_rolled_back),
+                                "the check of the last round's model")
         best = bests[-1] if bests else None
         # the models of the last rounds that no gate refused; at least the one now held (the
         # restored one after a final rollback: the model of the round before, or before them
@@ -539,12 +569,28 @@ ONE_RUN = _OneRun()
 def read_round_log(path: str | Path, run: str | _OneRun | None = ONE_RUN) -> list[RoundRecord]:
     """Parse a round log written by a coordinator: the rounds of run ``run`` (a
     ``Coordinator.run_id``; None selects rounds written before run ids were recorded), or by
-    default those of the one run the log holds.
+    default those of the one run the log holds. The log's :class:`FinalCheck` lines are
+    left out (:func:`read_final_checks` reads them).
 
     Raises :class:`ConfigError` for a file that cannot be read or holds something other than
     round records, and for a log that several coordinators appended to when ``run`` is not
     given (their rounds would otherwise read as one federation's).
     """
+    records, _ = _read_log(path, run)
+    return records
+
+
+def read_final_checks(path: str | Path, run: str | _OneRun | None = ONE_RUN
+                      ) -> list[FinalCheck]:
+    """The gate checks of the last round's model in a round log (one per ``run()`` call of
+    the in-process coordinators; none from the Flower backend), for run ``run`` as in
+    :func:`read_round_log`, which raises the same errors."""
+    _, checks = _read_log(path, run)
+    return checks
+
+
+def _read_log(path: str | Path, run: str | _OneRun | None
+              ) -> tuple[list[RoundRecord], list[FinalCheck]]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -552,23 +598,30 @@ def read_round_log(path: str | Path, run: str | _OneRun | None = ONE_RUN) -> lis
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise ConfigError(f"{path}: cannot read the round log ({reason})") from None
     records: list[RoundRecord] = []
+    checks: list[FinalCheck] = []
     for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:
-            records.append(RoundRecord.model_validate_json(line))
-        except ValidationError as exc:
-            raise ConfigError(f"{path}, line {number}: not a round record "
-                              f"({validation_problems(exc, root='the line', limit=1)})") \
+            entry = json.loads(line)
+            if isinstance(entry, dict) and entry.get("record") == "final_check":
+                checks.append(FinalCheck.model_validate(entry))
+            else:
+                records.append(RoundRecord.model_validate(entry))
+        except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+            problem = (validation_problems(exc, root="the line", limit=1)
+                       if isinstance(exc, ValidationError) else f"not JSON: {exc}")
+            raise ConfigError(f"{path}, line {number}: not a round record ({problem})") \
                 from None
-    runs = list(dict.fromkeys(record.run for record in records))
+    runs = list(dict.fromkeys(record.run for record in [*records, *checks]))
     if not isinstance(run, _OneRun):
-        if records and run not in runs:
+        if (records or checks) and run not in runs:
             raise ConfigError(f"{path} has no rounds of run {run!r}; its runs are "
                               f"{', '.join(str(r) for r in runs)}")
-        return [record for record in records if record.run == run]
+        return ([record for record in records if record.run == run],
+                [check for check in checks if check.run == run])
     if len(runs) > 1:
         raise ConfigError(f"{path} holds the rounds of {len(runs)} coordinator runs "
                           f"({', '.join(str(r) for r in runs)}); pass run= one of them, or "
                           "give each federation its own log_path")
-    return records
+    return records, checks

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fedcrm.federation import (
     TrainingConfig,
     TrimmedMean,
     Update,
+    read_final_checks,
     read_round_log,
 )
 from fedcrm.federation.models import get_parameters, vector_norm
@@ -582,12 +584,22 @@ def test_a_model_the_gates_refused_is_never_delivered() -> None:
     np.testing.assert_allclose(result.averaged_parameters, result.parameters, atol=1e-6)
 
 
-def test_the_last_rounds_model_is_checked_by_the_gates_too() -> None:
+def test_the_last_rounds_model_is_checked_by_the_gates_too(tmp_path: Path) -> None:
     # nothing after the last round would check its model: the gates do, after the loop
     config = TrainingConfig(rounds=5, local_epochs=1, learning_rate=0.2, max_update_norm=None,
                             adaptive_clip_factor=None, seed=0)
-    result = Coordinator(_flipping_federation(config, 4), FedAvg(), config).run(progress=False)
+    log = tmp_path / "rounds.jsonl"
+    coordinator = Coordinator(_flipping_federation(config, 4), FedAvg(), config, log_path=log)
+    result = coordinator.run(progress=False)
     assert result.final_rolled_back and set(result.final_rejections) >= {"org0", "org1", "org2"}
+    # the verdict is in the round log too, after the last round, and read apart from it
+    assert [r.round for r in read_round_log(log)] == [0, 1, 2, 3, 4]
+    (check,) = read_final_checks(log)
+    assert (check.run, check.after_round, check.rolled_back) == (coordinator.run_id, 4, True)
+    assert check.rejections == result.final_rejections
+    assert json.loads(log.read_text().splitlines()[-1])["record"] == "final_check"
+    coordinator.run(2, progress=False)  # a second call adds its own check
+    assert [c.after_round for c in read_final_checks(log)] == [4, 6]
     assert result.averaged_rounds == [3]  # the last third of 5 rounds, less round 4
     assert result.mean_test_auc is not None and result.mean_test_auc > 0.85
     assert result.averaged_mean_test_auc is not None and result.averaged_mean_test_auc > 0.85

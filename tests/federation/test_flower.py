@@ -38,6 +38,7 @@ from fedcrm.federation import (
     SecureCoordinator,
     TrainingConfig,
     attach_privacy,
+    read_final_checks,
     read_round_log,
 )
 from fedcrm.federation.backends.certificates import (
@@ -251,6 +252,7 @@ def test_flower_simulation_matches_in_process_round_by_round(tmp_path: Path) -> 
         np.testing.assert_allclose(model, reference, atol=1e-6, rtol=0)
         same_record(record, local_record)
     assert [r.round for r in read_round_log(tmp_path / "rounds.jsonl")] == [0, 1, 2]
+    assert read_final_checks(tmp_path / "rounds.jsonl") == []  # no final check over Flower
     assert flower.mean_test_auc > 0.75
     result = Coordinator(in_process(simulated, TRAINING), settings.strategy.build(),
                          TRAINING).run(progress=False)

@@ -37,7 +37,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from flwr.app import Context, Message, RecordDict
@@ -248,6 +248,8 @@ class FlowerCoordinator(Coordinator):
     missing field, a delta that is not a finite float32 vector of the model's size) is named
     in the round's ``dropped`` and its reply discarded; it stays in the federation.
     """
+
+    checks_final_model: ClassVar[bool] = False
 
     def __init__(self, link: NodeLink, enrolments: Sequence[Enrolment],
                  settings: FederationConfig, *, strategy: Strategy | None = None,
