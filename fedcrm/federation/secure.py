@@ -209,7 +209,10 @@ class SecureAggregation:
         another session (same keys, other id) are rejected. Default: a fresh random id.
     clip:
         Every update value is clipped to ``±clip`` when packed. Default: the config's
-        ``max_update_norm``, which an honest norm-bounded update never exceeds in any value.
+        ``max_update_norm``, which an honest norm-bounded update never exceeds in any value;
+        with client-level DP at least C + 6·σC/√m, so that no noisy value is clipped (a
+        smaller ``clip`` is refused: clipping the noise shares would leave the decrypted sum
+        with less noise than the privacy accounts assume).
     bits:
         Quantisation bits per value. 24 keeps the error far below local-training noise; the
         trainer's models are small, so the extra ciphertext bytes cost little.
@@ -418,6 +421,34 @@ class SecureCoordinator(Coordinator):
 
     encrypted = True
 
+    def _packing_clip(self, secure: SecureAggregation) -> float:
+        """The packing clip: ``secure.clip``, or by default the norm bound, raised for
+        client-level DP to C + 6·σC/√m so that no noise share is clipped (a noise value beyond
+        6 standard deviations has probability 2e-9). Clipping a share would take noise out of
+        the decrypted sum that the privacy accounts count on, so a smaller ``secure.clip`` is
+        refused."""
+        noisy = {pid: p.privacy.engine.plan for pid, p in self.participants.items()
+                 if getattr(p.privacy, "mode", None) == "client"}
+        # a client-level DP update is clipped to norm C, so no value exceeds C before noise
+        needed = {pid: plan.clip_norm + 6 * plan.noise_std_per_participant
+                  for pid, plan in noisy.items()}
+        if secure.clip is not None:
+            short = sorted(pid for pid, bound in needed.items() if secure.clip < bound)
+            if short:
+                bound = max(needed[pid] for pid in short)
+                raise ConfigError(
+                    f"SecureAggregation(clip={secure.clip:g}) would clip the client-level DP "
+                    f"noise of participants {short} (clip bound C plus 6 noise standard "
+                    f"deviations is {bound:.4g}), and the decrypted sums would carry less noise "
+                    f"than their privacy accounts assume: set clip >= {bound:.4g}, or leave it "
+                    "unset to have it chosen")
+            return secure.clip
+        bounds = [b for b in (self.config.max_update_norm, *needed.values()) if b is not None]
+        if not bounds:
+            raise ConfigError("encrypted aggregation needs a bound on update values: set "
+                              "TrainingConfig.max_update_norm or SecureAggregation.clip")
+        return float(max(bounds))
+
     def __init__(
         self,
         participants: Sequence[Participant],
@@ -461,10 +492,7 @@ class SecureCoordinator(Coordinator):
                 f"a smaller sum carries too little noise: set SecureAggregation("
                 f"min_contributors={needed}) or plan participants_in_sum={secure.min_contributors}"
             )
-        clip = secure.clip if secure.clip is not None else self.config.max_update_norm
-        if clip is None:
-            raise ConfigError("encrypted aggregation needs a bound on update values: set "
-                              "TrainingConfig.max_update_norm or SecureAggregation.clip")
+        clip = self._packing_clip(secure)
         # each org's weight, as the setup would agree an upper bound on (not kept afterwards)
         weights = {pid: participant_weight(strategy, p) for pid, p in self.participants.items()}
         weightless = sorted(pid for pid, w in weights.items() if not (math.isfinite(w) and w > 0))

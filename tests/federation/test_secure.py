@@ -679,12 +679,23 @@ def test_client_level_noise_planned_for_bigger_sums_than_key_holders_decrypt_is_
     """Each org adds N(0, σ²C²/m): a decrypted sum of fewer than m updates is under-noised."""
     participants = make_participants()
     attach_client_level_dp(participants, (8.0, 1e-3), CONFIG, participants_in_sum=4,
-                           clip_norm=1.0, seed=3)
+                           clip_norm=4.0, seed=3)
     with pytest.raises(ConfigError, match=r"sums of at least 4 updates.*min_contributors=4"):
         SecureCoordinator(participants, Strategy(), CONFIG,
                           secure=SecureAggregation(keys4, min_contributors=2))
-    SecureCoordinator(participants, Strategy(), CONFIG,
-                      secure=SecureAggregation(keys4, min_contributors=4))
+    coordinator = SecureCoordinator(participants, Strategy(), CONFIG,
+                                    secure=SecureAggregation(keys4, min_contributors=4))
+    # the packing clip leaves room for the noise: C + 6 σC/√m (it was the norm bound C, which
+    # clipped the noise shares and took noise out of the decrypted sum)
+    plan = participants[0].privacy.engine.plan  # type: ignore[union-attr]
+    assert CONFIG.max_update_norm is not None and CONFIG.max_update_norm < 4.0 + 6 * 0.4
+    assert coordinator.spec.clip == pytest.approx(4.0 + 6 * plan.noise_std_per_participant)
+    # the default before, the norm bound, is now refused when given
+    with pytest.raises(ConfigError, match=r"clip=5\) would clip the client-level DP noise "
+                       r"of participants \['org0', 'org1', 'org2', 'org3'\].*set clip >= "):
+        SecureCoordinator(participants, Strategy(), CONFIG,
+                          secure=SecureAggregation(keys4, min_contributors=4,
+                                                   clip=CONFIG.max_update_norm))
     # weights inside the packing would scale the heaviest org's update above its noise
     for weighted in (FedAvg(), QualityWeighted()):
         with pytest.raises(ConfigError, match=r"client-level DP noise.*use Strategy\(\) "
