@@ -190,10 +190,11 @@ def evaluate_command(
     annotations: Annotated[Path | None, typer.Option(help="Annotations folder.")] = None,
     metadata_root: Annotated[Path | None, typer.Option(help="Real orgs' metadata.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the matcher fitted per fold.")] = 0,
 ) -> None:
     """Leave-one-org-out evaluation on the real orgs, against the baselines."""
     from fedcrm.matching.corpus import default_annotations_dir, load_corpus
-    from fedcrm.matching.evaluate import evaluate
+    from fedcrm.matching.evaluate import default_methods, evaluate
     from fedcrm.ontology import load_ontology
 
     ontology = load_ontology()
@@ -215,6 +216,7 @@ def evaluate_command(
     synthetic = load_corpus(annotations, ontology=ontology, kinds=("synthetic",))
     with console.status("Evaluating") as status:
         results = evaluate(real, test_orgs=orgs, extra_train=synthetic, ontology=ontology,
+                           methods=default_methods(random_state=seed),
                            progress=lambda message: status.update(message))
     rows = [r.row() for r in results]
     if as_json:
@@ -232,13 +234,25 @@ def evaluate_command(
 @friendly_errors
 def info_command(
     model: Annotated[Path | None, typer.Option(help="Matcher file (default: shipped).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show how the (shipped) matcher was trained."""
     from fedcrm.matching.api import default_matcher
 
     matcher = default_matcher(model)
-    print_json({"version": matcher.version_, "ontology_version": matcher.ontology_version_,
-                "params": matcher.get_params(), "training_report": matcher.training_report_})
+    info = {"version": matcher.version_, "ontology_version": matcher.ontology_version_,
+            "params": matcher.get_params(), "training_report": matcher.training_report_}
+    if as_json:
+        print_json(info)
+        return
+    table = Table(title=f"Matcher {matcher.version_} (ontology {matcher.ontology_version_})")
+    table.add_column("Setting")
+    table.add_column("Value", justify="right")
+    for section in ("params", "training_report"):
+        for key, value in info[section].items():
+            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+            table.add_row(plain(f"{section}.{key}"), plain(shown))
+    console.print(table)
 
 
 @matcher_app.command("corpus")
