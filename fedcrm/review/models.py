@@ -16,7 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from fedcrm.errors import MappingError
+from fedcrm._config import UserModel
+from fedcrm.errors import FedcrmError, MappingError
 from fedcrm.matching.proposal import CUSTOM_BLOCK_PREFIX
 from fedcrm.schema.models import FieldProfile
 
@@ -79,12 +80,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class DecisionRequest(_Model):
+class DecisionRequest(UserModel):
     """One reviewer's decision on one field, as the CLI, the web page or a notebook sends it.
 
     ``seen_version`` is the field version the reviewer looked at; the store refuses the
-    decision when the field has changed since (optimistic locking).
+    decision when the field has changed since (optimistic locking). A request that breaks a
+    rule raises :class:`~fedcrm.MappingError` with one line that names the field and the rule
+    (pydantic's ``ValidationError`` is its ``__cause__``).
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     org: str = Field(min_length=1)
     object: str = Field(min_length=1)
@@ -120,16 +125,15 @@ class DecisionRequest(_Model):
         return self
 
     @classmethod
+    def constructor_error(cls, error: ValidationError, values: dict[str, Any]) -> FedcrmError:
+        where = f"{values.get('org')} {values.get('object')}.{values.get('field')}"
+        return MappingError(_one_line(error, where))
+
+    @classmethod
     def from_input(cls, **values: Any) -> DecisionRequest:
-        """A request from what a person typed (CLI options, a web form): validated like the
-        constructor, but a problem raises :class:`~fedcrm.MappingError` with one line that
-        names the field and the rule it breaks, instead of pydantic's ``ValidationError``.
-        """
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            where = f"{values.get('org')} {values.get('object')}.{values.get('field')}"
-            raise MappingError(_one_line(exc, where)) from exc
+        """A request from what a person typed (CLI options, a web form): the constructor,
+        which raises :class:`~fedcrm.MappingError` for a problem."""
+        return cls(**values)
 
 
 def _one_line(error: ValidationError, where: str) -> str:
