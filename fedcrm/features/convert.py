@@ -51,13 +51,17 @@ _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1
 # Everything but digits, separators and signs goes; an ``e``/``E`` stays only as an exponent
 # (after a digit, before a digit), so "12 EUR" and "EUR 12" are 12, "1.5e3" is 1500.
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
-_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}  # ¥ (JPY or CNY) and $ are ambiguous
+_SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}
+#: symbols several currencies write: the org's default currency when it is one of them, else
+#: USD for "$" and nothing for "¥" (yen and yuan differ twentyfold; the note asks for a default)
+_AMBIGUOUS_SYMBOLS = {"$": ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"),
+                      "¥": ("JPY", "CNY")}
 #: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd", "EUR 250k", "(250k)"),
 #: optionally with a currency symbol or an upper-case code; lower-case "m" is left alone
 #: (metres, minutes), and so is "100 Mbps"
 _MAGNITUDE_SUFFIX = re.compile(
-    r"\(?\s*[-+]?\s*(?:[$€£₹]|[A-Z]{3})?\s*\d[\d.,]*\s*(?:[kK]|M|(?i:mio|mrd|bn|tsd|"
-    r"thousands?|millions?|billions?)\.?)\s*(?:[$€£₹]|[A-Z]{3})?\s*\)?")
+    r"\(?\s*[-+]?\s*(?:[$€£₹¥]|[A-Z]{3})?\s*\d[\d.,]*\s*(?:[kK]|M|(?i:mio|mrd|bn|tsd|"
+    r"thousands?|millions?|billions?)\.?)\s*(?:[$€£₹¥]|[A-Z]{3})?\s*\)?")
 #: thousands prefixes of one token for scale and currency: "kEUR", "TEUR" (Tausend Euro),
 #: "MilesUSD" (see :func:`_scaled_currency`)
 _THOUSANDS_PREFIXES = frozenset({"k", "t", "tsd", "tausend", "miles", "mille", "milliers"})
@@ -149,8 +153,8 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     # accounting negatives: "(500)", "$(1,250.00)", "(1.250,00 €)"
     # (only a plain amount in the brackets, with at most a currency symbol or code around)
     negative = text.str.fullmatch(
-        r"[$€£₹]?\s*\(\s*[$€£₹]?\s*\d[\d.,\s]*\s*(?:[$€£₹]|[A-Za-z]{3})?\s*\)\s*"
-        r"(?:[$€£₹]|[A-Za-z]{3})?", na=False)
+        r"[$€£₹¥]?\s*\(\s*[$€£₹¥]?\s*\d[\d.,\s]*\s*(?:[$€£₹¥]|[A-Za-z]{3})?\s*\)\s*"
+        r"(?:[$€£₹¥]|[A-Za-z]{3})?", na=False)
     text = text.where(~negative, "-" + text.str.replace(r"[()]", "", regex=True))
     cleaned = text.str.replace(_NUMBER_CLEAN, "", regex=True)
     # "1.234,5" (decimal comma with thousands dots) and "12,5" → dot decimals. A single comma
@@ -168,16 +172,37 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float).where(~magnitude)
 
 
-def currencies_in(values: pd.Series, codes: Iterable[str] = ()) -> list[str]:
+def currencies_in(values: pd.Series, codes: Iterable[str] = (),
+                  default_currency: str | None = None) -> list[str]:
     """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted; ``codes``
-    adds codes to look for beyond :data:`USD_PER_UNIT` (those of ``currency_rates``)."""
+    adds codes to look for beyond :data:`USD_PER_UNIT` (those of ``currency_rates``).
+
+    ``"$"`` and ``"¥"`` are the org's ``default_currency`` when it writes them (``"$"`` is
+    CAD in an org whose default is CAD); otherwise ``"$"`` is USD and ``"¥"`` is listed as
+    ``"¥ (JPY or CNY)"``, a currency no rate converts."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return []
     found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
     if found.empty:
         return []
-    codes_found = found[0].str.upper().fillna(found[1].map(_SYMBOL_CURRENCY))
+    symbols = {symbol: code for symbol in found[1].dropna().unique()
+               if (code := symbol_currency(symbol, default_currency))}
+    codes_found = found[0].str.upper().fillna(found[1].map(symbols))
     return sorted(set(codes_found.dropna()))
+
+
+def symbol_currency(symbol: str, default_currency: str | None = None) -> str:
+    """The currency a symbol writes: ``"€"`` EUR; an ambiguous ``"$"`` or ``"¥"`` the
+    ``default_currency`` when it writes it, else USD for ``"$"`` and ``"¥ (JPY or CNY)"``."""
+    if symbol in _SYMBOL_CURRENCY:
+        return _SYMBOL_CURRENCY[symbol]
+    candidates = _AMBIGUOUS_SYMBOLS.get(symbol, ())
+    default = default_currency.strip().upper() if default_currency else None
+    if default in candidates:
+        return str(default)
+    if symbol == "$":
+        return "USD"
+    return f"{symbol} ({' or '.join(candidates)})" if candidates else ""
 
 
 @functools.lru_cache(maxsize=64)
@@ -187,7 +212,7 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(sorted(USD_PER_UNIT))
     taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
     # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
-    symbols = "".join(_SYMBOL_CURRENCY)
+    symbols = re.escape("".join([*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS]))
     return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])" if taught else
                       rf"\b((?i:{known}))\b|([{symbols}])")
 
@@ -346,7 +371,8 @@ def numeric_scale(
     if unit == "currency":
         learned = tuple(code for code in rates if code not in USD_PER_UNIT)
         scale, named = scale_cues(tokens, learned, capitals=text)
-        named = named or next((code for symbol, code in _SYMBOL_CURRENCY.items()
+        named = named or next((symbol_currency(symbol, default_currency)
+                               for symbol in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS)
                                if symbol in text), "")
         in_values = value_currencies or []
         if named:
@@ -420,7 +446,7 @@ def convert_field(
             meta, concept, numbers, currency_rates=currency_rates,
             percent_signs=bool(len(written)) and bool(written.str.contains("%").all()),
             default_currency=default_currency, default_currency_source=default_currency_source,
-            value_currencies=(currencies_in(values, currency_rates or ())
+            value_currencies=(currencies_in(values, currency_rates or (), default_currency)
                               if concept.unit == "currency" else None))
         converted = numbers * scale
     elif family == "boolean":

@@ -307,6 +307,31 @@ def test_the_rupee_sign_names_its_currency(ontology: Ontology) -> None:
     assert converted[0] == pytest.approx(120_000 * 0.012)
 
 
+def test_dollar_and_yen_signs_read_with_the_orgs_default_currency(ontology: Ontology) -> None:
+    revenue = ontology.concept("account.annual_revenue")
+    field = meta("Revenue__c", "Revenue")
+    # "$" in a yen org was read as yen (12,000 yen: about 79 USD); it is USD unless the org's
+    # default currency writes "$"
+    dollars = pd.Series(["$12,000", "$(500)"])
+    converted, conversion = convert_field(dollars, field, revenue, ontology,
+                                          default_currency="JPY")
+    assert converted.tolist() == [12_000.0, -500.0] and "USD from the values" in conversion.note
+    converted, conversion = convert_field(dollars, field, revenue, ontology,
+                                          default_currency="CAD")
+    assert converted[0] == pytest.approx(12_000 * 0.73) and "CAD from the values" in \
+        conversion.note
+    # "¥" is the org's JPY (or CNY); without such a default it is named, not guessed
+    yen = pd.Series(["¥1,200,000"])
+    converted, conversion = convert_field(yen, field, revenue, ontology, default_currency="JPY")
+    assert converted[0] == pytest.approx(1_200_000 * 0.0066)
+    converted, conversion = convert_field(yen, field, revenue, ontology)
+    assert "unknown currency ¥ (JPY or CNY), left as is" in conversion.note
+    # a symbol in the label reads the same way
+    _, labelled = convert_field(pd.Series(["12,000"]), meta("Revenue__c", "Revenue ($)"),
+                                revenue, ontology, default_currency="EUR")
+    assert "USD from the field name" in labelled.note
+
+
 def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:
     us = parse_dates(pd.Series(["3/15/2024 10:30 AM", "12/1/2024 1:05 PM"]))
     assert us.tolist() == [pd.Timestamp("2024-03-15 10:30"), pd.Timestamp("2024-12-01 13:05")]
