@@ -663,19 +663,20 @@ def combine(
 ) -> ThresholdDecryption:
     """Verify every partial, then decrypt with a quorum of the valid ones.
 
-    Invalid or duplicate partials are left out and reported by participant in
-    ``rejected`` (an invalid partial is forgotten once the same holder sends a valid one,
-    so a holder that decrypted is not also listed as refused); fewer valid partials than
-    the quorum raise :class:`CryptoError` naming the rejected participants. The result is
-    never computed from an unverified partial.
+    Invalid partials are left out and reported by participant in ``rejected``; a holder
+    that sent a valid one is never listed there (an invalid partial before or a second one
+    after its valid one is forgotten: it decrypted, and the round log named it in both
+    lists). Fewer valid partials than the quorum raise :class:`CryptoError` naming the
+    rejected participants. The result is never computed from an unverified partial.
     """
     _check_ciphertexts(public_key, ciphertexts)
     valid: dict[int, PartialDecryption] = {}
     rejected: dict[str, str] = {}
+    duplicates = 0
     for partial in partials:
         who = public_key.describe(partial.index)
-        if partial.index in valid:
-            rejected[who] = "duplicate partial decryption for the same share"
+        if partial.index in valid:  # a second partial of a holder that decrypted: unused
+            duplicates += 1
             continue
         try:
             verify_partial(public_key, ciphertexts, partial)
@@ -688,9 +689,11 @@ def combine(
         rejected.pop(who, None)
     if len(valid) < public_key.quorum:
         details = "; ".join(f"{who}: {why}" for who, why in rejected.items()) or "none"
+        extra = (f"; {duplicates} duplicate partial(s) of a holder already counted "
+                 "ignored" if duplicates else "")
         raise CryptoError(
             f"threshold decryption needs {public_key.quorum} valid partial decryptions, "
-            f"got {len(valid)} (rejected: {details})"
+            f"got {len(valid)} (rejected: {details}{extra})"
         )
     chosen = sorted(valid)[: public_key.quorum]
     delta = public_key.delta

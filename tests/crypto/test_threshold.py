@@ -115,6 +115,10 @@ def test_a_corrupted_partial_is_detected_and_named(
     # also listed as refused (the round log named it in both lists)
     again = combine(key, ciphertexts, [bad, partials[2], partials[3], partials[4]])
     assert again.plaintexts == messages and again.rejected == {}
+    # nor when a second partial follows its valid one: the first is used, the second not
+    twice = combine(key, ciphertexts, [partials[2], bad, partials[3], partials[4]])
+    assert twice.plaintexts == messages and twice.rejected == {}
+    assert "org-c" in " ".join(twice.used)
     # without one, it fails and still names the cheater
     with pytest.raises(CryptoError, match="org-c") as error:
         combine(key, ciphertexts, [partials[0], bad, partials[4]])
