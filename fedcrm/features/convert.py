@@ -55,7 +55,9 @@ _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}
 #: symbols several currencies write: the org's default currency when it is one of them, else
 #: USD for "$" and nothing for "¥" (yen and yuan differ twentyfold; the note asks for a default)
 _AMBIGUOUS_SYMBOLS = {"$": ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"),
-                      "¥": ("JPY", "CNY")}
+                      "¥": ("JPY", "CNY"), "kr": ("SEK", "NOK", "DKK", "ISK")}
+#: the one-character symbols (a character class of the patterns)
+_SYMBOL_CHARACTERS = "".join(s for s in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS) if len(s) == 1)
 #: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd", "EUR 250k", "(250k)"),
 #: optionally with a currency symbol or an upper-case code; lower-case "m" is left alone
 #: (metres, minutes), and so is "100 Mbps"
@@ -146,6 +148,9 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return values.astype(float)
     # U+2212, the typographic minus sign, was dropped with the other symbols: "−5" read as 5
     text = values.astype("string").str.strip().str.replace("\u2212", "-", regex=False)
+    # a dot right after a word is an abbreviation's ("kr. 500", "Rs. 1,200", "ca. 40"), not
+    # a decimal point: it read as ".500", 0.5
+    text = text.str.replace(r"(?<=[^\W\d_])\.", " ", regex=True)
     # a magnitude word or letter after the number ("1.5k", "2 Mio", "3,5 Tsd") would be
     # dropped with the other letters (1.5k read as 1.5): such values are left unparsed, so
     # the count of unreadable values shows them
@@ -177,17 +182,19 @@ def currencies_in(values: pd.Series, codes: Iterable[str] = (),
     """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted; ``codes``
     adds codes to look for beyond :data:`USD_PER_UNIT` (those of ``currency_rates``).
 
-    ``"$"`` and ``"¥"`` are the org's ``default_currency`` when it writes them (``"$"`` is
-    CAD in an org whose default is CAD); otherwise ``"$"`` is USD and ``"¥"`` is listed as
-    ``"¥ (JPY or CNY)"``, a currency no rate converts."""
+    ``"$"``, ``"¥"`` and ``"kr"`` are the org's ``default_currency`` when it writes them
+    (``"$"`` is CAD in an org whose default is CAD); otherwise ``"$"`` is USD, and ``"¥"``
+    and ``"kr"`` are listed as ``"¥ (JPY or CNY)"`` or ``"kr (SEK, NOK, DKK or ISK)"``,
+    currencies no rate converts."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return []
     found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
     if found.empty:
         return []
-    symbols = {symbol: code for symbol in found[1].dropna().unique()
+    written = found[1].fillna(found[2].notna().map({True: "kr", False: None}))
+    symbols = {symbol: code for symbol in written.dropna().unique()
                if (code := symbol_currency(symbol, default_currency))}
-    codes_found = found[0].str.upper().fillna(found[1].map(symbols))
+    codes_found = found[0].str.upper().fillna(written.map(symbols))
     return sorted(set(codes_found.dropna()))
 
 
@@ -202,7 +209,9 @@ def symbol_currency(symbol: str, default_currency: str | None = None) -> str:
         return str(default)
     if symbol == "$":
         return "USD"
-    return f"{symbol} ({' or '.join(candidates)})" if candidates else ""
+    if not candidates:
+        return ""
+    return f"{symbol} ({', '.join(candidates[:-1])} or {candidates[-1]})"
 
 
 @functools.lru_cache(maxsize=64)
@@ -212,9 +221,11 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     known = "|".join(sorted(USD_PER_UNIT))
     taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
     # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
-    symbols = re.escape("".join([*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS]))
-    return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])" if taught else
-                      rf"\b((?i:{known}))\b|([{symbols}])")
+    symbols = re.escape(_SYMBOL_CHARACTERS)
+    # "kr" / "kr." as a word of its own (Nordic crowns): "1.200 kr", "kr 1 200"
+    crowns = r"(?<!\w)((?i:kr))\.?(?!\w)"
+    return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])|{crowns}" if taught else
+                      rf"\b((?i:{known}))\b|([{symbols}])|{crowns}")
 
 
 def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
@@ -371,9 +382,11 @@ def numeric_scale(
     if unit == "currency":
         learned = tuple(code for code in rates if code not in USD_PER_UNIT)
         scale, named = scale_cues(tokens, learned, capitals=text)
+        # a symbol in the label ("Revenue ($)"); "kr" only as a word of its own
         named = named or next((symbol_currency(symbol, default_currency)
                                for symbol in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS)
-                               if symbol in text), "")
+                               if (symbol in tokens if len(symbol) > 1 else symbol in text)),
+                              "")
         in_values = value_currencies or []
         if named:
             currency, origin = named, "from the field name"

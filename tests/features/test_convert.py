@@ -330,6 +330,17 @@ def test_dollar_and_yen_signs_read_with_the_orgs_default_currency(ontology: Onto
     _, labelled = convert_field(pd.Series(["12,000"]), meta("Revenue__c", "Revenue ($)"),
                                 revenue, ontology, default_currency="EUR")
     assert "USD from the field name" in labelled.note
+    # Nordic crowns: "kr" as a word of its own ("Kredit" is none)
+    crowns = pd.Series(["12000 kr", "kr. 500"])
+    converted, conversion = convert_field(crowns, field, revenue, ontology,
+                                          default_currency="SEK")
+    assert converted.tolist() == pytest.approx([12_000 * 0.095, 500 * 0.095])
+    _, conversion = convert_field(crowns, field, revenue, ontology)
+    assert "unknown currency kr (SEK, NOK, DKK or ISK), left as is" in conversion.note
+    _, labelled = convert_field(pd.Series(["12000"]), meta("Omsattning__c", "Omsättning (kr)"),
+                                revenue, ontology, default_currency="NOK")
+    assert "NOK from the field name" in labelled.note
+    assert currencies_in(pd.Series(["Kredit 5", "5 krona"])) == []
 
 
 def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:
