@@ -301,15 +301,19 @@ class FieldMatcher:
         ]
 
     def _alignable_fields(self, schema: OrgSchema) -> list[tuple[int, int]]:
-        """Fields compared across orgs: custom fields, and the standard fields of custom
-        objects (their ``Name``), which no concept covers but which correspond when the
-        objects do."""
+        """Fields compared across orgs: custom fields, and the name field of a custom object
+        (``Name``), which no concept covers but which corresponds when the objects do. A
+        custom object's system fields (``Id``, ``OwnerId``, ``CreatedDate``, ``IsDeleted``,
+        … in every describe export) are not: every custom object has them, and the pair
+        model, trained on metadata that lists only ``Name``, took them for shared custom
+        blocks."""
         return [
             (oi, fi)
             for oi, sobject in enumerate(schema.objects)
             for fi, meta in enumerate(sobject.fields)
             if meta.is_custom or (
                 sobject.is_custom
+                and (meta.is_name_field or meta.api_name.lower() == "name")
                 and self.ontology_.standard_concept(sobject.api_name, meta.api_name) is None
             )
         ]

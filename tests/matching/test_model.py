@@ -285,7 +285,13 @@ def test_custom_objects_name_fields_are_aligned_not_mapped(fitted: FieldMatcher)
             FieldMeta(api_name="Tier__c", label="Tier", kind=DataKind.PICKLIST))),
         SObjectSchema(api_name="Volunteer_Shift__c", fields=(
             FieldMeta(api_name="Name", label="Shift Name", kind=DataKind.TEXT),
-            FieldMeta(api_name="Hours__c", label="Hours", kind=DataKind.NUMBER))),
+            FieldMeta(api_name="Hours__c", label="Hours", kind=DataKind.NUMBER),
+            # system fields every custom object has in a describe export: each org's pair
+            # of them was proposed as a shared custom block (custom:shift.record_id, ...)
+            FieldMeta(api_name="Id", label="Record ID", kind=DataKind.ID),
+            FieldMeta(api_name="OwnerId", label="Owner ID", kind=DataKind.REFERENCE),
+            FieldMeta(api_name="CreatedDate", label="Created Date", kind=DataKind.DATETIME),
+            FieldMeta(api_name="IsDeleted", label="Deleted", kind=DataKind.BOOLEAN))),
     ))
     names = {i: (schema.objects[o].api_name, schema.objects[o].fields[f].api_name)
              for i, (o, f) in enumerate(fitted._alignable_fields(schema))}
