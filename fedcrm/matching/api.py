@@ -18,19 +18,24 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "matcher" / 
 
 
 @lru_cache(maxsize=2)
-def _load_cached(path: str) -> FieldMatcher:
+def _load_cached(path: str, modified: int, size: int) -> FieldMatcher:
     return FieldMatcher.load(path)
 
 
 def default_matcher(path: str | Path | None = None) -> FieldMatcher:
-    """The shipped matcher (or the one at ``path``), loaded once per process."""
+    """The shipped matcher (or the one at ``path``), loaded once per process and again when
+    the file changes (a notebook that retrains into the same file gets the new matcher)."""
     chosen = Path(path) if path is not None else DEFAULT_MODEL_PATH
+    if chosen.is_dir():
+        raise MappingError(f"{chosen} is a folder; give the matcher file (a .zip written by "
+                           "`fedcrm matcher train --out FILE`)")
     if not chosen.is_file():
         raise MappingError(
             f"no trained matcher at {chosen}; build it with `fedcrm matcher train` "
             "(or pass a model path)"
         )
-    return _load_cached(str(chosen.resolve()))
+    stat = chosen.stat()
+    return _load_cached(str(chosen.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 def as_schemas(sources: Sequence[Any], *, strict: bool = True) -> list[OrgSchema]:

@@ -19,7 +19,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import warnings
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -846,7 +848,9 @@ class FieldMatcher:
             "matcher_version": self.version_,
             "ontology_version": self.ontology_version_,
             "ontology_fingerprint": ontology_fingerprint_safe(),
-            "params": self.get_params(),
+            # of the ontology the matcher was fitted with (load warns when it differs)
+            "ontology_content": ontology_content_digest(self.ontology_),
+            "params": _saved_params(self.get_params()),
             # the model that built concept_vectors.npz: field vectors must come from it too
             "embedding_model": {"name": self.embedder.identity,
                                 "dimension": int(vectors.shape[1])},
@@ -886,24 +890,32 @@ class FieldMatcher:
     ) -> FieldMatcher:
         """Read a matcher written by :meth:`save`, verifying its integrity."""
         path = Path(path)
+        retrain = "retrain with `fedcrm matcher train --out FILE`"
         try:
             with zipfile.ZipFile(path) as archive:
-                members = {name: archive.read(name) for name in archive.namelist()}
+                members = _read_members(path, archive)
         except FileNotFoundError:
             raise MappingError(f"{path}: no such matcher file") from None
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
+                ValueError) as exc:
+            # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
             raise MappingError(
-                f"{path}: not a fedcrm matcher file or corrupt ({exc}); retrain with "
-                "`fedcrm matcher train --out FILE`"
+                f"{path}: not a fedcrm matcher file or corrupt ({exc}); {retrain}"
             ) from exc
         try:
             checksums = json.loads(members["checksums.json"])
+            if not (isinstance(checksums, dict)
+                    and all(isinstance(v, str) for v in checksums.values())):
+                raise MappingError(f"{path}: checksums.json is not a table of member "
+                                   f"checksums; the file is corrupt: {retrain}")
             for name, expected in checksums.items():
                 if hashlib.sha256(members[name]).hexdigest() != expected:
-                    raise MappingError(f"{path}: member {name} is corrupt (checksum mismatch)")
+                    raise MappingError(f"{path}: member {name} is corrupt (checksum mismatch); "
+                                       f"{retrain}")
             meta = json.loads(members["meta.json"])
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise MappingError(f"{path}: incomplete or corrupt matcher file ({exc})") from exc
+        except (KeyError, ValueError, RecursionError) as exc:  # JSONDecodeError: a ValueError
+            raise MappingError(f"{path}: incomplete or corrupt matcher file "
+                               f"({type(exc).__name__}: {exc}); {retrain}") from exc
         try:
             return cls._from_members(path, members, meta, ontology=ontology, device=device)
         except FedcrmError:
@@ -939,6 +951,10 @@ class FieldMatcher:
                 "retrain with `fedcrm matcher train --out FILE`"
             )
         params = dict(meta["params"])
+        if os.environ.get(EMBEDDING_ENV_VAR):
+            # the folder of the model on this machine; the identity check below still makes
+            # sure it is the model the file was built with
+            params["embedding_model"] = None
         matcher = cls(**params, device=device)
         ontology = ontology if ontology is not None else load_ontology()
         if ontology.version != meta["ontology_version"]:
@@ -946,17 +962,29 @@ class FieldMatcher:
                 f"{path}: trained on ontology {meta['ontology_version']}, but ontology "
                 f"{ontology.version} is loaded; retrain with `fedcrm matcher train --out FILE`"
             )
+        trained_on = meta.get("ontology_content")  # files saved before 2026-11-27 lack it
+        if trained_on is not None and trained_on != ontology_content_digest(ontology):
+            warnings.warn(
+                f"{path}: trained on other contents of ontology {ontology.version} (its "
+                "concepts, names or translations were edited without a new version); the "
+                "matcher's scores were learnt on the old ones: retrain with `fedcrm matcher "
+                "train --out FILE`, and give an edited ontology a new version",
+                UserWarning, stacklevel=3)
         vectors = np.load(io.BytesIO(members["concept_vectors.npz"]), allow_pickle=False)
-        _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
+        try:
+            _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
+        except ConfigError as exc:  # the recorded model folder is not on this machine
+            raise MappingError(
+                f"{path}: {exc}. The matcher was built with the embedding model at "
+                f"{params['embedding_model']!r}: set {EMBEDDING_ENV_VAR} to this machine's "
+                "copy of that model") from exc
         matcher.embedder.remember([str(t) for t in vectors["texts"]], vectors["vectors"])
         matcher._prepare_concepts(ontology)
         if matcher.concept_ids_ != meta["concept_ids"]:
             raise MappingError(f"{path}: concept list differs from the loaded ontology")
-        matcher.concept_model_ = lgb.Booster(model_str=members["concept_model.txt"].decode())
-        matcher.pair_model_ = (
-            lgb.Booster(model_str=members["pair_model.txt"].decode())
-            if "pair_model.txt" in members else None
-        )
+        matcher.concept_model_ = _booster(path, members, "concept_model.txt")
+        matcher.pair_model_ = (_booster(path, members, "pair_model.txt")
+                               if "pair_model.txt" in members else None)
         matcher.concept_calibrator_ = IsotonicCalibrator.from_dict(meta["concept_calibrator"])
         matcher.pair_calibrator_ = IsotonicCalibrator.from_dict(meta["pair_calibrator"])
         matcher.threshold_ = _threshold(meta["threshold"])
@@ -967,6 +995,15 @@ class FieldMatcher:
         matcher.ontology_version_ = meta["ontology_version"]
         matcher.version_ = meta["matcher_version"]
         return matcher
+
+
+def _saved_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Constructor parameters as a matcher file records them: an embedding model folder as
+    an absolute path (a relative one named another folder once loaded elsewhere)."""
+    model = params.get("embedding_model")
+    if model and model != DEFAULT_EMBEDDING_MODEL:
+        params = {**params, "embedding_model": str(Path(model).expanduser().resolve())}
+    return params
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -1005,6 +1042,45 @@ def _check_embedding_model(
             f"vectors, but the selected model at {embedder.model_path} gives "
             f"{selected_dimension}. Fix: {fix}"
         )
+
+
+#: the members a matcher file holds, and the most bytes one may expand to (the shipped
+#: file's largest, the concept vectors, is a few MB): a damaged or crafted file that expands
+#: to gigabytes is refused before it is read
+MEMBERS = ("meta.json", "checksums.json", "concept_model.txt", "pair_model.txt",
+           "concept_vectors.npz")
+MAX_MEMBER_BYTES = 512 * 2**20
+
+
+def _read_members(path: Path, archive: zipfile.ZipFile) -> dict[str, bytes]:
+    """The known members of a matcher file (others are never read), each size-checked."""
+    members: dict[str, bytes] = {}
+    for info in archive.infolist():
+        if info.filename not in MEMBERS:
+            continue
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise MappingError(
+                f"{path}: member {info.filename} expands to {info.file_size:,} bytes, more "
+                f"than a matcher holds ({MAX_MEMBER_BYTES:,}); the file is damaged or not a "
+                "fedcrm matcher: retrain with `fedcrm matcher train --out FILE`")
+        members[info.filename] = archive.read(info)
+    return members
+
+
+def _booster(path: Path, members: dict[str, bytes], name: str) -> lgb.Booster:
+    """A LightGBM model from a member's text. A truncated text makes LightGBM abort the
+    process (not raise), so the text must end as LightGBM writes it first."""
+    text = members[name].decode()
+    if "\nend of trees" not in text or "\nend of parameters" not in text:
+        raise MappingError(f"{path}: member {name} is not a whole LightGBM model (cut off or "
+                           "edited); retrain with `fedcrm matcher train --out FILE`")
+    return lgb.Booster(model_str=text)
+
+
+def ontology_content_digest(ontology: Ontology) -> str:
+    """A digest of an ontology's parsed contents (concepts, names, translations, value
+    sets), so that a matcher can tell an edit made without a new version."""
+    return hashlib.sha256(ontology.model_dump_json().encode()).hexdigest()[:16]
 
 
 def ontology_fingerprint_safe() -> str | None:

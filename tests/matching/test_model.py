@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,74 @@ def test_unreadable_contents_with_matching_checksums_are_one_error(
     }
     for case, changes in broken.items():
         target = _resummed(path, tmp_path / f"{case.replace(' ', '-')}.zip", changes)
-        with pytest.raises(MappingError, match=r"(cannot read|not a JSON object).*retrain"):
+        with pytest.raises(MappingError, match=r"(cannot read|not a JSON object|not a whole "
+                                               r"LightGBM model).*retrain"):
             FieldMatcher.load(target)
+
+
+def test_damaged_and_crafted_files_are_one_error_and_never_read_whole(
+        fitted: FieldMatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fitted.save(tmp_path / "ok.zip")
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("concept_model.txt")
+    # a model text cut off (checksums re-summed) made LightGBM abort the whole process
+    for cut in (len(text) // 2, text.index(b"end of trees")):
+        cut_off = _resummed(path, tmp_path / f"cut{cut}.zip", {"concept_model.txt": text[:cut]})
+        with pytest.raises(MappingError, match="concept_model.txt is not a whole LightGBM "
+                                               "model.*retrain"):
+            FieldMatcher.load(cut_off)
+    for case, checksums in (("list", b"[1, 2]"), ("null", b"null"), ("numbers", b'{"a": 1}')):
+        target = tmp_path / f"sums-{case}.zip"
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as out:
+            for name in source.namelist():
+                out.writestr(name, checksums if name == "checksums.json" else source.read(name))
+        with pytest.raises(MappingError, match="checksums.json is not a table"):
+            FieldMatcher.load(target)
+    deep = _resummed(path, tmp_path / "deep.zip", {"meta.json": b"[" * 100_000})
+    with pytest.raises(MappingError, match="incomplete or corrupt.*RecursionError"):
+        FieldMatcher.load(deep)
+    # a member the file does not need is never read; one that expands past the cap is refused
+    extra = _resummed(path, tmp_path / "extra.zip", {})
+    with zipfile.ZipFile(extra, "a") as archive:
+        archive.writestr("padding.bin", b"\0" * 1_000_000)
+    assert FieldMatcher.load(extra).version_ == fitted.version_
+    monkeypatch.setattr(model_module, "MAX_MEMBER_BYTES", len(text) - 1)
+    with pytest.raises(MappingError, match=r"member (concept|pair)_model.txt expands to"):
+        FieldMatcher.load(path)
+
+
+def test_a_matcher_warns_when_its_ontology_was_edited_without_a_new_version(
+        fitted: FieldMatcher, tmp_path: Path, ontology: Ontology) -> None:
+    import warnings
+
+    path = fitted.save(tmp_path / "ok.zip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FieldMatcher.load(path, ontology=ontology)  # the same contents: no warning
+    first = ontology.concepts[0]
+    edited = ontology.model_copy(update={"concepts": (
+        first.model_copy(update={"synonyms": ("something else",)}), *ontology.concepts[1:])})
+    assert edited.version == ontology.version
+    with pytest.warns(UserWarning, match="trained on other contents of ontology"):
+        FieldMatcher.load(path, ontology=edited)
+
+
+def test_default_matcher_loads_a_replaced_file_again(fitted: FieldMatcher,
+                                                     tmp_path: Path) -> None:
+    from fedcrm.matching.api import default_matcher
+
+    path = fitted.save(tmp_path / "mine.zip")
+    first = default_matcher(path)
+    assert default_matcher(path) is first  # loaded once
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    replaced = _resummed(path, tmp_path / "new.zip",
+                         {"meta.json": json.dumps({**meta, "threshold": None}).encode()})
+    replaced.replace(path)  # retrained into the same file
+    again = default_matcher(path)
+    assert again is not first and again.threshold_ == math.inf
+    with pytest.raises(MappingError, match="is a folder"):
+        default_matcher(tmp_path)
 
 
 def test_low_probability_candidates_are_described_not_measured(
@@ -609,3 +676,27 @@ def test_the_order_of_the_orgs_does_not_change_the_proposal(
 
     assert decisions(backward) == decisions(forward)
     assert any(block.startswith("custom:") for block in forward.blocks())
+
+
+def test_a_recorded_embedding_model_folder_yields_to_this_machines_copy(
+        fitted: FieldMatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fedcrm.matching.embeddings import ENV_VAR, default_model_path
+
+    path = fitted.save(tmp_path / "ok.zip")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    # built with the model at a folder of another machine
+    moved = _resummed(path, tmp_path / "moved.zip", {"meta.json": json.dumps(
+        {**meta, "params": {**meta["params"], "embedding_model": "/elsewhere/minilm"}}).encode()})
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(MappingError, match=rf"moved.zip: .*'/elsewhere/minilm'.*set {ENV_VAR}"):
+        FieldMatcher.load(moved)
+    monkeypatch.setenv(ENV_VAR, str(default_model_path()))
+    assert FieldMatcher.load(moved).version_ == fitted.version_
+    # a relative folder is recorded as an absolute one
+    from fedcrm.matching.model import _saved_params
+
+    monkeypatch.chdir(tmp_path)
+    assert _saved_params({"embedding_model": "models/mini"})["embedding_model"] == str(
+        tmp_path.resolve() / "models" / "mini")
+    assert _saved_params({"embedding_model": None})["embedding_model"] is None
