@@ -49,7 +49,8 @@ def status_lines(title: str) -> Iterator[Callable[[str], None]]:
     yield lambda message: error_console.print(plain(f"{title}: {message}"), highlight=False)
 
 
-def _print_error(message: str) -> None:
+def print_error(message: str) -> None:
+    """Print ``message`` as one ``error:`` line on stderr (never wrapped or read as markup)."""
     error_console.print(Text.assemble(("error:", "bold red"), " ", message),
                         highlight=False, soft_wrap=True)
 
@@ -64,13 +65,13 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
         try:
             return function(*args, **kwargs)
         except FedcrmError as exc:
-            _print_error(str(exc))
+            print_error(str(exc))
             raise typer.Exit(EXIT_USER_ERROR) from None
         except BrokenPipeError:
             raise  # the reader went away (`| head`): nothing to tell anyone
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename is not None else ""
-            _print_error(f"{where}{exc.strerror or exc}")
+            print_error(f"{where}{exc.strerror or exc}")
             raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper

@@ -4,20 +4,63 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from fedcrm import __version__
-from fedcrm._console import check_output_file, console, friendly_errors, plain, status_lines
+from fedcrm._console import (
+    check_output_file,
+    console,
+    friendly_errors,
+    plain,
+    print_error,
+    status_lines,
+)
 from fedcrm.cli import match as match_cli
 from fedcrm.cli import ontology as ontology_cli
 from fedcrm.cli import schema as schema_cli
 from fedcrm.errors import ConfigError
 
+
+class _OneLineUsageErrors(TyperGroup):
+    """The root command group, whose usage errors (an unknown option, a value out of an
+    option's range) are one ``error:`` line naming the option and pointing at ``--help``, as
+    every other error of the command; typer draws a framed panel of several lines."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            if not standalone_mode:
+                raise
+            command = exc.ctx.command_path if exc.ctx is not None else "fedcrm"
+            print_error(f"{exc.format_message().rstrip('.')}; see `{command} --help`")
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # e.g. a file option that cannot be opened
+            if not standalone_mode:
+                raise
+            print_error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            if not standalone_mode:
+                raise
+            print_error("aborted")
+            sys.exit(1)
+        if not standalone_mode:
+            return result
+        # without standalone mode click returns the code of a typer.Exit, or the command's
+        # return value (None) when it ran to its end
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
     name="fedcrm",
+    cls=_OneLineUsageErrors,
     help="Federated CRM models across Salesforce orgs, without moving customer records.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -334,3 +334,16 @@ def test_a_strict_failure_lenient_loading_would_skip_says_so(tmp_path: Path) -> 
     result = runner.invoke(app, ["match", str(tmp_path / "org"), "--lenient", "--show", "0"])
     assert result.exit_code == 0, result.output
     assert "0 of" not in result.stdout  # no empty table of the first 0 fields
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["privacy", "advise", "--n-samples", "0"],
+     "error: Invalid value for '--n-samples': 0 is not in the range x>=1; see "
+     "`fedcrm privacy advise --help`"),
+    (["synth", "--bogus"], "error: No such option '--bogus'"),
+    (["nosuch"], "error: No such command 'nosuch'; see `fedcrm --help`"),
+])
+def test_usage_errors_are_one_line_too(args: list[str], expected: str) -> None:
+    # typer framed them in a panel of several lines, after a usage line
+    line = one_line_error(runner.invoke(app, args))
+    assert line.startswith(expected), line
