@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.text import Text
 
 from fedcrm._files import check_writable
-from fedcrm.errors import ConfigError, FedcrmError
+from fedcrm.errors import ConfigError, FedcrmError, validation_problems
 
 console = Console()
 error_console = Console(stderr=True)
@@ -66,6 +66,9 @@ def friendly_errors(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         except FedcrmError as exc:
             print_error(str(exc))
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except ValidationError as exc:  # a record built from an option no check caught first
+            print_error(f"invalid {exc.title}: {validation_problems(exc)}")
             raise typer.Exit(EXIT_USER_ERROR) from None
         except BrokenPipeError:
             raise  # the reader went away (`| head`): nothing to tell anyone

@@ -228,8 +228,8 @@ def select_command(
     format: Annotated[str | None, typer.Option(
         help=f"One of {', '.join(FORMATS)} \\[default: from the extension; a format that "
              "contradicts the extension is refused].")] = None,
-    round: Annotated[int | None, typer.Option(help="Round number written into the tasks.")
-                     ] = None,
+    round: Annotated[int | None, typer.Option(help="Round number written into the tasks.",
+                                              min=0)] = None,
     model: Annotated[Path | None, typer.Option(
         help="Score with this matcher file instead of training one on the current labels.")
                      ] = None,

@@ -342,8 +342,32 @@ def test_a_strict_failure_lenient_loading_would_skip_says_so(tmp_path: Path) -> 
      "`fedcrm privacy advise --help`"),
     (["synth", "--bogus"], "error: No such option '--bogus'"),
     (["nosuch"], "error: No such command 'nosuch'; see `fedcrm --help`"),
+    # a negative round ended in a traceback after the fields were scored
+    (["annotate", "select", "--round", "-2", "--out", "tasks.csv"],
+     "error: Invalid value for '--round': -2 is not in the range x>=0"),
 ])
 def test_usage_errors_are_one_line_too(args: list[str], expected: str) -> None:
     # typer framed them in a panel of several lines, after a usage line
     line = one_line_error(runner.invoke(app, args))
     assert line.startswith(expected), line
+
+
+def test_a_record_no_check_caught_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+    from pydantic import BaseModel, Field
+
+    from fedcrm._console import friendly_errors
+
+    class Task(BaseModel):
+        round: int = Field(ge=0)
+
+    @friendly_errors
+    def command() -> None:
+        Task(round=-2)
+
+    with pytest.raises(typer.Exit) as caught:
+        command()
+    assert caught.value.exit_code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: invalid Task: round: Input should be greater than or equal "
+                          "to 0") and "\n" not in err
