@@ -79,6 +79,25 @@ def _field_mapping(row: FieldProposal, rejected: set[str], approved_only: bool) 
                         confidence=confidence, candidates=candidates)
 
 
+def _refuse_overwriting_an_import(session: Session, target: Path) -> None:
+    """An export written over a mapping file the store imported (found by its bytes, so a
+    relative path or another spelling is found too) would replace the matcher's proposal the
+    review rests on, and a later re-import would read the approved mapping as one."""
+    try:
+        existing = sha256_hex(target.read_bytes()) if target.is_file() else None
+    except OSError:
+        return  # unreadable: writing it fails with its own message
+    if existing is None:
+        return
+    batch = session.scalar(select(ImportBatch.id).where(ImportBatch.source_sha256 == existing)
+                           .order_by(ImportBatch.id).limit(1))
+    if batch is not None:
+        raise MappingError(
+            f"{target} is the mapping imported as batch {batch} (fedcrm review import); "
+            "exporting over it would replace the matcher's proposal the review rests on: "
+            "write the approved mapping elsewhere")
+
+
 def approved_target(path: str | Path, version: int) -> Path:
     """Where :func:`export_approved` writes export ``version`` when asked for ``path``.
 
@@ -219,6 +238,7 @@ def _export_in(
         raise MappingError(f"the approved mapping is inconsistent: {exc}") from exc
     version = int(session.scalar(select(func.max(ApprovedExport.version))) or 0) + 1
     target = approved_target(path, version)
+    _refuse_overwriting_an_import(session, target)
     sidecar = provenance_path(target)
     actions: Counter[str] = Counter()
     for action, count in session.execute(

@@ -171,3 +171,24 @@ def test_provenance_names_the_import_each_decision_in_effect_was_made_on(
     provenance = json.loads(Path(result.provenance_path).read_text())
     assert [(i["batch_id"], i["matcher_version"]) for i in provenance["imports"]] == [
         (1, MATCHER_VERSION), (2, "retrained-b")]
+
+
+def test_an_export_over_an_imported_mapping_file_is_refused(
+    store: ReviewStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the matcher's proposal on disk was replaced by the approved mapping, and a re-import
+    # then read the approved mapping as the proposal
+    proposal = tmp_path / "mapping.json"
+    proposal.write_text(make_proposal().to_json())
+    store.import_proposal(proposal, schemas=make_schemas(), imported_by="importer")
+    before = proposal.read_bytes()
+    monkeypatch.chdir(tmp_path)  # found by its bytes, however the path is spelt
+    from fedcrm.errors import MappingError
+
+    with pytest.raises(MappingError, match=r"mapping\.json is the mapping imported as batch "
+                                           r"\d+ .*write the approved mapping elsewhere"):
+        store.export_approved("./mapping.json", exported_by="ana")
+    assert proposal.read_bytes() == before
+    assert exports_recorded(store) == 0 and event_details(store, "export") == []
+    # another file of that name is fine
+    assert store.export_approved(tmp_path / "other.json", exported_by="ana").version == 1
