@@ -28,6 +28,7 @@ from fedcrm._console import (
     console,
     error_console,
     friendly_errors,
+    plain,
     print_json,
 )
 from fedcrm.errors import ConfigError, FedcrmError
@@ -630,6 +631,13 @@ def labels_command(
             f"({escape(conflict.existing_annotator)}), decision says "
             f"{escape(conflict.decided_concept or conflict.decided_group or 'no concept')}; "
             "rerun with --replace to take the decision")
+    if report.unregistered_orgs:
+        error_console.print(plain(
+            f"note: {folder / 'sources.yaml'} does not list org(s) "
+            f"{', '.join(report.unregistered_orgs)}: no training reads their labels until "
+            "they are registered there, or imported with `fedcrm annotate from-review "
+            f"--labels-dir {folder} --schema {report.unregistered_orgs[0]}=PATH`", "yellow"),
+            highlight=False)
 
 
 @app.command("audit")

@@ -21,7 +21,7 @@ from fedcrm import __version__
 from fedcrm._csv import csv_safe
 from fedcrm._files import locked_folder, write_atomically
 from fedcrm.errors import ConfigError, MappingError
-from fedcrm.matching.corpus import FieldLabel, labels_text, read_labels
+from fedcrm.matching.corpus import FieldLabel, labels_text, read_labels, read_sources
 from fedcrm.matching.proposal import (
     CUSTOM_BLOCK_PREFIX,
     Candidate,
@@ -361,6 +361,11 @@ def _labels_in(
 ) -> LabelExportReport:
     """The body of :func:`export_labels`, inside its transaction."""
     by_org = decided_labels(session)
+    registered = {source.org for source in read_sources(root)}
+    # labels/<org>.jsonl of an org sources.yaml does not list is read by no training (a
+    # staging folder for `fedcrm annotate from-review --labels-dir` is fine): named in the
+    # report, not refused
+    unregistered = sorted(set(by_org) - registered)
     added = replaced = unchanged = 0
     conflicts: list[LabelConflict] = []
     changed_files: dict[Path, list[FieldLabel]] = {}
@@ -398,7 +403,8 @@ def _labels_in(
         files.write(path, labels_text(labels), what="labels to ",
                     fix="give an annotations folder you can write to")
     return LabelExportReport(files=[str(path) for path in changed_files], added=added,
-                             replaced=replaced, unchanged=unchanged, conflicts=conflicts)
+                             replaced=replaced, unchanged=unchanged, conflicts=conflicts,
+                             unregistered_orgs=unregistered)
 
 
 _CSV_COLUMNS = ("id", "at", "actor", "event", "org", "object", "field", "field_id", "before",

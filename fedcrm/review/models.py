@@ -329,3 +329,7 @@ class LabelExportReport(_Model):
     replaced: int
     unchanged: int
     conflicts: list[LabelConflict] = Field(default_factory=list)
+    #: orgs whose labels were written but which the folder's ``sources.yaml`` does not list:
+    #: no training reads them until they are registered there (or imported with ``fedcrm
+    #: annotate from-review --labels-dir FOLDER --schema ORG=PATH``)
+    unregistered_orgs: list[str] = Field(default_factory=list)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -181,8 +181,16 @@ def run_together(jobs: list[Callable[[], object]]) -> list[object]:
 
 
 def annotations_folder(path: Path) -> Path:
-    """An (empty) annotations folder at ``path``: labels are only written into a folder with a
-    ``sources.yaml``."""
+    """An annotations folder at ``path`` with no labels yet, whose ``sources.yaml`` lists the
+    test proposal's orgs: labels are only written into a folder with a ``sources.yaml``, and
+    only for the orgs it lists."""
     path.mkdir(parents=True, exist_ok=True)
-    (path / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    (path / "sources.yaml").write_text(sources_yaml(), encoding="utf-8")
     return path
+
+
+def sources_yaml(orgs: Iterable[str] | None = None) -> str:
+    """A ``sources.yaml`` listing ``orgs`` (default: the test proposal's) as synthetic orgs."""
+    listed = list(FIELDS) if orgs is None else list(orgs)
+    return "orgs:\n" + "".join(f"- org: {org}\n  kind: synthetic\n  licence: CC0-1.0\n"
+                                for org in listed)

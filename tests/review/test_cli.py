@@ -25,6 +25,7 @@ from fedcrm.ontology import load_ontology
 from fedcrm.review import Action, DecisionRequest, ReviewStore, Status
 from fedcrm.review import cli as review_cli
 from fedcrm.review.cli import app, review_loop
+from tests.review._helpers import sources_yaml
 
 runner = CliRunner()
 
@@ -127,8 +128,14 @@ def test_import_queue_decide_export_audit(mapping_file: Path, tmp_path: Path) ->
     assert code == 2 and "is not an annotations folder (no sources.yaml in it)" in out
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations" / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    # labels of orgs sources.yaml does not list are read by no training: said, not refused
+    # (a staging folder for `annotate from-review --labels-dir`)
     code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db)
     assert code == 0 and "2 label(s) added" in out
+    assert "does not list org(s) acme: no training reads their labels" in out
+    (tmp_path / "annotations" / "sources.yaml").write_text(sources_yaml(), encoding="utf-8")
+    code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db, "--json")
+    assert code == 0 and json.loads(out)["unregistered_orgs"] == []
 
 
 def test_errors_are_one_line_and_exit_2(mapping_file: Path, tmp_path: Path) -> None:
