@@ -419,7 +419,10 @@ class AnnotationLoop:
                                 ontology=self.ontology)
         known = {o.org_id for o in orgs}
         for role, named in (("held-out", self.held_out), ("pool", self.pool_orgs or ())):
-            missing = sorted(set(named) - known)
+            # a pool org may also be one given by its metadata (--schema ORG=PATH); a held-out
+            # org needs labels, so it must be in the folder
+            missing = sorted(set(named) - known - (set(self.schemas) if role == "pool"
+                                                   else set()))
             if missing:
                 hints = "".join(f"; did you mean {close[0]!r} for {name!r}?" for name in missing
                                 if (close := difflib.get_close_matches(name, known, n=1)))

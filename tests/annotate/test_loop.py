@@ -325,6 +325,16 @@ def test_unknown_pool_orgs_are_refused_and_a_later_pool_is_remembered(
     assert (corrected.pool_orgs, corrected.curve.pool_orgs) == (["gamma"], ["gamma"])
     corrected.save()
     assert AnnotationLoop(folder, report=report).pool_orgs == ["gamma"]  # remembered
+    # a pool org given by its metadata (--schema ORG=PATH) is no typo
+    from fedcrm.examples import example_org_path
+    from fedcrm.schema import load_schema
+
+    acme = load_schema(example_org_path("acme"), org_id="acme")
+    given = AnnotationLoop(folder, held_out=["delta"], pool_orgs=["acme"],
+                           schemas={"acme": acme})
+    assert {o.org_id for o in given.orgs()} >= {"alpha", "delta"}
+    with pytest.raises(ConfigError, match=r"held-out org\(s\) \['acme'\] are not in"):
+        AnnotationLoop(folder, held_out=["acme"], schemas={"acme": acme}).orgs()
 
 
 def _pending_report(path: Path, task_file: Path) -> Path:
