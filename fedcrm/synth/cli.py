@@ -24,6 +24,7 @@ from fedcrm.synth.federation import (
     Federation,
     generate_federation,
 )
+from fedcrm.synth.folder import check_output_folder
 from fedcrm.synth.vocabulary import LANGUAGES
 
 _OBJECT_COLUMNS = (("Account", "Accts"), ("Contact", "Contacts"), ("Lead", "Leads"),
@@ -138,6 +139,8 @@ def synth(
     check_options(orgs=orgs, seed=seed, scale=scale, accounts_min=accounts_min,
                   accounts_max=accounts_max, languages=language_list,
                   reference_date=reference_date)
+    # a folder that cannot take the federation is refused before the orgs are generated
+    check_output_folder(out)
     # progress goes to stderr: stdout holds only the result, so piped output starts with it
     progress = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from pydantic import BaseModel
 
-from fedcrm._files import write_atomically
+from fedcrm._files import check_writable, write_atomically
 from fedcrm.errors import ConfigError
 from fedcrm.matching.corpus import FieldLabel, write_labels
 from fedcrm.schema.models import OrgSchema
@@ -137,6 +137,18 @@ def write_federation_folder(
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
     return out
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse an output folder the federation could not be written to (a file, a folder of
+    the user's, a place that cannot be written), before the work that produces it; the
+    org-name clashes are checked at the write, when the org ids are known."""
+    _check(out, ())
+    try:
+        check_writable(out / _MANIFEST)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the federation to {out} "
+                          f"({exc.strerror or exc})") from exc
 
 
 def _check(out: Path, org_ids: Sequence[str]) -> None:

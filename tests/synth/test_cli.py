@@ -148,3 +148,23 @@ def test_tables_fit_80_columns_with_nothing_cut(tmp_path: Path) -> None:
     for org in json.loads((tmp_path / "federation.json").read_text(encoding="utf-8"))["orgs"]:
         assert f"│ {org['profile']['org_id']} " in result.stdout
     assert "Complete" in result.stdout and "Contacts" in result.stdout
+
+
+def test_an_output_that_cannot_take_the_federation_is_refused_before_generating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fedcrm.synth.cli as synth_cli
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("generated orgs for an output that is refused")
+
+    monkeypatch.setattr(synth_cli, "generate_federation", never)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    for out, message in ((a_file, "is a file; give a folder"),
+                         (theirs, "is not empty and holds no federation.json")):
+        result = _run("--orgs", "20", "--out", str(out))
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert a_file.read_text() == "mine" and (theirs / "notes.txt").read_text() == "mine"
