@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,12 +31,36 @@ from fedcrm.cli import schema as schema_cli
 from fedcrm.errors import ConfigError
 
 
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """While a command runs, SIGTERM (``kill``, ``timeout``, a scheduler stopping a job) ends
+    it as Ctrl-C does, through every ``finally``: temporary folders (the demo's federation),
+    half-written files and folder locks are cleaned up. Python's default is to die on the
+    spot and leave them behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _OneLineUsageErrors(TyperGroup):
     """The root command group, whose usage errors (an unknown option, a value out of an
     option's range) are one ``error:`` line naming the option and pointing at ``--help``, as
     every other error of the command; typer draws a framed panel of several lines."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        with _terminate_as_exit():
+            return self._main(*args, standalone_mode=standalone_mode, **kwargs)
+
+    def _main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -140,3 +144,22 @@ def test_outside_a_terminal_long_commands_say_each_step_on_stderr(tmp_path: Path
     result = runner.invoke(app, ["demo", "--data", str(tmp_path / "fed")])
     assert result.exit_code == 2
     assert "fedcrm demo: loading org metadata and records" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_terminated_demo_removes_its_temporary_federation(tmp_path: Path) -> None:
+    # SIGTERM (kill, timeout, a job scheduler) killed the process on the spot and left the
+    # generated federation in the temporary folder
+    env = {**os.environ, "TMPDIR": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "fedcrm", "demo", "--orgs", "3"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("fedcrm-demo-*")) and time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        time.sleep(0.2)
+    assert list(tmp_path.glob("fedcrm-demo-*")), "the demo never created its folder"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err.decode()
+    assert not list(tmp_path.glob("fedcrm-demo-*"))
