@@ -47,6 +47,13 @@ def check_writable(path: str | os.PathLike[str], *, append: bool = False) -> Non
     os.unlink(name)
 
 
+def undecodable_at(error: UnicodeDecodeError) -> str:
+    """Where text stopped being UTF-8, as a person finds it: ``byte 0xe9 on line 5``."""
+    data = bytes(error.object)
+    line = data.count(b"\n", 0, error.start) + 1
+    return f"byte 0x{data[error.start]:02x} on line {line}"
+
+
 def new_file_mode() -> int:
     """The mode ``open()`` gives a new file: 0666 less the process's umask (a temporary file
     from :func:`tempfile.mkstemp` is 0600 instead)."""

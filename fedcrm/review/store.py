@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.session import ORMExecuteState
 from sqlalchemy.pool import StaticPool
 
+from fedcrm._files import undecodable_at
 from fedcrm.errors import ConfigError, MappingError
 from fedcrm.matching.corpus import GROUP_PATTERN, FieldLabel
 from fedcrm.matching.proposal import CUSTOM_BLOCK_PREFIX, MappingProposal
@@ -950,7 +951,11 @@ def _read_proposal(source: MappingProposal | str | Path) -> tuple[MappingProposa
         raise MappingError(
             f"cannot import {exc}; expected the JSON that `fedcrm match --out` writes"
         ) from exc
-    except (ValidationError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"cannot import {path}: the file is not UTF-8 text "
+                           f"({undecodable_at(exc)}); `fedcrm match --out` writes UTF-8 JSON: "
+                           "re-save it as UTF-8") from exc
+    except ValidationError as exc:
         raise MappingError(f"cannot import {path}: not a fedcrm match result ({exc})") from exc
     return proposal, str(path), sha256_hex(data)
 

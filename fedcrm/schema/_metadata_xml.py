@@ -15,6 +15,7 @@ import defusedxml.ElementTree as SafeElementTree
 from defusedxml import DefusedXmlException
 from pydantic import ValidationError
 
+from fedcrm._files import undecodable_at
 from fedcrm.errors import SchemaError
 from fedcrm.schema._files import walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
@@ -108,10 +109,8 @@ def _not_utf8(path: Path) -> str | None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return (f"the file is not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); metadata "
-                "files are UTF-8: re-save it as UTF-8 (or declare its encoding in "
-                "<?xml ... encoding=...?>)")
+        return (f"the file is not UTF-8 ({undecodable_at(exc)}); metadata files are UTF-8: "
+                "re-save it as UTF-8 (or declare its encoding in <?xml ... encoding=...?>)")
     return None
 
 

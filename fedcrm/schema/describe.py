@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from fedcrm._files import undecodable_at
 from fedcrm.errors import SchemaError, validation_problems
 from fedcrm.schema._files import folder_org_id, is_tool_json, walk_files
 from fedcrm.schema._problems import ProblemLog, describe_validation_error
@@ -124,7 +125,8 @@ def _read_json(path: Path) -> Any:
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=path
         ) from exc
     except UnicodeDecodeError as exc:
-        raise SchemaError(f"file is not UTF-8 text ({exc.reason})", path=path) from exc
+        raise SchemaError(f"file is not UTF-8 text ({undecodable_at(exc)}); describe JSON is "
+                          "UTF-8: re-save it as UTF-8", path=path) from exc
     except ValueError as exc:
         # e.g. an integer of more than 4300 digits (Python's int-conversion limit)
         raise SchemaError(f"unreadable JSON ({str(exc).split(';')[0]}); no describe holds "

@@ -116,6 +116,8 @@ def write(path: Path, content: str | bytes) -> Path:
      '"field": "x", "confidence": 1}]}]}', "twice"),
     ("[1, 2, 3]", "invalid mapping"),
     (b"\xff\xfe\x00garbage", "cannot import"),
+    ('{"version": 1,\n "ontology_version": "Société"}'.encode("latin-1"),
+     r"not UTF-8 text \(byte 0xe9 on line 2\).*re-save it as UTF-8"),
 ])
 def test_corrupt_imports_are_refused_and_change_nothing(
     store: ReviewStore, tmp_path: Path, content: str | bytes, message: str

@@ -67,6 +67,14 @@ def test_malformed_json_names_file_and_position(tmp_path: Path) -> None:
     assert info.value.path == str(path)
 
 
+def test_a_describe_that_is_not_utf8_names_the_byte_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "Account.json"
+    path.write_bytes('{"name": "Account",\n "label": "Société", "fields": []}'.encode("latin-1"))
+    with pytest.raises(SchemaError, match=r"not UTF-8 text \(byte 0xe9 on line 2\); describe "
+                                          r"JSON is UTF-8: re-save it as UTF-8"):
+        load_schema(path, org_id="acme")
+
+
 def test_not_a_describe(tmp_path: Path) -> None:
     path = tmp_path / "other.json"
     path.write_text('{"hello": "world"}')
