@@ -110,14 +110,17 @@ def ledger_command(
     """Summarise a privacy ledger: ε spent and left per participant, and any anomalies."""
     summaries = summarize_ledger(path)
     console = Console()
+    # an empty (or emptied) ledger is worth a word: it may have been truncated (on stderr
+    # with --json, so that stdout stays the JSON a machine reads)
+    empty = Text.assemble(("warning", "yellow"), f" {path} records no event; if participants "
+                          "have spent, their lines are missing")
     if json_output:
         console.print_json(json.dumps([s.model_dump(mode="json") for s in summaries]))
+        if not summaries:
+            Console(stderr=True).print(empty, highlight=False)
         return
     if not summaries:
-        # an empty (or emptied) ledger is worth a word: it may have been truncated
-        console.print(Text.assemble(("warning", "yellow"), f" {path} records no event; if "
-                                    "participants have spent, their lines are missing"),
-                      highlight=False)
+        console.print(empty, highlight=False)
         return
     console.print(ledger_table(summaries))
     for summary in summaries:

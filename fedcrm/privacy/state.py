@@ -55,8 +55,23 @@ def read_state(path: str | os.PathLike[str]) -> RecordLevelState | ClientLevelSt
     try:
         return _STATE_ADAPTER.validate_json(text)
     except ValidationError as error:
+        hint = ("; it looks like a privacy ledger (JSON lines of events): give the engine's "
+                "state file (<participant>.state.json) instead, and the ledger with --ledger"
+                if _looks_like_a_ledger(text) else "")
         raise LedgerError(f"privacy engine state {path} is "
-                          f"{_validation_problem(error, 'not valid')}") from error
+                          f"{_validation_problem(error, 'not valid')}{hint}") from error
+
+
+def _looks_like_a_ledger(text: str) -> bool:
+    """Whether ``text`` starts with a line that reads as a ledger record."""
+    from fedcrm.privacy.ledger import LedgerRecord
+
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        LedgerRecord.model_validate_json(first)
+    except ValidationError:
+        return False
+    return True
 
 
 def load_engine(
@@ -125,6 +140,9 @@ def recover_state(
         raise LedgerError(f"privacy engine state {path}: recovery needs the ledger file it "
                           "was spending against, and the state names none; pass it with "
                           "ledger= (CLI: --ledger)")
+    if ledger_file.resolve() == path.resolve():
+        raise LedgerError(f"privacy engine state {path} is given as its own ledger; the ledger "
+                          "is the JSON-lines file of spending events (--ledger LEDGER.jsonl)")
     if not ledger_file.is_file():
         given = "given" if ledger is not None else "the state names"
         what = "a folder" if ledger_file.is_dir() else "no such file"

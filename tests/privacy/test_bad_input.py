@@ -3,6 +3,7 @@ what is wrong, never a traceback; and what the ledger holds is shown as written.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,10 @@ def test_an_empty_ledger_is_said_to_record_nothing_and_delta_keeps_its_figures(
     path.write_text("")
     result = runner.invoke(app, ["ledger", str(path)])
     assert result.exit_code == 0 and "records no event" in result.stdout
+    # with --json the warning goes to stderr, and stdout stays JSON (it said nothing before)
+    listed = runner.invoke(app, ["ledger", str(path), "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == []
+    assert "records no event" in listed.stderr
     # δ = 1.5e-5 was shown as 2e-05 (one significant figure)
     PrivacyLedger(path).append(record(LedgerEvent.ROUND, 0.5, 1).model_copy(
         update={"delta": 1.5e-5}))

@@ -377,6 +377,14 @@ def test_recover_on_the_command_line(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "nothing to recover" in again.output
     missing = CliRunner().invoke(app, ["recover", str(tmp_path / "nope.json")])
     assert missing.exit_code == 2 and "does not exist" in " ".join(missing.output.split())
+    # the files swapped: said so, instead of advice to edit a "ledger" line of the state
+    ledger = next(p for p in tmp_path.glob("*.jsonl"))
+    swapped = CliRunner().invoke(app, ["recover", str(ledger)])
+    assert swapped.exit_code == 2
+    assert "it looks like a privacy ledger" in " ".join(swapped.output.split())
+    itself = CliRunner().invoke(app, ["recover", str(state_path), "--ledger", str(state_path)])
+    assert itself.exit_code == 2 and "is given as its own ledger" in " ".join(
+        itself.output.split())
 
 
 def test_an_old_copy_of_the_ledger_cannot_vouch_for_a_stale_state(tmp_path: Path) -> None:
