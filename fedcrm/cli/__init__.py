@@ -211,7 +211,7 @@ def demo_command(
         check_output_file(json_path, option="--json", example="demo.json",
                           inputs={"--data": data})
     rates = _currency_rates(currency_rate or [])
-    currencies = dict(_pair(text, "--org-currency", "acme=EUR") for text in org_currency or ())
+    currencies = _org_currencies(org_currency or [], rates)
     with status_lines("fedcrm demo") as status:
         result = run_demo(currency_rates=rates or None, org_currencies=currencies or None,
                           data=data, out=out, orgs=DEMO_ORGS if orgs is None else orgs,
@@ -246,7 +246,31 @@ def _currency_rates(texts: list[str]) -> dict[str, float]:
         except ValueError:
             raise ConfigError(f"--currency-rate {text!r}: {rate!r} is not a number (USD per "
                               f"{code}, e.g. --currency-rate {code}=0.18)") from None
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):
+            raise ConfigError(f"--currency-rate {text!r}: {code!r} is not a three-letter "
+                              "currency code; use an ISO 4217 code such as BRL")
+        if not (math.isfinite(rates[code]) and rates[code] > 0):
+            raise ConfigError(f"--currency-rate {text!r}: a rate must be a number > 0, the USD "
+                              f"value of one {code.upper()} (e.g. --currency-rate "
+                              f"{code.upper()}=0.18)")
     return rates
+
+
+def _org_currencies(texts: list[str], rates: dict[str, float]) -> dict[str, str]:
+    """``--org-currency ORG=CODE`` options as a dict; a code the converter has no rate for
+    (built in or from ``--currency-rate``) is refused in the options' words."""
+    from fedcrm.features.convert import USD_PER_UNIT
+
+    known = sorted({*USD_PER_UNIT, *(code.upper() for code in rates)})
+    currencies: dict[str, str] = {}
+    for text in texts:
+        org, code = _pair(text, "--org-currency", "acme=EUR")
+        if code.upper() not in known:
+            raise ConfigError(f"--org-currency {text!r}: {code!r} is not a currency the "
+                              f"converter knows ({', '.join(known)}); add its rate with "
+                              f"--currency-rate {code.upper()}=<USD per unit>")
+        currencies[org] = code
+    return currencies
 
 
 def main() -> None:

@@ -99,9 +99,11 @@ def _org_folder(data: Path, name: str = "o1") -> Path:
     (["--currency-rate", "BRL"], "--currency-rate 'BRL': expected KEY=VALUE"),
     (["--currency-rate", "BRL=abc"], "'abc' is not a number (USD per BRL"),
     (["--currency-rate", "BRL=0.2", "--currency-rate", "brl=0.3"], "gives BRL twice"),
-    (["--currency-rate", "BRL=-1"], "currency_rates['BRL'] is -1.0"),
+    # in the options' words, not the Python API's (currency_rates['BRL'], default_currency=)
+    (["--currency-rate", "BRL=-1"], "a rate must be a number > 0, the USD value of one BRL"),
+    (["--currency-rate", "12=1"], "'12' is not a three-letter currency code"),
     (["--org-currency", "acme"], "--org-currency 'acme': expected KEY=VALUE"),
-    (["--org-currency", "acme=XYZ"], "org acme: default_currency 'XYZ' is not a currency code"),
+    (["--org-currency", "acme=XYZ"], "'XYZ' is not a currency the converter knows"),
 ])
 def test_demo_rejects_bad_options_before_any_work(arguments: list[str], expected: str) -> None:
     assert expected in one_line_error(runner.invoke(app, ["demo", *arguments]))
@@ -371,3 +373,4 @@ def test_a_record_no_check_caught_is_still_one_line(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: invalid Task: round: Input should be greater than or equal "
                           "to 0") and "\n" not in err
+
