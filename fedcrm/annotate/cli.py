@@ -576,7 +576,7 @@ def impact_command(
         help="A folder in the `fedcrm synth` layout (<org>/metadata, <org>/records, "
              "<org>/ground_truth.jsonl) \\[default: generate a small synthetic federation].")
                     ] = None,
-    orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.")] = 3,
+    orgs: Annotated[int, typer.Option(help="Synthetic orgs to generate.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     task: Annotated[list[str] | None, typer.Option(help="Only these tasks.")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Shuffles per concept.")] = 5,

@@ -70,7 +70,9 @@ def _proposal_words(view: FieldView) -> str:
 def create_app(store: ReviewStore, token: str, *, default_reviewer: str = "") -> FastAPI:
     """The review web app over ``store``; ``token`` is what a reviewer signs in with."""
     if len(token) < 16:
-        raise ConfigError("the login token must have at least 16 characters")
+        raise ConfigError(f"the login token (CLI: --token or FEDCRM_REVIEW_TOKEN) must have at "
+                          f"least 16 characters, got {len(token)}; leave it out to have one "
+                          "generated")
     session_value = _derive(token, "session")
     csrf_value = _derive(token, "csrf")
     templates = Environment(loader=DictLoader(TEMPLATES),
