@@ -132,6 +132,14 @@ def _org_path(spec: str) -> tuple[str | None, Path]:
     return None, Path(spec)
 
 
+def check_annotations_option(folder: Path | None) -> None:
+    """Refuse an ``--annotations`` that is not a folder, naming the option."""
+    if folder is not None and not folder.is_dir():
+        what = "a file" if folder.exists() else "no such folder"
+        raise ConfigError(f"--annotations {folder}: {what}; give the annotations folder "
+                          "(the one with sources.yaml and labels/)")
+
+
 @matcher_app.command("train")
 @friendly_errors
 def train_command(
@@ -148,6 +156,7 @@ def train_command(
     from fedcrm.matching.model import FieldMatcher
     from fedcrm.ontology import load_ontology
 
+    check_annotations_option(annotations)
     # checked before training, the shipped model's place too (a read-only install lost the
     # whole run at the save), and never a file of the corpus it reads
     check_output_file(out or DEFAULT_MODEL_PATH, option="--out", example="matcher.zip",
@@ -197,6 +206,7 @@ def evaluate_command(
     from fedcrm.matching.evaluate import default_methods, evaluate
     from fedcrm.ontology import load_ontology
 
+    check_annotations_option(annotations)
     ontology = load_ontology()
     real = load_corpus(annotations, metadata_root=metadata_root, ontology=ontology,
                        kinds=("real",))

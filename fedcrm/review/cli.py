@@ -101,6 +101,9 @@ def open_store(db: Path | None, url: str | None, *, create: bool = False) -> Rev
     """
     if db is not None and url is not None:
         raise ConfigError("give --db (a SQLite file) or --url (a database URL), not both")
+    if url is None and (db or DEFAULT_DB).is_dir():
+        raise ConfigError(f"--db {db or DEFAULT_DB} is a folder; give the review's SQLite file "
+                          f"(e.g. --db {(db or DEFAULT_DB) / 'review.db'})")
     return ReviewStore(url if url is not None else (db or DEFAULT_DB), create=create)
 
 

@@ -55,3 +55,15 @@ def test_evaluate_fits_its_matchers_with_the_seed_given(tmp_path: Path,
                                      "--metadata-root", str(metadata), *extra])
         assert "stopped before training" in result.output
         assert asked.pop() == {"random_state": seed}
+
+
+def test_an_annotations_option_that_is_no_folder_is_named(tmp_path: Path) -> None:
+    from tests.cli.test_input_errors import one_line_error
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for command in (["matcher", "train", "--out", str(tmp_path / "m.zip")],
+                    ["matcher", "evaluate"]):
+        for given, what in ((tmp_path / "nope", "no such folder"), (a_file, "a file")):
+            line = one_line_error(runner.invoke(app, [*command, "--annotations", str(given)]))
+            assert line.startswith(f"error: --annotations {given}: {what}"), line

@@ -143,6 +143,11 @@ def test_errors_are_one_line_and_exit_2(mapping_file: Path, tmp_path: Path) -> N
     invoke("import", str(mapping_file), "--db", db)
     code, out = invoke("decide", "acme", "Account.Nope__c", "accept", "--db", db)
     assert code == 2 and "no field Account.Nope__c" in out
+    # a folder as --db said "unable to open database file"
+    for command in (["status"], ["import", str(mapping_file)]):
+        code, out = invoke(*command, "--db", str(tmp_path))
+        assert code == 2 and f"--db {tmp_path} is a folder; give the review's SQLite file" in \
+            " ".join(out.split())
     code, out = invoke("decide", "acme", "Account.NPS_Score__c", "accept",
                        "--seen-version", "7", "--db", db)
     assert code == 2 and "version 7" in out and "reload the field" in out
