@@ -24,7 +24,7 @@ import re
 import warnings
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -59,7 +59,13 @@ from fedcrm.matching.features import (
     side_texts,
     similarities,
 )
-from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
+from fedcrm.matching.proposal import (
+    CUSTOM_BLOCK_PREFIX,
+    Candidate,
+    FieldMapping,
+    MappingProposal,
+    OrgMapping,
+)
 from fedcrm.ontology import Ontology, load_ontology, ontology_fingerprint
 from fedcrm.schema.models import OrgSchema
 
@@ -661,7 +667,7 @@ class FieldMatcher:
                 f"org id(s) {duplicates} given more than once; pass org_id= to load_schema or "
                 "rename the folders"
             )
-        fixed = fixed or {}
+        fixed = self._checked_fixed(fixed or {}, fixed_schemas)
         self._embed_at_once([*schemas, *fixed_schemas])
         decisions: dict[str, list[dict[str, Any]]] = {}
         concept_of: dict[str, dict[tuple[str, str], str | None]] = {}
@@ -759,6 +765,39 @@ class FieldMatcher:
             field_label=entry.label, limit=4,
         )
 
+    def _checked_fixed(
+        self, fixed: Mapping[str, Mapping[tuple[str, str], str | None]],
+        fixed_schemas: Sequence[OrgSchema],
+    ) -> dict[str, dict[tuple[str, str], str | None]]:
+        """``fixed`` with its (object, field) keys lower-cased (API names ignore case), after
+        refusing what would otherwise be ignored without a word: an org without metadata in
+        ``fixed_schemas``, a field its metadata lacks, a block that is neither a concept of
+        the ontology nor ``custom:<id>``."""
+        schemas = {schema.org_id: schema for schema in fixed_schemas}
+        concepts = set(self.concept_ids_)
+        checked: dict[str, dict[tuple[str, str], str | None]] = {}
+        for org_id, blocks in fixed.items():
+            schema = schemas.get(org_id)
+            if schema is None:
+                raise MappingError(
+                    f"fixed names org {org_id!r}, but fixed_schemas has no metadata for it; "
+                    "pass every approved org's schema in fixed_schemas")
+            fields = {(o.api_name.lower(), f.api_name.lower()) for o, f in schema.iter_fields()}
+            checked[org_id] = {}
+            for (sobject, field), block in blocks.items():
+                key = (sobject.lower(), field.lower())
+                if key not in fields:
+                    raise MappingError(f"fixed names {org_id} {sobject}.{field}, a field its "
+                                       "metadata in fixed_schemas does not have")
+                if block is not None and block not in concepts and not (
+                        block.startswith(CUSTOM_BLOCK_PREFIX)
+                        and len(block) > len(CUSTOM_BLOCK_PREFIX)):
+                    raise MappingError(
+                        f"fixed gives {org_id} {sobject}.{field} the block {block!r}, neither a "
+                        f"concept of the ontology nor {CUSTOM_BLOCK_PREFIX}<id>")
+                checked[org_id][key] = block
+        return checked
+
     def _align_custom_fields(
         self,
         schemas: Sequence[OrgSchema],
@@ -788,7 +827,7 @@ class FieldMatcher:
             for oi, fi in self._alignable_fields(schema):
                 sobject = schema.objects[oi]
                 meta = sobject.fields[fi]
-                block = blocks.get((sobject.api_name, meta.api_name))
+                block = blocks.get((sobject.api_name.lower(), meta.api_name.lower()))
                 sides.append(field_side(sobject, meta, schema.org_id))
                 custom = block is not None and block.startswith("custom:")
                 preset.append(block if custom else None)

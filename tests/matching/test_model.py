@@ -394,6 +394,23 @@ def test_shipped_matcher_aligns_the_names_of_corresponding_custom_objects() -> N
         fixed={"acme|fr": approved[french.org_id]},
         fixed_schemas=[french.schema.model_copy(update={"org_id": "acme|fr"})])
     assert renamed.org("acme|en").field("Site_Visit__c", "Name").block == block
+    # API names ignore case: lower-case keys of the approved blocks align the same (they were
+    # not found, and the approved block was ignored without a word)
+    lower = {french.org_id: {(o.lower(), f.lower()): b
+                             for (o, f), b in approved[french.org_id].items()}}
+    cased = default_matcher().predict([english.schema], fixed=lower,
+                                      fixed_schemas=[french.schema])
+    assert cased.org(english.org_id).field("Site_Visit__c", "Name").block == block
+    # what would be ignored is refused: an org without its metadata, a field it lacks, a
+    # block that is neither a concept nor custom:<id>
+    with pytest.raises(MappingError, match="fixed_schemas has no metadata for it"):
+        default_matcher().predict([english.schema], fixed=approved)
+    for blocks, message in (({("Visite_Client__c", "Nope__c"): block}, "does not have"),
+                            ({("Visite_Client__c", "Name"): "my_block"},
+                             "neither a concept of the ontology nor custom:<id>")):
+        with pytest.raises(MappingError, match=message):
+            default_matcher().predict([english.schema], fixed={french.org_id: blocks},
+                                      fixed_schemas=[french.schema])
 
 
 def test_repeated_cross_validation(corpus: list[AnnotatedOrg], ontology: Ontology) -> None:
