@@ -7,9 +7,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from fedcrm._console import console, friendly_errors, plain, print_json
+from fedcrm._console import console, error_console, friendly_errors, plain, print_json
 from fedcrm.errors import ConfigError
 from fedcrm.ontology import Concept, load_ontology
+
+#: a search score (0-100) below which no concept resembles the query: a word of no concept
+#: scores about 30, a name or synonym of one 100
+WEAK_MATCH = 50
 
 
 @friendly_errors
@@ -71,3 +75,9 @@ def ontology_command(
             cells.append(f"{score:.0f}")
         table.add_row(*(plain(cell) for cell in cells))
     console.print(table)
+    best = max((score for _, score in rows if score is not None), default=None)
+    if best is not None and best < WEAK_MATCH:
+        # a search always lists its nearest concepts; say when none resembles the query
+        error_console.print(plain(
+            f"note: no concept resembles {query!r} well (best score {best:.0f} of 100); the "
+            "rows above are only the nearest", "yellow"), highlight=False)

@@ -86,3 +86,11 @@ def test_the_mapped_custom_fields_table_lists_every_kind_of_custom_field() -> No
     text = console.export_text()
     assert "Account.NPS__c" in text and "Account.Loyalty__pc" in text
     assert "Account.Industry" not in text and "2 of 2" in text
+
+
+def test_a_search_says_when_no_concept_resembles_the_query() -> None:
+    weak = runner.invoke(app, ["ontology", "zzzzqqq", "--limit", "2"])
+    assert weak.exit_code == 0 and "no concept resembles 'zzzzqqq' well" in " ".join(
+        weak.output.split())
+    strong = runner.invoke(app, ["ontology", "revenue", "--limit", "2"])
+    assert strong.exit_code == 0 and "resembles" not in strong.output
