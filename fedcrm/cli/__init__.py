@@ -66,6 +66,9 @@ class _OneLineUsageErrors(TyperGroup):
         except click.UsageError as exc:
             if not standalone_mode:
                 raise
+            if not exc.format_message():
+                # no arguments: typer has printed the help, and the error says nothing more
+                sys.exit(exc.exit_code)
             command = exc.ctx.command_path if exc.ctx is not None else "fedcrm"
             print_error(f"{exc.format_message().rstrip('.')}; see `{command} --help`")
             sys.exit(exc.exit_code)

@@ -53,9 +53,12 @@ _DURATION_TO_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25, "hours": 1
 _NUMBER_CLEAN = re.compile(r"[^\d,.\-eE+]|(?<![\d.])[eE]|[eE](?![-+]?\d)")
 _SYMBOL_CURRENCY = {"€": "EUR", "£": "GBP", "₹": "INR"}
 #: symbols several currencies write: the org's default currency when it is one of them, else
-#: USD for "$" and nothing for "¥" (yen and yuan differ twentyfold; the note asks for a default)
+#: nothing for "¥" (yen and yuan differ twentyfold; the note asks for a default) and "kr"
 _AMBIGUOUS_SYMBOLS = {"$": ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"),
                       "¥": ("JPY", "CNY"), "kr": ("SEK", "NOK", "DKK", "ISK")}
+#: currencies written with a sign of their own, not "$": in an org of one of them "$" is USD;
+#: in any other org it is the org's currency (the real's R$, the pesos' $, ...)
+_OWN_SIGN = frozenset({"EUR", "GBP", "INR", "JPY", "CNY", "CHF", "SEK", "NOK", "DKK", "ISK"})
 #: the one-character symbols (a character class of the patterns)
 _SYMBOL_CHARACTERS = "".join(s for s in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS) if len(s) == 1)
 #: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd", "EUR 250k", "(250k)"),
@@ -183,9 +186,9 @@ def currencies_in(values: pd.Series, codes: Iterable[str] = (),
     adds codes to look for beyond :data:`USD_PER_UNIT` (those of ``currency_rates``).
 
     ``"$"``, ``"¥"`` and ``"kr"`` are the org's ``default_currency`` when it writes them
-    (``"$"`` is CAD in an org whose default is CAD); otherwise ``"$"`` is USD, and ``"¥"``
-    and ``"kr"`` are listed as ``"¥ (JPY or CNY)"`` or ``"kr (SEK, NOK, DKK or ISK)"``,
-    currencies no rate converts."""
+    (``"$"`` is CAD in an org whose default is CAD, BRL in one whose default is BRL);
+    otherwise ``"$"`` is USD, and ``"¥"`` and ``"kr"`` (lower case, ``"kr."``) are listed as
+    ``"¥ (JPY or CNY)"`` or ``"kr (SEK, NOK, DKK or ISK)"``, currencies no rate converts."""
     if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
         return []
     found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
@@ -208,7 +211,8 @@ def symbol_currency(symbol: str, default_currency: str | None = None) -> str:
     if default in candidates:
         return str(default)
     if symbol == "$":
-        return "USD"
+        # any currency of the dollar's sign (BRL's R$, ARS, CLP, COP, TWD, ...) is the org's
+        return default if default is not None and default not in _OWN_SIGN else "USD"
     if not candidates:
         return ""
     return f"{symbol} ({', '.join(candidates[:-1])} or {candidates[-1]})"
@@ -223,7 +227,7 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
     symbols = re.escape(_SYMBOL_CHARACTERS)
     # "kr" / "kr." as a word of its own (Nordic crowns): "1.200 kr", "kr 1 200"
-    crowns = r"(?<!\w)((?i:kr))\.?(?!\w)"
+    crowns = r"(?<!\w)([Kk]r)\.?(?!\w)"  # not "KR" (Korea), nor "Kredit"
     return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])|{crowns}" if taught else
                       rf"\b((?i:{known}))\b|([{symbols}])|{crowns}")
 
@@ -382,11 +386,13 @@ def numeric_scale(
     if unit == "currency":
         learned = tuple(code for code in rates if code not in USD_PER_UNIT)
         scale, named = scale_cues(tokens, learned, capitals=text)
-        # a symbol in the label ("Revenue ($)"); "kr" only as a word of its own
+        # a symbol in the label ("Revenue ($)"); "kr" only as a word of its own in the label,
+        # not in capitals (an API name's KR, a Korea region, is none)
+        label = meta.label or ""
         named = named or next((symbol_currency(symbol, default_currency)
                                for symbol in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS)
-                               if (symbol in tokens if len(symbol) > 1 else symbol in text)),
-                              "")
+                               if (re.search(r"(?<!\w)[Kk]r\.?(?!\w)", label)
+                                   if symbol == "kr" else symbol in text)), "")
         in_values = value_currencies or []
         if named:
             currency, origin = named, "from the field name"

@@ -608,9 +608,12 @@ def _read_log(path: str | Path, run: str | _OneRun | None
                 checks.append(FinalCheck.model_validate(entry))
             else:
                 records.append(RoundRecord.model_validate(entry))
-        except (ValueError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+        # JSONDecodeError is a ValueError; RecursionError: nesting deeper than Python's stack
+        except (ValueError, ValidationError, RecursionError) as exc:
             problem = (validation_problems(exc, root="the line", limit=1)
-                       if isinstance(exc, ValidationError) else f"not JSON: {exc}")
+                       if isinstance(exc, ValidationError) else
+                       "JSON nested too deeply" if isinstance(exc, RecursionError)
+                       else f"not JSON: {exc}")
             raise ConfigError(f"{path}, line {number}: not a round record ({problem})") \
                 from None
     runs = list(dict.fromkeys(record.run for record in [*records, *checks]))

@@ -23,6 +23,7 @@ import os
 import re
 import warnings
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -936,8 +937,9 @@ class FieldMatcher:
         except FileNotFoundError:
             raise MappingError(f"{path}: no such matcher file") from None
         except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
-                ValueError) as exc:
-            # RuntimeError: an encrypted member; NotImplementedError: an unknown compression
+                ValueError, EOFError, zlib.error) as exc:
+            # RuntimeError: an encrypted member; NotImplementedError: an unknown compression;
+            # zlib.error / EOFError: damaged compressed data
             raise MappingError(
                 f"{path}: not a fedcrm matcher file or corrupt ({exc}); {retrain}"
             ) from exc
@@ -990,7 +992,9 @@ class FieldMatcher:
                 "retrain with `fedcrm matcher train --out FILE`"
             )
         params = dict(meta["params"])
-        if os.environ.get(EMBEDDING_ENV_VAR):
+        recorded = params.get("embedding_model")
+        from_environment = bool(os.environ.get(EMBEDDING_ENV_VAR))
+        if from_environment:
             # the folder of the model on this machine; the identity check below still makes
             # sure it is the model the file was built with
             params["embedding_model"] = None
@@ -1012,11 +1016,13 @@ class FieldMatcher:
         vectors = np.load(io.BytesIO(members["concept_vectors.npz"]), allow_pickle=False)
         try:
             _check_embedding_model(path, meta, matcher.embedder, vectors["vectors"].shape[1])
-        except ConfigError as exc:  # the recorded model folder is not on this machine
-            raise MappingError(
-                f"{path}: {exc}. The matcher was built with the embedding model at "
-                f"{params['embedding_model']!r}: set {EMBEDDING_ENV_VAR} to this machine's "
-                "copy of that model") from exc
+        except ConfigError as exc:  # the model folder is not on this machine
+            built_with = (meta.get("embedding_model") or {}).get("name", recorded)
+            fix = (f"{EMBEDDING_ENV_VAR} names no model folder: point it at this machine's "
+                   f"copy of {built_with!r}, or unset it" if from_environment else
+                   f"the matcher was built with the embedding model at {recorded!r}: set "
+                   f"{EMBEDDING_ENV_VAR} to this machine's copy of that model")
+            raise MappingError(f"{path}: {exc}. {fix}") from exc
         matcher.embedder.remember([str(t) for t in vectors["texts"]], vectors["vectors"])
         matcher._prepare_concepts(ontology)
         if matcher.concept_ids_ != meta["concept_ids"]:

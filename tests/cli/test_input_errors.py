@@ -354,6 +354,13 @@ def test_usage_errors_are_one_line_too(args: list[str], expected: str) -> None:
     assert line.startswith(expected), line
 
 
+@pytest.mark.parametrize("args", [[], ["review"], ["matcher"]])
+def test_no_arguments_print_the_help_and_no_error_line(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "Usage:" in result.output
+    assert "error:" not in result.output
+
+
 def test_a_record_no_check_caught_is_still_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     import typer
     from pydantic import BaseModel, Field

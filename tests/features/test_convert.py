@@ -320,6 +320,12 @@ def test_dollar_and_yen_signs_read_with_the_orgs_default_currency(ontology: Onto
                                           default_currency="CAD")
     assert converted[0] == pytest.approx(12_000 * 0.73) and "CAD from the values" in \
         conversion.note
+    # so in an org of any currency written with "$" (the real's R$, the pesos): its own
+    converted, conversion = convert_field(pd.Series(["R$ 1.200,00"]), field, revenue,
+                                          ontology, default_currency="BRL",
+                                          currency_rates={"BRL": 0.18})
+    assert converted[0] == pytest.approx(1_200 * 0.18) and "BRL from the values" in \
+        conversion.note
     # "¥" is the org's JPY (or CNY); without such a default it is named, not guessed
     yen = pd.Series(["¥1,200,000"])
     converted, conversion = convert_field(yen, field, revenue, ontology, default_currency="JPY")
@@ -340,7 +346,11 @@ def test_dollar_and_yen_signs_read_with_the_orgs_default_currency(ontology: Onto
     _, labelled = convert_field(pd.Series(["12000"]), meta("Omsattning__c", "Omsättning (kr)"),
                                 revenue, ontology, default_currency="NOK")
     assert "NOK from the field name" in labelled.note
-    assert currencies_in(pd.Series(["Kredit 5", "5 krona"])) == []
+    assert currencies_in(pd.Series(["Kredit 5", "5 krona", "5 KR"])) == []
+    # a KR of an API name or label in capitals (a Korea region) names no currency
+    _, korea = convert_field(pd.Series(["1000"]), meta("Revenue_KR__c", "Revenue KR"), revenue,
+                             ontology, default_currency="EUR")
+    assert "EUR from the org default" in korea.note
 
 
 def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:

@@ -130,6 +130,9 @@ def test_runs_sharing_a_log_are_told_apart(tmp_path: Path) -> None:
     log.write_text(json.dumps({"round": "x"}) + "\n")
     with pytest.raises(ConfigError, match="line 1: not a round record"):
         read_round_log(log)
+    log.write_text("[" * 100_000 + "\n")  # a RecursionError escaped
+    with pytest.raises(ConfigError, match="line 1: not a round record .JSON nested too deeply"):
+        read_round_log(log)
     with pytest.raises(ConfigError, match="cannot read the round log"):
         read_round_log(tmp_path / "missing.jsonl")
 

