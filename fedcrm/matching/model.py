@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -742,6 +743,11 @@ class FieldMatcher:
         concept, probability, _ = entry.candidates[0]
         if entry.rule is not None or probability >= self.threshold_:
             return concept, probability
+        if _unreadable_script(entry.label):
+            # a label in a script the embedding model and the name features were not trained
+            # on ("売上高", "Годовая выручка") scores low against every concept: that says the
+            # matcher cannot read it, not that no concept fits (it was 0.98 sure there was none)
+            return None, min(1.0 - probability, UNREADABLE_CONFIDENCE)
         return None, 1.0 - probability
 
     def _evidence(
@@ -1049,6 +1055,18 @@ def _saved_params(params: dict[str, Any]) -> dict[str, Any]:
     if model and model != DEFAULT_EMBEDDING_MODEL:
         params = {**params, "embedding_model": str(Path(model).expanduser().resolve())}
     return params
+
+
+#: the most an abstention on a label the matcher cannot read claims to be sure of
+UNREADABLE_CONFIDENCE = 0.5
+
+
+def _unreadable_script(label: str) -> bool:
+    """Whether ``label`` has letters, none of them Latin (the script the shipped embedding
+    model and the annotated corpus are written in)."""
+    letters = [character for character in label if character.isalpha()]
+    return bool(letters) and not any(
+        unicodedata.name(character, "").startswith("LATIN") for character in letters)
 
 
 def _finite_or_none(value: Any) -> Any:

@@ -731,3 +731,25 @@ def test_a_recorded_embedding_model_folder_yields_to_this_machines_copy(
     assert _saved_params({"embedding_model": "models/mini"})["embedding_model"] == str(
         tmp_path.resolve() / "models" / "mini")
     assert _saved_params({"embedding_model": None})["embedding_model"] is None
+
+
+def test_an_abstention_on_a_label_the_matcher_cannot_read_is_not_sure() -> None:
+    # labels in a script the embedding model was not trained on scored low against every
+    # concept, and the abstention claimed 0.98 certainty that no concept fits
+    from fedcrm.matching.api import default_matcher
+    from fedcrm.schema import DataKind, FieldMeta, OrgSchema, SObjectSchema
+    from fedcrm.schema.models import SourceFormat
+
+    schema = OrgSchema(org_id="intl", source_format=SourceFormat.PYTHON, objects=(
+        SObjectSchema(api_name="Account", fields=(
+            FieldMeta(api_name="Uriage__c", label="売上高", kind=DataKind.CURRENCY),
+            FieldMeta(api_name="Vyruchka__c", label="Годовая выручка", kind=DataKind.CURRENCY),
+            FieldMeta(api_name="Fax_Line_2__c", label="Second fax line", kind=DataKind.PHONE),
+        )),))
+    proposal = default_matcher().predict([schema])
+    for field in ("Uriage__c", "Vyruchka__c"):
+        mapping = proposal.org("intl").field("Account", field)
+        assert mapping.concept is None and mapping.confidence <= 0.5, (field, mapping)
+    # a readable label keeps its measured confidence
+    readable = proposal.org("intl").field("Account", "Fax_Line_2__c")
+    assert readable.confidence > 0.5
