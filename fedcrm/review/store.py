@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 from collections import Counter, defaultdict
@@ -348,7 +349,13 @@ class ReviewStore:
         withdrawn. Fields of an imported org that are missing from the new mapping are marked
         removed (their history stays).
         """
-        proposal, source_name, source_sha = _read_proposal(source)
+        try:
+            proposal, source_name, source_sha = _read_proposal(source)
+        except MappingError:
+            # a field mapped to a concept the ontology lacks also breaks the rule that its
+            # block is its concept; the unknown concept is the thing to say
+            self._check_raw_concepts(source)
+            raise
         schema_by_org = self._schemas_by_org(schemas, proposal)
         self._check_proposal_concepts(proposal, source_name)
         now = utc_now()
@@ -500,6 +507,29 @@ class ReviewStore:
                 "name each schema with the org id the mapping uses (--schema ORG=PATH)"
             )
         return by_org
+
+    def _check_raw_concepts(self, source: MappingProposal | str | Path) -> None:
+        """Refuse a mapping file whose fields name concepts the ontology lacks, read from its
+        JSON as written (for a file that is not a valid mapping for that reason too)."""
+        if isinstance(source, MappingProposal):
+            return
+        try:
+            data = json.loads(Path(source).read_text(encoding="utf-8"))
+            fields = [field for org in data["orgs"] for field in org["fields"]]
+            used = {str(field["concept"]) for field in fields
+                    if isinstance(field, dict) and field.get("concept")}
+            used |= {str(candidate["concept"]) for field in fields if isinstance(field, dict)
+                     for candidate in field.get("candidates") or []
+                     if isinstance(candidate, dict) and candidate.get("concept")}
+            version = data.get("ontology_version")
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return  # not readable that far: the parse error says what is wrong
+        unknown = sorted(used - set(self._concepts))
+        if unknown:
+            raise MappingError(
+                f"{source}: concept id(s) not in the ontology (version {self.ontology.version}; "
+                f"the mapping says {version}): {', '.join(unknown[:10])}; re-run fedcrm match "
+                "with this ontology")
 
     def _check_proposal_concepts(self, proposal: MappingProposal, source_name: str) -> None:
         used: set[str] = set()

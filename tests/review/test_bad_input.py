@@ -140,6 +140,15 @@ def test_import_with_concepts_the_ontology_lacks(store: ReviewStore, tmp_path: P
     path = write(tmp_path / "mapping.json", json.dumps(data))
     with pytest.raises(MappingError, match="not in the ontology.*account.warp_speed"):
         store.import_proposal(path, imported_by="importer")
+    # a field mapped to it breaks the block rule too: the unknown concept is what is said
+    # (it said "must have block 'account.warp_speed', not ...")
+    data = json.loads(make_proposal().to_json())
+    mapped = next(f for f in data["orgs"][0]["fields"] if f["concept"])
+    mapped["concept"] = "account.warp_speed"
+    path = write(tmp_path / "mapped.json", json.dumps(data))
+    with pytest.raises(MappingError, match=r"mapped.json: concept id\(s\) not in the ontology "
+                                           r".*: account.warp_speed; re-run fedcrm match"):
+        store.import_proposal(path, imported_by="importer")
 
 
 def test_import_with_mismatched_schemas(store: ReviewStore) -> None:
