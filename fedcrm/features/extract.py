@@ -225,7 +225,9 @@ def _split(
         rest, held = train_test_split(idx, test_size=fraction, random_state=seed,
                                       stratify=strata if stratify else None)
         return rest, held
-    if stratify and keys.nunique() >= n_splits:
+    # StratifiedGroupKFold refuses (a ValueError) when every class has fewer than n_splits
+    # records: 5 won and 7 lost deals split 1/8 ended the whole win-probability task
+    if stratify and keys.nunique() >= n_splits and max(np.bincount(strata)) >= n_splits:
         folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         rest_at, held_at = next(folds.split(idx, strata, keys.to_numpy()))
     else:

@@ -180,6 +180,22 @@ def test_an_accounts_deals_share_one_split(federation, mapping, ontology, refere
     assert checked
 
 
+def test_a_grouped_split_with_a_class_smaller_than_its_folds_does_not_fail() -> None:
+    # 5 won and 7 lost deals, split 1/8 by account: StratifiedGroupKFold needs 8 records of
+    # some class and raised scikit-learn's ValueError, which ended the whole win-probability
+    # task of a small org
+    from fedcrm.features.extract import _split
+
+    idx = np.arange(12)
+    y = np.zeros(12)
+    y[:5] = 1
+    groups = np.array([f"acct{i}" for i in range(12)], dtype=object)
+    rest, held = _split(idx, y, groups, 0.125, seed=0)
+    assert sorted([*rest, *held]) == list(idx) and len(held) > 0
+    held_groups = set(groups[held])
+    assert not held_groups & set(groups[rest])  # an account's deals stay on one side
+
+
 class _Tables:
     """Just enough of a CanonicalOrg for the roll-ups."""
 
