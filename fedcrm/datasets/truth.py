@@ -36,6 +36,10 @@ def truth_mapping(folder: str | Path, orgs: list[str] | None = None) -> MappingP
     """The ground-truth mapping of the federation written in ``folder`` (``fedcrm synth`` or
     ``fedcrm datasets export`` output): one ``<org>/ground_truth.jsonl`` per org."""
     root = Path(folder)
+    if not root.is_dir():
+        what = "is a file" if root.exists() else "does not exist"
+        raise MappingError(f"{root} {what}; give the folder `fedcrm synth --out` or `fedcrm "
+                           "datasets export --out` wrote (it holds federation.json)")
     names = orgs if orgs is not None else sorted(
         p.name for p in root.iterdir() if (p / "ground_truth.jsonl").is_file())
     if not names:

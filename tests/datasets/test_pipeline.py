@@ -97,3 +97,13 @@ def test_default_tasks_no_org_can_take_part_in_are_skipped_not_fatal(
     with pytest.raises(FeatureError, match="^lead_conversion: no org can take part"):
         run_demo(data=folder, tasks=["win_probability", "lead_conversion"], progress=False,
                  config=TrainingConfig(rounds=2, local_epochs=1))
+
+
+def test_truth_mapping_of_a_folder_that_is_none_names_it(tmp_path: Path) -> None:
+    from fedcrm.errors import MappingError
+
+    a_file = tmp_path / "federation.json"
+    a_file.write_text("{}")
+    for given, what in ((tmp_path / "missing", "does not exist"), (a_file, "is a file")):
+        with pytest.raises(MappingError, match=f"{what}; give the folder `fedcrm synth --out`"):
+            truth_mapping(given)
