@@ -193,6 +193,20 @@ def _spelling(column: ColumnSpec, spec: OrgSpec, value: str, file: str) -> str:
     return spellings[spec.variant % len(spellings)]
 
 
+def _is_outcome(column: ColumnSpec) -> bool:
+    """Whether ``column`` holds a task's outcome: noted so, or mapped to a label concept."""
+    if column.note == "outcome":
+        return True
+    if column.concept is None:
+        return False
+    from fedcrm.ontology import Usage, load_ontology
+
+    try:
+        return load_ontology().concept(column.concept).usage is Usage.LABEL
+    except KeyError:
+        return False
+
+
 def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Encoded:
     """The org's stored values of one source column (blank cells become empty strings)."""
     values = raw.astype(str).str.strip()
@@ -214,6 +228,13 @@ def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Enc
                                f"date format {column.date_format}, e.g. {bad.iloc[0]!r}")
         return _Encoded(parsed.dt.strftime("%Y-%m-%d").fillna(""), xml_type="Date")
     if kind in ("checkbox", "boolean"):
+        if blank.any() and _is_outcome(column):
+            # a checkbox stores a blank as false: an unknown outcome would become a negative
+            # label (and a yes/no picklist would leave it unlabelled: orgs would disagree)
+            raise DatasetError(
+                f"{_where(file, column)}: {int(blank.sum())} blank cell(s) in an outcome "
+                "column; an outcome must be known (a blank would be read as false): drop those "
+                "rows from the source or fill them in")
         truth = values.isin(column.true_values)
         # everything but the true spellings reads as false, so a stray value (a "yes" beside
         # "Yes"/"No") would silently become false: only the declared spellings, or one

@@ -74,6 +74,18 @@ def test_a_stray_yes_no_value_is_an_error_not_a_false(crm_root: Path, tmp_path: 
         load_telco_churn(tmp_path)
 
 
+def test_a_blank_outcome_is_an_error_not_a_negative(crm_root: Path, tmp_path: Path) -> None:
+    """A checkbox stores a blank as false, so an unknown churn outcome became "retained" in
+    the checkbox orgs (and unlabelled in the yes/no picklist orgs)."""
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
+    rows.loc[[3, 7], "Churn"] = ""
+    folder = tmp_path / "telco-churn"
+    folder.mkdir()
+    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    with pytest.raises(DatasetError, match=r"'Churn'.*blank cell\(s\) in an outcome column"):
+        load_telco_churn(tmp_path)
+
+
 @pytest.mark.parametrize(("file", "key"), [("sales_teams.csv", "sales_agent"),
                                            ("products.csv", "product"),
                                            ("accounts.csv", "account")])
