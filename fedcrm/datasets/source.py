@@ -55,10 +55,34 @@ def read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
         if (path.parent.parent / path.name).is_file():
             raise DatasetError(f"{path}: file not found; {path.parent.parent} is the "
                                f"{path.parent.name} folder itself: pass the folder above it")
-        raise DatasetError(f"{path}: file not found; the dataset folder is incomplete")
+        folder = path.parent
+        if not folder.is_dir():
+            raise DatasetError(
+                f"{path}: file not found; {folder.parent} has no {folder.name}/ folder: pass "
+                f"the {DATASETS_FOLDER} folder (or the shared data folder holding it) as root")
+        # the source's own spelling of the name ("Leads.csv", "Churn_Modelling.csv")
+        other = next((p for p in sorted(folder.iterdir())
+                      if p.name.lower() == path.name.lower() and p.is_file()), None)
+        if other is not None:
+            raise DatasetError(f"{path}: file not found, but {other.name} is there; rename "
+                               f"it to {path.name}")
+        raise DatasetError(f"{path}: file not found; the dataset folder is incomplete (it "
+                           f"needs {path.name})")
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    if start == b"PK\x03\x04":  # a zip: an Excel workbook saved under the .csv name
+        raise DatasetError(f"{path}: a spreadsheet workbook (.xlsx), not CSV text; save it "
+                           "as CSV (UTF-8)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except UnicodeDecodeError as exc:
+        # pandas decodes in chunks: the byte, not its line
+        raise DatasetError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                           "save it as CSV (UTF-8)") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{path}: cannot read CSV ({exc})") from exc
     missing = [column for column in required if column not in frame.columns]
     if missing:

@@ -145,3 +145,23 @@ def test_allocate_properties(sizes: list[int], extra: int) -> None:
 def test_a_dataset_folder_given_as_root_says_to_pass_its_parent(crm_root: Path) -> None:
     with pytest.raises(DatasetError, match="is the bank-churn folder itself: pass the folder"):
         load_dataset("bank-churn", root=crm_root / "bank-churn")
+
+
+def test_a_missing_source_file_says_what_to_do(crm_root: Path, tmp_path: Path) -> None:
+    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(8)
+    # no dataset folder at all: the root is the thing to fix
+    with pytest.raises(DatasetError, match=r"has no telco-churn/ folder: pass the crm-datasets "
+                                           r"folder"):
+        load_telco_churn(tmp_path)
+    folder = tmp_path / "telco-churn"
+    folder.mkdir()
+    # the source's own spelling of the name
+    rows.to_csv(folder / "Telco_Customer_Churn.csv", index=False)
+    with pytest.raises(DatasetError, match=r"file not found, but Telco_Customer_Churn.csv is "
+                                           r"there; rename it to telco_customer_churn.csv"):
+        load_telco_churn(tmp_path)
+    # a workbook saved under the CSV's name
+    (folder / "telco_customer_churn.csv").write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    with pytest.raises(DatasetError, match=r"a spreadsheet workbook \(.xlsx\), not CSV text; "
+                                           r"save it as CSV"):
+        load_telco_churn(tmp_path)
