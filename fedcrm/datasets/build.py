@@ -347,9 +347,10 @@ def build_org(definition: DatasetDefinition, spec: OrgSpec, frames: dict[str, pd
         for column in definition.columns_of(sobject):
             file = column.file or definition.files[0]
             if column.source not in frame:
-                raise DatasetError(f"{file}: no column {column.source!r} for {sobject} in org "
-                                   f"{spec.org_id}")
-            encoded = encode(column, spec, frame[column.source], file)
+                raise DatasetError(f"{definition.folder}/{file}: no column {column.source!r} for "
+                                   f"{sobject} in org {spec.org_id}")
+            # errors name the dataset's folder too: "telco-churn/telco_customer_churn.csv"
+            encoded = encode(column, spec, frame[column.source], f"{definition.folder}/{file}")
             if column.standard is not None:
                 api, label, description = column.standard, None, None
             else:

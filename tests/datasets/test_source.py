@@ -56,7 +56,8 @@ def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Pat
     folder = tmp_path / "telco-churn"
     folder.mkdir()
     rows.to_csv(folder / "telco_customer_churn.csv", index=False)
-    with pytest.raises(DatasetError, match=r"'MonthlyCharges'.*'twenty'"):
+    with pytest.raises(DatasetError, match=r"^telco-churn/telco_customer_churn\.csv, column "
+                                           r"'MonthlyCharges'.*'twenty'"):
         load_telco_churn(tmp_path)
 
 
