@@ -421,17 +421,20 @@ class SecureCoordinator(Coordinator):
 
     encrypted = True
 
+    def _client_level_plans(self) -> dict[str, Any]:
+        """Participant → its client-level DP plan (participants with that hook only)."""
+        return {pid: p.privacy.engine.plan for pid, p in self.participants.items()
+                if getattr(p.privacy, "mode", None) == "client"}
+
     def _packing_clip(self, secure: SecureAggregation) -> float:
         """The packing clip: ``secure.clip``, or by default the norm bound, raised for
         client-level DP to C + 6·σC/√m so that no noise share is clipped (a noise value beyond
         6 standard deviations has probability 2e-9). Clipping a share would take noise out of
         the decrypted sum that the privacy accounts count on, so a smaller ``secure.clip`` is
         refused."""
-        noisy = {pid: p.privacy.engine.plan for pid, p in self.participants.items()
-                 if getattr(p.privacy, "mode", None) == "client"}
         # a client-level DP update is clipped to norm C, so no value exceeds C before noise
         needed = {pid: plan.clip_norm + 6 * plan.noise_std_per_participant
-                  for pid, plan in noisy.items()}
+                  for pid, plan in self._client_level_plans().items()}
         if secure.clip is not None:
             short = sorted(pid for pid, bound in needed.items() if secure.clip < bound)
             if short:
@@ -480,9 +483,8 @@ class SecureCoordinator(Coordinator):
             )
         # client-level DP splits its noise over sums of at least m updates; key holders must
         # then refuse smaller sums (McMahan et al. 2018 DP-FedAvg, with the noise shared out)
-        planned = {pid: p.privacy.engine.plan.participants_in_sum
-                   for pid, p in self.participants.items()
-                   if getattr(p.privacy, "mode", None) == "client"}
+        planned = {pid: plan.participants_in_sum
+                   for pid, plan in self._client_level_plans().items()}
         short = sorted(pid for pid, m in planned.items() if m > secure.min_contributors)
         if short:
             needed = max(planned[pid] for pid in short)

@@ -50,15 +50,23 @@ def test_a_missing_column_names_the_file_and_column(crm_root: Path, tmp_path: Pa
         load_telco_churn(tmp_path)
 
 
-def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Path) -> None:
+def _telco_with(crm_root: Path, root: Path, changes: dict[tuple[object, str], str]) -> Path:
+    """``root`` holding a telco-churn folder of the source's first 40 rows with ``changes``
+    (row label(s), column) → value; returns ``root``, the loader's argument."""
     rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
-    rows.loc[3, "MonthlyCharges"] = "twenty"
-    folder = tmp_path / "telco-churn"
+    for (row, column), value in changes.items():
+        rows.loc[row, column] = value
+    folder = root / "telco-churn"
     folder.mkdir()
     rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    return root
+
+
+def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Path) -> None:
+    root = _telco_with(crm_root, tmp_path, {(3, "MonthlyCharges"): "twenty"})
     with pytest.raises(DatasetError, match=r"^telco-churn/telco_customer_churn\.csv, column "
                                            r"'MonthlyCharges'.*'twenty'"):
-        load_telco_churn(tmp_path)
+        load_telco_churn(root)
 
 
 @pytest.mark.parametrize(("column", "value"), [("Churn", "yes"), ("OnlineSecurity", "1")])
@@ -66,25 +74,17 @@ def test_a_stray_yes_no_value_is_an_error_not_a_false(crm_root: Path, tmp_path: 
                                                      column: str, value: str) -> None:
     """Every non-true value of a flag reads as false, so "yes" beside "Yes"/"No" would turn a
     churned customer into a retained one without a word."""
-    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
-    rows.loc[3, column] = value
-    folder = tmp_path / "telco-churn"
-    folder.mkdir()
-    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    root = _telco_with(crm_root, tmp_path, {(3, column): value})
     with pytest.raises(DatasetError, match=rf"'{column}'.*\['{value}'\] would be read as false"):
-        load_telco_churn(tmp_path)
+        load_telco_churn(root)
 
 
 def test_a_blank_outcome_is_an_error_not_a_negative(crm_root: Path, tmp_path: Path) -> None:
     """A checkbox stores a blank as false, so an unknown churn outcome became "retained" in
     the checkbox orgs (and unlabelled in the yes/no picklist orgs)."""
-    rows = read_source(crm_root, "telco-churn", "telco_customer_churn.csv").head(40)
-    rows.loc[[3, 7], "Churn"] = ""
-    folder = tmp_path / "telco-churn"
-    folder.mkdir()
-    rows.to_csv(folder / "telco_customer_churn.csv", index=False)
+    root = _telco_with(crm_root, tmp_path, {(3, "Churn"): "", (7, "Churn"): ""})
     with pytest.raises(DatasetError, match=r"'Churn'.*blank cell\(s\) in an outcome column"):
-        load_telco_churn(tmp_path)
+        load_telco_churn(root)
 
 
 @pytest.mark.parametrize(("file", "key"), [("sales_teams.csv", "sales_agent"),
