@@ -315,13 +315,19 @@ class SecureClient:
     """
 
     def __init__(self, participant: Participant, encryptor: ParticipantEncryptor,
-                 key_holder: KeyHolder | None) -> None:
+                 key_holder: KeyHolder | None, *, strategy: Strategy,
+                 prox_mu: float) -> None:
         if encryptor.participant_id != participant.participant_id:
             raise ConfigError(f"the encryptor of {encryptor.participant_id!r} cannot serve "
                               f"participant {participant.participant_id!r}")
         self.participant = participant
         self.encryptor = encryptor
         self.key_holder = key_holder
+        #: the weighting rule and proximal term agreed at setup; a round asking for others is
+        #: refused (a coordinator that pins the other orgs' updates to the global model with
+        #: a large μ, or weights them near zero, would read one org's update from the sum)
+        self.strategy = strategy
+        self.prox_mu = float(prox_mu)
         self.online = True
 
     @property
@@ -339,17 +345,32 @@ class SecureClient:
         if needed > 0:
             self.encryptor.pool.precompute(needed)
 
-    def contribute(self, parameters: np.ndarray, round_number: int, *, prox_mu: float,
-                   strategy: Strategy) -> SealedUpdate:
+    def contribute(self, parameters: np.ndarray, round_number: int, *,
+                   prox_mu: float | None = None, strategy: Strategy | None = None,
+                   ) -> SealedUpdate:
         """Train on ``parameters`` and return the signed encryption of the weighted delta.
 
-        The weight is ``strategy.weight`` of this org's own update (its sample count and
-        quality multiplier); it is folded into the packing, so only the sum of weights is
-        ever decrypted.
+        The weight is the agreed strategy's ``weight`` of this org's own update (its sample
+        count and quality multiplier); it is folded into the packing, so only the sum of
+        weights is ever decrypted. ``prox_mu`` and ``strategy`` are what the coordinator asks
+        for; they must be the ones agreed at setup (:class:`ConfigError` otherwise, before
+        any training).
         """
         self._require_online()
-        update = self.participant.train(parameters, round_number, prox_mu=prox_mu)
-        weight = float(strategy.weight(update))
+        if prox_mu is not None and not math.isclose(prox_mu, self.prox_mu, rel_tol=1e-12,
+                                                    abs_tol=0.0):
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator asks for the proximal "
+                f"term mu={prox_mu:g}, but the federation agreed on mu={self.prox_mu:g}; a "
+                "different mu for some orgs could expose another org's update in the sum")
+        if strategy is not None and not (type(strategy) is type(self.strategy)
+                                         and vars(strategy) == vars(self.strategy)):
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator asks for weights by "
+                f"strategy {strategy.name!r}, not the {self.strategy.name!r} agreed at setup; "
+                "an org weights its own update by the agreed rule only")
+        update = self.participant.train(parameters, round_number, prox_mu=self.prox_mu)
+        weight = float(self.strategy.weight(update))
         message = self.encryptor.encrypt(update.delta, weight, round_number,
                                          model=model_digest(parameters))
         return SealedUpdate(message=message.to_bytes(),
@@ -452,6 +473,35 @@ class SecureCoordinator(Coordinator):
                               "TrainingConfig.max_update_norm or SecureAggregation.clip")
         return float(max(bounds))
 
+    def _check_sum_sizes(self, secure: SecureAggregation) -> None:
+        """Client-level DP splits its noise over sums of at least m updates; key holders must
+        then refuse smaller sums (McMahan et al. 2018 DP-FedAvg, with the noise shared out)."""
+        planned = {pid: plan.participants_in_sum
+                   for pid, plan in self._client_level_plans().items()}
+        short = sorted(pid for pid, m in planned.items() if m > secure.min_contributors)
+        if short:
+            needed = max(planned[pid] for pid in short)
+            raise ConfigError(
+                f"participants {short} add client-level DP noise planned for sums of at least "
+                f"{needed} updates, but key holders decrypt sums of {secure.min_contributors}; "
+                f"a smaller sum carries too little noise: set SecureAggregation("
+                f"min_contributors={needed}) or plan participants_in_sum={secure.min_contributors}"
+            )
+
+    def _check_late_client_level_dp(self) -> None:
+        """Client-level DP attached after this coordinator was built: its packing clip and its
+        key holders' smallest sum were fixed then. Refuse a round (before anyone trains) whose
+        noise shares the packing would clip, or whose sums would be too small for the noise."""
+        try:
+            self._check_sum_sizes(self.secure)
+            self._packing_clip(replace(self.secure, clip=self.spec.clip))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"client-level DP was attached after the SecureCoordinator was built, which "
+                f"fixed its packing (clip={self.spec.clip:g}) and its key holders' smallest sum "
+                f"({self.secure.min_contributors}) for no noise: attach it before building the "
+                f"SecureCoordinator. ({exc})") from None
+
     def __init__(
         self,
         participants: Sequence[Participant],
@@ -481,19 +531,7 @@ class SecureCoordinator(Coordinator):
                 f"this config selects {self.config.per_round(len(ids))} per round; key holders "
                 "refuse to decrypt a sum of fewer updates"
             )
-        # client-level DP splits its noise over sums of at least m updates; key holders must
-        # then refuse smaller sums (McMahan et al. 2018 DP-FedAvg, with the noise shared out)
-        planned = {pid: plan.participants_in_sum
-                   for pid, plan in self._client_level_plans().items()}
-        short = sorted(pid for pid, m in planned.items() if m > secure.min_contributors)
-        if short:
-            needed = max(planned[pid] for pid in short)
-            raise ConfigError(
-                f"participants {short} add client-level DP noise planned for sums of at least "
-                f"{needed} updates, but key holders decrypt sums of {secure.min_contributors}; "
-                f"a smaller sum carries too little noise: set SecureAggregation("
-                f"min_contributors={needed}) or plan participants_in_sum={secure.min_contributors}"
-            )
+        self._check_sum_sizes(secure)
         clip = self._packing_clip(secure)
         # each org's weight, as the setup would agree an upper bound on (not kept afterwards)
         weights = {pid: participant_weight(strategy, p) for pid, p in self.participants.items()}
@@ -515,6 +553,8 @@ class SecureCoordinator(Coordinator):
                                 max_weight=float(max_weight), bits=secure.bits,
                                 key_bits=keys.key_bits)
         self.clients: dict[str, SecureClient] = {}
+        # the proximal term every round asks for (FedProx's mu, else the config's)
+        agreed_mu = float(getattr(strategy, "mu", None) or self.config.prox_mu)
         for pid, participant in self.participants.items():
             encryptor = ParticipantEncryptor(
                 pid, keys.public_key, self.spec, keys.signing_keys[pid],
@@ -526,7 +566,8 @@ class SecureCoordinator(Coordinator):
                 holder = KeyHolder(keys.shares[pid], keys.public_key, self.spec,
                                    federation_id=secure.federation_id, roster=self.roster,
                                    min_contributors=secure.min_contributors)
-            self.clients[pid] = SecureClient(participant, encryptor, holder)
+            self.clients[pid] = SecureClient(participant, encryptor, holder,
+                                             strategy=strategy, prox_mu=agreed_mu)
         for client in self.clients.values():  # offline, before the first round
             client.precompute(self.n_values)
         self._last_round = -1
@@ -543,6 +584,7 @@ class SecureCoordinator(Coordinator):
                 f"{self._last_round} (key holders never decrypt a repeated or older round); "
                 "continue with a higher round number or start a new coordinator"
             )
+        self._check_late_client_level_dp()
         self._last_round = round_number
         timings: dict[str, float] = {}
         start = time.perf_counter()

@@ -599,6 +599,25 @@ def test_node_refuses_packing_bounds_the_coordinator_picks(
     assert reason in str(fields_of(_agent(grid, "org0").decrypt(request))["refused"])
 
 
+@pytest.mark.parametrize("mu", [10.0, 1e-6, "lots"])
+def test_node_trains_only_with_the_configured_proximal_term(keys: FederationKeys,
+                                                             mu: Any) -> None:
+    """A large μ for some orgs would pin their updates to the global model, so that the
+    encrypted sum gives away the others' update: the node refuses before it trains."""
+    coordinator, grid = secure_run(secure_settings(), keys)
+    agent = _agent(grid, "org1")
+    trained: list[int] = []
+    agent.participant.train = lambda *a, **k: trained.append(1)  # type: ignore[method-assign]
+    reason = (r"asks for the proximal term mu=.*config says mu=0; both sides" if mu != "lots"
+              else "proximal term 'lots' is not a number")
+    for method in (agent.train_encrypted, agent.train):
+        content = coordinator._model_message(coordinator.parameters, round=0, prox_mu=mu,
+                                             **coordinator._spec_fields())
+        with pytest.raises(ConfigError, match=reason):
+            method(content)
+    assert trained == []
+
+
 def test_the_configured_max_weight_is_the_only_one_a_node_accepts(
         keys: FederationKeys) -> None:
     coordinator, grid = secure_run(secure_settings(max_weight=1000.0), keys)

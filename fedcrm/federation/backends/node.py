@@ -436,7 +436,7 @@ class NodeAgent:
             return pack({"accepted": False, "reason": gate.reason})
         try:
             update = self.participant.train(parameters, round_number,
-                                            prox_mu=float(fields["prox_mu"]))
+                                            prox_mu=self._prox_mu(fields))
         except PrivacyBudgetExceeded as exc:
             return pack({"accepted": True, "dropped": str(exc)})
         return pack({"accepted": True, "participant_id": update.participant_id,
@@ -465,7 +465,7 @@ class NodeAgent:
         encryptor.precompute(parameters.size)
         try:
             update = self.participant.train(parameters, round_number,
-                                            prox_mu=float(fields["prox_mu"]))
+                                            prox_mu=self._prox_mu(fields))
         except PrivacyBudgetExceeded:
             return pack({"accepted": True, "dropped": SEALED_BUDGET_REASON})
         weight = float(self.resources.config.strategy.build().weight(update))
@@ -535,6 +535,27 @@ class NodeAgent:
             raise ConfigError(f"node of {self.participant_id!r} holds the key share of "
                               f"{secrets.share.participant_id!r}")
         return setup, secrets
+
+    def _prox_mu(self, fields: Mapping[str, Any]) -> float:
+        """The round's proximal term, checked against this org's own copy of the settings:
+        FedProx's mu, else ``[training] prox_mu``. A coordinator that gave some orgs a large
+        μ would pin their updates to the global model, and the sum of an encrypted round
+        would then reveal the other org's update."""
+        settings = self.resources.config
+        agreed = float(getattr(settings.strategy.build(), "mu", None)
+                       or settings.training.prox_mu)
+        try:
+            asked = float(fields["prox_mu"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise ConfigError(f"participant {self.participant_id!r}: the coordinator's "
+                              f"proximal term {fields.get('prox_mu')!r} is not a number"
+                              ) from None
+        if not math.isclose(asked, agreed, rel_tol=1e-12, abs_tol=0.0):
+            raise ConfigError(
+                f"participant {self.participant_id!r}: the coordinator asks for the proximal "
+                f"term mu={asked:g}, but this org's federation config says mu={agreed:g}; both "
+                "sides must read the same config file")
+        return agreed
 
     def _spec(self, fields: Mapping[str, Any]) -> PackingSpec:
         """The round's packing, checked against this org's own copy of the settings."""
