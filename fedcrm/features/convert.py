@@ -61,6 +61,12 @@ _AMBIGUOUS_SYMBOLS = {"$": ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"),
 _OWN_SIGN = frozenset({"EUR", "GBP", "INR", "JPY", "CNY", "CHF", "SEK", "NOK", "DKK", "ISK"})
 #: the one-character symbols (a character class of the patterns)
 _SYMBOL_CHARACTERS = "".join(s for s in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS) if len(s) == 1)
+#: dollars (and the real) with their country's letters before the sign: "US$ 12", "C$ 12"
+_PREFIXED_DOLLARS = {"US": "USD", "C": "CAD", "CA": "CAD", "CAN": "CAD", "A": "AUD",
+                     "AU": "AUD", "NZ": "NZD", "S": "SGD", "SG": "SGD", "HK": "HKD",
+                     "MX": "MXN", "MEX": "MXN", "NT": "TWD", "R": "BRL"}
+_DOLLAR_PREFIXES = "|".join(sorted(_PREFIXED_DOLLARS, key=lambda p: (-len(p), p)))
+_PREFIXED_DOLLAR = rf"(?<![A-Za-z])({_DOLLAR_PREFIXES})\$"
 #: a number followed by a magnitude ("250k", "1,5 Mio.", "2M", "3 Tsd", "EUR 250k", "(250k)"),
 #: optionally with a currency symbol or an upper-case code; lower-case "m" is left alone
 #: (metres, minutes), and so is "100 Mbps"
@@ -180,6 +186,33 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float).where(~magnitude)
 
 
+@functools.cache
+def iso_currency_codes() -> frozenset[str]:
+    """The ISO 4217 currency codes (from pycountry), less XXX and XTS (no currency, testing)."""
+    import pycountry
+
+    return frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
+
+
+def _name_currency(meta: FieldMeta) -> str:
+    """An ISO 4217 code written in capitals as a word of its own in a name or label that is
+    not all capitals (``Rev_BRL__c``, "Revenue (MXN)"), or a prefixed dollar in the label
+    ("Revenue (US$)"); "" for none. In an all-capitals name a code cannot be told from a word
+    (``ALL_TIME_REVENUE__C``: ALL is also the lek)."""
+    label = meta.label or ""
+    dollar = re.search(_PREFIXED_DOLLAR, label)
+    if dollar:
+        return _PREFIXED_DOLLARS[dollar.group(1)]
+    api = re.sub(r"__c$", "", meta.api_name, flags=re.IGNORECASE)
+    for text in (api, label):
+        if not re.search(r"[a-z]", text):
+            continue
+        for word in re.findall(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])", text):
+            if word in iso_currency_codes():
+                return word
+    return ""
+
+
 def currencies_in(values: pd.Series, codes: Iterable[str] = (),
                   default_currency: str | None = None) -> list[str]:
     """Currency codes written in text values (``"12 EUR"``, ``"€ 5"``), sorted; ``codes``
@@ -194,10 +227,11 @@ def currencies_in(values: pd.Series, codes: Iterable[str] = (),
     found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
     if found.empty:
         return []
-    written = found[1].fillna(found[2].notna().map({True: "kr", False: None}))
+    written = found["symbol"].fillna(found["crowns"].notna().map({True: "kr", False: None}))
     symbols = {symbol: code for symbol in written.dropna().unique()
                if (code := symbol_currency(symbol, default_currency))}
-    codes_found = found[0].str.upper().fillna(written.map(symbols))
+    codes_found = (found["code"].str.upper().fillna(found["dollar"].map(_PREFIXED_DOLLARS))
+                   .fillna(written.map(symbols)))
     return sorted(set(codes_found.dropna()))
 
 
@@ -220,16 +254,19 @@ def symbol_currency(symbol: str, default_currency: str | None = None) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
-    """The pattern finding a code of :data:`USD_PER_UNIT` (in any case) or of ``extra``, or a
-    currency symbol."""
+    """The pattern finding a dollar with its country's letters (``dollar``: "US$"), a code
+    (``code``: of :data:`USD_PER_UNIT` in any case, of ``extra`` or ISO 4217 in capitals), a
+    currency symbol (``symbol``) or Nordic crowns (``crowns``)."""
     known = "|".join(sorted(USD_PER_UNIT))
-    taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
-    # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
+    # a taught or ISO code only in capitals ("1,200 (all-in)" is no amount in lek)
+    taught = "|".join(sorted(({code.upper() for code in extra} | iso_currency_codes())
+                             - set(USD_PER_UNIT)))
     symbols = re.escape(_SYMBOL_CHARACTERS)
     # "kr" / "kr." as a word of its own (Nordic crowns): "1.200 kr", "kr 1 200"
-    crowns = r"(?<!\w)([Kk]r)\.?(?!\w)"  # not "KR" (Korea), nor "Kredit"
-    return re.compile(rf"\b((?i:{known})|{taught})\b|([{symbols}])|{crowns}" if taught else
-                      rf"\b((?i:{known}))\b|([{symbols}])|{crowns}")
+    crowns = r"(?<!\w)(?P<crowns>[Kk]r)\.?(?!\w)"  # not "KR" (Korea), nor "Kredit"
+    dollar = rf"(?<![A-Za-z])(?P<dollar>{_DOLLAR_PREFIXES})\$"
+    return re.compile(rf"{dollar}|\b(?P<code>(?i:{known})|{taught})\b|(?P<symbol>[{symbols}])"
+                      rf"|{crowns}")
 
 
 def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),
@@ -389,7 +426,7 @@ def numeric_scale(
         # a symbol in the label ("Revenue ($)"); "kr" only as a word of its own in the label,
         # not in capitals (an API name's KR, a Korea region, is none)
         label = meta.label or ""
-        named = named or next((symbol_currency(symbol, default_currency)
+        named = named or _name_currency(meta) or next((symbol_currency(symbol, default_currency)
                                for symbol in (*_SYMBOL_CURRENCY, *_AMBIGUOUS_SYMBOLS)
                                if (re.search(r"(?<!\w)[Kk]r\.?(?!\w)", label)
                                    if symbol == "kr" else symbol in text)), "")
@@ -407,7 +444,10 @@ def numeric_scale(
             notes.append(f"values mention several currencies ({', '.join(in_values)}); "
                          f"all read as {currency}")
         if currency not in rates:
-            notes.append(f"unknown currency {currency}, left as is")
+            notes.append(f"unknown currency {currency}, left as is" + (
+                f": add its rate (currency_rates={{'{currency}': <USD per unit>}}, "
+                f"--currency-rate {currency}=<USD per unit>)"
+                if _CURRENCY_CODE.fullmatch(currency) else ""))
         else:
             factor *= rates[currency]
             if currency != "USD":

@@ -6,6 +6,8 @@ import pytest
 
 from fedcrm.errors import ConfigError
 from fedcrm.features.convert import (
+    ASSUMED_USD,
+    USD_PER_UNIT,
     convert_field,
     currencies_in,
     numeric_scale,
@@ -250,7 +252,8 @@ def test_a_currency_given_a_rate_is_read_in_names_and_values(ontology: Ontology)
     assert converted.tolist() == pytest.approx([2.4, 2.0]) and "BRL from the values" in report.note
     _, report = convert_field(pd.Series(["12 BRL"]), meta("Rev_BRL__c", "Revenue"), revenue,
                               ontology)
-    assert "assumed USD" in report.note  # without a rate the code is not read
+    # without a rate the code is named and the amount left as is (it was "assumed USD")
+    assert "unknown currency BRL, left as is" in report.note and "assumed USD" not in report.note
 
 
 def test_a_taught_code_counts_only_in_capitals(ontology: Ontology) -> None:
@@ -351,6 +354,56 @@ def test_dollar_and_yen_signs_read_with_the_orgs_default_currency(ontology: Onto
     _, korea = convert_field(pd.Series(["1000"]), meta("Revenue_KR__c", "Revenue KR"), revenue,
                              ontology, default_currency="EUR")
     assert "EUR from the org default" in korea.note
+
+
+def test_dollars_with_their_countrys_letters_name_their_currency(ontology: Ontology) -> None:
+    """"US$", "C$", "A$" were read as a bare "$": US$ 12 became 8.76 USD in a CAD org, and
+    A$ 12 and C$ 12 were 12 USD in a EUR org."""
+    revenue = ontology.concept("account.annual_revenue")
+    field = meta("Revenue__c", "Revenue")
+    for written, default, currency in [("US$ 12", "CAD", "USD"), ("A$ 12", "EUR", "AUD"),
+                                       ("C$12", "EUR", "CAD"), ("CA$ 12", "USD", "CAD"),
+                                       ("AU$12", "CAD", "AUD")]:
+        converted, conversion = convert_field(pd.Series([written]), field, revenue, ontology,
+                                              default_currency=default)
+        assert f"{currency} from the values" in conversion.note, written
+        assert converted[0] == pytest.approx(12 * USD_PER_UNIT[currency]), written
+    assert currencies_in(pd.Series(["NZ$ 5", "HK$5", "S$ 5", "R$ 5", "MX$ 5"])) == [
+        "BRL", "HKD", "MXN", "NZD", "SGD"]
+    # the letters belong to the sign only when no letter comes before them
+    assert currencies_in(pd.Series(["BUS$ 5"])) == ["USD"]
+    _, labelled = convert_field(pd.Series(["12"]), meta("Revenue__c", "Revenue (US$)"),
+                                revenue, ontology, default_currency="CAD")
+    assert "USD from the field name" in labelled.note
+
+
+def test_iso_codes_without_a_rate_are_named_not_assumed_usd(ontology: Ontology) -> None:
+    """"12 BRL", Rev_BRL__c and "Revenue (MXN)" were read with the note 'assumed USD: no
+    currency in the field name, its values or an org default', which was false."""
+    revenue = ontology.concept("account.annual_revenue")
+    cases = [(pd.Series(["12 BRL"]), meta("Revenue__c", "Revenue"), "BRL from the values"),
+             (pd.Series(["CNY 12"]), meta("Revenue__c", "Revenue"), "CNY from the values"),
+             (pd.Series(["12"]), meta("Rev_BRL__c", "Revenue"), "BRL from the field name"),
+             (pd.Series(["12"]), meta("Revenue__c", "Revenue (MXN)"),
+              "MXN from the field name")]
+    for values, field, origin in cases:
+        converted, conversion = convert_field(values, field, revenue, ontology)
+        assert origin in conversion.note and ASSUMED_USD not in conversion.note
+        code = origin[:3]
+        assert f"unknown currency {code}, left as is: add its rate" in conversion.note
+        assert f"--currency-rate {code}=" in conversion.note
+        assert converted[0] == 12.0  # left as is, as the note says
+        # with its rate it converts
+        converted, conversion = convert_field(values, field, revenue, ontology,
+                                              currency_rates={code: 0.5})
+        assert converted[0] == pytest.approx(6.0) and f"{code}→USD ×0.5" in conversion.note
+    # in an all-capitals name a code cannot be told from a word (ALL is also the lek), and a
+    # code is read only in capitals
+    for field in (meta("ALL_TIME_REVENUE__C", "ALL TIME REVENUE"),
+                  meta("All_Time_Revenue__c", "All time revenue")):
+        _, conversion = convert_field(pd.Series(["12"]), field, revenue, ontology)
+        assert conversion.note == ASSUMED_USD
+    assert currencies_in(pd.Series(["12 all-in", "5 try", "7 (top)"])) == []
 
 
 def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:
