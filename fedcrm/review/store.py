@@ -544,6 +544,12 @@ class ReviewStore:
                 f"{self.ontology.version}; the mapping says {proposal.ontology_version}): "
                 f"{', '.join(unknown[:10])}; re-run fedcrm match with this ontology"
             )
+        # a custom block the label corpus cannot store would be approved here and refused
+        # only by `annotate from-review`: the same rule as choosing one (_check_choice)
+        for org, mapping in proposal.iter_fields():
+            if mapping.block is not None and mapping.block.startswith(CUSTOM_BLOCK_PREFIX):
+                self._check_choice(mapping.block,
+                                   f"{source_name}: {org} {mapping.object}.{mapping.field}")
 
     # -- decisions --------------------------------------------------------------------------
 
@@ -554,7 +560,19 @@ class ReviewStore:
         concept or a ``custom:<id>`` block) and rejects the proposed concept; ``no_equivalent``
         maps to nothing and rejects every candidate shown; ``defer`` leaves the field
         undecided. Rejected concepts are never proposed for this field again.
+        ``auto_accept`` is refused here (:class:`MappingError`): it is recorded only by
+        :meth:`auto_accept`, for the fields above the threshold a steward confirmed, so the
+        audit log never shows a person's single choice as a bulk acceptance.
         """
+        if request.action is Action.AUTO_ACCEPT:
+            raise MappingError(
+                f"{request.org} {request.object}.{request.field}: 'auto_accept' is recorded "
+                "only by auto_accept(threshold, reviewer, confirm=True) (CLI: fedcrm review "
+                "auto-accept); accept one field with action 'accept'")
+        return self._decide(request)
+
+    def _decide(self, request: DecisionRequest) -> DecisionRecord:
+        """:meth:`decide` for any action, ``auto_accept`` included."""
         where = f"{request.org} {request.object}.{request.field}"
         target = request.concept
         if request.action is Action.CHOOSE and target is not None:
@@ -710,7 +728,7 @@ class ReviewStore:
         skipped = 0
         for org, sobject, field, version in targets:
             try:
-                records.append(self.decide(DecisionRequest.from_input(
+                records.append(self._decide(DecisionRequest.from_input(
                     org=org, object=sobject, field=field, action=Action.AUTO_ACCEPT,
                     seen_version=version, reviewer=reviewer,
                     comment=f"auto-accepted: confidence >= {threshold:g}",

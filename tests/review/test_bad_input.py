@@ -151,6 +151,39 @@ def test_import_with_concepts_the_ontology_lacks(store: ReviewStore, tmp_path: P
         store.import_proposal(path, imported_by="importer")
 
 
+@pytest.mark.parametrize(("block", "message"), [
+    ("custom:bad id", r"custom block id 'bad id' must be letters, digits"),
+    ("custom:account.arr", r"'account.arr' is a concept id"),
+])
+def test_import_with_a_custom_block_the_label_corpus_cannot_store(
+        store: ReviewStore, tmp_path: Path, block: str, message: str) -> None:
+    """Such a block was imported and approved, and only `annotate from-review` refused it."""
+    data = json.loads(make_proposal().to_json())
+    field = next(f for org in data["orgs"] for f in org["fields"]
+                 if (f["block"] or "").startswith("custom:"))
+    field["block"] = block
+    path = write(tmp_path / "mapping.json", json.dumps(data))
+    with pytest.raises(MappingError, match=rf"mapping.json: globex Account.Loyalty_Tier__c: "
+                                           rf"{message}"):
+        store.import_proposal(path, imported_by="importer")
+    assert [e.event for e in store.audit_log()] == ["import"]  # the first import only
+
+
+def test_a_single_auto_accept_decision_is_refused(store: ReviewStore) -> None:
+    """The audit log would show a person's choice as a bulk acceptance above a threshold (the
+    CLI and the web page refuse it too)."""
+    abstained = store.field("acme", "Account", "Sector__c")
+    with pytest.raises(MappingError, match=r"acme Account.Sector__c: 'auto_accept' is recorded "
+                                           r"only by auto_accept\(threshold"):
+        store.decide(request(field="Sector__c", action=Action.AUTO_ACCEPT,
+                             seen_version=abstained.version))
+    assert store.progress().decided == 0
+    # the bulk path still records it
+    records = store.auto_accept(0.9, "ana", confirm=True)
+    assert [(r.field, r.action) for r in records] == [("Annual_Rev__c", Action.AUTO_ACCEPT),
+                                                      ("Revenue__c", Action.AUTO_ACCEPT)]
+
+
 def test_import_with_mismatched_schemas(store: ReviewStore) -> None:
     acme, globex = make_schemas()
     with pytest.raises(MappingError, match=r"schema\(s\) given for org\(s\) \['initech'\]"):
