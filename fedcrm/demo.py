@@ -259,8 +259,10 @@ def _set_org_currencies(inputs: Sequence[OrgInput], org_currencies: Mapping[str,
         if org_id not in ids:
             close = difflib.get_close_matches(org_id, ids, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"org_currencies names org {org_id!r}, which is not in the "
-                              f"federation ({', '.join(ids)}){hint}")
+            # the CLI's option and the Python argument in one message
+            raise ConfigError(f"the org currency of {org_id!r} (--org-currency {org_id}=..., "
+                              f"org_currencies) names an org that is not in the federation "
+                              f"({', '.join(ids)}){hint}")
     for org in inputs:
         org.default_currency = org_currencies.get(org.org_id, org.default_currency)
 

@@ -68,8 +68,10 @@ def test_run_demo_checks_its_inputs_before_any_work(tmp_path: Path) -> None:
 def test_an_org_currency_for_an_org_not_in_the_federation_is_refused(tmp_path: Path) -> None:
     # a typo would have left that org's amounts read as USD
     generate_federation(2, seed=1, scale=0.01).write(tmp_path)
-    with pytest.raises(ConfigError, match=r"names org 'org01_bluefn', which is not in the "
-                                          r"federation .* \(did you mean 'org01_bluefin'\?\)"):
+    # in the words of the CLI option and of the Python argument (it named org_currencies only)
+    with pytest.raises(ConfigError, match=r"the org currency of 'org01_bluefn' \(--org-currency "
+                       r"org01_bluefn=\.\.\., org_currencies\) names an org that is not in the "
+                       r"federation .* \(did you mean 'org01_bluefin'\?\)"):
         run_demo(data=tmp_path, org_currencies={"org01_bluefn": "EUR"})
 
 

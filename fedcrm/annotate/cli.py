@@ -19,6 +19,7 @@ from __future__ import annotations
 import getpass
 import os
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -306,9 +307,7 @@ def import_command(
         print_json(report)
         return
     console.print(merge_table(report))
-    for org in report.unregistered_orgs:
-        error_console.print(f"[yellow]note:[/] org {escape(org)} is not in sources.yaml; the "
-                            "matcher does not train on its labels until it is registered there")
+    note_unregistered(report.unregistered_orgs)
 
 
 @app.command("round")
@@ -565,6 +564,16 @@ def from_review_command(
         print_json(merged)
         return
     console.print(merge_table(merged))
+    note_unregistered(merged.unregistered_orgs)
+
+
+def note_unregistered(orgs: Sequence[str]) -> None:
+    """Say on stderr which orgs got labels no training reads (not in sources.yaml)."""
+    for org in orgs:
+        error_console.print(f"[yellow]note:[/] org {escape(org)} is not in sources.yaml; the "
+                            "matcher does not train on its labels until it is registered there "
+                            f"(an entry in sources.yaml, and its metadata as schemas/{escape(org)}"
+                            ".json; annotations/DATASHEET.md)")
 
 
 @app.command("impact")

@@ -31,6 +31,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from numbers import Real
 from typing import TYPE_CHECKING
 
@@ -339,7 +340,10 @@ class Explore(QueryStrategy):
         ``share`` > 0 and ``n`` > 0."""
         if n <= 0 or self.share <= 0:
             return 0
-        return min(n, max(1, math.floor(self.share * n + 0.5)))
+        # the share as written (its shortest decimal), not its binary float: 0.29 × 50 is
+        # 14.499999999999998 in floats, which rounded to 14 instead of 15
+        exact = Fraction(repr(float(self.share))) * n
+        return min(n, max(1, math.floor(exact + Fraction(1, 2))))
 
     def select(self, pool: Sequence[PoolField], n: int) -> list[Query]:
         """:meth:`random_count` random fields, then the inner strategy's picks among the rest

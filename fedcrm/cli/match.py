@@ -84,6 +84,11 @@ def match_command(
     if show < 0:
         raise ConfigError(f"--show must be 0 or more, got {show}")
     named = [_org_path(spec) for spec in paths]
+    given = [org for org, _ in named if org is not None]
+    twice = sorted({org for org in given if given.count(org) > 1})
+    if twice:
+        raise ConfigError(f"ORG=PATH names org(s) {', '.join(twice)} more than once; give each "
+                          "PATH its own org id (emea=orgs/emea us=orgs/us)")
     if out is not None:
         # --out naming the model replaced the matcher file with mapping JSON
         check_output_file(out, option="--out", example="mapping.json",

@@ -638,8 +638,8 @@ def labels_command(
         error_console.print(plain(
             f"note: {folder / 'sources.yaml'} does not list org(s) "
             f"{', '.join(report.unregistered_orgs)}: no training reads their labels until "
-            "they are registered there, or imported with `fedcrm annotate from-review "
-            f"--labels-dir {folder} --schema {report.unregistered_orgs[0]}=PATH`", "yellow"),
+            "they are registered there (an entry in sources.yaml, and the org's metadata as "
+            f"schemas/{report.unregistered_orgs[0]}.json; annotations/DATASHEET.md)", "yellow"),
             highlight=False)
 
 

@@ -58,9 +58,11 @@ _SAFE_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def provenance_path(mapping_path: str | Path) -> Path:
-    """The provenance sidecar of an approved mapping file: ``x.json`` → ``x.provenance.json``."""
+    """The provenance sidecar of an approved mapping file: ``x.json`` → ``x.provenance.json``
+    (``X.JSON`` → ``X.provenance.json``: a mapping file is one whose name ends in ``.json`` in
+    any case)."""
     path = Path(mapping_path)
-    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    stem = path.name[: -len(".json")] if path.name.lower().endswith(".json") else path.name
     return path.with_name(f"{stem}.provenance.json")
 
 

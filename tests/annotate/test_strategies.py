@@ -207,6 +207,8 @@ def test_a_product_refuses_strategies_that_act_in_select() -> None:
 @pytest.mark.parametrize(("share", "n", "expected"), [
     (0.1, 5, 1), (0.1, 15, 2), (0.5, 5, 3), (0.5, 7, 4), (0.2, 10, 2), (0.01, 3, 1),
     (0.0, 10, 0), (1.0, 4, 4), (0.3, 0, 0),
+    # the share as written: 0.58 × 25 is 14.499999999999998 in floats (it explored 14)
+    (0.58, 25, 15), (0.15, 30, 5), (0.35, 30, 11),
 ])
 def test_explore_rounds_half_up_and_explores_at_least_one(share: float, n: int,
                                                           expected: int) -> None:

@@ -187,6 +187,9 @@ def test_one_org_given_twice_and_a_folder_as_model_output_are_one_line(tmp_path:
     org = str(example_org_path())
     line = one_line_error(runner.invoke(app, ["match", org, org]))
     assert "acme come from more than one PATH" in line and "load_schema" not in line
+    # one id given to two paths by ORG=PATH: it advised "name each org as ORG=PATH"
+    line = one_line_error(runner.invoke(app, ["match", f"a={org}", f"a={org}"]))
+    assert "ORG=PATH names org(s) a more than once; give each PATH its own org id" in line
     line = one_line_error(runner.invoke(app, ["matcher", "train", "--out", str(tmp_path)]))
     assert f"--out {tmp_path} is a folder" in line
 

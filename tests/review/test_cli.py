@@ -18,6 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from fedcrm import load_schema
+from fedcrm.annotate.cli import app as annotate_app
 from fedcrm.errors import ConfigError
 from fedcrm.examples import example_org_path
 from fedcrm.matching.proposal import Candidate, FieldMapping, MappingProposal, OrgMapping
@@ -133,6 +134,19 @@ def test_import_queue_decide_export_audit(mapping_file: Path, tmp_path: Path) ->
     code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db)
     assert code == 0 and "2 label(s) added" in out
     assert "does not list org(s) acme: no training reads their labels" in out
+    # what registering takes (it suggested `annotate from-review --labels-dir ... --schema`,
+    # which merges the labels and registers nothing)
+    assert "schemas/acme.json" in out and "from-review" not in out
+    # annotate from-review says it too, as annotate import does
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "sources.yaml").write_text("orgs: []\n", encoding="utf-8")
+    merged = runner.invoke(annotate_app, [
+        "from-review", "--labels-dir", str(tmp_path / "annotations"), "--annotations",
+        str(target), "--schema", f"acme={example_org_path('acme')}"], env={"COLUMNS": "300"})
+    assert merged.exit_code == 0, merged.output
+    assert "note: org acme is not in sources.yaml; the matcher does not train on its labels" \
+        in merged.output
     (tmp_path / "annotations" / "sources.yaml").write_text(sources_yaml(), encoding="utf-8")
     code, out = invoke("labels", str(tmp_path / "annotations"), "--db", db, "--json")
     assert code == 0 and json.loads(out)["unregistered_orgs"] == []

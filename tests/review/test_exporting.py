@@ -15,7 +15,7 @@ from fedcrm.errors import ConfigError
 from fedcrm.matching.proposal import MappingProposal
 from fedcrm.review import Action, ReviewStore
 from fedcrm.review import store as store_module
-from fedcrm.review.exporting import approved_target
+from fedcrm.review.exporting import approved_target, provenance_path
 from fedcrm.review.tables import ApprovedExport
 
 from ._helpers import (
@@ -52,6 +52,16 @@ def files_under(folder: Path) -> list[str]:
 def test_approved_target(tmp_path: Path, given: str, expected: str) -> None:
     tmp_path.joinpath("taken.json").mkdir()
     assert approved_target(f"{tmp_path}/{given}", 3) == tmp_path / expected
+
+
+@pytest.mark.parametrize(("name", "sidecar"), [
+    ("m.json", "m.provenance.json"), ("M.JSON", "M.provenance.json"),
+    ("m.Json", "m.provenance.json"), ("m", "m.provenance.json"),
+])
+def test_the_provenance_sidecar_drops_the_json_suffix_in_any_case(
+        tmp_path: Path, name: str, sidecar: str) -> None:
+    # M.JSON is a mapping file (approved_target) but its sidecar was M.JSON.provenance.json
+    assert provenance_path(tmp_path / name) == tmp_path / sidecar
 
 
 def test_a_folder_path_object_gets_a_versioned_file(store: ReviewStore, tmp_path: Path) -> None:
