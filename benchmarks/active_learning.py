@@ -18,7 +18,10 @@ batch per round). A *reference* matcher trained on seed + the whole labelled poo
 ceiling. "Labels to target" is the first point of a curve that reaches the target precision
 and coverage; the default target is the reference's coverage minus ``--coverage-slack`` at the
 reference's precision minus ``--precision-slack`` (``--target-precision`` /
-``--target-coverage`` set absolute targets instead). Random sampling runs with several seeds.
+``--target-coverage`` set absolute targets instead). Random sampling runs with several seeds;
+``--strategy-seeds`` repeats each strategy too. A run's seed also seeds the matchers its rounds
+fit (LightGBM's bagging and the repeated cross-validation), and a row "(mean)" gives the mean
+labels to target over a strategy's runs.
 """
 
 from __future__ import annotations
@@ -112,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strategies", nargs="+", default=list(DEFAULT_STRATEGIES),
                         help="strategy specs besides random (see fedcrm.annotate.make_strategy)")
     parser.add_argument("--random-seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--strategy-seeds", nargs="+", type=int, default=[0],
+                        help="repetitions of each strategy: the seed of the strategy and of the "
+                             "matchers its rounds fit (random(seed=s) fits with seed s too)")
     parser.add_argument("--schedule", type=lambda s: [int(x) for x in s.split(",")],
                         default=list(DEFAULT_SCHEDULE), help="labels per round, e.g. 10,10,20")
     parser.add_argument("--lgbm-rounds", type=int, default=100)
@@ -177,21 +183,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"start (seed only): P {start.precision:.3f}  C {start.coverage:.3f}  "
                       f"pairF1 {start.pair_f1:.3f} ({time.perf_counter() - tick:.0f} s)")
         runs = [(f"random(seed={s})", "random", s) for s in args.random_seeds]
-        runs += [(spec, spec, 0) for spec in args.strategies]
+        runs += [(run_name(spec, s, args.strategy_seeds), spec, s)
+                 for spec in args.strategies for s in args.strategy_seeds]
         curve = LearningCurve(held_out=args.held_out, pool_orgs=args.pool_orgs,
                               matcher_params=params, target_precision=target_precision,
                               target_coverage=target_coverage)
         for name, spec, seed in runs:
+            # the run's seed also seeds its matchers' bagging and cross-validation, so the
+            # repetitions of a strategy differ as much as random sampling's seeds do
             curve.points.extend(run_strategy(
                 name, spec, seed, base, work, truth, args.held_out, args.pool_orgs,
-                args.schedule, start, start_matcher, params, weights))
+                args.schedule, start, start_matcher, {**params, "random_state": seed},
+                weights))
             if args.out is not None:
                 curve.save(args.out / "active_learning.json")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print_tables(curve, args.schedule, ref_scores.precision, ref_scores.coverage,
-                 ref_scores.pair_f1, pool_fields, args.random_seeds)
+                 ref_scores.pair_f1, pool_fields, args.random_seeds, args.strategies,
+                 args.strategy_seeds)
     if args.out is not None:
         report = curve.save(args.out / "active_learning.json")
         extra = {"reference": {"precision": ref_scores.precision,
@@ -209,10 +220,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run_name(spec: str, seed: int, seeds: Sequence[int]) -> str:
+    """A strategy run's name on the curve: the spec, with its seed when it is repeated."""
+    return spec if list(seeds) == [0] else f"{spec}(seed={seed})"
+
+
 def print_tables(curve: LearningCurve, schedule: Sequence[int], ref_precision: float,
                  ref_coverage: float, ref_pair_f1: float, pool_fields: int,
-                 random_seeds: Sequence[int]) -> None:
-    """The learning curves side by side and labels-to-target per strategy."""
+                 random_seeds: Sequence[int], strategies: Sequence[str] = (),
+                 strategy_seeds: Sequence[int] = (0,)) -> None:
+    """The learning curves side by side and labels-to-target per run; a strategy repeated
+    with several seeds gets a row with its mean too."""
     spent = [0, *[sum(schedule[: i + 1]) for i in range(len(schedule))]]
     table = Table(title="Held-out precision / coverage / pairwise F1 by labels spent "
                         f"(reference with all {pool_fields}: {ref_precision:.3f} / "
@@ -234,23 +252,34 @@ def print_tables(curve: LearningCurve, schedule: Sequence[int], ref_precision: f
                          "with the best threshold for the held-out orgs (oracle: the ranking)")
     for column in ("strategy", "own threshold", "own vs random", "oracle threshold",
                    "oracle vs random"):
-        target.add_column(column, justify="left" if column == "strategy" else "right")
-    cells: dict[str, list[str]] = {s: [] for s in curve.strategies}
+        target.add_column(column, justify="left" if column == "strategy" else "right",
+                          no_wrap=column == "strategy")
+    # the runs of one row: each run alone, and a repeated strategy's runs together
+    rows: dict[str, list[str]] = {s: [s] for s in curve.strategies}
+    rows["random (mean)"] = [f"random(seed={s})" for s in random_seeds]
+    if list(strategy_seeds) != [0]:
+        for spec in strategies:
+            rows[f"{spec} (mean)"] = [run_name(spec, s, strategy_seeds) for s in strategy_seeds]
+    cells: dict[str, list[str]] = {row: [] for row in rows}
     for metric in ("coverage", "coverage_at_target"):
-        randoms = [curve.labels_to_target(f"random(seed={s})", coverage_metric=metric)
-                   for s in random_seeds]
-        reached = [r for r in randoms if r is not None]
-        random_mean = statistics.mean(reached) if reached and len(reached) == len(randoms) \
-            else None
-        for strategy in curve.strategies:
-            labels = curve.labels_to_target(strategy, coverage_metric=metric)
-            cells[strategy].append(str(labels) if labels is not None
-                                   else f"not within {sum(schedule)}")
-            cells[strategy].append(f"{labels / random_mean:.0%}"
-                                   if labels is not None and random_mean else "-")
-    for strategy in curve.strategies:
-        target.add_row(strategy, *cells[strategy])
+        random_mean = mean_labels(curve, rows["random (mean)"], metric)
+        for row, runs in rows.items():
+            labels = mean_labels(curve, runs, metric)
+            cells[row].append(f"{labels:.0f}" if labels is not None
+                              else f"not within {sum(schedule)}")
+            cells[row].append(f"{labels / random_mean:.0%}"
+                              if labels is not None and random_mean else "-")
+    for row in rows:
+        target.add_row(row, *cells[row])
     console.print(target)
+
+
+def mean_labels(curve: LearningCurve, runs: Sequence[str], metric: str) -> float | None:
+    """Mean labels to target over ``runs`` (None: one of them never reached it)."""
+    reached = [curve.labels_to_target(run, coverage_metric=metric) for run in runs]
+    if not reached or any(r is None for r in reached):
+        return None
+    return statistics.mean(r for r in reached if r is not None)
 
 
 if __name__ == "__main__":
