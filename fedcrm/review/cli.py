@@ -362,9 +362,14 @@ def import_command(
         console.print(f"  [magenta]needs review[/] {escape(name)} (metadata changed)")
     for name in report.withdrawn:
         console.print(f"  [dim]withdrawn[/] {escape(name)} (proposal was rejected before)")
-    if report.n_unverified:
-        console.print(f"[yellow]{report.n_unverified} field(s) could not be checked for "
+    missing_now = report.n_unverified - report.n_unverified_earlier
+    if missing_now:
+        console.print(f"[yellow]{missing_now} field(s) could not be checked for "
                       "changes: pass --schema for every org at every import.[/]")
+    if report.n_unverified_earlier:
+        console.print(f"[yellow]{report.n_unverified_earlier} field(s) could not be checked for "
+                      "changes: an earlier import had no --schema for their org; they are "
+                      "checked from the next import on.[/]")
 
 
 @app.command("queue")

@@ -245,6 +245,9 @@ class ImportReport(_Model):
     removed: list[str] = Field(default_factory=list)
     #: fields whose metadata could not be compared (no schema given at one of the imports)
     n_unverified: int = 0
+    #: of those, the ones whose metadata this import gave but an earlier one did not: they are
+    #: compared from the next import on
+    n_unverified_earlier: int = 0
 
 
 class Progress(_Model):

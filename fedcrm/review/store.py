@@ -363,7 +363,7 @@ class ReviewStore:
         flagged: list[str] = []
         withdrawn: list[str] = []
         removed: list[str] = []
-        n_new = n_kept = n_unverified = 0
+        n_new = n_kept = n_unverified = n_unverified_earlier = 0
         with self._transaction() as session:
             batch = ImportBatch(
                 source=source_name[:500], source_sha256=source_sha,
@@ -435,6 +435,7 @@ class ReviewStore:
                 new_fingerprint = values.get("fingerprint")
                 if new_fingerprint is None or row.fingerprint is None:
                     n_unverified += 1
+                    n_unverified_earlier += new_fingerprint is not None
                 changed = (
                     new_fingerprint is not None and row.fingerprint is not None
                     and new_fingerprint != row.fingerprint
@@ -481,6 +482,7 @@ class ReviewStore:
                 ontology_version=proposal.ontology_version, orgs=org_ids,
                 n_fields=batch.n_fields, n_new=n_new, n_kept=n_kept, flagged=flagged,
                 withdrawn=withdrawn, removed=removed, n_unverified=n_unverified,
+                n_unverified_earlier=n_unverified_earlier,
             )
             session.add(AuditLog(
                 at=now, actor=imported_by, event="import",

@@ -236,6 +236,26 @@ def test_rematch_keeps_unchanged_decisions_and_flags_changed_fields(
     assert again.status is Status.APPROVED and again.prior_decision is None
 
 
+def test_a_field_first_imported_without_metadata_is_checked_from_the_next_import_on(
+        db_path: Path, ontology: Ontology) -> None:
+    """The second import gave every schema, yet it was told to 'pass --schema for every org
+    at every import': the metadata missing was the first import's."""
+    acme_only = [s for s in make_schemas() if s.org_id == "acme"]
+    with ReviewStore(db_path, ontology=ontology) as store:
+        first = store.import_proposal(make_proposal(), schemas=acme_only,
+                                      imported_by="importer")
+        assert (first.n_unverified, first.n_unverified_earlier) == (0, 0)  # new fields
+        second = store.import_proposal(make_proposal(), schemas=make_schemas(),
+                                       imported_by="importer")
+        assert (second.n_unverified, second.n_unverified_earlier) == (2, 2)  # globex's two
+        third = store.import_proposal(make_proposal(), schemas=make_schemas(),
+                                      imported_by="importer")
+        assert (third.n_unverified, third.n_unverified_earlier) == (0, 0)
+        fourth = store.import_proposal(make_proposal(), schemas=acme_only,
+                                       imported_by="importer")
+        assert (fourth.n_unverified, fourth.n_unverified_earlier) == (2, 0)  # globex's, now
+
+
 def test_identical_reimport_changes_no_versions(store: ReviewStore) -> None:
     before = {v.id: v.version for v in store.fields()}
     decide(store, "acme", "Account", "Annual_Rev__c", Action.ACCEPT)
