@@ -193,6 +193,36 @@ def load_schemas(specs: list[str]) -> list[OrgSchema]:
     return schemas
 
 
+def with_profiles(schemas: list[OrgSchema], specs: list[str]) -> list[OrgSchema]:
+    """``schemas`` with value profiles from the records folders of ``--records ORG=FOLDER``
+    (:func:`fedcrm.schema.profile_schema`); says on stderr how many fields each got."""
+    from fedcrm.features.canonical import read_records
+    from fedcrm.schema import profile_schema
+
+    by_org = {schema.org_id: index for index, schema in enumerate(schemas)}
+    done: set[str] = set()
+    result = list(schemas)
+    for spec in specs:
+        org, equals, folder = spec.partition("=")
+        if not equals or not org.strip() or not folder.strip():
+            raise ConfigError(f"--records {spec!r}: expected ORG=FOLDER, e.g. --records "
+                              "acme=orgs/acme/records")
+        org = org.strip()
+        if org in done:
+            raise ConfigError(f"--records gives org {org} twice; give one records folder per "
+                              "org")
+        if org not in by_org:
+            raise ConfigError(f"--records {spec}: org {org} has no --schema; the profiles "
+                              f"belong to the fields its metadata declares (--schema "
+                              f"{org}=PATH)")
+        done.add(org)
+        profiled, names = profile_schema(result[by_org[org]], read_records(folder.strip()))
+        result[by_org[org]] = profiled
+        error_console.print(plain(f"{org}: value profiles of {len(names)} field(s) from "
+                                  f"{folder.strip()}"), highlight=False)
+    return result
+
+
 # -- rendering ------------------------------------------------------------------------------
 
 _TIER_STYLE = {Tier.HIGH: "green", Tier.MEDIUM: "yellow", Tier.LOW: "red"}
@@ -339,11 +369,15 @@ def import_command(
     schema: Annotated[list[str] | None, typer.Option(
         "--schema", help="Org metadata for labels, descriptions, profiles and change "
         "detection: ORG=PATH or PATH (org id = folder name). Repeat per org.")] = None,
+    records: Annotated[list[str] | None, typer.Option(
+        "--records", help="ORG=FOLDER of the org's <Object>.csv records: the fields of its "
+        "--schema get value profiles (k-anonymous: no value seen under 5 times). Repeat per "
+        "org.")] = None,
     db: DbOption = None, url: UrlOption = None, reviewer: ReviewerOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Import a `fedcrm match` result; re-importing keeps decisions of unchanged fields."""
-    schemas = load_schemas(schema or [])
+    schemas = with_profiles(load_schemas(schema or []), records or [])
     # only the import itself: once it has committed, nothing (not even a broken pipe while
     # printing) may remove the database
     with _removed_if_the_first_import_fails(None if url is not None else db or DEFAULT_DB), \

@@ -15,7 +15,7 @@ from fedcrm.schema.models import (
     SObjectSchema,
     SourceFormat,
 )
-from fedcrm.schema.profile import profile_frame, profile_series
+from fedcrm.schema.profile import profile_frame, profile_schema, profile_series
 from fedcrm.schema.sfdx import load_sfdx
 from fedcrm.schema.summary import ObjectSummary, SchemaSummary, summarize_schema
 from fedcrm.schema.types import kind_from_describe, kind_from_metadata_type
@@ -41,6 +41,7 @@ __all__ = [
     "load_schema",
     "load_sfdx",
     "profile_frame",
+    "profile_schema",
     "profile_series",
     "summarize_schema",
 ]

@@ -12,13 +12,13 @@ formats). Two rules keep single records out of it:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from fedcrm.errors import ConfigError
-from fedcrm.schema.models import CategoryCount, FieldProfile
+from fedcrm.schema.models import CategoryCount, FieldProfile, OrgSchema
 
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -129,3 +129,47 @@ def profile_frame(
         str(column): profile_series(frame[column], k=k, max_categories=max_categories)
         for column in frame.columns
     }
+
+
+#: kinds whose values are never listed as categories (identifiers, long or rich text)
+_NO_CATEGORIES = frozenset({"id", "reference", "long_textarea", "rich_text", "textarea", "binary"})
+
+
+def profile_schema(schema: OrgSchema, tables: Mapping[str, pd.DataFrame], *, k: int = 5,
+                   max_categories: int = 50) -> tuple[OrgSchema, list[str]]:
+    """``schema`` with a value profile on every field its records hold, and the fields
+    profiled (``Object.Field``).
+
+    ``tables`` maps object names to record tables (:func:`fedcrm.features.read_records`
+    reads an org's ``<Object>.csv`` files as text); objects and columns match the metadata in
+    any case. Numbers, currencies and percentages are read as numbers and checkboxes as
+    booleans, as the features are; encrypted text is never profiled, and identifiers,
+    lookups and long text get no category list. Fields without a column keep the profile
+    they had (none, from metadata).
+    """
+    from fedcrm.features.convert import parse_booleans, parse_numbers
+    from fedcrm.schema.models import DataKind
+
+    by_name = {name.lower(): frame for name, frame in tables.items()}
+    profiled: list[str] = []
+    objects = []
+    for sobject in schema.objects:
+        frame = by_name.get(sobject.api_name.lower())
+        columns = {str(c).lower(): c for c in frame.columns} if frame is not None else {}
+        fields = []
+        for meta in sobject.fields:
+            column = columns.get(meta.api_name.lower())
+            if frame is None or column is None or meta.kind is DataKind.ENCRYPTED_TEXT:
+                fields.append(meta)
+                continue
+            values = frame[column]
+            if meta.kind in (DataKind.NUMBER, DataKind.CURRENCY, DataKind.PERCENT):
+                values = parse_numbers(values)
+            elif meta.kind is DataKind.BOOLEAN:
+                values = parse_booleans(values).map({1.0: True, 0.0: False})
+            limit = 0 if meta.kind.value in _NO_CATEGORIES else max_categories
+            fields.append(meta.with_profile(profile_series(values, k=k,
+                                                           max_categories=limit)))
+            profiled.append(f"{sobject.api_name}.{meta.api_name}")
+        objects.append(sobject.model_copy(update={"fields": tuple(fields)}))
+    return schema.model_copy(update={"objects": tuple(objects)}), profiled

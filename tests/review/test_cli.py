@@ -152,6 +152,39 @@ def test_import_queue_decide_export_audit(mapping_file: Path, tmp_path: Path) ->
     assert code == 0 and json.loads(out)["unregistered_orgs"] == []
 
 
+def test_import_with_records_gives_the_fields_value_profiles(mapping_file: Path,
+                                                              tmp_path: Path) -> None:
+    """There was no command that made a profile: the page said 'No profile (import with the
+    org's schema to see one)' after an import with the schema."""
+    records = tmp_path / "records"
+    records.mkdir()
+    health = ["Green"] * 12 + ["Red"] * 7 + ["Amber"] * 2  # Amber: 2 accounts, under k = 5
+    lines = ["Id,Health__c,Annual_Rev_USD__c"] + [
+        f"001{i:015d},{value},{1000 * (i + 1)}" for i, value in enumerate(health)]
+    (records / "Account.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "review.db")
+    schema = f"acme={example_org_path('acme')}"
+    code, out = invoke("import", str(mapping_file), "--schema", schema, "--records",
+                       f"acme={records}", "--db", db)
+    assert code == 0, out
+    assert f"acme: value profiles of 2 field(s) from {records}" in " ".join(out.split())
+    code, out = invoke("show", "acme", "Account.Health__c", "--db", db, "--json")
+    profile = json.loads(out)["profile"]
+    assert [c["value"] for c in profile["categories"]] == ["Green", "Red"]
+    assert profile["n_rows"] == 21 and profile["n_suppressed_categories"] == 1
+    code, out = invoke("show", "acme", "Account.Annual_Rev_USD__c", "--db", db, "--json")
+    assert json.loads(out)["profile"]["numeric_quantiles"]["0.5"] == pytest.approx(11000.0)
+    for args, message in [
+        (["--records", f"acme={records}"], "org acme has no --schema"),
+        (["--schema", schema, "--records", str(records)], "expected ORG=FOLDER"),
+        (["--schema", schema, "--records", f"acme={records}", "--records", f"acme={records}"],
+         "gives org acme twice"),
+        (["--schema", schema, "--records", f"acme={tmp_path / 'nope'}"], "no records folder"),
+    ]:
+        code, out = invoke("import", str(mapping_file), "--db", db, *args)
+        assert code == 2 and message in out, out
+
+
 def test_errors_are_one_line_and_exit_2(mapping_file: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "review.db")
     invoke("import", str(mapping_file), "--db", db)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedcrm import ConfigError
-from fedcrm.schema import profile_frame, profile_series
+from fedcrm.schema import profile_frame, profile_schema, profile_series
 from fedcrm.schema.profile import k_aggregated_quantiles
 
 
@@ -134,3 +134,45 @@ def test_a_list_is_profiled_and_infinite_numbers_stay_out_of_the_statistics() ->
     with pytest.raises(ConfigError, match="a pandas Series or a list of values"):
         profile_series("abc")
     assert profile_series(pd.Index([1, 2, 3, 4, 5, 6]), k=2).numeric_mean == pytest.approx(3.5)
+
+
+def test_profile_schema_profiles_the_fields_the_records_hold_by_their_kind() -> None:
+    """The route from an org's records to the review page's profiles (there was none)."""
+    from fedcrm.schema.models import DataKind, FieldMeta, OrgSchema, SObjectSchema, SourceFormat
+
+    def field(name: str, kind: DataKind) -> FieldMeta:
+        return FieldMeta(api_name=name, label=name, kind=kind)
+
+    schema = OrgSchema(org_id="acme", source_format=SourceFormat.PYTHON, objects=(
+        SObjectSchema(api_name="Account", fields=(
+            field("Revenue__c", DataKind.CURRENCY), field("Active__c", DataKind.BOOLEAN),
+            field("Secret__c", DataKind.ENCRYPTED_TEXT), field("Parent__c", DataKind.REFERENCE),
+            field("Tier__c", DataKind.PICKLIST), field("NoColumn__c", DataKind.TEXT))),
+        SObjectSchema(api_name="Lead", fields=(field("Source__c", DataKind.PICKLIST),)),
+    ))
+    n = 40
+    records = pd.DataFrame({
+        # records are text as read_records gives them; columns in another case
+        "revenue__C": [f"{1000 + 10 * i}" for i in range(n)],
+        "Active__c": ["true" if i % 4 else "false" for i in range(n)],
+        "Secret__c": ["s3cret"] * n,
+        "Parent__c": ["001000000000001AAA"] * n,
+        "Tier__c": ["Gold"] * 30 + ["Silver"] * 6 + ["Platinum"] * 4,
+    }, dtype="string")
+    profiled, names = profile_schema(schema, {"ACCOUNT": records}, k=5)
+    assert names == ["Account.Revenue__c", "Account.Active__c", "Account.Parent__c",
+                     "Account.Tier__c"]
+    account = profiled.object("Account")
+    revenue = account.field("Revenue__c").profile
+    assert revenue is not None and revenue.numeric_quantiles["0.5"] == pytest.approx(1200.0)
+    active = account.field("Active__c").profile
+    assert active is not None and active.true_rate == pytest.approx(0.75)
+    assert account.field("Secret__c").profile is None  # encrypted: never profiled
+    parent = account.field("Parent__c").profile
+    assert parent is not None and parent.categories == () and parent.n_rows == n
+    tier = account.field("Tier__c").profile
+    assert tier is not None and [c.value for c in tier.categories] == ["Gold", "Silver"]
+    assert tier.n_suppressed_categories == 1  # Platinum: 4 records, under k
+    assert account.field("NoColumn__c").profile is None
+    assert profiled.object("Lead").field("Source__c").profile is None  # no Lead records
+    assert schema.object("Account").field("Revenue__c").profile is None  # a copy
