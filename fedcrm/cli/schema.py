@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fedcrm._console import console, friendly_errors, plain, print_json
+from fedcrm._console import console, error_console, friendly_errors, plain, print_json
 from fedcrm.errors import SchemaError
 from fedcrm.schema import load_schema, summarize_schema
 from fedcrm.schema.models import OrgSchema
@@ -53,20 +54,21 @@ def _object_list(schema: OrgSchema, most: int = 20) -> str:
     return listed
 
 
-def print_warnings(schema: OrgSchema) -> None:
-    """List what lenient loading skipped or noticed."""
+def print_warnings(schema: OrgSchema, to: Console | None = None) -> None:
+    """List what lenient loading skipped or noticed (on ``to``; default standard output, and
+    standard error beside ``--json``, which must stay JSON alone)."""
+    out = to or console
     skipped = [w for w in schema.warnings if w.skipped]
     notes = [w for w in schema.warnings if not w.skipped]
     # warnings quote labels, values and paths from the org's files: never read them as markup
     if skipped:
-        console.print(f"[yellow]Skipped {len(skipped)} item(s):[/]")
+        out.print(f"[yellow]Skipped {len(skipped)} item(s):[/]")
         for warning in skipped:
-            console.print(Text.assemble("  ", ("-", "yellow"), " ", str(warning)),
-                          highlight=False)
+            out.print(Text.assemble("  ", ("-", "yellow"), " ", str(warning)), highlight=False)
     if notes:
-        console.print(f"[dim]{len(notes)} note(s):[/]")
+        out.print(f"[dim]{len(notes)} note(s):[/]")
         for warning in notes:
-            console.print(plain(f"  - {warning}", style="dim"), highlight=False)
+            out.print(plain(f"  - {warning}", style="dim"), highlight=False)
 
 
 @app.command("summary")
@@ -82,6 +84,7 @@ def summary_command(
     summary = summarize_schema(schema)
     if as_json:
         print_json(summary)
+        print_warnings(schema, to=error_console)
         return
     table = Table(title=plain(f"Org {summary.org_id} ({summary.source_format})",
                               style="table.title"))
@@ -127,6 +130,7 @@ def fields_command(
     objects = [schema.object(sobject)] if sobject else list(schema.objects)
     if as_json:
         print_json([o.model_dump(mode="json", exclude={"source"}) for o in objects])
+        print_warnings(schema, to=error_console)  # --lenient's skips were not said at all
         return
     for obj in objects:
         table = Table(title=plain(f"{schema.org_id}: {obj.api_name}", style="table.title"))

@@ -12,9 +12,11 @@ import unicodedata
 from functools import lru_cache
 
 from fedcrm.schema.models import FieldMeta
+from fedcrm.schema.models import namespace_of as schema_namespace_of
 
-_SUFFIX_RE = re.compile(r"__(c|r|pc|x|b|e|mdt|kav)$", re.IGNORECASE)
-_NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*__(?=.)")
+# the suffixes of fedcrm.schema.models.CUSTOM_SUFFIXES; "__s" is a compound field's component
+# (Geolocation__Latitude__s: "Geolocation" is the field, not a namespace)
+_SUFFIX_RE = re.compile(r"__(c|r|pc|x|b|e|mdt|kav|s)$", re.IGNORECASE)
 # CamelCase boundaries: "AnnualRevUSD" → Annual Rev USD; "NPSScore" → NPS Score; digits apart
 _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
@@ -77,7 +79,9 @@ def strip_accents(text: str) -> str:
 def split_api_name(api_name: str) -> tuple[str, ...]:
     """Lower-case words of an API name, without namespace prefix and ``__c``-style suffix."""
     stem = _SUFFIX_RE.sub("", api_name)
-    stem = _NAMESPACE_RE.sub("", stem)
+    namespace = namespace_of(api_name)
+    if namespace:
+        stem = stem[len(namespace) + 2:]
     words: list[str] = []
     for chunk in re.split(r"[_\W]+", stem):
         words.extend(part.lower() for part in _CAMEL_RE.findall(chunk))
@@ -100,10 +104,9 @@ def expand(tokens: tuple[str, ...], extra: dict[str, str] | None = None) -> tupl
 
 
 def namespace_of(api_name: str) -> str | None:
-    """Managed-package prefix of an API name (``npe01`` in ``npe01__Home_Phone__c``)."""
-    stem = _SUFFIX_RE.sub("", api_name)
-    match = _NAMESPACE_RE.match(stem)
-    return match.group(0)[:-2] if match else None
+    """Managed-package prefix of an API name (``npe01`` in ``npe01__Home_Phone__c``; none in a
+    compound field's component ``Geolocation__Latitude__s``)."""
+    return schema_namespace_of(api_name)
 
 
 def field_name_text(field: FieldMeta) -> str:

@@ -199,7 +199,8 @@ FIELD = """{% extends "base.html" %}
    <dd>{{ '%.1f' % p.length_mean }}</dd>{% endif %}
 </dl>
 <p class="muted small">Aggregates of at least {{ p.k }} records; no record values.</p>
-{% else %}<p class="muted">No profile (import with the org's schema and records to see one: <code>--schema ORG=PATH --records ORG=FOLDER</code>).</p>{% endif %}
+{% else %}<p class="muted">No profile (import with the org's schema and records to see one:
+<code>--schema ORG=PATH --records ORG=FOLDER</code>).</p>{% endif %}
 </section></div>
 
 <form method="post" action="/field/{{ view.id }}/decide" id="decide">

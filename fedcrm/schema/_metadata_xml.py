@@ -191,7 +191,9 @@ def parse_custom_field(
             "field has no <fullName>; every field needs its API name", path=path, sobject=sobject
         )
         return None
-    if expected_name is not None and name != expected_name:
+    # API names are case-insensitive: lower__c.field-meta.xml may hold Lower__c (the tag's
+    # spelling is the name)
+    if expected_name is not None and name.lower() != expected_name.lower():
         log.problem(
             f"<fullName> {name!r} does not match the file name {expected_name!r}; rename the "
             "file or fix the tag",
@@ -347,7 +349,7 @@ def complete_objects(objects: list[SObjectSchema], root: Path, value_set_files: 
     their value sets' values (``value_set_files`` found under ``root``, see
     :func:`is_value_set_file`), and roll-up summaries the kind of what they compute."""
     sets = _load_value_sets(_value_set_files(root, value_set_files, log), log)
-    return tuple(_resolve_rollup_kinds(_apply_value_sets(objects, sets)))
+    return tuple(_resolve_rollup_kinds(_apply_value_sets(objects, sets, log)))
 
 
 def _resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
@@ -356,7 +358,9 @@ def _resolve_rollup_kinds(objects: list[SObjectSchema]) -> list[SObjectSchema]:
     Metadata XML types every roll-up ``Summary``; its value is a count (``count``) or has the
     summarised child field's kind (``sum``, ``min``, ``max``: the first or last date of a
     child's dates is a date). Without this the matcher saw "Customer since" computed as the
-    ``min`` of order dates as a number and abstained. A summarised field not in the org
+    ``min`` of order dates as a number and abstained. A standard field of the child, which
+    metadata source seldom holds (``MIN(Opportunity.CloseDate)``, ``SUM(Opportunity.Amount)``),
+    takes its kind from :func:`standard_field_kind`. A summarised field that is neither
     (another package's, or a typo) leaves the kind a number. A roll-up of a roll-up takes the
     kind its source resolved to (passes repeat until nothing changes).
     """
@@ -385,15 +389,57 @@ def _resolve_rollup_kinds_once(objects: list[SObjectSchema]
             child = by_name.get(child_name.lower())
             source = next((f for f in child.fields if f.api_name.lower() == field_name.lower()),
                           None) if child is not None else None
+            kind = source.kind if source is not None else \
+                standard_field_kind(child_name, field_name)
             wanted = ("numeric",) if operation == "sum" else ("numeric", "temporal")
-            if source is not None and source.kind.family in wanted \
-                    and source.kind is not meta.kind:
-                fields[position] = meta.model_copy(update={"kind": source.kind})
+            if kind is not None and kind.family in wanted and kind is not meta.kind:
+                fields[position] = meta.model_copy(update={"kind": kind})
                 changed = True
         resolved.append(sobject.model_copy(update={"fields": tuple(fields)}) if changed
                         else sobject)
         any_change |= changed
     return resolved, any_change
+
+
+#: system fields every object has (Salesforce Object Reference, "System Fields")
+_SYSTEM_FIELD_KINDS = {"createddate": DataKind.DATETIME, "lastmodifieddate": DataKind.DATETIME,
+                       "systemmodstamp": DataKind.DATETIME}
+#: number, currency and date fields of the standard line-item objects, which roll-up summaries
+#: of Opportunity, Order and Quote summarise (Salesforce Object Reference: OpportunityLineItem,
+#: OrderItem, QuoteLineItem); the ontology's standard objects come from the ontology
+_LINE_ITEM_KINDS = {
+    **{(item, "quantity"): DataKind.NUMBER
+       for item in ("opportunitylineitem", "orderitem", "quotelineitem")},
+    **{(item, price): DataKind.CURRENCY
+       for item in ("opportunitylineitem", "orderitem", "quotelineitem")
+       for price in ("unitprice", "totalprice", "listprice")},
+    **{(item, "servicedate"): DataKind.DATE
+       for item in ("opportunitylineitem", "orderitem", "quotelineitem")},
+    ("opportunitylineitem", "discount"): DataKind.PERCENT,
+    ("quotelineitem", "discount"): DataKind.PERCENT,
+    ("quotelineitem", "subtotal"): DataKind.CURRENCY,
+    ("orderitem", "enddate"): DataKind.DATE,
+}
+
+
+def standard_field_kind(sobject: str, field: str) -> DataKind | None:
+    """The kind of a standard field that metadata source seldom holds: a system date-time,
+    a standard line item's amount or date, or a standard field of the ontology's objects
+    (``Opportunity.CloseDate`` is a date, ``Opportunity.Amount`` a currency); None if unknown."""
+    key = (sobject.lower(), field.lower())
+    if key[1] in _SYSTEM_FIELD_KINDS:
+        return _SYSTEM_FIELD_KINDS[key[1]]
+    if key in _LINE_ITEM_KINDS:
+        return _LINE_ITEM_KINDS[key]
+    from fedcrm.ontology import load_ontology  # the ontology lists the standard fields
+
+    try:
+        concepts = load_ontology().concepts
+    except Exception:  # no ontology: the kind stays unknown, not an error
+        return None
+    return next((concept.kind for concept in concepts
+                 if concept.standard_field and concept.object.lower() == key[0]
+                 and concept.standard_field.lower() == key[1]), None)
 
 
 #: file names of global and standard value sets in sfdx source and a Metadata API retrieve:
@@ -467,22 +513,28 @@ def _load_value_sets(files: list[Path],
 
 
 def _apply_value_sets(objects: list[SObjectSchema],
-                      sets: dict[str, tuple[PicklistValue, ...]]) -> list[SObjectSchema]:
+                      sets: dict[str, tuple[PicklistValue, ...]],
+                      log: ProblemLog | None = None) -> list[SObjectSchema]:
     """Give each picklist without values of its own the values of its value set: a global
     value set it names (``<valueSetName>``), or for a standard picklist (``Industry``) its
     standard value set (:data:`STANDARD_VALUE_SETS`).
 
     Such a field's own metadata lists no values; without this they reached the matcher with
-    none. A set not in the metadata leaves them empty.
+    none. A set not in the metadata leaves them empty; a global one it names is noted in
+    ``log`` (the field loaded with no values and no word of why).
     """
-    if not sets:
-        return objects
 
     def values_of(sobject: SObjectSchema, meta: FieldMeta) -> tuple[PicklistValue, ...] | None:
         if meta.picklist_values:
             return None
         if meta.value_set_name:
-            return sets.get(f"global:{meta.value_set_name.lower()}")
+            values = sets.get(f"global:{meta.value_set_name.lower()}")
+            if values is None and log is not None:
+                log.note(f"its values are in the global value set {meta.value_set_name!r}, "
+                         "which the metadata given does not hold; retrieve globalValueSets/"
+                         f"{meta.value_set_name}.globalValueSet-meta.xml with it to have them",
+                         sobject=sobject.api_name, field=meta.api_name)
+            return values
         standard = STANDARD_VALUE_SETS.get((sobject.api_name.lower(), meta.api_name.lower()))
         if standard is None or meta.kind.family != "categorical":
             return None

@@ -23,6 +23,20 @@ _NAMESPACE_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)__(.+)$")
 CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav", "__s")
 
 
+def namespace_of(api_name: str) -> str | None:
+    """The managed-package namespace prefix of a field or object API name (``npe01`` in
+    ``npe01__Type__c``), if any."""
+    stem = api_name
+    for suffix in CUSTOM_SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            if suffix == "__s":  # Location__Latitude: the component is no namespace
+                stem = stem.rpartition("__")[0] or stem
+            break
+    match = _NAMESPACE_RE.match(stem)
+    return match.group(1) if match else None
+
+
 class DataKind(StrEnum):
     """One type system for both Salesforce type systems (Metadata API and REST describe)."""
 
@@ -202,15 +216,7 @@ class FieldMeta(_Frozen):
     @property
     def namespace(self) -> str | None:
         """Managed-package namespace prefix (``npe01`` in ``npe01__Type__c``), if any."""
-        stem = self.api_name
-        for suffix in CUSTOM_SUFFIXES:
-            if stem.endswith(suffix):
-                stem = stem[: -len(suffix)]
-                if suffix == "__s":  # Location__Latitude: the component is no namespace
-                    stem = stem.rpartition("__")[0] or stem
-                break
-        match = _NAMESPACE_RE.match(stem)
-        return match.group(1) if match else None
+        return namespace_of(self.api_name)
 
     def with_profile(self, profile: FieldProfile | None) -> FieldMeta:
         """Return a copy of this field carrying ``profile``."""
@@ -247,6 +253,11 @@ class SObjectSchema(_Frozen):
     def is_custom(self) -> bool:
         """True for custom objects (``__c`` and related suffixes)."""
         return self.api_name.endswith(CUSTOM_SUFFIXES)
+
+    @property
+    def namespace(self) -> str | None:
+        """Managed-package namespace prefix (``npe01`` in ``npe01__OppPayment__c``), if any."""
+        return namespace_of(self.api_name)
 
     def field(self, api_name: str) -> FieldMeta:
         """The field called ``api_name`` (case-insensitive), or a ``KeyError`` naming it."""

@@ -54,10 +54,15 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         if is_value_set_file(file):
             value_set_files.append(file)
         elif file.name.endswith(FIELD_SUFFIX):
-            if file.parent.name != "fields":
+            # objects/<Object>/fields/<Field>: a fields/ folder elsewhere (force-app/main/
+            # default/fields/) named a made-up object after the folder above it ("default")
+            object_folder = file.parent.parent
+            if file.parent.name != "fields" or not (
+                    object_folder.parent.name.lower() == "objects"
+                    or object_folder.resolve() == root.resolve()):
                 log.problem(
-                    "field file is not inside an <Object>/fields/ folder; move it there so its "
-                    "object is known",
+                    "field file is not inside an objects/<Object>/fields/ folder; move it there "
+                    "so its object is known",
                     path=file,
                 )
                 continue

@@ -45,6 +45,8 @@ def summarize_schema(schema: OrgSchema) -> SchemaSummary:
     namespaces: set[str] = set()
     for sobject in schema.objects:
         kinds = Counter(f.kind.value for f in sobject.fields)
+        if sobject.namespace:  # npe01__OppPayment__c: a package's object
+            namespaces.add(sobject.namespace)
         for field in sobject.fields:
             if field.namespace:
                 namespaces.add(field.namespace)

@@ -59,6 +59,22 @@ def test_schema_summary_json() -> None:
     }
 
 
+@pytest.mark.parametrize("command", ["fields", "summary"])
+def test_schema_json_with_lenient_says_what_it_skipped_on_stderr(tmp_path: Path,
+                                                                 command: str) -> None:
+    # `schema fields --json --lenient` listed [] and said nothing of the broken file
+    fields = tmp_path / "objects" / "Account" / "fields"
+    fields.mkdir(parents=True)
+    (fields / "Broken__c.field-meta.xml").write_text("<CustomField><fullName>Broken__c")
+    (fields / "Good__c.field-meta.xml").write_text(
+        '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata"><fullName>Good__c'
+        "</fullName><label>Good</label><type>Text</type></CustomField>")
+    result = runner.invoke(app, ["schema", command, str(tmp_path), "--json", "--lenient"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # standard output stays JSON alone
+    assert "Skipped 1 item(s)" in result.stderr and "Broken__c.field-meta.xml" in result.stderr
+
+
 def test_schema_fields_table() -> None:
     result = runner.invoke(app, ["schema", "fields", str(example_org_path()), "--object",
                                  "Account"])

@@ -10,6 +10,11 @@ def test_split_conventions() -> None:
     assert split_api_name("NPSScore__c") == ("nps", "score")
     assert split_api_name("npe01__HomeEmail__c") == ("home", "email")
     assert split_api_name("Industry") == ("industry",)
+    # a compound field's component: "Geolocation" was dropped as a namespace, "s" a word
+    assert split_api_name("Geolocation__Latitude__s") == ("geolocation", "latitude")
+    assert split_api_name("ns__Location__Longitude__s") == ("location", "longitude")
+    assert namespace_of("Geolocation__Latitude__s") is None
+    assert namespace_of("ns__Location__Longitude__s") == "ns"
 
 
 def test_namespace_and_expansion() -> None:

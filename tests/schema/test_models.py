@@ -23,6 +23,19 @@ def test_custom_and_namespace() -> None:
     assert make_field("ns__Location__Longitude__s").namespace == "ns"
 
 
+def test_objects_have_namespaces_and_the_summary_lists_them() -> None:
+    # the NPSP org's npe01, npe03, ... appeared only on object names: the summary listed none
+    from fedcrm.schema import summarize_schema
+
+    package = SObjectSchema(api_name="npe01__OppPayment__c", fields=(make_field("Name"),))
+    plain = SObjectSchema(api_name="Payment__c", fields=(make_field("Name"),))
+    assert package.namespace == "npe01" and plain.namespace is None
+    schema = OrgSchema(org_id="npsp", source_format=SourceFormat.PYTHON, objects=(
+        package, plain, SObjectSchema(api_name="Account", fields=(
+            make_field("npo02__TotalGifts__c"),))))
+    assert summarize_schema(schema).namespaces == ["npe01", "npo02"]
+
+
 def test_models_are_immutable() -> None:
     field = make_field("Amount__c", DataKind.CURRENCY)
     with pytest.raises(pydantic.ValidationError):

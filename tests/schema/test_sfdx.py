@@ -95,6 +95,12 @@ def test_full_name_must_match_file_name(tmp_path: Path) -> None:
         load_schema(tmp_path)
 
 
+def test_full_name_and_file_name_may_differ_in_case(tmp_path: Path) -> None:
+    # API names are case-insensitive; the field was refused ("does not match the file name")
+    write_sfdx_field(tmp_path, "Account", "lower__c", content=custom_field_xml("Lower__c"))
+    assert [f.api_name for f in load_schema(tmp_path)["Account"].fields] == ["Lower__c"]
+
+
 def test_duplicate_field_across_package_dirs(tmp_path: Path) -> None:
     write_sfdx_field(tmp_path / "pkg-a", "Account", "Tier__c")
     write_sfdx_field(tmp_path / "pkg-b", "Account", "Tier__c")
@@ -160,8 +166,25 @@ def test_field_file_outside_fields_folder(tmp_path: Path) -> None:
     (tmp_path / "objects" / "Account").mkdir(parents=True)
     (tmp_path / "objects" / "Account" / "Loose__c.field-meta.xml").write_text(
         custom_field_xml("Loose__c"))
-    with pytest.raises(SchemaError, match="not inside an <Object>/fields/ folder"):
+    with pytest.raises(SchemaError, match="not inside an objects/<Object>/fields/ folder"):
         load_schema(tmp_path)
+
+
+def test_a_fields_folder_outside_objects_names_no_object(tmp_path: Path) -> None:
+    # force-app/main/default/fields/Stray__c became a field of an object "default"
+    default = tmp_path / "force-app" / "main" / "default"
+    write_sfdx_field(tmp_path, "Account", "A__c")
+    (default / "fields").mkdir(parents=True)
+    (default / "fields" / "Stray__c.field-meta.xml").write_text(custom_field_xml("Stray__c"))
+    with pytest.raises(SchemaError, match=r"Stray__c.field-meta.xml.*not inside an "
+                       r"objects/<Object>/fields/ folder"):
+        load_schema(tmp_path)
+    lenient = load_schema(tmp_path, strict=False)
+    assert [o.api_name for o in lenient.objects] == ["Account"]
+    # the object folder itself, or the objects/ folder, given as the root still loads
+    objects = next(tmp_path.rglob("objects"))
+    assert [o.api_name for o in load_schema(objects).objects] == ["Account"]
+    assert [f.api_name for f in load_schema(objects / "Account").objects[0].fields] == ["A__c"]
 
 
 def test_object_folders_differing_in_case_are_one_object(tmp_path: Path) -> None:
@@ -307,6 +330,57 @@ def test_a_roll_up_of_a_roll_up_takes_the_kind_its_source_resolves_to(tmp_path: 
     assert schema["Account"]["Total_Invoiced__c"].kind is DataKind.CURRENCY
     assert schema["Account"]["Customer_Since__c"].kind is DataKind.DATE
     assert schema["Account"]["Invoices__c"].kind is DataKind.NUMBER  # a count
+
+
+def test_a_roll_up_of_a_standard_child_field_takes_that_fields_kind(tmp_path: Path) -> None:
+    """MIN(Opportunity.CloseDate) stayed a number: standard fields are seldom in source, so
+    the summarised field was not found (and "Customer Since" abstained at 0.38)."""
+    root = tmp_path / "force-app"
+
+    def summary(name: str, operation: str, source: str) -> None:
+        write_sfdx_field(root, "Account", name, type_="Summary", extra=(
+            f"<summaryForeignKey>{source.split('.')[0]}.AccountId</summaryForeignKey>"
+            f"<summaryOperation>{operation}</summaryOperation>"
+            f"<summarizedField>{source}</summarizedField>"))
+
+    summary("Customer_Since__c", "min", "Opportunity.CloseDate")
+    summary("Total_Won__c", "sum", "Opportunity.Amount")
+    summary("First_Created__c", "min", "Opportunity.CreatedDate")
+    summary("Sum_Probability__c", "sum", "Opportunity.Probability")
+    summary("Unknown__c", "max", "Opportunity.Not_There__c")
+    write_sfdx_field(root, "Opportunity", "Products__c", type_="Summary", extra=(
+        "<summaryForeignKey>OpportunityLineItem.OpportunityId</summaryForeignKey>"
+        "<summaryOperation>sum</summaryOperation>"
+        "<summarizedField>OpportunityLineItem.TotalPrice</summarizedField>"))
+    schema = load_schema(tmp_path, org_id="acme")
+    account = schema["Account"]
+    assert account["Customer_Since__c"].kind is DataKind.DATE
+    assert account["Total_Won__c"].kind is DataKind.CURRENCY
+    assert account["First_Created__c"].kind is DataKind.DATETIME
+    assert account["Sum_Probability__c"].kind is DataKind.PERCENT
+    assert account["Unknown__c"].kind is DataKind.NUMBER  # neither in the org nor standard
+    assert schema["Opportunity"]["Products__c"].kind is DataKind.CURRENCY
+
+
+def test_a_global_value_set_missing_from_the_metadata_is_noted(tmp_path: Path) -> None:
+    # NPSP's ACH_Code__c names the set Payment_ACH_Code, which its metadata lacks: it loaded
+    # with no values and no word of why
+    write_sfdx_field(tmp_path, "Payment__c", "ACH_Code__c", type_="Picklist",
+                     extra=value_set_field_extra("Payment_ACH_Code"))
+    schema = load_schema(tmp_path)
+    assert schema["Payment__c"]["ACH_Code__c"].picklist_values == ()
+    (warning,) = schema.warnings
+    assert not warning.skipped and warning.field == "ACH_Code__c"
+    assert "global value set 'Payment_ACH_Code', which the metadata given does not hold" in \
+        str(warning)
+    # with the set beside it: its values, and no note
+    (tmp_path / "globalValueSets").mkdir()
+    (tmp_path / "globalValueSets" / "Payment_ACH_Code.globalValueSet-meta.xml").write_text(
+        global_value_set_xml(["Debit", "Credit"]))
+    schema = load_schema(tmp_path)
+    assert [v.value for v in schema["Payment__c"]["ACH_Code__c"].picklist_values] == [
+        "Debit", "Credit"]
+    assert schema.warnings == ()
 
 
 def test_a_knowledge_data_category_field_in_describe_output_is_text() -> None:
