@@ -186,6 +186,9 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(cleaned, errors="coerce").astype(float).where(~magnitude)
 
 
+_SUFFIX_PATTERN = re.compile(r"__c$", re.IGNORECASE)
+
+
 @functools.cache
 def iso_currency_codes() -> frozenset[str]:
     """The ISO 4217 currency codes (from pycountry), less XXX and XTS (no currency, testing)."""
@@ -194,23 +197,31 @@ def iso_currency_codes() -> frozenset[str]:
     return frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
 
 
+#: ISO 4217 codes that are also everyday words in capitals ("ALL regions", "TOP 5"): they count
+#: only where their rate is given (taught codes)
+_WORD_CODES = frozenset({"ALL", "TOP"})
+
+
 def _name_currency(meta: FieldMeta) -> str:
-    """An ISO 4217 code written in capitals as a word of its own in a name or label that is
-    not all capitals (``Rev_BRL__c``, "Revenue (MXN)"), or a prefixed dollar in the label
-    ("Revenue (US$)"); "" for none. In an all-capitals name a code cannot be told from a word
-    (``ALL_TIME_REVENUE__C``: ALL is also the lek)."""
+    """The currency a field's name or label states beyond the built-in and taught codes: a
+    prefixed dollar in the label ("Revenue (US$)"), or an ISO 4217 code in capitals alone in
+    brackets in the label ("Revenue (MXN)"), as the label's last word ("Revenue MXN") or as the
+    API name's last word (``Rev_BRL__c``), in a label or name that is not all capitals; ""
+    for none. Anywhere else a capitals word is more often a word than a currency ("TOP
+    Accounts Revenue", "AMD deal value", "Revenue (IRR adj.)")."""
     label = meta.label or ""
     dollar = re.search(_PREFIXED_DOLLAR, label)
     if dollar:
         return _PREFIXED_DOLLARS[dollar.group(1)]
-    api = re.sub(r"__c$", "", meta.api_name, flags=re.IGNORECASE)
-    for text in (api, label):
-        if not re.search(r"[a-z]", text):
-            continue
-        for word in re.findall(r"(?<![A-Za-z])[A-Z]{3}(?![A-Za-z])", text):
-            if word in iso_currency_codes():
-                return word
-    return ""
+    codes = iso_currency_codes() - _WORD_CODES
+    candidates: list[str] = []
+    if re.search(r"[a-z]", label):
+        candidates += re.findall(r"\(\s*([A-Z]{3})\s*\)", label)
+        candidates += re.findall(r"(?<![A-Za-z])([A-Z]{3})\W*$", label)
+    api = _SUFFIX_PATTERN.sub("", meta.api_name)
+    if re.search(r"[a-z]", api):
+        candidates += re.findall(r"(?<=_)([A-Z]{3})$", api)
+    return next((code for code in candidates if code in codes), "")
 
 
 def currencies_in(values: pd.Series, codes: Iterable[str] = (),
@@ -226,13 +237,23 @@ def currencies_in(values: pd.Series, codes: Iterable[str] = (),
         return []
     found = values.dropna().astype("string").str.extractall(_currency_in_text(tuple(codes)))
     if found.empty:
-        return []
+        return sorted(_iso_codes_in(values))
     written = found["symbol"].fillna(found["crowns"].notna().map({True: "kr", False: None}))
     symbols = {symbol: code for symbol in written.dropna().unique()
                if (code := symbol_currency(symbol, default_currency))}
     codes_found = (found["code"].str.upper().fillna(found["dollar"].map(_PREFIXED_DOLLARS))
                    .fillna(written.map(symbols)))
-    return sorted(set(codes_found.dropna()))
+    return sorted(set(codes_found.dropna()) | _iso_codes_in(values))
+
+
+def _iso_codes_in(values: pd.Series) -> set[str]:
+    """ISO 4217 codes of :data:`_AMOUNT_WITH_CODE` values that are not built in (those the
+    main pattern reads wherever they stand)."""
+    text = values.dropna().astype("string")
+    whole = text.str.extract(_AMOUNT_WITH_CODE.pattern.join(["^(?:", ")$"]))
+    codes = set(whole["before"].dropna()) | set(whole["after"].dropna())
+    return {code for code in codes if code in iso_currency_codes() - _WORD_CODES
+            and code not in USD_PER_UNIT}
 
 
 def symbol_currency(symbol: str, default_currency: str | None = None) -> str:
@@ -258,15 +279,22 @@ def _currency_in_text(extra: tuple[str, ...]) -> re.Pattern[str]:
     (``code``: of :data:`USD_PER_UNIT` in any case, of ``extra`` or ISO 4217 in capitals), a
     currency symbol (``symbol``) or Nordic crowns (``crowns``)."""
     known = "|".join(sorted(USD_PER_UNIT))
-    # a taught or ISO code only in capitals ("1,200 (all-in)" is no amount in lek)
-    taught = "|".join(sorted(({code.upper() for code in extra} | iso_currency_codes())
-                             - set(USD_PER_UNIT)))
+    # a taught code only in capitals ("1,200 (all-in)" is no amount in lek)
+    taught = "|".join(sorted({code.upper() for code in extra} - set(USD_PER_UNIT)))
     symbols = re.escape(_SYMBOL_CHARACTERS)
     # "kr" / "kr." as a word of its own (Nordic crowns): "1.200 kr", "kr 1 200"
     crowns = r"(?<!\w)(?P<crowns>[Kk]r)\.?(?!\w)"  # not "KR" (Korea), nor "Kredit"
     dollar = rf"(?<![A-Za-z])(?P<dollar>{_DOLLAR_PREFIXES})\$"
-    return re.compile(rf"{dollar}|\b(?P<code>(?i:{known})|{taught})\b|(?P<symbol>[{symbols}])"
-                      rf"|{crowns}")
+    code = rf"(?i:{known})|{taught}" if taught else rf"(?i:{known})"
+    return re.compile(rf"{dollar}|\b(?P<code>{code})\b|(?P<symbol>[{symbols}])|{crowns}")
+
+
+#: a value that is an amount and an ISO 4217 code in capitals and nothing else ("12 BRL",
+#: "BRL 1.200,50", "(12 BRL)"): the only place a code without a rate is read in values, since
+#: "12 ALL-IN" or "TOP 5 deal" hold words that are also codes
+_AMOUNT_WITH_CODE = re.compile(
+    r"\s*[-+(]?\s*(?:(?P<before>[A-Z]{3})\s*[-+(]?\s*)?\d[\d.,'\s]*\)?\s*"
+    r"(?:(?P<after>[A-Z]{3})\s*\)?\s*)?")
 
 
 def scale_cues(tokens: tuple[str, ...], codes: Iterable[str] = (),

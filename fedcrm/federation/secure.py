@@ -363,12 +363,11 @@ class SecureClient:
                 f"participant {self.participant_id!r}: the coordinator asks for the proximal "
                 f"term mu={prox_mu:g}, but the federation agreed on mu={self.prox_mu:g}; a "
                 "different mu for some orgs could expose another org's update in the sum")
-        if strategy is not None and not (type(strategy) is type(self.strategy)
-                                         and vars(strategy) == vars(self.strategy)):
+        if strategy is not None and not _same_rule(strategy, self.strategy):
             raise ConfigError(
                 f"participant {self.participant_id!r}: the coordinator asks for weights by "
-                f"strategy {strategy.name!r}, not the {self.strategy.name!r} agreed at setup; "
-                "an org weights its own update by the agreed rule only")
+                f"{_rule_text(strategy)}, not by {_rule_text(self.strategy)} as agreed at "
+                "setup; an org weights its own update by the agreed rule only")
         update = self.participant.train(parameters, round_number, prox_mu=self.prox_mu)
         weight = float(self.strategy.weight(update))
         message = self.encryptor.encrypt(update.delta, weight, round_number,
@@ -383,6 +382,27 @@ class SecureClient:
         if self.key_holder is None:
             raise CryptoError(f"participant {self.participant_id!r} holds no key share")
         return self.key_holder.partial_decrypt(aggregate, updates).to_bytes()
+
+
+def _same_rule(one: Strategy, other: Strategy) -> bool:
+    """Whether two strategy objects are the same rule: one object, or one class with equal
+    settings (arrays compared by value; anything that cannot be compared is not the same)."""
+    if one is other:
+        return True
+    if type(one) is not type(other) or vars(one).keys() != vars(other).keys():
+        return False
+    try:
+        return all(np.array_equal(value, vars(other)[key])
+                   if isinstance(value, np.ndarray) else bool(value == vars(other)[key])
+                   for key, value in vars(one).items())
+    except (TypeError, ValueError):  # e.g. a container of arrays
+        return False
+
+
+def _rule_text(strategy: Strategy) -> str:
+    """A strategy's name and settings for a message (``fedprox {'mu': 0.2}``)."""
+    settings = {key: value for key, value in vars(strategy).items() if not key.startswith("_")}
+    return f"{strategy.name} {settings}" if settings else repr(strategy.name)
 
 
 # ---------------------------------------------------------------------------- coordinator side
@@ -555,6 +575,7 @@ class SecureCoordinator(Coordinator):
         self.clients: dict[str, SecureClient] = {}
         # the proximal term every round asks for (FedProx's mu, else the config's)
         agreed_mu = float(getattr(strategy, "mu", None) or self.config.prox_mu)
+        self._agreed_mu = agreed_mu
         for pid, participant in self.participants.items():
             encryptor = ParticipantEncryptor(
                 pid, keys.public_key, self.spec, keys.signing_keys[pid],
@@ -593,6 +614,14 @@ class SecureCoordinator(Coordinator):
             raise AggregationError("every participant has dropped out; nothing to train")
         plan = self.strategy.configure_round(round_number, active,
                                              self.config.per_round(len(active)), self._rng)
+        if not math.isclose(self._prox_mu(plan), self._agreed_mu, rel_tol=1e-12, abs_tol=0.0):
+            raise ConfigError(
+                f"round {round_number}: strategy {self.strategy.name!r} asks for the proximal "
+                f"term mu={self._prox_mu(plan):g}, but encrypted rounds train with the one "
+                f"agreed at setup (mu={self._agreed_mu:g}: FedProx's mu, else "
+                "TrainingConfig.prox_mu); a mu set per round (RoundPlan.prox_mu) cannot run "
+                "encrypted, since a coordinator could give orgs different ones and read one "
+                "org's update from the sum. Fix mu, or run without encryption")
         trained_from = model_digest(self.parameters)
         plan = reselect_for_known_model(plan, trained_from, self._decrypted_from, active)
         timings["configure"] = time.perf_counter() - start

@@ -389,8 +389,10 @@ def _resolve_rollup_kinds_once(objects: list[SObjectSchema]
             child = by_name.get(child_name.lower())
             source = next((f for f in child.fields if f.api_name.lower() == field_name.lower()),
                           None) if child is not None else None
-            kind = source.kind if source is not None else \
-                standard_field_kind(child_name, field_name)
+            # a standard field in source usually declares no type (kind unknown): a retrieve
+            # of Opportunity holds CloseDate.field-meta.xml without one
+            kind = source.kind if source is not None and source.kind is not DataKind.UNKNOWN \
+                else standard_field_kind(child_name, field_name)
             wanted = ("numeric",) if operation == "sum" else ("numeric", "temporal")
             if kind is not None and kind.family in wanted and kind is not meta.kind:
                 fields[position] = meta.model_copy(update={"kind": kind})

@@ -25,10 +25,10 @@ CUSTOM_SUFFIXES = ("__c", "__r", "__pc", "__x", "__b", "__e", "__mdt", "__kav", 
 
 def namespace_of(api_name: str) -> str | None:
     """The managed-package namespace prefix of a field or object API name (``npe01`` in
-    ``npe01__Type__c``), if any."""
+    ``npe01__Type__c``), if any; suffixes in any case (``TIER__C`` has none)."""
     stem = api_name
     for suffix in CUSTOM_SUFFIXES:
-        if stem.endswith(suffix):
+        if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             if suffix == "__s":  # Location__Latitude: the component is no namespace
                 stem = stem.rpartition("__")[0] or stem
@@ -256,8 +256,15 @@ class SObjectSchema(_Frozen):
 
     @property
     def namespace(self) -> str | None:
-        """Managed-package namespace prefix (``npe01`` in ``npe01__OppPayment__c``), if any."""
-        return namespace_of(self.api_name)
+        """Managed-package namespace prefix (``npe01`` in ``npe01__OppPayment__c``), if any.
+        A custom object's companions (``Invoice__Share``, ``ns__Invoice__History``) have their
+        object's; a standard object has none."""
+        name = self.api_name
+        companion = re.search(r"__(share|history|feed|changeevent|tag|ownersharingrule)$",
+                              name, re.IGNORECASE)
+        if companion:
+            name = name[: companion.start()] + "__c"
+        return namespace_of(name) if name.lower().endswith(CUSTOM_SUFFIXES) else None
 
     def field(self, api_name: str) -> FieldMeta:
         """The field called ``api_name`` (case-insensitive), or a ``KeyError`` naming it."""

@@ -5,8 +5,11 @@ formats). Two rules keep single records out of it:
 
 * a category appears only if it was seen at least ``k`` times (k-anonymity threshold,
   Sweeney 2002, "k-anonymity: a model for protecting privacy");
-* a quantile is the mean of the ``k`` order statistics around its rank, so every reported number
-  aggregates ``k`` records; min and max (one record each) are never reported.
+* a quantile is the mean of the block of order statistics holding its rank (disjoint blocks of
+  ``k`` from the lowest, the last one taking the remainder), so every reported number
+  aggregates at least ``k`` records and no two of them can be subtracted to single one out;
+  min and max (one record each) are never reported;
+* a checkbox's true rate is reported only when both values are seen at least ``k`` times.
 """
 
 from __future__ import annotations
@@ -38,20 +41,27 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 def k_aggregated_quantiles(values: np.ndarray, k: int) -> dict[str, float]:
-    """Quantiles where each value is the mean of the ``k`` order statistics nearest its rank.
+    """Quantiles where each value is the mean of the block of order statistics holding its
+    rank: the sorted values cut into blocks of ``k`` from the lowest, the last block taking the
+    remainder (``k`` to ``2k - 1`` values).
 
+    Blocks, not windows centred on each rank: two windows one value apart would give away
+    the difference of two single records, and the mean of all values minus a window of all but
+    one would give away that one (a review recovered the largest of six amounts that way). The
+    blocks are disjoint and each holds at least ``k`` values, so any combination of the
+    quantiles, the mean and the count aggregates at least ``k`` records.
     Returns an empty dict when fewer than ``k`` values exist.
     """
     count = len(values)
     if count < k:
         return {}
     ordered = np.sort(values.astype(float))
+    n_blocks = count // k
     result: dict[str, float] = {}
     for level in QUANTILE_LEVELS:
-        centre = level * (count - 1)
-        start = round(centre - (k - 1) / 2)
-        start = min(max(start, 0), count - k)
-        result[f"{level:g}"] = float(ordered[start : start + k].mean())
+        block = min(int(level * (count - 1)) // k, n_blocks - 1)
+        end = count if block == n_blocks - 1 else (block + 1) * k
+        result[f"{level:g}"] = float(ordered[block * k:end].mean())
     return result
 
 
@@ -90,8 +100,11 @@ def profile_series(series: pd.Series | Iterable[object], *, k: int = 5,
     }
     is_bool = pd.api.types.is_bool_dtype(non_null)
     is_numeric = pd.api.types.is_numeric_dtype(non_null) and not is_bool
-    if is_bool and n_values:
-        profile["true_rate"] = float(non_null.astype(bool).mean())
+    n_true = int(non_null.astype(bool).sum()) if is_bool else 0
+    if is_bool and min(n_true, n_values - n_true) >= k:
+        # with n_rows, the rate gives the count: a count under k would say "exactly one record
+        # is true" where the category list suppresses it
+        profile["true_rate"] = n_true / n_values
     numbers = non_null.to_numpy(dtype=float) if is_numeric else np.zeros(0)
     numbers = numbers[np.isfinite(numbers)]
     if is_numeric and len(numbers) >= k:

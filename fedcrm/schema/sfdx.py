@@ -56,10 +56,13 @@ def load_sfdx(path: str | Path, *, org_id: str | None = None, strict: bool = Tru
         elif file.name.endswith(FIELD_SUFFIX):
             # objects/<Object>/fields/<Field>: a fields/ folder elsewhere (force-app/main/
             # default/fields/) named a made-up object after the folder above it ("default")
+            # (the folder given may itself be the objects folder under another name, or one
+            # object's folder)
             object_folder = file.parent.parent
             if file.parent.name != "fields" or not (
                     object_folder.parent.name.lower() == "objects"
-                    or object_folder.resolve() == root.resolve()):
+                    or root.resolve() in (object_folder.resolve(),
+                                          object_folder.parent.resolve())):
                 log.problem(
                     "field file is not inside an objects/<Object>/fields/ folder; move it there "
                     "so its object is known",

@@ -404,6 +404,26 @@ def test_iso_codes_without_a_rate_are_named_not_assumed_usd(ontology: Ontology) 
         _, conversion = convert_field(pd.Series(["12"]), field, revenue, ontology)
         assert conversion.note == ASSUMED_USD
     assert currencies_in(pd.Series(["12 all-in", "5 try", "7 (top)"])) == []
+    # a code without a rate is read in a value only beside the amount and nothing else, and
+    # in a name only alone in brackets or as the last word: capitals words are words too
+    # (a review found "12 ALL-IN" read as lek, and "TOP Accounts Revenue" left unconverted)
+    assert currencies_in(pd.Series(["12 TRY", "(BRL 1.200,50)", "PEN 7"])) == [
+        "BRL", "PEN", "TRY"]
+    for written in ("12 ALL-IN", "1,200 (ALL IN)", "TOP 5", "12,000 ALL", "12 PHP project",
+                    "USD 1,000 (TOP deal)"):
+        assert set(currencies_in(pd.Series([written]))) <= {"USD"}, written
+    for name, label in [("Top_Revenue__c", "TOP Accounts Revenue"),
+                        ("Revenue__c", "ALL Regions Revenue"),
+                        ("Revenue__c", "Revenue (IRR adj.)"),
+                        ("AMD_Deal_Value__c", "AMD deal value"),
+                        ("Revenue_ALL__c", "Revenue all regions"),
+                        ("Revenue__c", "Revenue (ARR)")]:
+        _, conversion = convert_field(pd.Series(["1000"]), meta(name, label), revenue, ontology,
+                                      default_currency="EUR")
+        assert conversion.note == "EUR from the org default; EUR→USD ×1.08", (name, label)
+    _, conversion = convert_field(pd.Series(["1000"]), meta("Revenue__c", "Revenue MXN"),
+                                  revenue, ontology, default_currency="EUR")
+    assert "MXN from the field name" in conversion.note
 
 
 def test_us_report_date_times_and_an_ambiguous_day_month_order(ontology: Ontology) -> None:

@@ -746,20 +746,64 @@ def test_an_org_trains_only_with_the_proximal_term_and_weights_agreed_at_setup(
     with pytest.raises(ConfigError, match=r"'org1'.*proximal term mu=10, but the federation "
                        r"agreed on mu=0.1"):
         client.contribute(coordinator.parameters, 0, prox_mu=10.0)
-    with pytest.raises(ConfigError, match=r"weights by strategy 'weightless', not the "
-                       r"'fedprox' agreed"):
+    with pytest.raises(ConfigError, match=r"weights by 'weightless', not by fedprox "
+                       r"\{'mu': 0.1\} as agreed"):
         client.contribute(coordinator.parameters, 0, strategy=Weightless())
-    # what the coordinator asks for when it keeps to the agreement goes through
-    with pytest.raises(ConfigError, match=r"weights by strategy 'fedprox', not the "
-                       r"'fedprox' agreed"):
+    with pytest.raises(ConfigError, match=r"weights by fedprox \{'mu': 0.2\}, not by fedprox "
+                       r"\{'mu': 0.1\} as agreed"):
         client.contribute(coordinator.parameters, 0, strategy=FedProx(mu=0.2))
     # what the coordinator asks for when it keeps to the agreement goes through (the same
     # rule in another object too)
     for strategy in (coordinator.strategy, FedProx(mu=0.1)):
         sealed = client.contribute(coordinator.parameters, 0, prox_mu=0.1, strategy=strategy)
         assert isinstance(sealed, SealedUpdate)
+    # settings held in arrays are compared by value (== on them raised ValueError)
+    other = secure_coordinator(make_participants(), keys4, WithArray(np.ones(3)))
+    client = other.clients["org0"]
+    client.precompute(other.n_values, rounds=2)
+    assert isinstance(client.contribute(other.parameters, 0, strategy=WithArray(np.ones(3))),
+                      SealedUpdate)
+    with pytest.raises(ConfigError, match=r"weights by with_array \{'scale': array"):
+        client.contribute(other.parameters, 0, strategy=WithArray(np.zeros(3)))
     plain = secure_coordinator(make_participants(), keys4, FedAvg())
     assert plain.clients["org0"].prox_mu == CONFIG.prox_mu == 0.0
+
+
+class WithArray(FedAvg):
+    """FedAvg with a setting held in an array."""
+
+    name = "with_array"
+
+    def __init__(self, scale: np.ndarray) -> None:
+        self.scale = scale
+
+
+class DecayingMu(FedAvg):
+    """Sets a proximal term per round through RoundPlan.prox_mu."""
+
+    name = "decaying_mu"
+
+    def configure_round(self, round_number: int, participant_ids: Any, per_round: int,
+                        rng: np.random.Generator) -> RoundPlan:
+        plan = super().configure_round(round_number, participant_ids, per_round, rng)
+        plan.prox_mu = 0.1 / (1 + round_number)
+        return plan
+
+
+def test_a_proximal_term_set_per_round_is_refused_in_encrypted_mode_before_training(
+        keys4: FederationKeys) -> None:
+    """The coordinator chooses RoundPlan.prox_mu, so with encryption it must be the one agreed
+    at setup: it is refused by name before anyone trains (it failed inside an org's
+    contribution with 'the federation agreed on mu=0')."""
+    coordinator = secure_coordinator(make_participants(), keys4, DecayingMu())
+    trained: list[str] = []
+    for participant in coordinator.participants.values():
+        participant.train = lambda *a, **k: trained.append("x")  # type: ignore[method-assign]
+    with pytest.raises(ConfigError, match=r"round 0: strategy 'decaying_mu' asks for the "
+                       r"proximal term mu=0.1, but encrypted rounds train with the one agreed "
+                       r"at setup \(mu=0"):
+        coordinator.run_round(0)
+    assert trained == []
 
 
 def test_the_encrypted_round_log_leaves_out_record_level_dp_figures_that_reveal_an_orgs_size(

@@ -15,6 +15,9 @@ def test_split_conventions() -> None:
     assert split_api_name("ns__Location__Longitude__s") == ("location", "longitude")
     assert namespace_of("Geolocation__Latitude__s") is None
     assert namespace_of("ns__Location__Longitude__s") == "ns"
+    # suffixes in any case ("TIER__C" had become () with namespace TIER)
+    assert split_api_name("TIER__C") == ("tier",) and namespace_of("Revenue__C") is None
+    assert split_api_name("Geolocation__Latitude__S") == ("geolocation", "latitude")
 
 
 def test_namespace_and_expansion() -> None:

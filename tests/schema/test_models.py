@@ -30,6 +30,14 @@ def test_objects_have_namespaces_and_the_summary_lists_them() -> None:
     package = SObjectSchema(api_name="npe01__OppPayment__c", fields=(make_field("Name"),))
     plain = SObjectSchema(api_name="Payment__c", fields=(make_field("Name"),))
     assert package.namespace == "npe01" and plain.namespace is None
+    # a custom object's companions have their object's namespace, or none (a review found
+    # Invoice__Share, __History, __Feed and __ChangeEvent listed as a namespace "Invoice")
+    for name, namespace in [("Invoice__Share", None), ("Invoice__History", None),
+                            ("Invoice__Feed", None), ("Invoice__ChangeEvent", None),
+                            ("ns__Invoice__History", "ns"), ("AccountHistory", None)]:
+        assert SObjectSchema(api_name=name, fields=(make_field("Id"),)).namespace == namespace
+    # suffixes in any case: TIER__C is no namespace TIER
+    assert make_field("TIER__C").namespace is None and make_field("ns__TIER__C").namespace == "ns"
     schema = OrgSchema(org_id="npsp", source_format=SourceFormat.PYTHON, objects=(
         package, plain, SObjectSchema(api_name="Account", fields=(
             make_field("npo02__TotalGifts__c"),))))

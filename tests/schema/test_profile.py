@@ -47,11 +47,33 @@ def test_quantiles_are_means_of_k_values(values: list[float], k: int) -> None:
         assert quantiles == {}
         return
     ordered = np.sort(values)
-    windows = [ordered[i : i + k].mean() for i in range(len(values) - k + 1)]
+    # disjoint blocks of k from the lowest, the last one with the remainder: never two windows
+    # one value apart (their difference is two single records)
+    n_blocks = len(values) // k
+    blocks = [ordered[b * k:(b + 1) * k if b < n_blocks - 1 else len(values)].mean()
+              for b in range(n_blocks)]
     for value in quantiles.values():
-        assert any(np.isclose(value, w, rtol=1e-9, atol=1e-6) for w in windows)
+        assert any(np.isclose(value, block, rtol=1e-9, atol=1e-6) for block in blocks)
     levels = [quantiles[key] for key in ("0.05", "0.25", "0.5", "0.75", "0.95")]
     assert levels == sorted(levels)
+
+
+def test_no_single_record_can_be_worked_out_of_a_profile() -> None:
+    """A review recovered the largest of six amounts (k=5) as n·mean − (n−1)·q0.05, and 'one
+    record is true' from true_rate 0.1 of 10 rows, where the category list suppressed it."""
+    amounts = pd.Series([90.0, 120.0, 150.0, 180.0, 200.0, 9_999_999.0])
+    profile = profile_series(amounts, k=5)
+    assert profile.numeric_quantiles is not None and profile.numeric_mean is not None
+    n = len(amounts)
+    for level in profile.numeric_quantiles.values():
+        for others in (n - 1, n - 5):
+            guess = n * profile.numeric_mean - others * level
+            assert not np.isclose(guess, amounts).any()
+    quantiles = list(profile.numeric_quantiles.values())
+    assert quantiles == [pytest.approx(amounts.mean())] * 5  # one block of six
+    flags = profile_series(pd.Series([False] * 9 + [True]), k=5)
+    assert flags.true_rate is None and flags.categories[0].value == "False"
+    assert profile_series(pd.Series([False] * 5 + [True] * 5), k=5).true_rate == 0.5
 
 
 def test_unique_numeric_values_never_leak() -> None:
@@ -84,8 +106,10 @@ def test_null_rate_distinct_ratio_and_patterns() -> None:
 
 
 def test_booleans_dates_and_small_numeric_vocabularies() -> None:
-    flags = profile_series(pd.Series([True, False, True, True, None]))
-    assert flags.true_rate == pytest.approx(0.75) and flags.numeric_quantiles == {}
+    flags = profile_series(pd.Series([True, False, True, True, None]), k=2)
+    assert flags.true_rate is None  # one false record: its count would be under k
+    flags = profile_series(pd.Series([True, False, True, True, False, True, None]), k=2)
+    assert flags.true_rate == pytest.approx(4 / 6) and flags.numeric_quantiles == {}
     ratings = profile_series(pd.Series([1, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]))
     assert {c.value for c in ratings.categories} == {"2", "3"}
     dates = profile_series(pd.Series(pd.to_datetime(["2024-01-01"] * 6 + ["2023-02-02"])))
@@ -164,7 +188,8 @@ def test_profile_schema_profiles_the_fields_the_records_hold_by_their_kind() -> 
                      "Account.Tier__c"]
     account = profiled.object("Account")
     revenue = account.field("Revenue__c").profile
-    assert revenue is not None and revenue.numeric_quantiles["0.5"] == pytest.approx(1200.0)
+    # the block of 5 holding rank 19.5 of 40: the 16th to 20th values
+    assert revenue is not None and revenue.numeric_quantiles["0.5"] == pytest.approx(1170.0)
     active = account.field("Active__c").profile
     assert active is not None and active.true_rate == pytest.approx(0.75)
     assert account.field("Secret__c").profile is None  # encrypted: never profiled

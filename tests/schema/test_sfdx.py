@@ -185,6 +185,10 @@ def test_a_fields_folder_outside_objects_names_no_object(tmp_path: Path) -> None
     objects = next(tmp_path.rglob("objects"))
     assert [o.api_name for o in load_schema(objects).objects] == ["Account"]
     assert [f.api_name for f in load_schema(objects / "Account").objects[0].fields] == ["A__c"]
+    # and so does a folder of object folders under another name (metadata/Account/fields/)
+    other = tmp_path / "metadata"
+    objects.rename(other)
+    assert [o.api_name for o in load_schema(other).objects] == ["Account"]
 
 
 def test_object_folders_differing_in_case_are_one_object(tmp_path: Path) -> None:
@@ -352,7 +356,11 @@ def test_a_roll_up_of_a_standard_child_field_takes_that_fields_kind(tmp_path: Pa
         "<summaryForeignKey>OpportunityLineItem.OpportunityId</summaryForeignKey>"
         "<summaryOperation>sum</summaryOperation>"
         "<summarizedField>OpportunityLineItem.TotalPrice</summarizedField>"))
+    # a retrieve of Opportunity usually holds its standard fields without a <type>
+    write_sfdx_field(root, "Opportunity", "CloseDate", type_=None)
+    write_sfdx_field(root, "Opportunity", "Amount", type_=None)
     schema = load_schema(tmp_path, org_id="acme")
+    assert schema["Opportunity"]["CloseDate"].kind is DataKind.UNKNOWN
     account = schema["Account"]
     assert account["Customer_Since__c"].kind is DataKind.DATE
     assert account["Total_Won__c"].kind is DataKind.CURRENCY
