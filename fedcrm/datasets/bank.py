@@ -17,7 +17,7 @@ import pandas as pd
 
 from fedcrm.datasets.federation import RealFederation
 from fedcrm.datasets.loading import build_federation
-from fedcrm.datasets.source import read_csv, resolve_root
+from fedcrm.datasets.source import names_source_lines, read_csv, resolve_root
 from fedcrm.datasets.spec import ColumnSpec, DatasetDefinition, OrgSpec
 from fedcrm.datasets.telco import UNDATED_REASON, UNDATED_REFERENCE
 from fedcrm.ontology.models import Task
@@ -81,6 +81,7 @@ def churn_outcome(rows: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(rows["Exited"].str.strip() == "1", 1.0, 0.0), index=rows.index)
 
 
+@names_source_lines
 def load_bank_churn(root: str | Path | None = None, *, seed: int = 0,
                     max_rows: int | None = None) -> RealFederation:
     """The bank churn data as three orgs split by ``Geography`` (France, Germany, Spain).

@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from fedcrm.datasets.spec import ColumnSpec, DatasetDefinition, DatasetError, OrgSpec
+from fedcrm.datasets.spec import (
+    ColumnSpec,
+    DatasetDefinition,
+    DatasetError,
+    OrgSpec,
+    SourceValueError,
+)
 from fedcrm.datasets.vocabulary import (
     UNIT_WORDS,
     VALUE_CODES,
@@ -187,8 +193,9 @@ def _spelling(column: ColumnSpec, spec: OrgSpec, value: str, file: str) -> str:
     assert column.values is not None
     table = VALUE_SPELLINGS[column.values]
     if value not in table:
-        raise DatasetError(f"{_where(file, column)}: value {value!r} has no spelling in value "
-                           f"set {column.values!r}; known: {sorted(table)}")
+        raise SourceValueError(f"{_where(file, column)}: value {value!r} has no spelling in "
+                               f"value set {column.values!r}; known: {sorted(table)}",
+                               file=file, column=column.source, cell=value)
     spellings = table[value].get(spec.language) or table[value]["en"]
     return spellings[spec.variant % len(spellings)]
 
@@ -216,25 +223,29 @@ def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Enc
         parsed = pd.to_numeric(values.where(~blank), errors="coerce")
         bad = values[~blank & parsed.isna()]
         if len(bad):
-            raise DatasetError(f"{_where(file, column)}: {len(bad)} value(s) are not numbers, "
-                               f"e.g. {bad.iloc[0]!r}")
+            raise SourceValueError(f"{_where(file, column)}: {len(bad)} value(s) are not "
+                                   f"numbers, e.g. {bad.iloc[0]!r}",
+                                   file=file, column=column.source, cell=bad.iloc[0])
         return _Encoded(values, xml_type=_XML_TYPES[kind])
     if kind == "date":
         parsed = pd.to_datetime(values.where(~blank), format=column.date_format,
                                 errors="coerce")
         bad = values[~blank & parsed.isna()]
         if len(bad):
-            raise DatasetError(f"{_where(file, column)}: {len(bad)} value(s) do not match the "
-                               f"date format {column.date_format}, e.g. {bad.iloc[0]!r}")
+            raise SourceValueError(f"{_where(file, column)}: {len(bad)} value(s) do not match "
+                                   f"the date format {column.date_format}, e.g. "
+                                   f"{bad.iloc[0]!r}", file=file, column=column.source,
+                                   cell=bad.iloc[0])
         return _Encoded(parsed.dt.strftime("%Y-%m-%d").fillna(""), xml_type="Date")
     if kind in ("checkbox", "boolean"):
         if blank.any() and _is_outcome(column):
             # a checkbox stores a blank as false: an unknown outcome would become a negative
             # label (and a yes/no picklist would leave it unlabelled: orgs would disagree)
-            raise DatasetError(
+            raise SourceValueError(
                 f"{_where(file, column)}: {int(blank.sum())} blank cell(s) in an outcome "
                 "column; an outcome must be known (a blank would be read as false): drop those "
-                "rows from the source or fill them in")
+                "rows from the source or fill them in", file=file, column=column.source,
+                cell="")
         truth = values.isin(column.true_values)
         # everything but the true spellings reads as false, so a stray value (a "yes" beside
         # "Yes"/"No") would silently become false: only the declared spellings, or one
@@ -242,10 +253,11 @@ def encode(column: ColumnSpec, spec: OrgSpec, raw: pd.Series, file: str) -> _Enc
         stray = ([v for v in falses if v not in column.false_values] if column.false_values
                  else falses[1:])
         if stray:
-            raise DatasetError(
+            raise SourceValueError(
                 f"{_where(file, column)}: {stray} would be read as false; a yes/no column holds "
                 f"the true spelling(s) {list(column.true_values)} and one false spelling "
-                f"({list(column.false_values) or falses[0]})")
+                f"({list(column.false_values) or falses[0]})", file=file,
+                column=column.source, cell=stray[0])
         if kind == "boolean" and spec.yes_no_picklists and column.standard is None:
             options = YES_NO[spec.language]
             yes, no = options[spec.variant % len(options)]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fedcrm.datasets.federation import RealFederation
 from fedcrm.datasets.loading import build_federation
-from fedcrm.datasets.source import read_csv, resolve_root
+from fedcrm.datasets.source import names_source_lines, read_csv, resolve_root
 from fedcrm.datasets.spec import ColumnSpec, DatasetDefinition, OrgSpec
 from fedcrm.datasets.telco import UNDATED_REASON, UNDATED_REFERENCE
 from fedcrm.ontology.models import Task
@@ -129,6 +129,7 @@ def conversion_outcome(rows: pd.DataFrame) -> pd.Series:
                      index=rows.index)
 
 
+@names_source_lines
 def load_lead_scoring(root: str | Path | None = None, *, seed: int = 0,
                       max_rows: int | None = None) -> RealFederation:
     """The lead-scoring data as four orgs split by ``Lead Origin``, without the leakage

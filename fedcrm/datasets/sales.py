@@ -32,7 +32,7 @@ import pandas as pd
 from fedcrm.datasets.build import record_ids
 from fedcrm.datasets.federation import RealFederation
 from fedcrm.datasets.loading import build_federation
-from fedcrm.datasets.source import read_csv, resolve_root
+from fedcrm.datasets.source import names_source_lines, read_csv, resolve_root
 from fedcrm.datasets.spec import ColumnSpec, DatasetDefinition, DatasetError, OrgSpec
 from fedcrm.ontology.models import Task
 
@@ -182,6 +182,7 @@ def _join(pipeline: pd.DataFrame, products: pd.DataFrame, teams: pd.DataFrame) -
     )
 
 
+@names_source_lines
 def load_sales_pipeline(root: str | Path | None = None, *, seed: int = 0,
                         max_rows: int | None = None) -> RealFederation:
     """The sales pipeline as three orgs split by the agents' regional office, each with the

@@ -3,14 +3,17 @@ the repository), and taking small slices of them for tests."""
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from fedcrm.datasets.spec import DatasetError
+from fedcrm.datasets.spec import DatasetError, SourceValueError
 from fedcrm.errors import ConfigError
 
 #: the shared data folder (the one holding ``crm-datasets/``), overriding the default
@@ -88,6 +91,50 @@ def read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
     return frame
+
+
+T = TypeVar("T")
+
+
+def first_line(path: Path, column: str, cell: str) -> int | None:
+    """The line of ``path`` (a CSV with a header) where the first row whose ``column`` holds
+    ``cell`` (stripped) starts; None if none does or the file cannot be read."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, 2**31 - 1))
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if column not in header:
+                return None
+            position = header.index(column)
+            line = reader.line_num
+            for row in reader:
+                start, line = line + 1, reader.line_num
+                if len(row) > position and row[position].strip() == cell:
+                    return start
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    finally:
+        csv.field_size_limit(limit)
+    return None
+
+
+def names_source_lines(loader: Callable[..., T]) -> Callable[..., T]:
+    """A dataset loader whose errors about a source cell (:class:`SourceValueError`) also name
+    the first line of the file holding that cell (the example the message quotes)."""
+
+    @functools.wraps(loader)
+    def load(root: str | Path | None = None, **options: object) -> T:
+        try:
+            return loader(root, **options)
+        except SourceValueError as exc:
+            line = first_line(resolve_root(root) / exc.file, exc.column, exc.cell)
+            if line is None:
+                raise
+            raise DatasetError(f"{exc} (first at line {line} of {exc.file})") from exc
+
+    return load
 
 
 def check_max_rows(max_rows: int | None, n_orgs: int) -> int | None:

@@ -38,6 +38,16 @@ class DatasetError(FedcrmError):
     """A real dataset is missing or not as expected; the message names the file and column."""
 
 
+class SourceValueError(DatasetError):
+    """A source cell a dataset cannot read: ``file`` (``folder/file.csv`` under the datasets
+    root), ``column`` and the ``cell`` as written (stripped; "" for a blank), so the loader
+    can name the first line holding it."""
+
+    def __init__(self, message: str, *, file: str, column: str, cell: str) -> None:
+        super().__init__(message)
+        self.file, self.column, self.cell = file, column, cell
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """How one source column becomes one field in every org of a dataset.

@@ -64,8 +64,10 @@ def _telco_with(crm_root: Path, root: Path, changes: dict[tuple[object, str], st
 
 def test_bad_values_name_the_file_column_and_value(crm_root: Path, tmp_path: Path) -> None:
     root = _telco_with(crm_root, tmp_path, {(3, "MonthlyCharges"): "twenty"})
+    # the first line holding the value too (row 3 of the frame: after the header, line 5)
     with pytest.raises(DatasetError, match=r"^telco-churn/telco_customer_churn\.csv, column "
-                                           r"'MonthlyCharges'.*'twenty'"):
+                                           r"'MonthlyCharges'.*'twenty' \(first at line 5 of "
+                                           r"telco-churn/telco_customer_churn\.csv\)$"):
         load_telco_churn(root)
 
 
@@ -75,7 +77,8 @@ def test_a_stray_yes_no_value_is_an_error_not_a_false(crm_root: Path, tmp_path: 
     """Every non-true value of a flag reads as false, so "yes" beside "Yes"/"No" would turn a
     churned customer into a retained one without a word."""
     root = _telco_with(crm_root, tmp_path, {(3, column): value})
-    with pytest.raises(DatasetError, match=rf"'{column}'.*\['{value}'\] would be read as false"):
+    with pytest.raises(DatasetError, match=rf"'{column}'.*\['{value}'\] would be read as false"
+                                           r".*\(first at line 5 of "):
         load_telco_churn(root)
 
 
@@ -83,7 +86,8 @@ def test_a_blank_outcome_is_an_error_not_a_negative(crm_root: Path, tmp_path: Pa
     """A checkbox stores a blank as false, so an unknown churn outcome became "retained" in
     the checkbox orgs (and unlabelled in the yes/no picklist orgs)."""
     root = _telco_with(crm_root, tmp_path, {(3, "Churn"): "", (7, "Churn"): ""})
-    with pytest.raises(DatasetError, match=r"'Churn'.*blank cell\(s\) in an outcome column"):
+    with pytest.raises(DatasetError, match=r"'Churn'.*blank cell\(s\) in an outcome column"
+                                           r".*\(first at line 5 of "):
         load_telco_churn(root)
 
 
@@ -166,3 +170,15 @@ def test_a_missing_source_file_says_what_to_do(crm_root: Path, tmp_path: Path) -
     with pytest.raises(DatasetError, match=r"a spreadsheet workbook \(.xlsx\), not CSV text; "
                                            r"save it as CSV"):
         load_telco_churn(tmp_path)
+
+
+def test_first_line_counts_lines_not_rows(tmp_path: Path) -> None:
+    from fedcrm.datasets.source import first_line
+
+    path = tmp_path / "x.csv"
+    path.write_text('id,note,amount\n1,"two\nlines",5\n2,plain, twenty \n', encoding="utf-8")
+    assert first_line(path, "amount", "twenty") == 4  # the row starts on line 4
+    assert first_line(path, "amount", "5") == 2
+    assert first_line(path, "amount", "nine") is None
+    assert first_line(path, "missing", "5") is None
+    assert first_line(tmp_path / "absent.csv", "amount", "5") is None
