@@ -441,6 +441,10 @@ def build_task_matrix(
             values = base[source.name]
         else:
             values = None
+        if values is None and source.name.startswith("custom:") and source.name in base:
+            # a block the org has but too few training examples kept out of the model: its
+            # data are there all the same (completeness counts the blocks the org has)
+            filled[source.name] = int(base[source.name][labelled].notna().sum())
         if values is None:
             absent.append(source.name)
             if source.kind != "rollup" and not source.name.startswith("custom:"):
@@ -459,13 +463,20 @@ def build_task_matrix(
         except FeatureError as exc:
             raise FeatureError(f"org {canonical.org_id}: {exc}") from None
     x = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(base), 0), np.float32)
-    activity = next((c for c in (f"{definition.sobject.lower()}.last_activity_date",
-                                 f"{definition.sobject.lower()}.created_date") if c in base), None)
+    # evidence of activity: the last activity, and the creation (a record created in the
+    # last 12 months was active then); an org that maps only one has only that evidence. (The
+    # creation date used to stand in for an unmapped last activity, so an org whose records
+    # were all active last month but created years ago went from recency 1 to 0.)
+    dates = [pd.to_datetime(base[c]) for c in (f"{definition.sobject.lower()}.last_activity_date",
+                                                f"{definition.sobject.lower()}.created_date")
+             if c in base]
     recency = 0.0
-    if activity is not None:
-        days = days_before(pd.to_datetime(base[activity]), reference)
+    if dates:
         # activity in the 12 months before the reference, not after it (a backtest)
-        recent = (days[labelled] >= 0) & (days[labelled] <= RECENT_DAYS)
+        recent = pd.Series(False, index=base.index)[labelled]
+        for date in dates:
+            days = days_before(date, reference)[labelled]
+            recent |= ((days >= 0) & (days <= RECENT_DAYS)).fillna(False).astype(bool)
         recency = float(recent.mean())
     metrics = QualityMetrics(
         completeness=_completeness(filled, int(labelled.sum())),

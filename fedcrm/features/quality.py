@@ -3,7 +3,8 @@
 Three metrics, each a share in [0, 1]:
 
 * **completeness** — share of non-null values over the task's canonical feature cells;
-* **recency** — share of records with activity in the 12 months before the reference date;
+* **recency** — share of records with activity in the 12 months before the reference date
+  (their last activity or their creation, whichever the org maps);
 * **label reliability** — share of outcome labels that come from a definitive business event
   (closed-won/lost by a rep, a recorded churn date or renewal, a lead converted or closed)
   rather than from an inferred state (a dormant account, an auto-closed deal, an old lead).

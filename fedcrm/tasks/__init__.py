@@ -130,9 +130,11 @@ def lead_outcome(table: pd.DataFrame, reference: pd.Timestamp) -> Outcome:
     # a blank or unreadable converted flag whose status does not decide either: unlabelled,
     # as churn and win leave such records (a "Konvertiert" the parser cannot read was a
     # negative)
+    # (without a flag, a blank status or one the value mapper could not read, canonical
+    # "other", is as unknown: "Converted - Partner" read as other was a negative)
     unknown = (converted.isna() & ~closed_converted.fillna(False).astype(bool)
                & ~closed_lost.fillna(False).astype(bool)) if converted is not None else \
-        pd.Series(False, index=index)
+        (status.isna() | (status == "other")).fillna(True).astype(bool)
     is_converted = is_converted.fillna(False) | closed_converted.fillna(False)
     # converted after the reference date: still open then
     is_converted = is_converted & ~_after(_date(table, "lead.converted_date"), reference, index)

@@ -125,6 +125,29 @@ def test_an_unmapped_source_counts_as_empty_in_completeness(federation, mapping,
     assert counted <= set(unmapped.filled)
 
 
+def test_a_custom_block_kept_out_for_too_few_examples_still_counts_in_completeness(
+        federation, mapping, ontology, reference) -> None:
+    # a block the org has but the min-examples filter drops counted neither as filled nor as
+    # empty, although the docs say completeness counts the shared custom blocks the org has
+    for task in ("churn", "lead_conversion", "win_probability"):
+        space = build_feature_space(task, ontology, mapping,
+                                    {o.org_id: o.schema for o in federation.orgs})
+        for index in range(len(federation.orgs)):
+            _, canonical = _space_and_org(federation, mapping, ontology, task, index)
+            kept = build_task_matrix(canonical, space, reference).report
+            dropped = build_task_matrix(canonical, space, reference, min_examples=10**9).report
+            blocks = [name for name in kept.filled if name.startswith("custom:")]
+            if blocks:
+                break
+        if blocks:
+            break
+    assert blocks, "no org of the fixture has a shared custom block"
+    for name in blocks:
+        assert name in dropped.sources_missing  # kept out of the model ...
+        assert dropped.filled[name] == kept.filled[name] > 0  # ... but counted as it is
+    assert dropped.quality.completeness == pytest.approx(kept.quality.completeness)
+
+
 def test_bad_inputs_fail_clearly(federation, mapping, ontology, reference) -> None:
     org = federation.orgs[0]
     bogus = OrgMapping(org=org.org_id, fields=[
@@ -402,7 +425,37 @@ def test_recency_counts_activity_before_the_reference_date_only(federation, mapp
                               if column.endswith("last_activity_date")})
         for name, table in canonical.tables.items()})
     shifted = build_task_matrix(later, space, reference).report.quality.recency
-    assert before > 0 and shifted == 0.0  # future activity is not recent activity
+    # future activity is not recent activity: what is left is the records created in the year
+    created = pd.to_datetime(canonical.table("Account")["account.created_date"])
+    days = (pd.Timestamp(reference) - created).dt.days
+    assert before > 0 and shifted < before
+    assert shifted <= float(((days >= 0) & (days <= 365)).mean()) + 0.1
+
+
+def test_recency_takes_last_activity_and_creation_as_evidence(federation, mapping, ontology,
+                                                              reference) -> None:
+    """Creation stood in for last activity only when that was unmapped: an org whose records
+    were all active last month but created years ago went from recency 1 to 0. Now either is
+    evidence of activity."""
+    space, canonical = _space_and_org(federation, mapping, ontology, "churn", 0)
+    day = pd.Timestamp(reference)
+
+    def quality(created: pd.Timestamp) -> tuple[float, pd.Series]:
+        tables = {name: (table.assign(**{"account.created_date": created})
+                         if name.lower() == "account" else table)
+                  for name, table in canonical.tables.items()}
+        matrix = build_task_matrix(dataclasses.replace(canonical, tables=tables), space,
+                                   reference)
+        return matrix.report.quality.recency, matrix
+
+    # created within the year: every record was active then, whatever its activity
+    assert quality(day - pd.Timedelta(days=300))[0] == 1.0
+    # created years ago: the last activity alone decides
+    recency, _ = quality(day - pd.Timedelta(days=4 * 365))
+    accounts = canonical.table("Account")
+    days = (day - pd.to_datetime(accounts["account.last_activity_date"])).dt.days
+    share = float(((days >= 0) & (days <= 365)).mean())
+    assert 0.0 < recency < 1.0 and recency == pytest.approx(share, abs=0.1)
 
 
 def test_an_event_dated_after_the_as_of_time_is_missing_a_planned_one_is_kept(

@@ -188,3 +188,15 @@ def test_a_lead_whose_converted_flag_is_blank_or_unreadable_is_unlabelled() -> N
     flag_only = pd.DataFrame({"lead.is_converted": [1.0, np.nan, 0.0]})
     y = get_task("lead_conversion").outcome(flag_only, REF).y
     assert y.iloc[0] == 1.0 and np.isnan(y.iloc[1]) and y.iloc[2] == 0.0
+
+
+def test_without_a_converted_flag_a_blank_or_unreadable_status_is_unlabelled() -> None:
+    # "Converted - Partner" (canonical other) or a blank status in an org without IsConverted
+    # was labelled not converted; with a blank flag the same lead is left unlabelled
+    table = pd.DataFrame({
+        "lead.status": ["closed_converted", "closed_not_converted", "other", None, "working"],
+        "lead.created_date": pd.to_datetime(["2024-01-01"] * 5),
+    })
+    y = get_task("lead_conversion").outcome(table, REF).y
+    assert y.iloc[0] == 1.0 and y.iloc[1] == 0.0 and y.iloc[4] == 0.0  # an old open lead
+    assert np.isnan(y.iloc[2]) and np.isnan(y.iloc[3])
