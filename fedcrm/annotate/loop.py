@@ -133,6 +133,9 @@ class LearningCurve(BaseModel):
     #: targets drawn on the plot and used by :meth:`labels_to_target`
     target_precision: float | None = None
     target_coverage: float | None = None
+    #: the target of ``coverage_at_target`` (the ranking's coverage at the matcher's target
+    #: precision with the best threshold), e.g. a reference's own such coverage less a slack
+    target_oracle_coverage: float | None = None
     points: list[CurvePoint] = Field(default_factory=list)
     pending: PendingRound | None = None
 
@@ -202,16 +205,28 @@ class LearningCurve(BaseModel):
 
         With ``sustained`` the targets must also hold at every later point of the curve (a
         curve that touches the target once and falls back has not reached it).
-        ``coverage_metric`` is ``coverage`` (the matcher's own threshold) or
-        ``coverage_at_target`` (the best threshold on the held-out orgs).
+        ``coverage_metric`` is ``coverage`` (the matcher's own threshold: its held-out
+        precision and coverage against ``target_precision`` and ``target_coverage``) or
+        ``coverage_at_target`` (the ranking: its coverage at the matcher's target precision
+        with the best threshold for the held-out orgs, against ``target_oracle_coverage``;
+        the precision is fixed by that metric, so no precision target applies). Until
+        2026-11-27 the ranking's count also required the *own* threshold's precision and
+        compared with the own threshold's coverage target, which counted too few labels.
         """
-        precision = precision if precision is not None else self.target_precision
-        coverage = coverage if coverage is not None else self.target_coverage
-        if precision is None and coverage is None:
-            raise ConfigError("give a target precision and/or coverage")
         if coverage_metric not in ("coverage", "coverage_at_target"):
             raise ConfigError(f"coverage_metric must be coverage or coverage_at_target, not "
                               f"{coverage_metric!r}")
+        if coverage_metric == "coverage_at_target":
+            precision = None
+            coverage = coverage if coverage is not None else self.target_oracle_coverage
+            if coverage is None:
+                raise ConfigError("give a target for the coverage at the target precision "
+                                  "(coverage=, or the curve's target_oracle_coverage)")
+        else:
+            precision = precision if precision is not None else self.target_precision
+            coverage = coverage if coverage is not None else self.target_coverage
+        if precision is None and coverage is None:
+            raise ConfigError("give a target precision and/or coverage")
         points = self.curve(strategy)
         ok = [
             (precision is None or p.precision >= precision)

@@ -383,26 +383,35 @@ def merged_label_text(
 ) -> str:
     """The new text of a label file: the lines of replaced labels rewritten, new labels
     inserted where the file's sort order puts them, every other line as it is."""
-    lines = json_lines(path.read_text(encoding="utf-8"), keepends=True) if path.exists() else []
+    # newline="": line endings as written (read_text turned a CRLF file's into LF, so one
+    # import rewrote every line)
+    text = ""
+    if path.exists():
+        with path.open(encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    lines = json_lines(text, keepends=True)
+    # new lines end as the file's lines do
+    endings = [line[len(line.rstrip("\r\n")):] for line in lines]
+    eol = max(("\r\n", "\n", "\r"), key=endings.count) if any(endings) else "\n"
     keys = [_line_key(line, path, number) for number, line in enumerate(lines, start=1)]
     for position, key in enumerate(keys):
         if key is not None and key in replacements:
-            ending = lines[position][len(lines[position].rstrip("\r\n")):] or "\n"
+            ending = endings[position] or eol
             lines[position] = replacements[key].model_dump_json(exclude_none=True) + ending
     new = sorted(additions, key=lambda label: label.key)
     if new and lines and not lines[-1].endswith(("\n", "\r")):
-        lines[-1] += "\n"  # the last line had no line break; one is needed to add after it
+        lines[-1] += eol  # the last line had no line break; one is needed to add after it
     present = [k for k in keys if k is not None]
     merged: list[str] = []
     if present == sorted(present):
         pending = list(new)
         for line, key in zip(lines, keys, strict=True):
             while pending and key is not None and pending[0].key < key:
-                merged.append(pending.pop(0).model_dump_json(exclude_none=True) + "\n")
+                merged.append(pending.pop(0).model_dump_json(exclude_none=True) + eol)
             merged.append(line)
-        merged.extend(label.model_dump_json(exclude_none=True) + "\n" for label in pending)
+        merged.extend(label.model_dump_json(exclude_none=True) + eol for label in pending)
     else:  # an unsorted file: keep its order, add at the end
-        merged = lines + [label.model_dump_json(exclude_none=True) + "\n" for label in new]
+        merged = lines + [label.model_dump_json(exclude_none=True) + eol for label in new]
     return "".join(merged)
 
 

@@ -143,6 +143,28 @@ def test_labels_to_target() -> None:
     assert curve.labels_to_target("margin", sustained=True) == 60
 
 
+def test_labels_to_target_of_the_ranking_ignores_the_own_threshold() -> None:
+    """The ranking's count (coverage at the target precision with the best threshold) also
+    required the own threshold's precision and met the own coverage target: a review's point
+    with own precision 0.93 and oracle coverage 0.70 did not count at 40 labels."""
+    def point(labels: int, precision: float, coverage: float, oracle: float) -> CurvePoint:
+        return _point("margin", labels, precision, coverage).model_copy(
+            update={"coverage_at_target": oracle})
+
+    curve = LearningCurve(held_out=["x"], target_precision=0.944, target_coverage=0.614,
+                          target_oracle_coverage=0.66, points=[
+                              point(0, 0.98, 0.3, 0.5), point(40, 0.93, 0.55, 0.70),
+                              point(80, 0.96, 0.62, 0.64)])
+    assert curve.labels_to_target("margin", coverage_metric="coverage_at_target") == 40
+    assert curve.labels_to_target("margin") == 80  # the own threshold's targets
+    # the ranking has a target of its own: the own threshold's coverage target is not it
+    assert curve.labels_to_target("margin", coverage_metric="coverage_at_target",
+                                  coverage=0.75) is None
+    no_target = curve.model_copy(update={"target_oracle_coverage": None})
+    with pytest.raises(ConfigError, match="target for the coverage at the target precision"):
+        no_target.labels_to_target("margin", coverage_metric="coverage_at_target")
+
+
 def test_the_starting_point_begins_every_strategys_curve() -> None:
     # the CLI measures the start once (strategy "start", round 0); each strategy's curve, its
     # labels to target and its line in the plot start from it

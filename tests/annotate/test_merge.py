@@ -203,6 +203,27 @@ def test_identical_answers_change_nothing(folder: Path, ontology: Ontology) -> N
     assert snapshot(folder) == before
 
 
+def test_a_crlf_label_file_keeps_its_line_endings(folder: Path, ontology: Ontology) -> None:
+    # read_text translated CRLF into LF, so one replaced label rewrote every line of the file
+    path = folder / "labels" / "gamma.jsonl"
+    original = [
+        '{"org":"gamma","object":"Account","field":"AnnRevenue__c",'
+        '"concept":"account.annual_revenue"}\r\n',
+        '{"org":"gamma","object":"Account","field":"Industry","concept":"account.industry"}\r\n',
+    ]
+    path.write_bytes("".join(original).encode("utf-8"))
+    merge_answers([answer("nps__c", "account.nps_score"),
+                   answer("Industry", "account.type", line=2)],
+                  folder, ontology=ontology, round=1, annotator="ana", now=NOW, replace=True,
+                  reason="relabelled")
+    data = path.read_bytes().decode("utf-8")
+    lines = data.splitlines(keepends=True)
+    assert lines[0] == original[0]  # untouched, byte for byte
+    assert all(line.endswith("\r\n") for line in lines) and data.count("\n") == 3
+    assert [json.loads(line)["field"] for line in lines] == ["AnnRevenue__c", "Industry",
+                                                             "nps__c"]
+
+
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
 def test_a_note_with_a_unicode_line_separator_reads_back(folder: Path, ontology: Ontology,
                                                          separator: str) -> None:
