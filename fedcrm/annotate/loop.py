@@ -48,7 +48,7 @@ from fedcrm.annotate.pool import (
 )
 from fedcrm.annotate.strategies import Query, QueryStrategy
 from fedcrm.errors import ConfigError, MappingError, validation_problems
-from fedcrm.matching.corpus import AnnotatedOrg
+from fedcrm.matching.corpus import AnnotatedOrg, FieldLabel, read_labels
 from fedcrm.ontology import load_ontology
 from fedcrm.ontology.models import Ontology
 from fedcrm.schema.models import OrgSchema
@@ -487,13 +487,24 @@ class AnnotationLoop:
     ) -> list[PoolField]:
         """The fields that may be asked about, scored by ``matcher``."""
         chosen = self._pool_orgs(orgs if orgs is not None else self.orgs())
+        # an org given by its metadata only (not in sources.yaml) keeps its answers in
+        # labels/<org>.jsonl all the same: its answered fields leave the pool (they were asked
+        # again every round)
         extra = [
-            AnnotatedOrg(schema=schema, source=_ad_hoc_source(org_id))
+            AnnotatedOrg(schema=schema, source=_ad_hoc_source(org_id),
+                         labels=self._labels_of(org_id))
             for org_id, schema in self.schemas.items()
             if org_id not in {o.org_id for o in chosen} and org_id not in self.held_out
             and (self.pool_orgs is None or org_id in self.pool_orgs)
         ]
         return unlabelled_pool(matcher, [*chosen, *extra], include_labelled=include_labelled)
+
+    def _labels_of(self, org_id: str) -> dict[tuple[str, str], FieldLabel]:
+        """The labels in ``labels/<org_id>.jsonl`` of the folder (none if it has no file)."""
+        path = self.annotations_dir / "labels" / f"{org_id}.jsonl"
+        if not path.is_file():
+            return {}
+        return {label.key: label for label in read_labels(path, org=org_id)}
 
     def select(
         self,

@@ -79,9 +79,16 @@ class PoolField:
         """Probability that no candidate is right: ``1 − Σ p`` clipped to [0, 1].
 
         The calibrated scores are per (field, concept) pair and need not sum to one; what the
-        candidates leave over is the chance that the field has no concept among them.
+        candidates leave over is the chance that the field has no concept among them. For a
+        label the matcher cannot read (no Latin letter: "年間売上高") it is at most what the
+        matcher's own abstention claims there (``UNREADABLE_CONFIDENCE``, 0.5): low scores
+        say the matcher cannot read it, not that no concept fits, so uncertainty sampling
+        must not rank such a field as the surest of all.
         """
-        return min(1.0, max(0.0, 1.0 - sum(p for _, p in self.candidates)))
+        from fedcrm.matching.model import UNREADABLE_CONFIDENCE, unreadable_script
+
+        left = min(1.0, max(0.0, 1.0 - sum(p for _, p in self.candidates)))
+        return min(left, UNREADABLE_CONFIDENCE) if unreadable_script(self.label) else left
 
     @property
     def text(self) -> str:

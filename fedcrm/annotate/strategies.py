@@ -10,7 +10,8 @@ field of the pool a priority (higher = ask sooner); :meth:`QueryStrategy.select`
 
 Uncertainty comes from the calibrated candidate probabilities of
 :meth:`FieldMatcher.score_fields`, with "none of these" as one more option whose probability
-is ``1 − Σ p`` clipped to [0, 1] (:attr:`PoolField.none_probability`):
+is ``1 − Σ p`` clipped to [0, 1], and at most 0.5 for a label the matcher cannot read
+(:attr:`PoolField.none_probability`):
 
 * :class:`Margin` — ``1 − (p₁ − p₂)`` over the options' two largest probabilities (Scheffer
   et al. 2001, "Active hidden Markov models for information extraction");

@@ -743,7 +743,7 @@ class FieldMatcher:
         concept, probability, _ = entry.candidates[0]
         if entry.rule is not None or probability >= self.threshold_:
             return concept, probability
-        if _unreadable_script(entry.label):
+        if unreadable_script(entry.label):
             # a label in a script the embedding model and the name features were not trained
             # on ("売上高", "Годовая выручка") scores low against every concept: that says the
             # matcher cannot read it, not that no concept fits (it was 0.98 sure there was none)
@@ -1061,7 +1061,7 @@ def _saved_params(params: dict[str, Any]) -> dict[str, Any]:
 UNREADABLE_CONFIDENCE = 0.5
 
 
-def _unreadable_script(label: str) -> bool:
+def unreadable_script(label: str) -> bool:
     """Whether ``label`` has letters, none of them Latin (the script the shipped embedding
     model and the annotated corpus are written in)."""
     letters = [character for character in label if character.isalpha()]

@@ -608,3 +608,25 @@ def test_an_older_report_keeps_its_pair_model_folds(tmp_path: Path) -> None:
     # without n_folds the matcher's defaults apply to both
     assert LearningCurve(held_out=["delta"], matcher_params={"n_rounds": 40}).matcher_params \
         == {"n_rounds": 40}
+
+
+def test_an_org_given_by_its_metadata_leaves_its_answered_fields_out_of_the_pool(
+        write_annotations, truth, fitted, embedder, tmp_path: Path) -> None:
+    # gamma is not in sources.yaml, only given by its metadata: its answers went into
+    # labels/gamma.jsonl, but the pool never read them and asked the same fields every round
+    folder = write_annotations({"alpha": "all", "beta": "all", "delta": "all"})
+    gamma = next(org for org in truth if org.org_id == "gamma")
+    loop = AnnotationLoop(folder, held_out=["delta"], pool_orgs=["gamma"],
+                          schemas={"gamma": gamma.schema}, matcher_params=SMALL,
+                          embedder=embedder)
+    strategy = make_strategy("random")
+    asked: list[set[str]] = []
+    matcher = fitted
+    for number in (1, 2):
+        asked.append({q.field.task_id for q in loop.select(strategy, 3, matcher)})
+        matcher, _ = loop.run_round(strategy, 3, truth_oracle(truth), workdir=tmp_path / "r",
+                                    matcher=matcher, round=number)
+    assert len(asked[0]) == len(asked[1]) == 3 and not asked[0] & asked[1]
+    answered = {f"gamma/{label.object}.{label.field}"
+                for label in read_labels(folder / "labels" / "gamma.jsonl")}
+    assert asked[0] | asked[1] == answered

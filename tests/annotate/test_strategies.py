@@ -42,6 +42,18 @@ def test_none_probability_is_what_the_candidates_leave() -> None:
     assert field("Over", ("a.b", 0.8), ("a.c", 0.6)).none_probability == 0.0
 
 
+def test_a_label_the_matcher_cannot_read_is_not_a_certain_none() -> None:
+    # "年間売上高" scored low against every concept: none was 1.0, margin and entropy 0, so
+    # the field was asked last, although the matcher's own abstention claims at most 0.5
+    unreadable = field("Nenkan", ("account.annual_revenue", 0.02), label="年間売上高")
+    assert unreadable.none_probability == 0.5
+    readable = field("Hobby", ("account.annual_revenue", 0.02))
+    assert readable.none_probability == pytest.approx(0.98)
+    pool = [CERTAIN, readable, unreadable]
+    assert [q.field for q in Margin().select(pool, 1)] == [unreadable]
+    assert Entropy().score(pool)[2] > Entropy().score(pool)[1]
+
+
 def test_margin_ranks_the_torn_field_first_and_counts_none_as_an_option() -> None:
     pool = [CERTAIN, NO_IDEA, LEANS_NONE, TORN]
     scores = Margin().score(pool)
