@@ -22,3 +22,12 @@ def string_list(value: Iterable[str], what: str) -> list[str]:
     if odd:
         raise ConfigError(f"{what} must be strings; got {odd[:3]!r}")
     return items
+
+
+def option_pair(text: str, option: str, example: str, form: str = "KEY=VALUE") -> tuple[str, str]:
+    """``KEY=VALUE`` of a repeatable command-line option (both stripped), or a
+    :class:`ConfigError` naming the option, the ``form`` it takes and an ``example``."""
+    key, sign, value = text.partition("=")
+    if not sign or not key.strip() or not value.strip():
+        raise ConfigError(f"{option} {text!r}: expected {form}, e.g. {option} {example}")
+    return key.strip(), value.strip()

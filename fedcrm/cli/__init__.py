@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from fedcrm import __version__
+from fedcrm._args import option_pair
 from fedcrm._console import (
     check_output_file,
     console,
@@ -229,19 +230,11 @@ def demo_command(
         console.print(plain(f"Wrote {json_path}"))
 
 
-def _pair(text: str, option: str, example: str) -> tuple[str, str]:
-    """``KEY=VALUE`` of a repeatable option, or a :class:`ConfigError` naming it."""
-    key, sign, value = text.partition("=")
-    if not sign or not key.strip() or not value.strip():
-        raise ConfigError(f"{option} {text!r}: expected KEY=VALUE, e.g. {option} {example}")
-    return key.strip(), value.strip()
-
-
 def _currency_rates(texts: list[str]) -> dict[str, float]:
     """``--currency-rate CODE=RATE`` options as a dict; a code given twice is refused."""
     rates: dict[str, float] = {}
     for text in texts:
-        code, rate = _pair(text, "--currency-rate", "BRL=0.18")
+        code, rate = option_pair(text, "--currency-rate", "BRL=0.18")
         if code.upper() in (known.upper() for known in rates):
             raise ConfigError(f"--currency-rate gives {code.upper()} twice; keep one rate")
         try:
@@ -267,7 +260,7 @@ def _org_currencies(texts: list[str], rates: dict[str, float]) -> dict[str, str]
     known = sorted({*USD_PER_UNIT, *(code.upper() for code in rates)})
     currencies: dict[str, str] = {}
     for text in texts:
-        org, code = _pair(text, "--org-currency", "acme=EUR")
+        org, code = option_pair(text, "--org-currency", "acme=EUR")
         if code.upper() not in known:
             raise ConfigError(f"--org-currency {text!r}: {code!r} is not a currency the "
                               f"converter knows ({', '.join(known)}); add its rate with "

@@ -13,6 +13,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from fedcrm._csv import rows_with_lines
 from fedcrm.datasets.spec import DatasetError, SourceValueError
 from fedcrm.errors import ConfigError
 
@@ -99,24 +100,18 @@ T = TypeVar("T")
 def first_line(path: Path, column: str, cell: str) -> int | None:
     """The line of ``path`` (a CSV with a header) where the first row whose ``column`` holds
     ``cell`` (stripped) starts; None if none does or the file cannot be read."""
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, 2**31 - 1))
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, [])
+            rows = rows_with_lines(handle)
+            _, header = next(rows, (0, []))
             if column not in header:
                 return None
             position = header.index(column)
-            line = reader.line_num
-            for row in reader:
-                start, line = line + 1, reader.line_num
+            for start, row in rows:
                 if len(row) > position and row[position].strip() == cell:
                     return start
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    finally:
-        csv.field_size_limit(limit)
     return None
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fedcrm._csv import rows_with_lines
 from fedcrm.errors import FeatureError
 from fedcrm.features.convert import (
     USD_PER_UNIT,
@@ -114,21 +115,15 @@ def _refuse_short_rows(path: Path, separator: str, width: int) -> None:
     Salesforce and spreadsheets write every cell of every row, so a short row is damage.
     Rows of blanks only (pandas skips them, as it skips empty lines) are not counted."""
     short: list[tuple[int, int]] = []
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, 2**31 - 1))  # pandas reads cells of any length
     try:
         with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
-            reader = csv.reader(handle, delimiter=separator)
-            next(reader, None)  # the header
-            line = reader.line_num
-            for row in reader:
-                start, line = line + 1, reader.line_num
+            rows = rows_with_lines(handle, separator)
+            next(rows, None)  # the header
+            for start, row in rows:
                 if len(row) < width and any(cell.strip(" \t\x1a") for cell in row):
                     short.append((start, len(row)))
     except csv.Error as exc:
         raise FeatureError(f"{path}: cannot read CSV ({exc})") from exc
-    finally:
-        csv.field_size_limit(limit)
     if short:
         lines = ", ".join(f"line {line} ({cells} of {width} cells)" for line, cells in short[:3])
         more = f" and {len(short) - 3} more" if len(short) > 3 else ""

@@ -399,6 +399,13 @@ def _same_rule(one: Strategy, other: Strategy) -> bool:
         return False
 
 
+def _above(required: Mapping[str, float], limit: float) -> tuple[list[str], float]:
+    """The participants whose requirement exceeds ``limit`` (sorted), and the largest such
+    requirement (0 when none does)."""
+    short = sorted(pid for pid, need in required.items() if need > limit)
+    return short, max((required[pid] for pid in short), default=0.0)
+
+
 def _rule_text(strategy: Strategy) -> str:
     """A strategy's name and settings for a message (``fedprox {'mu': 0.2}``)."""
     settings = {key: value for key, value in vars(strategy).items() if not key.startswith("_")}
@@ -473,34 +480,40 @@ class SecureCoordinator(Coordinator):
         6 standard deviations has probability 2e-9). Clipping a share would take noise out of
         the decrypted sum that the privacy accounts count on, so a smaller ``secure.clip`` is
         refused."""
-        # a client-level DP update is clipped to norm C, so no value exceeds C before noise
-        needed = {pid: plan.clip_norm + 6 * plan.noise_std_per_participant
-                  for pid, plan in self._client_level_plans().items()}
         if secure.clip is not None:
-            short = sorted(pid for pid, bound in needed.items() if secure.clip < bound)
-            if short:
-                bound = max(needed[pid] for pid in short)
-                raise ConfigError(
-                    f"SecureAggregation(clip={secure.clip:g}) would clip the client-level DP "
-                    f"noise of participants {short} (clip bound C plus 6 noise standard "
-                    f"deviations is {bound:.4g}), and the decrypted sums would carry less noise "
-                    f"than their privacy accounts assume: set clip >= {bound:.4g}, or leave it "
-                    "unset to have it chosen")
+            self._refuse_clip_below_noise(secure.clip)
             return secure.clip
-        bounds = [b for b in (self.config.max_update_norm, *needed.values()) if b is not None]
+        bounds = [b for b in (self.config.max_update_norm, *self._noise_bounds().values())
+                  if b is not None]
         if not bounds:
             raise ConfigError("encrypted aggregation needs a bound on update values: set "
                               "TrainingConfig.max_update_norm or SecureAggregation.clip")
         return float(max(bounds))
 
+    def _noise_bounds(self) -> dict[str, float]:
+        """Participant → the largest packed value its client-level DP update may hold: C + 6·σC/√m
+        (the update is clipped to norm C, so no value exceeds C before noise)."""
+        return {pid: plan.clip_norm + 6 * plan.noise_std_per_participant
+                for pid, plan in self._client_level_plans().items()}
+
+    def _refuse_clip_below_noise(self, clip: float) -> None:
+        """Refuse a packing clip that would clip some participant's client-level DP noise."""
+        short, bound = _above(self._noise_bounds(), clip)
+        if short:
+            raise ConfigError(
+                f"SecureAggregation(clip={clip:g}) would clip the client-level DP "
+                f"noise of participants {short} (clip bound C plus 6 noise standard "
+                f"deviations is {bound:.4g}), and the decrypted sums would carry less noise "
+                f"than their privacy accounts assume: set clip >= {bound:.4g}, or leave it "
+                "unset to have it chosen")
+
     def _check_sum_sizes(self, secure: SecureAggregation) -> None:
         """Client-level DP splits its noise over sums of at least m updates; key holders must
         then refuse smaller sums (McMahan et al. 2018 DP-FedAvg, with the noise shared out)."""
-        planned = {pid: plan.participants_in_sum
-                   for pid, plan in self._client_level_plans().items()}
-        short = sorted(pid for pid, m in planned.items() if m > secure.min_contributors)
+        short, needed = _above({pid: plan.participants_in_sum
+                                for pid, plan in self._client_level_plans().items()},
+                               secure.min_contributors)
         if short:
-            needed = max(planned[pid] for pid in short)
             raise ConfigError(
                 f"participants {short} add client-level DP noise planned for sums of at least "
                 f"{needed} updates, but key holders decrypt sums of {secure.min_contributors}; "
@@ -514,7 +527,7 @@ class SecureCoordinator(Coordinator):
         noise shares the packing would clip, or whose sums would be too small for the noise."""
         try:
             self._check_sum_sizes(self.secure)
-            self._packing_clip(replace(self.secure, clip=self.spec.clip))
+            self._refuse_clip_below_noise(self.spec.clip)
         except ConfigError as exc:
             raise ConfigError(
                 f"client-level DP was attached after the SecureCoordinator was built, which "

@@ -11,8 +11,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from fedcrm.schema.models import FieldMeta
-from fedcrm.schema.models import namespace_of as schema_namespace_of
+from fedcrm.schema.models import (
+    FieldMeta,
+    namespace_of,  # re-exported: one rule for names
+)
 
 # the suffixes of fedcrm.schema.models.CUSTOM_SUFFIXES; "__s" is a compound field's component
 # (Geolocation__Latitude__s: "Geolocation" is the field, not a namespace)
@@ -101,12 +103,6 @@ def expand(tokens: tuple[str, ...], extra: dict[str, str] | None = None) -> tupl
     for token in tokens:
         expanded.extend(table.get(token, token).split())
     return tuple(expanded)
-
-
-def namespace_of(api_name: str) -> str | None:
-    """Managed-package prefix of an API name (``npe01`` in ``npe01__Home_Phone__c``; none in a
-    compound field's component ``Geolocation__Latitude__s``)."""
-    return schema_namespace_of(api_name)
 
 
 def field_name_text(field: FieldMeta) -> str:

@@ -23,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from fedcrm._args import option_pair
 from fedcrm._console import (
     check_output_file,
     console,
@@ -203,11 +204,7 @@ def with_profiles(schemas: list[OrgSchema], specs: list[str]) -> list[OrgSchema]
     done: set[str] = set()
     result = list(schemas)
     for spec in specs:
-        org, equals, folder = spec.partition("=")
-        if not equals or not org.strip() or not folder.strip():
-            raise ConfigError(f"--records {spec!r}: expected ORG=FOLDER, e.g. --records "
-                              "acme=orgs/acme/records")
-        org = org.strip()
+        org, folder = option_pair(spec, "--records", "acme=orgs/acme/records", "ORG=FOLDER")
         if org in done:
             raise ConfigError(f"--records gives org {org} twice; give one records folder per "
                               "org")
@@ -216,10 +213,10 @@ def with_profiles(schemas: list[OrgSchema], specs: list[str]) -> list[OrgSchema]
                               f"belong to the fields its metadata declares (--schema "
                               f"{org}=PATH)")
         done.add(org)
-        profiled, names = profile_schema(result[by_org[org]], read_records(folder.strip()))
+        profiled, names = profile_schema(result[by_org[org]], read_records(folder))
         result[by_org[org]] = profiled
         error_console.print(plain(f"{org}: value profiles of {len(names)} field(s) from "
-                                  f"{folder.strip()}"), highlight=False)
+                                  f"{folder}"), highlight=False)
     return result
 
 
